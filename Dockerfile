@@ -1,0 +1,20 @@
+# Production image: gunicorn for web, the same image runs the Celery worker pools.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+WORKDIR /app
+
+COPY pyproject.toml README.md ./
+COPY triage ./triage
+RUN pip install --no-cache-dir . \
+    && python -c "import imageio_ffmpeg; imageio_ffmpeg.get_ffmpeg_exe()"
+
+COPY manage.py ./
+COPY templates ./templates
+COPY static ./static
+RUN DJANGO_DEBUG=1 python manage.py collectstatic --noinput -v 0
+
+RUN useradd --create-home --uid 1000 triage && mkdir -p /data/media && chown -R triage /data
+USER triage
+EXPOSE 8000
+CMD ["gunicorn", "triage.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]

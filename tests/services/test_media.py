@@ -1,0 +1,163 @@
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from PIL import Image
+from triage.demo_media import render_recording, render_screenshot
+
+from triage.adapters.media import MediaRejected
+from triage.models import Attachment, Rendition, Ticket
+from triage.services import media
+from triage.services.tickets import Upload, ticket_create
+
+pytestmark = pytest.mark.django_db
+
+
+def _upload(name: str, data: bytes) -> Upload:
+    return Upload(fileobj=io.BytesIO(data), name=name, size_bytes=len(data))
+
+
+@pytest.fixture
+def screenshot() -> bytes:
+    return render_screenshot(title="App", lines=["hello"], width=2880, height=1800, error_dialog="Error 42")
+
+
+@pytest.fixture
+def recording(tmp_path: Path) -> bytes:
+    path = tmp_path / "r.mp4"
+    render_recording(path, seconds=3, width=640, height=360)
+    return path.read_bytes()
+
+
+def test_upload_check_decides_by_content_not_by_name():
+    with pytest.raises(MediaRejected) as err:
+        media.upload_check(fileobj=io.BytesIO(b"just some text\n" * 10), name="shot.png", size_bytes=150)
+    assert "not" in err.value.reason.lower()
+
+
+def test_upload_check_rejects_an_empty_file():
+    with pytest.raises(MediaRejected, match="empty"):
+        media.upload_check(fileobj=io.BytesIO(b""), name="a.png", size_bytes=0)
+
+
+def test_upload_check_enforces_the_size_limit_with_a_readable_message(settings, screenshot):
+    settings.TRIAGE_MAX_IMAGE_BYTES = 1024
+    with pytest.raises(MediaRejected, match="at most"):
+        media.upload_check(fileobj=io.BytesIO(screenshot), name="a.png", size_bytes=len(screenshot))
+
+
+def test_image_attachment_gets_a_normalized_rendition_and_the_ticket_moves_to_triage(
+    screenshot, django_capture_on_commit_callbacks, settings
+):
+    ticket = ticket_create(
+        subject="s", description="d", requester_email="", uploads=[_upload("x.png", screenshot)]
+    )
+    attachment = ticket.attachments.get()
+    with django_capture_on_commit_callbacks() as callbacks:
+        media.attachment_process(attachment_id=attachment.id)
+
+    attachment.refresh_from_db()
+    assert attachment.status == Attachment.Status.DONE
+    assert (attachment.width, attachment.height) == (2880, 1800)
+    rendition = attachment.renditions.get()
+    assert rendition.kind == Rendition.Kind.IMAGE
+    assert rendition.width * rendition.height <= settings.TRIAGE_IMAGE_MAX_PIXELS
+    assert rendition.width < 2880
+    with default_storage.open(rendition.file.name) as fh:
+        assert Image.open(fh).size == (rendition.width, rendition.height)
+    ticket.refresh_from_db()
+    assert ticket.status == Ticket.Status.TRIAGING
+    assert len(callbacks) == 1  # the triage task, enqueued on commit
+
+
+def test_processing_twice_is_a_no_op(screenshot):
+    ticket = ticket_create(
+        subject="s", description="d", requester_email="", uploads=[_upload("x.png", screenshot)]
+    )
+    attachment = ticket.attachments.get()
+    media.attachment_process(attachment_id=attachment.id)
+    first = list(Rendition.objects.values_list("id", "file"))
+    media.attachment_process(attachment_id=attachment.id)
+    assert list(Rendition.objects.values_list("id", "file")) == first
+
+
+def test_a_redelivered_job_after_a_crash_redoes_only_the_same_slots(screenshot):
+    ticket = ticket_create(
+        subject="s", description="d", requester_email="", uploads=[_upload("x.png", screenshot)]
+    )
+    attachment = ticket.attachments.get()
+    Attachment.objects.filter(id=attachment.id).update(status=Attachment.Status.PROCESSING)  # killed mid-job
+    media.attachment_process(attachment_id=attachment.id)
+    media.attachment_process(attachment_id=attachment.id)
+    assert Rendition.objects.filter(attachment=attachment).count() == 1
+
+
+def test_video_attachment_gets_evenly_spaced_frames(recording, settings):
+    settings.TRIAGE_VIDEO_FRAMES = 5
+    ticket = ticket_create(
+        subject="s", description="d", requester_email="", uploads=[_upload("r.mp4", recording)]
+    )
+    attachment = ticket.attachments.get()
+    media.attachment_process(attachment_id=attachment.id)
+    attachment.refresh_from_db()
+    assert attachment.status == Attachment.Status.DONE, attachment.reject_reason
+    assert attachment.duration_s == pytest.approx(3.0, abs=0.4)
+    stamps = list(
+        attachment.renditions.filter(kind=Rendition.Kind.FRAME)
+        .order_by("index")
+        .values_list("timestamp_ms", flat=True)
+    )
+    assert len(stamps) == 5
+    assert stamps == sorted(stamps) and stamps[0] < 700 and stamps[-1] > 2000
+
+
+def test_the_ticket_waits_for_every_attachment(screenshot, recording):
+    ticket = ticket_create(
+        subject="s",
+        description="d",
+        requester_email="",
+        uploads=[_upload("x.png", screenshot), _upload("r.mp4", recording)],
+    )
+    image, video = ticket.attachments.order_by("id")
+    media.attachment_process(attachment_id=image.id)
+    ticket.refresh_from_db()
+    assert ticket.status == Ticket.Status.PROCESSING
+    media.attachment_process(attachment_id=video.id)
+    ticket.refresh_from_db()
+    assert ticket.status == Ticket.Status.TRIAGING
+
+
+def test_a_corrupt_image_is_rejected_with_a_reason_and_does_not_stop_the_ticket(screenshot):
+    ticket = ticket_create(
+        subject="s", description="d", requester_email="", uploads=[_upload("x.png", screenshot)]
+    )
+    attachment = ticket.attachments.get()
+    # same PNG signature, body cut short: passes the sniff, fails the decode in the worker
+    default_storage.delete(attachment.file.name)
+    default_storage.save(attachment.file.name, ContentFile(screenshot[:300]))
+    media.attachment_process(attachment_id=attachment.id)
+    attachment.refresh_from_db()
+    assert attachment.status == Attachment.Status.REJECTED
+    assert attachment.failure_kind == "bad_input" and attachment.reject_reason
+    ticket.refresh_from_db()
+    assert ticket.status == Ticket.Status.TRIAGING
+
+
+def test_the_same_screenshot_is_stored_once(screenshot):
+    a = ticket_create(
+        subject="a", description="", requester_email="", uploads=[_upload("one.png", screenshot)]
+    )
+    b = ticket_create(
+        subject="b", description="", requester_email="", uploads=[_upload("two.png", screenshot)]
+    )
+    key_a, key_b = a.attachments.get().file.name, b.attachments.get().file.name
+    assert key_a == key_b
+    assert "one" not in key_a and key_a.endswith(".png")
+
+
+def test_processing_a_deleted_attachment_does_nothing():
+    media.attachment_process(attachment_id=987654)

@@ -1,0 +1,148 @@
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from triage.models import Ticket, TriageRun
+from triage.services import review, triage
+
+pytestmark = pytest.mark.django_db
+
+GOOD_REPLY = {
+    "summary": "The customer is charged twice for the November invoice.",
+    "category": {"value": "billing", "confidence": 0.93},
+    "priority": {"value": "high", "confidence": 0.7},
+    "queue": {"value": "billing_team", "confidence": 0.8},
+    "sentiment": {"value": "negative", "confidence": 0.66},
+    "language": {"value": "de", "confidence": 0.99},
+}
+
+
+def _ticket(**kw) -> Ticket:
+    defaults = {
+        "subject": "Rechnung doppelt abgebucht",
+        "description": "Die Rechnung wurde zweimal von der Kreditkarte abgebucht. Bitte erstatten.",
+        "status": Ticket.Status.TRIAGING,
+    }
+    return Ticket.objects.create(**{**defaults, **kw})
+
+
+@pytest.fixture
+def kimi(settings, kimi_fake):
+    settings.TRIAGE_PROVIDER = "kimi"
+    settings.KIMI_API_KEY = "sk-test"
+    settings.KIMI_BASE_URL = kimi_fake.base_url
+    settings.KIMI_MAX_RETRIES = 1
+    settings.KIMI_TIMEOUT_S = 1.0
+    return kimi_fake
+
+
+def test_the_offline_model_triages_into_the_taxonomy(taxonomy):
+    ticket = _ticket()
+    run = triage.ticket_triage(ticket_id=ticket.id, provider="local")
+    ticket.refresh_from_db()
+    assert run.status == TriageRun.Status.DONE and run.provider == "local"
+    assert ticket.status == Ticket.Status.NEEDS_REVIEW
+    assert ticket.category in taxonomy.values("category")
+    assert ticket.priority in taxonomy.values("priority")
+    source_words = set((ticket.subject + " " + ticket.description).split())
+    assert ticket.summary and set(ticket.summary.split()) <= source_words  # extractive: no invented words
+    assert 0.0 <= ticket.confidence <= 1.0
+    assert ticket.latest_run == run
+
+
+def test_kimi_answer_is_recorded_with_tokens_and_latency(taxonomy, kimi):
+    kimi.reply_json(GOOD_REPLY)
+    ticket = _ticket()
+    run = triage.ticket_triage(ticket_id=ticket.id)
+    ticket.refresh_from_db()
+    assert run.status == TriageRun.Status.DONE, run.error_message
+    assert run.provider == "kimi" and run.model == "kimi-k2.6"
+    assert run.prompt_tokens > 0 and run.completion_tokens > 0 and run.latency_ms is not None
+    assert (ticket.category, ticket.queue, ticket.language) == ("billing", "billing_team", "de")
+    assert ticket.confidence == pytest.approx(0.66)
+
+
+def test_a_reply_that_stays_malformed_sends_the_ticket_to_manual_triage(taxonomy, kimi):
+    kimi.reply_json("this is not json {")
+    kimi.reply_json("still not json")
+    ticket = _ticket()
+    run = triage.ticket_triage(ticket_id=ticket.id)
+    ticket.refresh_from_db()
+    assert ticket.status == Ticket.Status.MANUAL_TRIAGE
+    assert run.status == TriageRun.Status.FAILED and run.error_kind == "bad_output"
+    assert "still not json" in run.raw_output
+    assert ticket.category == ""  # nothing invented
+
+
+def test_a_value_outside_the_taxonomy_is_not_accepted(taxonomy, kimi):
+    bad = {**GOOD_REPLY, "category": {"value": "astrology", "confidence": 0.9}}
+    kimi.reply_json(bad)
+    kimi.reply_json(bad)
+    ticket = _ticket()
+    run = triage.ticket_triage(ticket_id=ticket.id)
+    ticket.refresh_from_db()
+    assert ticket.status == Ticket.Status.MANUAL_TRIAGE
+    assert "astrology" in run.error_message
+
+
+def test_an_api_that_is_down_sends_the_ticket_to_manual_triage(taxonomy, kimi):
+    for _ in range(2):  # the first try and the SDK's one retry
+        kimi.reply_error(500, "server_error", "internal error")
+    ticket = _ticket()
+    run = triage.ticket_triage(ticket_id=ticket.id)
+    ticket.refresh_from_db()
+    assert ticket.status == Ticket.Status.MANUAL_TRIAGE
+    assert run.error_kind == "upstream"
+
+
+def test_a_timeout_is_recorded_as_such(taxonomy, kimi, settings):
+    settings.KIMI_MAX_RETRIES = 0
+    settings.KIMI_TIMEOUT_S = 0.3
+    kimi.reply_slow(2.0, GOOD_REPLY)
+    ticket = _ticket()
+    run = triage.ticket_triage(ticket_id=ticket.id)
+    ticket.refresh_from_db()
+    assert ticket.status == Ticket.Status.MANUAL_TRIAGE
+    assert run.error_kind == "timeout"
+
+
+def test_a_crash_in_our_code_is_recorded_and_the_ticket_still_lands(taxonomy, monkeypatch):
+    def boom(**_):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(triage, "ticket_input_build", boom)
+    ticket = _ticket()
+    run = triage.ticket_triage(ticket_id=ticket.id, provider="local")
+    ticket.refresh_from_db()
+    assert ticket.status == Ticket.Status.MANUAL_TRIAGE
+    assert run.error_kind == "bug" and "disk on fire" in run.error_message
+
+
+def test_triage_of_a_ticket_not_waiting_for_it_is_a_no_op(taxonomy):
+    ticket = _ticket(status=Ticket.Status.NEEDS_REVIEW)
+    assert triage.ticket_triage(ticket_id=ticket.id, provider="local") is None
+    assert not TriageRun.objects.exists()
+
+
+def test_human_confirmed_values_are_never_overwritten_by_a_later_run(taxonomy):
+    ticket = _ticket()
+    run = triage.ticket_triage(ticket_id=ticket.id, provider="local")
+    user = get_user_model().objects.create_user("rev")
+    review.review_record(ticket_id=ticket.id, user=user, values={"category": "how_to", "priority": "low"})
+    later = TriageRun.objects.create(ticket=ticket, provider="local", model="m")
+    triage.triage_run_record(
+        run_id=later.id,
+        outcome=triage.TriageOutcome(
+            provider="local", model="m", prompt_version="p", result=run_result(run), error_kind=""
+        ),
+    )
+    ticket.refresh_from_db()
+    assert ticket.status == Ticket.Status.REVIEWED
+    assert (ticket.category, ticket.priority) == ("how_to", "low")
+
+
+def run_result(run: TriageRun):
+    from triage.adapters.llm.schema import TriageResult
+
+    return TriageResult.model_validate(run.result)

@@ -1,0 +1,61 @@
+"""Test settings: the real production shape when PostgreSQL and Redis are reachable, else the
+embedded defaults (SQLite file + filesystem broker) with the service tests skipped.
+
+TRIAGE_TEST_SERVICES=require (set by .ci/run) turns a missing service into a hard failure.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import tempfile
+from pathlib import Path
+
+_MODE = os.environ.get("TRIAGE_TEST_SERVICES", "auto")  # auto | require | off
+_PG = os.environ.get("TRIAGE_TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")
+_REDIS = os.environ.get("TRIAGE_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
+
+
+def _reachable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1.0):
+            return True
+    except OSError:
+        return False
+
+
+if _MODE == "off":
+    SERVICES_AVAILABLE = False
+    SERVICES_MISSING = "TRIAGE_TEST_SERVICES=off"
+else:
+    _missing = [
+        name
+        for name, host, port in (("PostgreSQL", "127.0.0.1", 5432), ("Redis", "127.0.0.1", 6379))
+        if not _reachable(host, port)
+    ]
+    if _missing and _MODE == "require":
+        raise RuntimeError(f"TRIAGE_TEST_SERVICES=require but not reachable: {', '.join(_missing)}")
+    SERVICES_AVAILABLE = not _missing
+    SERVICES_MISSING = ", ".join(_missing)
+
+# One scratch folder per test session: SQLite file, media, broker folders.
+_SCRATCH = Path(os.environ.get("TRIAGE_TEST_SCRATCH") or tempfile.mkdtemp(prefix="triage-tests-"))
+os.environ["TRIAGE_TEST_SCRATCH"] = str(_SCRATCH)
+os.environ["TRIAGE_VAR_DIR"] = str(_SCRATCH)
+os.environ.setdefault("TRIAGE_PROVIDER", "local")
+if SERVICES_AVAILABLE:
+    os.environ["DATABASE_URL"] = _PG
+    os.environ["CELERY_BROKER_URL"] = _REDIS
+else:
+    os.environ["DATABASE_URL"] = f"sqlite:///{_SCRATCH / 'triage.sqlite3'}"
+    os.environ["CELERY_BROKER_URL"] = "filesystem://"
+
+from triage.settings import *  # noqa: E402,F403
+from triage.settings import DATABASES  # noqa: E402
+
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # a file, not :memory:, so a real worker process can share the test database
+    DATABASES["default"]["TEST"] = {"NAME": str(_SCRATCH / "test-triage.sqlite3")}
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins in tests
+STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}  # noqa: F405

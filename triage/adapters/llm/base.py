@@ -1,0 +1,86 @@
+"""Value objects and the Protocol every triage provider implements."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from triage.adapters.llm.schema import TriageResult
+
+
+@dataclass(frozen=True)
+class TaxonomyEntry:
+    value: str
+    label: str
+    description: str = ""
+    examples: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Taxonomy:
+    categories: tuple[TaxonomyEntry, ...]
+    priorities: tuple[TaxonomyEntry, ...]
+    queues: tuple[TaxonomyEntry, ...]
+    sentiments: tuple[TaxonomyEntry, ...]
+
+    def values(self, field_name: str) -> tuple[str, ...]:
+        entries: tuple[TaxonomyEntry, ...] = getattr(
+            self,
+            {
+                "category": "categories",
+                "priority": "priorities",
+                "queue": "queues",
+                "sentiment": "sentiments",
+            }[field_name],
+        )
+        return tuple(e.value for e in entries)
+
+
+@dataclass(frozen=True)
+class ImagePart:
+    """An image the model sees: a normalized screenshot or a sampled video frame."""
+
+    data: bytes
+    mime: str
+    label: str  # e.g. "screenshot 'login.png'" or "frame at 00:00:03 of 'recording.mp4'"
+
+
+@dataclass(frozen=True)
+class TicketInput:
+    ticket_id: int
+    subject: str
+    body: str
+    requester: str = ""
+    images: tuple[ImagePart, ...] = ()
+    notes: tuple[str, ...] = ()  # e.g. "attachment 'x.mov' was rejected: no video stream"
+
+
+@dataclass(frozen=True)
+class TriageOutcome:
+    """What one provider call produced. `result` is None exactly when `error_kind` is set."""
+
+    provider: str
+    model: str
+    prompt_version: str
+    result: TriageResult | None
+    raw_output: str = ""
+    reasoning: str = ""
+    error_kind: str = ""  # bad_output | upstream | timeout | bad_input | bug
+    error_message: str = ""
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+    latency_ms: int = 0
+    extra: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.result is not None and not self.error_kind
+
+
+class TriageClient(Protocol):
+    provider: str
+
+    def triage(self, ticket: TicketInput, taxonomy: Taxonomy) -> TriageOutcome:
+        """Never raises for model or API trouble: that is reported in the outcome."""
+        ...
