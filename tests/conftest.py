@@ -5,7 +5,7 @@ import os
 import pytest
 from django.conf import settings
 
-pytest_plugins = ["tests.worker"]  # + tests.kimi_fake once it lands
+pytest_plugins = ["tests.kimi_fake", "tests.worker"]
 
 # Playwright's sync API runs an event loop in this thread; Django's ORM calls from the test body
 # are still synchronous and safe.

@@ -56,6 +56,9 @@ from triage.settings import DATABASES  # noqa: E402
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # a file, not :memory:, so a real worker process can share the test database
     DATABASES["default"]["TEST"] = {"NAME": str(_SCRATCH / "test-triage.sqlite3")}
+else:
+    # one database per test session, so two runs on one machine never drop each other's
+    DATABASES["default"]["TEST"] = {"NAME": f"test_triage_{os.getpid()}"}
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins in tests
 STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}  # noqa: F405

@@ -26,7 +26,7 @@ def ticket_proposal(*, ticket: Ticket) -> dict[str, str]:
 @transaction.atomic
 def review_record(*, ticket_id: int, user: AbstractBaseUser, values: Mapping[str, str]) -> ReviewDecision:
     """Set the ticket's final values and record who decided what, and what it was before."""
-    ticket = Ticket.objects.select_for_update().select_related("latest_run").get(id=ticket_id)
+    ticket = Ticket.objects.select_for_update(of=("self",)).select_related("latest_run").get(id=ticket_id)
     before = {name: getattr(ticket, name) for name in REVIEWED_FIELDS}
     after = {name: str(values.get(name, before[name])) for name in REVIEWED_FIELDS}
     proposal = ticket_proposal(ticket=ticket)

@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth import authenticate
+from django.core.management import call_command
+
+from triage.models import Attachment, Ticket
+
+pytestmark = pytest.mark.django_db
+
+
+def test_seed_demo_creates_users_and_tickets_with_media_once(
+    capsys, django_capture_on_commit_callbacks, taxonomy
+):
+    with django_capture_on_commit_callbacks() as callbacks:
+        call_command("seed_demo")
+    out = capsys.readouterr().out
+    assert "agent-demo-pass" in out and "manager-demo-pass" in out
+    assert authenticate(username="agent", password="agent-demo-pass") is not None
+    manager = authenticate(username="manager", password="manager-demo-pass")
+    assert manager is not None and manager.is_staff and manager.has_perm("triage.change_taxonomyvalue")
+
+    tickets = Ticket.objects.all()
+    assert tickets.count() == 5
+    kinds = set(Attachment.objects.values_list("kind", flat=True))
+    assert kinds == {Attachment.Kind.IMAGE, Attachment.Kind.VIDEO}
+    # one media job per attachment + one triage job per text-only ticket
+    text_only = tickets.filter(attachments__isnull=True).count()
+    assert len(callbacks) == Attachment.objects.count() + text_only
+
+    call_command("seed_demo")  # idempotent
+    assert Ticket.objects.count() == 5

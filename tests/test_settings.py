@@ -1,0 +1,58 @@
+"""The embedded defaults need no configuration; production refuses to start without its secrets."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+_PRINT = (
+    "import json, django; django.setup(); from django.conf import settings as s; "
+    "print(json.dumps({'db': s.DATABASES['default']['ENGINE'], 'broker': s.CELERY_BROKER_URL, "
+    "'provider': s.TRIAGE_PROVIDER, 'debug': s.DEBUG}))"
+)
+
+
+def _run(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    base = {"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "triage.settings", "HOME": "/tmp"}
+    return subprocess.run(
+        [sys.executable, "-c", _PRINT],
+        cwd=ROOT,
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_embedded_defaults_are_sqlite_filesystem_broker_and_the_offline_model(tmp_path):
+    result = _run({"TRIAGE_VAR_DIR": str(tmp_path)})
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {
+        "db": "django.db.backends.sqlite3",
+        "broker": "filesystem://",
+        "provider": "local",
+        "debug": True,
+    }
+
+
+def test_production_without_a_secret_key_fails_fast(tmp_path):
+    result = _run({"TRIAGE_VAR_DIR": str(tmp_path), "DJANGO_DEBUG": "0"})
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY" in result.stderr
+
+
+def test_production_with_kimi_needs_its_key(tmp_path):
+    result = _run(
+        {
+            "TRIAGE_VAR_DIR": str(tmp_path),
+            "DJANGO_DEBUG": "0",
+            "DJANGO_SECRET_KEY": "x" * 50,
+            "TRIAGE_PROVIDER": "kimi",
+        }
+    )
+    assert result.returncode != 0
+    assert "KIMI_API_KEY" in result.stderr
