@@ -44,7 +44,7 @@ install: $(VENV)/.stamp-app
 install-test: $(VENV)/.stamp-test /usr/bin/chromium
 
 run: install
-	@mkdir -p var
+	@mkdir -p var/staticfiles
 	@$(PY) manage.py migrate --noinput -v 0
 	@$(PY) manage.py seed_demo
 	@echo "serving web + worker on http://$(HOST):$(PORT)  (Ctrl-C stops both)"

@@ -29,7 +29,7 @@ def emit(metric: str, value: float, unit: str, **extra: object) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=6)
     args = parser.parse_args()
 
     scratch = Path(tempfile.mkdtemp(prefix="triage-bench-"))
@@ -48,7 +48,6 @@ def main() -> None:
 
     django.setup()
     from triage.demo_media import render_recording, render_screenshot
-
     from triage.models import Attachment, Ticket
     from triage.services.tickets import Upload, ticket_create
 
@@ -113,16 +112,11 @@ def main() -> None:
             assert ticket.status == Ticket.Status.NEEDS_REVIEW, ticket.status
             assert not ticket.attachments.exclude(status=Attachment.Status.DONE).exists()
 
-        emit(
-            "upload_to_triaged_median",
-            statistics.median(timings),
-            "s",
-            runs=args.runs,
-            provider="local",
-            broker="filesystem",
-            database="sqlite",
-        )
-        emit("upload_to_triaged_min", min(timings), "s")
+        meta = {"provider": "local", "broker": "filesystem", "database": "sqlite"}
+        # the first ticket also pays for the worker's first imports and the classifier's fit
+        emit("upload_to_triaged_cold", timings[0], "s", **meta)
+        warm = timings[1:] or timings
+        emit("upload_to_triaged_warm_median", statistics.median(warm), "s", runs=len(warm), **meta)
         emit("triage_latency_local_model", ticket.latest_run.latency_ms, "ms")
     finally:
         worker.terminate()

@@ -1,22 +1,44 @@
 """A local HTTP server that speaks Kimi's wire format and rejects what the real API rejects.
 
 The real `openai` SDK talks to it over HTTP, so its retries, timeouts and parsing run for real.
-Scripted answers are served in order; every chat request is validated first.
+Scripted answers are served in the order they were queued; every chat request is validated first,
+so a client that sends something Kimi refuses fails here the way it would in production
+(rules and error bodies from /work/shared/docs/kimi-api.md §0, §2, §5, §6, §7).
+
+Usage (the `kimi_fake` fixture is registered through `pytest_plugins = ["tests.kimi_fake"]`):
+
+    kimi_fake.reply_error(429, "engine_overloaded_error", "busy", headers={"Retry-After": "0"})
+    kimi_fake.reply_json({"summary": ...})
+    client = KimiClient(api_key="sk-test", base_url=kimi_fake.base_url)
+    ...
+    assert kimi_fake.requests[-1]["thinking"] == {"type": "disabled"}
+
+Stored replies live in tests/fixtures/kimi/<name>.json as {"status", "headers", "body"} and are
+served with `reply_fixture(name)`. They are written in the documented wire format, not captured
+from the live API (unreachable from here): refresh them from a real call when a key is available.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
 
 import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-KNOWN_MODELS = {"kimi-k2.6", "kimi-k2.5"}
+KNOWN_MODELS = frozenset({"kimi-k2.6", "kimi-k2.5"})
+# Fixed server-side for K2.5/K2.6: any value at all is a 400 (kimi-api.md §0.4).
 FIXED_SAMPLING = ("temperature", "top_p", "n", "presence_penalty", "frequency_penalty")
+RESPONSE_FORMATS = frozenset({"text", "json_object", "json_schema"})
+MAX_BODY_BYTES = 100 * 1024 * 1024
+FIXTURES = Path(__file__).parent / "fixtures" / "kimi"
+TRACE_ID = "trace-fake-0001"
+
+_Reply = Callable[[], Response]
 
 
 def chat_completion_body(
@@ -27,16 +49,18 @@ def chat_completion_body(
     completion_tokens: int = 180,
     cached_tokens: int = 0,
     reasoning: str | None = None,
+    finish_reason: str = "stop",
 ) -> dict:
+    """A non-streaming chat completion exactly as Kimi returns it (usage.cached_tokens is top-level)."""
     message: dict = {"role": "assistant", "content": content}
     if reasoning is not None:
         message["reasoning_content"] = reasoning
     return {
-        "id": "chatcmpl-test",
+        "id": "chatcmpl-fake",
         "object": "chat.completion",
         "created": int(time.time()),
         "model": model,
-        "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+        "choices": [{"index": 0, "message": message, "finish_reason": finish_reason}],
         "usage": {
             "prompt_tokens": prompt_tokens,
             "completion_tokens": completion_tokens,
@@ -46,93 +70,224 @@ def chat_completion_body(
     }
 
 
-def _error(status: int, kind: str, message: str, headers: dict | None = None) -> Response:
+def error_body(kind: str, message: str) -> dict:
+    return {"error": {"type": kind, "message": message}}
+
+
+def load_fixture(name: str) -> dict:
+    """A stored exchange from tests/fixtures/kimi/<name>.json: {"status", "headers", "body"}."""
+    return json.loads((FIXTURES / f"{name}.json").read_text(encoding="utf-8"))
+
+
+def _json_response(status: int, body: object, headers: Mapping[str, str] | None = None) -> Response:
     return Response(
-        json.dumps({"error": {"type": kind, "message": message}}),
-        status=status,
-        headers=headers or {},
-        content_type="application/json",
+        json.dumps(body), status=status, headers=dict(headers or {}), content_type="application/json"
     )
 
 
-def validate_chat_request(request: Request, body: dict) -> Response | None:
-    """What the real API refuses (kimi-api.md §0, §5, §6, §7)."""
-    if not request.headers.get("Authorization", "").startswith("Bearer "):
-        return _error(401, "invalid_authentication_error", "Invalid Authentication")
-    if body.get("model") not in KNOWN_MODELS:
-        return _error(
-            404, "resource_not_found_error", f"Not found the model {body.get('model')} or Permission denied"
-        )
+def _refuse(status: int, kind: str, message: str) -> Response:
+    return _json_response(status, error_body(kind, message))
+
+
+def _image_url(part: dict) -> str:
+    value = part.get("image_url")
+    return str(value.get("url", "")) if isinstance(value, dict) else str(value or "")
+
+
+def validate_chat_request(*, headers: Mapping[str, str], raw: bytes) -> Response | None:
+    """The refusal the real API would send for this request, or None when it would accept it."""
+    # Authentication is checked before anything else, as on the real endpoint.
+    auth = headers.get("Authorization", "")
+    if not auth.startswith("Bearer ") or not auth.removeprefix("Bearer ").strip():
+        return _refuse(401, "invalid_authentication_error", "Invalid Authentication")
+    if len(raw) > MAX_BODY_BYTES:
+        return _refuse(400, "invalid_request_error", "Invalid request: request body exceeds 100M")
+    try:
+        body = json.loads(raw or b"")
+    except ValueError:
+        return _refuse(400, "invalid_request_error", "Invalid request: body is not valid JSON")
+    if not isinstance(body, dict):
+        return _refuse(400, "invalid_request_error", "Invalid request: body must be a JSON object")
+    model = body.get("model")
+    if model not in KNOWN_MODELS:
+        return _refuse(404, "resource_not_found_error", f"Not found the model {model} or Permission denied")
     for name in FIXED_SAMPLING:
         if name in body:
-            return _error(
+            return _refuse(
                 400, "invalid_request_error", f"invalid {name}: only the default is allowed for this model"
             )
+    # Thinking is ON when the field is absent: a client that forgets to disable it gets this 400.
     thinking = (body.get("thinking") or {}).get("type", "enabled")
     choice = body.get("tool_choice")
     if thinking == "enabled" and (choice == "required" or isinstance(choice, dict)):
         kind = "required" if choice == "required" else "specified"
-        return _error(
+        return _refuse(
             400, "invalid_request_error", f"tool_choice '{kind}' is incompatible with thinking enabled"
         )
-    for message in body.get("messages", []):
-        content = message.get("content")
-        if isinstance(content, list):
-            for part in content:
-                if part.get("type") == "image_url":
-                    url = (
-                        part["image_url"]["url"] if isinstance(part["image_url"], dict) else part["image_url"]
+    response_format = body.get("response_format")
+    if response_format is not None and (
+        not isinstance(response_format, dict) or response_format.get("type") not in RESPONSE_FORMATS
+    ):
+        return _refuse(400, "invalid_request_error", "Invalid request: unsupported response_format")
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        return _refuse(400, "invalid_request_error", "Invalid request: messages must be a non-empty list")
+    for message in messages:
+        content = message.get("content") if isinstance(message, dict) else None
+        if not isinstance(content, list):
+            continue
+        for part in content:
+            if isinstance(part, dict) and part.get("type") == "image_url":
+                url = _image_url(part)
+                # http(s) image URLs are not fetched by Kimi: only inline data or uploaded files.
+                if not (url.startswith("data:") or url.startswith("ms://")):
+                    return _refuse(
+                        400, "invalid_request_error", "Invalid request: image url must be base64 or ms://"
                     )
-                    if not (url.startswith("data:") or url.startswith("ms://")):
-                        return _error(400, "invalid_request_error", "Invalid request: unsupported image url")
-    if len(request.get_data()) > 100 * 1024 * 1024:
-        return _error(400, "invalid_request_error", "Invalid request: request body exceeds 100M")
     return None
 
 
-@dataclass
 class KimiFake:
-    server: HTTPServer
-    requests: list[dict] = field(default_factory=list)
-    _script: list = field(default_factory=list)
+    """Scripted Kimi replies on a real HTTP server. Unscripted requests get a 500 server_error."""
+
+    def __init__(self, server: HTTPServer) -> None:
+        self.server = server
+        self.requests: list[dict] = []  # parsed JSON bodies of every chat request, refused ones too
+        self.request_headers: list[dict[str, str]] = []
+        self._script: list[_Reply] = []
+        self._lock = threading.Lock()  # the server is threaded: a slow reply must not block the next
+        self._closed = threading.Event()
 
     @property
     def base_url(self) -> str:
-        return self.server.url_for("/v1").rstrip("/")
+        return f"http://{self.server.host}:{self.server.port}/v1"
 
-    def reply_json(self, obj: object, *, reasoning: str | None = None, **usage: int) -> None:
-        content = obj if isinstance(obj, str) else json.dumps(obj)
-        body = chat_completion_body(content, reasoning=reasoning, **usage)
-        self._script.append(
-            lambda: Response(
-                json.dumps(body), content_type="application/json", headers={"x-trace-id": "trace-test"}
-            )
+    @property
+    def pending(self) -> int:
+        """Scripted replies not consumed yet."""
+        with self._lock:
+            return len(self._script)
+
+    def install(self) -> None:
+        self.server.expect_request("/v1/chat/completions", method="POST").respond_with_handler(self._handle)
+
+    def close(self) -> None:
+        self._closed.set()  # wakes any reply_slow handler still sleeping
+
+    # --- scripting ----------------------------------------------------------------------------
+
+    def reply_json(
+        self,
+        obj: object,
+        *,
+        usage: Mapping[str, object] | None = None,
+        reasoning: str | None = None,
+        finish_reason: str = "stop",
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        """Answer with `obj` (a dict is JSON-encoded, a str is sent as-is) as the message content.
+
+        `usage` overrides keys of the usage object, e.g. {"prompt_tokens": 900, "cached_tokens": 512}
+        or {"prompt_tokens_details": {"cached_tokens": 512}} for the OpenAI-style field.
+        """
+        self.reply_body(
+            self._completion(obj, usage=usage, reasoning=reasoning, finish_reason=finish_reason),
+            headers=headers,
         )
 
-    def reply_error(self, status: int, kind: str, message: str, *, headers: dict | None = None) -> None:
-        self._script.append(lambda: _error(status, kind, message, headers))
+    def reply_body(
+        self, body: object, *, status: int = 200, headers: Mapping[str, str] | None = None
+    ) -> None:
+        """Answer with an exact wire body (e.g. a stored fixture)."""
+        merged = {"x-trace-id": TRACE_ID, **(headers or {})}
+        self._queue(lambda: _json_response(status, body, merged))
 
-    def reply_slow(self, seconds: float, obj: object) -> None:
-        content = obj if isinstance(obj, str) else json.dumps(obj)
+    def reply_text(
+        self, text: str, *, status: int = 200, content_type: str = "text/html; charset=utf-8"
+    ) -> None:
+        """Answer with a non-JSON body, as a proxy or gateway in front of the API might."""
+        self._queue(lambda: Response(text, status=status, content_type=content_type))
+
+    def reply_fixture(self, name: str) -> None:
+        stored = load_fixture(name)
+        self.reply_body(stored["body"], status=stored.get("status", 200), headers=stored.get("headers"))
+
+    def reply_error(
+        self, status: int, kind: str, message: str, *, headers: Mapping[str, str] | None = None
+    ) -> None:
+        self.reply_body(error_body(kind, message), status=status, headers=headers)
+
+    def reply_slow(
+        self, seconds: float, obj: object = "{}", *, usage: Mapping[str, object] | None = None
+    ) -> None:
+        """Answer after `seconds` (for client timeouts); the wait ends early when the test finishes."""
+        body = self._completion(obj, usage=usage)
 
         def slow() -> Response:
-            time.sleep(seconds)
-            return Response(json.dumps(chat_completion_body(content)), content_type="application/json")
+            self._closed.wait(seconds)
+            return _json_response(200, body, {"x-trace-id": TRACE_ID})
 
-        self._script.append(slow)
+        self._queue(slow)
+
+    # --- internals ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _completion(
+        obj: object,
+        *,
+        usage: Mapping[str, object] | None = None,
+        reasoning: str | None = None,
+        finish_reason: str = "stop",
+    ) -> dict:
+        content = obj if isinstance(obj, str) else json.dumps(obj)
+        body = chat_completion_body(content, reasoning=reasoning, finish_reason=finish_reason)
+        body["usage"].update(usage or {})
+        usage_obj = body["usage"]
+        usage_obj["total_tokens"] = int(usage_obj["prompt_tokens"]) + int(usage_obj["completion_tokens"])
+        return body
+
+    def _queue(self, reply: _Reply) -> None:
+        with self._lock:
+            self._script.append(reply)
 
     def _handle(self, request: Request) -> Response:
-        body = json.loads(request.get_data() or b"{}")
-        self.requests.append(body)
-        if (refusal := validate_chat_request(request, body)) is not None:
+        raw = request.get_data()
+        try:
+            parsed = json.loads(raw or b"{}")
+        except ValueError:
+            parsed = {"_unparsed": raw.decode("utf-8", "replace")}
+        with self._lock:
+            self.requests.append(parsed)
+            self.request_headers.append(dict(request.headers.items()))
+        refusal = validate_chat_request(headers=request.headers, raw=raw)
+        if refusal is not None:
             return refusal
-        if not self._script:
-            return _error(500, "server_error", "the fake has no scripted answer left")
-        return self._script.pop(0)()
+        with self._lock:
+            reply = self._script.pop(0) if self._script else None
+        if reply is None:
+            return _refuse(500, "server_error", "the fake has no scripted answer left")
+        return reply()
+
+
+@pytest.fixture(scope="session")
+def kimi_fake_server() -> Iterator[HTTPServer]:
+    # Our own threaded server (not the shared `httpserver`): a reply_slow handler still sleeping
+    # after the client timed out must not hold up the next request or the next test.
+    server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
+    server.start()
+    yield server
+    server.clear()
+    if server.is_running():
+        server.stop()
 
 
 @pytest.fixture
-def kimi_fake(httpserver: HTTPServer) -> Iterator[KimiFake]:
-    fake = KimiFake(server=httpserver)
-    httpserver.expect_request("/v1/chat/completions", method="POST").respond_with_handler(fake._handle)
+def kimi_fake(kimi_fake_server: HTTPServer) -> Iterator[KimiFake]:
+    kimi_fake_server.clear_all_handlers()
+    kimi_fake_server.clear()
+    fake = KimiFake(kimi_fake_server)
+    fake.install()
     yield fake
+    fake.close()
+    kimi_fake_server.clear_all_handlers()
+    kimi_fake_server.clear()

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 import requests
 from django.contrib.auth import get_user_model
-from triage.demo_media import render_recording, render_screenshot
 
 from tests.worker import wait_for
+from triage.demo_media import render_recording, render_screenshot
 from triage.models import Attachment, Rendition, Ticket, TriageRun
 
 pytestmark = pytest.mark.django_db(transaction=True)

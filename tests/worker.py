@@ -36,7 +36,12 @@ def database_url() -> str:
 
 
 def broker_use(*, url: str, transport_options: dict) -> None:
-    """Point this process's Celery app at another broker (the producer pools are rebuilt lazily)."""
+    """Point this process's Celery app at another broker (the producer pools are rebuilt lazily).
+
+    Celery reads CELERY_BROKER_URL from the environment before its own configuration, so the
+    variable has to change too.
+    """
+    os.environ["CELERY_BROKER_URL"] = url
     celery_app.conf.broker_url = url
     celery_app.conf.broker_transport_options = transport_options
     celery_app._pool = None
@@ -60,10 +65,11 @@ def _broker_config(kind: str, tmp: Path) -> tuple[str, dict]:
             "data_folder_in": str(folder / "queue"),
             "data_folder_out": str(folder / "queue"),
             "processed_folder": str(folder / "processed"),
+            "control_folder": str(folder / "control"),
             "store_processed": False,
             "polling_interval": 0.1,
         }
-        for key in ("data_folder_in", "processed_folder"):
+        for key in ("data_folder_in", "processed_folder", "control_folder"):
             Path(options[key]).mkdir(parents=True, exist_ok=True)
         return "filesystem://", options
     return os.environ.get("TRIAGE_TEST_REDIS_URL", "redis://127.0.0.1:6379/13"), {"visibility_timeout": 3600}
@@ -145,6 +151,7 @@ def start_worker(request: pytest.FixtureRequest, broker: str, tmp_path: Path, tr
 
     yield _start
     for worker in started:
+        print(f"--- {worker.log_path.name} (tail) ---\n{worker.log()[-4000:]}")  # shown when a test fails
         if worker.proc.poll() is None:
             os.killpg(worker.proc.pid, signal.SIGTERM)
             try:

@@ -15,6 +15,6 @@ app.autodiscover_tasks(["triage"])
 def _ensure_filesystem_broker_folders(sender: Celery, **_: object) -> None:
     """kombu's filesystem transport does not create its folders; create them on start-up."""
     options = sender.conf.broker_transport_options or {}
-    for key in ("data_folder_in", "data_folder_out", "processed_folder"):
+    for key in ("data_folder_in", "data_folder_out", "processed_folder", "control_folder"):
         if options.get(key):
             os.makedirs(options[key], exist_ok=True)

@@ -133,6 +133,8 @@ LOGGING = {
         "httpx": {"level": "WARNING"},
         "httpx2": {"level": "WARNING"},
         "PIL": {"level": "WARNING"},
+        # the filesystem transport has no host; kombu warns about that on every connection
+        "kombu.connection": {"level": "ERROR"},
     },
 }
 
@@ -146,6 +148,7 @@ if CELERY_BROKER_URL.startswith("filesystem"):
         "data_folder_in": str(BROKER_DIR / "queue"),
         "data_folder_out": str(BROKER_DIR / "queue"),
         "processed_folder": str(BROKER_DIR / "processed"),
+        "control_folder": str(BROKER_DIR / "control"),
         "store_processed": False,
         # default is 1 s between polls; 0.1 s keeps upload-to-triaged snappy at negligible CPU
         "polling_interval": 0.1,

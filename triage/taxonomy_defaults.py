@@ -6,6 +6,8 @@ are written to be discriminative and come in the languages tickets arrive in (en
 
 from __future__ import annotations
 
+from triage.adapters.llm.base import Taxonomy, TaxonomyEntry
+
 DEFAULT_TAXONOMY_ROWS: list[dict] = [
     # --- categories -------------------------------------------------------------------------
     {
@@ -131,27 +133,52 @@ DEFAULT_TAXONOMY_ROWS: list[dict] = [
             "a integração com a API parou",
         ],
     },
-    # --- priorities -------------------------------------------------------------------------
+    # --- priorities (listed from lowest to highest: the offline model relies on that order) ---
     {
         "field": "priority",
         "value": "low",
         "label": "Low",
-        "description": "Questions, cosmetic issues, feature requests; no one is blocked.",
-        "examples": ["just a question", "small typo", "nice to have", "when you have time"],
+        "description": "Questions, cosmetic issues, feature requests, typos; no one is blocked and it can wait.",
+        "examples": [
+            "just a question",
+            "small typo in the footer",
+            "nice to have, no rush",
+            "nur eine kurze Frage",
+            "solo una pregunta, no es urgente",
+            "simple question, pas urgent",
+            "só uma dúvida, sem pressa",
+        ],
     },
     {
         "field": "priority",
         "value": "normal",
         "label": "Normal",
-        "description": "A problem affecting one user with a workaround.",
-        "examples": ["it does not work for me", "please have a look", "minor problem"],
+        "description": "A problem affecting one user or a few, with a workaround; work continues.",
+        "examples": [
+            "it does not work for me",
+            "please have a look",
+            "minor problem, there is a workaround",
+            "bitte schauen Sie sich das an",
+            "por favor revisen esto",
+            "pouvez-vous regarder",
+            "por favor verifiquem",
+        ],
     },
     {
         "field": "priority",
         "value": "high",
         "label": "High",
-        "description": "A user or team is blocked, money is wrong (double charge), or an important feature is broken.",
-        "examples": ["I am blocked", "cannot work", "charged twice", "important customer", "account locked"],
+        "description": "A user or team is blocked, money is wrong (double charge), an account is locked or an important feature is broken with no workaround.",
+        "examples": [
+            "I am blocked and cannot work",
+            "charged twice",
+            "account locked before a deadline",
+            "important customer affected",
+            "wir können nicht arbeiten",
+            "estamos bloqueados",
+            "nous sommes bloqués",
+            "estamos bloqueados, não conseguimos trabalhar",
+        ],
     },
     {
         "field": "priority",
@@ -159,15 +186,14 @@ DEFAULT_TAXONOMY_ROWS: list[dict] = [
         "label": "Urgent",
         "description": "Production outage, all users affected, data loss, security incident, payments failing for everyone.",
         "examples": [
-            "everything is down",
+            "everything is down for everyone",
             "all payments fail",
-            "data loss",
+            "data loss in production",
             "security breach",
-            "urgent asap",
             "dringend, alles ausgefallen",
             "urgente, todo caído",
             "urgent, panne totale",
-            "urgente, fora do ar",
+            "urgente, tudo fora do ar",
         ],
     },
     # --- queues -----------------------------------------------------------------------------
@@ -175,28 +201,55 @@ DEFAULT_TAXONOMY_ROWS: list[dict] = [
         "field": "queue",
         "value": "tier1",
         "label": "Tier 1 support",
-        "description": "First line: how-to questions, account access, simple requests.",
-        "examples": ["how do I", "password reset", "where is the setting"],
+        "description": "First line: how-to questions, login and password problems, account access, simple requests and feature wishes.",
+        "examples": [
+            "how do I change a setting",
+            "password reset",
+            "cannot log in",
+            "where is the setting",
+            "Passwort vergessen",
+            "¿cómo puedo cambiar?",
+            "mot de passe oublié",
+            "esqueci minha senha",
+        ],
     },
     {
         "field": "queue",
         "value": "tier2",
         "label": "Tier 2 support",
-        "description": "Second line: reproducible problems, performance, data problems, integrations.",
-        "examples": ["slow", "data is wrong", "integration fails", "import problem"],
+        "description": "Second line: reproducible problems, slowness and performance, wrong or missing data, imports, integrations, API and webhooks.",
+        "examples": [
+            "very slow",
+            "data is wrong",
+            "integration fails",
+            "import problem",
+            "webhook not delivered",
+            "sehr langsam",
+            "los datos son incorrectos",
+            "l'intégration ne fonctionne pas",
+        ],
     },
     {
         "field": "queue",
         "value": "engineering",
         "label": "Engineering",
-        "description": "Bugs with errors or crashes that need a developer; outages.",
-        "examples": ["error 500", "crash", "exception", "stack trace", "outage"],
+        "description": "Bugs with errors, exceptions or crashes that need a developer; stack traces; outages and incidents.",
+        "examples": [
+            "error 500",
+            "the app crashes",
+            "exception stack trace",
+            "outage",
+            "Absturz mit Fehlermeldung",
+            "error del servidor",
+            "l'application plante",
+            "erro no servidor",
+        ],
     },
     {
         "field": "queue",
         "value": "billing_team",
         "label": "Billing team",
-        "description": "Invoices, refunds, charges and subscription changes.",
+        "description": "Invoices, refunds, charges, payment methods and subscription changes.",
         "examples": [
             "invoice",
             "refund",
@@ -213,34 +266,42 @@ DEFAULT_TAXONOMY_ROWS: list[dict] = [
         "field": "sentiment",
         "value": "negative",
         "label": "Negative",
-        "description": "Frustrated, angry or worried customer.",
+        "description": "Frustrated, angry, disappointed or worried customer; complaints, threats to cancel.",
         "examples": [
             "this is unacceptable",
-            "very frustrated",
-            "terrible",
-            "still broken again",
-            "inakzeptabel",
-            "inaceptable",
-            "inadmissible",
-            "inaceitável",
+            "very frustrated and disappointed",
+            "terrible service, still broken again",
+            "we will cancel",
+            "inakzeptabel, sehr verärgert",
+            "inaceptable, estoy muy molesto",
+            "inadmissible, très déçu",
+            "inaceitável, estou muito irritado",
         ],
     },
     {
         "field": "sentiment",
         "value": "neutral",
         "label": "Neutral",
-        "description": "Matter-of-fact report or question.",
-        "examples": ["please advise", "I would like to know", "see attached"],
+        "description": "Matter-of-fact report or question, no strong emotion.",
+        "examples": [
+            "please advise",
+            "I would like to know",
+            "see attached",
+            "bitte um Rückmeldung",
+            "quisiera saber",
+            "je voudrais savoir",
+            "gostaria de saber",
+        ],
     },
     {
         "field": "sentiment",
         "value": "positive",
         "label": "Positive",
-        "description": "Friendly, appreciative customer.",
+        "description": "Friendly, appreciative or happy customer; thanks and praise.",
         "examples": [
             "thanks a lot",
             "love the product",
-            "great support",
+            "great support, thank you",
             "vielen Dank",
             "muchas gracias",
             "merci beaucoup",
@@ -248,3 +309,27 @@ DEFAULT_TAXONOMY_ROWS: list[dict] = [
         ],
     },
 ]
+
+
+def taxonomy_from_rows(rows: list[dict] | None = None) -> Taxonomy:
+    """The Taxonomy value object from rows shaped like DEFAULT_TAXONOMY_ROWS (row order kept).
+
+    For tests and tools that need the defaults without a database; the app reads the admin-edited
+    rows through selectors.taxonomy_get().
+    """
+    grouped: dict[str, list[TaxonomyEntry]] = {"category": [], "priority": [], "queue": [], "sentiment": []}
+    for row in DEFAULT_TAXONOMY_ROWS if rows is None else rows:
+        grouped[row["field"]].append(
+            TaxonomyEntry(
+                value=row["value"],
+                label=row.get("label", row["value"]),
+                description=row.get("description", ""),
+                examples=tuple(row.get("examples", ())),
+            )
+        )
+    return Taxonomy(
+        categories=tuple(grouped["category"]),
+        priorities=tuple(grouped["priority"]),
+        queues=tuple(grouped["queue"]),
+        sentiments=tuple(grouped["sentiment"]),
+    )

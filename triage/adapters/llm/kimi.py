@@ -1,26 +1,134 @@
-"""Kimi (Moonshot) through the openai SDK: one JSON-mode request, one repair turn, errors as outcomes."""
+"""Kimi (Moonshot) through the openai SDK: one JSON-mode request, one repair turn, errors as outcomes.
+
+Request shape (kimi-api.md): thinking disabled (a short classification needs no reasoning budget,
+and with thinking on the reasoning eats the same max_completion_tokens); JSON mode with the shape
+described in the prompt; never temperature/top_p/n/penalties, which are fixed for K2.5/K2.6 so any
+value is a 400. Retries of 408/409/429/5xx and connection errors are the SDK's (`max_retries`,
+exponential backoff, Retry-After honoured) - this module adds none of its own.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import time
+from dataclasses import dataclass, field
+from typing import Any
 
+import httpx2
 import openai
+from openai.types.chat import ChatCompletion
 
 from triage.adapters.llm.base import Taxonomy, TicketInput, TriageOutcome
 from triage.adapters.llm.prompt import PROMPT_VERSION, build_messages
-from triage.adapters.llm.schema import InvalidReply, parse_triage_reply
+from triage.adapters.llm.schema import InvalidReply, TriageResult, parse_triage_reply
 
-# The SDK already retries these (408/409/429/5xx, connection errors) with backoff and Retry-After;
-# a task-level retry on top is for an API that stays down for minutes.
-TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (openai.APIConnectionError, openai.InternalServerError)
+# Worth a task-level retry when calling the SDK directly: the SDK has already retried these
+# `max_retries` times, so a later retry is for an API that stays down for minutes. KimiClient.triage
+# itself never raises them: it reports `outcome.extra["transient"]` instead, which also knows that
+# a 429 exceeded_current_quota_error (no balance) is NOT transient although it is a RateLimitError.
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    openai.APITimeoutError,
+    openai.APIConnectionError,
+    openai.RateLimitError,
+    openai.InternalServerError,
+)
+
+# Kimi error types that no amount of retrying fixes (kimi-api.md §7): an empty balance.
+_NEVER_RETRY = frozenset({"exceeded_current_quota_error"})
+
+_STATUS_LABELS = {
+    401: "authentication failed: check the API key and that it belongs to this platform "
+    "(keys from platform.kimi.ai and platform.kimi.com are not interchangeable)",
+    403: "permission denied",
+    404: "model not found or not permitted",
+    429: "rate limited",
+}
+_TYPE_LABELS = {
+    "exceeded_current_quota_error": "quota exceeded / insufficient balance: top up the account",
+    "engine_overloaded_error": "engine overloaded",
+    "rate_limit_reached_error": "rate limit reached",
+    "content_filter": "content refused by Kimi's moderation",
+}
 
 
-def _kimi_error(exc: openai.APIStatusError) -> tuple[str, str]:
-    body = exc.body if isinstance(exc.body, dict) else {}
-    error = body.get("error", body) if isinstance(body, dict) else {}
-    kind = error.get("type", "") if isinstance(error, dict) else ""
-    message = error.get("message", "") if isinstance(error, dict) else ""
-    return str(kind or ""), str(message or exc.message)
+def _error_kind_and_message(exc: openai.APIStatusError) -> tuple[str, str]:
+    """Kimi's error.type and error.message (the SDK already unwrapped the `error` member)."""
+    body: Any = exc.body
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        body = body["error"]
+    if not isinstance(body, dict):
+        return "", str(body or exc.message)
+    return str(body.get("type") or ""), str(body.get("message") or exc.message)
+
+
+def _never_retry_hopeless_429(response: httpx2.Response) -> None:
+    """Tell the SDK not to retry an exhausted quota: the SDK retries every 429, but retrying an
+    empty balance only burns max_retries backoff rounds (0.5+1+2 s with the default 3)."""
+    if response.status_code != 429:
+        return
+    response.read()
+    try:
+        payload = response.json()
+    except ValueError:
+        return
+    error = payload.get("error") if isinstance(payload, dict) else None
+    if isinstance(error, dict) and error.get("type") in _NEVER_RETRY:
+        response.headers["x-should-retry"] = "false"  # honoured by the SDK's _should_retry
+
+
+class _HttpClient(openai.DefaultHttpxClient):  # type: ignore[misc,valid-type]
+    """The SDK's default transport settings plus the quota hook; closes its pool when collected,
+    like the SDK's own wrapper, because KimiClient is created per call by the service."""
+
+    def __init__(self) -> None:
+        super().__init__(event_hooks={"response": [_never_retry_hopeless_429]})
+
+    def __del__(self) -> None:
+        if self.is_closed:
+            return
+        with contextlib.suppress(Exception):  # interpreter shutdown: nothing useful to do
+            self.close()
+
+
+class _UnexpectedAnswer(Exception):
+    """The API answered 200 with something that is not a usable chat completion."""
+
+
+@dataclass
+class _Reply:
+    content: str
+    reasoning: str
+    finish_reason: str
+    prompt_tokens: int
+    completion_tokens: int
+    cached_tokens: int
+    trace_id: str
+    sdk_retries: int
+
+
+@dataclass
+class _Run:
+    """What accumulates across the answer and the repair turn."""
+
+    started: float = field(default_factory=time.monotonic)
+    raw_outputs: list[str] = field(default_factory=list)
+    reasoning: list[str] = field(default_factory=list)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+    trace_id: str = ""
+    requests: int = 0
+    sdk_retries: int = 0
+
+    def add(self, reply: _Reply) -> None:
+        self.raw_outputs.append(reply.content)
+        if reply.reasoning:
+            self.reasoning.append(reply.reasoning)
+        self.prompt_tokens += reply.prompt_tokens
+        self.completion_tokens += reply.completion_tokens
+        self.cached_tokens += reply.cached_tokens
+        self.trace_id = reply.trace_id or self.trace_id
+        self.sdk_retries += reply.sdk_retries
 
 
 class KimiClient:
@@ -37,105 +145,197 @@ class KimiClient:
         max_completion_tokens: int = 4096,
     ) -> None:
         self.model = model
+        self.base_url = base_url
+        self.timeout_s = timeout_s
         self.max_completion_tokens = max_completion_tokens
         self._client = openai.OpenAI(
-            api_key=api_key, base_url=base_url, timeout=timeout_s, max_retries=max_retries
+            api_key=api_key,
+            base_url=base_url,
+            timeout=timeout_s,
+            max_retries=max_retries,
+            http_client=_HttpClient(),
         )
 
-    def _call(self, messages: list[dict], ticket_id: int) -> tuple[str, str, dict[str, int], str]:
+    def close(self) -> None:
+        self._client.close()
+
+    def _call(self, messages: list[dict], *, ticket_id: int) -> _Reply:
         raw = self._client.chat.completions.with_raw_response.create(
             model=self.model,
             messages=messages,  # type: ignore[arg-type]
             response_format={"type": "json_object"},
             max_completion_tokens=self.max_completion_tokens,
-            # thinking off: a short classification needs no reasoning budget. Never send
-            # temperature/top_p/n/penalties: they are fixed for kimi-k2.6 and any value is a 400.
-            extra_body={"thinking": {"type": "disabled"}, "prompt_cache_key": f"ticket-{ticket_id}"},
+            # Per ticket, so the repair turn and a re-triage reuse the cached prefix.
+            prompt_cache_key=f"ticket-{ticket_id}",
+            # Not an SDK argument: extra_body keys are merged into the top level of the JSON.
+            extra_body={"thinking": {"type": "disabled"}},
         )
-        completion = raw.parse()
-        message = completion.choices[0].message
+        try:
+            completion = raw.parse()
+        except ValueError as exc:  # a JSON content-type with a body that is not JSON
+            raise _UnexpectedAnswer(f"HTTP 200 whose body is not JSON ({exc})") from None
+        trace_id = raw.headers.get("x-trace-id", "")
+        # A proxy's HTML page or an API change is not the model's wording: a repair turn cannot
+        # fix it, so it is reported as upstream trouble.
+        if not isinstance(completion, ChatCompletion):
+            content_type = raw.headers.get("content-type", "?")
+            raise _UnexpectedAnswer(f"HTTP 200 that is not a chat completion (content-type {content_type})")
+        if not completion.choices:
+            raise _UnexpectedAnswer("HTTP 200 without choices")
         usage = completion.usage
         cached = 0
         if usage is not None:
+            # Kimi reports usage.cached_tokens at the top level; OpenAI-style gateways use
+            # prompt_tokens_details.cached_tokens. Read both, like Kimi CLI does.
             cached = getattr(usage, "cached_tokens", None) or 0
             details = getattr(usage, "prompt_tokens_details", None)
             if not cached and details is not None:
-                cached = getattr(details, "cached_tokens", 0) or 0
-        tokens = {
-            "prompt": usage.prompt_tokens if usage else 0,
-            "completion": usage.completion_tokens if usage else 0,
-            "cached": int(cached),
-        }
-        return (
-            message.content or "",
-            getattr(message, "reasoning_content", None) or "",
-            tokens,
-            raw.headers.get("x-trace-id", ""),
+                cached = getattr(details, "cached_tokens", None) or 0
+        choice = completion.choices[0]
+        message = choice.message
+        return _Reply(
+            content=(message.content if message is not None else None) or "",
+            # Not declared by the SDK types; present only with thinking on.
+            reasoning=str(getattr(message, "reasoning_content", None) or ""),
+            finish_reason=str(choice.finish_reason or ""),
+            prompt_tokens=usage.prompt_tokens if usage is not None else 0,
+            completion_tokens=usage.completion_tokens if usage is not None else 0,
+            cached_tokens=int(cached),
+            trace_id=trace_id,
+            sdk_retries=raw.retries_taken,
+        )
+
+    def _outcome(
+        self,
+        run: _Run,
+        *,
+        result: TriageResult | None,
+        error_kind: str = "",
+        error_message: str = "",
+        transient: bool = False,
+    ) -> TriageOutcome:
+        return TriageOutcome(
+            provider=self.provider,
+            model=self.model,
+            prompt_version=PROMPT_VERSION,
+            result=result,
+            raw_output="\n---\n".join(run.raw_outputs),
+            reasoning="\n---\n".join(run.reasoning),
+            error_kind=error_kind,
+            error_message=error_message[:2000],
+            prompt_tokens=run.prompt_tokens,
+            completion_tokens=run.completion_tokens,
+            cached_tokens=run.cached_tokens,
+            latency_ms=int((time.monotonic() - run.started) * 1000),
+            extra={
+                "trace_id": run.trace_id,
+                "requests": run.requests,
+                "sdk_retries": run.sdk_retries,
+                "repaired": result is not None and run.requests > 1,
+                "transient": transient,
+            },
         )
 
     def triage(self, ticket: TicketInput, taxonomy: Taxonomy) -> TriageOutcome:
-        started = time.monotonic()
+        run = _Run()
         messages = build_messages(ticket, taxonomy)
-        totals = {"prompt": 0, "completion": 0, "cached": 0}
-        raw_outputs: list[str] = []
-        reasoning = ""
-        trace_id = ""
-
-        def outcome(**kw: object) -> TriageOutcome:
-            return TriageOutcome(
-                provider=self.provider,
-                model=self.model,
-                prompt_version=PROMPT_VERSION,
-                raw_output="\n---\n".join(raw_outputs),
-                reasoning=reasoning,
-                prompt_tokens=totals["prompt"],
-                completion_tokens=totals["completion"],
-                cached_tokens=totals["cached"],
-                latency_ms=int((time.monotonic() - started) * 1000),
-                extra={"trace_id": trace_id},
-                **kw,  # type: ignore[arg-type]
-            )
-
         try:
             for attempt in range(2):  # the answer, then at most one repair turn
-                content, reasoning, tokens, trace_id = self._call(messages, ticket.ticket_id)
-                for key in totals:
-                    totals[key] += tokens[key]
-                raw_outputs.append(content)
+                run.requests += 1
+                reply = self._call(messages, ticket_id=ticket.ticket_id)
+                run.add(reply)
+                if reply.finish_reason == "content_filter":
+                    return self._outcome(
+                        run,
+                        result=None,
+                        error_kind="bad_input",
+                        error_message="Kimi stopped the answer: content refused by its moderation "
+                        "(finish_reason content_filter)",
+                    )
                 try:
-                    return outcome(result=parse_triage_reply(content, taxonomy=taxonomy))
+                    result = parse_triage_reply(reply.content, taxonomy=taxonomy)
                 except InvalidReply as exc:
+                    problem = str(exc)
+                    if reply.finish_reason == "length":
+                        problem += (
+                            f" (the reply was cut off at max_completion_tokens={self.max_completion_tokens})"
+                        )
                     if attempt == 1:
-                        return outcome(result=None, error_kind="bad_output", error_message=str(exc))
+                        return self._outcome(
+                            run,
+                            result=None,
+                            error_kind="bad_output",
+                            error_message=f"invalid reply after one repair turn: {problem}",
+                        )
                     messages = [
                         *messages,
-                        {"role": "assistant", "content": content},
+                        {"role": "assistant", "content": reply.content},
                         {
                             "role": "user",
-                            "content": f"Your reply was invalid: {exc}. Answer again with the corrected JSON "
-                            "object only.",
+                            "content": f"Your reply was invalid: {problem}. Answer again with the "
+                            "corrected JSON object only, in the shape and with the values given in the "
+                            "instructions.",
                         },
                     ]
+                    continue
+                return self._outcome(run, result=result)
         except openai.APITimeoutError:
-            return outcome(
-                result=None, error_kind="timeout", error_message="the Kimi API did not answer in time"
+            return self._outcome(
+                run,
+                result=None,
+                error_kind="timeout",
+                error_message=f"the Kimi API did not answer within {self.timeout_s:g} s "
+                "(APITimeoutError, after the SDK's retries)",
+                transient=True,
             )
         except openai.APIConnectionError as exc:
-            return outcome(
-                result=None, error_kind="upstream", error_message=f"could not reach the Kimi API: {exc}"
+            cause = exc.__cause__ or exc
+            return self._outcome(
+                run,
+                result=None,
+                error_kind="upstream",
+                error_message=f"could not reach the Kimi API at {self.base_url} "
+                f"(APIConnectionError: {type(cause).__name__}: {cause})",
+                transient=True,
             )
         except openai.APIStatusError as exc:
-            kind, message = _kimi_error(exc)
-            if exc.status_code == 400:
-                error_kind = "bad_input"
-            else:
-                error_kind = "upstream"
-            label = {401: "authentication failed", 403: "permission denied", 404: "model not found"}.get(
-                exc.status_code, f"HTTP {exc.status_code}"
-            )
-            return outcome(
+            return self._status_outcome(run, exc)
+        except _UnexpectedAnswer as exc:
+            return self._outcome(
+                run,
                 result=None,
-                error_kind=error_kind,
-                error_message=f"Kimi API error ({label}, {kind}): {message}"[:2000],
+                error_kind="upstream",
+                error_message=f"unexpected answer from the Kimi API: {exc}",
             )
-        raise AssertionError("unreachable")
+        except openai.APIError as exc:  # e.g. APIResponseValidationError: never let the SDK raise out
+            return self._outcome(
+                run,
+                result=None,
+                error_kind="upstream",
+                error_message=f"unexpected answer from the Kimi API ({type(exc).__name__}: {exc.message})",
+            )
+        raise AssertionError("unreachable: the loop always returns")
+
+    def _status_outcome(self, run: _Run, exc: openai.APIStatusError) -> TriageOutcome:
+        kind, message = _error_kind_and_message(exc)
+        run.trace_id = exc.response.headers.get("x-trace-id", "") or run.trace_id
+        status = exc.status_code
+        # 400 = the request itself (moderation, too many tokens, a bad part): retrying the same
+        # ticket unchanged cannot succeed, so it is the ticket's problem, not Kimi's.
+        error_kind = "bad_input" if status in (400, 413, 422) else "upstream"
+        label = (
+            _TYPE_LABELS.get(kind)
+            or _STATUS_LABELS.get(status)
+            or ("Kimi server error" if status >= 500 else "request rejected")
+        )
+        if status == 404:
+            label = f"model '{self.model}' not found or not permitted"
+        transient = (status in (408, 409, 429) or status >= 500) and kind not in _NEVER_RETRY
+        detail = f"{type(exc).__name__} {status}" + (f" {kind}" if kind else "")
+        return self._outcome(
+            run,
+            result=None,
+            error_kind=error_kind,
+            error_message=f"Kimi API error ({detail}): {label}: {message}",
+            transient=transient,
+        )

@@ -1,21 +1,32 @@
 """The offline triage model: TF-IDF similarity to the taxonomy's descriptions and examples.
 
-A real classifier with no network and no download: each field's values are documents built from
-their label, description and example phrases; a ticket is scored by cosine similarity (word 1-2
-grams plus character 3-5 grams, so German compounds and accents still match), and the confidence
-comes from the margin between the two best values. The summary is extractive: sentences copied
-verbatim from the ticket, never invented.
+A real classifier with no network and no download. For each field, every taxonomy value is a
+document built from its label, description and example phrases; a ticket is scored by cosine
+similarity over word 1-2 grams plus character 3-5 grams (so German compounds, inflections and
+accents still match across languages). Each value's score blends the similarity to the whole
+document with the best similarity to a single example phrase, because a short ticket usually
+matches one example far better than the whole description.
+
+Confidence is a softmax over those scores (temperature 0.08): equal scores give the chance level
+(1/number of values); it is damped to <= 0.35 when even the best match is weak (no overlap at
+all), and capped by how many distinct content words the ticket has, because three words matching
+one example phrase are little evidence. Priority and sentiment add documented cue words to the
+similarity; the queue also looks at the predicted category's description.
+
+The summary is extractive: 1-3 sentences copied verbatim from the ticket, never invented.
 """
 
 from __future__ import annotations
 
 import hashlib
-import math
 import re
 import threading
 import time
+from collections import OrderedDict
+from dataclasses import dataclass
 
 import numpy as np
+from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import FeatureUnion
 
@@ -26,233 +37,331 @@ MODEL_NAME = "local-tfidf-1"
 PROMPT_VERSION = "local-1"
 FIELDS = ("category", "priority", "queue", "sentiment")
 
-# Documented priority cues, combined with similarity: words that reliably raise or lower urgency.
+# Softmax temperature over blended cosine scores. Measured on the default taxonomy: a clear
+# ticket's best category leads the runner-up by 0.3-0.6 (confidence >= 0.85), while a lead under
+# 0.1 over eight categories stays below ~0.35.
+_TEMPERATURE = 0.08
+# A best score below this is "barely any overlap": confidence is scaled down towards 0.
+_STRONG_SCORE = 0.12
+_NO_OVERLAP_CAP = 0.35
+_MAX_CONFIDENCE = 0.95
+_CACHE_SIZE = 4  # taxonomies kept fitted; an admin edit creates a new one, the old ages out
+
+# --- documented cues --------------------------------------------------------------------------
+# Priority: similarity alone cannot see urgency words the taxonomy's examples do not contain.
+# Priorities are assumed to be listed from lowest to highest (the defaults and the admin's
+# `position` order): cues move the score of the highest / lowest value.
 _URGENT = re.compile(
-    r"\b(urgent|asap|outage|down for everyone|everything is down|all (users|payments|customers)|data loss|"
-    r"production|security|breach|dringend|ausgefallen|urgente|caído|panne|fora do ar)\b",
+    r"\b(urgent|urgently|asap|outage|down for everyone|everything is down|is down|all (users|payments|customers)"
+    r"|data loss|lost (all|our) data|production|security (incident|breach)|breach|"
+    r"dringend|ausgefallen|produktion|datenverlust|urgente|caído|caida|producción|"
+    r"panne|en production|perte de données|fora do ar|produção|perda de dados)\b",
+    re.IGNORECASE,
+)
+_HIGH = re.compile(
+    r"\b(blocked|cannot work|can't work|charged twice|locked out|deadline|"
+    r"blockiert|bloqueado|bloqueados|bloqué|bloqués)\b",
     re.IGNORECASE,
 )
 _LOW = re.compile(
-    r"\b(question|how do i|how to|feature request|would be (nice|great)|wie kann ich|cómo|comment|como faço)\b",
+    r"\b(question|how do i|how can i|how to|feature request|would be (nice|great)|nice to have|"
+    r"no rush|not urgent|when you have time|wie kann ich|frage|cómo|pregunta|comment puis-je|"
+    r"comment faire|question rapide|como faço|dúvida|pergunta)\b",
     re.IGNORECASE,
 )
-_ERRORISH = re.compile(
-    r"(error|exception|failed|fails|failure|crash|traceback|\b[45]\d\d\b|fehler|falla|erreur|erro)",
+# Sentiment: TF-IDF similarity to "Frustrated, angry..." is weak evidence, so a small lexicon
+# per language and shouting (!!, runs of capitals) carry most of the signal.
+_SHOUTING = re.compile(r"!!|\b[A-Z]{4,}\b(?:\s+\b[A-Z]{2,}\b)+")
+_NEGATIVE = re.compile(
+    r"\b(unacceptable|frustrat\w*|angry|annoy\w*|terrible|awful|worst|ridiculous|disappoint\w*|"
+    r"still (broken|not)|again and again|cancel|refund now|furious|"
+    r"inakzeptabel|verärgert|ärgerlich|enttäuscht|frustriert|unmöglich|"
+    r"inaceptable|molesto|harto|decepcionado|furioso|"
+    r"inadmissible|inacceptable|énervé|déçu|déçue|furieux|"
+    r"inaceitável|irritado|decepcionado|absurdo|péssimo)\b",
     re.IGNORECASE,
 )
-_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
+_POSITIVE = re.compile(
+    r"\b(thanks|thank you|love|great|awesome|appreciate\w*|excellent|"
+    r"danke|gracias|genial|merci|génial|obrigad[oa]|ótimo)\b",
+    re.IGNORECASE,
+)
+# Priority and sentiment similarity is scaled down: their documents ("Low", "Neutral") are
+# generic, so lexical overlap is mostly accidental there and the cues should dominate.
+_CUE_FIELD_SIMILARITY = 0.5
 
-# Stop-word profiles: a placeholder detector until a dedicated library replaces it.
-_STOPWORDS = {
-    "en": [
-        "the",
-        "and",
-        "is",
-        "to",
-        "of",
-        "it",
-        "i",
-        "my",
-        "in",
-        "for",
-        "not",
-        "on",
-        "with",
-        "this",
-        "that",
-        "you",
-        "we",
-        "have",
-        "be",
-        "at",
-        "when",
-        "can",
-        "please",
-    ],
-    "de": [
-        "der",
-        "die",
-        "das",
-        "und",
-        "ist",
-        "nicht",
-        "ich",
-        "wir",
-        "sie",
-        "mit",
-        "für",
-        "auf",
-        "ein",
-        "eine",
-        "zu",
-        "bei",
-        "wurde",
-        "bitte",
-        "uns",
-        "den",
-        "dem",
-    ],
-    "es": [
-        "el",
-        "la",
-        "los",
-        "las",
-        "y",
-        "es",
-        "no",
-        "de",
-        "que",
-        "en",
-        "un",
-        "una",
-        "por",
-        "para",
-        "con",
-        "se",
-        "mis",
-        "mi",
-        "muy",
-        "pero",
-        "gracias",
-        "cómo",
-    ],
-    "fr": [
-        "le",
-        "la",
-        "les",
-        "et",
-        "est",
-        "pas",
-        "de",
-        "que",
-        "en",
-        "un",
-        "une",
-        "pour",
-        "avec",
-        "je",
-        "nous",
-        "vous",
-        "ne",
-        "sur",
-        "mon",
-        "ma",
-        "merci",
-    ],
-    "pt": [
-        "o",
-        "a",
-        "os",
-        "as",
-        "e",
-        "é",
-        "não",
-        "de",
-        "que",
-        "em",
-        "um",
-        "uma",
-        "para",
-        "com",
-        "eu",
-        "meu",
-        "minha",
-        "por",
-        "muito",
-        "obrigado",
-        "na",
-        "no",
-    ],
+# Summary scoring: sentences that carry the error are what a reviewer needs first.
+_ERRORISH = re.compile(
+    r"\b(error|exception|failed|fails|failure|crash|crashes|timeout|timed out|traceback|denied|"
+    r"[45]\d\d|fehler|absturz|falla|fallo|erreur|plante|erro|falha)",
+    re.IGNORECASE,
+)
+_EXCEPTION_LINE = re.compile(r"\b\w*(Error|Exception)\b\s*:")
+_FRAME_LINE = re.compile(r'^\s*(File ".*", line \d+|at [\w.$<>]+\(.*\)$|Traceback \(most recent call last\))')
+_GREETING = re.compile(
+    r"^(hi|hello|hey|dear|hallo|guten tag|hola|bonjour|olá|ola|thanks|thank you|regards|best|cheers|"
+    r"danke|gracias|merci|obrigad[oa]|saludos|cordialement|atenciosamente|mit freundlichen)\b",
+    re.IGNORECASE,
+)
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+_MAX_SENTENCE_CHARS = 400
+_MAX_SUMMARY_SENTENCES = 3
+
+
+# --- language detection -----------------------------------------------------------------------
+# Placeholder until a dedicated detector library replaces it: stop-word profiles plus a few
+# letters that only some of the five languages use.
+def _profile(words: str) -> frozenset[str]:
+    return frozenset(words.split())
+
+
+_STOPWORDS: dict[str, frozenset[str]] = {
+    "en": _profile(
+        "the and is are to of it i my in for not on with this that you we have be at when can please "
+        "was does doesn't don't cannot after from our your an"
+    ),
+    "de": _profile(
+        "der die das und ist sind nicht ich wir sie mit für auf ein eine zu bei wurde bitte uns den dem "
+        "es kann keine mein meine nach seit wenn auch noch"
+    ),
+    "es": _profile(
+        "el la los las y es no de que en un una por para con se mis mi muy pero gracias cómo del al "
+        "puedo está hay cuando desde nuestro"
+    ),
+    "fr": _profile(
+        "le la les et est pas de que en un une pour avec je nous vous ne sur mon ma merci des du au "
+        "il elle ce quand depuis notre puis"
+    ),
+    "pt": _profile(
+        "o a os as e é não de que em um uma para com eu meu minha por muito obrigado na no do da "
+        "ao está quando desde nosso consigo"
+    ),
 }
+_WORD_WEIGHT: dict[str, dict[str, float]] = {}
+for _lang, _profile_words in _STOPWORDS.items():
+    for _w in _profile_words:
+        _WORD_WEIGHT.setdefault(_w, {})[_lang] = 1.0
+# A word shared by k languages is weak evidence for each of them.
+for _w, _langs in _WORD_WEIGHT.items():
+    for _lang in _langs:
+        _langs[_lang] = 1.0 / len(_langs)
+_LETTER_CUES: dict[str, str] = {"ß": "de", "ä": "de", "ö": "de", "ü": "de", "ñ": "es", "¿": "es", "¡": "es"}
+_LETTER_CUES.update({"ã": "pt", "õ": "pt", "ç": "pt", "è": "fr", "ê": "fr", "œ": "fr", "à": "fr", "ù": "fr"})
+_WORDS = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
 
 
 def detect_language(text: str) -> tuple[str, float]:
-    words = re.findall(r"[a-zà-ÿ]+", text.lower())
-    if not words:
-        return "en", 0.2
-    scores = {lang: sum(w in set(stop) for w in words) for lang, stop in _STOPWORDS.items()}
+    """(ISO 639-1 code, confidence) for en/de/es/fr/pt; "en" with low confidence when unsure."""
+    words = _WORDS.findall(text.lower())
+    scores = dict.fromkeys(_STOPWORDS, 0.0)
+    for word in words:
+        for lang, weight in _WORD_WEIGHT.get(word, {}).items():
+            scores[lang] += weight
+    lowered = text.lower()
+    for letter, lang in _LETTER_CUES.items():
+        # ç is also French: count a distinctive letter at most a few times so it cannot dominate.
+        scores[lang] += 0.5 * min(lowered.count(letter), 3)
     ranked = sorted(scores.items(), key=lambda kv: kv[1], reverse=True)
     (best, top), (_, second) = ranked[0], ranked[1]
-    if top == 0:
+    if top < 1.0:
         return "en", 0.2
-    confidence = min(0.99, 0.5 + 0.5 * (top - second) / max(top, 1))
-    return best, round(confidence, 3)
+    margin = (top - second) / top
+    evidence = min(1.0, top / 6.0)  # a handful of function words is enough for a sentence
+    return best, round(min(0.99, 0.35 + 0.64 * margin * evidence + 0.1 * evidence), 3)
 
 
-def _document(entry: TaxonomyEntry) -> str:
-    return " ".join([entry.label, entry.label, entry.description, *entry.examples])
+# --- the classifier ---------------------------------------------------------------------------
+
+
+# Function words of all five languages are noise for similarity (Portuguese "muito" is in both
+# "muito obrigado" and "muito irritado"), so they are removed from tickets and taxonomy documents
+# alike before vectorizing; the character n-grams still see every content word.
+# Thanks, question and negation words stay: they are what the sentiment, how-to and
+# access examples are made of ("cannot log in", "muchas gracias", "¿cómo exporto?").
+_KEEP = frozenset({"gracias", "merci", "obrigado", "cómo", "cannot", "keine"})
+_ALL_STOPWORDS = frozenset(w for words in _STOPWORDS.values() for w in words) - _KEEP
+
+
+def _clean(text: str) -> str:
+    return _WORDS.sub(lambda m: " " if m.group(0).lower() in _ALL_STOPWORDS else m.group(0), text)
+
+
+def _vectorizer() -> FeatureUnion:
+    return FeatureUnion(
+        [
+            (
+                "words",
+                TfidfVectorizer(
+                    ngram_range=(1, 2), sublinear_tf=True, lowercase=True, strip_accents="unicode"
+                ),
+            ),
+            (
+                "chars",
+                TfidfVectorizer(
+                    analyzer="char_wb",
+                    ngram_range=(3, 5),
+                    sublinear_tf=True,
+                    lowercase=True,
+                    strip_accents="unicode",
+                ),
+            ),
+        ]
+    )
+
+
+def _document(entry: TaxonomyEntry, *, use_label: bool) -> str:
+    parts = [entry.label if use_label else "", entry.description, *entry.examples]
+    if not _clean(" ".join(parts)).strip():
+        # A bare entry (no description, no examples): its name is all there is to match.
+        parts = [entry.label, entry.value.replace("_", " ")]
+    return "\n".join(parts)
 
 
 class _FieldModel:
-    def __init__(self, entries: tuple[TaxonomyEntry, ...]) -> None:
+    """One field's fitted vectorizer, value documents and example phrases."""
+
+    def __init__(self, entries: tuple[TaxonomyEntry, ...], *, use_labels: bool = True) -> None:
+        if not entries:
+            raise ValueError("a taxonomy field has no values")
         self.values = [e.value for e in entries]
-        self.vectorizer = FeatureUnion(
-            [
-                ("words", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, strip_accents="unicode")),
-                (
-                    "chars",
-                    TfidfVectorizer(
-                        analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True, strip_accents="unicode"
-                    ),
-                ),
-            ]
-        )
-        self.matrix = self.vectorizer.fit_transform([_document(e) for e in entries])
+        self.vectorizer = _vectorizer()
+        docs = [_document(e, use_label=use_labels) for e in entries]
+        phrases: list[str] = []
+        owners: list[int] = []
+        for index, entry in enumerate(entries):
+            # Not the label: a one-word label ("Low") would match any word containing it ("slow").
+            for phrase in (entry.description, *entry.examples):
+                if phrase.strip():
+                    phrases.append(phrase)
+                    owners.append(index)
+        if not phrases:  # bare entries: the documents are the only phrases there are
+            phrases, owners = list(docs), list(range(len(docs)))
+        docs = [_clean(d) for d in docs]
+        phrases = [_clean(p) for p in phrases]
+        self.vectorizer.fit(docs + phrases)
+        self.doc_matrix = self.vectorizer.transform(docs)
+        self.phrase_matrix = self.vectorizer.transform(phrases)
+        self.phrase_owner = np.asarray(owners)
+
+    def transform(self, texts: list[str]) -> sparse.csr_matrix:
+        return self.vectorizer.transform([_clean(t) for t in texts])
+
+    def scores_for(self, vectors: sparse.csr_matrix) -> np.ndarray:
+        """(n_texts, n_values) blended cosine scores. Each part of the union is L2-normalized, so
+        a dot product divided by 2 is the mean of the word and the character cosine."""
+        doc = (vectors @ self.doc_matrix.T).toarray() / 2.0
+        per_phrase = (vectors @ self.phrase_matrix.T).toarray() / 2.0
+        best_phrase = np.zeros_like(doc)
+        for index in range(len(self.values)):
+            mask = self.phrase_owner == index
+            if mask.any():
+                best_phrase[:, index] = per_phrase[:, mask].max(axis=1)
+        return 0.5 * doc + 0.5 * best_phrase
 
     def scores(self, text: str) -> np.ndarray:
-        vec = self.vectorizer.transform([text])
-        # both matrices are L2-normalized per part: the dot product is a (summed) cosine
-        return np.asarray((self.matrix @ vec.T).todense()).ravel() / 2.0
+        return self.scores_for(self.transform([text]))[0]
 
 
 def _confidence(scores: np.ndarray) -> float:
-    """Honest confidence: low with no overlap at all, rising with the margin over the runner-up."""
-    order = np.argsort(scores)[::-1]
-    top = float(scores[order[0]])
-    second = float(scores[order[1]]) if len(order) > 1 else 0.0
-    if top <= 0.02:
-        return 0.2
-    margin = (top - second) / top
-    strength = 1 - math.exp(-top * 12)
-    return round(min(0.95, max(0.2, 0.25 + 0.45 * margin + 0.3 * strength)), 3)
+    """Softmax probability of the best value, damped when even the best match is weak."""
+    shifted = (scores - scores.max()) / _TEMPERATURE
+    probabilities = np.exp(shifted) / np.exp(shifted).sum()
+    top = float(scores.max())
+    confidence = float(probabilities.max())
+    if top < _STRONG_SCORE:
+        confidence = min(confidence, _NO_OVERLAP_CAP) * max(top / _STRONG_SCORE, 0.25)
+    return round(min(_MAX_CONFIDENCE, max(0.01, confidence)), 3)
+
+
+def _evidence_cap(text: str) -> float:
+    """Confidence ceiling from the number of distinct content words: 1 -> 0.35, 7+ -> 0.95."""
+    content = {w for w in _WORDS.findall(text.lower()) if len(w) > 1 and w not in _ALL_STOPWORDS}
+    return round(min(_MAX_CONFIDENCE, 0.25 + 0.1 * len(content)), 3)
+
+
+@dataclass(frozen=True)
+class _Models:
+    fields: dict[str, _FieldModel]
+    category_docs: tuple[str, ...]  # label + description per category, to route the queue
 
 
 class LocalTriageModel:
     provider = "local"
+    model = MODEL_NAME
 
     def __init__(self) -> None:
-        self._cache: dict[str, dict[str, _FieldModel]] = {}
-        self._lock = threading.Lock()
+        self._cache: OrderedDict[str, _Models] = OrderedDict()
+        self._lock = threading.Lock()  # the llm queue runs a thread pool; fit each taxonomy once
 
-    def _models(self, taxonomy: Taxonomy) -> dict[str, _FieldModel]:
-        key = hashlib.sha256(repr(taxonomy).encode()).hexdigest()
+    @staticmethod
+    def _taxonomy_key(taxonomy: Taxonomy) -> str:
+        # Frozen dataclasses of str/tuple: repr is deterministic and covers every field.
+        return hashlib.sha256(repr(taxonomy).encode()).hexdigest()
+
+    def _models(self, taxonomy: Taxonomy) -> _Models:
+        key = self._taxonomy_key(taxonomy)
         with self._lock:
-            if key not in self._cache:
-                self._cache = {
-                    key: {
+            models = self._cache.get(key)
+            if models is None:
+                models = _Models(
+                    fields={
                         "category": _FieldModel(taxonomy.categories),
-                        "priority": _FieldModel(taxonomy.priorities),
+                        # Scale words ("Low", "Neutral") describe no content, and their character
+                        # n-grams match by accident ("slow" contains "low"): descriptions only.
+                        "priority": _FieldModel(taxonomy.priorities, use_labels=False),
                         "queue": _FieldModel(taxonomy.queues),
-                        "sentiment": _FieldModel(taxonomy.sentiments),
-                    }
-                }
-            return self._cache[key]
+                        "sentiment": _FieldModel(taxonomy.sentiments, use_labels=False),
+                    },
+                    category_docs=tuple(f"{e.label}. {e.description}" for e in taxonomy.categories),
+                )
+                self._cache[key] = models
+                while len(self._cache) > _CACHE_SIZE:
+                    self._cache.popitem(last=False)
+            else:
+                self._cache.move_to_end(key)
+            return models
 
     def triage(self, ticket: TicketInput, taxonomy: Taxonomy) -> TriageOutcome:
         started = time.monotonic()
         models = self._models(taxonomy)
-        text = f"{ticket.subject}\n{ticket.subject}\n{ticket.body}"
-        guesses: dict[str, FieldGuess] = {}
-        for name in FIELDS:
-            model = models[name]
-            scores = model.scores(text)
-            if name == "priority":
-                scores = self._priority_cues(text, model.values, scores)
-            best = int(np.argmax(scores))
-            guesses[name] = FieldGuess(value=model.values[best], confidence=_confidence(scores))
-        language, lang_conf = detect_language(f"{ticket.subject} {ticket.body}")
+        fields = models.fields
+        # The subject is the requester's own one-line summary: weighted double.
+        text = "\n".join([ticket.subject, ticket.subject, ticket.body, *ticket.notes])
+        scores: dict[str, np.ndarray] = {}
+
+        scores["category"] = fields["category"].scores(text)
+        category_index = int(np.argmax(scores["category"]))
+        category_confidence = _confidence(scores["category"])
+
+        # The queue follows mostly from what the ticket is about: score the ticket text and the
+        # predicted category's own description (weighted by how sure that prediction is), so a
+        # Spanish login ticket reaches the queue whose description mentions "account access".
+        queue = fields["queue"]
+        by_text, by_category = queue.scores_for(queue.transform([text, models.category_docs[category_index]]))
+        scores["queue"] = by_text + category_confidence * by_category
+
+        scores["priority"] = _priority_cues(text, _CUE_FIELD_SIMILARITY * fields["priority"].scores(text))
+        sentiment = fields["sentiment"]
+        scores["sentiment"] = _sentiment_cues(
+            text, sentiment.values, _CUE_FIELD_SIMILARITY * sentiment.scores(text)
+        )
+
+        # Few content words are little evidence however well they match one example phrase
+        # ("It does not work" is one word after stop words): cap every field's confidence.
+        cap = _evidence_cap(text)
+        confidence = {name: min(cap, _confidence(scores[name])) for name in FIELDS}
+        # The queue is no surer than the better of its two sources of evidence.
+        confidence["queue"] = min(confidence["queue"], max(_confidence(by_text), category_confidence))
+        guesses = {
+            name: FieldGuess(
+                value=fields[name].values[int(np.argmax(scores[name]))], confidence=confidence[name]
+            )
+            for name in FIELDS
+        }
+        language, lang_conf = detect_language(f"{ticket.subject}\n{ticket.body}")
+        sentences = _summary_sentences(ticket, fields["category"], category_index)
         result = TriageResult(
-            summary=self._summary(ticket, models["category"]),
+            summary=" ".join(sentences)[:4000],
             language=FieldGuess(value=language, confidence=lang_conf),
             **guesses,
         )
@@ -262,32 +371,119 @@ class LocalTriageModel:
             prompt_version=PROMPT_VERSION,
             result=result,
             latency_ms=int((time.monotonic() - started) * 1000),
-            extra={"images_seen": len(ticket.images)},
+            extra={
+                # OCR of screenshots and frames comes later; record what was not looked at.
+                "images_seen": len(ticket.images),
+                "summary_sentences": sentences,
+                "scores": {
+                    name: {
+                        v: round(float(x), 4) for v, x in zip(fields[name].values, scores[name], strict=True)
+                    }
+                    for name in FIELDS
+                },
+            },
         )
 
-    @staticmethod
-    def _priority_cues(text: str, values: list[str], scores: np.ndarray) -> np.ndarray:
-        adjusted = scores.copy()
-        ranks = {v: i for i, v in enumerate(values)}  # taxonomy order: low ... urgent
-        top_rank = len(values) - 1
-        if _URGENT.search(text):
-            adjusted[top_rank] += 0.15
-        if _ERRORISH.search(text) and top_rank >= 2:
-            adjusted[top_rank - 1] += 0.05
-        if _LOW.search(text) and "low" in ranks:
-            adjusted[ranks["low"]] += 0.1
-        return adjusted
 
-    @staticmethod
-    def _summary(ticket: TicketInput, category: _FieldModel) -> str:
-        sentences = [s.strip() for s in _SENTENCE.split(ticket.body or "") if len(s.strip()) > 3]
-        if not sentences:
-            return ticket.subject.strip() or "(empty ticket)"
-        scored = []
-        for position, sentence in enumerate(sentences):
-            score = float(category.scores(sentence).max())
-            score += 0.3 if _ERRORISH.search(sentence) else 0.0
-            score += 0.2 / (1 + position)  # the opening usually states the problem
-            scored.append((score, position, sentence))
-        best = sorted(scored, reverse=True)[:2]
-        return " ".join(s for _, _, s in sorted(best, key=lambda t: t[1]))[:4000]
+def _priority_cues(text: str, scores: np.ndarray) -> np.ndarray:
+    """Similarity plus documented cues: urgency words raise the highest value, blocking words the
+    second-highest, question words the lowest; with no cue the second-lowest ("normal") wins over
+    weak similarity, because most tickets are ordinary."""
+    adjusted = scores.copy()
+    n = len(adjusted)
+    if n < 2:
+        return adjusted
+    urgent, high, low = (len(p.findall(text)) for p in (_URGENT, _HIGH, _LOW))
+    adjusted[n - 1] += 0.08 * min(urgent, 3)
+    if n >= 3:
+        adjusted[n - 2] += 0.06 * min(high, 2)
+        adjusted[1] += 0.04
+    adjusted[0] += 0.06 * min(low, 2)
+    return adjusted
+
+
+def _sentiment_cues(text: str, values: list[str], scores: np.ndarray) -> np.ndarray:
+    """Similarity plus a small multilingual lexicon; plain reports default to neutral. Negative
+    cues weigh more than positive ones: "thanks" closes many complaints."""
+    adjusted = scores.copy()
+    if "negative" in values:
+        hits = len(_NEGATIVE.findall(text)) + len(_SHOUTING.findall(text))
+        adjusted[values.index("negative")] += 0.08 * min(hits, 3)
+    if "positive" in values:
+        adjusted[values.index("positive")] += 0.04 * min(len(_POSITIVE.findall(text)), 2)
+    if "neutral" in values:
+        adjusted[values.index("neutral")] += 0.05
+    return adjusted
+
+
+def _candidate_sentences(ticket: TicketInput) -> list[str]:
+    """Subject and body split into sentences, each stripped but otherwise verbatim."""
+    pieces: list[str] = []
+    for block in [ticket.subject, *(ticket.body or "").splitlines()]:
+        for sentence in _SENTENCE_END.split(block):
+            sentence = sentence.strip()
+            if len(sentence) < 4:
+                continue
+            if len(sentence) > _MAX_SENTENCE_CHARS:
+                # A log line or a paste: keep a verbatim prefix, cut at a word boundary.
+                cut = sentence[:_MAX_SENTENCE_CHARS].rsplit(" ", 1)[0]
+                sentence = cut or sentence[:_MAX_SENTENCE_CHARS]
+            if sentence not in pieces:
+                pieces.append(sentence)
+    return pieces
+
+
+def _words(sentence: str) -> set[str]:
+    return {w.lower() for w in _WORDS.findall(sentence)}
+
+
+def _summary_sentences(ticket: TicketInput, category: _FieldModel, category_index: int) -> list[str]:
+    """1-3 verbatim sentences: those closest to the predicted category, carrying the error, early."""
+    subject = ticket.subject.strip()
+    if not (ticket.body or "").strip():
+        return [subject or "(empty ticket)"]
+    candidates = _candidate_sentences(ticket)
+    if not candidates:
+        return [subject or (ticket.body or "").strip()[:_MAX_SENTENCE_CHARS]]
+    # One transform for all sentences: per-sentence calls would dominate the per-ticket cost.
+    similarity = category.scores_for(category.transform(candidates))[:, category_index]
+    scored: list[tuple[float, int, str]] = []
+    for position, sentence in enumerate(candidates):
+        words = len(sentence.split())
+        score = float(similarity[position])
+        if _EXCEPTION_LINE.search(sentence):
+            score += 0.35
+        elif _FRAME_LINE.search(sentence):
+            score -= 0.2  # the exception line says it better; a frame alone tells a reviewer little
+        elif _ERRORISH.search(sentence):
+            score += 0.25
+        score += 0.1 / (1 + position)  # the opening usually states the problem
+        if words < 3 or (_GREETING.match(sentence) and words < 8):
+            score -= 0.3
+        if words > 60:
+            score -= 0.1
+        scored.append((score, position, sentence))
+    ranked = sorted(scored, key=lambda t: (-t[0], t[1]))
+    floor = ranked[0][0] * 0.4
+    chosen: list[tuple[float, int, str]] = []
+    for item in ranked:
+        if chosen and item[0] < floor:
+            break
+        # Near-repeats (a subject restated in the first sentence): keep the fuller one.
+        words = _words(item[2])
+        twin = next(
+            (c for c in chosen if len(words & _words(c[2])) >= 0.6 * min(len(words), len(_words(c[2])))),
+            None,
+        )
+        if twin is not None:
+            if len(item[2]) > len(twin[2]):
+                chosen[chosen.index(twin)] = item
+            continue
+        if len(chosen) < _MAX_SUMMARY_SENTENCES:
+            chosen.append(item)
+    if all(position == 0 and sentence == subject for _, position, sentence in chosen):
+        # The subject alone says little a reviewer cannot already see: add the best body sentence.
+        body = next((t for t in ranked if not (t[1] == 0 and t[2] == subject)), None)
+        if body is not None:
+            chosen.append(body)
+    return [s for _, _, s in sorted(chosen, key=lambda t: t[1])]

@@ -1,4 +1,8 @@
-"""The triage result contract shared by every provider, validated with pydantic."""
+"""The triage result contract shared by every provider, and the parser for model replies.
+
+A reply is accepted only when it is a JSON object of the documented shape AND every classified
+value is one of the taxonomy's values: the model never gets to invent a category.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +13,16 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 if TYPE_CHECKING:
-    from triage.adapters.llm.base import Taxonomy
+    from triage.adapters.llm.base import Taxonomy, TaxonomyEntry
 
 SCHEMA_VERSION = "1"
+CLASSIFIED_FIELDS = ("category", "priority", "queue", "sentiment")
 
 
 class FieldGuess(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    # allow_inf_nan=False: Python's json module accepts NaN, and a NaN confidence would sort
+    # unpredictably in the review queue.
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
 
     value: str = Field(min_length=1, max_length=64)
     confidence: float = Field(ge=0.0, le=1.0)
@@ -43,16 +50,20 @@ class InvalidReply(Exception):
 
 
 _LANGUAGE = re.compile(r"^[a-z]{2}$")
-_FENCE = re.compile(r"^```(?:json)?\s*(.*?)\s*```$", re.DOTALL)
+_FENCE = re.compile(r"```(?:json|JSON)?\s*(.*?)\s*```", re.DOTALL)
+_SEPARATORS = re.compile(r"[\s\-/&]+")
 
 
 def _extract_json(text: str) -> dict:
     stripped = text.strip()
-    if (fenced := _FENCE.match(stripped)) is not None:
+    if not stripped:
+        raise InvalidReply("reply is not JSON: the reply is empty")
+    if (fenced := _FENCE.search(stripped)) is not None:
         stripped = fenced.group(1)
     try:
         data = json.loads(stripped)
     except json.JSONDecodeError as exc:
+        # Tolerate prose around the object ("Here is the JSON: {...}"); the outermost braces win.
         start, end = stripped.find("{"), stripped.rfind("}")
         if start < 0 or end <= start:
             raise InvalidReply(f"reply is not JSON: {exc.msg} at position {exc.pos}") from None
@@ -61,46 +72,125 @@ def _extract_json(text: str) -> dict:
         except json.JSONDecodeError as inner:
             raise InvalidReply(f"reply is not JSON: {inner.msg} at position {inner.pos}") from None
     if not isinstance(data, dict):
-        raise InvalidReply("reply must be a JSON object")
+        raise InvalidReply(f"reply must be a JSON object, got {type(data).__name__}")
     return data
 
 
+def _key(text: str) -> str:
+    """Comparison key: case, spacing and separators do not matter ("Account access" ~ account_access)."""
+    return _SEPARATORS.sub("_", text.strip().lower()).strip("_")
+
+
+def _canonical(wanted: str, entries: tuple[TaxonomyEntry, ...]) -> str | None:
+    key = _key(wanted)
+    # Values first: a label that happens to equal another entry's value must not shadow it.
+    for entry in entries:
+        if _key(entry.value) == key:
+            return entry.value
+    for entry in entries:
+        if _key(entry.label) == key:
+            return entry.value
+    return None
+
+
+def _entries(taxonomy: Taxonomy, name: str) -> tuple[TaxonomyEntry, ...]:
+    return {
+        "category": taxonomy.categories,
+        "priority": taxonomy.priorities,
+        "queue": taxonomy.queues,
+        "sentiment": taxonomy.sentiments,
+    }[name]
+
+
 def parse_triage_reply(text: str, *, taxonomy: Taxonomy) -> TriageResult:
-    """Parse and validate a model reply against the schema and the taxonomy. Raises InvalidReply."""
+    """Parse and validate a model reply against the schema and the taxonomy. Raises InvalidReply.
+
+    Values are returned in their canonical spelling: case-insensitive matches and labels given
+    instead of values are mapped to the taxonomy value; the language code is lower-cased.
+    """
     data = _extract_json(text)
     try:
         result = TriageResult.model_validate(data)
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()[:6]
+            f"{'.'.join(str(p) for p in err['loc']) or '(root)'}: {err['msg']}" for err in exc.errors()[:6]
         )
         raise InvalidReply(f"reply does not match the schema: {problems}") from None
-    entries = {
-        "category": taxonomy.categories,
-        "priority": taxonomy.priorities,
-        "queue": taxonomy.queues,
-        "sentiment": taxonomy.sentiments,
-    }
-    updates: dict[str, FieldGuess] = {}
-    for name, options in entries.items():
+    summary = result.summary.strip()
+    if not summary:
+        raise InvalidReply("summary must not be blank")
+    updates: dict[str, object] = {"summary": summary}
+    for name in CLASSIFIED_FIELDS:
         guess: FieldGuess = getattr(result, name)
-        wanted = guess.value.strip().lower()
-        match = next((e.value for e in options if wanted in (e.value.lower(), e.label.lower())), None)
+        options = _entries(taxonomy, name)
+        match = _canonical(guess.value, options)
         if match is None:
             allowed = ", ".join(e.value for e in options)
             raise InvalidReply(f"{name} '{guess.value}' is not in the taxonomy (allowed: {allowed})")
         updates[name] = FieldGuess(value=match, confidence=guess.confidence)
     language = result.language.value.strip().lower()
     if not _LANGUAGE.match(language):
-        raise InvalidReply(f"language '{result.language.value}' must be a two-letter ISO 639-1 code")
+        raise InvalidReply(
+            f"language '{result.language.value}' must be a two-letter ISO 639-1 code such as 'en' or 'de'"
+        )
     updates["language"] = FieldGuess(value=language, confidence=result.language.confidence)
     return result.model_copy(update=updates)
 
 
-def result_json_example(taxonomy: Taxonomy) -> str:
-    """The output contract, shown to the model as an example object."""
+def result_json_schema(taxonomy: Taxonomy | None = None) -> dict:
+    """The JSON shape described to the model, as JSON Schema.
 
-    def first(entries: tuple) -> str:
+    With a taxonomy the classified fields carry `enum`s of its values, which is what a
+    `json_schema` response_format would need; the prompt currently shows `result_json_example`
+    (JSON mode) because json_schema is only third-party verified on Kimi (kimi-api.md §6).
+    """
+
+    def guess(description: str, values: tuple[str, ...] | None = None) -> dict:
+        value: dict = {"type": "string", "description": description}
+        if values:
+            value["enum"] = list(values)
+        return {
+            "type": "object",
+            "properties": {
+                "value": value,
+                "confidence": {
+                    "type": "number",
+                    "minimum": 0,
+                    "maximum": 1,
+                    "description": "honest probability that the value is right",
+                },
+            },
+            "required": ["value", "confidence"],
+            "additionalProperties": False,
+        }
+
+    def values(name: str) -> tuple[str, ...] | None:
+        return taxonomy.values(name) if taxonomy is not None else None
+
+    return {
+        "type": "object",
+        "properties": {
+            "summary": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 4000,
+                "description": "one to three sentences in English",
+            },
+            "category": guess("what the ticket is about", values("category")),
+            "priority": guess("how urgent it is", values("priority")),
+            "queue": guess("which team should handle it", values("queue")),
+            "sentiment": guess("the requester's tone", values("sentiment")),
+            "language": guess("ISO 639-1 code of the requester's language, e.g. 'en'"),
+        },
+        "required": ["summary", "category", "priority", "queue", "sentiment", "language"],
+        "additionalProperties": False,
+    }
+
+
+def result_json_example(taxonomy: Taxonomy) -> str:
+    """The output contract, shown to the model as an example object (JSON mode needs one)."""
+
+    def first(entries: tuple[TaxonomyEntry, ...]) -> str:
         return entries[0].value if entries else "..."
 
     example = {
@@ -111,4 +201,4 @@ def result_json_example(taxonomy: Taxonomy) -> str:
         "sentiment": {"value": first(taxonomy.sentiments), "confidence": 0.9},
         "language": {"value": "en", "confidence": 0.95},
     }
-    return json.dumps(example, indent=2)
+    return json.dumps(example, indent=2, ensure_ascii=False)
