@@ -7,6 +7,7 @@ against PostgreSQL: the production shape.
 from __future__ import annotations
 
 import base64
+import html
 import json
 import re
 import time
@@ -211,4 +212,4 @@ def test_a_broken_recording_is_rejected_with_a_reason_and_the_ticket_still_lands
         == Attachment.Status.DONE
     )
     page = session.get(f"{live_server.url}/tickets/{ticket_id}/", timeout=10)
-    assert broken.reject_reason[:40] in page.text
+    assert html.escape(broken.reject_reason[:40]) in page.text

@@ -26,15 +26,21 @@ def _local_model() -> TriageClient:
     return LocalTriageModel()  # one per process: its fitted vectorizers are reused across tickets
 
 
+@functools.lru_cache(maxsize=4)
+def _kimi_client(**config: object) -> TriageClient:
+    """One client per configuration and process, so its HTTP connection pool is reused."""
+    from triage.adapters.llm.kimi import KimiClient
+
+    return KimiClient(**config)  # type: ignore[arg-type]
+
+
 def triage_client_get(*, provider: str | None = None) -> TriageClient:
     provider = provider or settings.TRIAGE_PROVIDER
     if provider == "kimi":
         if not settings.KIMI_API_KEY:
             logger.warning("TRIAGE_PROVIDER=kimi but KIMI_API_KEY is empty: using the offline model")
             return _local_model()
-        from triage.adapters.llm.kimi import KimiClient
-
-        return KimiClient(
+        return _kimi_client(
             api_key=settings.KIMI_API_KEY,
             base_url=settings.KIMI_BASE_URL,
             model=settings.KIMI_MODEL,

@@ -1,0 +1,190 @@
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.urls import reverse
+
+from tests.factories import (
+    AttachmentFactory,
+    TicketFactory,
+    UserFactory,
+    failed_ticket,
+    taxonomy_rows,
+    triaged_ticket,
+)
+from triage.models import Attachment, Ticket
+
+pytestmark = pytest.mark.django_db
+QUEUE = reverse("triage:review-queue")
+
+
+@pytest.fixture(autouse=True)
+def _taxonomy():
+    taxonomy_rows()
+
+
+@pytest.fixture
+def agent(client):
+    client.force_login(UserFactory())
+    return client
+
+
+def references(html: str) -> list[str]:
+    return re.findall(r'<span class="ref">(TRI-\d+)</span>', html)
+
+
+def row_html(html: str, ticket: Ticket) -> str:
+    match = re.search(rf'<tr id="ticket-row-{ticket.id}".*?</tr>', html, re.S)
+    assert match, f"no row for {ticket.reference}"
+    return match.group(0)
+
+
+def test_the_queue_lists_tickets_newest_first(agent):
+    tickets = [TicketFactory() for _ in range(3)]
+    html = agent.get(QUEUE).content.decode()
+    assert references(html) == [t.reference for t in reversed(tickets)]
+
+
+def test_a_row_shows_labels_the_lowest_confidence_flagged_and_attachment_counts(agent):
+    ticket = triaged_ticket(subject="Card payments fail")  # lowest confidence 0.55 (sentiment)
+    AttachmentFactory(ticket=ticket)
+    AttachmentFactory(ticket=ticket, status=Attachment.Status.REJECTED, reject_reason="not an image")
+    row = row_html(agent.get(QUEUE).content.decode(), ticket)
+    assert f'href="{reverse("triage:ticket-detail", args=[ticket.id])}"' in row
+    assert "Card payments fail" in row and ticket.reference in row
+    assert "Needs review" in row and "badge-needs_review" in row
+    assert "Bug / error" in row and "High" in row and "Engineering" in row
+    assert "55%" in row and "conf-low" in row
+    assert "2 <span" in row and "(1 rejected)" in row
+    assert "Web form" in row
+    assert re.search(
+        r'<time datetime="[^"]+" title="\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [^"]+">just now</time>', row
+    )
+
+
+def test_a_confident_proposal_is_not_flagged(agent):
+    result = {
+        "summary": "s",
+        **{f: {"value": v, "confidence": 0.9} for f, v in [("category", "bug"), ("priority", "low")]},
+        **{f: {"value": v, "confidence": 0.8} for f, v in [("queue", "tier1"), ("sentiment", "neutral")]},
+        "language": {"value": "en", "confidence": 0.95},
+    }
+    ticket = triaged_ticket(result=result)
+    row = row_html(agent.get(QUEUE).content.decode(), ticket)
+    assert "80%" in row and "conf-low" not in row
+
+
+@pytest.mark.parametrize(
+    ("status_filter", "expected"),
+    [
+        ("processing", {"processing", "triaging"}),
+        ("needs_review", {"review"}),
+        ("manual_triage", {"manual"}),
+        ("reviewed", {"reviewed"}),
+        ("", {"processing", "triaging", "review", "manual", "reviewed"}),
+        ("bogus", {"processing", "triaging", "review", "manual", "reviewed"}),
+    ],
+)
+def test_the_status_filter_is_kept_in_the_url(agent, status_filter, expected):
+    tickets = {
+        "processing": TicketFactory(status=Ticket.Status.PROCESSING),
+        "triaging": TicketFactory(status=Ticket.Status.TRIAGING),
+        "review": triaged_ticket(),
+        "manual": failed_ticket(),
+        "reviewed": TicketFactory(status=Ticket.Status.REVIEWED),
+    }
+    html = agent.get(QUEUE, {"status": status_filter}).content.decode()
+    assert set(references(html)) == {tickets[k].reference for k in expected}
+    if status_filter in ("processing", "needs_review", "manual_triage", "reviewed"):
+        assert f'href="?status={status_filter}" aria-current="page"' in html
+
+
+def test_the_filter_tabs_show_counts(agent):
+    TicketFactory(status=Ticket.Status.PROCESSING)
+    TicketFactory(status=Ticket.Status.TRIAGING)
+    triaged_ticket()
+    html = agent.get(QUEUE).content.decode()
+    assert re.search(r'status=processing"\s*>Processing <span class="count">2</span>', html)
+    assert re.search(r'status=needs_review"\s*>Needs review <span class="count">1</span>', html)
+    assert re.search(r'aria-current="page">All <span class="count">3</span>', html)
+
+
+def test_the_queue_is_paginated_and_pages_keep_the_filter(agent, settings):
+    settings.TRIAGE_QUEUE_PAGE_SIZE = 2
+    tickets = [TicketFactory(status=Ticket.Status.PROCESSING) for _ in range(5)]
+    TicketFactory(status=Ticket.Status.REVIEWED)  # filtered out
+
+    first = agent.get(QUEUE, {"status": "processing"}).content.decode()
+    assert references(first) == [tickets[4].reference, tickets[3].reference]
+    assert "Page 1 of 3" in first
+    assert 'href="?status=processing&amp;page=2" rel="next"' in first
+
+    last = agent.get(QUEUE, {"status": "processing", "page": 3}).content.decode()
+    assert references(last) == [tickets[0].reference]
+    assert 'href="?status=processing&amp;page=2" rel="prev"' in last
+
+    past_the_end = agent.get(QUEUE, {"status": "processing", "page": 99}).content.decode()
+    assert references(past_the_end) == [tickets[0].reference]
+
+
+def test_an_empty_queue_says_so(agent):
+    html = agent.get(QUEUE, {"status": "reviewed"}).content.decode()
+    assert "No tickets with this status" in html
+
+
+def test_rows_still_processing_poll_and_finished_rows_do_not(agent, settings):
+    settings.TRIAGE_POLL_INTERVAL_S = 3
+    processing = TicketFactory(status=Ticket.Status.PROCESSING)
+    triaging = TicketFactory(status=Ticket.Status.TRIAGING)
+    done = triaged_ticket()
+    html = agent.get(QUEUE).content.decode()
+    for ticket in (processing, triaging):
+        row = row_html(html, ticket)
+        assert f'hx-get="{QUEUE}?row={ticket.id}"' in row
+        assert 'hx-trigger="every 3s"' in row and 'hx-swap="outerHTML"' in row
+    assert "hx-trigger" not in row_html(html, done)
+
+
+def test_the_row_fragment_returns_only_the_row_and_stops_polling_once_triaged(agent):
+    ticket = TicketFactory(status=Ticket.Status.PROCESSING)
+
+    polling = agent.get(QUEUE, {"row": ticket.id}, HTTP_HX_REQUEST="true")
+    body = polling.content.decode().strip()
+    assert polling.status_code == 200
+    assert body.startswith(f'<tr id="ticket-row-{ticket.id}"') and body.endswith("</tr>")
+    assert "<table" not in body and "<html" not in body
+    assert 'hx-trigger="every 2s"' in body
+    assert "HX-Request" in polling["Vary"]
+
+    Ticket.objects.filter(id=ticket.id).update(status=Ticket.Status.NEEDS_REVIEW, confidence=0.8)
+    done = agent.get(QUEUE, {"row": ticket.id}, HTTP_HX_REQUEST="true").content.decode()
+    assert done.strip().startswith(f'<tr id="ticket-row-{ticket.id}"')
+    assert "hx-trigger" not in done and "hx-get" not in done
+    assert "Needs review" in done and "80%" in done
+
+
+def test_the_row_of_a_deleted_ticket_is_removed(agent):
+    response = agent.get(QUEUE, {"row": 9999}, HTTP_HX_REQUEST="true")
+    assert response.status_code == 200 and response.content == b""
+
+
+def test_without_htmx_the_row_parameter_gives_the_whole_page(agent):
+    ticket = TicketFactory()
+    html = agent.get(QUEUE, {"row": ticket.id}).content.decode()
+    assert "<html" in html and "Review queue" in html
+
+
+def test_html_in_a_subject_is_escaped(agent):
+    TicketFactory(subject='<script>alert("x")</script>', requester_email="a@example.com")
+    html = agent.get(QUEUE).content.decode()
+    assert '<script>alert("x")</script>' not in html
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in html
+
+
+def test_the_queue_runs_a_fixed_number_of_queries(agent, django_assert_max_num_queries):
+    for _ in range(5):
+        ticket = triaged_ticket()
+        AttachmentFactory(ticket=ticket)
+    with django_assert_max_num_queries(8):
+        assert agent.get(QUEUE).status_code == 200

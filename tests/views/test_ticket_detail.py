@@ -1,0 +1,195 @@
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.urls import reverse
+
+from tests.factories import (
+    AttachmentFactory,
+    RenditionFactory,
+    ReviewDecisionFactory,
+    TicketFactory,
+    TriageRunFactory,
+    UserFactory,
+    failed_ticket,
+    taxonomy_rows,
+    triaged_ticket,
+)
+from triage.models import Attachment, Rendition, Ticket
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _taxonomy():
+    taxonomy_rows()
+
+
+@pytest.fixture
+def agent(client):
+    client.force_login(UserFactory())
+    return client
+
+
+def page(client, ticket: Ticket, **params) -> str:
+    response = client.get(reverse("triage:ticket-detail", args=[ticket.id]), params)
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def section(html: str, section_id: str) -> str:
+    match = re.search(rf'<section class="card[^"]*" id="{section_id}".*?</section>', html, re.S)
+    assert match, f"no section #{section_id}"
+    return match.group(0)
+
+
+def test_the_page_shows_the_ticket_summary_and_the_proposal_with_confidences(agent):
+    ticket = triaged_ticket(subject="Card payments fail", requester_email="buyer@example.com")
+    html = page(agent, ticket)
+    assert "Card payments fail" in html and ticket.reference in html
+    assert "buyer@example.com" in html and "Needs review" in html
+    assert "Card payments fail at checkout with HTTP 500." in html  # summary
+
+    proposal = section(html, "proposal")
+    for title, label, confidence in [
+        ("Category", "Bug / error", "92%"),
+        ("Priority", "High", "81%"),
+        ("Queue", "Engineering", "74%"),
+        ("Sentiment", "Negative", "55%"),
+        ("Language", "en", "99%"),
+    ]:
+        row = re.search(rf'<th scope="row">{title}</th>.*?</tr>', proposal, re.S).group(0)
+        assert label in row and confidence in row, row
+    assert proposal.count("conf-low") == 1  # only the sentiment, below 60%
+    assert "local-tfidf-v1" in proposal
+
+
+def test_a_failed_run_is_explained_plainly(agent):
+    ticket = failed_ticket()
+    html = page(agent, ticket)
+    assert "Needs manual triage: model API timed out." in html
+    assert "Request timed out after 300 s (kimi-k2.6)" in html
+    assert "No proposal from the model." in html
+    assert 'value="accept"' not in html  # nothing to accept
+    assert 'value="save"' in html
+
+
+def test_a_manual_ticket_without_a_run_still_says_why(agent):
+    html = page(agent, TicketFactory(status=Ticket.Status.MANUAL_TRIAGE))
+    assert "Needs manual triage:" in html and "could not triage" in html
+
+
+def test_attachments_show_status_images_frames_and_a_playable_video(agent):
+    ticket = triaged_ticket()
+    image = AttachmentFactory(ticket=ticket, original_name="checkout.png")
+    normalized = RenditionFactory(attachment=image)
+    video = AttachmentFactory(ticket=ticket, video=True, original_name="rec.mov", mime="video/quicktime")
+    frames = [
+        RenditionFactory(attachment=video, kind=Rendition.Kind.FRAME, index=i, timestamp_ms=ms)
+        for i, ms in enumerate([0, 3500, 65000])
+    ]
+    playback = RenditionFactory(
+        attachment=video, kind=Rendition.Kind.PLAYBACK, mime="video/mp4", extension="mp4", content=b"mp4"
+    )
+    AttachmentFactory(
+        ticket=ticket,
+        original_name="broken.mp4",
+        status=Attachment.Status.REJECTED,
+        reject_reason="no frame could be read from the recording",
+    )
+
+    live = section(page(agent, ticket), "ticket-live")
+    assert "checkout.png" in live and "Done" in live
+    assert f'<img src="{reverse("triage:rendition-file", args=[normalized.id])}"' in live
+    assert f'href="{reverse("triage:attachment-file", args=[image.id])}"' in live
+
+    assert "<video" in live and "controls" in live
+    assert f'<source src="{reverse("triage:rendition-file", args=[playback.id])}" type="video/mp4">' in live
+    for frame in frames:
+        assert reverse("triage:rendition-file", args=[frame.id]) in live
+    stamps = re.findall(r'<span class="timestamp">([^<]+)</span>', live)
+    assert stamps == ["00:00", "00:03", "01:05"]
+
+    assert "Rejected" in live and "no frame could be read from the recording" in live
+    assert "hx-trigger" not in live  # triaged: no polling
+
+
+def test_a_browser_playable_video_without_a_playback_copy_plays_the_original(agent):
+    ticket = triaged_ticket()
+    video = AttachmentFactory(ticket=ticket, video=True)
+    live = section(page(agent, ticket), "ticket-live")
+    assert f'<source src="{reverse("triage:attachment-file", args=[video.id])}" type="video/mp4">' in live
+
+
+def test_while_processing_the_live_section_polls_and_the_review_waits(agent, settings):
+    settings.TRIAGE_POLL_INTERVAL_S = 2
+    ticket = TicketFactory(status=Ticket.Status.PROCESSING)
+    AttachmentFactory(ticket=ticket, status=Attachment.Status.PROCESSING)
+    html = page(agent, ticket)
+    live = section(html, "ticket-live")
+    url = reverse("triage:ticket-detail", args=[ticket.id])
+    assert f'hx-get="{url}?fragment=live"' in live and 'hx-trigger="every 2s"' in live
+    assert "Processing" in live
+    assert 'id="review-form"' not in html and "The review opens when the model has finished" in html
+
+
+def test_the_live_fragment_stops_polling_and_reloads_the_page_once_triaged(agent):
+    ticket = TicketFactory(status=Ticket.Status.PROCESSING)
+    attachment = AttachmentFactory(ticket=ticket, status=Attachment.Status.PROCESSING)
+    url = reverse("triage:ticket-detail", args=[ticket.id])
+
+    polling = agent.get(url, {"fragment": "live"}, HTTP_HX_REQUEST="true")
+    body = polling.content.decode()
+    assert body.strip().startswith("<section") and "<html" not in body
+    assert 'hx-trigger="every 2s"' in body and "HX-Refresh" not in polling.headers
+    assert 'id="ticket-status-badge" hx-swap-oob="true"' in body  # the header badge follows
+
+    Attachment.objects.filter(id=attachment.id).update(status=Attachment.Status.DONE)
+    Ticket.objects.filter(id=ticket.id).update(status=Ticket.Status.TRIAGING)
+    body = agent.get(url, {"fragment": "live"}, HTTP_HX_REQUEST="true").content.decode()
+    assert 'hx-trigger="every 2s"' in body and "Triaging" in body
+
+    Ticket.objects.filter(id=ticket.id).update(status=Ticket.Status.NEEDS_REVIEW)
+    done = agent.get(url, {"fragment": "live"}, HTTP_HX_REQUEST="true")
+    assert "hx-trigger" not in done.content.decode()
+    assert done["HX-Refresh"] == "true"
+
+
+def test_html_in_the_subject_and_description_is_escaped_and_lines_kept(agent):
+    ticket = TicketFactory(
+        status=Ticket.Status.NEEDS_REVIEW,
+        subject='<script>alert("s")</script>',
+        description="<img src=x onerror=alert(1)>\nsecond line",
+    )
+    html = page(agent, ticket)
+    assert "<script>alert" not in html and "<img src=x" not in html
+    assert "&lt;script&gt;alert(&quot;s&quot;)&lt;/script&gt;" in html
+    assert "<p>&lt;img src=x onerror=alert(1)&gt;<br>second line</p>" in html
+
+
+def test_the_history_lists_decisions_with_changes_and_runs(agent):
+    ticket = triaged_ticket()
+    TriageRunFactory(ticket=ticket, failed=True)
+    reviewer = UserFactory(first_name="Rui", last_name="Costa")
+    ReviewDecisionFactory(
+        ticket=ticket,
+        user=reviewer,
+        action="CORRECT",
+        before={"category": "bug", "priority": "high", "summary": "old"},
+        after={"category": "billing", "priority": "high", "summary": "new"},
+    )
+    history = section(page(agent, ticket), "history")
+    assert "Rui Costa" in history and "Corrected and accepted" in history
+    assert re.search(
+        r"Category</span>: <span class=\"before\">Bug / error</span> → <span class=\"after\">Billing &amp; payments</span>",
+        history,
+    )
+    assert "Priority</span>" not in history  # unchanged fields are not listed
+    assert 'Summary</span>: <span class="before">old</span> → <span class="after">new</span>' in history
+    assert "local-tfidf-v1" in history and "1200 / 180 / 0" in history and "42 ms" in history
+    assert "Model API timed out" in history and "Request timed out after 300 s" in history
+
+
+def test_an_unknown_ticket_is_a_404(agent):
+    assert agent.get(reverse("triage:ticket-detail", args=[424242])).status_code == 404

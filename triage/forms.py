@@ -1,0 +1,117 @@
+"""Input validation for the pages. Files are judged by their bytes (services.media), never their names."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+
+from django import forms
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
+
+from triage.adapters.media import MediaRejected
+from triage.adapters.media.sniff import ACCEPTED_IMAGE_TYPES, ACCEPTED_VIDEO_TYPES
+from triage.services.media import upload_check
+
+ACCEPTED_UPLOAD_TYPES = ",".join((*ACCEPTED_IMAGE_TYPES, *ACCEPTED_VIDEO_TYPES))
+TAXONOMY_FIELDS = ("category", "priority", "queue", "sentiment")
+_LANGUAGE = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{2,8})?$")
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """A file field that takes several files (the pattern from Django's file-upload docs)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("widget", MultipleFileInput())
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None) -> list[UploadedFile]:
+        single_file_clean = super().clean
+        files = data if isinstance(data, list | tuple) else [data]
+        files = [f for f in files if f]
+        if not files:
+            if self.required:
+                raise forms.ValidationError(self.error_messages["required"], code="required")
+            return []
+        return [single_file_clean(f, initial) for f in files]
+
+
+class TicketCreateForm(forms.Form):
+    subject = forms.CharField(max_length=300)
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 8}), required=False)
+    requester_email = forms.EmailField(required=False, label="Requester email")
+    attachments = MultipleFileField(
+        required=False,
+        # empty files get our own message naming the file (from upload_check), not Django's generic one
+        allow_empty_file=True,
+        label="Screenshots and recordings",
+        widget=MultipleFileInput(attrs={"accept": ACCEPTED_UPLOAD_TYPES}),
+    )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        widget = self.fields["attachments"].widget
+        # read by app.js to warn before a long upload the server would refuse anyway
+        widget.attrs.update(
+            {
+                "data-max-files": settings.DATA_UPLOAD_MAX_NUMBER_FILES,
+                "data-max-image-bytes": settings.TRIAGE_MAX_IMAGE_BYTES,
+                "data-max-video-bytes": settings.TRIAGE_MAX_VIDEO_BYTES,
+            }
+        )
+
+    def clean_attachments(self) -> list[UploadedFile]:
+        files: list[UploadedFile] = self.cleaned_data["attachments"]
+        errors = []
+        for upload in files:
+            try:
+                upload_check(fileobj=upload, name=upload.name, size_bytes=upload.size)
+            except MediaRejected as exc:
+                errors.append(forms.ValidationError(f"'{upload.name}': {exc.reason}", code="rejected"))
+        if errors:
+            raise forms.ValidationError(errors)
+        return files
+
+
+class ReviewForm(forms.Form):
+    """The reviewer's final values. Classified fields must be taxonomy values."""
+
+    category = forms.ChoiceField()
+    priority = forms.ChoiceField()
+    queue = forms.ChoiceField()
+    sentiment = forms.ChoiceField()
+    language = forms.CharField(
+        max_length=16,
+        help_text="ISO 639-1 code, e.g. en, de, pt",
+        widget=forms.TextInput(attrs={"size": 6, "autocomplete": "off", "spellcheck": "false"}),
+    )
+    summary = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 5}))
+
+    def __init__(
+        self,
+        *args,
+        choices: Mapping[str, Sequence[tuple[str, str]]],
+        current: Mapping[str, str] | None = None,
+        labels: Mapping[str, Mapping[str, str]] | None = None,
+        **kwargs,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        current = current or {}
+        for name in TAXONOMY_FIELDS:
+            options = list(choices.get(name, ()))
+            value = current.get(name, "")
+            if value and value not in {v for v, _ in options}:
+                # a value an admin has since deactivated stays acceptable for this ticket
+                label = (labels or {}).get(name, {}).get(value, value)
+                options.append((value, f"{label} (inactive)"))
+            self.fields[name].choices = [("", "— choose —"), *options]
+
+    def clean_language(self) -> str:
+        language = self.cleaned_data["language"].strip().lower()
+        if not _LANGUAGE.match(language):
+            raise forms.ValidationError("Use a language code such as en, de or pt-br.")
+        return language

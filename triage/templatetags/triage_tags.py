@@ -1,0 +1,106 @@
+"""Display helpers for the triage pages: ages, confidences, timestamps, taxonomy labels."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+
+from django import template
+from django.utils import dateformat, timezone
+
+from triage.models import Attachment, ReviewDecision, Ticket
+from triage.services.review import REVIEWED_FIELDS
+
+register = template.Library()
+
+IN_PROGRESS = (Ticket.Status.PROCESSING, Ticket.Status.TRIAGING)
+LOW_CONFIDENCE = 0.6
+
+
+@register.filter
+def ago(value: datetime | None) -> str:
+    """A compact relative age: 'just now', '3 min ago', '5 h ago', '2 d ago', then the date."""
+    if value is None:
+        return ""
+    seconds = int((timezone.now() - value).total_seconds())
+    if seconds < 45:
+        return "just now"
+    if seconds < 3600:
+        return f"{max(1, round(seconds / 60))} min ago"
+    if seconds < 86400:
+        return f"{seconds // 3600} h ago"
+    if seconds < 30 * 86400:
+        return f"{seconds // 86400} d ago"
+    return dateformat.format(timezone.localtime(value), "j M Y")
+
+
+@register.filter
+def pct(confidence: float | None) -> str:
+    if confidence is None:
+        return "—"
+    return f"{round(float(confidence) * 100)}%"
+
+
+@register.filter
+def low_confidence(confidence: float | None) -> bool:
+    return confidence is not None and float(confidence) < LOW_CONFIDENCE
+
+
+@register.filter
+def mmss(milliseconds: int | None) -> str:
+    seconds = int(milliseconds or 0) // 1000
+    if seconds >= 3600:
+        return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+    return f"{seconds // 60:02d}:{seconds % 60:02d}"
+
+
+@register.filter
+def label(value: str, labels: Mapping[str, str] | None) -> str:
+    """The taxonomy label of a stored value; the value itself if it has none; a dash if empty."""
+    if not value:
+        return "—"
+    return (labels or {}).get(value, value)
+
+
+@register.filter
+def in_progress(ticket: Ticket) -> bool:
+    """Still being worked on by the workers: its row / section keeps polling."""
+    return ticket.status in IN_PROGRESS
+
+
+@register.filter
+def renditions_of(attachment: Attachment, kind: str) -> list:
+    """Renditions of one kind, from the prefetched set (no query)."""
+    return [r for r in attachment.renditions.all() if r.kind == kind]
+
+
+@register.filter
+def decision_changes(decision: ReviewDecision) -> list[tuple[str, str, str]]:
+    """(field, before, after) for every reviewed field the decision changed."""
+    return [
+        (name, str(decision.before.get(name, "")), str(decision.after.get(name, "")))
+        for name in REVIEWED_FIELDS
+        if decision.before.get(name, "") != decision.after.get(name, "")
+    ]
+
+
+@register.filter
+def get(mapping: Mapping | None, key: str):
+    return (mapping or {}).get(key)
+
+
+@register.filter
+def lcfirst(text: str) -> str:
+    """'Model API timed out' -> 'model API timed out', to continue a sentence."""
+    text = str(text)
+    return text[:1].lower() + text[1:]
+
+
+@register.filter
+def latency(milliseconds: int | None) -> str:
+    """'42 ms' below a second, '3.4 s' above."""
+    if milliseconds is None:
+        return "—"
+    if milliseconds < 1000:
+        return f"{milliseconds} ms"
+    return f"{milliseconds / 1000:.1f} s"

@@ -1,0 +1,148 @@
+"""Ticket pages: the creation form, and the ticket page (proposal, media, review, history)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.cache import patch_vary_headers
+from django.views.decorators.http import require_http_methods
+
+from triage import selectors
+from triage.adapters.media import MediaRejected
+from triage.forms import TAXONOMY_FIELDS, ReviewForm, TicketCreateForm
+from triage.models import ReviewDecision, TaxonomyField, Ticket, TriageRun
+from triage.services.review import REVIEWED_FIELDS, review_record, ticket_proposal
+from triage.services.tickets import Upload, ticket_create
+from triage.templatetags.triage_tags import IN_PROGRESS
+
+FIELD_TITLES = {**dict(TaxonomyField.choices), "language": "Language", "summary": "Summary"}
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def ticket_create_page(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        form = TicketCreateForm(request.POST, request.FILES)
+        if form.is_valid():
+            data = form.cleaned_data
+            files = data["attachments"]
+            try:
+                ticket = ticket_create(
+                    subject=data["subject"],
+                    description=data["description"],
+                    requester_email=data["requester_email"],
+                    uploads=[Upload(fileobj=f, name=f.name, size_bytes=f.size) for f in files],
+                    created_by=request.user,
+                )
+            except MediaRejected as exc:  # the form checked already; this is the service's own guard
+                form.add_error("attachments", exc.reason)
+            else:
+                what = f"with {len(files)} attachment{'s' if len(files) != 1 else ''}" if files else ""
+                messages.success(request, f"{ticket.reference} created {what}; triage has started.")
+                return redirect("triage:ticket-detail", ticket_id=ticket.id)
+    else:
+        form = TicketCreateForm()
+    limits = {
+        "image_bytes": settings.TRIAGE_MAX_IMAGE_BYTES,
+        "video_bytes": settings.TRIAGE_MAX_VIDEO_BYTES,
+        "files": settings.DATA_UPLOAD_MAX_NUMBER_FILES,
+    }
+    return render(request, "triage/ticket_create.html", {"form": form, "limits": limits})
+
+
+def _has_proposal(ticket: Ticket) -> bool:
+    run = ticket.latest_run
+    return bool(run and run.status == TriageRun.Status.DONE and run.result)
+
+
+def _proposal_rows(ticket: Ticket, labels: dict[str, dict[str, str]]) -> list[dict]:
+    """One row per classified field of the latest run: value, its label, confidence, current value."""
+    if not _has_proposal(ticket):
+        return []
+    result = ticket.latest_run.result  # type: ignore[union-attr]
+    rows = []
+    for name in REVIEWED_FIELDS:
+        if name == "summary":
+            continue
+        guess = result.get(name) or {}
+        value = str(guess.get("value", ""))
+        current = getattr(ticket, name)
+        rows.append(
+            {
+                "name": name,
+                "title": FIELD_TITLES[name],
+                "value": value,
+                "label": labels.get(name, {}).get(value, value) or "—",
+                "confidence": guess.get("confidence"),
+                "current": current,
+                "current_label": labels.get(name, {}).get(current, current) or "—",
+                "changed": ticket.status == Ticket.Status.REVIEWED and current != value,
+            }
+        )
+    return rows
+
+
+def _review_message(ticket: Ticket, decision: ReviewDecision) -> str:
+    if decision.action == ReviewDecision.Action.ACCEPT:
+        return f"{ticket.reference} accepted as proposed."
+    changed = [
+        FIELD_TITLES[n].lower() for n in REVIEWED_FIELDS if decision.before.get(n) != decision.after.get(n)
+    ]
+    return f"{ticket.reference} reviewed" + (f": corrected {', '.join(changed)}." if changed else ".")
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def ticket_detail(request: HttpRequest, ticket_id: int) -> HttpResponse:
+    try:
+        ticket = selectors.ticket_get_for_review(ticket_id=ticket_id)
+    except Ticket.DoesNotExist:
+        raise Http404("No such ticket") from None
+    labels = selectors.taxonomy_labels()
+    context: dict = {
+        "ticket": ticket,
+        "labels": labels,
+        "poll_s": settings.TRIAGE_POLL_INTERVAL_S,
+    }
+    if request.htmx and request.GET.get("fragment") == "live":
+        response = render(request, "triage/ticket_detail.html#live", context)
+        if ticket.status not in IN_PROGRESS:
+            # the proposal and the review form appear with the new status: reload the whole page once
+            response["HX-Refresh"] = "true"
+        patch_vary_headers(response, ("HX-Request",))
+        return response
+
+    current = {name: getattr(ticket, name) for name in REVIEWED_FIELDS}
+    choices = {name: selectors.taxonomy_choices(field=name) for name in TAXONOMY_FIELDS}
+    if request.method == "POST":
+        form = ReviewForm(request.POST, choices=choices, current=current, labels=labels)
+        if request.POST.get("action") == "accept":
+            if _has_proposal(ticket):
+                values: dict[str, str] | None = ticket_proposal(ticket=ticket)
+            else:
+                values = None
+                form.add_error(
+                    None, "There is no model proposal to accept: set the fields and Save & accept."
+                )
+        else:
+            values = form.cleaned_data if form.is_valid() else None
+        if values is not None:
+            decision = review_record(ticket_id=ticket.id, user=request.user, values=values)
+            messages.success(request, _review_message(ticket, decision))
+            return redirect("triage:review-queue")
+    else:
+        form = ReviewForm(initial=current, choices=choices, current=current, labels=labels)
+
+    proposal_rows = _proposal_rows(ticket, labels)
+    context.update(
+        {
+            "form": form,
+            "has_proposal": _has_proposal(ticket),
+            "proposal_rows": proposal_rows,
+            "proposal_by_field": {row["name"]: row for row in proposal_rows},
+            "field_titles": FIELD_TITLES,
+        }
+    )
+    response = render(request, "triage/ticket_detail.html", context)
+    patch_vary_headers(response, ("HX-Request",))
+    return response
