@@ -26,7 +26,7 @@ def _reachable(host: str, port: int) -> bool:
 
 if _MODE == "off":
     SERVICES_AVAILABLE = False
-    SERVICES_MISSING = "TRIAGE_TEST_SERVICES=off"
+    SERVICES_MISSING = "disabled by TRIAGE_TEST_SERVICES=off"
 else:
     _missing = [
         name
@@ -36,7 +36,7 @@ else:
     if _missing and _MODE == "require":
         raise RuntimeError(f"TRIAGE_TEST_SERVICES=require but not reachable: {', '.join(_missing)}")
     SERVICES_AVAILABLE = not _missing
-    SERVICES_MISSING = ", ".join(_missing)
+    SERVICES_MISSING = f"{', '.join(_missing)} not reachable on 127.0.0.1" if _missing else ""
 
 # One scratch folder per test session: SQLite file, media, broker folders.
 _SCRATCH = Path(os.environ.get("TRIAGE_TEST_SCRATCH") or tempfile.mkdtemp(prefix="triage-tests-"))

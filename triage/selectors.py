@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from django.db.models import Count, Prefetch, Q, QuerySet
 
 from triage.adapters.llm.base import Taxonomy, TaxonomyEntry
 from triage.models import Attachment, Rendition, ReviewDecision, TaxonomyField, TaxonomyValue, Ticket
 
 
-def review_queue_list(*, status: str | None = None) -> QuerySet[Ticket]:
+def review_queue_list(*, statuses: Sequence[str] = ()) -> QuerySet[Ticket]:
     qs = Ticket.objects.select_related("latest_run").annotate(
         attachment_count=Count("attachments", distinct=True),
         rejected_count=Count(
@@ -17,8 +19,8 @@ def review_queue_list(*, status: str | None = None) -> QuerySet[Ticket]:
             distinct=True,
         ),
     )
-    if status:
-        qs = qs.filter(status=status)
+    if statuses:
+        qs = qs.filter(status__in=list(statuses))
     return qs.order_by("-created_at", "-id")
 
 

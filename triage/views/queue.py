@@ -23,12 +23,8 @@ STATUS_FILTERS: dict[str, tuple[str, tuple[str, ...]]] = {
 
 
 def _tickets(status_filter: str) -> QuerySet[Ticket]:
-    if status_filter not in STATUS_FILTERS:
-        return selectors.review_queue_list()
-    statuses = STATUS_FILTERS[status_filter][1]
-    if len(statuses) == 1:
-        return selectors.review_queue_list(status=statuses[0])
-    return selectors.review_queue_list().filter(status__in=statuses)
+    statuses = STATUS_FILTERS[status_filter][1] if status_filter in STATUS_FILTERS else ()
+    return selectors.review_queue_list(statuses=statuses)
 
 
 def _row(request: HttpRequest, row_id: str) -> HttpResponse:
