@@ -15,7 +15,9 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 def pytest_report_header(config: pytest.Config) -> str:
     if settings.SERVICES_AVAILABLE:
         return "triage: PostgreSQL + Redis available: service tests run on the production shape"
-    return f"triage: {settings.SERVICES_MISSING}: running on SQLite + filesystem broker, service tests SKIPPED"
+    return (
+        f"triage: {settings.SERVICES_MISSING}: running on SQLite + filesystem broker, service tests SKIPPED"
+    )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

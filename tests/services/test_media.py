@@ -7,9 +7,9 @@ import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from PIL import Image
-from triage.demo_media import render_recording, render_screenshot
 
 from triage.adapters.media import MediaRejected
+from triage.demo_media import render_recording, render_screenshot
 from triage.models import Attachment, Rendition, Ticket
 from triage.services import media
 from triage.services.tickets import Upload, ticket_create

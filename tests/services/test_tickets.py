@@ -3,8 +3,8 @@ from __future__ import annotations
 import io
 
 import pytest
-from triage.demo_media import render_screenshot
 
+from triage.demo_media import render_screenshot
 from triage.models import Attachment, Ticket
 from triage.services.tickets import Upload, ticket_create
 from triage.tasks import attachment_process_task, ticket_triage_task

@@ -1,32 +1,64 @@
 """Video probing, frame sampling and playback transcoding with ffmpeg (imageio-ffmpeg's static build).
 
-Every call runs with a time limit, `-nostdin`, and a protocol whitelist of `file` (and `pipe` for
-output), so a playlist or a crafted container cannot make ffmpeg read other files or the network.
+The build has no ffprobe, so probing parses `ffmpeg -i` output. Every ffmpeg process here runs:
+- with a wall-clock timeout (subprocess.run(timeout=...) kills it), reported as MediaRejected;
+- with `-nostdin`, so a stray read never blocks on the worker's stdin;
+- with the demuxer forced from our own content sniff (`-f mov`, `-f matroska`, ...) and
+  `-protocol_whitelist file` on a `file:` input, so a crafted upload cannot be opened as an HLS
+  playlist, a concat script or an image sequence and make ffmpeg read other files or the network.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import io
 import re
 import subprocess
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import ffmpeg
 import imageio_ffmpeg
 from PIL import Image
 
 from triage.adapters.media import Frame, MediaRejected, PlaybackVideo, VideoProbe
+from triage.adapters.media.sniff import sniff
 
-# A failed decode fails again; only running out of processes/memory is worth a later retry.
+# A file that fails to decode fails the same way next time; only failing to start a process
+# (EAGAIN from fork under load) or memory exhaustion can pass on a later attempt.
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (BlockingIOError, MemoryError)
 
+# SniffResult.extension -> the demuxer that reads it (ffmpeg matches any name of
+# "mov,mp4,m4a,3gp,3g2,mj2" and "matroska,webm").
+_DEMUXERS = {
+    "mp4": "mov",
+    "mov": "mov",
+    "3gp": "mov",
+    "mpg": "mpeg",
+    "ts": "mpegts",
+    "avi": "avi",
+    "flv": "flv",
+    "webm": "matroska",
+    "wmv": "asf",
+}
+_SNIFF_BYTES = 8192
+_PLAYBACK_MAX_SIDE = 1280
+_PLAYBACK_MAX_FPS = 30
+# How far before a failed seek target to start again (see _grab). Capped at the target itself:
+# within the first 30 s that means "decode from the start"; later, a frame the last 30 s of
+# decoding cannot reach is not worth the rest of the time budget (the first frame stands in).
+_SEEK_BACKOFF_MS = (0, 2_000, 10_000, 30_000)
+_FRAME_WORKERS = 2  # one ffmpeg per frame; the media queue runs on small boxes (2 cores)
+
 _DURATION = re.compile(r"Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)")
-_INPUT = re.compile(r"Input #0, ([\w,]+), from")
-_VIDEO = re.compile(r"Stream #0:\d+(?:\[\w+\])?(?:\(\w+\))?: Video: (\w+)[^\n]*?, (\d{2,5})x(\d{2,5})")
-_ROTATION = re.compile(r"rotation of (-?\d+(?:\.\d+)?) degrees")
-_PROGRESS_TIME = re.compile(r"out_time_us=(\d+)")
+_INPUT = re.compile(r"^Input #0, ([\w,]+), from", re.MULTILINE)
+_STREAM = re.compile(r"^\s*Stream #0:\d+")
+_VIDEO_CODEC = re.compile(r": Video: (\w+)")
+_DIMENSIONS = re.compile(r", (\d{1,5})x(\d{1,5})\b")
+_ROTATION = re.compile(r"rotation of (-?\d+(?:\.\d+)?) degrees", re.IGNORECASE)
+_PROGRESS_FRAME = re.compile(r"^frame=(\d+)", re.MULTILINE)
+_PROGRESS_TIME = re.compile(r"^out_time_us=(\d+)", re.MULTILINE)
 
 
 @functools.cache
@@ -34,7 +66,153 @@ def ffmpeg_exe() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
-def _run(args: list[str], *, timeout_s: float, what: str) -> subprocess.CompletedProcess[bytes]:
+def probe_video(path: Path, *, timeout_s: float) -> VideoProbe:
+    """Duration, displayed size, codec, rotation and container of a recording. Raises MediaRejected.
+
+    Decodes the first frame too (~20 ms more than reading the header): a file whose header
+    survived but whose frames did not is rejected here, with a reason, not later as "no frames".
+    """
+    demuxer = _demuxer_for(path)
+    # "0:V": video streams that are not cover art (an mp3's album picture is a "video" stream)
+    args = [*_input(path, demuxer=demuxer), "-map", "0:V:0", "-frames:v", "1"]
+    result = _run([*args, "-f", "null", "-progress", "pipe:1", "-"], timeout_s=timeout_s)
+    text = result.stderr.decode(errors="replace")
+    header = text.split("\nStream mapping:", 1)[0].split("\nOutput #0", 1)[0]
+    if (input_match := _INPUT.search(header)) is None:
+        raise MediaRejected(f"could not read the recording: {_short_error(text, path=path)}")
+    stream = _first_video_stream(header)
+    if stream is None:
+        raise MediaRejected("the file has no video stream")
+    codec_match, dims = _VIDEO_CODEC.search(stream), _DIMENSIONS.search(stream)
+    if codec_match is None or dims is None:
+        raise MediaRejected("could not read the recording: the video stream has no picture size")
+    width, height = int(dims.group(1)), int(dims.group(2))
+    decoded = [int(n) for n in _PROGRESS_FRAME.findall(result.stdout.decode(errors="replace"))]
+    if max(decoded, default=0) < 1 or width == 0 or height == 0:
+        raise MediaRejected(
+            f"could not read the recording: {_short_error(text, path=path, fallback='no frame could be decoded')}"
+        )
+
+    rotation = 0
+    if (rot := _ROTATION.search(stream)) is not None:
+        # ffmpeg prints the display matrix's counter-clockwise angle; phones' "rotate" tag and
+        # everyone else speak clockwise: -90.00 here is a portrait phone video (rotate=90).
+        rotation = (round(-float(rot.group(1)) / 90) * 90) % 360
+    if rotation in (90, 270):
+        width, height = height, width  # as displayed: the CLI auto-rotates frames the same way
+
+    if (match := _DURATION.search(header)) is not None:
+        hours, minutes, seconds = match.groups()
+        duration = int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+    else:
+        # "Duration: N/A": a browser MediaRecorder webm has no duration in its header; a
+        # stream-copy pass reads every packet's timestamp without decoding (~40 ms).
+        duration = _duration_by_copy(path, demuxer=demuxer, timeout_s=timeout_s)
+    if duration <= 0:
+        raise MediaRejected("the recording has no duration (is it empty or cut short?)")
+    container = input_match.group(1).split(",")[0]  # "mov,mp4,m4a,3gp,3g2,mj2" -> "mov"
+    return VideoProbe(
+        duration_s=duration,
+        width=width,
+        height=height,
+        codec=codec_match.group(1),
+        rotation=rotation,
+        container=container,
+    )
+
+
+def sample_frames(
+    path: Path, *, probe: VideoProbe, count: int, max_side: int, timeout_s: float
+) -> list[Frame]:
+    """`count` frames evenly spaced over the duration, as JPEG, longest side <= max_side.
+
+    One ffmpeg per frame with input seeking (`-ss` before `-i`): it jumps to the keyframe before
+    the timestamp and decodes only up to it, so the cost follows `count` and the GOP length, not
+    the duration (10 frames of a 10-minute 1080p file: 2.5 s; the fps filter: 33 s; LIBRARY-NOTES).
+    `timeout_s` bounds the whole call. Frames the seek could not produce are replaced by the first
+    frame; identical frames (a clip shorter than `count` frames) are kept once.
+    """
+    demuxer = _demuxer_for(path)
+    deadline = time.monotonic() + timeout_s
+    count = max(1, count)
+    stamps_ms = sorted({int((i + 0.5) * probe.duration_s * 1000 / count) for i in range(count)})
+
+    def grab(at_ms: int) -> bytes:
+        return _grab(
+            path, demuxer=demuxer, at_ms=at_ms, max_side=max_side, deadline=deadline, timeout_s=timeout_s
+        )
+
+    with ThreadPoolExecutor(max_workers=_FRAME_WORKERS) as pool:
+        grabbed = list(pool.map(grab, stamps_ms))
+    if not all(grabbed):
+        # Clips under a second and files cut short can yield nothing at a seek point (exit code 0,
+        # zero bytes): the first frame stands in, with its own timestamp.
+        first = grab(0)
+        stamps_ms = [at if data else 0 for at, data in zip(stamps_ms, grabbed, strict=True)]
+        grabbed = [data or first for data in grabbed]
+    frames: list[Frame] = []
+    seen: set[bytes] = set()
+    for at_ms, data in zip(stamps_ms, grabbed, strict=True):
+        digest = hashlib.sha256(data).digest()
+        if not data or digest in seen:
+            continue
+        seen.add(digest)
+        with Image.open(io.BytesIO(data)) as img:
+            width, height = img.size
+        frames.append(
+            Frame(
+                data=data, mime="image/jpeg", extension="jpg", width=width, height=height, timestamp_ms=at_ms
+            )
+        )
+    return sorted(frames, key=lambda f: f.timestamp_ms)
+
+
+def transcode_for_playback(src: Path, dst: Path, *, probe: VideoProbe, timeout_s: float) -> PlaybackVideo:
+    """An H.264/AAC MP4 any browser plays: longest side <= 1280, even dimensions, at most 30 fps."""
+    demuxer = _demuxer_for(src)
+    side = _PLAYBACK_MAX_SIDE
+    # fit in side x side without upscaling; x264 with yuv420p needs even dimensions
+    scale = (
+        f"scale=w='min({side},iw)':h='min({side},ih)':force_original_aspect_ratio=decrease:"
+        "force_divisible_by=2"
+    )
+    fps = f"fps=fps='min({_PLAYBACK_MAX_FPS},source_fps)'"
+    args = [
+        *_input(src, demuxer=demuxer),
+        "-map", "0:V:0",
+        "-map", "0:a:0?",  # keep a narration if there is one
+        "-vf", f"{scale},{fps}",
+        "-c:v", "libx264", "-preset", "veryfast", "-crf", "28", "-pix_fmt", "yuv420p",
+        "-c:a", "aac", "-b:a", "96k", "-ac", "2",
+        "-movflags", "+faststart",
+        "-f", "mp4", "-y", f"file:{dst}",
+    ]  # fmt: skip
+    del probe  # part of the contract; the CLI reads size, rotation and frame rate itself
+    result = _run(args, timeout_s=timeout_s)
+    if result.returncode != 0 or not dst.exists() or dst.stat().st_size == 0:
+        reason = _short_error(result.stderr.decode(errors="replace"), path=src)
+        raise MediaRejected(f"could not convert the recording for playback: {reason}")
+    out = probe_video(dst, timeout_s=timeout_s)
+    return PlaybackVideo(mime="video/mp4", width=out.width, height=out.height, size_bytes=dst.stat().st_size)
+
+
+def _demuxer_for(path: Path) -> str:
+    with path.open("rb") as fh:
+        head = fh.read(_SNIFF_BYTES)
+    sniffed = sniff(head)  # raises MediaRejected with its own reason
+    if sniffed.kind != "video":
+        raise MediaRejected(f"not a recording (looks like a {sniffed.extension.upper()} image)")
+    return _DEMUXERS[sniffed.extension]
+
+
+def _input(path: Path, *, demuxer: str) -> list[str]:
+    # `file:` keeps a name like "concat:a|b" or "http:..." from being read as a protocol URL.
+    return ["-f", demuxer, "-protocol_whitelist", "file", "-i", f"file:{path}"]
+
+
+def _run(args: list[str], *, timeout_s: float) -> subprocess.CompletedProcess[bytes]:
+    if timeout_s <= 0:
+        raise MediaRejected("processing the recording took longer than the time allowed")
     try:
         return subprocess.run(
             [ffmpeg_exe(), "-nostdin", "-hide_banner", *args],
@@ -43,153 +221,96 @@ def _run(args: list[str], *, timeout_s: float, what: str) -> subprocess.Complete
             check=False,
         )
     except subprocess.TimeoutExpired:
-        raise MediaRejected(f"{what} took longer than {timeout_s:.0f} s") from None
+        # subprocess.run has killed ffmpeg by now
+        raise MediaRejected(f"processing the recording took longer than {timeout_s:.0f} s") from None
 
 
-def _input(path: Path) -> list[str]:
-    return ["-protocol_whitelist", "file", "-i", str(path)]
+def _first_video_stream(header: str) -> str | None:
+    """The first video stream's lines (its Stream line, metadata and side data); cover art skipped."""
+    lines = header.splitlines()
+    for i, line in enumerate(lines):
+        if _STREAM.match(line) and ": Video: " in line and "(attached pic)" not in line:
+            block = [line]
+            for following in lines[i + 1 :]:
+                if _STREAM.match(following) or not following.startswith("    "):
+                    break
+                block.append(following)
+            return "\n".join(block)
+    return None
 
 
-def _short_error(stderr: bytes) -> str:
-    lines = [ln.strip() for ln in stderr.decode(errors="replace").splitlines() if ln.strip()]
-    interesting = [ln for ln in lines if "rror" in ln or "invalid" in ln.lower() or "not found" in ln]
-    return (interesting or lines or ["unknown error"])[-1][:160]
-
-
-def probe_video(path: Path, *, timeout_s: float) -> VideoProbe:
-    """Duration, displayed size, codec, rotation and container of a recording. Raises MediaRejected."""
-    result = _run(_input(path), timeout_s=timeout_s, what="reading the recording")
-    text = result.stderr.decode(errors="replace")
-    if "Input #0" not in text:
-        raise MediaRejected(f"could not read the recording: {_short_error(result.stderr)}")
-    video = _VIDEO.search(text)
-    if video is None:
-        raise MediaRejected("the file has no video stream")
-    codec, width, height = video.group(1), int(video.group(2)), int(video.group(3))
-    rotation = 0
-    if (rot := _ROTATION.search(text)) is not None:
-        rotation = int(round(-float(rot.group(1)))) % 360
-    if rotation in (90, 270):
-        width, height = height, width
-    duration = 0.0
-    if (match := _DURATION.search(text)) is not None:
-        h, m, s = match.groups()
-        duration = int(h) * 3600 + int(m) * 60 + float(s)
-    else:
-        # MediaRecorder webm carries no duration in its header; a stream copy pass finds it (~40 ms)
-        duration = _duration_by_copy(path, timeout_s=timeout_s)
-    if duration <= 0:
-        raise MediaRejected("the recording has no duration (empty or truncated)")
-    container = (m.group(1) if (m := _INPUT.search(text)) else "unknown").split(",")[0]
-    return VideoProbe(
-        duration_s=duration, width=width, height=height, codec=codec, rotation=rotation, container=container
-    )
-
-
-def _duration_by_copy(path: Path, *, timeout_s: float) -> float:
+def _duration_by_copy(path: Path, *, demuxer: str, timeout_s: float) -> float:
     result = _run(
-        [*_input(path), "-map", "0:v:0", "-c", "copy", "-f", "null", "-progress", "pipe:1", "-"],
+        [
+            *_input(path, demuxer=demuxer),
+            "-map",
+            "0:V:0",
+            "-c",
+            "copy",
+            "-f",
+            "null",
+            "-progress",
+            "pipe:1",
+            "-",
+        ],
         timeout_s=timeout_s,
-        what="measuring the recording",
     )
     times = [int(t) for t in _PROGRESS_TIME.findall(result.stdout.decode(errors="replace"))]
     return max(times, default=0) / 1_000_000
 
 
-def _scale_filter(max_side: int) -> str:
-    # fit inside max_side x max_side, never upscale, keep the aspect ratio
-    return f"scale='min({max_side},iw)':'min({max_side},ih)':force_original_aspect_ratio=decrease"
+def _grab(path: Path, *, demuxer: str, at_ms: int, max_side: int, deadline: float, timeout_s: float) -> bytes:
+    """One JPEG frame at `at_ms`, or b"" when no attempt produced one.
+
+    Input seeking is exact when the demuxer finds a keyframe before the target. MPEG-PS/TS have
+    no index: a seek into the last GOP lands after its keyframe and yields nothing (exit code 0).
+    Then we start earlier and let the decoder skip forward (`-ss` after `-i`): one typical GOP
+    back, then further (_SEEK_BACKOFF_MS).
+    """
+    for back_ms in _SEEK_BACKOFF_MS:
+        back_ms = min(back_ms, at_ms)
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise MediaRejected(f"processing the recording took longer than {timeout_s:.0f} s")
+        skip = ["-ss", f"{back_ms / 1000:.3f}"] if back_ms else []
+        result = _run(
+            [
+                "-ss", f"{(at_ms - back_ms) / 1000:.3f}",  # before -i: jump, don't decode from 0
+                *_input(path, demuxer=demuxer),
+                *skip,  # after -i: decode and drop frames up to the target
+                "-map", "0:V:0", "-frames:v", "1", "-vf", _frame_filter(max_side),
+                "-c:v", "mjpeg", "-q:v", "3",
+                # no encoder version string: the same frame gives the same bytes (content keys)
+                "-fflags", "+bitexact", "-flags:v", "+bitexact",
+                "-f", "image2pipe", "pipe:1",
+            ],
+            timeout_s=remaining,
+        )  # fmt: skip
+        if result.returncode == 0 and result.stdout:
+            return result.stdout
+        if back_ms == at_ms:
+            break
+    return b""
 
 
-def _grab(path: Path, *, at_s: float, max_side: int, timeout_s: float) -> bytes:
-    # -ss before -i: fast input seeking to the nearest keyframe, then decode only up to the frame
-    result = _run(
-        [
-            "-ss",
-            f"{at_s:.3f}",
-            *_input(path),
-            "-frames:v",
-            "1",
-            "-vf",
-            _scale_filter(max_side),
-            "-q:v",
-            "3",
-            "-f",
-            "image2pipe",
-            "-c:v",
-            "mjpeg",
-            "pipe:1",
-        ],
-        timeout_s=timeout_s,
-        what="taking a frame from the recording",
+def _frame_filter(max_side: int) -> str:
+    # Fit inside max_side x max_side, keep the aspect ratio, never upscale. out_range=full: the
+    # mjpeg encoder refuses limited-range input (MPEG-2, VP8 ...), JPEG is full range anyway.
+    return (
+        f"scale=w='min({max_side},iw)':h='min({max_side},ih)':force_original_aspect_ratio=decrease:"
+        "out_range=full"
     )
-    return result.stdout if result.returncode == 0 else b""
 
 
-def sample_frames(
-    path: Path, *, probe: VideoProbe, count: int, max_side: int, timeout_s: float
-) -> list[Frame]:
-    """`count` frames evenly spaced over the duration. Cost grows with `count`, not with the length."""
-    count = max(1, count)
-    stamps = sorted({round((i + 0.5) * probe.duration_s / count, 3) for i in range(count)})
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        grabbed = list(
-            pool.map(lambda t: _grab(path, at_s=t, max_side=max_side, timeout_s=timeout_s), stamps)
-        )
-    frames: list[Frame] = []
-    for at_s, data in zip(stamps, grabbed, strict=True):
-        if not data:
-            continue
-        with Image.open(io.BytesIO(data)) as img:
-            width, height = img.size
-        frames.append(
-            Frame(
-                data=data,
-                mime="image/jpeg",
-                extension="jpg",
-                width=width,
-                height=height,
-                timestamp_ms=int(at_s * 1000),
-            )
-        )
-    if not frames:
-        # very short clips can yield nothing at a seek point: fall back to the first frame
-        data = _grab(path, at_s=0.0, max_side=max_side, timeout_s=timeout_s)
-        if data:
-            with Image.open(io.BytesIO(data)) as img:
-                width, height = img.size
-            frames.append(
-                Frame(
-                    data=data, mime="image/jpeg", extension="jpg", width=width, height=height, timestamp_ms=0
-                )
-            )
-    return frames
-
-
-def transcode_for_playback(src: Path, dst: Path, *, probe: VideoProbe, timeout_s: float) -> PlaybackVideo:
-    """An H.264 MP4 any browser plays: longest side <= 1280, even dimensions, at most 30 fps."""
-    side = 1280
-    stream = ffmpeg.input(str(src), protocol_whitelist="file").video
-    stream = stream.filter(
-        "scale", f"min({side},iw)", f"min({side},ih)", force_original_aspect_ratio="decrease"
-    )
-    stream = stream.filter("scale", "trunc(iw/2)*2", "trunc(ih/2)*2").filter("fps", fps="min(30,source_fps)")
-    args = (
-        ffmpeg.output(
-            stream,
-            str(dst),
-            vcodec="libx264",
-            preset="veryfast",
-            crf=28,
-            pix_fmt="yuv420p",
-            movflags="+faststart",
-            an=None,
-        )
-        .overwrite_output()
-        .get_args()
-    )
-    result = _run(args, timeout_s=timeout_s, what="converting the recording for playback")
-    if result.returncode != 0 or not dst.exists() or dst.stat().st_size == 0:
-        raise MediaRejected(f"could not convert the recording for playback: {_short_error(result.stderr)}")
-    out = probe_video(dst, timeout_s=timeout_s)
-    return PlaybackVideo(mime="video/mp4", width=out.width, height=out.height, size_bytes=dst.stat().st_size)
+def _short_error(stderr: str, *, path: Path, fallback: str = "the file is damaged or not a video") -> str:
+    """One line an agent can read, not ffmpeg's log: the last error-looking line, path removed."""
+    lines = [
+        ln.strip()
+        for ln in stderr.replace(f"file:{path}", "the file").replace(str(path), "the file").splitlines()
+    ]
+    keywords = ("invalid", "error", "not found", "no such", "corrupt", "truncated", "could not", "unknown")
+    interesting = [ln for ln in lines if ln and any(k in ln.lower() for k in keywords)]
+    if not interesting:
+        return fallback
+    line = re.sub(r"^\[[^\]]*\]\s*", "", interesting[-1])  # "[mov,mp4,... @ 0x55...] " prefixes
+    return line[:160]

@@ -1,0 +1,297 @@
+from __future__ import annotations
+
+import io
+import struct
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from tests import media_samples as samples
+from triage.adapters.media import ImageLimits, MediaRejected, NormalizedImage
+from triage.adapters.media.images import TRANSIENT_ERRORS, normalize_image
+from triage.adapters.media.sniff import sniff
+
+LIMITS = ImageLimits(max_pixels=16384 * 14 * 14, max_side=4096, max_source_pixels=60_000_000)
+
+
+@pytest.fixture
+def write(tmp_path: Path):
+    def _write(data: bytes, name: str = "upload.bin") -> Path:
+        path = tmp_path / name
+        path.write_bytes(data)
+        return path
+
+    return _write
+
+
+def _normalize(write, data: bytes, limits: ImageLimits = LIMITS) -> NormalizedImage:
+    return normalize_image(write(data), limits=limits)
+
+
+def _open(result: NormalizedImage) -> Image.Image:
+    img = Image.open(io.BytesIO(result.data))
+    img.load()
+    return img
+
+
+def _png_chunks(data: bytes) -> list[bytes]:
+    chunks, pos = [], 8
+    while pos < len(data):
+        (length,) = struct.unpack(">I", data[pos : pos + 4])
+        chunks.append(data[pos + 4 : pos + 8])
+        pos += 12 + length
+    return chunks
+
+
+def _jpeg_markers(data: bytes) -> list[int]:
+    """Marker bytes of the segments before the image data (APP1 = 0xE1 holds EXIF/XMP, APP2 ICC)."""
+    markers, pos = [], 2
+    while pos < len(data) and data[pos] == 0xFF:
+        marker = data[pos + 1]
+        markers.append(marker)
+        if marker == 0xDA:  # start of scan: entropy-coded data follows
+            break
+        (length,) = struct.unpack(">H", data[pos + 2 : pos + 4])
+        pos += 2 + length
+    return markers
+
+
+@pytest.mark.parametrize(
+    ("data", "mime"),
+    [
+        (samples.image_bytes("PNG"), "image/png"),
+        (samples.image_bytes("GIF"), "image/png"),
+        (samples.image_bytes("WEBP", lossless=True), "image/png"),
+        (samples.image_bytes("WEBP", quality=80), "image/png"),  # a lossy screenshot: few colours
+        (samples.image_bytes("JPEG", quality=90), "image/jpeg"),
+        (samples.image_bytes("JPEG", photo=True), "image/jpeg"),
+        (samples.image_bytes("WEBP", photo=True), "image/jpeg"),
+    ],
+    ids=[
+        "png",
+        "gif",
+        "webp-lossless",
+        "webp-lossy-screenshot",
+        "jpeg-screenshot",
+        "jpeg-photo",
+        "webp-photo",
+    ],
+)
+def test_every_accepted_image_format_is_sniffed_and_normalized(write, data: bytes, mime: str):
+    assert sniff(data[:8192]).kind == "image"
+    result = _normalize(write, data)
+    assert result.mime == mime
+    assert result.extension == {"image/png": "png", "image/jpeg": "jpg"}[mime]
+    img = _open(result)
+    assert img.format == {"image/png": "PNG", "image/jpeg": "JPEG"}[mime]
+    assert (result.width, result.height) == img.size == (800, 600)
+    assert (result.source_width, result.source_height) == (800, 600)
+
+
+def test_screenshots_stay_lossless_png(write):
+    source = samples.screenshot_image((640, 400))
+    buf = io.BytesIO()
+    source.save(buf, format="PNG")
+    img = _open(_normalize(write, buf.getvalue()))
+    assert img.format == "PNG"
+    assert img.convert("RGB").tobytes() == source.tobytes()  # pixel for pixel: text stays sharp
+
+
+def test_a_photo_saved_as_png_becomes_jpeg(write):
+    result = _normalize(write, samples.image_bytes("PNG", photo=True))
+    assert result.mime == "image/jpeg"
+    assert len(result.data) < len(samples.image_bytes("PNG", photo=True)) / 2
+
+
+def test_exif_orientation_is_applied(write):
+    # stored 200x100 with orientation 6 (camera held upright): displayed 100x200, rotated clockwise
+    result = _normalize(write, samples.photo_jpeg((200, 100), exif_orientation=6))
+    assert (result.width, result.height) == (100, 200)
+    assert (result.source_width, result.source_height) == (100, 200)
+    img = _open(result).convert("RGB")
+    # the red block stored top-left ends up top-right after a clockwise quarter turn
+    red, green, blue = img.getpixel((img.width - 5, 5))
+    assert red > 200 and green < 80 and blue < 80
+    assert img.getpixel((5, 5))[0] < 200 or img.getpixel((5, 5))[1] > 80
+
+
+@pytest.mark.parametrize("orientation", [3, 8])
+def test_other_orientations_are_applied_too(write, orientation: int):
+    result = _normalize(write, samples.photo_jpeg((200, 100), exif_orientation=orientation))
+    expected = (200, 100) if orientation == 3 else (100, 200)
+    assert (result.width, result.height) == expected
+
+
+def test_gps_and_all_exif_are_stripped_from_a_photo(write):
+    data = samples.photo_jpeg((400, 300), exif_orientation=1, gps=True)
+    assert Image.open(io.BytesIO(data)).getexif().get_ifd(0x8825)  # the sample does carry GPS
+    result = _normalize(write, data)
+    img = _open(result)
+    assert not img.getexif()
+    assert "exif" not in img.info and "icc_profile" not in img.info and "xmp" not in img.info
+    assert b"Exif" not in result.data and b"Acme Phones" not in result.data
+    assert 0xE1 not in _jpeg_markers(result.data) and 0xE2 not in _jpeg_markers(result.data)
+
+
+def test_text_chunks_exif_and_icc_are_stripped_from_a_screenshot(write):
+    result = _normalize(write, samples.png_with_metadata())
+    assert result.mime == "image/png"
+    chunks = _png_chunks(result.data)
+    assert chunks[0] == b"IHDR" and chunks[-1] == b"IEND"
+    assert not {b"tEXt", b"iTXt", b"zTXt", b"eXIf", b"iCCP", b"sRGB", b"tIME"} & set(chunks)
+    assert b"jane@customer.example" not in result.data
+    assert not _open(result).getexif()
+
+
+def test_cmyk_without_a_profile_is_converted_to_rgb(write):
+    source = samples.photo_image((300, 200))
+    result = _normalize(write, samples.cmyk_jpeg((300, 200)))
+    img = _open(result)
+    assert img.mode == "RGB" and result.mime == "image/jpeg"
+    # colours survive the trip (a naive channel reinterpretation would invert them)
+    got, want = img.resize((1, 1)).getpixel((0, 0)), source.resize((1, 1)).getpixel((0, 0))
+    assert all(abs(g - w) < 40 for g, w in zip(got, want, strict=True))
+
+
+def test_cmyk_with_an_unusable_profile_falls_back_to_a_plain_conversion(write):
+    # an RGB profile on CMYK pixels: littleCMS refuses the transform; we must not fail the upload
+    result = _normalize(write, samples.cmyk_jpeg((300, 200), icc=samples.srgb_icc()))
+    img = _open(result)
+    assert img.mode == "RGB" and "icc_profile" not in img.info
+
+
+def test_16_bit_grayscale_is_scaled_not_clipped_to_white(write):
+    result = _normalize(write, samples.image_bytes("PNG", size=(256, 64), mode="I;16"))
+    img = _open(result).convert("L")
+    left, right = img.getpixel((2, 32)), img.getpixel((253, 32))
+    assert left < 10 and right > 245  # the full 16-bit range maps onto 0..255
+
+
+def test_palette_with_transparency_keeps_its_alpha_as_png(write):
+    result = _normalize(write, samples.palette_png_with_transparency((320, 200)))
+    img = _open(result)
+    assert result.mime == "image/png" and img.mode == "RGBA"
+    assert img.getpixel((10, 100))[3] == 0 and img.getpixel((300, 100))[3] == 255
+
+
+def test_grayscale_with_alpha_keeps_its_alpha(write):
+    img = _open(_normalize(write, samples.la_png((320, 200))))
+    assert img.mode in ("RGBA", "LA")
+    assert img.getchannel("A").getextrema() == (0, 255)
+
+
+def test_plain_grayscale_stays_grayscale(write):
+    img = _open(_normalize(write, samples.image_bytes("PNG", mode="L")))
+    assert img.mode == "L"
+
+
+def test_a_photo_with_alpha_is_flattened_on_white_for_jpeg(write):
+    photo = samples.photo_image((400, 300)).convert("RGBA")
+    photo.putalpha(Image.linear_gradient("L").resize((400, 300)))  # top transparent
+    buf = io.BytesIO()
+    photo.save(buf, format="PNG")
+    result = _normalize(write, buf.getvalue())
+    img = _open(result)
+    assert result.mime == "image/jpeg" and img.mode == "RGB"
+    assert min(img.getpixel((200, 0))) > 240  # fully transparent -> white, not black
+
+
+def test_opaque_alpha_is_dropped(write):
+    data = samples.image_bytes("PNG", mode="RGBA")
+    img = _open(_normalize(write, data))
+    assert img.mode == "RGB"
+
+
+@pytest.mark.parametrize("fmt", ["GIF", "WEBP"])
+def test_an_animation_gives_its_first_frame(write, fmt: str):
+    result = _normalize(write, samples.animated(fmt))
+    red, green, blue = _open(result).convert("RGB").getpixel((10, 10))
+    assert red > 200 and blue < 60
+
+
+def test_a_large_screenshot_is_downscaled_to_max_pixels_keeping_the_aspect_ratio(write):
+    limits = ImageLimits(max_pixels=500_000, max_side=4096, max_source_pixels=60_000_000)
+    result = _normalize(write, samples.image_bytes("PNG", size=(2880, 1800)), limits)
+    assert result.width * result.height <= 500_000
+    assert result.width * result.height > 490_000  # as large as allowed, not much smaller
+    assert result.width / result.height == pytest.approx(2880 / 1800, rel=0.01)
+    assert (result.source_width, result.source_height) == (2880, 1800)
+
+
+def test_a_tall_screenshot_is_limited_by_its_longest_side(write):
+    limits = ImageLimits(max_pixels=10_000_000, max_side=1000, max_source_pixels=60_000_000)
+    result = _normalize(write, samples.image_bytes("PNG", size=(400, 3000)), limits)
+    assert result.height == 1000 and result.width == 133
+
+
+def test_a_big_jpeg_is_downscaled_through_draft_decoding(write):
+    limits = ImageLimits(max_pixels=16384 * 14 * 14, max_side=1920, max_source_pixels=60_000_000)
+    result = _normalize(write, samples.image_bytes("JPEG", size=(4000, 3000), photo=True), limits)
+    assert (result.width, result.height) == (1920, 1440)
+    assert _open(result).size == (1920, 1440)
+
+
+def test_a_small_image_is_never_upscaled(write):
+    result = _normalize(write, samples.image_bytes("PNG", size=(64, 48)))
+    assert (result.width, result.height) == (64, 48)
+
+
+def test_a_decompression_bomb_is_rejected_from_its_header(write):
+    data = samples.bomb_png(100_000, 100_000)
+    assert len(data) < 1000
+    with pytest.raises(MediaRejected) as err:
+        _normalize(write, data)
+    assert "pixels" in err.value.reason
+
+
+def test_an_image_over_the_source_limit_is_rejected_before_decoding(write):
+    limits = ImageLimits(max_pixels=1_000_000, max_side=4096, max_source_pixels=1_000_000)
+    with pytest.raises(MediaRejected, match=r"2000x1000 pixels; at most 1 megapixels"):
+        _normalize(write, samples.bomb_png(2000, 1000), limits)
+
+
+def test_pillows_warning_zone_counts_as_a_bomb(write, monkeypatch):
+    # Pillow only warns between MAX_IMAGE_PIXELS and twice that; a generous setting must not open it
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1_000_000)
+    limits = ImageLimits(max_pixels=1_000_000, max_side=4096, max_source_pixels=100_000_000)
+    with pytest.warns(Image.DecompressionBombWarning), pytest.raises(MediaRejected, match="megapixels"):
+        _normalize(write, samples.bomb_png(1500, 1000), limits)
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "WEBP", "GIF"])
+def test_a_truncated_image_is_rejected_with_a_reason(write, fmt: str):
+    data = samples.truncated(samples.image_bytes(fmt, photo=True), keep=0.5)
+    with pytest.raises(MediaRejected) as err:
+        _normalize(write, data)
+    assert err.value.reason.startswith(("the image could not be decoded", "the file is not a"))
+    assert "upload.bin" not in err.value.reason  # no storage paths in what agents read
+
+
+def test_a_zero_byte_file_is_rejected(write):
+    with pytest.raises(MediaRejected, match="empty"):
+        _normalize(write, b"")
+
+
+@pytest.mark.parametrize(
+    "data",
+    [samples.TEXT, samples.HTML, samples.PDF, samples.SVG, samples.POLYGLOT_GIF_JS],
+    ids=["text", "html", "pdf", "svg", "gif-js-polyglot"],
+)
+def test_files_that_are_not_images_are_rejected_with_a_reason(write, data: bytes):
+    with pytest.raises(MediaRejected) as err:
+        normalize_image(write(data, "screenshot.png"), limits=LIMITS)
+    assert err.value.reason
+    assert "screenshot.png" not in err.value.reason
+
+
+@pytest.mark.parametrize("fmt", ["BMP", "TIFF", "PPM"])
+def test_formats_we_do_not_accept_are_not_decoded_even_though_pillow_could(write, fmt: str):
+    with pytest.raises(MediaRejected, match="not a PNG, JPEG, WebP or GIF"):
+        _normalize(write, samples.image_bytes(fmt))
+
+
+def test_nothing_here_is_retried():
+    # a file that fails to decode fails the same way next time
+    assert TRANSIENT_ERRORS == ()
+    assert not issubclass(MediaRejected, TRANSIENT_ERRORS or (type(None),))
