@@ -5,7 +5,7 @@ import json
 import pytest
 
 from triage.adapters.llm.base import ImagePart, Taxonomy, TaxonomyEntry, TicketInput, TriageClient
-from triage.adapters.llm.local import MODEL_NAME, LocalTriageModel, detect_language
+from triage.adapters.llm.local import MODEL_NAME, LocalTriageModel, detect_language, join_summary
 from triage.adapters.llm.schema import TriageResult, parse_triage_reply
 from triage.taxonomy_defaults import DEFAULT_TAXONOMY_ROWS, taxonomy_from_rows
 
@@ -173,7 +173,7 @@ def test_the_summary_is_made_of_verbatim_sentences_from_the_ticket(model, taxono
         outcome = _triage(model, taxonomy, subject, body)
         sentences = outcome.extra["summary_sentences"]
         assert 1 <= len(sentences) <= 3
-        assert outcome.result.summary == " ".join(sentences)
+        assert outcome.result.summary == join_summary(sentences)
         for sentence in sentences:
             assert sentence in f"{subject}\n{body}", sentence
 
@@ -282,3 +282,10 @@ def test_it_works_on_any_taxonomy_including_bare_entries():
     assert outcome.result.category.value == "shipping"
     assert outcome.result.priority.value in {"p3", "p2", "p1"}
     assert outcome.result.queue.value in {"front_desk", "warehouse"}
+
+
+def test_a_subject_line_in_the_summary_ends_with_a_full_stop():
+    assert join_summary(["Checkout fails with error 500", "The page shows HTTP 500."]) == (
+        "Checkout fails with error 500. The page shows HTTP 500."
+    )
+    assert join_summary(["Login broken"]) == "Login broken"

@@ -361,7 +361,7 @@ class LocalTriageModel:
         language, lang_conf = detect_language(f"{ticket.subject}\n{ticket.body}")
         sentences = _summary_sentences(ticket, fields["category"], category_index)
         result = TriageResult(
-            summary=" ".join(sentences)[:4000],
+            summary=join_summary(sentences)[:4000],
             language=FieldGuess(value=language, confidence=lang_conf),
             **guesses,
         )
@@ -435,6 +435,14 @@ def _candidate_sentences(ticket: TicketInput) -> list[str]:
 
 def _words(sentence: str) -> set[str]:
     return {w.lower() for w in _WORDS.findall(sentence)}
+
+
+def join_summary(sentences: list[str]) -> str:
+    """Join verbatim sentences; one without a full stop (a subject line) gets one so it does not
+    run into the next sentence. No words are added."""
+    return " ".join(
+        s if i == len(sentences) - 1 or s[-1:] in ".!?…:" else f"{s}." for i, s in enumerate(sentences)
+    )
 
 
 def _summary_sentences(ticket: TicketInput, category: _FieldModel, category_index: int) -> list[str]:
