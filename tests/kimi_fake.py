@@ -30,6 +30,15 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
+# A valid triage reply (a German double-charge ticket) shared by the model tests.
+BILLING_REPLY = {
+    "summary": "The customer was charged twice for the November invoice.",
+    "category": {"value": "billing", "confidence": 0.93},
+    "priority": {"value": "high", "confidence": 0.7},
+    "queue": {"value": "billing_team", "confidence": 0.8},
+    "sentiment": {"value": "negative", "confidence": 0.66},
+    "language": {"value": "de", "confidence": 0.99},
+}
 KNOWN_MODELS = frozenset({"kimi-k2.6", "kimi-k2.5"})
 # Fixed server-side for K2.5/K2.6: any value at all is a 400 (kimi-api.md §0.4).
 FIXED_SAMPLING = ("temperature", "top_p", "n", "presence_penalty", "frequency_penalty")

@@ -8,7 +8,7 @@ import httpx2
 import openai
 import pytest
 
-from tests.kimi_fake import KimiFake, load_fixture
+from tests.kimi_fake import BILLING_REPLY, KimiFake, load_fixture
 from triage.adapters.llm.base import ImagePart, TicketInput, TriageClient
 from triage.adapters.llm.kimi import TRANSIENT_ERRORS, KimiClient
 from triage.adapters.llm.prompt import PROMPT_VERSION
@@ -17,14 +17,7 @@ from triage.taxonomy_defaults import taxonomy_from_rows
 TAXONOMY = taxonomy_from_rows()
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(64))
 
-GOOD = {
-    "summary": "The customer was charged twice for the November invoice.",
-    "category": {"value": "billing", "confidence": 0.93},
-    "priority": {"value": "high", "confidence": 0.7},
-    "queue": {"value": "billing_team", "confidence": 0.8},
-    "sentiment": {"value": "negative", "confidence": 0.66},
-    "language": {"value": "de", "confidence": 0.99},
-}
+GOOD = BILLING_REPLY
 SAMPLING = ("temperature", "top_p", "n", "presence_penalty", "frequency_penalty")
 
 

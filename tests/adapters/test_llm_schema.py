@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from tests.kimi_fake import BILLING_REPLY
 from triage.adapters.llm.schema import (
     InvalidReply,
     TriageResult,
@@ -15,14 +16,7 @@ from triage.taxonomy_defaults import taxonomy_from_rows
 
 TAXONOMY = taxonomy_from_rows()
 
-GOOD = {
-    "summary": "The customer was charged twice for the November invoice.",
-    "category": {"value": "billing", "confidence": 0.93},
-    "priority": {"value": "high", "confidence": 0.7},
-    "queue": {"value": "billing_team", "confidence": 0.8},
-    "sentiment": {"value": "negative", "confidence": 0.66},
-    "language": {"value": "de", "confidence": 0.99},
-}
+GOOD = BILLING_REPLY
 
 
 def _reply(**changes: object) -> str:

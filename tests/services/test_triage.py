@@ -3,19 +3,13 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth import get_user_model
 
+from tests.kimi_fake import BILLING_REPLY
 from triage.models import Ticket, TriageRun
 from triage.services import review, triage
 
 pytestmark = pytest.mark.django_db
 
-GOOD_REPLY = {
-    "summary": "The customer is charged twice for the November invoice.",
-    "category": {"value": "billing", "confidence": 0.93},
-    "priority": {"value": "high", "confidence": 0.7},
-    "queue": {"value": "billing_team", "confidence": 0.8},
-    "sentiment": {"value": "negative", "confidence": 0.66},
-    "language": {"value": "de", "confidence": 0.99},
-}
+GOOD_REPLY = BILLING_REPLY
 
 
 def _ticket(**kw) -> Ticket:
