@@ -321,3 +321,62 @@ def mediarecorder_webm(tmp_dir: Path, *, seconds: float = 2.0, size: tuple[int, 
     dst = tmp_dir / f"mediarecorder-{seconds}s.webm"
     dst.write_bytes(data)
     return dst
+
+
+def slide_image(kind: str, size: tuple[int, int] = (320, 240)) -> Image.Image:
+    """Screens a recording cuts between: "page" (a UI page), "dialog" (the page under an error
+    dialog), "list" (another page: rows of a table), "blank" (an empty screen)."""
+    width, height = size
+    if kind == "page":
+        return screenshot_image(size)
+    if kind == "dialog":
+        img = screenshot_image(size)
+        draw = ImageDraw.Draw(img)
+        draw.rectangle((width // 8, height // 4, width * 7 // 8, height * 3 // 4), fill=(185, 28, 28))
+        draw.rectangle((width // 4, height // 2, width * 3 // 4, height * 5 // 8), fill=(255, 255, 255))
+        draw.text((width // 6, height * 5 // 16), "Error 500: payment failed", fill=(255, 255, 255))
+        return img
+    if kind == "list":
+        img = Image.new("RGB", size, (255, 255, 255))
+        draw = ImageDraw.Draw(img)
+        draw.rectangle((0, 0, width // 5, height), fill=(30, 58, 138))
+        for i, y in enumerate(range(10, height, 24)):
+            fill = (209, 213, 219) if i % 2 else (156, 163, 175)
+            draw.rectangle((width // 5 + 8, y, width - 8, y + 14), fill=fill)
+        return img
+    if kind == "blank":
+        return Image.new("RGB", size, (243, 244, 246))
+    raise ValueError(kind)
+
+
+def slides_video(
+    tmp_dir: Path,
+    slides: list[tuple[float, Image.Image]],
+    *,
+    fps: int = 5,
+    gop_s: float = 2.0,
+    name: str = "slides",
+) -> Path:
+    """An H.264 screen recording that shows each image for its number of seconds, in order.
+
+    The content changes only at the slide boundaries (known times), like a screen recording of
+    someone clicking through pages: what a scene-aware sampler must find.
+    """
+    width, height = slides[0][1].size
+    raw = b"".join(img.convert("RGB").tobytes() * round(seconds * fps) for seconds, img in slides)
+    dst = tmp_dir / f"{name}.mp4"
+    result = subprocess.run(
+        [
+            ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
+            "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-r", str(fps), "-i", "pipe:0",
+            "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+            "-g", str(int(gop_s * fps)), str(dst),
+        ],
+        input=raw,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )  # fmt: skip
+    if result.returncode != 0:
+        raise RuntimeError(f"ffmpeg failed: {result.stderr.decode(errors='replace')[-800:]}")
+    return dst

@@ -186,6 +186,12 @@ TRIAGE_VIDEO_FRAMES = env.int("TRIAGE_VIDEO_FRAMES", default=8)
 TRIAGE_VIDEO_MAX_DURATION_S = env.int("TRIAGE_VIDEO_MAX_DURATION_S", default=1800)
 TRIAGE_FRAME_MAX_SIDE = env.int("TRIAGE_FRAME_MAX_SIDE", default=1280)
 TRIAGE_FFMPEG_TIMEOUT_S = env.int("TRIAGE_FFMPEG_TIMEOUT_S", default=120)
+# How frames are picked from a recording: even | scene | dedup (falls back to even when the
+# installed sampler does not know the strategy).
+TRIAGE_VIDEO_STRATEGY = env.str("TRIAGE_VIDEO_STRATEGY", default="even")
+# Estimated model tokens one attachment may cost (tokens.py): fewer video frames when over it. The
+# default holds 16 frames of 1280x720 (~1.2K each) or any single image (~4.2K at most).
+TRIAGE_MEDIA_TOKEN_BUDGET = env.int("TRIAGE_MEDIA_TOKEN_BUDGET", default=20000)
 
 # --- Triage provider ----------------------------------------------------------------------------
 TRIAGE_PROVIDER = env.str("TRIAGE_PROVIDER", default="local")  # local | kimi

@@ -11,11 +11,15 @@ from PIL import Image
 from tests import media_samples as samples
 from triage.adapters.media import MediaRejected, VideoProbe
 from triage.adapters.media import video as video_adapter
+from triage.adapters.media.phash import dhash, hamming
 from triage.adapters.media.video import (
+    STRATEGIES,
     TRANSIENT_ERRORS,
     ffmpeg_exe,
+    format_timestamp,
     probe_video,
     sample_frames,
+    transcode_for_model,
     transcode_for_playback,
 )
 
@@ -294,3 +298,229 @@ def test_a_probe_is_a_plain_value():
     probe = VideoProbe(duration_s=1.0, width=2, height=2, codec="h264", rotation=0, container="mov")
     with pytest.raises(AttributeError):
         probe.width = 3  # type: ignore[misc]
+
+
+# ---------------------------------------------------------------- strategies, model input
+
+SLIDES = ("page", "dialog", "list", "blank")
+
+
+@pytest.fixture(scope="session")
+def clicked_through(video_dir: Path) -> Path:
+    """12 s: a page until 4.4 s, an error dialog for 0.8 s, then a list page (5 fps, GOP 2 s)."""
+    slides = [
+        (4.4, samples.slide_image("page")),
+        (0.8, samples.slide_image("dialog")),
+        (6.8, samples.slide_image("list")),
+    ]
+    return samples.slides_video(video_dir, slides, name="clicked-through")
+
+
+@pytest.fixture(scope="session")
+def still(video_dir: Path) -> Path:
+    """12 s of one unchanging page."""
+    return samples.slides_video(video_dir, [(12.0, samples.slide_image("page"))], name="still")
+
+
+@pytest.fixture(scope="session")
+def three_pages(video_dir: Path) -> Path:
+    """12 s: page, dialog, list, 4 s each."""
+    slides = [(4.0, samples.slide_image(kind)) for kind in ("page", "dialog", "list")]
+    return samples.slides_video(video_dir, slides, name="three-pages")
+
+
+def _shows(frame_jpeg: bytes) -> str:
+    """Which slide a frame shows: the nearest by mean pixel difference at a small size."""
+    with Image.open(io.BytesIO(frame_jpeg)) as img:
+        small = img.convert("L").resize((64, 48))
+    distances = {}
+    for kind in SLIDES:
+        ref = samples.slide_image(kind).convert("L").resize((64, 48))
+        distances[kind] = sum(abs(a - b) for a, b in zip(small.tobytes(), ref.tobytes(), strict=True))
+    return min(distances, key=distances.__getitem__)
+
+
+class _FfmpegCounter:
+    """Counts ffmpeg runs through video._run, the one place every ffmpeg process starts."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.calls: list[list[str]] = []
+        real = video_adapter._run
+
+        def counting(args: list[str], *, timeout_s: float) -> subprocess.CompletedProcess[bytes]:
+            self.calls.append(args)
+            return real(args, timeout_s=timeout_s)
+
+        monkeypatch.setattr(video_adapter, "_run", counting)
+
+
+def test_the_strategies_are_named():
+    assert STRATEGIES == ("even", "scene", "dedup")
+
+
+def test_an_unknown_strategy_is_a_programming_error(videos: dict[str, Path]):
+    probe = probe_video(videos["mp4"], timeout_s=TIMEOUT)
+    with pytest.raises(ValueError, match="unknown frame strategy 'best'"):
+        sample_frames(videos["mp4"], probe=probe, count=2, max_side=160, timeout_s=TIMEOUT, strategy="best")
+
+
+def test_scene_frames_come_from_the_moments_the_screen_changes(clicked_through: Path):
+    probe = probe_video(clicked_through, timeout_s=TIMEOUT)
+    frames = sample_frames(
+        clicked_through, probe=probe, count=3, max_side=320, timeout_s=TIMEOUT, strategy="scene"
+    )
+    # 9 candidates 1.33 s apart from 0.67 s: the first, then the dialog's and the list's first ones
+    assert [frame.timestamp_ms for frame in frames] == [666, 4666, 6000]
+    assert [_shows(frame.data) for frame in frames] == ["page", "dialog", "list"]
+    assert all(max(frame.width, frame.height) <= 320 for frame in frames)
+    assert all(frame.mime == "image/jpeg" for frame in frames)
+
+
+def test_even_frames_miss_a_short_dialog_that_scene_frames_catch(clicked_through: Path):
+    probe = probe_video(clicked_through, timeout_s=TIMEOUT)
+    frames = sample_frames(clicked_through, probe=probe, count=3, max_side=320, timeout_s=TIMEOUT)
+    assert "dialog" not in [_shows(frame.data) for frame in frames]  # 2 s, 6 s, 10 s
+
+
+def test_scene_returns_count_frames_sorted_by_time(timecoded: Path):
+    probe = probe_video(timecoded, timeout_s=TIMEOUT)
+    frames = sample_frames(timecoded, probe=probe, count=5, max_side=320, timeout_s=TIMEOUT, strategy="scene")
+    stamps = [frame.timestamp_ms for frame in frames]
+    assert len(frames) == 5 and stamps == sorted(set(stamps))
+    for frame in frames:  # each frame is the moment it claims to be
+        assert samples.bar_time(frame.data, seconds=60.0) == pytest.approx(frame.timestamp_ms / 1000, abs=1.0)
+
+
+def test_scene_on_a_still_recording_spreads_its_frames_evenly(still: Path):
+    probe = probe_video(still, timeout_s=TIMEOUT)
+    frames = sample_frames(still, probe=probe, count=3, max_side=320, timeout_s=TIMEOUT, strategy="scene")
+    # nothing changed: the first, last and middle candidates, not the first three
+    assert [frame.timestamp_ms for frame in frames] == [666, 6000, 11333]
+
+
+def test_scene_cost_follows_the_frame_count_not_the_duration(
+    clicked_through: Path, timecoded: Path, monkeypatch: pytest.MonkeyPatch
+):
+    probes = {path: probe_video(path, timeout_s=TIMEOUT) for path in (clicked_through, timecoded)}
+    counter = _FfmpegCounter(monkeypatch)
+    runs = {}
+    for path, probe in probes.items():  # 12 s and 60 s
+        for count in (2, 4):
+            counter.calls.clear()
+            sample_frames(path, probe=probe, count=count, max_side=160, timeout_s=TIMEOUT, strategy="scene")
+            runs[path, count] = len(counter.calls)
+    # 3 thumbnails per frame plus the frame itself: one ffmpeg each, whatever the length
+    assert runs == {
+        (clicked_through, 2): 8,
+        (clicked_through, 4): 16,
+        (timecoded, 2): 8,
+        (timecoded, 4): 16,
+    }
+    thumbs = [args for args in counter.calls if "rawvideo" in args]
+    assert len(thumbs) == 12
+    assert all(args.index("-ss") < args.index("-i") for args in thumbs)  # input seeking
+
+
+def test_dedup_keeps_one_frame_of_a_still_recording(still: Path):
+    probe = probe_video(still, timeout_s=TIMEOUT)
+    frames = sample_frames(still, probe=probe, count=8, max_side=320, timeout_s=TIMEOUT, strategy="dedup")
+    assert [frame.timestamp_ms for frame in frames] == [750]  # the first of the eight
+
+
+def test_dedup_keeps_distinct_screens(three_pages: Path):
+    probe = probe_video(three_pages, timeout_s=TIMEOUT)
+    frames = sample_frames(
+        three_pages, probe=probe, count=6, max_side=320, timeout_s=TIMEOUT, strategy="dedup"
+    )
+    # even moments 1, 3, 5, 7, 9, 11 s show page, page, dialog, dialog, list, list
+    assert [frame.timestamp_ms for frame in frames] == [1000, 5000, 9000]
+    assert [_shows(frame.data) for frame in frames] == ["page", "dialog", "list"]
+
+
+def test_dedup_threshold_zero_still_drops_identical_screens_only(three_pages: Path):
+    probe = probe_video(three_pages, timeout_s=TIMEOUT)
+    even = sample_frames(three_pages, probe=probe, count=6, max_side=320, timeout_s=TIMEOUT)
+    loose = sample_frames(
+        three_pages,
+        probe=probe,
+        count=6,
+        max_side=320,
+        timeout_s=TIMEOUT,
+        strategy="dedup",
+        dedup_threshold=64,
+    )
+    assert len(even) == 6
+    assert len(loose) == 1  # every hash is within 64 bits: only the first frame survives
+
+
+def test_dhash_ignores_compression_and_sees_layout():
+    page = samples.slide_image("page")
+    sharp, blurry = io.BytesIO(), io.BytesIO()
+    page.save(sharp, format="PNG")
+    page.save(blurry, format="JPEG", quality=20)
+    other = io.BytesIO()
+    samples.slide_image("list").save(other, format="PNG")
+    assert hamming(dhash(sharp.getvalue()), dhash(blurry.getvalue())) <= 4
+    assert hamming(dhash(sharp.getvalue()), dhash(other.getvalue())) > 16
+    assert 0 <= dhash(other.getvalue()) < 2**64
+
+
+@pytest.mark.parametrize(
+    ("ms", "text"),
+    [(0, "00:00:00"), (999, "00:00:00"), (83_000, "00:01:23"), (3_723_500, "01:02:03"), (-5, "00:00:00")],
+)
+def test_format_timestamp(ms: int, text: str):
+    assert format_timestamp(ms) == text
+
+
+def test_the_model_gets_a_small_h264_at_a_low_frame_rate(video_dir: Path, tmp_path: Path):
+    src = samples.video_file(video_dir, "webm", seconds=2.0, size=(640, 360), fps=25)
+    dst = tmp_path / "model.mp4"
+    video = transcode_for_model(src, dst, max_height=240, fps=2.0, timeout_s=TIMEOUT)
+    out = probe_video(dst, timeout_s=TIMEOUT)
+    assert out.codec == "h264" and out.container == "mov"
+    assert (video.width, video.height) == (out.width, out.height)
+    assert video.height <= 240 and video.width % 2 == 0 and video.height % 2 == 0
+    assert video.width == pytest.approx(240 * 640 / 360, abs=2)
+    assert video.mime == "video/mp4" and video.size_bytes == dst.stat().st_size > 0
+    info = _stream_info(dst)
+    fps = re.search(r"(\d+(?:\.\d+)?) fps", info)
+    assert fps is not None and float(fps.group(1)) <= 2.0
+    assert "Audio:" not in info
+    data = dst.read_bytes()
+    assert data.index(b"moov") < data.index(b"mdat")  # +faststart
+
+
+def test_the_model_video_is_never_upscaled_nor_sped_up(video_dir: Path, tmp_path: Path):
+    src = samples.video_file(video_dir, "mp4", seconds=1.0, fps=1, audio=False, name="slow")
+    video = transcode_for_model(src, tmp_path / "model.mp4", timeout_s=TIMEOUT)  # 1080, 2 fps
+    assert (video.width, video.height) == (320, 240)
+    fps = re.search(r"(\d+(?:\.\d+)?) fps", _stream_info(tmp_path / "model.mp4"))
+    assert fps is not None and float(fps.group(1)) <= 1.0
+
+
+def test_strategies_and_model_transcode_are_sandboxed(
+    clicked_through: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    calls: list[tuple[list[str], dict[str, object]]] = []
+    real_run = subprocess.run
+
+    def spy(args: list[str], **kwargs: object) -> subprocess.CompletedProcess[bytes]:
+        calls.append((args, kwargs))
+        return real_run(args, **kwargs)  # type: ignore[call-overload, no-any-return]
+
+    monkeypatch.setattr(video_adapter.subprocess, "run", spy)
+    probe = probe_video(clicked_through, timeout_s=TIMEOUT)
+    for strategy in ("scene", "dedup"):
+        sample_frames(
+            clicked_through, probe=probe, count=2, max_side=160, timeout_s=TIMEOUT, strategy=strategy
+        )
+    transcode_for_model(clicked_through, tmp_path / "model.mp4", timeout_s=TIMEOUT)
+    assert len(calls) >= 12
+    for args, kwargs in calls:
+        assert "-nostdin" in args
+        assert kwargs.get("timeout") and float(kwargs["timeout"]) <= TIMEOUT  # type: ignore[arg-type]
+        i = args.index("-i")
+        assert args[i - 2 : i] == ["-protocol_whitelist", "file"]
+        assert args[i - 4] == "-f"
+        assert args[i + 1].startswith("file:")

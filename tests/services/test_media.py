@@ -161,3 +161,85 @@ def test_the_same_screenshot_is_stored_once(screenshot):
 
 def test_processing_a_deleted_attachment_does_nothing():
     media.attachment_process(attachment_id=987654)
+
+
+def test_the_attachment_records_how_it_will_be_shown_to_the_model(screenshot, recording, settings):
+    settings.TRIAGE_VIDEO_FRAMES = 4
+    ticket = ticket_create(
+        subject="s",
+        description="d",
+        requester_email="",
+        uploads=[_upload("x.png", screenshot), _upload("r.mp4", recording)],
+    )
+    image, video = ticket.attachments.order_by("id")
+    media.attachment_process(attachment_id=image.id)
+    media.attachment_process(attachment_id=video.id)
+    image.refresh_from_db()
+    video.refresh_from_db()
+    assert image.metadata["representation"] == "image" and image.metadata["why"]
+    assert 0 < image.metadata["token_estimate"] <= 4300
+    assert video.metadata["representation"] == "frames"
+    assert video.metadata["strategy"] == "even" and video.metadata["codec"] == "h264"
+    assert video.metadata["frames_chosen"] == video.renditions.filter(kind=Rendition.Kind.FRAME).count()
+
+
+def test_a_small_token_budget_means_fewer_frames(recording, settings):
+    settings.TRIAGE_VIDEO_FRAMES = 6
+    settings.TRIAGE_MEDIA_TOKEN_BUDGET = 1
+    ticket = ticket_create(
+        subject="s", description="d", requester_email="", uploads=[_upload("r.mp4", recording)]
+    )
+    attachment = ticket.attachments.get()
+    media.attachment_process(attachment_id=attachment.id)
+    attachment.refresh_from_db()
+    assert attachment.status == Attachment.Status.DONE
+    assert attachment.renditions.filter(kind=Rendition.Kind.FRAME).count() == 1
+    assert "budget" in attachment.metadata["why"]
+
+
+def test_the_same_screenshot_attached_twice_is_processed_once(screenshot, monkeypatch):
+    a = ticket_create(subject="a", description="", requester_email="", uploads=[_upload("1.png", screenshot)])
+    b = ticket_create(subject="b", description="", requester_email="", uploads=[_upload("2.png", screenshot)])
+    first, second = a.attachments.get(), b.attachments.get()
+    media.attachment_process(attachment_id=first.id)
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("processed twice")
+
+    monkeypatch.setattr(media.media_pipeline, "process_media", must_not_run)
+    media.attachment_process(attachment_id=second.id)
+    second.refresh_from_db()
+    assert second.status == Attachment.Status.DONE
+    copied = list(second.renditions.values_list("kind", "index", "file", "sha256"))
+    assert copied == list(first.renditions.values_list("kind", "index", "file", "sha256"))
+    assert (second.width, second.height) == (2880, 1800)
+    assert second.metadata["reused_from"] == first.id
+    b.refresh_from_db()
+    assert b.status == Ticket.Status.TRIAGING
+
+
+def test_a_rejected_copy_is_not_reused(screenshot):
+    a = ticket_create(subject="a", description="", requester_email="", uploads=[_upload("1.png", screenshot)])
+    b = ticket_create(subject="b", description="", requester_email="", uploads=[_upload("2.png", screenshot)])
+    first, second = a.attachments.get(), b.attachments.get()
+    Attachment.objects.filter(id=first.id).update(status=Attachment.Status.REJECTED)
+    media.attachment_process(attachment_id=second.id)
+    second.refresh_from_db()
+    assert second.status == Attachment.Status.DONE and "reused_from" not in second.metadata
+
+
+def test_a_crash_in_the_pipeline_is_recorded_as_a_bug(screenshot, monkeypatch):
+    from triage.adapters.media import images
+
+    def boom(*args, **kwargs):
+        raise KeyError("x")
+
+    monkeypatch.setattr(images, "normalize_image", boom)
+    ticket = ticket_create(
+        subject="s", description="d", requester_email="", uploads=[_upload("x.png", screenshot)]
+    )
+    attachment = ticket.attachments.get()
+    media.attachment_process(attachment_id=attachment.id)
+    attachment.refresh_from_db()
+    assert attachment.status == Attachment.Status.FAILED and attachment.failure_kind == "bug"
+    assert "internal error" in attachment.reject_reason and "KeyError" in attachment.reject_reason

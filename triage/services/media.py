@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -14,22 +13,15 @@ from django.db import transaction
 from django.utils import timezone
 
 from triage.adapters.media import ImageLimits, MediaRejected, SniffResult
-from triage.adapters.media import images as image_adapter
+from triage.adapters.media import pipeline as media_pipeline
 from triage.adapters.media import sniff as sniff_adapter
-from triage.adapters.media import video as video_adapter
+from triage.adapters.media.pipeline import MediaConfig
 from triage.models import Attachment, Rendition, Ticket
 from triage.services.storage import bytes_store, content_key, content_store, local_path, sha256_of_file
 
 logger = logging.getLogger(__name__)
 
 _SNIFF_BYTES = 8192
-# Browsers play these as they are; anything else gets an H.264 playback copy.
-_BROWSER_PLAYABLE = {
-    ("video/mp4", "h264"),
-    ("video/webm", "vp8"),
-    ("video/webm", "vp9"),
-    ("video/webm", "av1"),
-}
 
 
 @dataclass(frozen=True)
@@ -63,11 +55,29 @@ def original_store(*, fileobj: IO[bytes], checked: CheckedUpload) -> str:
     return content_store(key=key, content=File(fileobj))
 
 
+def media_config() -> MediaConfig:
+    """The pipeline's limits, read from settings at call time (tests change them per test)."""
+    return MediaConfig(
+        image_limits=ImageLimits(
+            max_pixels=settings.TRIAGE_IMAGE_MAX_PIXELS,
+            max_side=settings.TRIAGE_IMAGE_MAX_SIDE,
+            max_source_pixels=settings.TRIAGE_SOURCE_MAX_PIXELS,
+        ),
+        frames=settings.TRIAGE_VIDEO_FRAMES,
+        frame_max_side=settings.TRIAGE_FRAME_MAX_SIDE,
+        ffmpeg_timeout_s=settings.TRIAGE_FFMPEG_TIMEOUT_S,
+        video_max_duration_s=settings.TRIAGE_VIDEO_MAX_DURATION_S,
+        frame_strategy=settings.TRIAGE_VIDEO_STRATEGY,
+        media_token_budget=settings.TRIAGE_MEDIA_TOKEN_BUDGET,
+    )
+
+
 def attachment_process(*, attachment_id: int) -> None:
     """Make the renditions of one attachment, then let the ticket move on if it was the last one.
 
     Idempotent: a finished attachment is skipped; renditions are written to content keys under a
-    unique (attachment, kind, index) slot, so a redelivered job rewrites nothing twice.
+    unique (attachment, kind, index) slot, so a redelivered job rewrites nothing twice. The same
+    bytes already processed for another attachment are not processed again: its rows are copied.
     """
     claimed = Attachment.objects.filter(
         id=attachment_id, status__in=[Attachment.Status.QUEUED, Attachment.Status.PROCESSING]
@@ -78,13 +88,8 @@ def attachment_process(*, attachment_id: int) -> None:
         return
     if claimed:
         try:
-            with local_path(attachment.file.name) as path:
-                if attachment.kind == Attachment.Kind.IMAGE:
-                    _image_process(attachment=attachment, path=path)
-                else:
-                    _video_process(attachment=attachment, path=path)
-        except MediaRejected as exc:
-            attachment_mark_failed(attachment_id=attachment.id, kind="bad_input", message=exc.reason)
+            if not _renditions_reuse(attachment=attachment):
+                _renditions_make(attachment=attachment)
         except Exception as exc:  # a bug or a resource failure: record it, never kill the ticket
             logger.exception("processing attachment %s failed", attachment.id)
             attachment_mark_failed(
@@ -92,11 +97,115 @@ def attachment_process(*, attachment_id: int) -> None:
                 kind="bug",
                 message=f"internal error while processing ({type(exc).__name__})",
             )
-        else:
-            Attachment.objects.filter(id=attachment.id).update(
-                status=Attachment.Status.DONE, processed_at=timezone.now()
-            )
     ticket_media_settle(ticket_id=attachment.ticket_id)
+
+
+def _renditions_make(*, attachment: Attachment) -> None:
+    sniffed = SniffResult(
+        kind="image" if attachment.kind == Attachment.Kind.IMAGE else "video",
+        mime=attachment.mime,
+        extension=Path(attachment.file.name).suffix.lstrip("."),
+    )
+    # No transaction is open here: ffmpeg and Pillow run for seconds to minutes.
+    with local_path(attachment.file.name) as path:
+        result = media_pipeline.process_media(path, sniff=sniffed, config=media_config())
+    if not result.accepted:
+        if result.failure_kind == "bug":
+            logger.error("processing attachment %s failed: %s", attachment.id, result.reason)
+            message = result.reason.replace("internal error", "internal error while processing", 1)
+        else:
+            message = result.reason
+        if result.probe is not None:  # what we know of a recording we refused is still worth showing
+            Attachment.objects.filter(id=attachment.id).update(
+                width=result.source_width,
+                height=result.source_height,
+                duration_s=result.duration_s,
+                metadata={**attachment.metadata, **result.metadata()},
+            )
+        attachment_mark_failed(
+            attachment_id=attachment.id, kind=result.failure_kind or "bug", message=message
+        )
+        return
+    stored = [
+        (out, *bytes_store(prefix="renditions", data=out.data or b"", extension=out.extension))
+        for out in result.renditions
+    ]
+    with transaction.atomic():
+        for out, key, sha in stored:
+            Rendition.objects.update_or_create(
+                attachment=attachment,
+                kind=out.kind,
+                index=out.index,
+                defaults={
+                    "file": key,
+                    "sha256": sha,
+                    "mime": out.mime,
+                    "width": out.width,
+                    "height": out.height,
+                    "size_bytes": out.size_bytes,
+                    "timestamp_ms": out.timestamp_ms,
+                },
+            )
+        # A redelivered job with a smaller frame budget leaves no stale frames behind.
+        for kind in {out.kind for out in result.renditions}:
+            Rendition.objects.filter(attachment=attachment, kind=kind).exclude(
+                index__in=[out.index for out in result.renditions if out.kind == kind]
+            ).delete()
+        Attachment.objects.filter(id=attachment.id).update(
+            width=result.source_width,
+            height=result.source_height,
+            duration_s=result.duration_s,
+            metadata={**attachment.metadata, **result.metadata()},
+            status=Attachment.Status.DONE,
+            processed_at=timezone.now(),
+        )
+
+
+def _renditions_reuse(*, attachment: Attachment) -> bool:
+    """Copy the renditions of a finished attachment with the same bytes (same storage keys).
+
+    The same screenshot attached to two tickets (or twice to one) is processed once. Returns False
+    when there is nothing to copy.
+    """
+    source = (
+        Attachment.objects.filter(sha256=attachment.sha256, status=Attachment.Status.DONE)
+        .exclude(id=attachment.id)
+        .filter(renditions__isnull=False)
+        .order_by("id")
+        .first()
+    )
+    if source is None:
+        return False
+    renditions = list(source.renditions.all())
+    slots = {(r.kind, r.index) for r in renditions}
+    with transaction.atomic():
+        # a crashed earlier attempt may have left slots the source does not have
+        stale = [r.id for r in attachment.renditions.all() if (r.kind, r.index) not in slots]
+        Rendition.objects.filter(id__in=stale).delete()
+        for rendition in renditions:
+            Rendition.objects.update_or_create(
+                attachment=attachment,
+                kind=rendition.kind,
+                index=rendition.index,
+                defaults={
+                    "file": rendition.file.name,
+                    "sha256": rendition.sha256,
+                    "mime": rendition.mime,
+                    "width": rendition.width,
+                    "height": rendition.height,
+                    "size_bytes": rendition.size_bytes,
+                    "timestamp_ms": rendition.timestamp_ms,
+                },
+            )
+        Attachment.objects.filter(id=attachment.id).update(
+            width=source.width,
+            height=source.height,
+            duration_s=source.duration_s,
+            metadata={**attachment.metadata, **source.metadata, "reused_from": source.id},
+            status=Attachment.Status.DONE,
+            processed_at=timezone.now(),
+        )
+    return True
 
 
 def attachment_mark_failed(*, attachment_id: int, kind: str, message: str) -> None:
@@ -127,108 +236,3 @@ def ticket_media_settle(*, ticket_id: int) -> bool:
 
             ticket_triage_task.delay_on_commit(ticket_id=ticket_id)
         return bool(moved)
-
-
-def _rendition_save(
-    *,
-    attachment: Attachment,
-    kind: str,
-    index: int,
-    data: bytes,
-    mime: str,
-    extension: str,
-    width: int,
-    height: int,
-    timestamp_ms: int | None = None,
-) -> Rendition:
-    key, sha = bytes_store(prefix="renditions", data=data, extension=extension)
-    rendition, _ = Rendition.objects.update_or_create(
-        attachment=attachment,
-        kind=kind,
-        index=index,
-        defaults={
-            "file": key,
-            "sha256": sha,
-            "mime": mime,
-            "width": width,
-            "height": height,
-            "size_bytes": len(data),
-            "timestamp_ms": timestamp_ms,
-        },
-    )
-    return rendition
-
-
-def _image_process(*, attachment: Attachment, path: Path) -> None:
-    normalized = image_adapter.normalize_image(
-        path,
-        limits=ImageLimits(
-            max_pixels=settings.TRIAGE_IMAGE_MAX_PIXELS,
-            max_side=settings.TRIAGE_IMAGE_MAX_SIDE,
-            max_source_pixels=settings.TRIAGE_SOURCE_MAX_PIXELS,
-        ),
-    )
-    _rendition_save(
-        attachment=attachment,
-        kind=Rendition.Kind.IMAGE,
-        index=0,
-        data=normalized.data,
-        mime=normalized.mime,
-        extension=normalized.extension,
-        width=normalized.width,
-        height=normalized.height,
-    )
-    Attachment.objects.filter(id=attachment.id).update(
-        width=normalized.source_width, height=normalized.source_height
-    )
-
-
-def _video_process(*, attachment: Attachment, path: Path) -> None:
-    timeout = settings.TRIAGE_FFMPEG_TIMEOUT_S
-    probe = video_adapter.probe_video(path, timeout_s=timeout)
-    if probe.duration_s > settings.TRIAGE_VIDEO_MAX_DURATION_S:
-        raise MediaRejected(
-            f"recordings may be at most {settings.TRIAGE_VIDEO_MAX_DURATION_S // 60} minutes long; "
-            f"this one is {probe.duration_s / 60:.1f} minutes"
-        )
-    Attachment.objects.filter(id=attachment.id).update(
-        width=probe.width,
-        height=probe.height,
-        duration_s=probe.duration_s,
-        metadata={"codec": probe.codec, "rotation": probe.rotation, "container": probe.container},
-    )
-    frames = video_adapter.sample_frames(
-        path,
-        probe=probe,
-        count=settings.TRIAGE_VIDEO_FRAMES,
-        max_side=settings.TRIAGE_FRAME_MAX_SIDE,
-        timeout_s=timeout,
-    )
-    if not frames:
-        raise MediaRejected("no frame could be read from the recording")
-    for index, frame in enumerate(frames):
-        _rendition_save(
-            attachment=attachment,
-            kind=Rendition.Kind.FRAME,
-            index=index,
-            data=frame.data,
-            mime=frame.mime,
-            extension=frame.extension,
-            width=frame.width,
-            height=frame.height,
-            timestamp_ms=frame.timestamp_ms,
-        )
-    if (attachment.mime, probe.codec) not in _BROWSER_PLAYABLE or probe.rotation:
-        with tempfile.TemporaryDirectory() as tmp:
-            dst = Path(tmp) / "playback.mp4"
-            playback = video_adapter.transcode_for_playback(path, dst, probe=probe, timeout_s=timeout * 5)
-            _rendition_save(
-                attachment=attachment,
-                kind=Rendition.Kind.PLAYBACK,
-                index=0,
-                data=dst.read_bytes(),
-                mime=playback.mime,
-                extension="mp4",
-                width=playback.width,
-                height=playback.height,
-            )

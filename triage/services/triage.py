@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from triage import selectors
 from triage.adapters.llm.base import ImagePart, TicketInput, TriageClient, TriageOutcome
+from triage.adapters.media.video import format_timestamp
 from triage.models import Attachment, Rendition, Ticket, TriageRun
 
 logger = logging.getLogger(__name__)
@@ -53,11 +54,6 @@ def triage_client_get(*, provider: str | None = None) -> TriageClient:
     raise ValueError(f"unknown TRIAGE_PROVIDER {provider!r}")
 
 
-def _timestamp(ms: int) -> str:
-    seconds = ms // 1000
-    return f"{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
-
-
 def ticket_input_build(*, ticket: Ticket) -> TicketInput:
     images: list[ImagePart] = []
     notes: list[str] = []
@@ -73,7 +69,7 @@ def ticket_input_build(*, ticket: Ticket) -> TicketInput:
             if rendition.kind == Rendition.Kind.PLAYBACK:
                 continue
             if rendition.kind == Rendition.Kind.FRAME:
-                label = f"frame at {_timestamp(rendition.timestamp_ms or 0)} of recording '{name}'"
+                label = f"frame at {format_timestamp(rendition.timestamp_ms or 0)} of recording '{name}'"
             else:
                 label = f"screenshot '{name}'"
             with default_storage.open(rendition.file.name, "rb") as fh:

@@ -1,4 +1,4 @@
-"""Video probing, frame sampling and playback transcoding with ffmpeg (imageio-ffmpeg's static build).
+"""Video probing, frame sampling and transcoding (playback, model input) with ffmpeg (imageio-ffmpeg's build).
 
 The build has no ffprobe, so probing parses `ffmpeg -i` output. Every ffmpeg process here runs:
 - with a wall-clock timeout (subprocess.run(timeout=...) kills it), reported as MediaRejected;
@@ -20,9 +20,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import imageio_ffmpeg
+import numpy as np
 from PIL import Image
 
 from triage.adapters.media import Frame, MediaRejected, PlaybackVideo, VideoProbe
+from triage.adapters.media.phash import dhash, hamming
 from triage.adapters.media.sniff import sniff
 
 # A file that fails to decode fails the same way next time; only failing to start a process
@@ -50,6 +52,17 @@ _PLAYBACK_MAX_FPS = 30
 # decoding cannot reach is not worth the rest of the time budget (the first frame stands in).
 _SEEK_BACKOFF_MS = (0, 2_000, 10_000, 30_000)
 _FRAME_WORKERS = 2  # one ffmpeg per frame; the media queue runs on small boxes (2 cores)
+
+# How frames are chosen (sample_frames): evenly spaced; where the picture changes most; evenly
+# spaced without near-duplicates.
+STRATEGIES = ("even", "scene", "dedup")
+# "scene" looks at this many candidates per frame it returns, each as a 64x64 grey thumbnail
+# (4 KB raw): enough to see a dialog open or a page change, cheap to decode and compare.
+_SCENE_OVERSAMPLE = 3
+_THUMB_SIDE = 64
+# Mean absolute difference (0-255) below which two thumbnails show the same screen: x264 noise
+# on a still screen stays under 1; a dialog over a tenth of the screen gives 5+.
+_SCENE_NOISE = 1.0
 
 _DURATION = re.compile(r"Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)")
 _INPUT = re.compile(r"^Input #0, ([\w,]+), from", re.MULTILINE)
@@ -122,9 +135,23 @@ def probe_video(path: Path, *, timeout_s: float) -> VideoProbe:
 
 
 def sample_frames(
-    path: Path, *, probe: VideoProbe, count: int, max_side: int, timeout_s: float
+    path: Path,
+    *,
+    probe: VideoProbe,
+    count: int,
+    max_side: int,
+    timeout_s: float,
+    strategy: str = "even",
+    dedup_threshold: int = 4,
 ) -> list[Frame]:
-    """`count` frames evenly spaced over the duration, as JPEG, longest side <= max_side.
+    """Up to `count` frames as JPEG, longest side <= max_side, sorted by time.
+
+    strategy (STRATEGIES):
+    - "even": `count` frames evenly spaced over the duration.
+    - "scene": the first moment plus the `count - 1` moments where the picture changed most (see
+      _scene_stamps); on a screen recording that is the dialog, the error, the next page.
+    - "dedup": "even" without near-duplicates (dHash within `dedup_threshold` bits of a frame
+      already kept): a still screen gives one frame, not `count` copies of it.
 
     One ffmpeg per frame with input seeking (`-ss` before `-i`): it jumps to the keyframe before
     the timestamp and decodes only up to it, so the cost follows `count` and the GOP length, not
@@ -132,14 +159,46 @@ def sample_frames(
     `timeout_s` bounds the whole call. Frames the seek could not produce are replaced by the first
     frame; identical frames (a clip shorter than `count` frames) are kept once.
     """
+    if strategy not in STRATEGIES:
+        raise ValueError(f"unknown frame strategy {strategy!r}; expected one of {', '.join(STRATEGIES)}")
     demuxer = _demuxer_for(path)
     deadline = time.monotonic() + timeout_s
     count = max(1, count)
-    stamps_ms = sorted({int((i + 0.5) * probe.duration_s * 1000 / count) for i in range(count)})
+    if strategy == "scene":
+        stamps_ms = _scene_stamps(
+            path, demuxer=demuxer, probe=probe, count=count, deadline=deadline, timeout_s=timeout_s
+        )
+    else:
+        stamps_ms = _even_stamps(probe.duration_s, count)
+    frames = _grab_frames(
+        path, demuxer=demuxer, stamps_ms=stamps_ms, max_side=max_side, deadline=deadline, timeout_s=timeout_s
+    )
+    if strategy == "dedup":
+        frames = _drop_near_duplicates(frames, threshold=dedup_threshold)
+    return frames
 
+
+def format_timestamp(ms: int) -> str:
+    """A frame's moment as the model and the agent read it: "00:01:23" (hh:mm:ss, rounded down)."""
+    seconds = max(0, int(ms)) // 1000
+    return f"{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+def _even_stamps(duration_s: float, count: int) -> list[int]:
+    return sorted({int((i + 0.5) * duration_s * 1000 / count) for i in range(count)})
+
+
+def _grab_frames(
+    path: Path, *, demuxer: str, stamps_ms: list[int], max_side: int, deadline: float, timeout_s: float
+) -> list[Frame]:
     def grab(at_ms: int) -> bytes:
         return _grab(
-            path, demuxer=demuxer, at_ms=at_ms, max_side=max_side, deadline=deadline, timeout_s=timeout_s
+            path,
+            demuxer=demuxer,
+            at_ms=at_ms,
+            output=_jpeg_output(max_side),
+            deadline=deadline,
+            timeout_s=timeout_s,
         )
 
     with ThreadPoolExecutor(max_workers=_FRAME_WORKERS) as pool:
@@ -167,6 +226,65 @@ def sample_frames(
     return sorted(frames, key=lambda f: f.timestamp_ms)
 
 
+def _scene_stamps(
+    path: Path, *, demuxer: str, probe: VideoProbe, count: int, deadline: float, timeout_s: float
+) -> list[int]:
+    """The first candidate plus the `count - 1` candidates that differ most from the one before.
+
+    Candidates are `_SCENE_OVERSAMPLE * count` evenly spaced moments, each grabbed by input seeking
+    as a 64x64 grey thumbnail: the cost grows with `count` (4 ffmpeg runs per returned frame), not
+    with the duration, unlike a scene filter that decodes every frame. A change shorter than the
+    candidate spacing can fall between two candidates: that is the price of a bounded cost.
+    When fewer moments changed than there are frames to fill, the rest are spread over the time
+    not covered yet, so a still recording still gets frames from its start, middle and end.
+    """
+    candidates = _even_stamps(probe.duration_s, _SCENE_OVERSAMPLE * count)
+    size = _THUMB_SIDE * _THUMB_SIDE
+
+    def thumb(at_ms: int) -> bytes:
+        return _grab(
+            path, demuxer=demuxer, at_ms=at_ms, output=_THUMB_OUTPUT, deadline=deadline, timeout_s=timeout_s
+        )
+
+    with ThreadPoolExecutor(max_workers=_FRAME_WORKERS) as pool:
+        thumbs = list(pool.map(thumb, candidates))
+    # a seek that gave nothing (end of an MPEG stream, a cut file) is not a candidate
+    kept = [(at, data) for at, data in zip(candidates, thumbs, strict=True) if len(data) == size]
+    if not kept:
+        return _even_stamps(probe.duration_s, count)
+    pixels = [np.frombuffer(data, dtype=np.uint8).astype(np.int16) for _, data in kept]
+    changes = [float("inf")] + [
+        float(np.abs(cur - prev).mean()) for prev, cur in zip(pixels, pixels[1:], strict=False)
+    ]
+    changed = [i for i in range(len(kept)) if changes[i] >= _SCENE_NOISE]
+    chosen = sorted(changed, key=lambda i: (-changes[i], i))[:count]
+    # Fewer changes than frames (a mostly still screen): fill with the candidates farthest from
+    # those already chosen, so the rest of the recording is still covered.
+    rest = [i for i in range(len(kept)) if i not in chosen]
+    while len(chosen) < count and rest:
+        far = max(rest, key=lambda i: (min(abs(kept[i][0] - kept[c][0]) for c in chosen), -i))
+        chosen.append(far)
+        rest.remove(far)
+    return sorted(kept[i][0] for i in chosen)
+
+
+def _drop_near_duplicates(frames: list[Frame], *, threshold: int) -> list[Frame]:
+    """Frames whose dHash is more than `threshold` bits from every frame kept before them.
+
+    Compared with all kept frames, not only the previous one: coming back to a screen already
+    shown adds nothing the model has not seen. The first frame is always kept.
+    """
+    kept: list[Frame] = []
+    hashes: list[int] = []
+    for frame in frames:
+        digest = dhash(frame.data)
+        if hashes and min(hamming(digest, seen) for seen in hashes) <= threshold:
+            continue
+        kept.append(frame)
+        hashes.append(digest)
+    return kept
+
+
 def transcode_for_playback(src: Path, dst: Path, *, probe: VideoProbe, timeout_s: float) -> PlaybackVideo:
     """An H.264/AAC MP4 any browser plays: longest side <= 1280, even dimensions, at most 30 fps."""
     demuxer = _demuxer_for(src)
@@ -192,6 +310,35 @@ def transcode_for_playback(src: Path, dst: Path, *, probe: VideoProbe, timeout_s
     if result.returncode != 0 or not dst.exists() or dst.stat().st_size == 0:
         reason = _short_error(result.stderr.decode(errors="replace"), path=src)
         raise MediaRejected(f"could not convert the recording for playback: {reason}")
+    out = probe_video(dst, timeout_s=timeout_s)
+    return PlaybackVideo(mime="video/mp4", width=out.width, height=out.height, size_bytes=dst.stat().st_size)
+
+
+def transcode_for_model(
+    src: Path, dst: Path, *, max_height: int = 1080, fps: float = 2.0, timeout_s: float
+) -> PlaybackVideo:
+    """The recording itself for a model's native video input: H.264 MP4, no audio.
+
+    Height <= max_height (never upscaled), even dimensions, at most `fps` frames per second: a
+    screen recording changes slowly, and the model bills by the frame it looks at. crf 30 keeps
+    text readable at a fraction of the playback file's size.
+    """
+    demuxer = _demuxer_for(src)
+    # even height and width (x264 with yuv420p); `-2` keeps the aspect ratio
+    scale = f"scale=w=-2:h='trunc(min({int(max_height)},ih)/2)*2'"
+    rate = f"fps=fps='min({float(fps)},source_fps)'"
+    args = [
+        *_input(src, demuxer=demuxer),
+        "-map", "0:V:0", "-an",
+        "-vf", f"{scale},{rate}",
+        "-c:v", "libx264", "-preset", "veryfast", "-crf", "30", "-pix_fmt", "yuv420p",
+        "-movflags", "+faststart",
+        "-f", "mp4", "-y", f"file:{dst}",
+    ]  # fmt: skip
+    result = _run(args, timeout_s=timeout_s)
+    if result.returncode != 0 or not dst.exists() or dst.stat().st_size == 0:
+        reason = _short_error(result.stderr.decode(errors="replace"), path=src)
+        raise MediaRejected(f"could not convert the recording for the model: {reason}")
     out = probe_video(dst, timeout_s=timeout_s)
     return PlaybackVideo(mime="video/mp4", width=out.width, height=out.height, size_bytes=dst.stat().st_size)
 
@@ -259,8 +406,11 @@ def _duration_by_copy(path: Path, *, demuxer: str, timeout_s: float) -> float:
     return max(times, default=0) / 1_000_000
 
 
-def _grab(path: Path, *, demuxer: str, at_ms: int, max_side: int, deadline: float, timeout_s: float) -> bytes:
-    """One JPEG frame at `at_ms`, or b"" when no attempt produced one.
+def _grab(
+    path: Path, *, demuxer: str, at_ms: int, output: list[str], deadline: float, timeout_s: float
+) -> bytes:
+    """One frame at `at_ms`, encoded by `output` (_jpeg_output, _THUMB_OUTPUT), or b"" when no
+    attempt produced one.
 
     Input seeking is exact when the demuxer finds a keyframe before the target. MPEG-PS/TS have
     no index: a seek into the last GOP lands after its keyframe and yields nothing (exit code 0).
@@ -278,11 +428,7 @@ def _grab(path: Path, *, demuxer: str, at_ms: int, max_side: int, deadline: floa
                 "-ss", f"{(at_ms - back_ms) / 1000:.3f}",  # before -i: jump, don't decode from 0
                 *_input(path, demuxer=demuxer),
                 *skip,  # after -i: decode and drop frames up to the target
-                "-map", "0:V:0", "-frames:v", "1", "-vf", _frame_filter(max_side),
-                "-c:v", "mjpeg", "-q:v", "3",
-                # no encoder version string: the same frame gives the same bytes (content keys)
-                "-fflags", "+bitexact", "-flags:v", "+bitexact",
-                "-f", "image2pipe", "pipe:1",
+                "-map", "0:V:0", "-frames:v", "1", *output,
             ],
             timeout_s=remaining,
         )  # fmt: skip
@@ -291,6 +437,20 @@ def _grab(path: Path, *, demuxer: str, at_ms: int, max_side: int, deadline: floa
         if back_ms == at_ms:
             break
     return b""
+
+
+def _jpeg_output(max_side: int) -> list[str]:
+    return [
+        "-vf", _frame_filter(max_side),
+        "-c:v", "mjpeg", "-q:v", "3",
+        # no encoder version string: the same frame gives the same bytes (content keys)
+        "-fflags", "+bitexact", "-flags:v", "+bitexact",
+        "-f", "image2pipe", "pipe:1",
+    ]  # fmt: skip
+
+
+# a 64x64 grey thumbnail as raw bytes (scene detection compares these, nobody looks at them)
+_THUMB_OUTPUT = ["-vf", f"scale={_THUMB_SIDE}:{_THUMB_SIDE},format=gray", "-f", "rawvideo", "pipe:1"]
 
 
 def _frame_filter(max_side: int) -> str:

@@ -1,0 +1,174 @@
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+
+import pytest
+
+from tests import media_samples as samples
+from triage.adapters.media import ImageLimits, SniffResult, pipeline
+from triage.adapters.media import images as image_adapter
+from triage.adapters.media import video as video_adapter
+from triage.adapters.media.pipeline import MediaConfig, process_media
+from triage.adapters.media.sniff import sniff
+from triage.adapters.media.tokens import estimate_image_tokens
+
+CONFIG = MediaConfig(
+    image_limits=ImageLimits(max_pixels=16384 * 14 * 14, max_side=4096, max_source_pixels=60_000_000),
+    frames=6,
+    frame_max_side=320,
+    ffmpeg_timeout_s=60,
+    video_max_duration_s=600,
+    frame_strategy="even",
+    media_token_budget=20_000,
+)
+
+
+def _run(path: Path, config: MediaConfig = CONFIG):
+    return process_media(path, sniff=sniff(path.read_bytes()[:8192]), config=config)
+
+
+@pytest.fixture
+def shot(tmp_path: Path) -> Path:
+    path = tmp_path / "shot.png"
+    path.write_bytes(samples.image_bytes("PNG", size=(2880, 1800)))
+    return path
+
+
+def test_a_screenshot_becomes_one_normalized_image_with_its_token_estimate(shot: Path):
+    result = _run(shot)
+    assert result.accepted and result.representation == "image"
+    [image] = result.renditions
+    assert image.kind == "IMAGE" and image.mime == "image/png" and image.data
+    assert (result.source_width, result.source_height) == (2880, 1800)
+    assert result.token_estimate == estimate_image_tokens(image.width, image.height)
+    assert "still image" in result.why
+
+
+def test_a_recording_becomes_frames_and_a_playback_copy_when_browsers_cannot_play_it(tmp_path: Path):
+    avi = samples.video_file(tmp_path, "avi", seconds=3)
+    result = _run(avi)
+    assert result.accepted, result.reason
+    assert result.representation == "frames" and result.strategy == "even"
+    frames = [r for r in result.renditions if r.kind == "FRAME"]
+    assert [f.index for f in frames] == list(range(len(frames))) and len(frames) == 6
+    assert [r.kind for r in result.renditions].count("PLAYBACK") == 1
+    assert result.token_estimate == sum(estimate_image_tokens(f.width, f.height) for f in frames)
+    assert result.probe is not None and result.duration_s == pytest.approx(3, abs=0.4)
+    assert result.metadata()["representation"] == "frames"
+
+
+def test_a_browser_playable_recording_gets_no_playback_copy(tmp_path: Path):
+    result = _run(samples.video_file(tmp_path, "mp4", seconds=2))
+    assert result.accepted and {r.kind for r in result.renditions} == {"FRAME"}
+
+
+def test_frames_are_cut_to_fit_the_token_budget_and_the_reason_says_so(tmp_path: Path):
+    mp4 = samples.video_file(tmp_path, "mp4", seconds=3, size=(640, 480))
+    per_frame = estimate_image_tokens(320, 240)
+    result = _run(mp4, MediaConfig(**{**CONFIG.__dict__, "media_token_budget": per_frame * 2 + 1}))
+    assert result.accepted
+    assert result.frames_chosen == 2 and len(result.renditions) == 2
+    assert result.token_estimate <= per_frame * 2 + 1
+    assert "budget" in result.why
+
+
+def test_at_least_one_frame_is_kept_however_small_the_budget(tmp_path: Path):
+    mp4 = samples.video_file(tmp_path, "mp4", seconds=2)
+    result = _run(mp4, MediaConfig(**{**CONFIG.__dict__, "media_token_budget": 1}))
+    assert result.accepted and result.frames_chosen == 1
+
+
+def test_a_too_long_recording_is_refused_with_its_probe_kept(tmp_path: Path):
+    mp4 = samples.video_file(tmp_path, "mp4", seconds=3)
+    result = _run(mp4, MediaConfig(**{**CONFIG.__dict__, "video_max_duration_s": 1}))
+    assert not result.accepted and result.failure_kind == "bad_input"
+    assert "at most" in result.reason and result.probe is not None
+
+
+@pytest.mark.parametrize(
+    "data", [samples.truncated(samples.image_bytes("PNG"), 0.1), samples.bomb_png(), samples.POLYGLOT_GIF_JS]
+)
+def test_bad_images_are_refused_not_raised(tmp_path: Path, data: bytes):
+    path = tmp_path / "bad"
+    path.write_bytes(data)
+    result = process_media(
+        path, sniff=SniffResult(kind="image", mime="image/png", extension="png"), config=CONFIG
+    )
+    assert not result.accepted and result.reason and result.failure_kind == "bad_input"
+
+
+def test_garbage_claimed_to_be_a_video_is_refused_not_raised(tmp_path: Path):
+    path = tmp_path / "bad.mp4"
+    path.write_bytes(samples.TEXT)
+    result = process_media(
+        path, sniff=SniffResult(kind="video", mime="video/mp4", extension="mp4"), config=CONFIG
+    )
+    assert not result.accepted and result.failure_kind == "bad_input"
+
+
+def test_an_unexpected_error_is_reported_as_internal(shot: Path, monkeypatch):
+    def boom(*args, **kwargs):
+        raise ZeroDivisionError
+
+    monkeypatch.setattr(image_adapter, "normalize_image", boom)
+    result = _run(shot)
+    assert not result.accepted
+    assert result.reason == "internal error (ZeroDivisionError)" and result.failure_kind == "bug"
+
+
+def test_strategy_is_passed_only_to_a_sampler_that_accepts_it(monkeypatch, tmp_path: Path):
+    seen: list[dict] = []
+    real = video_adapter.sample_frames
+
+    def old_style(path, *, probe, count, max_side, timeout_s):
+        seen.append({})
+        return real(path, probe=probe, count=count, max_side=max_side, timeout_s=timeout_s)
+
+    def new_style(path, *, probe, count, max_side, timeout_s, strategy="even"):
+        seen.append({"strategy": strategy})
+        return real(path, probe=probe, count=count, max_side=max_side, timeout_s=timeout_s)
+
+    mp4 = samples.video_file(tmp_path, "mp4", seconds=2)
+    scene = MediaConfig(**{**CONFIG.__dict__, "frame_strategy": "scene"})
+    monkeypatch.setattr(video_adapter, "sample_frames", old_style)
+    old = _run(mp4, scene)
+    monkeypatch.setattr(video_adapter, "sample_frames", new_style)
+    new = _run(mp4, scene)
+    assert seen == [{}, {"strategy": "scene"}]
+    assert old.strategy == "even" and "unavailable" in old.why
+    assert new.strategy == "scene" and "scene" in new.why
+
+
+def test_an_animation_becomes_frames_when_the_image_adapter_can_sample_it(monkeypatch, tmp_path: Path):
+    from triage.adapters.media import Frame
+
+    gif = tmp_path / "a.gif"
+    gif.write_bytes(samples.animated("GIF", frames=4))
+    frame = Frame(data=b"x", mime="image/png", extension="png", width=160, height=120, timestamp_ms=0)
+    calls: list[int] = []
+
+    def sample_animation(path, *, count, limits):
+        calls.append(count)
+        return [frame] * 3
+
+    monkeypatch.setattr(image_adapter, "is_animated", lambda path: True, raising=False)
+    monkeypatch.setattr(image_adapter, "sample_animation", sample_animation, raising=False)
+    result = _run(gif)
+    assert calls == [CONFIG.frames]
+    assert result.accepted and result.representation == "animation-frames"
+    assert [r.kind for r in result.renditions] == ["FRAME"] * 3
+    assert result.token_estimate == 3 * estimate_image_tokens(160, 120)
+
+
+def test_without_animation_support_an_animation_is_its_first_frame(monkeypatch, tmp_path: Path):
+    monkeypatch.delattr(image_adapter, "sample_animation", raising=False)
+    gif = tmp_path / "a.gif"
+    gif.write_bytes(samples.animated("GIF", frames=4))
+    result = _run(gif)
+    assert result.accepted and result.representation == "image"
+
+
+def test_the_pipeline_reads_no_settings():
+    source = inspect.getsource(pipeline)
+    assert "django" not in source and "settings" not in source.replace("settings reads", "")
