@@ -380,3 +380,72 @@ def slides_video(
     if result.returncode != 0:
         raise RuntimeError(f"ffmpeg failed: {result.stderr.decode(errors='replace')[-800:]}")
     return dst
+
+
+# --- Added for BMP/HEIC, animation sampling and polyglots (append-only) ---
+
+
+def heic_bytes(size: tuple[int, int] = (400, 300), *, photo: bool = True, exif_gps: bool = False) -> bytes:
+    """A HEIC written by pillow-heif (libheif + x265 in its wheel), as an iPhone would send."""
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+    img = photo_image(size) if photo else screenshot_image(size)
+    extra: dict[str, bytes] = {}
+    if exif_gps:
+        exif = Image.Exif()
+        exif[0x010F] = "Acme Phones"
+        exif[0x8825] = {1: "N", 2: (52.0, 22.0, 12.5), 3: "E", 4: (4.0, 53.0, 30.0)}
+        extra["exif"] = exif.tobytes()
+    out = io.BytesIO()
+    img.save(out, format="HEIF", quality=80, **extra)
+    return out.getvalue()
+
+
+def animation_with_durations(
+    fmt: str, durations: list[int], *, size: tuple[int, int] = (160, 120), alpha: bool = False
+) -> bytes:
+    """One frame per duration (ms); frame i is filled with grey level 10*i (so a test can tell which).
+
+    With alpha=True the frames are transparent except a centre block, to check the flattening.
+    """
+    frames = []
+    for i in range(len(durations)):
+        if alpha:
+            img = Image.new("RGBA", size, (0, 0, 0, 0))
+            ImageDraw.Draw(img).rectangle(
+                (size[0] // 4, size[1] // 4, size[0] // 2, size[1] // 2), fill=(0, 0, 0, 255)
+            )
+        else:
+            img = Image.new("RGB", size, (10 * i, 10 * i, 10 * i))
+        frames.append(img)
+    out = io.BytesIO()
+    frames[0].save(
+        out, format=fmt, save_all=True, append_images=frames[1:], duration=durations, loop=0, disposal=2
+    )
+    return out.getvalue()
+
+
+def gif_with_broken_later_frame(frames: int = 4, *, size: tuple[int, int] = (64, 48)) -> bytes:
+    """An animated GIF whose last frame's LZW data is cut short: the first frames decode fine."""
+    data = animation_with_durations("GIF", [100] * frames, size=size)
+    return data[:-12] + b"\x00\x3b"  # drop the tail of the last image's data, keep a trailer
+
+
+def gif_with_oversized_frame(
+    *, size: tuple[int, int] = (64, 48), frame_size: tuple[int, int] = (9000, 9000)
+) -> bytes:
+    """A two-frame GIF whose second frame's descriptor declares a huge tile outside the canvas."""
+    data = animation_with_durations("GIF", [100, 100], size=size)
+    # The last image descriptor (0x2C, x, y, w, h): rewrite its width and height.
+    pos = data.rindex(b"\x2c\x00\x00\x00\x00")
+    return data[: pos + 5] + struct.pack("<HH", *frame_size) + data[pos + 9 :]
+
+
+def png_with_appended(trailer: bytes) -> bytes:
+    """A real screenshot PNG with other bytes (ZIP, HTML) after IEND: a polyglot."""
+    return image_bytes("PNG") + trailer
+
+
+# HTML that mentions a PNG signature further in: sniff judges the start of the file.
+HTML_WITH_PNG_LATER = HTML + b"<!--" + b"\x89PNG\r\n\x1a\n" + bytes(32) + b"-->\n"

@@ -9,7 +9,7 @@ from PIL import Image
 
 from tests import media_samples as samples
 from triage.adapters.media import ImageLimits, MediaRejected, NormalizedImage
-from triage.adapters.media.images import TRANSIENT_ERRORS, normalize_image
+from triage.adapters.media.images import TRANSIENT_ERRORS, is_animated, normalize_image, sample_animation
 from triage.adapters.media.sniff import sniff
 
 LIMITS = ImageLimits(max_pixels=16384 * 14 * 14, max_side=4096, max_source_pixels=60_000_000)
@@ -67,6 +67,9 @@ def _jpeg_markers(data: bytes) -> list[int]:
         (samples.image_bytes("JPEG", quality=90), "image/jpeg"),
         (samples.image_bytes("JPEG", photo=True), "image/jpeg"),
         (samples.image_bytes("WEBP", photo=True), "image/jpeg"),
+        (samples.image_bytes("BMP"), "image/png"),
+        (samples.heic_bytes((800, 600)), "image/jpeg"),
+        (samples.heic_bytes((800, 600), photo=False), "image/jpeg"),  # HEIC is lossy: always a photo
     ],
     ids=[
         "png",
@@ -76,6 +79,9 @@ def _jpeg_markers(data: bytes) -> list[int]:
         "jpeg-screenshot",
         "jpeg-photo",
         "webp-photo",
+        "bmp",
+        "heic-photo",
+        "heic-screenshot",
     ],
 )
 def test_every_accepted_image_format_is_sniffed_and_normalized(write, data: bytes, mime: str):
@@ -285,9 +291,9 @@ def test_files_that_are_not_images_are_rejected_with_a_reason(write, data: bytes
     assert "screenshot.png" not in err.value.reason
 
 
-@pytest.mark.parametrize("fmt", ["BMP", "TIFF", "PPM"])
+@pytest.mark.parametrize("fmt", ["TIFF", "PPM", "AVIF"])
 def test_formats_we_do_not_accept_are_not_decoded_even_though_pillow_could(write, fmt: str):
-    with pytest.raises(MediaRejected, match="not a PNG, JPEG, WebP or GIF"):
+    with pytest.raises(MediaRejected, match="not a PNG, JPEG, WebP, GIF, BMP or HEIC"):
         _normalize(write, samples.image_bytes(fmt))
 
 
@@ -295,3 +301,154 @@ def test_nothing_here_is_retried():
     # a file that fails to decode fails the same way next time
     assert TRANSIENT_ERRORS == ()
     assert not issubclass(MediaRejected, TRANSIENT_ERRORS or (type(None),))
+
+
+def test_a_bmp_screenshot_stays_lossless(write):
+    source = samples.screenshot_image((320, 200))
+    buf = io.BytesIO()
+    source.save(buf, format="BMP")
+    img = _open(_normalize(write, buf.getvalue()))
+    assert img.format == "PNG"
+    assert img.convert("RGB").tobytes() == source.tobytes()
+
+
+def test_gps_and_exif_are_stripped_from_a_heic_photo(write):
+    data = samples.heic_bytes((400, 300), exif_gps=True)
+    assert b"Acme Phones" in data  # the sample does carry EXIF
+    result = _normalize(write, data)
+    assert result.mime == "image/jpeg"
+    assert not _open(result).getexif()
+    assert b"Acme Phones" not in result.data
+    assert 0xE1 not in _jpeg_markers(result.data) and 0xE2 not in _jpeg_markers(result.data)
+
+
+def test_a_truncated_heic_is_rejected_with_a_reason(write):
+    with pytest.raises(MediaRejected) as err:
+        _normalize(write, samples.truncated(samples.heic_bytes()))
+    assert err.value.reason
+
+
+@pytest.mark.parametrize("trailer", [samples.ZIP, samples.HTML], ids=["zip", "html"])
+def test_a_polyglot_png_is_accepted_but_its_trailing_bytes_are_never_stored(write, trailer: bytes):
+    result = _normalize(write, samples.png_with_appended(trailer))
+    assert result.mime == "image/png"
+    assert trailer not in result.data
+    assert _png_chunks(result.data)[-1] == b"IEND" and result.data.endswith(b"IEND\xaeB`\x82")
+
+
+def test_a_file_named_png_that_is_html_is_rejected(write):
+    with pytest.raises(MediaRejected):
+        normalize_image(write(samples.HTML_WITH_PNG_LATER, "shot.png"), limits=LIMITS)
+
+
+# --- animations ---
+
+
+@pytest.mark.parametrize("fmt", ["GIF", "WEBP", "PNG"])
+def test_animations_are_recognized(write, fmt: str):
+    assert is_animated(write(samples.animated(fmt)))
+
+
+@pytest.mark.parametrize(
+    "data",
+    [samples.image_bytes("GIF"), samples.image_bytes("PNG"), samples.photo_jpeg(), b"", samples.TEXT],
+    ids=["gif", "png", "jpeg", "empty", "text"],
+)
+def test_still_images_and_junk_are_not_animated(write, data: bytes):
+    assert not is_animated(write(data))
+
+
+@pytest.mark.parametrize("fmt", ["GIF", "WEBP"])
+def test_frames_are_spaced_by_time_not_by_index(write, fmt: str):
+    # frame 0 is shown for 3 s, then nine frames of 100 ms: 3.9 s in all
+    data = samples.animation_with_durations(fmt, [3000] + [100] * 9)
+    frames = sample_animation(write(data), count=4, limits=LIMITS)
+    # moments 0, 975, 1950, 2925 ms all fall in the first frame: it is returned once
+    assert [f.timestamp_ms for f in frames] == [0]
+    frames = sample_animation(write(data), count=40, limits=LIMITS)
+    assert [f.timestamp_ms for f in frames] == [0, 3000, 3100, 3200, 3300, 3400, 3500, 3600, 3700, 3800]
+    greys = [_open_frame(f).convert("L").getpixel((5, 5)) for f in frames]
+    assert greys == sorted(greys) and greys[0] < 5 and greys[-1] > 80
+
+
+def test_even_durations_give_evenly_spaced_frames(write):
+    data = samples.animation_with_durations("GIF", [200] * 10)
+    frames = sample_animation(write(data), count=5, limits=LIMITS)
+    assert [f.timestamp_ms for f in frames] == [0, 400, 800, 1200, 1600]
+    assert all(f.mime == "image/png" and (f.width, f.height) == (160, 120) for f in frames)
+
+
+def test_missing_or_zero_durations_count_as_100_ms_like_browsers(write):
+    data = samples.animation_with_durations("GIF", [0] * 4)
+    frames = sample_animation(write(data), count=4, limits=LIMITS)
+    assert [f.timestamp_ms for f in frames] == [0, 100, 200, 300]
+
+
+def test_transparent_frames_are_flattened_on_white(write):
+    data = samples.animation_with_durations("GIF", [100, 100], alpha=True)
+    frame = sample_animation(write(data), count=1, limits=LIMITS)[0]
+    img = _open_frame(frame)
+    assert img.mode == "RGB"
+    assert img.getpixel((2, 2)) == (255, 255, 255)
+    assert img.getpixel((60, 40)) == (0, 0, 0)
+
+
+def test_frames_are_downscaled_within_the_limits(write):
+    data = samples.animation_with_durations("WEBP", [100] * 3, size=(800, 400))
+    limits = ImageLimits(max_pixels=200 * 100, max_side=4096, max_source_pixels=60_000_000)
+    frames = sample_animation(write(data), count=3, limits=limits)
+    assert len(frames) == 3
+    assert all((f.width, f.height) == (200, 100) == _open_frame(f).size for f in frames)
+
+
+def test_an_animation_with_too_many_frames_is_rejected(write):
+    data = samples.animation_with_durations("GIF", [100] * 30, size=(8, 8))
+    with pytest.raises(MediaRejected, match="frames; at most 20 are accepted"):
+        sample_animation(write(data), count=4, limits=LIMITS, max_frames_scanned=20)
+
+
+def test_a_broken_later_frame_rejects_the_whole_animation(write):
+    with pytest.raises(MediaRejected, match="could not be decoded"):
+        sample_animation(write(samples.gif_with_broken_later_frame()), count=4, limits=LIMITS)
+
+
+def test_a_later_frame_that_enlarges_the_canvas_past_the_limit_is_rejected(write):
+    limits = ImageLimits(max_pixels=LIMITS.max_pixels, max_side=4096, max_source_pixels=1_000_000)
+    with pytest.raises(MediaRejected, match="megapixels"):
+        sample_animation(write(samples.gif_with_oversized_frame()), count=2, limits=limits)
+
+
+def test_an_animation_bomb_is_rejected_from_its_header(write):
+    with pytest.raises(MediaRejected):
+        sample_animation(write(samples.bomb_png()), count=2, limits=LIMITS)
+
+
+def test_animation_frames_carry_no_metadata(write):
+    img = Image.open(io.BytesIO(samples.animated("PNG")))
+    frames = [img.copy()]
+    img.seek(1)
+    frames.append(img.copy())
+    buf = io.BytesIO()
+    frames[0].save(
+        buf, format="PNG", save_all=True, append_images=frames[1:], icc_profile=samples.srgb_icc(),
+        exif=b"Exif\x00\x00MM\x00*\x00\x00\x00\x08\x00\x00", pnginfo=_text_info(),
+    )  # fmt: skip
+    for frame in sample_animation(write(buf.getvalue()), count=2, limits=LIMITS):
+        assert b"jane@customer.example" not in frame.data
+        if frame.mime == "image/png":
+            assert not {b"tEXt", b"iTXt", b"zTXt", b"eXIf", b"iCCP", b"sRGB"} & set(_png_chunks(frame.data))
+        assert not _open_frame(frame).getexif()
+
+
+def _text_info():
+    from PIL import PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Author", "jane@customer.example")
+    return info
+
+
+def _open_frame(frame) -> Image.Image:
+    img = Image.open(io.BytesIO(frame.data))
+    img.load()
+    return img

@@ -8,7 +8,6 @@ import pytest
 from tests import media_samples as samples
 from triage.adapters.media import ImageLimits, SniffResult, pipeline
 from triage.adapters.media import images as image_adapter
-from triage.adapters.media import video as video_adapter
 from triage.adapters.media.pipeline import MediaConfig, process_media
 from triage.adapters.media.sniff import sniff
 from triage.adapters.media.tokens import estimate_image_tokens
@@ -117,30 +116,13 @@ def test_an_unexpected_error_is_reported_as_internal(shot: Path, monkeypatch):
     assert result.reason == "internal error (ZeroDivisionError)" and result.failure_kind == "bug"
 
 
-def test_strategy_is_passed_only_to_a_sampler_that_accepts_it(monkeypatch, tmp_path: Path):
-    seen: list[dict] = []
-    real = video_adapter.sample_frames
-
-    def old_style(path, *, probe, count, max_side, timeout_s):
-        seen.append({})
-        return real(path, probe=probe, count=count, max_side=max_side, timeout_s=timeout_s)
-
-    def new_style(path, *, probe, count, max_side, timeout_s, strategy="even"):
-        seen.append({"strategy": strategy})
-        return real(path, probe=probe, count=count, max_side=max_side, timeout_s=timeout_s)
-
+def test_the_configured_strategy_is_used_and_recorded(tmp_path: Path):
     mp4 = samples.video_file(tmp_path, "mp4", seconds=2)
-    scene = MediaConfig(**{**CONFIG.__dict__, "frame_strategy": "scene"})
-    monkeypatch.setattr(video_adapter, "sample_frames", old_style)
-    old = _run(mp4, scene)
-    monkeypatch.setattr(video_adapter, "sample_frames", new_style)
-    new = _run(mp4, scene)
-    assert seen == [{}, {"strategy": "scene"}]
-    assert old.strategy == "even" and "unavailable" in old.why
-    assert new.strategy == "scene" and "scene" in new.why
+    result = _run(mp4, MediaConfig(**{**CONFIG.__dict__, "frame_strategy": "scene"}))
+    assert result.accepted and result.strategy == "scene" and "scene" in result.why
 
 
-def test_an_animation_becomes_frames_when_the_image_adapter_can_sample_it(monkeypatch, tmp_path: Path):
+def test_an_animation_becomes_frames(monkeypatch, tmp_path: Path):
     from triage.adapters.media import Frame
 
     gif = tmp_path / "a.gif"
@@ -152,8 +134,7 @@ def test_an_animation_becomes_frames_when_the_image_adapter_can_sample_it(monkey
         calls.append(count)
         return [frame] * 3
 
-    monkeypatch.setattr(image_adapter, "is_animated", lambda path: True, raising=False)
-    monkeypatch.setattr(image_adapter, "sample_animation", sample_animation, raising=False)
+    monkeypatch.setattr(image_adapter, "sample_animation", sample_animation)
     result = _run(gif)
     assert calls == [CONFIG.frames]
     assert result.accepted and result.representation == "animation-frames"
@@ -161,12 +142,13 @@ def test_an_animation_becomes_frames_when_the_image_adapter_can_sample_it(monkey
     assert result.token_estimate == 3 * estimate_image_tokens(160, 120)
 
 
-def test_without_animation_support_an_animation_is_its_first_frame(monkeypatch, tmp_path: Path):
-    monkeypatch.delattr(image_adapter, "sample_animation", raising=False)
+def test_a_real_animated_gif_is_sampled_into_timestamped_frames(tmp_path: Path):
     gif = tmp_path / "a.gif"
     gif.write_bytes(samples.animated("GIF", frames=4))
     result = _run(gif)
-    assert result.accepted and result.representation == "image"
+    assert result.accepted and result.representation == "animation-frames"
+    stamps = [r.timestamp_ms for r in result.renditions]
+    assert len(stamps) >= 2 and stamps == sorted(stamps)
 
 
 def test_the_pipeline_reads_no_settings():

@@ -32,8 +32,27 @@ def videos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         (samples.image_bytes("WEBP", lossless=True), "image/webp", "webp"),
         (samples.image_bytes("GIF"), "image/gif", "gif"),
         (samples.animated("PNG"), "image/png", "png"),  # APNG
+        (samples.image_bytes("BMP"), "image/bmp", "bmp"),
+        (samples.heic_bytes((64, 48)), "image/heic", "heic"),
+        (_ftyp(b"heix", b"mif1", b"heix"), "image/heic", "heic"),
+        (_ftyp(b"mif1", b"mif1", b"heic"), "image/heic", "heic"),
+        (_ftyp(b"msf1", b"msf1", b"hevc"), "image/heic", "heic"),
+        (_ftyp(b"hevc", b"msf1", b"hevc"), "image/heic", "heic"),
     ],
-    ids=["png", "jpeg", "webp", "webp-lossless", "gif", "apng"],
+    ids=[
+        "png",
+        "jpeg",
+        "webp",
+        "webp-lossless",
+        "gif",
+        "apng",
+        "bmp",
+        "heic",
+        "heix",
+        "mif1",
+        "msf1",
+        "hevc",
+    ],
 )
 def test_every_accepted_image_format_is_recognized_from_its_bytes(data: bytes, mime: str, extension: str):
     assert sniff(data[:HEAD]) == SniffResult(kind="image", mime=mime, extension=extension)
@@ -98,9 +117,10 @@ def test_an_m2ts_camcorder_stream_is_mpeg():
         (samples.PDF, "PDF"),
         (samples.ZIP, "ZIP"),
         (samples.M3U8, "playlist"),
-        (samples.image_bytes("BMP"), "BMP"),
         (samples.image_bytes("TIFF"), "TIF"),
-        (_ftyp(b"heic", b"mif1", b"heic"), "HEIC"),
+        (_ftyp(b"avif", b"mif1", b"avif"), "AVIF"),
+        (_ftyp(b"mif1", b"mif1", b"avif"), "AVIF"),
+        (samples.HTML_WITH_PNG_LATER, "HTML"),
         (_ftyp(b"M4A ", b"M4A ", b"mp42", b"isom"), "audio"),
         (b"ID3\x04\x00\x00\x00\x00\x00\x00" + bytes(200), "MP3 audio"),
         (bytes(range(256)) * 4, "unrecognized"),
@@ -115,9 +135,10 @@ def test_an_m2ts_camcorder_stream_is_mpeg():
         "pdf",
         "zip",
         "m3u8",
-        "bmp",
         "tiff",
-        "heic",
+        "avif",
+        "mif1-avif",
+        "html-with-png-signature-later",
         "m4a",
         "mp3",
         "binary",
@@ -151,7 +172,15 @@ def test_a_short_head_is_enough_and_never_crashes():
 
 
 def test_the_accepted_types_lists_cover_everything_sniff_returns(videos: dict[str, Path]):
-    image_mimes = {sniff(samples.image_bytes(fmt)[:HEAD]).mime for fmt in ("PNG", "JPEG", "WEBP", "GIF")}
+    image_mimes = {
+        sniff(samples.image_bytes(fmt)[:HEAD]).mime for fmt in ("PNG", "JPEG", "WEBP", "GIF", "BMP")
+    }
+    image_mimes.add(sniff(samples.heic_bytes((64, 48))[:HEAD]).mime)
     video_mimes = {sniff(path.read_bytes()[:HEAD]).mime for path in videos.values()}
     assert image_mimes == set(ACCEPTED_IMAGE_TYPES)
     assert video_mimes == set(ACCEPTED_VIDEO_TYPES)
+
+
+def test_a_png_with_a_zip_appended_is_still_a_png():
+    # polyglot: accepted as the image it starts with; normalize_image re-encodes only the pixels
+    assert sniff(samples.png_with_appended(samples.ZIP)[:HEAD]).mime == "image/png"

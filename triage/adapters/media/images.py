@@ -3,17 +3,26 @@
 One call decodes one upload into what we store and send to the model: a PNG for screenshots (text
 stays sharp) or a JPEG for photos (a tenth of the bytes), at most `limits.max_pixels`, in sRGB,
 upright, with nothing from the source's metadata (EXIF, GPS, XMP, ICC, text chunks) left in it.
+
+Polyglots: a valid image with other bytes appended (a ZIP, HTML, a script) is accepted, because
+only the decoded pixels are re-encoded and stored; the trailing bytes never reach storage, the
+model or a browser. A file that merely contains an image signature later on fails sniff().
+Animated GIF/WebP/APNG: normalize_image() keeps the first frame; sample_animation() samples them
+like a short video (Kimi bills them as video).
 """
 
 from __future__ import annotations
 
+import functools
 import io
 import math
 from pathlib import Path
 
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
-from triage.adapters.media import ImageLimits, MediaRejected, NormalizedImage
+from triage.adapters.media import Frame, ImageLimits, MediaRejected, NormalizedImage
+
+_UNIDENTIFIED = "the file is not a PNG, JPEG, WebP, GIF, BMP or HEIC image"
 
 # Nothing here is worth a task retry: a file that fails to decode fails the same way next time, and
 # Pillow reports memory exhaustion as MemoryError only after the worker is already in trouble.
@@ -21,7 +30,15 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = ()
 
 # Only the decoders for what sniff() accepts. Pillow would otherwise try every plugin it has (EPS
 # runs Ghostscript, and rarely used parsers are where the bugs are) on a file that lied in its head.
-_FORMATS = ("PNG", "JPEG", "WEBP", "GIF")
+# HEIF is iPhone photos (pillow-heif, registered on first use); BMP is old Windows captures.
+# AVIF stays out on purpose although Pillow 13 decodes it: no phone or capture tool we see writes
+# it, and each decoder we enable is more attack surface; sniff() rejects it with a readable reason.
+_FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "BMP", "HEIF")
+_ANIMATION_FORMATS = ("GIF", "WEBP", "PNG")  # PNG: APNG, which sniff() files under image/png
+# Sources whose pixels are already lossy photos: always JPEG out, whatever the colour count.
+_PHOTO_FORMATS = ("JPEG", "HEIF")
+# Browsers show a GIF frame with no delay (or 0/10 ms) for 100 ms; timestamps follow what users saw.
+_DEFAULT_FRAME_MS = 100
 _EXIF_ORIENTATION = 0x0112
 _ROTATED_ORIENTATIONS = {5, 6, 7, 8}  # the ones that swap width and height
 # A photo has a distinct colour in most pixels; a screenshot (flat UI, anti-aliased text) has a
@@ -36,6 +53,7 @@ def normalize_image(path: Path, *, limits: ImageLimits) -> NormalizedImage:
     """Decode, orient, convert to sRGB, downscale and re-encode one image. Raises MediaRejected."""
     if path.stat().st_size == 0:
         raise MediaRejected("the file is empty")
+    _register_heif()
     try:
         with Image.open(path, formats=_FORMATS) as img:
             source_format = img.format or ""
@@ -59,7 +77,7 @@ def normalize_image(path: Path, *, limits: ImageLimits) -> NormalizedImage:
     except Image.DecompressionBombError:
         raise MediaRejected("the image declares more pixels than we accept (a decompression bomb?)") from None
     except UnidentifiedImageError:
-        raise MediaRejected("the file is not a PNG, JPEG, WebP or GIF image") from None
+        raise MediaRejected(_UNIDENTIFIED) from None
     except Exception as exc:  # Pillow raises OSError, ValueError, SyntaxError, struct.error,
         # EOFError, IndexError... depending on the plugin and the damage: policy, not type.
         raise MediaRejected(f"the image could not be decoded ({_short(exc, path=path)})") from None
@@ -79,8 +97,155 @@ def normalize_image(path: Path, *, limits: ImageLimits) -> NormalizedImage:
     # Screenshots -> PNG, photos -> JPEG. A JPEG source is a photo (or was already degraded to one);
     # for PNG, GIF and WebP (lossless or not) the colour count decides: a lossy-WebP screenshot has
     # ~1 % distinct colours, a photo saved as PNG over 50 %.
-    photo = source_format == "JPEG" or _looks_like_photo(converted)
+    photo = source_format in _PHOTO_FORMATS or _looks_like_photo(converted)
     return _encode(converted, photo=photo, source_size=(source_w, source_h))
+
+
+def is_animated(path: Path) -> bool:
+    """True for a GIF, WebP or APNG with more than one frame (billed and sampled like a video).
+
+    Reads headers only; a file Pillow cannot open is "not animated" and normalize_image() rejects it.
+    """
+    _register_heif()
+    try:
+        with Image.open(path, formats=_ANIMATION_FORMATS) as img:
+            return bool(getattr(img, "is_animated", False))
+    except Exception:  # policy: anything undecodable is judged (and rejected) by normalize_image
+        return False
+
+
+def sample_animation(
+    path: Path, *, count: int, limits: ImageLimits, max_frames_scanned: int = 2000
+) -> list[Frame]:
+    """Up to `count` frames evenly spaced in time, each normalized like an image. Raises MediaRejected.
+
+    Time comes from each frame's own duration (info["duration"], ms), so a GIF that holds one frame
+    for 5 s and flicks through ten in 1 s is sampled by what a viewer saw, not by frame index.
+    Frames are flattened on white (a frame is a moment of a video: transparency means nothing to
+    the model, and the GIF's page background is usually white) and encoded like any image: PNG for
+    screen recordings, JPEG when the frame looks like a photo. Nothing from the source's metadata
+    is carried over (the same encoder as normalize_image).
+
+    Two passes. The first collects every frame's duration: WebP from its ANMF chunk headers (no
+    decoding); GIF and APNG by seeking, which for GIF composes, i.e. decodes, each frame in turn
+    (Pillow's seek is sequential), so a hostile frame anywhere before the last one fails there.
+    The second pass seeks to the wanted frames and stops after the last one. Any decoder error on
+    any frame rejects the whole file (policy, not exception type).
+    """
+    if count < 1:
+        return []
+    if path.stat().st_size == 0:
+        raise MediaRejected("the file is empty")
+    try:
+        with Image.open(path, formats=_ANIMATION_FORMATS) as img:
+            _check_pixels(*img.size, limits=limits)
+            # n_frames walks the frame headers without decoding pixels: cheap enough to bound first.
+            n_frames = getattr(img, "n_frames", 1)
+            if n_frames > max_frames_scanned:
+                raise MediaRejected(
+                    f"the animation has {n_frames} frames; at most {max_frames_scanned} are accepted"
+                )
+            durations = _webp_durations(path) if img.format == "WEBP" else None
+            if durations is None or len(durations) != n_frames:
+                durations = []
+                for index in range(n_frames):
+                    img.seek(index)
+                    if img.format == "WEBP":
+                        img.load()  # Pillow's WebP reader sets the duration only when decoding
+                    _check_pixels(*img.size, limits=limits)  # a GIF frame may enlarge the canvas
+                    durations.append(img.info.get("duration"))
+            starts: list[int] = []
+            elapsed = 0
+            for duration in durations:
+                starts.append(elapsed)
+                elapsed += _frame_duration(duration)
+            wanted = _evenly_spaced(starts, total_ms=elapsed, count=count)
+            frames: list[Frame] = []
+            for index in wanted:  # ascending: GIF seeks forward from where it is
+                img.seek(index)
+                img.load()
+                _check_pixels(*img.size, limits=limits)
+                frames.append(_frame(img, limits=limits, timestamp_ms=starts[index]))
+            return frames
+    except MediaRejected:
+        raise
+    except Image.DecompressionBombError:
+        raise MediaRejected("the image declares more pixels than we accept (a decompression bomb?)") from None
+    except UnidentifiedImageError:
+        raise MediaRejected("the file is not a GIF, WebP or PNG animation") from None
+    except Exception as exc:  # policy, as in normalize_image: any decoder error on any frame
+        raise MediaRejected(f"the animation could not be decoded ({_short(exc, path=path)})") from None
+
+
+def _webp_durations(path: Path) -> list[int] | None:
+    """Frame durations from the ANMF chunk headers, without decoding (None if the RIFF is odd).
+
+    Pillow's WebP reader only reports a frame's duration after decoding it; these headers are
+    24 bytes per frame. The decoder still checks every frame we then sample.
+    """
+    durations: list[int] = []
+    with path.open("rb") as fp:
+        header = fp.read(12)
+        if len(header) < 12 or header[:4] != b"RIFF" or header[8:12] != b"WEBP":
+            return None
+        while chunk := fp.read(8):
+            if len(chunk) < 8:
+                return None
+            kind, size = chunk[:4], int.from_bytes(chunk[4:8], "little")
+            if kind == b"ANMF":
+                payload = fp.read(16)
+                if len(payload) < 16:
+                    return None
+                durations.append(int.from_bytes(payload[12:15], "little"))
+                fp.seek(size + (size & 1) - 16, io.SEEK_CUR)
+            else:
+                fp.seek(size + (size & 1), io.SEEK_CUR)
+    return durations
+
+
+def _frame_duration(value: object) -> int:
+    if isinstance(value, (int, float)) and value > 10:
+        return int(value)
+    return _DEFAULT_FRAME_MS
+
+
+def _evenly_spaced(starts: list[int], *, total_ms: int, count: int) -> list[int]:
+    """Indexes of the frames showing at 0, total/count, 2*total/count ... (each frame once)."""
+    wanted: list[int] = []
+    index = 0
+    for k in range(count):
+        moment = total_ms * k / count
+        while index + 1 < len(starts) and starts[index + 1] <= moment:
+            index += 1
+        if not wanted or wanted[-1] != index:
+            wanted.append(index)
+    return wanted
+
+
+def _frame(img: Image.Image, *, limits: ImageLimits, timestamp_ms: int) -> Frame:
+    rgba = img.convert("RGBA")
+    flat = Image.new("RGB", rgba.size, (255, 255, 255))
+    flat.paste(rgba, mask=rgba.getchannel("A"))
+    target = _target_size(flat.width, flat.height, limits=limits)
+    if flat.size != target:
+        flat = flat.resize(target, Image.Resampling.LANCZOS, reducing_gap=2.0)
+    encoded = _encode(flat, photo=_looks_like_photo(flat), source_size=img.size)
+    return Frame(
+        data=encoded.data,
+        mime=encoded.mime,
+        extension=encoded.extension,
+        width=encoded.width,
+        height=encoded.height,
+        timestamp_ms=timestamp_ms,
+    )
+
+
+@functools.cache
+def _register_heif() -> None:
+    """Register pillow-heif's opener on first use, not at import: it loads libheif."""
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
 
 
 def _check_pixels(width: int, height: int, *, limits: ImageLimits) -> None:

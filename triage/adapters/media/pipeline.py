@@ -8,7 +8,6 @@ and estimates what it will cost in model tokens (tokens.py). The worker (service
 
 from __future__ import annotations
 
-import inspect
 import math
 import tempfile
 from dataclasses import dataclass, field
@@ -119,10 +118,8 @@ def process_media(path: Path, *, sniff: SniffResult, config: MediaConfig) -> Med
 
 
 def _image(path: Path, *, config: MediaConfig) -> MediaResult:
-    is_animated = getattr(image_adapter, "is_animated", None)
-    sample_animation = getattr(image_adapter, "sample_animation", None)
-    if is_animated is not None and sample_animation is not None and is_animated(path):
-        return _animation(path, config=config, sample_animation=sample_animation)
+    if image_adapter.is_animated(path):
+        return _animation(path, config=config)
     normalized = image_adapter.normalize_image(path, limits=config.image_limits)
     tokens = token_adapter.estimate_image_tokens(normalized.width, normalized.height)
     why = (
@@ -153,10 +150,12 @@ def _image(path: Path, *, config: MediaConfig) -> MediaResult:
     )
 
 
-def _animation(path: Path, *, config: MediaConfig, sample_animation: Any) -> MediaResult:
+def _animation(path: Path, *, config: MediaConfig) -> MediaResult:
     # Kimi may bill an animated GIF/WebP as video (kimi-api.md §2); a few stills from it say as
     # much and cost a known amount.
-    frames: list[Frame] = sample_animation(path, count=max(1, config.frames), limits=config.image_limits)
+    frames: list[Frame] = image_adapter.sample_animation(
+        path, count=max(1, config.frames), limits=config.image_limits
+    )
     if not frames:
         raise MediaRejected("no frame could be read from the animation")
     chosen, note = _fit_budget(frames, budget=config.media_token_budget, asked=config.frames)
@@ -195,9 +194,9 @@ def _video(path: Path, *, sniff: SniffResult, config: MediaConfig, partial: dict
     per_frame = max(1, token_adapter.estimate_image_tokens(frame_w, frame_h))
     asked = max(1, config.frames)
     count = max(1, min(asked, config.media_token_budget // per_frame))
-    strategy_kw, strategy = _strategy_kwargs(config.frame_strategy)
+    strategy = config.frame_strategy
     frames = video_adapter.sample_frames(
-        path, probe=probe, count=count, max_side=config.frame_max_side, timeout_s=timeout, **strategy_kw
+        path, probe=probe, count=count, max_side=config.frame_max_side, timeout_s=timeout, strategy=strategy
     )
     if not frames:
         raise MediaRejected("no frame could be read from the recording")
@@ -206,12 +205,9 @@ def _video(path: Path, *, sniff: SniffResult, config: MediaConfig, partial: dict
         note = f"; {count} of {asked} frames, the most that fit the {config.media_token_budget}-token budget"
     tokens = sum(token_adapter.estimate_image_tokens(f.width, f.height) for f in chosen)
     native = token_adapter.estimate_video_tokens(probe.duration_s, probe.width, probe.height)
-    strategy_note = ""
-    if strategy != config.frame_strategy:
-        strategy_note = f" (strategy {config.frame_strategy!r} unavailable, used {strategy!r})"
     why = (
         f"a {probe.duration_s:.1f} s recording: {len(chosen)} frame(s) {_strategy_phrase(strategy)}"
-        f"{strategy_note} at {frame_w}x{frame_h} or less, ~{tokens} tokens instead of ~{native} for "
+        f" at {frame_w}x{frame_h} or less, ~{tokens} tokens instead of ~{native} for "
         f"the video sent as is{note}."
     )
 
@@ -253,17 +249,6 @@ def _strategy_phrase(strategy: str) -> str:
         "scene": "sampled at scene changes",
         "dedup": "sampled with near-duplicates dropped",
     }.get(strategy, f"sampled ({strategy})")
-
-
-def _strategy_kwargs(wanted: str) -> tuple[dict[str, str], str]:
-    """`strategy=` only when this video.sample_frames knows it (older versions sample evenly)."""
-    try:
-        accepts = "strategy" in inspect.signature(video_adapter.sample_frames).parameters
-    except (TypeError, ValueError):
-        accepts = False
-    if accepts:
-        return {"strategy": wanted}, wanted
-    return {}, "even"
 
 
 def _fit_side(width: int, height: int, *, max_side: int) -> tuple[int, int]:

@@ -13,7 +13,14 @@ import filetype
 from triage.adapters.media import MediaRejected, SniffResult
 
 # For the upload form's `accept` attribute and help text.
-ACCEPTED_IMAGE_TYPES: tuple[str, ...] = ("image/png", "image/jpeg", "image/webp", "image/gif")
+ACCEPTED_IMAGE_TYPES: tuple[str, ...] = (
+    "image/png",
+    "image/jpeg",
+    "image/webp",
+    "image/gif",
+    "image/bmp",
+    "image/heic",
+)
 ACCEPTED_VIDEO_TYPES: tuple[str, ...] = (
     "video/mp4",
     "video/mpeg",
@@ -29,6 +36,10 @@ _PNG = SniffResult(kind="image", mime="image/png", extension="png")
 _JPEG = SniffResult(kind="image", mime="image/jpeg", extension="jpg")
 _WEBP = SniffResult(kind="image", mime="image/webp", extension="webp")
 _GIF = SniffResult(kind="image", mime="image/gif", extension="gif")
+_BMP = SniffResult(kind="image", mime="image/bmp", extension="bmp")
+# iPhone photos. One mime for HEIC and generic HEIF (mif1/msf1): normalize_image decodes both
+# with pillow-heif and stores a JPEG, so the distinction would change nothing downstream.
+_HEIC = SniffResult(kind="image", mime="image/heic", extension="heic")
 _MP4 = SniffResult(kind="video", mime="video/mp4", extension="mp4")
 _MOV = SniffResult(kind="video", mime="video/quicktime", extension="mov")
 _3GP = SniffResult(kind="video", mime="video/3gpp", extension="3gp")
@@ -48,6 +59,7 @@ _BY_FILETYPE: dict[str, SniffResult] = {
     "jpg": _JPEG,
     "webp": _WEBP,
     "gif": _GIF,
+    "bmp": _BMP,
     "avi": _AVI,
     "flv": _FLV,
     "webm": _WEBM,
@@ -63,7 +75,10 @@ _MP4_BRANDS = {
     b"f4v ", b"XAVC", b"NDSC", b"NDSH", b"NDSM", b"NDSP", b"NDSS", b"NDXC", b"NDXH", b"NDXM",
     b"NDXP", b"NDXS", b"mp71", b"cmfc", b"av01", b"hvc1",
 }  # fmt: skip
-_STILL_IMAGE_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"mif1", b"msf1", b"avif", b"avis"}
+_HEIC_BRANDS = {b"heic", b"heix", b"hevc", b"mif1", b"msf1"}
+# Still-image brands we do not decode: AVIF (see images.py for why) and the multi-view / scalable
+# HEVC variants, which libheif support varies for and no phone we see writes.
+_STILL_IMAGE_BRANDS = {b"heim", b"heis", b"avif", b"avis"}
 _AUDIO_BRANDS = {b"M4A ", b"M4B ", b"M4P "}
 # Top-level atoms that start a QuickTime file written before the ftyp box existed.
 _QUICKTIME_ATOMS = {b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot"}
@@ -103,10 +118,14 @@ def _sniff_iso_bmff(head: bytes) -> SniffResult | None:
     # compatible brands follow the 4-byte minor version, up to the end of the box
     compatible = {head[i : i + 4] for i in range(16, min(size, len(head)) - 3, 4)}
     brands = {major} | compatible
-    if major in _STILL_IMAGE_BRANDS:
+    # mif1/msf1 are the generic HEIF brands that AVIF files also carry: AVIF wins when listed.
+    if major in _STILL_IMAGE_BRANDS or (major in (b"mif1", b"msf1") and brands & {b"avif", b"avis"}):
         raise MediaRejected(
-            "not a supported screenshot or recording (looks like a HEIC/AVIF photo; please send PNG or JPEG)"
+            "not a supported screenshot or recording (looks like an AVIF or multi-view HEIF photo; "
+            "please send PNG, JPEG or HEIC)"
         )
+    if major in _HEIC_BRANDS:
+        return _HEIC
     if major in _AUDIO_BRANDS:
         raise MediaRejected("not a supported screenshot or recording (looks like an audio file)")
     if major == b"qt  ":
