@@ -51,14 +51,16 @@ def main() -> None:
     from triage.models import Attachment, Ticket
     from triage.services.tickets import Upload, ticket_create
 
-    shot = render_screenshot(
-        title="Acme Shop - Checkout",
-        lines=["Order #10234", "Total: 129.00 EUR"],
-        error_dialog="Payment failed: HTTP 500 Internal Server Error",
-    )
-    video_path = scratch / "rec.mp4"
-    render_recording(video_path, seconds=6, error_text="Payment failed: HTTP 500")
-    video = video_path.read_bytes()
+    def demo_media(run: int) -> tuple[bytes, bytes]:
+        """Different bytes every run: identical files would hit the derivative cache, not the pipeline."""
+        shot = render_screenshot(
+            title="Acme Shop - Checkout",
+            lines=[f"Order #{10234 + run}", "Total: 129.00 EUR"],
+            error_dialog="Payment failed: HTTP 500 Internal Server Error",
+        )
+        video_path = scratch / f"rec-{run}.mp4"
+        render_recording(video_path, seconds=6, error_text=f"Payment failed: HTTP 500 (ref {run})")
+        return shot, video_path.read_bytes()
 
     log = (scratch / "worker.log").open("wb")
     worker = subprocess.Popen(
@@ -92,7 +94,8 @@ def main() -> None:
             time.sleep(0.1)
 
         timings: list[float] = []
-        for _ in range(args.runs):
+        for run in range(args.runs):
+            shot, video = demo_media(run)
             started = time.monotonic()
             ticket = ticket_create(
                 subject="Checkout fails with error 500 when paying by card",
