@@ -232,7 +232,9 @@ def test_the_timeout_bounds_the_whole_sampling_call(videos: dict[str, Path]):
         sample_frames(videos["mp4"], probe=probe, count=8, max_side=320, timeout_s=0.0)
 
 
-def test_every_ffmpeg_call_is_sandboxed_and_bounded(videos: dict[str, Path], tmp_path: Path, monkeypatch):
+@pytest.fixture
+def ffmpeg_calls(monkeypatch) -> list[tuple[list[str], dict[str, object]]]:
+    """Every subprocess.run the video adapter makes, recorded and then run for real."""
     calls: list[tuple[list[str], dict[str, object]]] = []
     real_run = subprocess.run
 
@@ -241,6 +243,11 @@ def test_every_ffmpeg_call_is_sandboxed_and_bounded(videos: dict[str, Path], tmp
         return real_run(args, **kwargs)  # type: ignore[call-overload, no-any-return]
 
     monkeypatch.setattr(video_adapter.subprocess, "run", spy)
+    return calls
+
+
+def test_every_ffmpeg_call_is_sandboxed_and_bounded(videos: dict[str, Path], tmp_path: Path, ffmpeg_calls):
+    calls = ffmpeg_calls
     probe = probe_video(videos["mpeg"], timeout_s=TIMEOUT)
     sample_frames(videos["mpeg"], probe=probe, count=3, max_side=160, timeout_s=TIMEOUT)
     transcode_for_playback(videos["mpeg"], tmp_path / "out.mp4", probe=probe, timeout_s=TIMEOUT)
@@ -500,16 +507,9 @@ def test_the_model_video_is_never_upscaled_nor_sped_up(video_dir: Path, tmp_path
 
 
 def test_strategies_and_model_transcode_are_sandboxed(
-    clicked_through: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    clicked_through: Path, tmp_path: Path, ffmpeg_calls: list[tuple[list[str], dict[str, object]]]
 ):
-    calls: list[tuple[list[str], dict[str, object]]] = []
-    real_run = subprocess.run
-
-    def spy(args: list[str], **kwargs: object) -> subprocess.CompletedProcess[bytes]:
-        calls.append((args, kwargs))
-        return real_run(args, **kwargs)  # type: ignore[call-overload, no-any-return]
-
-    monkeypatch.setattr(video_adapter.subprocess, "run", spy)
+    calls = ffmpeg_calls
     probe = probe_video(clicked_through, timeout_s=TIMEOUT)
     for strategy in ("scene", "dedup"):
         sample_frames(

@@ -8,26 +8,13 @@ from django.urls import reverse
 from tests.factories import (
     AttachmentFactory,
     TicketFactory,
-    UserFactory,
     failed_ticket,
-    taxonomy_rows,
     triaged_ticket,
 )
 from triage.models import Attachment, Ticket
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("view_taxonomy")]
 QUEUE = reverse("triage:review-queue")
-
-
-@pytest.fixture(autouse=True)
-def _taxonomy():
-    taxonomy_rows()
-
-
-@pytest.fixture
-def agent(client):
-    client.force_login(UserFactory())
-    return client
 
 
 def references(html: str) -> list[str]:

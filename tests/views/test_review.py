@@ -3,10 +3,10 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from tests.factories import PROPOSAL, UserFactory, failed_ticket, taxonomy_rows, triaged_ticket
+from tests.factories import PROPOSAL, UserFactory, failed_ticket, triaged_ticket
 from triage.models import ReviewDecision, TaxonomyValue, Ticket
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("view_taxonomy")]
 PROPOSED = {
     "category": "bug",
     "priority": "high",
@@ -15,11 +15,6 @@ PROPOSED = {
     "language": "en",
     "summary": PROPOSAL["summary"],
 }
-
-
-@pytest.fixture(autouse=True)
-def _taxonomy():
-    taxonomy_rows()
 
 
 @pytest.fixture

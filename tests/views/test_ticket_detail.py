@@ -13,23 +13,11 @@ from tests.factories import (
     TriageRunFactory,
     UserFactory,
     failed_ticket,
-    taxonomy_rows,
     triaged_ticket,
 )
 from triage.models import Attachment, Rendition, Ticket
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _taxonomy():
-    taxonomy_rows()
-
-
-@pytest.fixture
-def agent(client):
-    client.force_login(UserFactory())
-    return client
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("view_taxonomy")]
 
 
 def page(client, ticket: Ticket, **params) -> str:

@@ -1,11 +1,12 @@
 """Media adapters: pure functions over bytes and files (Pillow, ffmpeg). No ORM, no settings reads.
 
-Contract used by triage.services.media:
-- sniff(head: bytes) -> SniffResult                      (sniff.py)   raises MediaRejected
-- normalize_image(path, *, limits) -> NormalizedImage    (images.py)  raises MediaRejected
-- probe_video(path, *, timeout_s) -> VideoProbe          (video.py)   raises MediaRejected
-- sample_frames(path, *, probe, count, max_side, timeout_s) -> list[Frame]   (video.py)
-- transcode_for_playback(src, dst, *, probe, timeout_s) -> PlaybackVideo      (video.py)
+Entry point for the worker and `media_inspect`: pipeline.process_media(path, *, sniff, config).
+The pieces it uses:
+- sniff.sniff(head) -> SniffResult                                       raises MediaRejected
+- images.normalize_image(path, *, limits) / is_animated / sample_animation
+- video.probe_video, video.sample_frames(..., strategy="even"|"scene"|"dedup"),
+  video.transcode_for_playback, video.transcode_for_model, video.format_timestamp
+- storyboard.build_storyboard(frames) and tokens.estimate_image_tokens / estimate_video_tokens
 """
 
 from __future__ import annotations
