@@ -21,6 +21,7 @@ from the live API (unreachable from here): refresh them from a real call when a 
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -103,7 +104,14 @@ def _image_url(part: dict) -> str:
     return str(value.get("url", "")) if isinstance(value, dict) else str(value or "")
 
 
-def validate_chat_request(*, headers: Mapping[str, str], raw: bytes) -> Response | None:
+def _video_url(part: dict) -> str:
+    value = part.get("video_url")
+    return str(value.get("url", "")) if isinstance(value, dict) else str(value or "")
+
+
+def validate_chat_request(
+    *, headers: Mapping[str, str], raw: bytes, files: Mapping[str, dict] | None = None
+) -> Response | None:
     """The refusal the real API would send for this request, or None when it would accept it."""
     # Authentication is checked before anything else, as on the real endpoint.
     auth = headers.get("Authorization", "")
@@ -153,6 +161,15 @@ def validate_chat_request(*, headers: Mapping[str, str], raw: bytes) -> Response
                     return _refuse(
                         400, "invalid_request_error", "Invalid request: image url must be base64 or ms://"
                     )
+            if isinstance(part, dict) and part.get("type") == "video_url":
+                url = _video_url(part)
+                if url.startswith("ms://"):
+                    if files is not None and url.removeprefix("ms://") not in files:
+                        return _refuse(400, "invalid_request_error", f"Invalid request: file {url} not found")
+                elif not url.startswith("data:video/"):
+                    return _refuse(
+                        400, "invalid_request_error", "Invalid request: video url must be base64 or ms://"
+                    )
     return None
 
 
@@ -166,6 +183,15 @@ class KimiFake:
         self._script: list[_Reply] = []
         self._lock = threading.Lock()  # the server is threaded: a slow reply must not block the next
         self._closed = threading.Event()
+        # files API: id -> {"id", "filename", "purpose", "bytes", "data"}; deleted ones are removed
+        self.files: dict[str, dict] = {}
+        self.uploads: list[dict] = []  # every upload, deleted or not
+        self.deleted: list[str] = []
+        self.upload_error: tuple[int, str, str] | None = None  # (status, type, message) for every upload
+        # token-estimate endpoint: the requests it got, and what it answers (None: ~4 bytes a token)
+        self.estimate_requests: list[dict] = []
+        self.estimate_total: int | None = None
+        self.estimate_status: int = 200
 
     @property
     def base_url(self) -> str:
@@ -179,6 +205,13 @@ class KimiFake:
 
     def install(self) -> None:
         self.server.expect_request("/v1/chat/completions", method="POST").respond_with_handler(self._handle)
+        self.server.expect_request("/v1/files", method="POST").respond_with_handler(self._upload)
+        self.server.expect_request(re.compile(r"^/v1/files/[\w-]+$"), method="DELETE").respond_with_handler(
+            self._delete
+        )
+        self.server.expect_request("/v1/tokenizers/estimate-token-count", method="POST").respond_with_handler(
+            self._estimate
+        )
 
     def close(self) -> None:
         self._closed.set()  # wakes any reply_slow handler still sleeping
@@ -268,7 +301,9 @@ class KimiFake:
         with self._lock:
             self.requests.append(parsed)
             self.request_headers.append(dict(request.headers.items()))
-        refusal = validate_chat_request(headers=request.headers, raw=raw)
+        with self._lock:
+            files = dict(self.files)
+        refusal = validate_chat_request(headers=request.headers, raw=raw, files=files)
         if refusal is not None:
             return refusal
         with self._lock:
@@ -276,6 +311,64 @@ class KimiFake:
         if reply is None:
             return _refuse(500, "server_error", "the fake has no scripted answer left")
         return reply()
+
+    def _upload(self, request: Request) -> Response:
+        """POST /v1/files (multipart: file, purpose), with the limits of kimi-api.md §2."""
+        if not request.headers.get("Authorization", "").startswith("Bearer "):
+            return _refuse(401, "invalid_authentication_error", "Invalid Authentication")
+        upload = request.files.get("file")
+        purpose = request.form.get("purpose", "")
+        if upload is None:
+            return _refuse(400, "invalid_request_error", "Invalid request: no file")
+        if purpose not in {"file-extract", "image", "video", "batch"}:
+            return _refuse(400, "invalid_request_error", f"Invalid request: invalid purpose {purpose}")
+        data = upload.read()
+        if self.upload_error is not None:
+            return _refuse(*self.upload_error)
+        if not data:
+            return _refuse(400, "invalid_request_error", "File size is zero")
+        if len(data) > MAX_BODY_BYTES:
+            return _refuse(400, "invalid_request_error", "File size is too large, max file size is 100MB")
+        with self._lock:
+            file_id = f"file-fake{len(self.uploads) + 1:04d}"
+            record = {"id": file_id, "filename": upload.filename, "purpose": purpose, "bytes": len(data)}
+            self.files[file_id] = {**record, "data": data, "content_type": upload.content_type}
+            self.uploads.append(record)
+        return _json_response(
+            200,
+            {
+                **record,
+                "object": "file",
+                "created_at": int(time.time()),
+                "status": "ok",
+                "status_details": "",
+            },
+        )
+
+    def _delete(self, request: Request) -> Response:
+        file_id = request.path.rsplit("/", 1)[-1]
+        with self._lock:
+            found = self.files.pop(file_id, None) is not None
+            if found:
+                self.deleted.append(file_id)
+        if not found:
+            return _refuse(404, "resource_not_found_error", f"file {file_id} not found")
+        return _json_response(200, {"id": file_id, "object": "file", "deleted": True})
+
+    def _estimate(self, request: Request) -> Response:
+        raw = request.get_data()
+        with self._lock:
+            files = dict(self.files)
+        refusal = validate_chat_request(headers=request.headers, raw=raw, files=files)
+        if refusal is not None:
+            return refusal
+        body = json.loads(raw)
+        with self._lock:
+            self.estimate_requests.append(body)
+        if self.estimate_status != 200:
+            return _refuse(self.estimate_status, "server_error", "estimate unavailable")
+        total = self.estimate_total if self.estimate_total is not None else len(raw) // 4
+        return _json_response(200, {"data": {"total_tokens": total}})
 
 
 @pytest.fixture(scope="session")

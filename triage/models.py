@@ -126,15 +126,19 @@ class Attachment(models.Model):
 
 
 class Rendition(models.Model):
-    """A derivative the model or the UI uses: a normalized image, a sampled frame, a playable video."""
+    """A derivative the model or the UI uses: a normalized image, a sampled frame, a playable video,
+    a storyboard sheet, the video for a model that takes video, a thumbnail for the UI."""
 
     class Kind(models.TextChoices):
         IMAGE = "IMAGE", "Normalized image"
         FRAME = "FRAME", "Video frame"
         PLAYBACK = "PLAYBACK", "Playable video"
+        STORYBOARD = "STORYBOARD", "Storyboard sheet"
+        MODEL_VIDEO = "MODEL_VIDEO", "Video for the model"
+        THUMB = "THUMB", "Thumbnail"
 
     attachment = models.ForeignKey(Attachment, on_delete=models.CASCADE, related_name="renditions")
-    kind = models.CharField(max_length=10, choices=Kind.choices)
+    kind = models.CharField(max_length=12, choices=Kind.choices)
     index = models.PositiveIntegerField(default=0)
     file = models.FileField(max_length=255)
     sha256 = models.CharField(max_length=64)
@@ -184,6 +188,10 @@ class TriageRun(models.Model):
     prompt_tokens = models.PositiveIntegerField(default=0)
     completion_tokens = models.PositiveIntegerField(default=0)
     cached_tokens = models.PositiveIntegerField(default=0)
+    # Kimi's token-estimate endpoint, asked before a media-heavy request (null: not asked)
+    estimated_prompt_tokens = models.PositiveIntegerField(null=True, blank=True)
+    # what else the provider reported: trace id, requests, SDK retries, uploaded files ...
+    details = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["-started_at", "-id"]

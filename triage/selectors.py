@@ -19,6 +19,22 @@ def review_queue_list(*, statuses: Sequence[str] = ()) -> QuerySet[Ticket]:
             distinct=True,
         ),
     )
+    # the first few attachments' thumbnails, for the list (two queries per page, not per row)
+    qs = qs.prefetch_related(
+        Prefetch(
+            "attachments",
+            queryset=Attachment.objects.filter(status=Attachment.Status.DONE)
+            .order_by("id")
+            .prefetch_related(
+                Prefetch(
+                    "renditions",
+                    queryset=Rendition.objects.filter(kind=Rendition.Kind.THUMB),
+                    to_attr="thumbs",
+                )
+            ),
+            to_attr="thumb_attachments",
+        )
+    )
     if statuses:
         qs = qs.filter(status__in=list(statuses))
     return qs.order_by("-created_at", "-id")

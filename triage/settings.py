@@ -189,9 +189,16 @@ TRIAGE_FFMPEG_TIMEOUT_S = env.int("TRIAGE_FFMPEG_TIMEOUT_S", default=120)
 # How frames are picked from a recording: even | scene | dedup (falls back to even when the
 # installed sampler does not know the strategy).
 TRIAGE_VIDEO_STRATEGY = env.str("TRIAGE_VIDEO_STRATEGY", default="even")
-# Estimated model tokens one attachment may cost (tokens.py): fewer video frames when over it. The
-# default holds 16 frames of 1280x720 (~1.2K each) or any single image (~4.2K at most).
-TRIAGE_MEDIA_TOKEN_BUDGET = env.int("TRIAGE_MEDIA_TOKEN_BUDGET", default=20000)
+# Estimated model tokens the media of one ticket may cost (tokens.py). Images cannot be cut (~4.2K
+# each at most); the recordings share what the images leave and get, within their share: the video
+# itself (Kimi, short clips), separate frames, or a storyboard. The default holds three full-size
+# screenshots plus eight 1280x720 frames (~1.2K each).
+TRIAGE_MEDIA_TOKEN_BUDGET = env.int("TRIAGE_MEDIA_TOKEN_BUDGET", default=30000)
+# What the model gets for a recording: auto | frames | storyboard | native (see pipeline.py).
+TRIAGE_VIDEO_REPRESENTATION = env.str("TRIAGE_VIDEO_REPRESENTATION", default="auto")
+# The video sent as itself: at most this tall and this many frames per second (Kimi samples 2/s).
+TRIAGE_NATIVE_VIDEO_MAX_HEIGHT = env.int("TRIAGE_NATIVE_VIDEO_MAX_HEIGHT", default=1080)
+TRIAGE_NATIVE_VIDEO_FPS = env.float("TRIAGE_NATIVE_VIDEO_FPS", default=2.0)
 
 # --- Triage provider ----------------------------------------------------------------------------
 TRIAGE_PROVIDER = env.str("TRIAGE_PROVIDER", default="local")  # local | kimi
@@ -201,6 +208,12 @@ KIMI_MODEL = env.str("KIMI_MODEL", default="kimi-k2.6")
 KIMI_TIMEOUT_S = env.float("KIMI_TIMEOUT_S", default=300.0)
 KIMI_MAX_RETRIES = env.int("KIMI_MAX_RETRIES", default=3)
 KIMI_MAX_COMPLETION_TOKENS = env.int("KIMI_MAX_COMPLETION_TOKENS", default=4096)
+# A video up to this size goes inline as base64; a larger one is uploaded (files API, ms://<id>)
+# and deleted after the call. The whole request must stay under 100 MB (kimi-api.md §2).
+KIMI_INLINE_VIDEO_MAX_BYTES = env.int("KIMI_INLINE_VIDEO_MAX_BYTES", default=8 * 1024 * 1024)
+# Requests with a video or at least this many images are measured with the token-estimate
+# endpoint before they are sent (kimi-api.md §4).
+KIMI_ESTIMATE_MIN_IMAGES = env.int("KIMI_ESTIMATE_MIN_IMAGES", default=3)
 if TRIAGE_PROVIDER == "kimi" and not DEBUG and not KIMI_API_KEY:
     raise environ.ImproperlyConfigured("TRIAGE_PROVIDER=kimi needs KIMI_API_KEY")
 

@@ -9,7 +9,18 @@ from django.core.management import call_command
 from tests import media_samples as samples
 from triage.models import Attachment, Rendition
 
-KEYS = {"path", "accepted", "reason", "kind", "mime", "renditions", "representation", "why", "token_estimate"}
+KEYS = {
+    "path",
+    "accepted",
+    "reason",
+    "kind",
+    "mime",
+    "renditions",
+    "representation",
+    "why",
+    "token_estimate",
+    "token_options",
+}
 
 
 def _inspect(capsys, *paths: Path | str) -> list[dict]:
@@ -29,8 +40,8 @@ def test_good_files_print_what_the_worker_would_store(capsys, tmp_path: Path, se
     assert set(image) == KEYS == set(video)
     assert image["accepted"] and image["kind"] == "image" and image["mime"] == "image/png"
     assert image["representation"] == "image" and image["token_estimate"] == 69 * 39
-    [rendition] = image["renditions"]
-    assert rendition["bytes"] > 0
+    rendition, thumb = image["renditions"]
+    assert rendition["bytes"] > 0 and thumb["kind"] == "THUMB" and thumb["width"] == 320
     assert {**rendition, "bytes": 0} == {
         "kind": "IMAGE",
         "width": 1920,
@@ -40,7 +51,9 @@ def test_good_files_print_what_the_worker_would_store(capsys, tmp_path: Path, se
     }
     assert video["accepted"] and video["representation"] == "frames" and video["why"]
     kinds = [r["kind"] for r in video["renditions"]]
-    assert kinds == ["FRAME"] * 3 + ["PLAYBACK"]
+    assert kinds == ["FRAME"] * 3 + ["THUMB", "PLAYBACK"]
+    assert video["token_options"]["frames"] == video["token_estimate"] > 0
+    assert video["token_options"]["native-video"] > 0
     assert all(r["bytes"] > 0 for r in video["renditions"])
     # nothing stored
     assert not Attachment.objects.exists() and not Rendition.objects.exists()

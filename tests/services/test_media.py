@@ -63,8 +63,9 @@ def test_image_attachment_gets_a_normalized_rendition_and_the_ticket_moves_to_tr
     attachment.refresh_from_db()
     assert attachment.status == Attachment.Status.DONE
     assert (attachment.width, attachment.height) == (2880, 1800)
-    rendition = attachment.renditions.get()
-    assert rendition.kind == Rendition.Kind.IMAGE
+    rendition = attachment.renditions.get(kind=Rendition.Kind.IMAGE)
+    thumb = attachment.renditions.get(kind=Rendition.Kind.THUMB)
+    assert max(thumb.width, thumb.height) == 320 and thumb.mime == "image/jpeg"
     assert rendition.width * rendition.height <= settings.TRIAGE_IMAGE_MAX_PIXELS
     assert rendition.width < 2880
     with default_storage.open(rendition.file.name) as fh:
@@ -93,7 +94,10 @@ def test_a_redelivered_job_after_a_crash_redoes_only_the_same_slots(screenshot):
     Attachment.objects.filter(id=attachment.id).update(status=Attachment.Status.PROCESSING)  # killed mid-job
     media.attachment_process(attachment_id=attachment.id)
     media.attachment_process(attachment_id=attachment.id)
-    assert Rendition.objects.filter(attachment=attachment).count() == 1
+    assert sorted(Rendition.objects.filter(attachment=attachment).values_list("kind", flat=True)) == [
+        "IMAGE",
+        "THUMB",
+    ]
 
 
 def test_video_attachment_gets_evenly_spaced_frames(recording, settings):
@@ -185,6 +189,7 @@ def test_the_attachment_records_how_it_will_be_shown_to_the_model(screenshot, re
 
 def test_a_small_token_budget_means_fewer_frames(recording, settings):
     settings.TRIAGE_VIDEO_FRAMES = 6
+    settings.TRIAGE_VIDEO_REPRESENTATION = "frames"
     settings.TRIAGE_MEDIA_TOKEN_BUDGET = 1
     ticket = ticket_create(
         subject="s", description="d", requester_email="", uploads=[_upload("r.mp4", recording)]
@@ -195,6 +200,71 @@ def test_a_small_token_budget_means_fewer_frames(recording, settings):
     assert attachment.status == Attachment.Status.DONE
     assert attachment.renditions.filter(kind=Rendition.Kind.FRAME).count() == 1
     assert "budget" in attachment.metadata["why"]
+
+
+def test_a_rerun_that_chooses_another_representation_leaves_no_stale_renditions(recording, settings):
+    settings.TRIAGE_VIDEO_FRAMES = 6
+    settings.TRIAGE_MEDIA_TOKEN_BUDGET = 1500  # a storyboard
+    ticket = ticket_create(
+        subject="s", description="d", requester_email="", uploads=[_upload("r.mp4", recording)]
+    )
+    attachment = ticket.attachments.get()
+    media.attachment_process(attachment_id=attachment.id)
+    assert attachment.renditions.filter(kind=Rendition.Kind.STORYBOARD).exists()
+    settings.TRIAGE_MEDIA_TOKEN_BUDGET = 100_000  # separate frames now
+    Attachment.objects.filter(id=attachment.id).update(status=Attachment.Status.PROCESSING)
+    media.attachment_process(attachment_id=attachment.id)
+    attachment.refresh_from_db()
+    assert attachment.metadata["representation"] == "frames"
+    assert not attachment.renditions.filter(kind=Rendition.Kind.STORYBOARD).exists()
+
+
+def test_recordings_share_what_the_images_leave_of_the_ticket_budget(screenshot, recording, settings):
+    from triage.adapters.media.tokens import IMAGE_MAX_TOKENS
+
+    settings.TRIAGE_MEDIA_TOKEN_BUDGET = 30_000
+    ticket = ticket_create(
+        subject="s",
+        description="d",
+        requester_email="",
+        uploads=[
+            _upload("a.png", screenshot),
+            _upload("b.png", screenshot),
+            _upload("r1.mp4", recording),
+            _upload("r2.mp4", recording),
+        ],
+    )
+    image, _, video, _ = ticket.attachments.order_by("id")
+    assert media.attachment_token_budget(attachment=image) == 30_000
+    assert media.attachment_token_budget(attachment=video) == (30_000 - 2 * IMAGE_MAX_TOKENS) // 2
+
+
+def test_a_recording_the_frames_of_which_do_not_fit_becomes_a_storyboard(recording, settings):
+    settings.TRIAGE_VIDEO_FRAMES = 6
+    settings.TRIAGE_MEDIA_TOKEN_BUDGET = 1500
+    ticket = ticket_create(
+        subject="s", description="d", requester_email="", uploads=[_upload("r.mp4", recording)]
+    )
+    attachment = ticket.attachments.get()
+    media.attachment_process(attachment_id=attachment.id)
+    attachment.refresh_from_db()
+    assert attachment.metadata["representation"] == "storyboard", attachment.metadata["why"]
+    assert attachment.renditions.filter(kind=Rendition.Kind.STORYBOARD).count() == 1
+    assert attachment.renditions.filter(kind=Rendition.Kind.FRAME).count() == 6
+
+
+def test_with_kimi_configured_a_short_recording_is_kept_for_the_model_as_video(recording, settings):
+    settings.TRIAGE_PROVIDER = "kimi"
+    settings.KIMI_API_KEY = "sk-test"
+    ticket = ticket_create(
+        subject="s", description="d", requester_email="", uploads=[_upload("r.mp4", recording)]
+    )
+    attachment = ticket.attachments.get()
+    media.attachment_process(attachment_id=attachment.id)
+    attachment.refresh_from_db()
+    assert attachment.metadata["representation"] == "native-video", attachment.metadata["why"]
+    video = attachment.renditions.get(kind=Rendition.Kind.MODEL_VIDEO)
+    assert video.mime == "video/mp4" and video.size_bytes > 0
 
 
 def test_the_same_screenshot_attached_twice_is_processed_once(screenshot, monkeypatch):

@@ -144,3 +144,80 @@ def run_result(run: TriageRun):
     from triage.adapters.llm.schema import TriageResult
 
     return TriageResult.model_validate(run.result)
+
+
+# --- what the model sees of the media ------------------------------------------------------------
+
+
+def _recording(ticket: Ticket, *, representation: str, frames: int = 3):
+    from tests.factories import AttachmentFactory, RenditionFactory
+    from triage.models import Rendition
+
+    video = AttachmentFactory(
+        ticket=ticket,
+        video=True,
+        original_name="bug.mov",
+        duration_s=42.0,
+        metadata={"representation": representation},
+    )
+    for i in range(frames):
+        RenditionFactory(attachment=video, kind=Rendition.Kind.FRAME, index=i, timestamp_ms=i * 61_000)
+    RenditionFactory(
+        attachment=video, kind=Rendition.Kind.THUMB, content=b"thumb", extension="jpg", mime="image/jpeg"
+    )
+    RenditionFactory(
+        attachment=video, kind=Rendition.Kind.STORYBOARD, content=b"sheet", extension="jpg", mime="image/jpeg"
+    )
+    RenditionFactory(
+        attachment=video, kind=Rendition.Kind.MODEL_VIDEO, content=b"mp4!", extension="mp4", mime="video/mp4"
+    )
+    return video
+
+
+def test_frames_go_to_the_model_with_their_moment_and_never_the_thumbnail():
+    ticket = _ticket()
+    _recording(ticket, representation="frames")
+    built = triage.ticket_input_build(ticket=ticket, accepts_video=True)
+    assert [image.label for image in built.images] == [
+        "frame at 00:00:00 of recording 'bug.mov'",
+        "frame at 00:01:01 of recording 'bug.mov'",
+        "frame at 00:02:02 of recording 'bug.mov'",
+    ]
+    assert built.videos == ()
+
+
+def test_a_storyboard_goes_as_one_image_listing_the_moments_of_its_tiles():
+    ticket = _ticket()
+    _recording(ticket, representation="storyboard")
+    built = triage.ticket_input_build(ticket=ticket)
+    (sheet,) = built.images
+    assert sheet.data == b"sheet"
+    assert sheet.label == (
+        "storyboard 1 of 1 of recording 'bug.mov': frames at 00:00:00, 00:01:01, 00:02:02, "
+        "left to right, top to bottom"
+    )
+
+
+def test_the_video_itself_goes_to_a_provider_that_takes_video_and_frames_to_one_that_does_not():
+    ticket = _ticket()
+    _recording(ticket, representation="native-video")
+    for_kimi = triage.ticket_input_build(ticket=ticket, accepts_video=True)
+    assert [(v.data, v.mime, v.label) for v in for_kimi.videos] == [
+        (b"mp4!", "video/mp4", "recording 'bug.mov' (42 s)")
+    ]
+    assert for_kimi.images == ()
+    offline = triage.ticket_input_build(ticket=ticket, accepts_video=False)
+    assert offline.videos == () and len(offline.images) == 3
+
+
+def test_kimi_gets_the_recording_as_video_and_the_run_keeps_the_estimate(taxonomy, kimi):
+    ticket = _ticket()
+    _recording(ticket, representation="native-video")
+    kimi.estimate_total = 4321
+    kimi.reply_json(GOOD_REPLY)
+    run = triage.ticket_triage(ticket_id=ticket.id)
+    assert run.status == TriageRun.Status.DONE, run.error_message
+    (part,) = [p for p in kimi.requests[0]["messages"][1]["content"] if p["type"] == "video_url"]
+    assert part["video_url"]["url"].startswith("data:video/mp4;base64,")
+    assert run.estimated_prompt_tokens == 4321
+    assert run.details["requests"] == 1 and run.details["trace_id"]

@@ -175,3 +175,25 @@ def test_the_queue_runs_a_fixed_number_of_queries(agent, django_assert_max_num_q
         AttachmentFactory(ticket=ticket)
     with django_assert_max_num_queries(8):
         assert agent.get(QUEUE).status_code == 200
+
+
+def test_a_row_shows_thumbnails_of_its_processed_attachments_in_few_queries(
+    agent, django_assert_max_num_queries
+):
+    from tests.factories import RenditionFactory
+    from triage.models import Rendition
+
+    ticket = triaged_ticket()
+    thumbs = []
+    for _ in range(4):
+        attachment = AttachmentFactory(ticket=ticket)
+        thumbs.append(RenditionFactory(attachment=attachment, kind=Rendition.Kind.THUMB, mime="image/jpeg"))
+    AttachmentFactory(ticket=ticket, status=Attachment.Status.REJECTED, reject_reason="not an image")
+    for _ in range(5):
+        other = triaged_ticket()
+        RenditionFactory(attachment=AttachmentFactory(ticket=other), kind=Rendition.Kind.THUMB)
+    with django_assert_max_num_queries(12):
+        html = agent.get(QUEUE).content.decode()
+    row = row_html(html, ticket)
+    shown = re.findall(r'<img class="thumb" src="([^"]+)"', row)
+    assert shown == [reverse("triage:rendition-file", args=[t.id]) for t in thumbs[:3]]  # the first three

@@ -181,3 +181,27 @@ def test_the_history_lists_decisions_with_changes_and_runs(agent):
 
 def test_an_unknown_ticket_is_a_404(agent):
     assert agent.get(reverse("triage:ticket-detail", args=[424242])).status_code == 404
+
+
+def test_a_recording_shows_its_thumbnail_as_poster_its_storyboard_and_how_it_went_to_the_model(agent):
+    ticket = triaged_ticket()
+    video = AttachmentFactory(
+        ticket=ticket,
+        video=True,
+        original_name="rec.mp4",
+        metadata={
+            "representation": "storyboard",
+            "token_estimate": 2691,
+            "why": "a 120.0 s recording sent as a storyboard: 4 of 8 frames would fit the budget.",
+        },
+    )
+    thumb = RenditionFactory(attachment=video, kind=Rendition.Kind.THUMB, mime="image/jpeg", extension="jpg")
+    sheet = RenditionFactory(
+        attachment=video, kind=Rendition.Kind.STORYBOARD, mime="image/jpeg", extension="jpg"
+    )
+    live = section(page(agent, ticket), "ticket-live")
+    assert f'poster="{reverse("triage:rendition-file", args=[thumb.id])}"' in live
+    assert f'<img src="{reverse("triage:rendition-file", args=[sheet.id])}"' in live
+    why = re.search(r'<p class="media-why[^>]*>(.*?)</p>', live, re.S).group(1)
+    assert "Sent to the model as a storyboard" in why and "~2691 tokens" in why
+    assert "4 of 8 frames would fit the budget" in why

@@ -15,6 +15,7 @@ from django.utils import timezone
 from triage.adapters.media import ImageLimits, MediaRejected, SniffResult
 from triage.adapters.media import pipeline as media_pipeline
 from triage.adapters.media import sniff as sniff_adapter
+from triage.adapters.media import tokens as token_adapter
 from triage.adapters.media.pipeline import MediaConfig
 from triage.models import Attachment, Rendition, Ticket
 from triage.services.storage import bytes_store, content_key, content_store, local_path, sha256_of_file
@@ -55,8 +56,12 @@ def original_store(*, fileobj: IO[bytes], checked: CheckedUpload) -> str:
     return content_store(key=key, content=File(fileobj))
 
 
-def media_config() -> MediaConfig:
-    """The pipeline's limits, read from settings at call time (tests change them per test)."""
+def media_config(*, token_budget: int | None = None) -> MediaConfig:
+    """The pipeline's limits, read from settings at call time (tests change them per test).
+
+    `token_budget`: what this attachment may cost (attachment_token_budget); the whole ticket's
+    budget when not given (media_inspect looks at one file alone).
+    """
     return MediaConfig(
         image_limits=ImageLimits(
             max_pixels=settings.TRIAGE_IMAGE_MAX_PIXELS,
@@ -68,8 +73,33 @@ def media_config() -> MediaConfig:
         ffmpeg_timeout_s=settings.TRIAGE_FFMPEG_TIMEOUT_S,
         video_max_duration_s=settings.TRIAGE_VIDEO_MAX_DURATION_S,
         frame_strategy=settings.TRIAGE_VIDEO_STRATEGY,
-        media_token_budget=settings.TRIAGE_MEDIA_TOKEN_BUDGET,
+        media_token_budget=settings.TRIAGE_MEDIA_TOKEN_BUDGET if token_budget is None else token_budget,
+        representation=settings.TRIAGE_VIDEO_REPRESENTATION,
+        native_video=provider_takes_video(),
+        native_max_height=settings.TRIAGE_NATIVE_VIDEO_MAX_HEIGHT,
+        native_fps=settings.TRIAGE_NATIVE_VIDEO_FPS,
     )
+
+
+def provider_takes_video() -> bool:
+    """Kimi takes video parts; the offline model does not (and is what runs without a key)."""
+    return settings.TRIAGE_PROVIDER == "kimi" and bool(settings.KIMI_API_KEY)
+
+
+def attachment_token_budget(*, attachment: Attachment) -> int:
+    """This attachment's share of the ticket's media token budget (TRIAGE_MEDIA_TOKEN_BUDGET).
+
+    An image costs what it costs (~4.2K at most, it cannot be cut): it gets the whole budget. The
+    recordings split what the ticket's images may take at most leave over, equally. Deterministic
+    from the ticket's attachment kinds, so a redelivered job makes the same choice.
+    """
+    budget = settings.TRIAGE_MEDIA_TOKEN_BUDGET
+    if attachment.kind == Attachment.Kind.IMAGE:
+        return budget
+    kinds = list(Attachment.objects.filter(ticket_id=attachment.ticket_id).values_list("kind", flat=True))
+    images = kinds.count(Attachment.Kind.IMAGE)
+    videos = max(1, kinds.count(Attachment.Kind.VIDEO))
+    return max(1, (budget - images * token_adapter.IMAGE_MAX_TOKENS) // videos)
 
 
 def attachment_process(*, attachment_id: int) -> None:
@@ -108,7 +138,8 @@ def _renditions_make(*, attachment: Attachment) -> None:
     )
     # No transaction is open here: ffmpeg and Pillow run for seconds to minutes.
     with local_path(attachment.file.name) as path:
-        result = media_pipeline.process_media(path, sniff=sniffed, config=media_config())
+        config = media_config(token_budget=attachment_token_budget(attachment=attachment))
+        result = media_pipeline.process_media(path, sniff=sniffed, config=config)
     if not result.accepted:
         if result.failure_kind == "bug":
             logger.error("processing attachment %s failed: %s", attachment.id, result.reason)
@@ -146,11 +177,11 @@ def _renditions_make(*, attachment: Attachment) -> None:
                     "timestamp_ms": out.timestamp_ms,
                 },
             )
-        # A redelivered job with a smaller frame budget leaves no stale frames behind.
-        for kind in {out.kind for out in result.renditions}:
-            Rendition.objects.filter(attachment=attachment, kind=kind).exclude(
-                index__in=[out.index for out in result.renditions if out.kind == kind]
-            ).delete()
+        # A redelivered job that chose differently (fewer frames, another representation) leaves
+        # no stale slots behind.
+        slots = {(out.kind, out.index) for out in result.renditions}
+        stale = [r.id for r in attachment.renditions.all() if (r.kind, r.index) not in slots]
+        Rendition.objects.filter(id__in=stale).delete()
         Attachment.objects.filter(id=attachment.id).update(
             width=result.source_width,
             height=result.source_height,

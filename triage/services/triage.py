@@ -11,7 +11,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from triage import selectors
-from triage.adapters.llm.base import ImagePart, TicketInput, TriageClient, TriageOutcome
+from triage.adapters.llm.base import ImagePart, TicketInput, TriageClient, TriageOutcome, VideoPart
+from triage.adapters.media.pipeline import STORYBOARD_TILES
 from triage.adapters.media.video import format_timestamp
 from triage.models import Attachment, Rendition, Ticket, TriageRun
 
@@ -48,14 +49,23 @@ def triage_client_get(*, provider: str | None = None) -> TriageClient:
             timeout_s=settings.KIMI_TIMEOUT_S,
             max_retries=settings.KIMI_MAX_RETRIES,
             max_completion_tokens=settings.KIMI_MAX_COMPLETION_TOKENS,
+            inline_video_max_bytes=settings.KIMI_INLINE_VIDEO_MAX_BYTES,
+            estimate_min_images=settings.KIMI_ESTIMATE_MIN_IMAGES,
         )
     if provider == "local":
         return _local_model()
     raise ValueError(f"unknown TRIAGE_PROVIDER {provider!r}")
 
 
-def ticket_input_build(*, ticket: Ticket) -> TicketInput:
+def ticket_input_build(*, ticket: Ticket, accepts_video: bool = False) -> TicketInput:
+    """What the model sees of a ticket: its text and, per attachment, the representation the
+    media pipeline chose (Attachment.metadata["representation"]).
+
+    A recording chosen as "native-video" goes as video to a provider that takes video and as its
+    frames to one that does not (the offline model, or Kimi configured after processing).
+    """
     images: list[ImagePart] = []
+    videos: list[VideoPart] = []
     notes: list[str] = []
     attachments = Attachment.objects.filter(ticket=ticket).prefetch_related("renditions").order_by("id")
     for attachment in attachments:
@@ -65,23 +75,59 @@ def ticket_input_build(*, ticket: Ticket) -> TicketInput:
                 f"attachment '{name}' could not be used: {attachment.reject_reason or attachment.status}"
             )
             continue
+        by_kind: dict[str, list[Rendition]] = {}
         for rendition in attachment.renditions.all():
-            if rendition.kind == Rendition.Kind.PLAYBACK:
-                continue
-            if rendition.kind == Rendition.Kind.FRAME:
-                label = f"frame at {format_timestamp(rendition.timestamp_ms or 0)} of recording '{name}'"
-            else:
-                label = f"screenshot '{name}'"
-            with default_storage.open(rendition.file.name, "rb") as fh:
-                images.append(ImagePart(data=fh.read(), mime=rendition.mime, label=label))
+            by_kind.setdefault(rendition.kind, []).append(rendition)
+        for group in by_kind.values():
+            group.sort(key=lambda r: r.index)
+        representation = (attachment.metadata or {}).get("representation")
+        frames = by_kind.get(Rendition.Kind.FRAME, [])
+        if representation == "native-video" and accepts_video and Rendition.Kind.MODEL_VIDEO in by_kind:
+            video = by_kind[Rendition.Kind.MODEL_VIDEO][0]
+            seconds = f" ({attachment.duration_s:.0f} s)" if attachment.duration_s else ""
+            videos.append(
+                VideoPart(
+                    data=_read(video),
+                    mime=video.mime,
+                    label=f"recording '{name}'{seconds}",
+                    filename=f"{name}.mp4",
+                )
+            )
+        elif representation == "storyboard" and Rendition.Kind.STORYBOARD in by_kind:
+            sheets = by_kind[Rendition.Kind.STORYBOARD]
+            for n, sheet in enumerate(sheets):
+                tiles = frames[n * STORYBOARD_TILES : (n + 1) * STORYBOARD_TILES]
+                moments = ", ".join(format_timestamp(f.timestamp_ms or 0) for f in tiles)
+                images.append(
+                    ImagePart(
+                        data=_read(sheet),
+                        mime=sheet.mime,
+                        label=f"storyboard {n + 1} of {len(sheets)} of recording '{name}': frames at "
+                        f"{moments or 'the times on each tile'}, left to right, top to bottom",
+                    )
+                )
+        else:
+            for rendition in by_kind.get(Rendition.Kind.IMAGE, []):
+                images.append(
+                    ImagePart(data=_read(rendition), mime=rendition.mime, label=f"screenshot '{name}'")
+                )
+            for frame in frames:
+                label = f"frame at {format_timestamp(frame.timestamp_ms or 0)} of recording '{name}'"
+                images.append(ImagePart(data=_read(frame), mime=frame.mime, label=label))
     return TicketInput(
         ticket_id=ticket.id,
         subject=ticket.subject,
         body=ticket.description,
         requester=ticket.requester_email,
         images=tuple(images),
+        videos=tuple(videos),
         notes=tuple(notes),
     )
+
+
+def _read(rendition: Rendition) -> bytes:
+    with default_storage.open(rendition.file.name, "rb") as fh:
+        return fh.read()
 
 
 def ticket_triage(*, ticket_id: int, provider: str | None = None) -> TriageRun | None:
@@ -98,7 +144,10 @@ def ticket_triage(*, ticket_id: int, provider: str | None = None) -> TriageRun |
         ticket=ticket, provider=client.provider, model="", status=TriageRun.Status.RUNNING
     )
     try:
-        outcome = client.triage(ticket_input_build(ticket=ticket), selectors.taxonomy_get())
+        ticket_input = ticket_input_build(
+            ticket=ticket, accepts_video=getattr(client, "accepts_video", False)
+        )
+        outcome = client.triage(ticket_input, selectors.taxonomy_get())
     except Exception as exc:  # a bug in our code, not the model's: record it, the ticket still lands
         logger.exception("triage of ticket %s crashed", ticket_id)
         outcome = TriageOutcome(
@@ -128,6 +177,9 @@ def triage_run_record(*, run_id: int, outcome: TriageOutcome) -> TriageRun:
     run.prompt_tokens = outcome.prompt_tokens
     run.completion_tokens = outcome.completion_tokens
     run.cached_tokens = outcome.cached_tokens
+    estimated = outcome.extra.get("estimated_prompt_tokens")
+    run.estimated_prompt_tokens = estimated if isinstance(estimated, int) else None
+    run.details = {k: v for k, v in outcome.extra.items() if k != "estimated_prompt_tokens"}
     run.save()
 
     ticket = Ticket.objects.select_for_update().get(id=run.ticket_id)

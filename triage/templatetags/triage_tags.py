@@ -104,3 +104,18 @@ def latency(milliseconds: int | None) -> str:
     if milliseconds < 1000:
         return f"{milliseconds} ms"
     return f"{milliseconds / 1000:.1f} s"
+
+
+_REPRESENTATIONS = {
+    "image": "an image",
+    "frames": "separate frames",
+    "storyboard": "a storyboard",
+    "native-video": "the video itself",
+    "animation-frames": "frames of the animation",
+}
+
+
+@register.filter
+def representation_label(value: str) -> str:
+    """How an attachment went to the model (Attachment.metadata["representation"]), in words."""
+    return _REPRESENTATIONS.get(str(value), str(value))

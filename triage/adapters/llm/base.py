@@ -46,12 +46,23 @@ class ImagePart:
 
 
 @dataclass(frozen=True)
+class VideoPart:
+    """A recording the model sees as video (providers with `accepts_video` only)."""
+
+    data: bytes
+    mime: str  # video/mp4: the pipeline's transcode for the model
+    label: str  # e.g. "recording 'bug.mov' (42 s), sent as video"
+    filename: str = "recording.mp4"
+
+
+@dataclass(frozen=True)
 class TicketInput:
     ticket_id: int
     subject: str
     body: str
     requester: str = ""
     images: tuple[ImagePart, ...] = ()
+    videos: tuple[VideoPart, ...] = ()
     notes: tuple[str, ...] = ()  # e.g. "attachment 'x.mov' was rejected: no video stream"
 
 
@@ -80,6 +91,7 @@ class TriageOutcome:
 
 class TriageClient(Protocol):
     provider: str
+    accepts_video: bool  # whether TicketInput.videos reach the model (else frames are sent)
 
     def triage(self, ticket: TicketInput, taxonomy: Taxonomy) -> TriageOutcome:
         """Never raises for model or API trouble: that is reported in the outcome."""

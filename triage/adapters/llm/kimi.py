@@ -19,7 +19,7 @@ import openai
 from openai.types.chat import ChatCompletion
 
 from triage.adapters.llm.base import Taxonomy, TicketInput, TriageOutcome
-from triage.adapters.llm.prompt import PROMPT_VERSION, build_messages
+from triage.adapters.llm.prompt import PROMPT_VERSION, build_messages, data_url
 from triage.adapters.llm.schema import InvalidReply, TriageResult, parse_triage_reply
 
 # Worth a task-level retry when calling the SDK directly: the SDK has already retried these
@@ -119,6 +119,10 @@ class _Run:
     trace_id: str = ""
     requests: int = 0
     sdk_retries: int = 0
+    uploaded: list[str] = field(default_factory=list)  # file ids to delete after the call
+    cleanup_errors: list[str] = field(default_factory=list)
+    estimated_prompt_tokens: int | None = None
+    estimate_error: str = ""
 
     def add(self, reply: _Reply) -> None:
         self.raw_outputs.append(reply.content)
@@ -131,8 +135,17 @@ class _Run:
         self.sdk_retries += reply.sdk_retries
 
 
+# kimi-k2.6's context window (kimi-api.md §1).
+CONTEXT_WINDOW_TOKENS = 262_144
+
+
+class _TooLarge(Exception):
+    """The token-estimate endpoint says the request does not fit the context window."""
+
+
 class KimiClient:
     provider = "kimi"
+    accepts_video = True
 
     def __init__(
         self,
@@ -143,11 +156,15 @@ class KimiClient:
         timeout_s: float = 300.0,
         max_retries: int = 3,
         max_completion_tokens: int = 4096,
+        inline_video_max_bytes: int = 8 * 1024 * 1024,
+        estimate_min_images: int = 3,
     ) -> None:
         self.model = model
         self.base_url = base_url
         self.timeout_s = timeout_s
         self.max_completion_tokens = max_completion_tokens
+        self.inline_video_max_bytes = inline_video_max_bytes
+        self.estimate_min_images = estimate_min_images
         self._client = openai.OpenAI(
             api_key=api_key,
             base_url=base_url,
@@ -233,13 +250,78 @@ class KimiClient:
                 "sdk_retries": run.sdk_retries,
                 "repaired": result is not None and run.requests > 1,
                 "transient": transient,
+                "estimated_prompt_tokens": run.estimated_prompt_tokens,
+                "estimate_error": run.estimate_error,
+                "uploaded_files": list(run.uploaded),
+                "undeleted_files": list(run.cleanup_errors),
             },
         )
 
+    def _video_urls(self, ticket: TicketInput, run: _Run) -> list[str]:
+        """A data URL for a small video, `ms://<id>` after an upload for a larger one (kimi-api.md
+        §3): base64 adds a third, and the whole request must stay under 100 MB."""
+        urls: list[str] = []
+        for video in ticket.videos:
+            if len(video.data) <= self.inline_video_max_bytes:
+                urls.append(data_url(mime=video.mime, data=video.data))
+                continue
+            # purpose="video" is missing from the SDK's FilePurpose literal but accepted by Kimi.
+            uploaded = self._client.files.create(
+                file=(video.filename, video.data, video.mime),
+                purpose="video",  # type: ignore[arg-type]
+            )
+            run.uploaded.append(uploaded.id)
+            urls.append(f"ms://{uploaded.id}")
+        return urls
+
+    def _cleanup(self, run: _Run) -> None:
+        """Uploaded files count against 1,000 files / 10 GB per account: delete them after the call."""
+        for file_id in run.uploaded:
+            try:
+                self._client.files.delete(file_id)
+            except openai.APIError:
+                run.cleanup_errors.append(file_id)
+
+    def estimate_tokens(self, messages: list[dict]) -> int | None:
+        """Kimi's count of the request's input tokens (POST /tokenizers/estimate-token-count), or None
+        when the endpoint does not answer with one. Raises the SDK's errors like a chat call."""
+        body = self._client.post(
+            "/tokenizers/estimate-token-count",
+            body={"model": self.model, "messages": messages},
+            cast_to=object,
+        )
+        data = body.get("data") if isinstance(body, dict) else None
+        total = data.get("total_tokens") if isinstance(data, dict) else None
+        return int(total) if isinstance(total, int | float) and not isinstance(total, bool) else None
+
+    def _check_size(self, messages: list[dict], ticket: TicketInput, run: _Run) -> None:
+        """Measure a media-heavy request before sending it; refuse one that cannot fit the window."""
+        if not ticket.videos and len(ticket.images) < self.estimate_min_images:
+            return
+        try:
+            estimated = self.estimate_tokens(messages)
+        except (openai.APIStatusError, openai.APIConnectionError) as exc:
+            # The estimate is a precaution: the chat call itself reports a request that is too large.
+            run.estimate_error = f"{type(exc).__name__}: {getattr(exc, 'message', exc)}"[:300]
+            return
+        run.estimated_prompt_tokens = estimated
+        if estimated is not None and estimated + self.max_completion_tokens > CONTEXT_WINDOW_TOKENS:
+            raise _TooLarge(
+                f"the request would take {estimated} input tokens (Kimi's estimate) plus "
+                f"{self.max_completion_tokens} for the answer, over the {CONTEXT_WINDOW_TOKENS}-token window"
+            )
+
     def triage(self, ticket: TicketInput, taxonomy: Taxonomy) -> TriageOutcome:
         run = _Run()
-        messages = build_messages(ticket, taxonomy)
         try:
+            return self._triage(ticket, taxonomy, run)
+        finally:
+            self._cleanup(run)
+
+    def _triage(self, ticket: TicketInput, taxonomy: Taxonomy, run: _Run) -> TriageOutcome:
+        try:
+            messages = build_messages(ticket, taxonomy, video_urls=self._video_urls(ticket, run))
+            self._check_size(messages, ticket, run)
             for attempt in range(2):  # the answer, then at most one repair turn
                 run.requests += 1
                 reply = self._call(messages, ticket_id=ticket.ticket_id)
@@ -307,6 +389,8 @@ class KimiClient:
                 error_kind="upstream",
                 error_message=f"unexpected answer from the Kimi API: {exc}",
             )
+        except _TooLarge as exc:
+            return self._outcome(run, result=None, error_kind="bad_input", error_message=str(exc))
         except openai.APIError as exc:  # e.g. APIResponseValidationError: never let the SDK raise out
             return self._outcome(
                 run,

@@ -287,6 +287,7 @@ class _Models:
 
 class LocalTriageModel:
     provider = "local"
+    accepts_video = False
     model = MODEL_NAME
 
     def __init__(self) -> None:

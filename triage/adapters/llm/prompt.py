@@ -14,7 +14,7 @@ from triage.adapters.llm.schema import result_json_example
 
 # Bump when the wording or the output contract changes: runs record it, so reviewers can compare
 # prompt revisions.
-PROMPT_VERSION = "2026-11-29.1"
+PROMPT_VERSION = "2026-11-29.2"
 
 # Kimi wants the real MIME type in data URLs; "image/jpg" is a common mislabel of JPEG.
 _MIME_ALIASES = {"image/jpg": "image/jpeg", "image/pjpeg": "image/jpeg", "image/x-png": "image/png"}
@@ -40,8 +40,9 @@ def system_prompt(taxonomy: Taxonomy) -> str:
     return "\n\n".join(
         [
             "You triage support tickets for a software company. You read the ticket text, the "
-            "screenshots and the frames sampled from screen recordings, and you answer with ONE JSON "
-            "object and nothing else.",
+            "screenshots, and the screen recordings (as the video itself, as frames labelled with "
+            "their moment, or as storyboards: frames tiled in one image, each tile labelled with its "
+            "moment hh:mm:ss), and you answer with ONE JSON object and nothing else.",
             _entries("category (what the ticket is about)", taxonomy.categories),
             _entries("priority (how urgent)", taxonomy.priorities),
             _entries("queue (which team should handle it)", taxonomy.queues),
@@ -81,10 +82,17 @@ def ticket_text(ticket: TicketInput) -> str:
         text += ["", "Notes from the intake system:", *(f"- {n}" for n in ticket.notes)]
     if ticket.images:
         text += ["", f"{len(ticket.images)} image(s) follow, each preceded by its label."]
+    if ticket.videos:
+        text += ["", f"{len(ticket.videos)} video(s) follow, each preceded by its label."]
     return "\n".join(text)
 
 
-def build_messages(ticket: TicketInput, taxonomy: Taxonomy) -> list[dict]:
+def build_messages(
+    ticket: TicketInput, taxonomy: Taxonomy, *, video_urls: list[str] | None = None
+) -> list[dict]:
+    """System prompt + one user message with the text, the images and the videos, each after its
+    label. `video_urls`: one URL per TicketInput.videos (e.g. "ms://<id>" for an uploaded file);
+    base64 data URLs when not given."""
     # Parts stay a real list: a JSON-stringified array in `content` breaks Kimi's image detection.
     content: list[dict] = [{"type": "text", "text": ticket_text(ticket)}]
     for image in ticket.images:
@@ -92,6 +100,11 @@ def build_messages(ticket: TicketInput, taxonomy: Taxonomy) -> list[dict]:
         content.append(
             {"type": "image_url", "image_url": {"url": data_url(mime=image.mime, data=image.data)}}
         )
+    if video_urls is None:
+        video_urls = [data_url(mime=video.mime, data=video.data) for video in ticket.videos]
+    for video, url in zip(ticket.videos, video_urls, strict=True):
+        content.append({"type": "text", "text": video.label})
+        content.append({"type": "video_url", "video_url": {"url": url}})
     return [
         {"role": "system", "content": system_prompt(taxonomy)},
         {"role": "user", "content": content},

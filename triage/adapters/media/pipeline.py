@@ -1,9 +1,17 @@
 """What the media worker does with one file, as a pure function: no ORM, no settings reads.
 
 `process_media` turns a local file into the renditions we store and the model sees, chooses the
-representation on purpose (one image, sampled video frames, or frames of an animation), says why,
-and estimates what it will cost in model tokens (tokens.py). The worker (services/media.py) and
-`manage.py media_inspect` both call it, so what the command prints is what the worker stores.
+representation on purpose, says why, and estimates what it will cost in model tokens (tokens.py).
+The worker (services/media.py) and `manage.py media_inspect` both call it, so what the command
+prints is what the worker stores.
+
+Representations: "image" (one normalized still), "animation-frames" (stills of a GIF/WebP), and
+for a recording "frames" (separate stills with their moments), "storyboard" (the same stills tiled
+into one or a few labelled sheets) or "native-video" (the recording itself, <= 1080p at a low
+frame rate, for a provider that takes video). MediaConfig.representation "auto" picks, in order:
+the video itself when the provider takes video and its estimate fits the budget; separate frames
+when all of them fit; else the storyboard. Every recording also keeps its frames (the ticket page,
+OCR and the offline model use them) and each attachment gets a small THUMB for the UI.
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ from typing import Any, Literal
 
 from triage.adapters.media import Frame, ImageLimits, MediaRejected, SniffResult, VideoProbe
 from triage.adapters.media import images as image_adapter
+from triage.adapters.media import storyboard as storyboard_adapter
 from triage.adapters.media import tokens as token_adapter
 from triage.adapters.media import video as video_adapter
 
@@ -34,7 +43,12 @@ BROWSER_PLAYABLE = frozenset(
 # The playback transcode re-encodes the whole file: it gets five ffmpeg time limits.
 _PLAYBACK_TIMEOUT_FACTOR = 5
 
-Representation = Literal["image", "frames", "animation-frames"]
+Representation = Literal["image", "frames", "storyboard", "native-video", "animation-frames"]
+# MediaConfig.representation: what the setting may ask for (recordings only; images are images)
+REPRESENTATIONS = ("auto", "frames", "storyboard", "native")
+# Kimi's limit for one uploaded file and for a whole request body (kimi-api.md §2).
+NATIVE_VIDEO_MAX_BYTES = 100 * 1024 * 1024
+STORYBOARD_TILES = 9  # frames per sheet: 3 x 3
 
 
 @dataclass(frozen=True)
@@ -45,12 +59,19 @@ class MediaConfig:
     ffmpeg_timeout_s: float
     video_max_duration_s: float
     frame_strategy: str = "even"  # even | scene | dedup (video.sample_frames, when it knows them)
-    media_token_budget: int = 20_000  # estimated model tokens per attachment
+    media_token_budget: int = 20_000  # estimated model tokens this attachment may cost
+    representation: str = "auto"  # REPRESENTATIONS
+    native_video: bool = False  # the provider takes a video part (Kimi does; the offline model not)
+    native_max_height: int = 1080
+    native_fps: float = 2.0
+    native_max_bytes: int = NATIVE_VIDEO_MAX_BYTES
+    storyboard_max_side: int = 1920
+    thumb_side: int = 320
 
 
 @dataclass(frozen=True)
 class RenditionOut:
-    kind: Literal["IMAGE", "FRAME", "PLAYBACK"]  # Rendition.Kind values
+    kind: Literal["IMAGE", "FRAME", "PLAYBACK", "STORYBOARD", "MODEL_VIDEO", "THUMB"]  # Rendition.Kind
     mime: str
     extension: str
     width: int
@@ -82,6 +103,8 @@ class MediaResult:
     token_estimate: int = 0
     frames_chosen: int = 0
     strategy: str | None = None
+    # estimated tokens of each representation considered, e.g. {"native-video": 61920, "frames": 9568}
+    token_options: dict[str, int] = field(default_factory=dict)
 
     def metadata(self) -> dict[str, Any]:
         """What the worker keeps in Attachment.metadata (JSON)."""
@@ -89,8 +112,11 @@ class MediaResult:
             "representation": self.representation,
             "why": self.why,
             "token_estimate": self.token_estimate,
+            "token_estimate_is": "local estimate (kimi-api.md formula), not a count",
             "frames_chosen": self.frames_chosen,
         }
+        if self.token_options:
+            meta["token_options"] = self.token_options
         if self.strategy is not None:
             meta["strategy"] = self.strategy
         if self.probe is not None:
@@ -139,7 +165,8 @@ def _image(path: Path, *, config: MediaConfig) -> MediaResult:
                 extension=normalized.extension,
                 width=normalized.width,
                 height=normalized.height,
-            )
+            ),
+            _thumb(normalized.data, side=config.thumb_side),
         ],
         source_width=normalized.source_width,
         source_height=normalized.source_height,
@@ -163,7 +190,7 @@ def _animation(path: Path, *, config: MediaConfig) -> MediaResult:
     first = chosen[0]
     return MediaResult(
         accepted=True,
-        renditions=_frame_renditions(chosen),
+        renditions=[*_frame_renditions(chosen), _thumb(first.data, side=config.thumb_side)],
         source_width=first.width,
         source_height=first.height,
         representation="animation-frames",
@@ -188,30 +215,83 @@ def _video(path: Path, *, sniff: SniffResult, config: MediaConfig, partial: dict
             f"this one is {probe.duration_s / 60:.1f} minutes"
         )
 
-    # Choose the frame count before sampling: each frame costs one ffmpeg and a known number of
-    # tokens at the size it will have.
-    frame_w, frame_h = _fit_side(probe.width, probe.height, max_side=config.frame_max_side)
-    per_frame = max(1, token_adapter.estimate_image_tokens(frame_w, frame_h))
-    asked = max(1, config.frames)
-    count = max(1, min(asked, config.media_token_budget // per_frame))
-    strategy = config.frame_strategy
+    # Decide before decoding anything: each frame costs one ffmpeg and a known number of tokens at
+    # the size it will have, and the video's estimate follows from its duration and size.
+    plan = _video_plan(probe, config=config)
     frames = video_adapter.sample_frames(
-        path, probe=probe, count=count, max_side=config.frame_max_side, timeout_s=timeout, strategy=strategy
+        path,
+        probe=probe,
+        count=plan.frames,
+        max_side=config.frame_max_side,
+        timeout_s=timeout,
+        strategy=config.frame_strategy,
     )
     if not frames:
         raise MediaRejected("no frame could be read from the recording")
-    chosen, note = _fit_budget(frames, budget=config.media_token_budget, asked=asked)
-    if count < asked and not note:
-        note = f"; {count} of {asked} frames, the most that fit the {config.media_token_budget}-token budget"
-    tokens = sum(token_adapter.estimate_image_tokens(f.width, f.height) for f in chosen)
-    native = token_adapter.estimate_video_tokens(probe.duration_s, probe.width, probe.height)
-    why = (
-        f"a {probe.duration_s:.1f} s recording: {len(chosen)} frame(s) {_strategy_phrase(strategy)}"
-        f" at {frame_w}x{frame_h} or less, ~{tokens} tokens instead of ~{native} for "
-        f"the video sent as is{note}."
-    )
+    renditions = _frame_renditions(frames)
+    renditions.append(_thumb(frames[0].data, side=config.thumb_side))
+    representation, why, tokens = plan.representation, plan.why, 0
 
-    renditions = _frame_renditions(chosen)
+    if representation == "native-video":
+        with tempfile.TemporaryDirectory() as tmp:
+            dst = Path(tmp) / "model.mp4"
+            model_video = video_adapter.transcode_for_model(
+                path,
+                dst,
+                max_height=config.native_max_height,
+                fps=config.native_fps,
+                timeout_s=timeout * _PLAYBACK_TIMEOUT_FACTOR,
+            )
+            if model_video.size_bytes <= config.native_max_bytes:
+                renditions.append(
+                    RenditionOut(
+                        kind="MODEL_VIDEO",
+                        data=dst.read_bytes(),
+                        mime=model_video.mime,
+                        extension="mp4",
+                        width=model_video.width,
+                        height=model_video.height,
+                    )
+                )
+                tokens = token_adapter.estimate_video_tokens(
+                    probe.duration_s, model_video.width, model_video.height, fps=config.native_fps
+                )
+            else:
+                representation = "storyboard" if plan.frames_cost > config.media_token_budget else "frames"
+                why = (
+                    f"the video for the model would be {model_video.size_bytes / 2**20:.0f} MB, over "
+                    f"the {config.native_max_bytes / 2**20:.0f} MB a request may carry; {representation} instead"
+                )
+
+    chosen = frames
+    if representation == "frames":
+        chosen, note = _fit_budget(frames, budget=config.media_token_budget, asked=plan.frames)
+        renditions = _frame_renditions(chosen) + [r for r in renditions if r.kind != "FRAME"]
+        tokens = sum(token_adapter.estimate_image_tokens(f.width, f.height) for f in chosen)
+        why = "; ".join(filter(None, [why, note.removeprefix("; ")]))
+    elif representation == "storyboard":
+        sheets = [
+            storyboard_adapter.build_storyboard(
+                frames[i : i + STORYBOARD_TILES], max_side=config.storyboard_max_side
+            )
+            for i in range(0, len(frames), STORYBOARD_TILES)
+        ]
+        renditions += [
+            RenditionOut(
+                kind="STORYBOARD",
+                index=index,
+                data=sheet.data,
+                mime=sheet.mime,
+                extension=sheet.extension,
+                width=sheet.width,
+                height=sheet.height,
+                timestamp_ms=sheet.timestamp_ms,
+            )
+            for index, sheet in enumerate(sheets)
+        ]
+        tokens = sum(token_adapter.estimate_image_tokens(s.width, s.height) for s in sheets)
+    options = {**plan.options, representation: tokens}
+
     if (sniff.mime, probe.codec) not in BROWSER_PLAYABLE or probe.rotation:
         with tempfile.TemporaryDirectory() as tmp:
             dst = Path(tmp) / "playback.mp4"
@@ -228,6 +308,7 @@ def _video(path: Path, *, sniff: SniffResult, config: MediaConfig, partial: dict
                     height=playback.height,
                 )
             )
+    strategy = config.frame_strategy
     return MediaResult(
         accepted=True,
         renditions=renditions,
@@ -235,11 +316,92 @@ def _video(path: Path, *, sniff: SniffResult, config: MediaConfig, partial: dict
         source_height=probe.height,
         duration_s=probe.duration_s,
         probe=probe,
-        representation="frames",
-        why=why,
+        representation=representation,  # type: ignore[arg-type]
+        why=(
+            f"a {probe.duration_s:.1f} s recording sent as {_REPRESENTATION_PHRASE[representation]} "
+            f"(~{tokens} tokens; {len(chosen)} frame(s) {_strategy_phrase(strategy)}): {why}."
+        ),
         token_estimate=tokens,
         frames_chosen=len(chosen),
         strategy=strategy,
+        token_options=options,
+    )
+
+
+_REPRESENTATION_PHRASE = {
+    "native-video": "the video itself",
+    "frames": "separate frames",
+    "storyboard": "a storyboard",
+}
+
+
+@dataclass(frozen=True)
+class _VideoPlan:
+    representation: Representation
+    frames: int  # how many frames to sample
+    frames_cost: int  # estimated tokens of all asked frames as separate images
+    why: str
+    options: dict[str, int]
+
+
+def _video_plan(probe: VideoProbe, *, config: MediaConfig) -> _VideoPlan:
+    """Which representation a recording gets, before anything is decoded (module docstring)."""
+    if config.representation not in REPRESENTATIONS:
+        raise ValueError(
+            f"unknown video representation {config.representation!r}; expected one of {', '.join(REPRESENTATIONS)}"
+        )
+    budget = config.media_token_budget
+    asked = max(1, config.frames)
+    frame_w, frame_h = _fit_side(probe.width, probe.height, max_side=config.frame_max_side)
+    per_frame = max(1, token_adapter.estimate_image_tokens(frame_w, frame_h))
+    frames_cost = per_frame * asked
+    native_w, native_h = _fit_height(probe.width, probe.height, max_height=config.native_max_height)
+    native = token_adapter.estimate_video_tokens(probe.duration_s, native_w, native_h, fps=config.native_fps)
+    options = {"native-video": native, "frames": frames_cost}
+    mode = config.representation
+
+    def plan(representation: Representation, frames: int, why: str) -> _VideoPlan:
+        return _VideoPlan(representation, frames, frames_cost, why, options)
+
+    refused = ""
+    if mode in ("auto", "native"):
+        if not config.native_video:
+            refused = "the model provider takes no video"
+        elif native > budget:
+            refused = f"the video itself (~{native} tokens) would not fit the {budget}-token budget"
+        else:
+            return plan("native-video", asked, f"the video itself fits the {budget}-token budget")
+    if mode == "storyboard":
+        return plan("storyboard", asked, "set by TRIAGE_VIDEO_REPRESENTATION")
+    reason = "; ".join(
+        filter(None, [refused if mode == "native" else "", "set by TRIAGE_VIDEO_REPRESENTATION"])
+    )
+    fit = budget // per_frame
+    if mode == "frames" or (mode == "native" and fit >= asked):
+        count = max(1, min(asked, fit))
+        note = (
+            f"{count} of {asked} frames, the most that fit the {budget}-token budget" if count < asked else ""
+        )
+        return plan("frames", count, "; ".join(filter(None, [reason, note])))
+    if fit >= asked:
+        return plan(
+            "frames",
+            asked,
+            "; ".join(filter(None, [refused, f"all {asked} frames fit the {budget}-token budget"])),
+        )
+    return plan(
+        "storyboard",
+        asked,
+        "; ".join(
+            filter(
+                None,
+                [
+                    refused if mode == "auto" else reason,
+                    f"{fit} of {asked} frames would fit the {budget}-token budget as separate images, all "
+                    f"{asked} fit tiled",
+                ],
+            )
+        ),
     )
 
 
@@ -249,6 +411,25 @@ def _strategy_phrase(strategy: str) -> str:
         "scene": "sampled at scene changes",
         "dedup": "sampled with near-duplicates dropped",
     }.get(strategy, f"sampled ({strategy})")
+
+
+def _fit_height(width: int, height: int, *, max_height: int) -> tuple[int, int]:
+    """transcode_for_model's output size: height <= max_height, both even, aspect kept."""
+    scale = min(1.0, max_height / max(1, height))
+    out_h = max(2, int(height * scale) // 2 * 2)
+    return max(2, round(width * out_h / max(1, height) / 2) * 2), out_h
+
+
+def _thumb(data: bytes, *, side: int) -> RenditionOut:
+    thumb = image_adapter.thumbnail(data, side=side)
+    return RenditionOut(
+        kind="THUMB",
+        data=thumb.data,
+        mime=thumb.mime,
+        extension=thumb.extension,
+        width=thumb.width,
+        height=thumb.height,
+    )
 
 
 def _fit_side(width: int, height: int, *, max_side: int) -> tuple[int, int]:

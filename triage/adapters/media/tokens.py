@@ -16,6 +16,14 @@ PATCH_LIMIT_ON_ONE_SIDE = 512
 VIDEO_SAMPLE_FPS = 2.0
 VIDEO_FRAME_PATCH_LIMIT = 4096
 VIDEO_TEMPORAL_MERGE = 4
+# The most one image can cost: a x b tokens with a*b <= 4,096 and a <= 256 (512 patches on a side),
+# each side rounded up: (a+1)(b+1) <= 4,096 + 256 + 16 + 1.
+IMAGE_MAX_TOKENS = (
+    IMAGE_PATCH_LIMIT // 4
+    + PATCH_LIMIT_ON_ONE_SIDE // 2
+    + IMAGE_PATCH_LIMIT // 4 // (PATCH_LIMIT_ON_ONE_SIDE // 2)
+    + 1
+)
 
 
 def _fit_patches(width: int, height: int, *, patch_limit: int) -> tuple[float, float]:
@@ -38,13 +46,16 @@ def estimate_image_tokens(width: int, height: int) -> int:
     return _tokens(*_fit_patches(width, height, patch_limit=IMAGE_PATCH_LIMIT))
 
 
-def estimate_video_tokens(duration_s: float, width: int, height: int) -> int:
+def estimate_video_tokens(
+    duration_s: float, width: int, height: int, *, fps: float = VIDEO_SAMPLE_FPS
+) -> int:
     """ESTIMATED tokens for a video sent natively: 2 frames/s, each <= 4,096 patches, 4 frames pooled.
 
-    A 1080p recording comes to ~516 tokens per second (~31K per minute).
+    A 1080p recording comes to ~516 tokens per second (~31K per minute). A file with fewer than 2
+    frames per second (`fps`) cannot be sampled more often than it has frames.
     """
     if width <= 0 or height <= 0 or duration_s <= 0:
         return 0
-    frames = max(1, math.ceil(duration_s * VIDEO_SAMPLE_FPS))
+    frames = max(1, math.ceil(duration_s * min(VIDEO_SAMPLE_FPS, max(fps, 0.01))))
     groups = math.ceil(frames / VIDEO_TEMPORAL_MERGE)
     return groups * _tokens(*_fit_patches(width, height, patch_limit=VIDEO_FRAME_PATCH_LIMIT))

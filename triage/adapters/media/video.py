@@ -72,6 +72,8 @@ _DIMENSIONS = re.compile(r", (\d{1,5})x(\d{1,5})\b")
 _ROTATION = re.compile(r"rotation of (-?\d+(?:\.\d+)?) degrees", re.IGNORECASE)
 _PROGRESS_FRAME = re.compile(r"^frame=(\d+)", re.MULTILINE)
 _PROGRESS_TIME = re.compile(r"^out_time_us=(\d+)", re.MULTILINE)
+# showinfo's line for the frame it passed on; pts_time is relative to the seek point.
+_SHOWINFO_PTS = re.compile(r"Parsed_showinfo.*? pts_time:(-?\d+(?:\.\d+)?(?:e-?\d+)?)")
 
 
 @functools.cache
@@ -153,9 +155,11 @@ def sample_frames(
     - "dedup": "even" without near-duplicates (dHash within `dedup_threshold` bits of a frame
       already kept): a still screen gives one frame, not `count` copies of it.
 
-    One ffmpeg per frame with input seeking (`-ss` before `-i`): it jumps to the keyframe before
-    the timestamp and decodes only up to it, so the cost follows `count` and the GOP length, not
-    the duration (10 frames of a 10-minute 1080p file: 2.5 s; the fps filter: 33 s; LIBRARY-NOTES).
+    One ffmpeg per frame with input seeking (`-ss` before `-i`), so the cost follows `count`, not
+    the duration. Evenly spaced frames take the keyframe that opens the GOP around each moment,
+    decoding that one picture (`-skip_frame nokey`), when it lies in the moment's own slice of the
+    recording (duration / count); otherwise (a GOP longer than a slice, a WebM with one keyframe)
+    that frame is decoded exactly from the keyframe before it. Each frame keeps its real moment.
     `timeout_s` bounds the whole call. Frames the seek could not produce are replaced by the first
     frame; identical frames (a clip shorter than `count` frames) are kept once.
     """
@@ -170,8 +174,15 @@ def sample_frames(
         )
     else:
         stamps_ms = _even_stamps(probe.duration_s, count)
+    slot_ms = 0 if strategy == "scene" else int(probe.duration_s * 1000 / count)
     frames = _grab_frames(
-        path, demuxer=demuxer, stamps_ms=stamps_ms, max_side=max_side, deadline=deadline, timeout_s=timeout_s
+        path,
+        demuxer=demuxer,
+        stamps_ms=stamps_ms,
+        max_side=max_side,
+        deadline=deadline,
+        timeout_s=timeout_s,
+        slot_ms=slot_ms,
     )
     if strategy == "dedup":
         frames = _drop_near_duplicates(frames, threshold=dedup_threshold)
@@ -189,8 +200,18 @@ def _even_stamps(duration_s: float, count: int) -> list[int]:
 
 
 def _grab_frames(
-    path: Path, *, demuxer: str, stamps_ms: list[int], max_side: int, deadline: float, timeout_s: float
+    path: Path,
+    *,
+    demuxer: str,
+    stamps_ms: list[int],
+    max_side: int,
+    deadline: float,
+    timeout_s: float,
+    slot_ms: int = 0,
 ) -> list[Frame]:
+    """The frames at `stamps_ms`. With `slot_ms`, a keyframe within slot_ms/2 of a moment stands in
+    for it (one picture decoded instead of a GOP), unless another moment already took it."""
+
     def grab(at_ms: int) -> bytes:
         return _grab(
             path,
@@ -201,8 +222,30 @@ def _grab_frames(
             timeout_s=timeout_s,
         )
 
+    def keyframe(at_ms: int) -> tuple[bytes, int]:
+        data, moment = _grab_keyframe(
+            path, demuxer=demuxer, at_ms=at_ms, max_side=max_side, deadline=deadline, timeout_s=timeout_s
+        )
+        if data and moment is not None and at_ms - slot_ms / 2 <= moment < at_ms + slot_ms / 2:
+            return data, moment
+        return b"", at_ms
+
     with ThreadPoolExecutor(max_workers=_FRAME_WORKERS) as pool:
-        grabbed = list(pool.map(grab, stamps_ms))
+        if slot_ms > 0:
+            found = list(pool.map(keyframe, stamps_ms))
+            taken: set[int] = set()
+            exact: list[int] = []  # moments no keyframe of their own serves: decoded exactly
+            for i, (data, moment) in enumerate(found):
+                if data and moment not in taken:
+                    taken.add(moment)
+                else:
+                    exact.append(i)
+            for i, data in zip(exact, pool.map(grab, [stamps_ms[i] for i in exact]), strict=True):
+                found[i] = (data, stamps_ms[i])
+            stamps_ms = [moment for _, moment in found]
+            grabbed = [data for data, _ in found]
+        else:
+            grabbed = list(pool.map(grab, stamps_ms))
     if not all(grabbed):
         # Clips under a second and files cut short can yield nothing at a seek point (exit code 0,
         # zero bytes): the first frame stands in, with its own timestamp.
@@ -439,9 +482,40 @@ def _grab(
     return b""
 
 
-def _jpeg_output(max_side: int) -> list[str]:
+def _grab_keyframe(
+    path: Path, *, demuxer: str, at_ms: int, max_side: int, deadline: float, timeout_s: float
+) -> tuple[bytes, int | None]:
+    """The keyframe the seek to `at_ms` lands on and its moment in ms, decoding only keyframes.
+
+    `-noaccurate_seek` keeps the keyframe instead of decoding on to the target; `-skip_frame nokey`
+    makes the decoder skip every other picture, so the cost is one keyframe whatever the GOP.
+    showinfo reports the frame's time relative to the seek point. (b"", None) when nothing came out.
+    """
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise MediaRejected(f"processing the recording took longer than {timeout_s:.0f} s")
+    result = _run(
+        [
+            "-skip_frame", "nokey", "-noaccurate_seek", "-ss", f"{at_ms / 1000:.3f}",
+            *_input(path, demuxer=demuxer),
+            # passthrough: a keyframe before the seek point has a negative time, which the default
+            # constant-frame-rate output would drop (and then encode the next keyframe instead)
+            "-map", "0:V:0", "-frames:v", "1", "-fps_mode", "passthrough",
+            *_jpeg_output(max_side, showinfo=True),
+        ],
+        timeout_s=remaining,
+    )  # fmt: skip
+    if result.returncode != 0 or not result.stdout:
+        return b"", None
+    match = _SHOWINFO_PTS.search(result.stderr.decode(errors="replace"))
+    if match is None:
+        return b"", None
+    return result.stdout, max(0, at_ms + round(float(match.group(1)) * 1000))
+
+
+def _jpeg_output(max_side: int, *, showinfo: bool = False) -> list[str]:
     return [
-        "-vf", _frame_filter(max_side),
+        "-vf", ("showinfo," if showinfo else "") + _frame_filter(max_side),
         "-c:v", "mjpeg", "-q:v", "3",
         # no encoder version string: the same frame gives the same bytes (content keys)
         "-fflags", "+bitexact", "-flags:v", "+bitexact",

@@ -40,7 +40,8 @@ def inspect_one(path: Path) -> dict[str, Any]:
         "renditions": [],
         "representation": None,
         "why": "",
-        "token_estimate": 0,
+        "token_estimate": 0,  # a local estimate (tokens.py), not Kimi's count
+        "token_options": {},  # the estimate of each representation considered
     }
     try:
         if not path.exists():
@@ -77,5 +78,6 @@ def inspect_one(path: Path) -> dict[str, Any]:
         representation=result.representation,
         why=result.why,
         token_estimate=result.token_estimate,
+        token_options=result.token_options,
     )
     return line
