@@ -38,3 +38,17 @@ def test_video_tokens_grow_with_duration_in_groups_of_four_frames():
     assert estimate_video_tokens(0.2, 640, 360) == one_group
     assert estimate_video_tokens(4.0, 640, 360) == 2 * one_group
     assert one_group == estimate_image_tokens(640, 360)  # under the per-frame patch limit
+
+
+def test_no_image_costs_more_than_image_max_tokens():
+    from triage.adapters.media.tokens import IMAGE_MAX_TOKENS
+
+    sizes = [(w, h) for w in range(100, 9000, 53) for h in range(100, 9000, 61)] + [(7168, 100), (100, 7168)]
+    worst = max(estimate_image_tokens(w, h) for w, h in sizes)
+    assert 4096 < worst <= IMAGE_MAX_TOKENS
+
+
+def test_a_video_with_fewer_than_two_frames_a_second_is_estimated_by_its_own_rate():
+    assert estimate_video_tokens(60, 1920, 1080, fps=1.0) * 2 == pytest.approx(
+        estimate_video_tokens(60, 1920, 1080), rel=0.02
+    )
