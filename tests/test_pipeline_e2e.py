@@ -149,6 +149,7 @@ def test_kimi_provider_sends_images_and_frames_and_survives_a_429(
         KIMI_API_KEY="sk-test",
         KIMI_BASE_URL=kimi_fake.base_url,
         TRIAGE_VIDEO_FRAMES="3",
+        TRIAGE_VIDEO_REPRESENTATION="frames",
     )
     session = http_login(live_server.url, "e2e-agent", "e2e-pass-123")
     response = http_create_ticket(
@@ -184,6 +185,60 @@ def test_kimi_provider_sends_images_and_frames_and_survives_a_429(
     texts = " ".join(p["text"] for p in parts if p["type"] == "text")
     assert "frame at 00:00:0" in texts
     json.dumps(body)  # the recorded body is plain JSON
+
+
+def test_kimi_gets_a_short_recording_as_video_uploaded_through_the_files_api(
+    live_server, start_worker, agent, demo_media, kimi_fake
+):
+    kimi_fake.reply_json(
+        {
+            "summary": "Payment fails with HTTP 500 in the recording.",
+            "category": {"value": "bug", "confidence": 0.9},
+            "priority": {"value": "high", "confidence": 0.8},
+            "queue": {"value": "engineering", "confidence": 0.8},
+            "sentiment": {"value": "neutral", "confidence": 0.7},
+            "language": {"value": "en", "confidence": 0.99},
+        }
+    )
+    kimi_fake.estimate_total = 3210
+    start_worker(
+        TRIAGE_PROVIDER="kimi",
+        KIMI_API_KEY="sk-test",
+        KIMI_BASE_URL=kimi_fake.base_url,
+        KIMI_INLINE_VIDEO_MAX_BYTES="1000",  # any real video is larger: upload it
+    )
+    session = http_login(live_server.url, "e2e-agent", "e2e-pass-123")
+    response = http_create_ticket(
+        live_server.url,
+        session,
+        files=[("recording.mp4", demo_media["mp4"], "video/mp4")],
+        subject="Pay button",
+        description="Watch the recording.",
+    )
+    ticket_id = _ticket_id(response)
+    wait_for(
+        lambda: Ticket.objects.get(id=ticket_id).status in DONE_STATES, timeout=120, message="ticket triaged"
+    )
+    ticket = Ticket.objects.get(id=ticket_id)
+    assert ticket.status == Ticket.Status.NEEDS_REVIEW, ticket.latest_run.error_message
+    video = ticket.attachments.get()
+    assert video.metadata["representation"] == "native-video", video.metadata["why"]
+    assert video.renditions.filter(kind=Rendition.Kind.MODEL_VIDEO).exists()
+
+    (upload,) = kimi_fake.uploads
+    assert upload["purpose"] == "video" and upload["bytes"] > 1000
+    assert kimi_fake.deleted == [upload["id"]]
+    body = kimi_fake.requests[-1]
+    parts = body["messages"][1]["content"]
+    assert [p["video_url"]["url"] for p in parts if p["type"] == "video_url"] == [f"ms://{upload['id']}"]
+    assert not [p for p in parts if p["type"] == "image_url"]  # the video instead of its frames
+    assert len(kimi_fake.estimate_requests) == 1
+    assert ticket.latest_run.estimated_prompt_tokens == 3210
+
+    page = http_login(live_server.url, "e2e-agent", "e2e-pass-123").get(
+        f"{live_server.url}/tickets/{ticket_id}/", timeout=10
+    )
+    assert "Sent to the model as the video itself" in page.text
 
 
 def test_a_broken_recording_is_rejected_with_a_reason_and_the_ticket_still_lands(

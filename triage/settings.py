@@ -170,6 +170,9 @@ CELERY_TASK_ROUTES = {
     "triage.tasks.ticket_triage_task": {"queue": "llm"},
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# A prefork child that grew past this (KiB) is replaced after its task: a leak or a freak file
+# cannot keep a worker big. The largest image we accept peaks well under it (bench/media.py).
+CELERY_WORKER_MAX_MEMORY_PER_CHILD = env.int("TRIAGE_WORKER_MAX_MEMORY_MB", default=1024) * 1024
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 # --- Media ----------------------------------------------------------------------------------

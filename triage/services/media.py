@@ -97,9 +97,12 @@ def attachment_token_budget(*, attachment: Attachment) -> int:
     if attachment.kind == Attachment.Kind.IMAGE:
         return budget
     kinds = list(Attachment.objects.filter(ticket_id=attachment.ticket_id).values_list("kind", flat=True))
-    images = kinds.count(Attachment.Kind.IMAGE)
-    videos = max(1, kinds.count(Attachment.Kind.VIDEO))
-    return max(1, (budget - images * token_adapter.IMAGE_MAX_TOKENS) // videos)
+    return token_adapter.attachment_budget(
+        ticket_budget=budget,
+        kind="video",
+        images=kinds.count(Attachment.Kind.IMAGE),
+        videos=kinds.count(Attachment.Kind.VIDEO),
+    )
 
 
 def attachment_process(*, attachment_id: int) -> None:

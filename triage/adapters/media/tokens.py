@@ -59,3 +59,14 @@ def estimate_video_tokens(
     frames = max(1, math.ceil(duration_s * min(VIDEO_SAMPLE_FPS, max(fps, 0.01))))
     groups = math.ceil(frames / VIDEO_TEMPORAL_MERGE)
     return groups * _tokens(*_fit_patches(width, height, patch_limit=VIDEO_FRAME_PATCH_LIMIT))
+
+
+def attachment_budget(*, ticket_budget: int, kind: str, images: int, videos: int) -> int:
+    """One attachment's share of a ticket's media token budget.
+
+    An image costs what it costs (it cannot be cut): it may take the whole budget. The recordings
+    split equally what the ticket's images may take at most (IMAGE_MAX_TOKENS each) leave over.
+    """
+    if kind == "image":
+        return ticket_budget
+    return max(1, (ticket_budget - images * IMAGE_MAX_TOKENS) // max(1, videos))
