@@ -240,3 +240,17 @@ def test_a_real_animated_gif_is_sampled_into_timestamped_frames(tmp_path: Path):
 def test_the_pipeline_reads_no_settings():
     source = inspect.getsource(pipeline)
     assert "django" not in source and "settings" not in source.replace("settings reads", "")
+
+
+def test_a_playback_copy_that_fails_leaves_the_frames_and_says_why(tmp_path: Path, monkeypatch):
+    from triage.adapters.media import MediaRejected
+    from triage.adapters.media import video as video_adapter
+
+    def too_slow(*args, **kwargs):
+        raise MediaRejected("processing the recording took longer than 600 s")
+
+    monkeypatch.setattr(video_adapter, "transcode_for_playback", too_slow)
+    result = _run(samples.video_file(tmp_path, "avi", seconds=2))
+    assert result.accepted and [r.kind for r in result.renditions].count("FRAME") == 6
+    assert "PLAYBACK" not in {r.kind for r in result.renditions}
+    assert result.metadata()["playback_error"] == "processing the recording took longer than 600 s"

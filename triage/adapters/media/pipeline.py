@@ -105,6 +105,7 @@ class MediaResult:
     strategy: str | None = None
     # estimated tokens of each representation considered, e.g. {"native-video": 61920, "frames": 9568}
     token_options: dict[str, int] = field(default_factory=dict)
+    playback_error: str = ""  # why a recording browsers cannot play got no playback copy
 
     def metadata(self) -> dict[str, Any]:
         """What the worker keeps in Attachment.metadata (JSON)."""
@@ -119,6 +120,8 @@ class MediaResult:
             meta["token_options"] = self.token_options
         if self.strategy is not None:
             meta["strategy"] = self.strategy
+        if self.playback_error:
+            meta["playback_error"] = self.playback_error
         if self.probe is not None:
             meta.update(codec=self.probe.codec, rotation=self.probe.rotation, container=self.probe.container)
         return meta
@@ -292,22 +295,29 @@ def _video(path: Path, *, sniff: SniffResult, config: MediaConfig, partial: dict
         tokens = sum(token_adapter.estimate_image_tokens(s.width, s.height) for s in sheets)
     options = {**plan.options, representation: tokens}
 
+    playback_error = ""
     if (sniff.mime, probe.codec) not in BROWSER_PLAYABLE or probe.rotation:
         with tempfile.TemporaryDirectory() as tmp:
             dst = Path(tmp) / "playback.mp4"
-            playback = video_adapter.transcode_for_playback(
-                path, dst, probe=probe, timeout_s=timeout * _PLAYBACK_TIMEOUT_FACTOR
-            )
-            renditions.append(
-                RenditionOut(
-                    kind="PLAYBACK",
-                    data=dst.read_bytes(),
-                    mime=playback.mime,
-                    extension="mp4",
-                    width=playback.width,
-                    height=playback.height,
+            try:
+                playback = video_adapter.transcode_for_playback(
+                    path, dst, probe=probe, timeout_s=timeout * _PLAYBACK_TIMEOUT_FACTOR
                 )
-            )
+            except MediaRejected as exc:
+                # The frames are what the model and the agent need; a recording too long to convert
+                # in time stays downloadable as it is.
+                playback_error = exc.reason
+            else:
+                renditions.append(
+                    RenditionOut(
+                        kind="PLAYBACK",
+                        data=dst.read_bytes(),
+                        mime=playback.mime,
+                        extension="mp4",
+                        width=playback.width,
+                        height=playback.height,
+                    )
+                )
     strategy = config.frame_strategy
     return MediaResult(
         accepted=True,
@@ -325,6 +335,7 @@ def _video(path: Path, *, sniff: SniffResult, config: MediaConfig, partial: dict
         frames_chosen=len(chosen),
         strategy=strategy,
         token_options=options,
+        playback_error=playback_error,
     )
 
 
