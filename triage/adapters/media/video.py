@@ -223,21 +223,32 @@ def _grab_frames(
         )
 
     def keyframe(at_ms: int) -> tuple[bytes, int]:
+        # The last keyframe before the slice's end: it lies in the slice whenever the slice holds
+        # any keyframe at all, so one seek serves every slice a GOP can reach.
+        start, end = at_ms - slot_ms / 2, at_ms + slot_ms / 2
         data, moment = _grab_keyframe(
-            path, demuxer=demuxer, at_ms=at_ms, max_side=max_side, deadline=deadline, timeout_s=timeout_s
+            path,
+            demuxer=demuxer,
+            at_ms=max(0, int(end) - 1),
+            max_side=max_side,
+            deadline=deadline,
+            timeout_s=timeout_s,
         )
-        if data and moment is not None and at_ms - slot_ms / 2 <= moment < at_ms + slot_ms / 2:
+        if data and moment is not None and start <= moment < end:
             return data, moment
         return b"", at_ms
 
     with ThreadPoolExecutor(max_workers=_FRAME_WORKERS) as pool:
         if slot_ms > 0:
             found = list(pool.map(keyframe, stamps_ms))
-            taken: set[int] = set()
+            # The same keyframe reached from two slices is the same picture (bitexact JPEG), even
+            # where a container's timestamps put it a few ms apart (AVI): keep it once.
+            taken: set[bytes] = set()
             exact: list[int] = []  # moments no keyframe of their own serves: decoded exactly
-            for i, (data, moment) in enumerate(found):
-                if data and moment not in taken:
-                    taken.add(moment)
+            for i, (data, _) in enumerate(found):
+                digest = hashlib.sha256(data).digest()
+                if data and digest not in taken:
+                    taken.add(digest)
                 else:
                     exact.append(i)
             for i, data in zip(exact, pool.map(grab, [stamps_ms[i] for i in exact]), strict=True):
