@@ -149,6 +149,24 @@ def validate_chat_request(
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         return _refuse(400, "invalid_request_error", "Invalid request: messages must be a non-empty list")
+    if thinking == "enabled":
+        for index, message in enumerate(messages):
+            if (
+                isinstance(message, dict)
+                and message.get("role") == "assistant"
+                and message.get("tool_calls")
+                and "reasoning_content" not in message
+            ):
+                return _refuse(
+                    400,
+                    "invalid_request_error",
+                    "thinking is enabled but reasoning_content is missing in assistant tool call message "
+                    f"at index {index}",
+                )
+    for tool in body.get("tools") or []:
+        name = (tool.get("function") or {}).get("name", "") if isinstance(tool, dict) else ""
+        if not re.fullmatch(r"[a-zA-Z_][a-zA-Z0-9\-_]{2,63}", name):
+            return _refuse(400, "invalid_request_error", f"Invalid request: invalid function name {name!r}")
     for message in messages:
         content = message.get("content") if isinstance(message, dict) else None
         if not isinstance(content, list):
@@ -236,6 +254,15 @@ class KimiFake:
             self._completion(obj, usage=usage, reasoning=reasoning, finish_reason=finish_reason),
             headers=headers,
         )
+
+    def reply_tool_calls(self, calls: list[tuple[str, dict]], *, reasoning: str | None = None) -> None:
+        """Answer with tool calls [(name, arguments)] and finish_reason "tool_calls"."""
+        body = chat_completion_body("", reasoning=reasoning, finish_reason="tool_calls")
+        body["choices"][0]["message"]["tool_calls"] = [
+            {"id": f"call_{i}", "type": "function", "function": {"name": name, "arguments": json.dumps(args)}}
+            for i, (name, args) in enumerate(calls)
+        ]
+        self.reply_body(body)
 
     def reply_body(
         self, body: object, *, status: int = 200, headers: Mapping[str, str] | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from django.db.models import Count, Prefetch, Q, QuerySet
@@ -95,3 +96,48 @@ def taxonomy_labels() -> dict[str, dict[str, str]]:
     for field, value, label in TaxonomyValue.objects.values_list("field", "value", "label"):
         labels[field][value] = label
     return labels
+
+
+_WORD = re.compile(r"\w{3,}", re.UNICODE)
+_SIMILAR_CANDIDATES = 1000
+
+
+def ticket_similar_list(*, query: str, exclude_id: int | None = None, limit: int = 5) -> list[Ticket]:
+    """Earlier tickets sharing the most words (3+ letters) with `query`, best first.
+
+    Scores the newest _SIMILAR_CANDIDATES tickets in Python: the same on SQLite and Postgres, and
+    bounded however large the history grows. Words are weighted by rarity among the candidates,
+    so "error" counts for less than "ERR_PAYMENT_DECLINED".
+    """
+    words = {w.lower() for w in _WORD.findall(query)}
+    if not words:
+        return []
+    candidates = list(
+        Ticket.objects.exclude(id=exclude_id).order_by("-created_at", "-id")[:_SIMILAR_CANDIDATES]
+    )
+    bags = [
+        {w.lower() for w in _WORD.findall(f"{t.subject} {t.description} {t.summary}")} for t in candidates
+    ]
+    frequency = {w: sum(1 for bag in bags if w in bag) for w in words}
+    scored = []
+    for ticket, bag in zip(candidates, bags, strict=True):
+        score = sum(1.0 / frequency[w] for w in words & bag)
+        if score > 0:
+            scored.append((score, ticket.created_at, ticket))
+    scored.sort(key=lambda item: (-item[0], -item[1].timestamp()))
+    return [ticket for _, _, ticket in scored[:limit]]
+
+
+def requester_ticket_list(*, email: str, exclude_id: int | None = None, limit: int = 5) -> list[Ticket]:
+    return list(
+        Ticket.objects.filter(requester_email__iexact=email)
+        .exclude(id=exclude_id)
+        .order_by("-created_at", "-id")[:limit]
+    )
+
+
+def tickets_by_reference(*, references: Sequence[str]) -> list[Ticket]:
+    """Tickets named as "TRI-<id>", in the order given; unknown references are skipped."""
+    ids = [int(r[4:]) for r in references if re.fullmatch(r"TRI-\d{1,12}", r)]
+    found = {t.id: t for t in Ticket.objects.filter(id__in=ids)}
+    return [found[i] for i in ids if i in found]

@@ -168,8 +168,16 @@ CELERY_TASK_DEFAULT_QUEUE = "media"
 CELERY_TASK_ROUTES = {
     "triage.tasks.attachment_process_task": {"queue": "media"},
     "triage.tasks.ticket_triage_task": {"queue": "llm"},
+    "triage.tasks.triage_sweep_task": {"queue": "llm"},
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Celery beat: the sweep that requeues work stuck in an intermediate state.
+CELERY_BEAT_SCHEDULE = {
+    "triage-sweep": {
+        "task": "triage.tasks.triage_sweep_task",
+        "schedule": env.int("TRIAGE_SWEEP_EVERY_S", default=300),
+    },
+}
 # A prefork child that grew past this (KiB) is replaced after its task: a leak or a freak file
 # cannot keep a worker big. The largest image we accept peaks well under it (bench/media.py).
 CELERY_WORKER_MAX_MEMORY_PER_CHILD = env.int("TRIAGE_WORKER_MAX_MEMORY_MB", default=1024) * 1024
@@ -214,6 +222,22 @@ KIMI_MAX_COMPLETION_TOKENS = env.int("KIMI_MAX_COMPLETION_TOKENS", default=4096)
 # A video up to this size goes inline as base64; a larger one is uploaded (files API, ms://<id>)
 # and deleted after the call. The whole request must stay under 100 MB (kimi-api.md §2).
 KIMI_INLINE_VIDEO_MAX_BYTES = env.int("KIMI_INLINE_VIDEO_MAX_BYTES", default=8 * 1024 * 1024)
+# Thinking: on | off | auto (auto: on for long or ambiguous tickets, see KimiClient.thinking_for).
+KIMI_THINKING = env.str("KIMI_THINKING", default="auto")
+KIMI_THINKING_MAX_COMPLETION_TOKENS = env.int("KIMI_THINKING_MAX_COMPLETION_TOKENS", default=16384)
+KIMI_THINKING_AUTO_CHARS = env.int("KIMI_THINKING_AUTO_CHARS", default=1500)
+KIMI_THINKING_AUTO_IMAGES = env.int("KIMI_THINKING_AUTO_IMAGES", default=6)
+KIMI_THINKING_AUTO_CONFIDENCE = env.float("KIMI_THINKING_AUTO_CONFIDENCE", default=0.5)
+# Tool rounds (similar tickets, the requester's tickets) before the model must answer.
+KIMI_MAX_TOOL_STEPS = env.int("KIMI_MAX_TOOL_STEPS", default=3)
+# Input tokens one request may take (Kimi's estimate); over it, the request is made smaller.
+KIMI_TICKET_TOKEN_BUDGET = env.int("KIMI_TICKET_TOKEN_BUDGET", default=100_000)
+# Task-level tries when Kimi stays down (each after the SDK's own retries), then the offline
+# model's provisional result and manual triage.
+KIMI_TASK_RETRIES = env.int("KIMI_TASK_RETRIES", default=3)
+KIMI_TASK_RETRY_BACKOFF_S = env.int("KIMI_TASK_RETRY_BACKOFF_S", default=30)
+# The sweep requeues tickets stuck in an intermediate state longer than this.
+TRIAGE_STALE_AFTER_S = env.int("TRIAGE_STALE_AFTER_S", default=1800)
 # Requests with a video or at least this many images are measured with the token-estimate
 # endpoint before they are sent (kimi-api.md §4).
 KIMI_ESTIMATE_MIN_IMAGES = env.int("KIMI_ESTIMATE_MIN_IMAGES", default=3)

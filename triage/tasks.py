@@ -25,6 +25,7 @@ def attachment_process_task(*, attachment_id: int) -> None:
 
 
 @shared_task(
+    bind=True,
     acks_late=True,
     autoretry_for=_TRANSIENT,
     retry_backoff=2,
@@ -33,5 +34,15 @@ def attachment_process_task(*, attachment_id: int) -> None:
     soft_time_limit=1200,
     time_limit=1260,
 )
-def ticket_triage_task(*, ticket_id: int, provider: str | None = None) -> None:
-    triage.ticket_triage(ticket_id=ticket_id, provider=provider)
+def ticket_triage_task(self, *, ticket_id: int, provider: str | None = None) -> None:
+    try:
+        triage.ticket_triage(ticket_id=ticket_id, provider=provider, attempt=self.request.retries)
+    except triage.TriageRetryLater as exc:
+        # Kimi down for now: the same ticket again later; the service gives up after
+        # KIMI_TASK_RETRIES and records a provisional offline proposal instead.
+        raise self.retry(countdown=exc.countdown_s, max_retries=None) from None
+
+
+@shared_task(acks_late=True, soft_time_limit=300, time_limit=330)
+def triage_sweep_task() -> None:
+    triage.triage_sweep()

@@ -12,6 +12,7 @@ from tests.kimi_fake import BILLING_REPLY, KimiFake, load_fixture
 from triage.adapters.llm.base import ImagePart, TicketInput, TriageClient
 from triage.adapters.llm.kimi import TRANSIENT_ERRORS, KimiClient
 from triage.adapters.llm.prompt import PROMPT_VERSION
+from triage.adapters.llm.schema import SCHEMA_VERSION
 from triage.taxonomy_defaults import taxonomy_from_rows
 
 TAXONOMY = taxonomy_from_rows()
@@ -85,7 +86,7 @@ def test_a_valid_reply_gives_an_ok_outcome_with_tokens_latency_and_trace_id(kimi
     outcome = _client(kimi_fake).triage(_ticket(), TAXONOMY)
     assert outcome.ok and outcome.error_kind == ""
     assert outcome.provider == "kimi" and outcome.model == "kimi-k2.6"
-    assert outcome.prompt_version == PROMPT_VERSION
+    assert outcome.prompt_version == f"{PROMPT_VERSION}+schema{SCHEMA_VERSION}"
     assert outcome.result is not None and outcome.result.category.value == "billing"
     assert (outcome.prompt_tokens, outcome.completion_tokens, outcome.cached_tokens) == (1480, 96, 1280)
     assert outcome.latency_ms >= 0

@@ -23,7 +23,7 @@ def _ticket(**kw: object) -> TicketInput:
 
 
 def test_prompt_version_is_pinned():
-    assert PROMPT_VERSION == "2026-11-29.2"
+    assert PROMPT_VERSION == "2026-11-29.3"
 
 
 def test_the_same_input_gives_byte_identical_messages():

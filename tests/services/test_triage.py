@@ -61,16 +61,28 @@ def test_kimi_answer_is_recorded_with_tokens_and_latency(taxonomy, kimi):
     assert ticket.confidence == pytest.approx(0.66)
 
 
-def test_a_reply_that_stays_malformed_sends_the_ticket_to_manual_triage(taxonomy, kimi):
+def _kimi_run(ticket: Ticket) -> TriageRun:
+    return ticket.runs.get(provider="kimi")
+
+
+def _assert_provisional(ticket: Ticket, run: TriageRun, *, failed_kind: str) -> None:
+    ticket.refresh_from_db()
+    assert ticket.status == Ticket.Status.MANUAL_TRIAGE  # a person decides
+    assert run.provider == "local" and run.status == TriageRun.Status.DONE
+    assert run.details["provisional"] is True and run.details["failed_error_kind"] == failed_kind
+    assert ticket.latest_run == run and ticket.category  # the offline proposal is there to check
+
+
+def test_a_reply_that_stays_malformed_gets_a_provisional_offline_proposal_and_manual_triage(taxonomy, kimi):
     kimi.reply_json("this is not json {")
     kimi.reply_json("still not json")
     ticket = _ticket()
     run = triage.ticket_triage(ticket_id=ticket.id)
-    ticket.refresh_from_db()
-    assert ticket.status == Ticket.Status.MANUAL_TRIAGE
-    assert run.status == TriageRun.Status.FAILED and run.error_kind == "bad_output"
-    assert "still not json" in run.raw_output
-    assert ticket.category == ""  # nothing invented
+    failed = _kimi_run(ticket)
+    assert failed.status == TriageRun.Status.FAILED and failed.error_kind == "bad_output"
+    assert "still not json" in failed.raw_output
+    _assert_provisional(ticket, run, failed_kind="bad_output")
+    assert run.details["catch_up"] is False  # the same reply would come back: no catch-up
 
 
 def test_a_value_outside_the_taxonomy_is_not_accepted(taxonomy, kimi):
@@ -78,20 +90,42 @@ def test_a_value_outside_the_taxonomy_is_not_accepted(taxonomy, kimi):
     kimi.reply_json(bad)
     kimi.reply_json(bad)
     ticket = _ticket()
-    run = triage.ticket_triage(ticket_id=ticket.id)
+    triage.ticket_triage(ticket_id=ticket.id)
     ticket.refresh_from_db()
     assert ticket.status == Ticket.Status.MANUAL_TRIAGE
-    assert "astrology" in run.error_message
+    assert "astrology" in _kimi_run(ticket).error_message
+    assert ticket.category != "astrology"
 
 
-def test_an_api_that_is_down_sends_the_ticket_to_manual_triage(taxonomy, kimi):
+def test_an_api_that_is_down_is_tried_again_later_with_the_stated_wait(taxonomy, kimi):
     for _ in range(2):  # the first try and the SDK's one retry
+        kimi.reply_error(429, "rate_limit_reached_error", "max RPM reached, please try again after 7 seconds")
+    ticket = _ticket()
+    with pytest.raises(triage.TriageRetryLater) as later:
+        triage.ticket_triage(ticket_id=ticket.id)
+    assert later.value.countdown_s == 7
+    ticket.refresh_from_db()
+    assert ticket.status == Ticket.Status.TRIAGING  # still waiting for Kimi, not lost
+    assert _kimi_run(ticket).status == TriageRun.Status.FAILED
+
+
+def test_without_a_stated_wait_the_retries_back_off(taxonomy, kimi, settings):
+    settings.KIMI_TASK_RETRY_BACKOFF_S = 10
+    for _ in range(2):
+        kimi.reply_error(500, "server_error", "internal error")
+    with pytest.raises(triage.TriageRetryLater) as later:
+        triage.ticket_triage(ticket_id=_ticket().id, attempt=2)
+    assert later.value.countdown_s == 40
+
+
+def test_after_the_last_try_the_offline_model_proposes_and_catch_up_is_allowed(taxonomy, kimi, settings):
+    for _ in range(2):
         kimi.reply_error(500, "server_error", "internal error")
     ticket = _ticket()
-    run = triage.ticket_triage(ticket_id=ticket.id)
-    ticket.refresh_from_db()
-    assert ticket.status == Ticket.Status.MANUAL_TRIAGE
-    assert run.error_kind == "upstream"
+    run = triage.ticket_triage(ticket_id=ticket.id, attempt=settings.KIMI_TASK_RETRIES)
+    assert _kimi_run(ticket).error_kind == "upstream"
+    _assert_provisional(ticket, run, failed_kind="upstream")
+    assert run.details["catch_up"] is True and "internal error" in run.details["failed_error"]
 
 
 def test_a_timeout_is_recorded_as_such(taxonomy, kimi, settings):
@@ -99,10 +133,9 @@ def test_a_timeout_is_recorded_as_such(taxonomy, kimi, settings):
     settings.KIMI_TIMEOUT_S = 0.3
     kimi.reply_slow(2.0, GOOD_REPLY)
     ticket = _ticket()
-    run = triage.ticket_triage(ticket_id=ticket.id)
-    ticket.refresh_from_db()
-    assert ticket.status == Ticket.Status.MANUAL_TRIAGE
-    assert run.error_kind == "timeout"
+    run = triage.ticket_triage(ticket_id=ticket.id, attempt=settings.KIMI_TASK_RETRIES)
+    assert _kimi_run(ticket).error_kind == "timeout"
+    _assert_provisional(ticket, run, failed_kind="timeout")
 
 
 def test_a_crash_in_our_code_is_recorded_and_the_ticket_still_lands(taxonomy, monkeypatch):
@@ -221,3 +254,92 @@ def test_kimi_gets_the_recording_as_video_and_the_run_keeps_the_estimate(taxonom
     assert part["video_url"]["url"].startswith("data:video/mp4;base64,")
     assert run.estimated_prompt_tokens == 4321
     assert run.details["requests"] == 1 and run.details["trace_id"]
+
+
+# --- tools over our own data, and the sweep ------------------------------------------------------
+
+
+def test_similar_tickets_rank_rare_shared_words_first_and_never_the_ticket_itself():
+    from triage import selectors
+
+    target = _ticket(subject="Checkout shows ERR_PAYMENT_DECLINED", description="error on pay")
+    best = _ticket(subject="ERR_PAYMENT_DECLINED again", description="card error")
+    weak = _ticket(subject="Some error", description="an error happened")
+    _ticket(subject="Password reset", description="cannot log in")
+    found = selectors.ticket_similar_list(query="ERR_PAYMENT_DECLINED error", exclude_id=target.id, limit=5)
+    assert found[:2] == [best, weak] and target not in found
+
+
+def test_kimi_gets_lookups_over_the_requesters_history(taxonomy, kimi):
+    _ticket(
+        subject="Earlier: invoice address", requester_email="kunde@example.com", status=Ticket.Status.REVIEWED
+    )
+    kimi.reply_tool_calls([("requester_recent_tickets", {"limit": 3})])
+    kimi.reply_json(GOOD_REPLY)
+    ticket = _ticket(requester_email="kunde@example.com")
+    run = triage.ticket_triage(ticket_id=ticket.id)
+    assert run.status == TriageRun.Status.DONE, run.error_message
+    (call,) = run.details["tool_calls"]
+    assert [t["subject"] for t in call["output"]["tickets"]] == ["Earlier: invoice address"]
+
+
+def test_the_sweep_requeues_stuck_work_and_closes_abandoned_runs(taxonomy, settings, monkeypatch):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tests.factories import AttachmentFactory
+    from triage import tasks
+    from triage.models import Attachment
+
+    queued: list[tuple[str, dict]] = []
+    monkeypatch.setattr(tasks.ticket_triage_task, "delay", lambda **kw: queued.append(("triage", kw)))
+    monkeypatch.setattr(tasks.attachment_process_task, "delay", lambda **kw: queued.append(("media", kw)))
+    settings.TRIAGE_STALE_AFTER_S = 600
+    old = timezone.now() - timedelta(hours=1)
+
+    stuck_ticket = _ticket()
+    fresh_ticket = _ticket()
+    Ticket.objects.filter(id=stuck_ticket.id).update(updated_at=old)
+    stuck_attachment = AttachmentFactory(
+        ticket=_ticket(status=Ticket.Status.PROCESSING), status=Attachment.Status.PROCESSING
+    )
+    Attachment.objects.filter(id=stuck_attachment.id).update(created_at=old)
+    abandoned = TriageRun.objects.create(
+        ticket=fresh_ticket, provider="kimi", status=TriageRun.Status.RUNNING
+    )
+    TriageRun.objects.filter(id=abandoned.id).update(started_at=old)
+
+    done = triage.triage_sweep()
+    assert done == {"attachments": 1, "tickets": 1, "runs": 1, "catch_up": 0}
+    assert sorted(queued) == [
+        ("media", {"attachment_id": stuck_attachment.id}),
+        ("triage", {"ticket_id": stuck_ticket.id}),
+    ]
+    abandoned.refresh_from_db()
+    assert abandoned.status == TriageRun.Status.FAILED and "abandoned" in abandoned.error_message
+    queued.clear()
+    assert triage.triage_sweep()["tickets"] == 0 and queued == []  # not again on the next sweep
+
+
+def test_the_sweep_catches_up_a_provisional_ticket_once_when_kimi_is_configured(
+    taxonomy, kimi, settings, monkeypatch
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from triage import tasks
+
+    queued: list[int] = []
+    monkeypatch.setattr(tasks.ticket_triage_task, "delay", lambda **kw: queued.append(kw["ticket_id"]))
+    for _ in range(2):
+        kimi.reply_error(500, "server_error", "down")
+    ticket = _ticket()
+    run = triage.ticket_triage(ticket_id=ticket.id, attempt=settings.KIMI_TASK_RETRIES)
+    TriageRun.objects.filter(id=run.id).update(finished_at=timezone.now() - timedelta(hours=2))
+    assert triage.triage_sweep()["catch_up"] == 1 and queued == [ticket.id]
+    ticket.refresh_from_db()
+    assert ticket.status == Ticket.Status.TRIAGING
+    Ticket.objects.filter(id=ticket.id).update(status=Ticket.Status.MANUAL_TRIAGE)
+    assert triage.triage_sweep()["catch_up"] == 0  # once only

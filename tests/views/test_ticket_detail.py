@@ -205,3 +205,60 @@ def test_a_recording_shows_its_thumbnail_as_poster_its_storyboard_and_how_it_wen
     why = re.search(r'<p class="media-why[^>]*>(.*?)</p>', live, re.S).group(1)
     assert "Sent to the model as a storyboard" in why and "~2691 tokens" in why
     assert "4 of 8 frames would fit the budget" in why
+
+
+def test_the_models_report_cites_its_sources_and_links_likely_duplicates(agent):
+    from tests.factories import PROPOSAL
+
+    earlier = TicketFactory(subject="Checkout 500 on Visa cards", status=Ticket.Status.REVIEWED)
+    result = {
+        **PROPOSAL,
+        "problem": {"text": "Card payments fail at checkout.", "source": "body"},
+        "steps_to_reproduce": [
+            {"text": "Add an item and pay by card.", "source": "frame at 00:00:04 of recording 'pay.mp4'"}
+        ],
+        "error_messages": [{"text": "Payment failed: HTTP 500", "source": "screenshot 'error.png'"}],
+        "duplicate_of": [
+            {"reference": earlier.reference, "confidence": 0.82},
+            {"reference": "TRI-999999", "confidence": 0.9},
+        ],
+    }
+    ticket = triaged_ticket(result=result)
+    ticket.latest_run.reasoning = "Two cards fail the same way; the earlier ticket matches."
+    ticket.latest_run.details = {
+        "thinking": True,
+        "thinking_why": "thinking on: an ambiguous ticket (offline model confidence 0.31)",
+    }
+    ticket.latest_run.save()
+    proposal = section(page(agent, ticket), "proposal")
+    report = re.search(r'<dl class="report".*?</dl>', proposal, re.S).group(0)
+    assert "Card payments fail at checkout." in report and "— body" in report
+    assert (
+        "Add an item and pay by card." in report
+        and "frame at 00:00:04 of recording &#x27;pay.mp4&#x27;" in report
+    )
+    assert "Payment failed: HTTP 500" in report
+    duplicates = re.search(r'<div class="duplicates".*?</div>', proposal, re.S).group(0)
+    assert (
+        f'href="{reverse("triage:ticket-detail", args=[earlier.id])}"' in duplicates and "82%" in duplicates
+    )
+    assert "TRI-999999" not in duplicates  # a reference to nothing is not a link to nowhere
+    assert '<details class="reasoning">' in proposal and "the earlier ticket matches" in proposal
+    assert "ambiguous ticket (offline model confidence 0.31)" in proposal
+
+
+def test_a_provisional_offline_proposal_says_why_kimi_did_not_answer(agent):
+    from tests.factories import PROPOSAL
+
+    ticket = triaged_ticket(result=PROPOSAL)
+    ticket.status = Ticket.Status.MANUAL_TRIAGE
+    ticket.save()
+    ticket.latest_run.details = {
+        "provisional": True,
+        "instead_of": "kimi",
+        "failed_error": "Kimi API error (InternalServerError 500 server_error): Kimi server error: down",
+    }
+    ticket.latest_run.save()
+    html = page(agent, ticket)
+    assert "Needs manual triage: kimi could not triage this ticket." in html
+    assert "InternalServerError 500" in html and "provisional" in section(html, "proposal")

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
+from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.core.files.storage import default_storage
@@ -51,6 +54,13 @@ def triage_client_get(*, provider: str | None = None) -> TriageClient:
             max_completion_tokens=settings.KIMI_MAX_COMPLETION_TOKENS,
             inline_video_max_bytes=settings.KIMI_INLINE_VIDEO_MAX_BYTES,
             estimate_min_images=settings.KIMI_ESTIMATE_MIN_IMAGES,
+            thinking=settings.KIMI_THINKING,
+            thinking_max_completion_tokens=settings.KIMI_THINKING_MAX_COMPLETION_TOKENS,
+            thinking_auto_chars=settings.KIMI_THINKING_AUTO_CHARS,
+            thinking_auto_images=settings.KIMI_THINKING_AUTO_IMAGES,
+            thinking_auto_confidence=settings.KIMI_THINKING_AUTO_CONFIDENCE,
+            max_tool_steps=settings.KIMI_MAX_TOOL_STEPS,
+            ticket_token_budget=settings.KIMI_TICKET_TOKEN_BUDGET,
         )
     if provider == "local":
         return _local_model()
@@ -82,6 +92,18 @@ def ticket_input_build(*, ticket: Ticket, accepts_video: bool = False) -> Ticket
             group.sort(key=lambda r: r.index)
         representation = (attachment.metadata or {}).get("representation")
         frames = by_kind.get(Rendition.Kind.FRAME, [])
+
+        def frame_parts(name: str = name, frames: list[Rendition] = frames) -> tuple[ImagePart, ...]:
+            return tuple(
+                ImagePart(
+                    data=_read(frame),
+                    mime=frame.mime,
+                    label=f"frame at {format_timestamp(frame.timestamp_ms or 0)} of recording '{name}'",
+                    kind="frame",
+                )
+                for frame in frames
+            )
+
         if representation == "native-video" and accepts_video and Rendition.Kind.MODEL_VIDEO in by_kind:
             video = by_kind[Rendition.Kind.MODEL_VIDEO][0]
             seconds = f" ({attachment.duration_s:.0f} s)" if attachment.duration_s else ""
@@ -91,6 +113,7 @@ def ticket_input_build(*, ticket: Ticket, accepts_video: bool = False) -> Ticket
                     mime=video.mime,
                     label=f"recording '{name}'{seconds}",
                     filename=f"{name}.mp4",
+                    frames=frame_parts(),  # what replaces the video when the request is over budget
                 )
             )
         elif representation == "storyboard" and Rendition.Kind.STORYBOARD in by_kind:
@@ -104,6 +127,7 @@ def ticket_input_build(*, ticket: Ticket, accepts_video: bool = False) -> Ticket
                         mime=sheet.mime,
                         label=f"storyboard {n + 1} of {len(sheets)} of recording '{name}': frames at "
                         f"{moments or 'the times on each tile'}, left to right, top to bottom",
+                        kind="storyboard",
                     )
                 )
         else:
@@ -111,9 +135,7 @@ def ticket_input_build(*, ticket: Ticket, accepts_video: bool = False) -> Ticket
                 images.append(
                     ImagePart(data=_read(rendition), mime=rendition.mime, label=f"screenshot '{name}'")
                 )
-            for frame in frames:
-                label = f"frame at {format_timestamp(frame.timestamp_ms or 0)} of recording '{name}'"
-                images.append(ImagePart(data=_read(frame), mime=frame.mime, label=label))
+            images.extend(frame_parts())
     return TicketInput(
         ticket_id=ticket.id,
         subject=ticket.subject,
@@ -130,11 +152,23 @@ def _read(rendition: Rendition) -> bytes:
         return fh.read()
 
 
-def ticket_triage(*, ticket_id: int, provider: str | None = None) -> TriageRun | None:
+class TriageRetryLater(Exception):
+    """The provider is down for now: the task retries after `countdown_s` (the failed attempt is
+    recorded on its run; the ticket stays in TRIAGING)."""
+
+    def __init__(self, *, countdown_s: int, message: str) -> None:
+        super().__init__(message)
+        self.countdown_s = countdown_s
+
+
+def ticket_triage(*, ticket_id: int, provider: str | None = None, attempt: int = 0) -> TriageRun | None:
     """Triage one ticket. Idempotent: only a ticket in TRIAGING is claimed; anything else is a no-op.
 
     The provider call happens with no transaction and no lock held; the outcome is persisted in a
-    short transaction afterwards. Any failure leaves the ticket in the queue as MANUAL_TRIAGE.
+    short transaction afterwards. Kimi trouble that may pass (overload, rate limit, 5xx, timeout)
+    raises TriageRetryLater up to KIMI_TASK_RETRIES times; after that, or for trouble that will not
+    pass, the offline model's proposal is recorded as provisional and the ticket goes to manual
+    triage, where a person checks it. Nothing leaves the ticket without a state a person can act on.
     """
     ticket = Ticket.objects.filter(id=ticket_id, status=Ticket.Status.TRIAGING).first()
     if ticket is None:
@@ -147,6 +181,8 @@ def ticket_triage(*, ticket_id: int, provider: str | None = None) -> TriageRun |
         ticket_input = ticket_input_build(
             ticket=ticket, accepts_video=getattr(client, "accepts_video", False)
         )
+        if client.provider != "local":
+            ticket_input = _with_kimi_context(ticket_input, ticket=ticket)
         outcome = client.triage(ticket_input, selectors.taxonomy_get())
     except Exception as exc:  # a bug in our code, not the model's: record it, the ticket still lands
         logger.exception("triage of ticket %s crashed", ticket_id)
@@ -158,11 +194,104 @@ def ticket_triage(*, ticket_id: int, provider: str | None = None) -> TriageRun |
             error_kind=TriageRun.ErrorKind.BUG,
             error_message=f"internal error during triage ({type(exc).__name__}: {exc})"[:2000],
         )
-    return triage_run_record(run_id=run.id, outcome=outcome)
+    if outcome.ok or client.provider == "local":
+        return triage_run_record(run_id=run.id, outcome=outcome)
+    if outcome.extra.get("transient") and attempt < settings.KIMI_TASK_RETRIES:
+        triage_run_record(run_id=run.id, outcome=outcome, final=False)
+        wait = outcome.extra.get("retry_after_s")
+        countdown = (
+            int(wait)
+            if isinstance(wait, int | float) and wait > 0
+            else settings.KIMI_TASK_RETRY_BACKOFF_S * 2**attempt
+        )
+        raise TriageRetryLater(countdown_s=countdown, message=outcome.error_message)
+    triage_run_record(run_id=run.id, outcome=outcome, final=False)
+    return _provisional_record(ticket=ticket, failed=outcome)
+
+
+def _with_kimi_context(ticket_input: TicketInput, *, ticket: Ticket) -> TicketInput:
+    """What Kimi gets beyond the ticket: read-only lookups (tool calls) and, for thinking "auto",
+    how sure the offline model is (it runs in ~20 ms)."""
+    confidence = None
+    if settings.KIMI_THINKING == "auto":
+        local = _local_model().triage(ticket_input, selectors.taxonomy_get())
+        confidence = local.result.min_confidence if local.result is not None else 0.0
+    return dataclasses.replace(
+        ticket_input, lookup=_TicketLookup(ticket=ticket), offline_confidence=confidence
+    )
+
+
+class _TicketLookup:
+    """TicketLookup over our own tickets (selectors), for the model's tool calls."""
+
+    def __init__(self, *, ticket: Ticket) -> None:
+        self.ticket = ticket
+
+    def similar_tickets(self, *, query: str, limit: int) -> list[dict[str, Any]]:
+        return [
+            _ticket_card(t)
+            for t in selectors.ticket_similar_list(query=query, exclude_id=self.ticket.id, limit=limit)
+        ]
+
+    def requester_tickets(self, *, limit: int) -> list[dict[str, Any]]:
+        if not self.ticket.requester_email:
+            return []
+        return [
+            _ticket_card(t)
+            for t in selectors.requester_ticket_list(
+                email=self.ticket.requester_email, exclude_id=self.ticket.id, limit=limit
+            )
+        ]
+
+
+def _ticket_card(ticket: Ticket) -> dict[str, Any]:
+    return {
+        "reference": ticket.reference,
+        "created": ticket.created_at.date().isoformat(),
+        "subject": ticket.subject[:200],
+        "status": ticket.status,
+        "category": ticket.category,
+        "summary": (ticket.summary or ticket.description)[:300],
+    }
+
+
+def _provisional_record(*, ticket: Ticket, failed: TriageOutcome) -> TriageRun:
+    """Kimi could not triage: the offline model proposes, marked provisional; a person decides."""
+    local = _local_model()
+    run = TriageRun.objects.create(
+        ticket=ticket, provider=local.provider, model="", status=TriageRun.Status.RUNNING
+    )
+    try:
+        outcome = local.triage(ticket_input_build(ticket=ticket), selectors.taxonomy_get())
+    except Exception as exc:  # the fallback failing too must still leave the ticket with a person
+        logger.exception("the offline fallback for ticket %s crashed", ticket.id)
+        outcome = TriageOutcome(
+            provider=local.provider,
+            model="",
+            prompt_version="",
+            result=None,
+            error_kind=TriageRun.ErrorKind.BUG,
+            error_message=f"internal error in the offline fallback ({type(exc).__name__})",
+        )
+    extra = {
+        **outcome.extra,
+        "provisional": True,
+        "instead_of": failed.provider,
+        "failed_error_kind": failed.error_kind,
+        "failed_error": failed.error_message[:500],
+        "catch_up": bool(failed.extra.get("transient")),
+    }
+    return triage_run_record(
+        run_id=run.id, outcome=dataclasses.replace(outcome, extra=extra), status=Ticket.Status.MANUAL_TRIAGE
+    )
 
 
 @transaction.atomic
-def triage_run_record(*, run_id: int, outcome: TriageOutcome) -> TriageRun:
+def triage_run_record(
+    *, run_id: int, outcome: TriageOutcome, final: bool = True, status: str | None = None
+) -> TriageRun:
+    """Persist a run's outcome; with `final`, move the ticket on (NEEDS_REVIEW, or MANUAL_TRIAGE
+    when the run failed; `status` overrides, e.g. a provisional proposal still needs a person)."""
     run = TriageRun.objects.select_for_update().get(id=run_id)
     run.model = outcome.model[:64]
     run.prompt_version = outcome.prompt_version[:32]
@@ -181,6 +310,8 @@ def triage_run_record(*, run_id: int, outcome: TriageOutcome) -> TriageRun:
     run.estimated_prompt_tokens = estimated if isinstance(estimated, int) else None
     run.details = {k: v for k, v in outcome.extra.items() if k != "estimated_prompt_tokens"}
     run.save()
+    if not final:
+        return run
 
     ticket = Ticket.objects.select_for_update().get(id=run.ticket_id)
     ticket.triaged_at = run.finished_at
@@ -195,7 +326,7 @@ def triage_run_record(*, run_id: int, outcome: TriageOutcome) -> TriageRun:
             setattr(ticket, name, getattr(result, name).value)
         ticket.confidence = result.min_confidence
         ticket.latest_run = run
-        ticket.status = Ticket.Status.NEEDS_REVIEW
+        ticket.status = status or Ticket.Status.NEEDS_REVIEW
     else:
         ticket.latest_run = run
         ticket.status = Ticket.Status.MANUAL_TRIAGE
@@ -209,3 +340,76 @@ def ticket_mark_manual(*, ticket_id: int, message: str) -> None:
         status=Ticket.Status.MANUAL_TRIAGE, triaged_at=timezone.now()
     )
     logger.error("ticket %s sent to manual triage: %s", ticket_id, message)
+
+
+_MAX_SWEEPS = 3  # requeues of one attachment before it is failed with a reason
+
+
+def triage_sweep(*, now: datetime | None = None) -> dict[str, int]:
+    """Find work stuck in an intermediate state (a worker killed, a message lost) and requeue it.
+
+    Older than TRIAGE_STALE_AFTER_S: attachments QUEUED/PROCESSING are queued again (the job is
+    idempotent); tickets in TRIAGING are queued again; runs still RUNNING are closed as failed.
+    Tickets a provisional offline proposal left in manual triage after transient Kimi trouble are
+    triaged again once (catch-up). Returns what it did, by kind.
+    """
+    from triage.tasks import attachment_process_task, ticket_triage_task
+
+    now = now or timezone.now()
+    stale = now - timedelta(seconds=settings.TRIAGE_STALE_AFTER_S)
+    done = {"attachments": 0, "tickets": 0, "runs": 0, "catch_up": 0}
+    done["runs"] = TriageRun.objects.filter(status=TriageRun.Status.RUNNING, started_at__lt=stale).update(
+        status=TriageRun.Status.FAILED,
+        finished_at=now,
+        error_kind=TriageRun.ErrorKind.TIMEOUT,
+        error_message="abandoned: the worker stopped before it finished (found by the sweep)",
+    )
+    for attachment in Attachment.objects.filter(
+        status__in=[Attachment.Status.QUEUED, Attachment.Status.PROCESSING], created_at__lt=stale
+    ).order_by("id")[:500]:
+        meta = attachment.metadata or {}
+        if meta.get("swept_at", 0) > stale.timestamp():
+            continue  # requeued by a recent sweep: give that job its time
+        sweeps = int(meta.get("sweeps", 0))
+        if sweeps >= _MAX_SWEEPS:
+            from triage.services.media import attachment_mark_failed, ticket_media_settle
+
+            attachment_mark_failed(
+                attachment_id=attachment.id,
+                kind="bug",
+                message=f"processing never finished, even after {sweeps} more tries",
+            )
+            ticket_media_settle(ticket_id=attachment.ticket_id)
+            continue
+        Attachment.objects.filter(id=attachment.id).update(
+            metadata={**meta, "sweeps": sweeps + 1, "swept_at": now.timestamp()}
+        )
+        attachment_process_task.delay(attachment_id=attachment.id)
+        done["attachments"] += 1
+    for ticket_id in Ticket.objects.filter(status=Ticket.Status.TRIAGING, updated_at__lt=stale).values_list(
+        "id", flat=True
+    )[:500]:
+        Ticket.objects.filter(id=ticket_id).update(updated_at=now)  # not again on the next sweep
+        ticket_triage_task.delay(ticket_id=ticket_id)
+        done["tickets"] += 1
+    if settings.TRIAGE_PROVIDER != "local":
+        catch_up = Ticket.objects.filter(
+            status=Ticket.Status.MANUAL_TRIAGE,
+            latest_run__details__provisional=True,
+            latest_run__details__catch_up=True,
+            latest_run__finished_at__lt=stale,
+        ).values_list("id", flat=True)[:100]
+        for ticket_id in catch_up:
+            moved = Ticket.objects.filter(id=ticket_id, status=Ticket.Status.MANUAL_TRIAGE).update(
+                status=Ticket.Status.TRIAGING, updated_at=now
+            )
+            if moved:
+                # once only: if Kimi is still down, the next provisional run is the answer
+                for run in TriageRun.objects.filter(ticket_id=ticket_id, details__catch_up=True):
+                    run.details = {**run.details, "catch_up": False}
+                    run.save(update_fields=["details"])
+                ticket_triage_task.delay(ticket_id=ticket_id)
+                done["catch_up"] += moved
+    if any(done.values()):
+        logger.warning("sweep: %s", done)
+    return done

@@ -83,6 +83,53 @@ def _proposal_rows(ticket: Ticket, labels: dict[str, dict[str, str]]) -> list[di
     return rows
 
 
+_REPORT = (
+    ("problem", "Problem"),
+    ("steps_to_reproduce", "Steps to reproduce"),
+    ("expected", "Expected"),
+    ("actual", "Actual"),
+    ("environment", "Environment"),
+    ("error_messages", "Error messages"),
+)
+
+
+def _report(ticket: Ticket) -> list[dict]:
+    """The model's structured report of the problem, each claim with what it rests on."""
+    if not _has_proposal(ticket):
+        return []
+    result = ticket.latest_run.result  # type: ignore[union-attr]
+    report = []
+    for name, title in _REPORT:
+        value = result.get(name)
+        claims = value if isinstance(value, list) else [value] if isinstance(value, dict) else []
+        claims = [c for c in claims if isinstance(c, dict) and c.get("text")]
+        if claims:
+            report.append({"title": title, "claims": claims})
+    return report
+
+
+def _duplicates(ticket: Ticket) -> list[dict]:
+    if not _has_proposal(ticket):
+        return []
+    guesses = {
+        d.get("reference"): d.get("confidence")
+        for d in ticket.latest_run.result.get("duplicate_of") or []  # type: ignore[union-attr]
+        if isinstance(d, dict)
+    }
+    found = selectors.tickets_by_reference(references=[r for r in guesses if isinstance(r, str)])
+    return [
+        {
+            "id": t.id,
+            "reference": t.reference,
+            "subject": t.subject,
+            "status_label": t.get_status_display(),
+            "confidence": guesses[t.reference],
+        }
+        for t in found
+        if t.id != ticket.id
+    ]
+
+
 def _review_message(ticket: Ticket, decision: ReviewDecision) -> str:
     if decision.action == ReviewDecision.Action.ACCEPT:
         return f"{ticket.reference} accepted as proposed."
@@ -140,6 +187,8 @@ def ticket_detail(request: HttpRequest, ticket_id: int) -> HttpResponse:
             "has_proposal": _has_proposal(ticket),
             "proposal_rows": proposal_rows,
             "proposal_by_field": {row["name"]: row for row in proposal_rows},
+            "report": _report(ticket),
+            "duplicates": _duplicates(ticket),
             "field_titles": FIELD_TITLES,
         }
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from triage.adapters.llm.schema import TriageResult
 
@@ -43,6 +43,7 @@ class ImagePart:
     data: bytes
     mime: str
     label: str  # e.g. "screenshot 'login.png'" or "frame at 00:00:03 of 'recording.mp4'"
+    kind: str = "image"  # image | frame | storyboard: what a request over budget drops first
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,15 @@ class VideoPart:
     mime: str  # video/mp4: the pipeline's transcode for the model
     label: str  # e.g. "recording 'bug.mov' (42 s), sent as video"
     filename: str = "recording.mp4"
+    frames: tuple[ImagePart, ...] = ()  # what replaces the video when the request is over budget
+
+
+class TicketLookup(Protocol):
+    """Read-only questions the model may ask about our own data while it triages (tool calls)."""
+
+    def similar_tickets(self, *, query: str, limit: int) -> list[dict[str, Any]]: ...
+
+    def requester_tickets(self, *, limit: int) -> list[dict[str, Any]]: ...
 
 
 @dataclass(frozen=True)
@@ -64,6 +74,9 @@ class TicketInput:
     images: tuple[ImagePart, ...] = ()
     videos: tuple[VideoPart, ...] = ()
     notes: tuple[str, ...] = ()  # e.g. "attachment 'x.mov' was rejected: no video stream"
+    # the offline model's lowest field confidence, when the service asked it (thinking "auto")
+    offline_confidence: float | None = None
+    lookup: TicketLookup | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,8 @@ exponential backoff, Retry-After honoured) - this module adds none of its own.
 from __future__ import annotations
 
 import contextlib
+import json
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,9 +20,11 @@ import httpx2
 import openai
 from openai.types.chat import ChatCompletion
 
+from triage.adapters.llm import fit
 from triage.adapters.llm.base import Taxonomy, TicketInput, TriageOutcome
 from triage.adapters.llm.prompt import PROMPT_VERSION, build_messages, data_url
-from triage.adapters.llm.schema import InvalidReply, TriageResult, parse_triage_reply
+from triage.adapters.llm.schema import SCHEMA_VERSION, InvalidReply, TriageResult, parse_triage_reply
+from triage.adapters.llm.tools import run_tool, tool_definitions
 
 # Worth a task-level retry when calling the SDK directly: the SDK has already retried these
 # `max_retries` times, so a later retry is for an API that stays down for minutes. KimiClient.triage
@@ -61,6 +65,22 @@ def _error_kind_and_message(exc: openai.APIStatusError) -> tuple[str, str]:
     return str(body.get("type") or ""), str(body.get("message") or exc.message)
 
 
+_WAIT_IN_MESSAGE = re.compile(r"after (\d+(?:\.\d+)?) ?s(?:econds?)?\b", re.IGNORECASE)
+
+
+def _stated_wait(header: str, message: str) -> int | None:
+    """The wait Kimi asked for: Retry-After (seconds), or "try again after N seconds" in the
+    rate-limit message (kimi-api.md §7). Capped at 10 minutes."""
+    for text in (header.strip(), *(m.group(1) for m in _WAIT_IN_MESSAGE.finditer(message))):
+        try:
+            seconds = float(text)
+        except ValueError:
+            continue
+        if seconds >= 0:
+            return min(600, max(1, round(seconds)))
+    return None
+
+
 def _never_retry_hopeless_429(response: httpx2.Response) -> None:
     """Tell the SDK not to retry an exhausted quota: the SDK retries every 429, but retrying an
     empty balance only burns max_retries backoff rounds (0.5+1+2 s with the default 3)."""
@@ -98,6 +118,7 @@ class _UnexpectedAnswer(Exception):
 class _Reply:
     content: str
     reasoning: str
+    tool_calls: list[dict]  # [{"id", "name", "arguments"}] as the model asked
     finish_reason: str
     prompt_tokens: int
     completion_tokens: int
@@ -123,6 +144,10 @@ class _Run:
     cleanup_errors: list[str] = field(default_factory=list)
     estimated_prompt_tokens: int | None = None
     estimate_error: str = ""
+    thinking: bool = False
+    thinking_why: str = ""
+    dropped: list[str] = field(default_factory=list)  # what fit.shrink removed, in order
+    tool_calls: list[dict] = field(default_factory=list)
 
     def add(self, reply: _Reply) -> None:
         self.raw_outputs.append(reply.content)
@@ -137,6 +162,9 @@ class _Run:
 
 # kimi-k2.6's context window (kimi-api.md §1).
 CONTEXT_WINDOW_TOKENS = 262_144
+# Kimi's 400s for a request over the window (kimi-api.md §7): one smaller request follows.
+_TOO_LONG = re.compile(r"token length too long|exceeded model token limit", re.IGNORECASE)
+THINKING_MODES = ("on", "off", "auto")
 
 
 class _TooLarge(Exception):
@@ -158,7 +186,23 @@ class KimiClient:
         max_completion_tokens: int = 4096,
         inline_video_max_bytes: int = 8 * 1024 * 1024,
         estimate_min_images: int = 3,
+        thinking: str = "auto",
+        thinking_max_completion_tokens: int = 16384,
+        thinking_auto_chars: int = 1500,
+        thinking_auto_images: int = 6,
+        thinking_auto_confidence: float = 0.5,
+        max_tool_steps: int = 3,
+        ticket_token_budget: int = 100_000,
     ) -> None:
+        if thinking not in THINKING_MODES:
+            raise ValueError(f"thinking must be one of {', '.join(THINKING_MODES)}, not {thinking!r}")
+        self.thinking = thinking
+        self.thinking_max_completion_tokens = thinking_max_completion_tokens
+        self.thinking_auto_chars = thinking_auto_chars
+        self.thinking_auto_images = thinking_auto_images
+        self.thinking_auto_confidence = thinking_auto_confidence
+        self.max_tool_steps = max_tool_steps
+        self.ticket_token_budget = ticket_token_budget
         self.model = model
         self.base_url = base_url
         self.timeout_s = timeout_s
@@ -176,16 +220,24 @@ class KimiClient:
     def close(self) -> None:
         self._client.close()
 
-    def _call(self, messages: list[dict], *, ticket_id: int) -> _Reply:
+    def _call(self, messages: list[dict], *, ticket_id: int, thinking: bool, tools: list[dict]) -> _Reply:
+        extra: dict[str, Any] = {"thinking": {"type": "enabled" if thinking else "disabled"}}
+        options: dict[str, Any] = {}
+        if tools:
+            # "auto" only: a forced tool_choice is refused while thinking is on (kimi-api.md §6).
+            options = {"tools": tools, "tool_choice": "auto"}
         raw = self._client.chat.completions.with_raw_response.create(
             model=self.model,
             messages=messages,  # type: ignore[arg-type]
             response_format={"type": "json_object"},
-            max_completion_tokens=self.max_completion_tokens,
+            max_completion_tokens=self.thinking_max_completion_tokens
+            if thinking
+            else self.max_completion_tokens,
             # Per ticket, so the repair turn and a re-triage reuse the cached prefix.
             prompt_cache_key=f"ticket-{ticket_id}",
             # Not an SDK argument: extra_body keys are merged into the top level of the JSON.
-            extra_body={"thinking": {"type": "disabled"}},
+            extra_body=extra,
+            **options,
         )
         try:
             completion = raw.parse()
@@ -210,10 +262,16 @@ class KimiClient:
                 cached = getattr(details, "cached_tokens", None) or 0
         choice = completion.choices[0]
         message = choice.message
+        calls = []
+        for call in (message.tool_calls if message is not None else None) or []:
+            function = getattr(call, "function", None)
+            if function is not None:
+                calls.append({"id": call.id, "name": function.name, "arguments": function.arguments or ""})
         return _Reply(
             content=(message.content if message is not None else None) or "",
             # Not declared by the SDK types; present only with thinking on.
             reasoning=str(getattr(message, "reasoning_content", None) or ""),
+            tool_calls=calls,
             finish_reason=str(choice.finish_reason or ""),
             prompt_tokens=usage.prompt_tokens if usage is not None else 0,
             completion_tokens=usage.completion_tokens if usage is not None else 0,
@@ -234,7 +292,7 @@ class KimiClient:
         return TriageOutcome(
             provider=self.provider,
             model=self.model,
-            prompt_version=PROMPT_VERSION,
+            prompt_version=f"{PROMPT_VERSION}+schema{SCHEMA_VERSION}",
             result=result,
             raw_output="\n---\n".join(run.raw_outputs),
             reasoning="\n---\n".join(run.reasoning),
@@ -254,6 +312,10 @@ class KimiClient:
                 "estimate_error": run.estimate_error,
                 "uploaded_files": list(run.uploaded),
                 "undeleted_files": list(run.cleanup_errors),
+                "thinking": run.thinking,
+                "thinking_why": run.thinking_why,
+                "dropped": list(run.dropped),
+                "tool_calls": list(run.tool_calls),
             },
         )
 
@@ -294,22 +356,61 @@ class KimiClient:
         total = data.get("total_tokens") if isinstance(data, dict) else None
         return int(total) if isinstance(total, int | float) and not isinstance(total, bool) else None
 
-    def _check_size(self, messages: list[dict], ticket: TicketInput, run: _Run) -> None:
-        """Measure a media-heavy request before sending it; refuse one that cannot fit the window."""
-        if not ticket.videos and len(ticket.images) < self.estimate_min_images:
-            return
-        try:
-            estimated = self.estimate_tokens(messages)
-        except (openai.APIStatusError, openai.APIConnectionError) as exc:
-            # The estimate is a precaution: the chat call itself reports a request that is too large.
-            run.estimate_error = f"{type(exc).__name__}: {getattr(exc, 'message', exc)}"[:300]
-            return
-        run.estimated_prompt_tokens = estimated
-        if estimated is not None and estimated + self.max_completion_tokens > CONTEXT_WINDOW_TOKENS:
-            raise _TooLarge(
-                f"the request would take {estimated} input tokens (Kimi's estimate) plus "
-                f"{self.max_completion_tokens} for the answer, over the {CONTEXT_WINDOW_TOKENS}-token window"
+    def thinking_for(self, ticket: TicketInput) -> tuple[bool, str]:
+        """Whether to think on this ticket, and why. "auto" thinks on long or ambiguous tickets:
+        text over `thinking_auto_chars`, a recording sent as video, `thinking_auto_images` or more
+        images, or an offline model that was unsure (lowest confidence under
+        `thinking_auto_confidence`); everything else is a short classification without it."""
+        if self.thinking == "on":
+            return True, "thinking on (KIMI_THINKING=on)"
+        if self.thinking == "off":
+            return False, "thinking off (KIMI_THINKING=off)"
+        length = len(ticket.subject) + len(ticket.body) + sum(len(n) for n in ticket.notes)
+        if length >= self.thinking_auto_chars:
+            return True, f"thinking on: a long ticket ({length} characters)"
+        if ticket.videos:
+            return True, "thinking on: a recording sent as video"
+        if len(ticket.images) >= self.thinking_auto_images:
+            return True, f"thinking on: {len(ticket.images)} images"
+        if (
+            ticket.offline_confidence is not None
+            and ticket.offline_confidence < self.thinking_auto_confidence
+        ):
+            return (
+                True,
+                f"thinking on: an ambiguous ticket (offline model confidence {ticket.offline_confidence:.2f})",
             )
+        return False, "thinking off: a short, clear ticket"
+
+    def _fit(self, ticket: TicketInput, taxonomy: Taxonomy, run: _Run, *, thinking: bool) -> list[dict]:
+        """The request's messages, measured first when media-heavy and made smaller (fit.shrink, in
+        its fixed order) until Kimi's estimate fits the ticket budget and the context window."""
+        answer = self.thinking_max_completion_tokens if thinking else self.max_completion_tokens
+        limit = min(self.ticket_token_budget, CONTEXT_WINDOW_TOKENS - answer)
+        messages = build_messages(ticket, taxonomy, video_urls=self._video_urls(ticket, run))
+        if not ticket.videos and len(ticket.images) < self.estimate_min_images:
+            return messages
+        for _ in range(12):  # every shrink step removes something; a dozen is far more than needed
+            try:
+                estimated = self.estimate_tokens(messages)
+            except (openai.APIStatusError, openai.APIConnectionError) as exc:
+                # The estimate is a precaution: the chat call itself reports a request too large.
+                run.estimate_error = f"{type(exc).__name__}: {getattr(exc, 'message', exc)}"[:300]
+                return messages
+            run.estimated_prompt_tokens = estimated
+            if estimated is None or estimated <= limit:
+                return messages
+            smaller = fit.shrink(ticket)
+            if smaller is None:
+                break
+            ticket, dropped = smaller
+            run.dropped.append(f"{dropped} (estimate {estimated} > {limit})")
+            messages = build_messages(ticket, taxonomy, video_urls=self._video_urls(ticket, run))
+        raise _TooLarge(
+            f"the request would take {run.estimated_prompt_tokens} input tokens (Kimi's estimate), over "
+            f"the limit of {limit} (ticket budget {self.ticket_token_budget}, {CONTEXT_WINDOW_TOKENS}-token "
+            f"window less {answer} for the answer), even after: {'; '.join(run.dropped) or 'nothing to drop'}"
+        )
 
     def triage(self, ticket: TicketInput, taxonomy: Taxonomy) -> TriageOutcome:
         run = _Run()
@@ -319,48 +420,23 @@ class KimiClient:
             self._cleanup(run)
 
     def _triage(self, ticket: TicketInput, taxonomy: Taxonomy, run: _Run) -> TriageOutcome:
+        thinking, run.thinking_why = self.thinking_for(ticket)
+        run.thinking = thinking
+        tools = tool_definitions() if ticket.lookup is not None and self.max_tool_steps > 0 else []
         try:
-            messages = build_messages(ticket, taxonomy, video_urls=self._video_urls(ticket, run))
-            self._check_size(messages, ticket, run)
-            for attempt in range(2):  # the answer, then at most one repair turn
-                run.requests += 1
-                reply = self._call(messages, ticket_id=ticket.ticket_id)
-                run.add(reply)
-                if reply.finish_reason == "content_filter":
-                    return self._outcome(
-                        run,
-                        result=None,
-                        error_kind="bad_input",
-                        error_message="Kimi stopped the answer: content refused by its moderation "
-                        "(finish_reason content_filter)",
-                    )
-                try:
-                    result = parse_triage_reply(reply.content, taxonomy=taxonomy)
-                except InvalidReply as exc:
-                    problem = str(exc)
-                    if reply.finish_reason == "length":
-                        problem += (
-                            f" (the reply was cut off at max_completion_tokens={self.max_completion_tokens})"
-                        )
-                    if attempt == 1:
-                        return self._outcome(
-                            run,
-                            result=None,
-                            error_kind="bad_output",
-                            error_message=f"invalid reply after one repair turn: {problem}",
-                        )
-                    messages = [
-                        *messages,
-                        {"role": "assistant", "content": reply.content},
-                        {
-                            "role": "user",
-                            "content": f"Your reply was invalid: {problem}. Answer again with the "
-                            "corrected JSON object only, in the shape and with the values given in the "
-                            "instructions.",
-                        },
-                    ]
-                    continue
-                return self._outcome(run, result=result)
+            try:
+                messages = self._fit(ticket, taxonomy, run, thinking=thinking)
+                return self._converse(messages, ticket, taxonomy, run, thinking=thinking, tools=tools)
+            except openai.BadRequestError as exc:
+                _, message = _error_kind_and_message(exc)
+                smaller = fit.shrink(ticket) if _TOO_LONG.search(message) else None
+                if smaller is None:
+                    raise
+                # Kimi counted more than its estimate said: one smaller request, no more.
+                ticket, dropped = smaller
+                run.dropped.append(f"{dropped} (Kimi: {message[:120]})")
+                messages = build_messages(ticket, taxonomy, video_urls=self._video_urls(ticket, run))
+                return self._converse(messages, ticket, taxonomy, run, thinking=thinking, tools=tools)
         except openai.APITimeoutError:
             return self._outcome(
                 run,
@@ -400,6 +476,116 @@ class KimiClient:
             )
         raise AssertionError("unreachable: the loop always returns")
 
+    def _converse(
+        self,
+        messages: list[dict],
+        ticket: TicketInput,
+        taxonomy: Taxonomy,
+        run: _Run,
+        *,
+        thinking: bool,
+        tools: list[dict],
+    ) -> TriageOutcome:
+        """The answer: tool rounds while the model asks (at most max_tool_steps), then at most one
+        repair turn quoting what was wrong with the reply."""
+        repaired = False
+        steps = 0
+        while True:
+            run.requests += 1
+            offer = tools if steps < self.max_tool_steps else []
+            reply = self._call(messages, ticket_id=ticket.ticket_id, thinking=thinking, tools=offer)
+            run.add(reply)
+            if reply.finish_reason == "content_filter":
+                return self._outcome(
+                    run,
+                    result=None,
+                    error_kind="bad_input",
+                    error_message="Kimi stopped the answer: content refused by its moderation "
+                    "(finish_reason content_filter)",
+                )
+            if reply.tool_calls and offer and ticket.lookup is not None:
+                steps += 1
+                messages = [*messages, *self._tool_turn(reply, ticket, run, thinking=thinking)]
+                continue
+            try:
+                result = parse_triage_reply(reply.content, taxonomy=taxonomy)
+            except InvalidReply as exc:
+                problem = str(exc)
+                if reply.finish_reason == "length":
+                    limit = self.thinking_max_completion_tokens if thinking else self.max_completion_tokens
+                    problem += f" (the reply was cut off at max_completion_tokens={limit})"
+                if repaired:
+                    return self._outcome(
+                        run,
+                        result=None,
+                        error_kind="bad_output",
+                        error_message=f"invalid reply after one repair turn: {problem}",
+                    )
+                repaired = True
+                messages = [
+                    *messages,
+                    {"role": "assistant", "content": reply.content},
+                    {
+                        "role": "user",
+                        "content": f"Your reply was invalid: {problem}. Answer again with the "
+                        "corrected JSON object only, in the shape and with the values given in the "
+                        "instructions.",
+                    },
+                ]
+                continue
+            return self._outcome(run, result=self._verified_duplicates(result, run))
+
+    @staticmethod
+    def _verified_duplicates(result: TriageResult, run: _Run) -> TriageResult:
+        """Keep only duplicates the tools actually returned: a reference the model made up (or
+        copied from an example) must not send a reviewer to an unrelated ticket."""
+        seen = {
+            str(ticket.get("reference"))
+            for call in run.tool_calls
+            for ticket in (call.get("output") or {}).get("tickets", [])
+            if isinstance(ticket, dict)
+        }
+        kept = [d for d in result.duplicate_of if d.reference in seen]
+        if len(kept) != len(result.duplicate_of):
+            run.dropped.append(
+                "ignored duplicate reference(s) no tool returned: "
+                + ", ".join(d.reference for d in result.duplicate_of if d.reference not in seen)
+            )
+        return result.model_copy(update={"duplicate_of": kept})
+
+    def _tool_turn(self, reply: _Reply, ticket: TicketInput, run: _Run, *, thinking: bool) -> list[dict]:
+        """The assistant's tool-call message as sent back (with its reasoning_content when thinking
+        is on, as Kimi requires even when empty) and one tool message per call."""
+        assistant: dict[str, Any] = {
+            "role": "assistant",
+            "content": reply.content,
+            "tool_calls": [
+                {
+                    "id": c["id"],
+                    "type": "function",
+                    "function": {"name": c["name"], "arguments": c["arguments"]},
+                }
+                for c in reply.tool_calls
+            ],
+        }
+        if thinking:
+            assistant["reasoning_content"] = reply.reasoning
+        answers = []
+        for call in reply.tool_calls:
+            output = run_tool(ticket.lookup, name=call["name"], arguments=call["arguments"])
+            run.tool_calls.append(
+                {"name": call["name"], "arguments": call["arguments"][:500], "output": output}
+            )
+            answers.append(
+                {
+                    "role": "tool",
+                    "tool_call_id": call["id"],
+                    "name": call["name"],
+                    "content": json.dumps(output, ensure_ascii=False),
+                }
+            )
+        return [assistant, *answers]
+
     def _status_outcome(self, run: _Run, exc: openai.APIStatusError) -> TriageOutcome:
         kind, message = _error_kind_and_message(exc)
         run.trace_id = exc.response.headers.get("x-trace-id", "") or run.trace_id
@@ -416,10 +602,14 @@ class KimiClient:
             label = f"model '{self.model}' not found or not permitted"
         transient = (status in (408, 409, 429) or status >= 500) and kind not in _NEVER_RETRY
         detail = f"{type(exc).__name__} {status}" + (f" {kind}" if kind else "")
-        return self._outcome(
+        outcome = self._outcome(
             run,
             result=None,
             error_kind=error_kind,
             error_message=f"Kimi API error ({detail}): {label}: {message}",
             transient=transient,
         )
+        wait = _stated_wait(exc.response.headers.get("retry-after", ""), message)
+        if wait is not None:
+            outcome.extra["retry_after_s"] = wait
+        return outcome

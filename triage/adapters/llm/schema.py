@@ -15,8 +15,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 if TYPE_CHECKING:
     from triage.adapters.llm.base import Taxonomy, TaxonomyEntry
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 CLASSIFIED_FIELDS = ("category", "priority", "queue", "sentiment")
+# The structured report of the problem, each claim with what it rests on (schema 2).
+DETAIL_FIELDS = ("problem", "steps_to_reproduce", "expected", "actual", "environment", "error_messages")
 
 
 class FieldGuess(BaseModel):
@@ -25,6 +27,26 @@ class FieldGuess(BaseModel):
     model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
 
     value: str = Field(min_length=1, max_length=64)
+    confidence: float = Field(ge=0.0, le=1.0)
+    # what the value rests on: "subject", "body", "screenshot 'x.png'", "frame at 00:01:23 of 'rec.mp4'"
+    source: str = Field(default="", max_length=200)
+
+
+class Claim(BaseModel):
+    """One statement about the ticket and the part of the ticket it rests on."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    text: str = Field(min_length=1, max_length=2000)
+    source: str = Field(min_length=1, max_length=200)
+
+
+class DuplicateGuess(BaseModel):
+    """An earlier ticket this one probably repeats, as found with the find_similar_tickets tool."""
+
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
+
+    reference: str = Field(pattern=r"^TRI-\d{1,12}$")
     confidence: float = Field(ge=0.0, le=1.0)
 
 
@@ -37,6 +59,14 @@ class TriageResult(BaseModel):
     queue: FieldGuess
     sentiment: FieldGuess
     language: FieldGuess  # ISO 639-1 code, e.g. "en"
+    # Empty when the ticket does not say (and always from the offline model, which reads no steps).
+    problem: Claim | None = None
+    steps_to_reproduce: list[Claim] = Field(default_factory=list, max_length=30)
+    expected: Claim | None = None
+    actual: Claim | None = None
+    environment: list[Claim] = Field(default_factory=list, max_length=20)
+    error_messages: list[Claim] = Field(default_factory=list, max_length=30)
+    duplicate_of: list[DuplicateGuess] = Field(default_factory=list, max_length=5)
 
     @property
     def min_confidence(self) -> float:
@@ -127,13 +157,15 @@ def parse_triage_reply(text: str, *, taxonomy: Taxonomy) -> TriageResult:
         if match is None:
             allowed = ", ".join(e.value for e in options)
             raise InvalidReply(f"{name} '{guess.value}' is not in the taxonomy (allowed: {allowed})")
-        updates[name] = FieldGuess(value=match, confidence=guess.confidence)
+        updates[name] = FieldGuess(value=match, confidence=guess.confidence, source=guess.source)
     language = result.language.value.strip().lower()
     if not _LANGUAGE.match(language):
         raise InvalidReply(
             f"language '{result.language.value}' must be a two-letter ISO 639-1 code such as 'en' or 'de'"
         )
-    updates["language"] = FieldGuess(value=language, confidence=result.language.confidence)
+    updates["language"] = FieldGuess(
+        value=language, confidence=result.language.confidence, source=result.language.source
+    )
     return result.model_copy(update=updates)
 
 
@@ -159,6 +191,7 @@ def result_json_schema(taxonomy: Taxonomy | None = None) -> dict:
                     "maximum": 1,
                     "description": "honest probability that the value is right",
                 },
+                "source": {"type": "string", "description": "the part of the ticket it rests on"},
             },
             "required": ["value", "confidence"],
             "additionalProperties": False,
@@ -166,6 +199,16 @@ def result_json_schema(taxonomy: Taxonomy | None = None) -> dict:
 
     def values(name: str) -> tuple[str, ...] | None:
         return taxonomy.values(name) if taxonomy is not None else None
+
+    claim = {
+        "type": "object",
+        "properties": {
+            "text": {"type": "string", "description": "the statement, error text quoted exactly"},
+            "source": {"type": "string", "description": "the part of the ticket it rests on, by its label"},
+        },
+        "required": ["text", "source"],
+        "additionalProperties": False,
+    }
 
     return {
         "type": "object",
@@ -181,6 +224,24 @@ def result_json_schema(taxonomy: Taxonomy | None = None) -> dict:
             "queue": guess("which team should handle it", values("queue")),
             "sentiment": guess("the requester's tone", values("sentiment")),
             "language": guess("ISO 639-1 code of the requester's language, e.g. 'en'"),
+            "problem": claim,
+            "steps_to_reproduce": {"type": "array", "items": claim},
+            "expected": claim,
+            "actual": claim,
+            "environment": {"type": "array", "items": claim},
+            "error_messages": {"type": "array", "items": claim},
+            "duplicate_of": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "reference": {"type": "string", "description": "an earlier ticket, e.g. TRI-123"},
+                        "confidence": {"type": "number", "minimum": 0, "maximum": 1},
+                    },
+                    "required": ["reference", "confidence"],
+                    "additionalProperties": False,
+                },
+            },
         },
         "required": ["summary", "category", "priority", "queue", "sentiment", "language"],
         "additionalProperties": False,
@@ -195,10 +256,19 @@ def result_json_example(taxonomy: Taxonomy) -> str:
 
     example = {
         "summary": "One to three sentences in English: what is wrong and what the customer needs.",
-        "category": {"value": first(taxonomy.categories), "confidence": 0.8},
-        "priority": {"value": first(taxonomy.priorities), "confidence": 0.6},
-        "queue": {"value": first(taxonomy.queues), "confidence": 0.7},
-        "sentiment": {"value": first(taxonomy.sentiments), "confidence": 0.9},
-        "language": {"value": "en", "confidence": 0.95},
+        "category": {"value": first(taxonomy.categories), "confidence": 0.8, "source": "body"},
+        "priority": {"value": first(taxonomy.priorities), "confidence": 0.6, "source": "subject"},
+        "queue": {"value": first(taxonomy.queues), "confidence": 0.7, "source": "body"},
+        "sentiment": {"value": first(taxonomy.sentiments), "confidence": 0.9, "source": "body"},
+        "language": {"value": "en", "confidence": 0.95, "source": "body"},
+        "problem": {"text": "What is wrong, in one sentence.", "source": "body"},
+        "steps_to_reproduce": [
+            {"text": "Open the checkout page.", "source": "frame at 00:00:04 of recording 'pay.mp4'"},
+        ],
+        "expected": {"text": "The payment goes through.", "source": "body"},
+        "actual": {"text": "An error dialog appears.", "source": "screenshot 'error.png'"},
+        "environment": [{"text": "Chrome 131 on Windows 11", "source": "screenshot 'error.png'"}],
+        "error_messages": [{"text": "Payment failed: HTTP 500", "source": "screenshot 'error.png'"}],
+        "duplicate_of": [],
     }
     return json.dumps(example, indent=2, ensure_ascii=False)
