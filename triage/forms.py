@@ -115,3 +115,42 @@ class ReviewForm(forms.Form):
         if not _LANGUAGE.match(language):
             raise forms.ValidationError("Use a language code such as en, de or pt-br.")
         return language
+
+
+class QueueFilterForm(forms.Form):
+    """The queue's filters, from the URL (GET), so a view can be bookmarked and shared.
+
+    Invalid values are dropped, not reported: a stale bookmark still opens the queue.
+    """
+
+    q = forms.CharField(required=False, max_length=200, label="Search")
+    category = forms.ChoiceField(required=False)
+    priority = forms.ChoiceField(required=False)
+    queue = forms.ChoiceField(required=False)
+    channel = forms.ChoiceField(required=False)
+    confidence_below = forms.TypedChoiceField(
+        required=False,
+        coerce=float,
+        empty_value=None,
+        choices=[("", "Any confidence"), ("0.5", "Below 50%"), ("0.6", "Below 60%"), ("0.8", "Below 80%")],
+        label="Confidence",
+    )
+    created_from = forms.DateField(
+        required=False, label="From", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    created_to = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
+    sort = forms.ChoiceField(required=False)
+
+    def __init__(
+        self, data: Mapping[str, str], *, choices: Mapping[str, Sequence[tuple[str, str]]], sorts, channels
+    ):
+        super().__init__(data)
+        for name in ("category", "priority", "queue"):
+            self.fields[name].choices = [("", f"Any {name}"), *choices[name]]
+        self.fields["channel"].choices = [("", "Any channel"), *channels]
+        self.fields["sort"].choices = list(sorts.items())
+
+    def cleaned_or_empty(self) -> dict[str, object]:
+        """The valid fields only: an invalid one is ignored."""
+        self.is_valid()
+        return {name: value for name, value in self.cleaned_data.items() if name not in self.errors}

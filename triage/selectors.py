@@ -4,14 +4,48 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db import connection
+from django.db.models import Case, Count, F, IntegerField, Prefetch, Q, QuerySet, Value, When
 
 from triage.adapters.llm.base import Taxonomy, TaxonomyEntry
 from triage.models import Attachment, Rendition, ReviewDecision, TaxonomyField, TaxonomyValue, Ticket
 
 
-def review_queue_list(*, statuses: Sequence[str] = ()) -> QuerySet[Ticket]:
+@dataclass(frozen=True)
+class QueueFilters:
+    """What the queue page's URL asks for (forms.QueueFilterForm); every field optional."""
+
+    statuses: tuple[str, ...] = ()
+    category: str = ""
+    priority: str = ""
+    queue: str = ""
+    channel: str = ""
+    confidence_below: float | None = None
+    created_from: date | None = None
+    created_to: date | None = None
+    q: str = ""
+    sort: str = "work"  # QUEUE_SORTS
+    urgent: tuple[str, ...] | None = None  # the priorities of the first band; None: the top two
+
+
+# "work": what needs a person first (manual triage and the two highest priorities, then low
+# confidence, then the rest; reviewed and in-progress tickets last), oldest first within a band.
+QUEUE_SORTS = {
+    "work": "Needs a human first",
+    "newest": "Newest first",
+    "oldest": "Oldest first",
+    "confidence": "Lowest confidence first",
+}
+LOW_CONFIDENCE = 0.6
+
+
+def review_queue_list(
+    *, statuses: Sequence[str] = (), filters: QueueFilters | None = None
+) -> QuerySet[Ticket]:
+    filters = filters or QueueFilters(statuses=tuple(statuses))
     qs = Ticket.objects.select_related("latest_run").annotate(
         attachment_count=Count("attachments", distinct=True),
         rejected_count=Count(
@@ -36,9 +70,61 @@ def review_queue_list(*, statuses: Sequence[str] = ()) -> QuerySet[Ticket]:
             to_attr="thumb_attachments",
         )
     )
-    if statuses:
-        qs = qs.filter(status__in=list(statuses))
-    return qs.order_by("-created_at", "-id")
+    if filters.statuses:
+        qs = qs.filter(status__in=list(filters.statuses))
+    for name in ("category", "priority", "queue", "channel"):
+        if value := getattr(filters, name):
+            qs = qs.filter(**{name: value})
+    if filters.confidence_below is not None:
+        qs = qs.filter(confidence__lt=filters.confidence_below)
+    if filters.created_from:
+        qs = qs.filter(created_at__date__gte=filters.created_from)
+    if filters.created_to:
+        qs = qs.filter(created_at__date__lte=filters.created_to)
+    if filters.q.strip():
+        qs = _search(qs, filters.q.strip())
+    return _ordered(qs, filters.sort, urgent=filters.urgent)
+
+
+def _search(qs: QuerySet[Ticket], text: str) -> QuerySet[Ticket]:
+    """Full-text search over subject, body and summary: PostgreSQL's (websearch syntax, the
+    "simple" configuration, since tickets come in many languages), else every word as a
+    case-insensitive substring of one of the fields (SQLite, the embedded default)."""
+    if connection.vendor == "postgresql":
+        from django.contrib.postgres.search import SearchQuery, SearchVector
+
+        vector = SearchVector("subject", "description", "summary", config="simple")
+        return qs.annotate(search=vector).filter(
+            search=SearchQuery(text, search_type="websearch", config="simple")
+        )
+    for word in text.split()[:10]:
+        qs = qs.filter(
+            Q(subject__icontains=word) | Q(description__icontains=word) | Q(summary__icontains=word)
+        )
+    return qs
+
+
+def _ordered(qs: QuerySet[Ticket], sort: str, *, urgent: tuple[str, ...] | None) -> QuerySet[Ticket]:
+    if sort == "newest":
+        return qs.order_by("-created_at", "-id")
+    if sort == "oldest":
+        return qs.order_by("created_at", "id")
+    if sort == "confidence":
+        return qs.order_by(F("confidence").asc(nulls_first=True), "created_at", "id")
+    if urgent is None:
+        urgent = tuple(e.value for e in taxonomy_get().priorities[-2:])  # listed lowest to highest
+    band = Case(
+        When(
+            status__in=[Ticket.Status.REVIEWED, Ticket.Status.PROCESSING, Ticket.Status.TRIAGING],
+            then=Value(3),
+        ),
+        When(status=Ticket.Status.MANUAL_TRIAGE, then=Value(0)),
+        When(priority__in=list(urgent), then=Value(0)),
+        When(confidence__lt=LOW_CONFIDENCE, then=Value(1)),
+        default=Value(2),
+        output_field=IntegerField(),
+    )
+    return qs.annotate(band=band).order_by("band", "created_at", "id")
 
 
 def ticket_get_for_review(*, ticket_id: int) -> Ticket:

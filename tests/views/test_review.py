@@ -148,3 +148,63 @@ def test_a_manual_ticket_cannot_be_accepted_but_can_be_triaged_by_hand(agent):
     decision = ReviewDecision.objects.get()
     assert decision.action == ReviewDecision.Action.CORRECT
     assert decision.before["category"] == "" and decision.after["category"] == "how_to"
+
+
+def _seen(client, ticket: Ticket) -> str:
+    import re
+
+    html = client.get(reverse("triage:ticket-detail", args=[ticket.id])).content.decode()
+    return re.search(r'name="seen" value="([^"]+)"', html).group(1)
+
+
+def test_the_second_of_two_reviewers_sees_what_the_first_did_and_nothing_is_overwritten(client, reviewer):
+    from django.test import Client
+
+    ticket = triaged_ticket()
+    rita, omar = client, Client()
+    rita.force_login(reviewer)
+    omar.force_login(UserFactory(username="omar", first_name="Omar", last_name="Haddad"))
+    rita_saw, omar_saw = _seen(rita, ticket), _seen(omar, ticket)  # both open the page
+
+    first = omar.post(
+        reverse("triage:ticket-detail", args=[ticket.id]),
+        {**PROPOSED, "category": "billing", "action": "save", "seen": omar_saw},
+    )
+    assert first.status_code == 302
+    second = rita.post(
+        reverse("triage:ticket-detail", args=[ticket.id]),
+        {**PROPOSED, "priority": "low", "action": "save", "seen": rita_saw},
+    )
+    assert second.status_code == 200  # not saved: shown what changed
+    html = second.content.decode()
+    assert "This ticket changed while you were reviewing it" in html
+    assert "Omar Haddad corrected and accepted (category bug → billing" in html
+    assert '<option value="low" selected>' in html  # her own values are still in the form
+    ticket.refresh_from_db()
+    assert ticket.category == "billing" and ticket.priority == "high"  # Omar's save stands
+    assert ReviewDecision.objects.filter(ticket=ticket).count() == 1
+
+    # she decides to save hers: the page carried the new version, so this time it goes through
+    third = rita.post(
+        reverse("triage:ticket-detail", args=[ticket.id]),
+        {**PROPOSED, "priority": "low", "action": "save", "seen": _seen(rita, ticket)},
+    )
+    assert third.status_code == 302
+    ticket.refresh_from_db()
+    assert ticket.priority == "low" and ReviewDecision.objects.filter(ticket=ticket).count() == 2
+
+
+def test_a_model_run_finishing_meanwhile_is_a_change_too(agent):
+    from tests.factories import TriageRunFactory
+
+    ticket = triaged_ticket()
+    seen = _seen(agent, ticket)
+    from django.utils import timezone
+
+    run = TriageRunFactory(ticket=ticket, provider="kimi", finished_at=timezone.now())
+    ticket.latest_run = run
+    ticket.save()
+    response = agent.post(
+        reverse("triage:ticket-detail", args=[ticket.id]), {**PROPOSED, "action": "accept", "seen": seen}
+    )
+    assert response.status_code == 200 and "a kimi model run finished" in response.content.decode()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
@@ -23,10 +24,33 @@ def ticket_proposal(*, ticket: Ticket) -> dict[str, str]:
     return proposal
 
 
+class ReviewConflict(Exception):
+    """The ticket changed after the reviewer opened it: someone else saved it, or a model run
+    finished. Nothing was saved; `changes` says what happened, for the reviewer to decide."""
+
+    def __init__(self, *, changes: list[str]) -> None:
+        super().__init__("; ".join(changes))
+        self.changes = changes
+
+
+def ticket_version(*, ticket: Ticket) -> str:
+    """What the review form carries back, to tell whether the ticket changed meanwhile."""
+    return ticket.updated_at.isoformat()
+
+
 @transaction.atomic
-def review_record(*, ticket_id: int, user: AbstractBaseUser, values: Mapping[str, str]) -> ReviewDecision:
-    """Set the ticket's final values and record who decided what, and what it was before."""
+def review_record(
+    *, ticket_id: int, user: AbstractBaseUser, values: Mapping[str, str], seen_version: str | None = None
+) -> ReviewDecision:
+    """Set the ticket's final values and record who decided what, and what it was before.
+
+    With `seen_version` (ticket_version when the reviewer opened the page), a ticket changed since
+    raises ReviewConflict instead of being overwritten: of two people saving at once, the second
+    sees what the first did and decides.
+    """
     ticket = Ticket.objects.select_for_update(of=("self",)).select_related("latest_run").get(id=ticket_id)
+    if seen_version is not None and seen_version != ticket_version(ticket=ticket):
+        raise ReviewConflict(changes=_changes_since(ticket=ticket, seen_version=seen_version))
     before = {name: getattr(ticket, name) for name in REVIEWED_FIELDS}
     after = {name: str(values.get(name, before[name])) for name in REVIEWED_FIELDS}
     proposal = ticket_proposal(ticket=ticket)
@@ -44,3 +68,30 @@ def review_record(*, ticket_id: int, user: AbstractBaseUser, values: Mapping[str
     return ReviewDecision.objects.create(
         ticket=ticket, user=user, action=action, before=before, after=after, run=ticket.latest_run
     )
+
+
+def _changes_since(*, ticket: Ticket, seen_version: str) -> list[str]:
+    try:
+        seen = datetime.fromisoformat(seen_version)
+    except ValueError:
+        seen = None
+    changes = []
+    decisions = ticket.decisions.select_related("user").order_by("created_at")
+    for decision in decisions.filter(created_at__gt=seen) if seen else decisions.none():
+        who = decision.user.get_full_name() or decision.user.get_username()
+        fields = [
+            f"{name} {decision.before.get(name) or '—'} → {decision.after.get(name) or '—'}"
+            for name in REVIEWED_FIELDS
+            if name != "summary" and decision.before.get(name) != decision.after.get(name)
+        ]
+        changes.append(
+            f"{who} {decision.get_action_display().lower()}"
+            + (f" ({', '.join(fields)})" if fields else "")
+            + f" at {timezone.localtime(decision.created_at):%H:%M:%S}"
+        )
+    runs = ticket.runs.filter(finished_at__gt=seen) if seen else ticket.runs.none()
+    for run in runs.order_by("finished_at"):
+        changes.append(
+            f"a {run.provider} model run finished at {timezone.localtime(run.finished_at):%H:%M:%S}"
+        )
+    return changes or ["the ticket was updated by someone else"]

@@ -11,6 +11,8 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_safe
 
 from triage import selectors
+from triage.adapters.llm.base import Taxonomy
+from triage.forms import QueueFilterForm
 from triage.models import Ticket
 
 # ?status= keys; "processing" covers both worker stages, since to a reviewer they mean "not yet".
@@ -22,9 +24,33 @@ STATUS_FILTERS: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
-def _tickets(status_filter: str) -> QuerySet[Ticket]:
+def _filter_form(request: HttpRequest, taxonomy: Taxonomy) -> QueueFilterForm:
+    entries = {"category": taxonomy.categories, "priority": taxonomy.priorities, "queue": taxonomy.queues}
+    return QueueFilterForm(
+        request.GET,
+        choices={name: [(e.value, e.label) for e in values] for name, values in entries.items()},
+        sorts=selectors.QUEUE_SORTS,
+        channels=Ticket.Channel.choices,
+    )
+
+
+def _tickets(status_filter: str, form: QueueFilterForm, taxonomy: Taxonomy) -> QuerySet[Ticket]:
     statuses = STATUS_FILTERS[status_filter][1] if status_filter in STATUS_FILTERS else ()
-    return selectors.review_queue_list(statuses=statuses)
+    values = form.cleaned_or_empty()
+    filters = selectors.QueueFilters(
+        statuses=statuses,
+        category=values.get("category") or "",
+        priority=values.get("priority") or "",
+        queue=values.get("queue") or "",
+        channel=values.get("channel") or "",
+        confidence_below=values.get("confidence_below"),
+        created_from=values.get("created_from"),
+        created_to=values.get("created_to"),
+        q=values.get("q") or "",
+        sort=values.get("sort") or "work",
+        urgent=tuple(e.value for e in taxonomy.priorities[-2:]),  # listed lowest to highest
+    )
+    return selectors.review_queue_list(filters=filters)
 
 
 def _row(request: HttpRequest, row_id: str) -> HttpResponse:
@@ -46,7 +72,9 @@ def review_queue(request: HttpRequest) -> HttpResponse:
     else:
         status_filter = request.GET.get("status", "").lower()
         status_filter = status_filter if status_filter in STATUS_FILTERS else ""
-        page = Paginator(_tickets(status_filter), settings.TRIAGE_QUEUE_PAGE_SIZE).get_page(
+        taxonomy = selectors.taxonomy_get()
+        form = _filter_form(request, taxonomy)
+        page = Paginator(_tickets(status_filter, form, taxonomy), settings.TRIAGE_QUEUE_PAGE_SIZE).get_page(
             request.GET.get("page")
         )
         counts = selectors.ticket_status_counts()
@@ -58,6 +86,8 @@ def review_queue(request: HttpRequest) -> HttpResponse:
             "page_obj": page,
             "status_filter": status_filter,
             "filters": filters,
+            "filter_form": form,
+            "filtered": any(request.GET.get(k) for k in form.fields if k != "sort"),
             "labels": selectors.taxonomy_labels(),
             "poll_s": settings.TRIAGE_POLL_INTERVAL_S,
         }

@@ -13,7 +13,13 @@ from triage import selectors
 from triage.adapters.media import MediaRejected
 from triage.forms import TAXONOMY_FIELDS, ReviewForm, TicketCreateForm
 from triage.models import ReviewDecision, TaxonomyField, Ticket, TriageRun
-from triage.services.review import REVIEWED_FIELDS, review_record, ticket_proposal
+from triage.services.review import (
+    REVIEWED_FIELDS,
+    ReviewConflict,
+    review_record,
+    ticket_proposal,
+    ticket_version,
+)
 from triage.services.tickets import Upload, ticket_create
 from triage.templatetags.triage_tags import IN_PROGRESS
 
@@ -174,9 +180,24 @@ def ticket_detail(request: HttpRequest, ticket_id: int) -> HttpResponse:
         else:
             values = form.cleaned_data if form.is_valid() else None
         if values is not None:
-            decision = review_record(ticket_id=ticket.id, user=request.user, values=values)
-            messages.success(request, _review_message(ticket, decision))
-            return redirect("triage:review-queue")
+            try:
+                decision = review_record(
+                    ticket_id=ticket.id,
+                    user=request.user,
+                    values=values,
+                    seen_version=request.POST.get("seen"),
+                )
+            except ReviewConflict as conflict:
+                form.add_error(
+                    None,
+                    "This ticket changed while you were reviewing it: "
+                    + "; ".join(conflict.changes)
+                    + ". Nothing was saved. The page shows the ticket as it is now and your values are "
+                    "still in the form: save again to replace them, or leave it.",
+                )
+            else:
+                messages.success(request, _review_message(ticket, decision))
+                return redirect("triage:review-queue")
     else:
         form = ReviewForm(initial=current, choices=choices, current=current, labels=labels)
 
@@ -190,6 +211,7 @@ def ticket_detail(request: HttpRequest, ticket_id: int) -> HttpResponse:
             "report": _report(ticket),
             "duplicates": _duplicates(ticket),
             "field_titles": FIELD_TITLES,
+            "version": ticket_version(ticket=ticket),
         }
     )
     response = render(request, "triage/ticket_detail.html", context)
