@@ -282,3 +282,47 @@ def test_search_finds_words_in_the_summary_too(agent):
     )
     triaged_ticket(subject="Other")
     assert references(agent.get(QUEUE, {"q": "VAT"}).content.decode()) == [hit.reference]
+
+
+def test_bulk_accept_accepts_only_tickets_waiting_with_a_proposal_and_says_which_were_skipped(agent):
+    from triage.models import ReviewDecision
+
+    waiting = [triaged_ticket() for _ in range(2)]
+    manual = failed_ticket()
+    done = TicketFactory(status=Ticket.Status.REVIEWED)
+    response = agent.post(
+        reverse("triage:review-queue-bulk"),
+        {
+            "action": "accept",
+            "ticket": [str(t.id) for t in (*waiting, manual, done)],
+            "next": "/?status=needs_review",
+        },
+        follow=True,
+    )
+    assert response.redirect_chain[-1][0] == "/?status=needs_review"
+    html = response.content.decode()
+    assert "Accepted 2 tickets as proposed." in html
+    assert f"{manual.reference}: needs manual triage, not waiting for review" in html
+    for ticket in waiting:
+        ticket.refresh_from_db()
+        assert ticket.status == Ticket.Status.REVIEWED
+        assert ReviewDecision.objects.get(ticket=ticket).action == ReviewDecision.Action.ACCEPT
+    manual.refresh_from_db()
+    assert manual.status == Ticket.Status.MANUAL_TRIAGE
+
+
+def test_bulk_accept_never_redirects_off_site(agent):
+    ticket = triaged_ticket()
+    response = agent.post(
+        reverse("triage:review-queue-bulk"),
+        {"action": "accept", "ticket": [ticket.id], "next": "https://evil.example/"},
+    )
+    assert response.status_code == 302 and response.url == QUEUE
+
+
+def test_only_tickets_waiting_for_review_can_be_ticked(agent):
+    waiting = triaged_ticket()
+    manual = failed_ticket()
+    html = agent.get(QUEUE).content.decode()
+    assert f'value="{waiting.id}" form="bulk"' in row_html(html, waiting)
+    assert 'type="checkbox"' not in row_html(html, manual)

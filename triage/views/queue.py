@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.cache import patch_vary_headers
-from django.views.decorators.http import require_safe
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST, require_safe
 
 from triage import selectors
 from triage.adapters.llm.base import Taxonomy
 from triage.forms import QueueFilterForm
 from triage.models import Ticket
+from triage.services.review import review_bulk_accept
 
 # ?status= keys; "processing" covers both worker stages, since to a reviewer they mean "not yet".
 STATUS_FILTERS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -94,3 +98,25 @@ def review_queue(request: HttpRequest) -> HttpResponse:
         response = render(request, "triage/queue.html", context)
     patch_vary_headers(response, ("HX-Request",))
     return response
+
+
+@require_POST
+def review_queue_bulk(request: HttpRequest) -> HttpResponse:
+    """Bulk actions from the queue's checkboxes; back to the same filtered view."""
+    ids = [int(v) for v in request.POST.getlist("ticket") if v.isdigit()][:200]
+    back = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}) or not back.startswith(
+        "/"
+    ):
+        back = reverse("triage:review-queue")
+    if request.POST.get("action") != "accept" or not ids:
+        messages.error(request, "Choose tickets and an action.")
+        return redirect(back)
+    accepted, skipped = review_bulk_accept(ticket_ids=ids, user=request.user)
+    if accepted:
+        messages.success(
+            request, f"Accepted {len(accepted)} ticket{'s' if len(accepted) != 1 else ''} as proposed."
+        )
+    if skipped:
+        messages.warning(request, "Not accepted: " + "; ".join(skipped) + ".")
+    return redirect(back)

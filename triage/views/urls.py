@@ -7,6 +7,7 @@ from triage.views import media, queue, tickets
 app_name = "triage"
 urlpatterns = [
     path("", queue.review_queue, name="review-queue"),
+    path("bulk/", queue.review_queue_bulk, name="review-queue-bulk"),
     path("tickets/new/", tickets.ticket_create_page, name="ticket-create"),
     path("tickets/<int:ticket_id>/", tickets.ticket_detail, name="ticket-detail"),
     path("media/attachments/<int:attachment_id>/original", media.attachment_file, name="attachment-file"),
