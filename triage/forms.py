@@ -140,6 +140,7 @@ class QueueFilterForm(forms.Form):
     )
     created_to = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
     sort = forms.ChoiceField(required=False)
+    mine = forms.BooleanField(required=False, label="Assigned to me")
 
     def __init__(
         self, data: Mapping[str, str], *, choices: Mapping[str, Sequence[tuple[str, str]]], sorts, channels

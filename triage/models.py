@@ -72,6 +72,17 @@ class Ticket(models.Model):
     latest_run = models.ForeignKey(
         "TriageRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # Who works it (reassignable from the ticket page), and the ticket it repeats, if a person said so.
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="assigned_tickets",
+    )
+    duplicate_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="duplicates"
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -204,9 +215,13 @@ class ReviewDecision(models.Model):
     class Action(models.TextChoices):
         ACCEPT = "ACCEPT", "Accepted as proposed"
         CORRECT = "CORRECT", "Corrected and accepted"
+        AUTO = "AUTO", "Accepted automatically"
 
     ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="decisions")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    # null: an automatic decision (TRIAGE_AUTO_ACCEPT), made by no one
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     action = models.CharField(max_length=8, choices=Action.choices)
     before = models.JSONField(default=dict)
     after = models.JSONField(default=dict)
@@ -218,3 +233,27 @@ class ReviewDecision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} of ticket {self.ticket_id} by {self.user_id}"
+
+
+class TicketEvent(models.Model):
+    """A change to a ticket that is neither a model run nor a review decision: who, when, what before."""
+
+    class Kind(models.TextChoices):
+        ASSIGN = "ASSIGN", "Reassigned"
+        DUPLICATE = "DUPLICATE", "Marked as duplicate"
+        RETRIAGE = "RETRIAGE", "Triage re-run requested"
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="events")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    before = models.JSONField(default=dict)
+    after = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} on {self.ticket_id}"

@@ -11,7 +11,15 @@ from django.db import connection
 from django.db.models import Case, Count, F, IntegerField, Prefetch, Q, QuerySet, Value, When
 
 from triage.adapters.llm.base import Taxonomy, TaxonomyEntry
-from triage.models import Attachment, Rendition, ReviewDecision, TaxonomyField, TaxonomyValue, Ticket
+from triage.models import (
+    Attachment,
+    Rendition,
+    ReviewDecision,
+    TaxonomyField,
+    TaxonomyValue,
+    Ticket,
+    TicketEvent,
+)
 
 
 @dataclass(frozen=True)
@@ -29,6 +37,7 @@ class QueueFilters:
     q: str = ""
     sort: str = "work"  # QUEUE_SORTS
     urgent: tuple[str, ...] | None = None  # the priorities of the first band; None: the top two
+    assignee_id: int | None = None  # "assigned to me"
 
 
 # "work": what needs a person first (manual triage and the two highest priorities, then low
@@ -75,6 +84,8 @@ def review_queue_list(
     for name in ("category", "priority", "queue", "channel"):
         if value := getattr(filters, name):
             qs = qs.filter(**{name: value})
+    if filters.assignee_id is not None:
+        qs = qs.filter(assignee_id=filters.assignee_id)
     if filters.confidence_below is not None:
         qs = qs.filter(confidence__lt=filters.confidence_below)
     if filters.created_from:
@@ -129,7 +140,7 @@ def _ordered(qs: QuerySet[Ticket], sort: str, *, urgent: tuple[str, ...] | None)
 
 def ticket_get_for_review(*, ticket_id: int) -> Ticket:
     return (
-        Ticket.objects.select_related("latest_run", "created_by", "reviewed_by")
+        Ticket.objects.select_related("latest_run", "created_by", "reviewed_by", "assignee", "duplicate_of")
         .prefetch_related(
             Prefetch(
                 "attachments",
@@ -139,6 +150,7 @@ def ticket_get_for_review(*, ticket_id: int) -> Ticket:
             ),
             "runs",
             Prefetch("decisions", queryset=ReviewDecision.objects.select_related("user")),
+            Prefetch("events", queryset=TicketEvent.objects.select_related("user")),
         )
         .get(id=ticket_id)
     )
@@ -227,3 +239,10 @@ def tickets_by_reference(*, references: Sequence[str]) -> list[Ticket]:
     ids = [int(r[4:]) for r in references if re.fullmatch(r"TRI-\d{1,12}", r)]
     found = {t.id: t for t in Ticket.objects.filter(id__in=ids)}
     return [found[i] for i in ids if i in found]
+
+
+def assignee_list() -> QuerySet:
+    """The people a ticket can be assigned to: active users, by name."""
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.filter(is_active=True).order_by("first_name", "last_name", "username")

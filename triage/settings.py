@@ -244,5 +244,13 @@ KIMI_ESTIMATE_MIN_IMAGES = env.int("KIMI_ESTIMATE_MIN_IMAGES", default=3)
 if TRIAGE_PROVIDER == "kimi" and not DEBUG and not KIMI_API_KEY:
     raise environ.ImproperlyConfigured("TRIAGE_PROVIDER=kimi needs KIMI_API_KEY")
 
+# Auto-accept, off by default: "category:0.97,priority:0.9,queue:0.95,sentiment:0.8,language:0.95"
+# accepts a proposal with no person when EVERY triaged field has a threshold and meets it; the
+# decision is recorded as automatic.
+TRIAGE_AUTO_ACCEPT = {
+    name.strip(): float(value)
+    for name, _, value in (item.partition(":") for item in env.list("TRIAGE_AUTO_ACCEPT", default=[]))
+    if name.strip() and value.strip()
+}
 TRIAGE_QUEUE_PAGE_SIZE = env.int("TRIAGE_QUEUE_PAGE_SIZE", default=25)
 TRIAGE_POLL_INTERVAL_S = env.int("TRIAGE_POLL_INTERVAL_S", default=2)

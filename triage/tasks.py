@@ -34,9 +34,17 @@ def attachment_process_task(*, attachment_id: int) -> None:
     soft_time_limit=1200,
     time_limit=1260,
 )
-def ticket_triage_task(self, *, ticket_id: int, provider: str | None = None) -> None:
+def ticket_triage_task(
+    self, *, ticket_id: int, provider: str | None = None, thinking: str | None = None, rerun: bool = False
+) -> None:
     try:
-        triage.ticket_triage(ticket_id=ticket_id, provider=provider, attempt=self.request.retries)
+        triage.ticket_triage(
+            ticket_id=ticket_id,
+            provider=provider,
+            attempt=self.request.retries,
+            thinking=thinking,
+            rerun=rerun,
+        )
     except triage.TriageRetryLater as exc:
         # Kimi down for now: the same ticket again later; the service gives up after
         # KIMI_TASK_RETRIES and records a provisional offline proposal instead.

@@ -343,3 +343,42 @@ def test_the_sweep_catches_up_a_provisional_ticket_once_when_kimi_is_configured(
     assert ticket.status == Ticket.Status.TRIAGING
     Ticket.objects.filter(id=ticket.id).update(status=Ticket.Status.MANUAL_TRIAGE)
     assert triage.triage_sweep()["catch_up"] == 0  # once only
+
+
+def test_auto_accept_is_off_by_default(taxonomy, kimi):
+    kimi.reply_json(GOOD_REPLY)
+    ticket = _ticket()
+    triage.ticket_triage(ticket_id=ticket.id)
+    ticket.refresh_from_db()
+    assert ticket.status == Ticket.Status.NEEDS_REVIEW
+
+
+def test_auto_accept_records_an_automatic_decision_when_every_field_meets_its_threshold(
+    taxonomy, kimi, settings
+):
+    from triage.models import ReviewDecision
+
+    settings.TRIAGE_AUTO_ACCEPT = {
+        "category": 0.9,
+        "priority": 0.6,
+        "queue": 0.8,
+        "sentiment": 0.6,
+        "language": 0.9,
+    }
+    kimi.reply_json(GOOD_REPLY)
+    confident = _ticket()
+    triage.ticket_triage(ticket_id=confident.id)
+    confident.refresh_from_db()
+    assert confident.status == Ticket.Status.REVIEWED
+    decision = ReviewDecision.objects.get(ticket=confident)
+    assert decision.action == ReviewDecision.Action.AUTO and decision.user is None
+
+    settings.TRIAGE_AUTO_ACCEPT = {**settings.TRIAGE_AUTO_ACCEPT, "sentiment": 0.7}  # the reply says 0.66
+    kimi.reply_json(GOOD_REPLY)
+    unsure = _ticket()
+    triage.ticket_triage(ticket_id=unsure.id)
+    unsure.refresh_from_db()
+    assert (
+        unsure.status == Ticket.Status.NEEDS_REVIEW
+        and not ReviewDecision.objects.filter(ticket=unsure).exists()
+    )

@@ -8,6 +8,7 @@ from django.urls import reverse
 from tests.factories import (
     AttachmentFactory,
     TicketFactory,
+    UserFactory,
     failed_ticket,
     triaged_ticket,
 )
@@ -326,3 +327,13 @@ def test_only_tickets_waiting_for_review_can_be_ticked(agent):
     html = agent.get(QUEUE).content.decode()
     assert f'value="{waiting.id}" form="bulk"' in row_html(html, waiting)
     assert 'type="checkbox"' not in row_html(html, manual)
+
+
+def test_assigned_to_me(agent):
+    from django.contrib.auth import get_user_model
+
+    me = get_user_model().objects.get(id=agent.session["_auth_user_id"])
+    mine = triaged_ticket(assignee=me)
+    triaged_ticket(assignee=UserFactory())
+    triaged_ticket()
+    assert references(agent.get(QUEUE, {"mine": "on"}).content.decode()) == [mine.reference]

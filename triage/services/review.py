@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import datetime
 
@@ -9,7 +10,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from triage.models import ReviewDecision, Ticket
+from triage.models import ReviewDecision, Ticket, TicketEvent
 
 REVIEWED_FIELDS = ("category", "priority", "queue", "sentiment", "language", "summary")
 
@@ -78,7 +79,11 @@ def _changes_since(*, ticket: Ticket, seen_version: str) -> list[str]:
     changes = []
     decisions = ticket.decisions.select_related("user").order_by("created_at")
     for decision in decisions.filter(created_at__gt=seen) if seen else decisions.none():
-        who = decision.user.get_full_name() or decision.user.get_username()
+        who = (
+            (decision.user.get_full_name() or decision.user.get_username())
+            if decision.user
+            else "auto-accept"
+        )
         fields = [
             f"{name} {decision.before.get(name) or '—'} → {decision.after.get(name) or '—'}"
             for name in REVIEWED_FIELDS
@@ -124,3 +129,85 @@ def review_bulk_accept(*, ticket_ids: list[int], user: AbstractBaseUser) -> tupl
             continue
         accepted.append(ticket.id)
     return accepted, skipped
+
+
+@transaction.atomic
+def ticket_assign(
+    *, ticket_id: int, user: AbstractBaseUser, assignee: AbstractBaseUser | None, queue: str
+) -> TicketEvent | None:
+    """Give the ticket to a person and/or a queue; recorded with what it was. None: nothing changed."""
+    ticket = Ticket.objects.select_for_update(of=("self",)).get(id=ticket_id)
+    before = {"assignee": ticket.assignee.get_username() if ticket.assignee else "", "queue": ticket.queue}
+    ticket.assignee = assignee
+    ticket.queue = queue or ticket.queue
+    after = {"assignee": assignee.get_username() if assignee else "", "queue": ticket.queue}
+    if before == after:
+        return None
+    ticket.save(update_fields=["assignee", "queue", "updated_at"])
+    return TicketEvent.objects.create(
+        ticket=ticket, user=user, kind=TicketEvent.Kind.ASSIGN, before=before, after=after
+    )
+
+
+class InvalidDuplicate(Exception):
+    pass
+
+
+@transaction.atomic
+def ticket_mark_duplicate(*, ticket_id: int, user: AbstractBaseUser, original_reference: str) -> TicketEvent:
+    """Say this ticket repeats another (TRI-<id>); a ticket is never its own, or a loop's, original."""
+    ticket = Ticket.objects.select_for_update(of=("self",)).get(id=ticket_id)
+    reference = original_reference.strip().upper()
+    original = (
+        Ticket.objects.filter(id=int(reference[4:])).first()
+        if re.fullmatch(r"TRI-\d{1,12}", reference)
+        else None
+    )
+    if original is None:
+        raise InvalidDuplicate(f"there is no ticket {original_reference.strip() or '(empty)'}")
+    seen = {ticket.id}
+    cursor: Ticket | None = original
+    while cursor is not None:
+        if cursor.id in seen:
+            raise InvalidDuplicate(f"{original.reference} is this ticket or already a duplicate of it")
+        seen.add(cursor.id)
+        cursor = cursor.duplicate_of
+    before = {"duplicate_of": ticket.duplicate_of.reference if ticket.duplicate_of else ""}
+    ticket.duplicate_of = original
+    ticket.save(update_fields=["duplicate_of", "updated_at"])
+    return TicketEvent.objects.create(
+        ticket=ticket,
+        user=user,
+        kind=TicketEvent.Kind.DUPLICATE,
+        before=before,
+        after={"duplicate_of": original.reference},
+    )
+
+
+def ticket_retriage(*, ticket_id: int, user: AbstractBaseUser, provider: str, thinking: str) -> bool:
+    """Run triage again with the provider and thinking mode chosen; reviewed values stay as they are
+    (a run never overwrites them). False when the ticket is still being processed."""
+    from triage.tasks import ticket_triage_task
+
+    with transaction.atomic():
+        ticket = Ticket.objects.select_for_update(of=("self",)).get(id=ticket_id)
+        if ticket.status in (Ticket.Status.PROCESSING, Ticket.Status.TRIAGING):
+            return False
+        before = {"status": ticket.status}
+        if ticket.status != Ticket.Status.REVIEWED:
+            ticket.status = Ticket.Status.TRIAGING
+            ticket.save(update_fields=["status", "updated_at"])
+        TicketEvent.objects.create(
+            ticket=ticket,
+            user=user,
+            kind=TicketEvent.Kind.RETRIAGE,
+            before=before,
+            after={"provider": provider, "thinking": thinking},
+        )
+        reviewed = ticket.status == Ticket.Status.REVIEWED
+        transaction.on_commit(
+            lambda: ticket_triage_task.delay(
+                ticket_id=ticket_id, provider=provider, thinking=thinking, rerun=reviewed
+            )
+        )
+    return True

@@ -17,7 +17,7 @@ from triage import selectors
 from triage.adapters.llm.base import ImagePart, TicketInput, TriageClient, TriageOutcome, VideoPart
 from triage.adapters.media.pipeline import STORYBOARD_TILES
 from triage.adapters.media.video import format_timestamp
-from triage.models import Attachment, Rendition, Ticket, TriageRun
+from triage.models import Attachment, Rendition, ReviewDecision, Ticket, TriageRun
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +39,8 @@ def _kimi_client(**config: object) -> TriageClient:
     return KimiClient(**config)  # type: ignore[arg-type]
 
 
-def triage_client_get(*, provider: str | None = None) -> TriageClient:
+def triage_client_get(*, provider: str | None = None, thinking: str | None = None) -> TriageClient:
+    """The configured provider's client; `thinking` overrides KIMI_THINKING for one run."""
     provider = provider or settings.TRIAGE_PROVIDER
     if provider == "kimi":
         if not settings.KIMI_API_KEY:
@@ -54,7 +55,7 @@ def triage_client_get(*, provider: str | None = None) -> TriageClient:
             max_completion_tokens=settings.KIMI_MAX_COMPLETION_TOKENS,
             inline_video_max_bytes=settings.KIMI_INLINE_VIDEO_MAX_BYTES,
             estimate_min_images=settings.KIMI_ESTIMATE_MIN_IMAGES,
-            thinking=settings.KIMI_THINKING,
+            thinking=thinking or settings.KIMI_THINKING,
             thinking_max_completion_tokens=settings.KIMI_THINKING_MAX_COMPLETION_TOKENS,
             thinking_auto_chars=settings.KIMI_THINKING_AUTO_CHARS,
             thinking_auto_images=settings.KIMI_THINKING_AUTO_IMAGES,
@@ -161,7 +162,14 @@ class TriageRetryLater(Exception):
         self.countdown_s = countdown_s
 
 
-def ticket_triage(*, ticket_id: int, provider: str | None = None, attempt: int = 0) -> TriageRun | None:
+def ticket_triage(
+    *,
+    ticket_id: int,
+    provider: str | None = None,
+    attempt: int = 0,
+    thinking: str | None = None,
+    rerun: bool = False,
+) -> TriageRun | None:
     """Triage one ticket. Idempotent: only a ticket in TRIAGING is claimed; anything else is a no-op.
 
     The provider call happens with no transaction and no lock held; the outcome is persisted in a
@@ -170,10 +178,12 @@ def ticket_triage(*, ticket_id: int, provider: str | None = None, attempt: int =
     pass, the offline model's proposal is recorded as provisional and the ticket goes to manual
     triage, where a person checks it. Nothing leaves the ticket without a state a person can act on.
     """
-    ticket = Ticket.objects.filter(id=ticket_id, status=Ticket.Status.TRIAGING).first()
+    # `rerun`: a person asked for another run on a reviewed ticket; its values stay as reviewed.
+    claimable = [Ticket.Status.TRIAGING, *([Ticket.Status.REVIEWED] if rerun else [])]
+    ticket = Ticket.objects.filter(id=ticket_id, status__in=claimable).first()
     if ticket is None:
         return None
-    client = triage_client_get(provider=provider)
+    client = triage_client_get(provider=provider, thinking=thinking)
     run = TriageRun.objects.create(
         ticket=ticket, provider=client.provider, model="", status=TriageRun.Status.RUNNING
     )
@@ -327,6 +337,20 @@ def triage_run_record(
         ticket.confidence = result.min_confidence
         ticket.latest_run = run
         ticket.status = status or Ticket.Status.NEEDS_REVIEW
+        if status is None and _auto_accepts(result):
+            ticket.status = Ticket.Status.REVIEWED
+            ticket.reviewed_at = timezone.now()
+            values = {name: getattr(result, name).value for name in TRIAGED_FIELDS} | {
+                "summary": result.summary
+            }
+            ReviewDecision.objects.create(
+                ticket=ticket,
+                user=None,
+                action=ReviewDecision.Action.AUTO,
+                before=values,
+                after=values,
+                run=run,
+            )
     else:
         ticket.latest_run = run
         ticket.status = Ticket.Status.MANUAL_TRIAGE
@@ -413,3 +437,12 @@ def triage_sweep(*, now: datetime | None = None) -> dict[str, int]:
     if any(done.values()):
         logger.warning("sweep: %s", done)
     return done
+
+
+def _auto_accepts(result: Any) -> bool:
+    """TRIAGE_AUTO_ACCEPT ("field:threshold,..."): every triaged field has a threshold and the
+    model's confidence meets each. Off (empty) by default: a person reviews every ticket."""
+    thresholds = settings.TRIAGE_AUTO_ACCEPT
+    if not thresholds or set(TRIAGED_FIELDS) - set(thresholds):
+        return False
+    return all(getattr(result, name).confidence >= thresholds[name] for name in TRIAGED_FIELDS)

@@ -38,7 +38,9 @@ def _filter_form(request: HttpRequest, taxonomy: Taxonomy) -> QueueFilterForm:
     )
 
 
-def _tickets(status_filter: str, form: QueueFilterForm, taxonomy: Taxonomy) -> QuerySet[Ticket]:
+def _tickets(
+    status_filter: str, form: QueueFilterForm, taxonomy: Taxonomy, user_id: int | None
+) -> QuerySet[Ticket]:
     statuses = STATUS_FILTERS[status_filter][1] if status_filter in STATUS_FILTERS else ()
     values = form.cleaned_or_empty()
     filters = selectors.QueueFilters(
@@ -53,6 +55,7 @@ def _tickets(status_filter: str, form: QueueFilterForm, taxonomy: Taxonomy) -> Q
         q=values.get("q") or "",
         sort=values.get("sort") or "work",
         urgent=tuple(e.value for e in taxonomy.priorities[-2:]),  # listed lowest to highest
+        assignee_id=user_id if values.get("mine") else None,
     )
     return selectors.review_queue_list(filters=filters)
 
@@ -78,9 +81,9 @@ def review_queue(request: HttpRequest) -> HttpResponse:
         status_filter = status_filter if status_filter in STATUS_FILTERS else ""
         taxonomy = selectors.taxonomy_get()
         form = _filter_form(request, taxonomy)
-        page = Paginator(_tickets(status_filter, form, taxonomy), settings.TRIAGE_QUEUE_PAGE_SIZE).get_page(
-            request.GET.get("page")
-        )
+        page = Paginator(
+            _tickets(status_filter, form, taxonomy, request.user.id), settings.TRIAGE_QUEUE_PAGE_SIZE
+        ).get_page(request.GET.get("page"))
         counts = selectors.ticket_status_counts()
         filters = [("", "All", sum(counts.values()))] + [
             (key, title, sum(counts.get(s, 0) for s in statuses))

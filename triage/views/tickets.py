@@ -5,9 +5,9 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.cache import patch_vary_headers
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
 from triage import selectors
 from triage.adapters.media import MediaRejected
@@ -15,9 +15,13 @@ from triage.forms import TAXONOMY_FIELDS, ReviewForm, TicketCreateForm
 from triage.models import ReviewDecision, TaxonomyField, Ticket, TriageRun
 from triage.services.review import (
     REVIEWED_FIELDS,
+    InvalidDuplicate,
     ReviewConflict,
     review_record,
+    ticket_assign,
+    ticket_mark_duplicate,
     ticket_proposal,
+    ticket_retriage,
     ticket_version,
 )
 from triage.services.tickets import Upload, ticket_create
@@ -212,8 +216,54 @@ def ticket_detail(request: HttpRequest, ticket_id: int) -> HttpResponse:
             "duplicates": _duplicates(ticket),
             "field_titles": FIELD_TITLES,
             "version": ticket_version(ticket=ticket),
+            "assignees": selectors.assignee_list(),
+            "queue_choices": choices["queue"],
         }
     )
     response = render(request, "triage/ticket_detail.html", context)
     patch_vary_headers(response, ("HX-Request",))
     return response
+
+
+@require_POST
+def ticket_action(request: HttpRequest, ticket_id: int) -> HttpResponse:
+    """Reassign, mark as duplicate, or re-run triage; back to the ticket with what happened."""
+    ticket = get_object_or_404(Ticket, id=ticket_id)
+    action = request.POST.get("action")
+    if action == "assign":
+        assignee_id = request.POST.get("assignee", "")
+        assignee = selectors.assignee_list().filter(id=assignee_id).first() if assignee_id.isdigit() else None
+        queue = request.POST.get("queue", "")
+        if queue and queue not in {v for v, _ in selectors.taxonomy_choices(field="queue")}:
+            messages.error(request, "Choose a queue from the list.")
+        elif ticket_assign(ticket_id=ticket.id, user=request.user, assignee=assignee, queue=queue):
+            messages.success(request, f"{ticket.reference} reassigned.")
+        else:
+            messages.info(request, "Nothing changed.")
+    elif action == "duplicate":
+        try:
+            event = ticket_mark_duplicate(
+                ticket_id=ticket.id, user=request.user, original_reference=request.POST.get("original", "")
+            )
+        except InvalidDuplicate as exc:
+            messages.error(request, f"Not marked as duplicate: {exc}.")
+        else:
+            messages.success(
+                request, f"{ticket.reference} marked as a duplicate of {event.after['duplicate_of']}."
+            )
+    elif action == "retriage":
+        provider = (
+            request.POST.get("provider") if request.POST.get("provider") in ("kimi", "local") else "local"
+        )
+        thinking = (
+            request.POST.get("thinking") if request.POST.get("thinking") in ("auto", "on", "off") else "auto"
+        )
+        if ticket_retriage(ticket_id=ticket.id, user=request.user, provider=provider, thinking=thinking):
+            messages.success(
+                request, f"Triage of {ticket.reference} started again ({provider}, thinking {thinking})."
+            )
+        else:
+            messages.error(request, "The ticket is still being processed.")
+    else:
+        messages.error(request, "Unknown action.")
+    return redirect("triage:ticket-detail", ticket_id=ticket.id)

@@ -10,6 +10,7 @@ urlpatterns = [
     path("bulk/", queue.review_queue_bulk, name="review-queue-bulk"),
     path("tickets/new/", tickets.ticket_create_page, name="ticket-create"),
     path("tickets/<int:ticket_id>/", tickets.ticket_detail, name="ticket-detail"),
+    path("tickets/<int:ticket_id>/actions/", tickets.ticket_action, name="ticket-action"),
     path("media/attachments/<int:attachment_id>/original", media.attachment_file, name="attachment-file"),
     path("media/renditions/<int:rendition_id>", media.rendition_file, name="rendition-file"),
 ]
