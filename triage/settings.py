@@ -206,3 +206,13 @@ if TRIAGE_PROVIDER == "kimi" and not DEBUG and not KIMI_API_KEY:
 
 TRIAGE_QUEUE_PAGE_SIZE = env.int("TRIAGE_QUEUE_PAGE_SIZE", default=25)
 TRIAGE_POLL_INTERVAL_S = env.int("TRIAGE_POLL_INTERVAL_S", default=2)
+
+# --- Offline model (issue 5) ----------------------------------------------------------------------
+# Language detector accuracy: high (~200 MB, ~3 s on first use per worker) | low (~15 MB, weaker on
+# one-line tickets). Trained classifier files live under TRIAGE_MODEL_DIR, never in git.
+TRIAGE_LANGUAGE_ACCURACY = env.str("TRIAGE_LANGUAGE_ACCURACY", default="high")
+TRIAGE_MODEL_DIR = Path(env.str("TRIAGE_MODEL_DIR", default=str(VAR_DIR / "models")))
+# Retrain when at least this many reviews are new since the last version (and on demand).
+TRIAGE_RETRAIN_MIN_NEW_REVIEWS = env.int("TRIAGE_RETRAIN_MIN_NEW_REVIEWS", default=1)
+TRIAGE_RETRAIN_EVERY_S = env.int("TRIAGE_RETRAIN_EVERY_S", default=3600)
+TRIAGE_OCR_ENABLED = env.bool("TRIAGE_OCR_ENABLED", default=True)

@@ -53,6 +53,7 @@ class TicketInput:
     requester: str = ""
     images: tuple[ImagePart, ...] = ()
     notes: tuple[str, ...] = ()  # e.g. "attachment 'x.mov' was rejected: no video stream"
+    ocr_text: str = ""  # text read from the screenshots and frames, one line per OCR line
 
 
 @dataclass(frozen=True)
