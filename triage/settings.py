@@ -168,6 +168,8 @@ CELERY_TASK_DEFAULT_QUEUE = "media"
 CELERY_TASK_ROUTES = {
     "triage.tasks.attachment_process_task": {"queue": "media"},
     "triage.tasks.ticket_triage_task": {"queue": "llm"},
+    "triage.tasks.attachment_ocr_task": {"queue": "media"},
+    "triage.tasks.classifier_train_task": {"queue": "media"},
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -216,3 +218,11 @@ TRIAGE_MODEL_DIR = Path(env.str("TRIAGE_MODEL_DIR", default=str(VAR_DIR / "model
 TRIAGE_RETRAIN_MIN_NEW_REVIEWS = env.int("TRIAGE_RETRAIN_MIN_NEW_REVIEWS", default=1)
 TRIAGE_RETRAIN_EVERY_S = env.int("TRIAGE_RETRAIN_EVERY_S", default=3600)
 TRIAGE_OCR_ENABLED = env.bool("TRIAGE_OCR_ENABLED", default=True)
+# The worker of `make run` embeds beat (-B): retraining is a no-op when no review is new.
+CELERY_BEAT_SCHEDULE = {
+    "offline-model-retrain": {
+        "task": "triage.tasks.classifier_train_task",
+        "schedule": TRIAGE_RETRAIN_EVERY_S,
+    },
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")

@@ -14,17 +14,17 @@ from triage import selectors
 from triage.adapters.llm.base import ImagePart, TicketInput, TriageClient, TriageOutcome
 from triage.adapters.media.video import format_timestamp
 from triage.models import Attachment, Rendition, Ticket, TriageRun
+from triage.services.ocr import ticket_ocr_text
 
 logger = logging.getLogger(__name__)
 
 TRIAGED_FIELDS = ("category", "priority", "queue", "sentiment", "language")
 
 
-@functools.cache
 def _local_model() -> TriageClient:
-    from triage.adapters.llm.local import LocalTriageModel
+    from triage.services.offline_model import local_model_get
 
-    return LocalTriageModel()  # one per process: its fitted vectorizers are reused across tickets
+    return local_model_get()  # one per process and trained version; reloaded when a newer one exists
 
 
 @functools.lru_cache(maxsize=4)
@@ -81,6 +81,7 @@ def ticket_input_build(*, ticket: Ticket) -> TicketInput:
         requester=ticket.requester_email,
         images=tuple(images),
         notes=tuple(notes),
+        ocr_text=ticket_ocr_text(ticket_id=ticket.id),
     )
 
 

@@ -140,4 +140,3 @@ def split(
         raise ValueError("--train-fraction must be in [0, 1)")
     cut = int(round(len(tickets) * fraction))
     return list(tickets[:cut]), list(tickets[cut:])
-

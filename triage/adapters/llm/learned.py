@@ -93,12 +93,13 @@ class TrainedModel:
         return name in self.fields and self.fields[name].values == taxonomy.values(name)
 
     def predict(
-        self, texts: list[str], prior: Mapping[str, np.ndarray]
+        self, texts: list[str], prior: Mapping[str, np.ndarray], *, fields: Sequence[str] | None = None
     ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """Per field: (probabilities (n, k), calibrated confidence of the best value (n,))."""
         tfidf = self.vectorizer.transform(texts)
         out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        for name, model in self.fields.items():
+        for name in self.fields if fields is None else fields:
+            model = self.fields[name]
             probabilities = model.probabilities(_features(tfidf, prior[name]))
             out[name] = (probabilities, model.calibrate(probabilities.max(axis=1)))
         return out

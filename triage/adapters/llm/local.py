@@ -410,7 +410,7 @@ class LocalTriageModel:
             learned_fields = [n for n in FIELDS if trained is not None and trained.matches(taxonomy, n)]
             if trained is not None and learned_fields:
                 prior = {n: np.vstack([_softmax(row) for row in scores[n]]) for n in FIELDS}
-                predictions = trained.predict(texts, prior)
+                predictions = trained.predict(texts, prior, fields=learned_fields)
                 for name in learned_fields:
                     probabilities, calibrated = predictions[name]
                     chosen[name] = probabilities.argmax(axis=1)
