@@ -10,7 +10,7 @@ from triage.adapters.llm.base import Taxonomy, TaxonomyEntry
 from triage.models import Attachment, Rendition, ReviewDecision, TaxonomyField, TaxonomyValue, Ticket
 
 
-def review_queue_list(*, statuses: Sequence[str] = ()) -> QuerySet[Ticket]:
+def review_queue_list(*, statuses: Sequence[str] = (), query: str = "") -> QuerySet[Ticket]:
     qs = Ticket.objects.select_related("latest_run").annotate(
         attachment_count=Count("attachments", distinct=True),
         rejected_count=Count(
@@ -21,6 +21,15 @@ def review_queue_list(*, statuses: Sequence[str] = ()) -> QuerySet[Ticket]:
     )
     if statuses:
         qs = qs.filter(status__in=list(statuses))
+    if query:
+        # Text read from screenshots is searchable like the ticket's own words (error codes, URLs).
+        matching = Ticket.objects.filter(
+            Q(subject__icontains=query)
+            | Q(description__icontains=query)
+            | Q(summary__icontains=query)
+            | Q(attachments__renditions__ocr__text__icontains=query)
+        ).values("id")
+        qs = qs.filter(id__in=matching)
     return qs.order_by("-created_at", "-id")
 
 
@@ -31,7 +40,10 @@ def ticket_get_for_review(*, ticket_id: int) -> Ticket:
             Prefetch(
                 "attachments",
                 queryset=Attachment.objects.prefetch_related(
-                    Prefetch("renditions", queryset=Rendition.objects.order_by("kind", "index"))
+                    Prefetch(
+                        "renditions",
+                        queryset=Rendition.objects.select_related("ocr").order_by("kind", "index"),
+                    )
                 ),
             ),
             "runs",

@@ -22,9 +22,9 @@ STATUS_FILTERS: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
-def _tickets(status_filter: str) -> QuerySet[Ticket]:
+def _tickets(status_filter: str, query: str = "") -> QuerySet[Ticket]:
     statuses = STATUS_FILTERS[status_filter][1] if status_filter in STATUS_FILTERS else ()
-    return selectors.review_queue_list(statuses=statuses)
+    return selectors.review_queue_list(statuses=statuses, query=query)
 
 
 def _row(request: HttpRequest, row_id: str) -> HttpResponse:
@@ -46,7 +46,8 @@ def review_queue(request: HttpRequest) -> HttpResponse:
     else:
         status_filter = request.GET.get("status", "").lower()
         status_filter = status_filter if status_filter in STATUS_FILTERS else ""
-        page = Paginator(_tickets(status_filter), settings.TRIAGE_QUEUE_PAGE_SIZE).get_page(
+        query = request.GET.get("q", "").strip()[:200]
+        page = Paginator(_tickets(status_filter, query), settings.TRIAGE_QUEUE_PAGE_SIZE).get_page(
             request.GET.get("page")
         )
         counts = selectors.ticket_status_counts()
@@ -58,6 +59,7 @@ def review_queue(request: HttpRequest) -> HttpResponse:
             "page_obj": page,
             "status_filter": status_filter,
             "filters": filters,
+            "query": query,
             "labels": selectors.taxonomy_labels(),
             "poll_s": settings.TRIAGE_POLL_INTERVAL_S,
         }
