@@ -37,6 +37,7 @@ from triage.adapters.llm import language, learned
 from triage.adapters.llm.base import Taxonomy, TaxonomyEntry, TicketInput, TriageOutcome
 from triage.adapters.llm.learned import TrainedModel
 from triage.adapters.llm.schema import FieldGuess, TriageResult
+from triage.adapters.llm.tfidf import union_transform
 
 MODEL_NAME = "local-tfidf-2"
 PROMPT_VERSION = "local-2"
@@ -229,7 +230,7 @@ class _FieldModel:
         self.phrase_owner = np.asarray(owners)
 
     def transform(self, texts: list[str]) -> sparse.csr_matrix:
-        return self.vectorizer.transform([_clean(t) for t in texts])
+        return union_transform(self.vectorizer, [_clean(t) for t in texts])
 
     def scores_for(self, vectors: sparse.csr_matrix) -> np.ndarray:
         """(n_texts, n_values) blended cosine scores. Each part of the union is L2-normalized, so
