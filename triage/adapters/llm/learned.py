@@ -85,7 +85,9 @@ class FieldClassifier:
     def calibrate(self, top: np.ndarray) -> np.ndarray:
         if self.calibrator is None:
             return np.minimum(top, MAX_CONFIDENCE)
-        return np.clip(self.calibrator.predict(top), 0.0, MAX_CONFIDENCE)
+        # Floor at chance: an isotonic step fitted on few wrong held-out points can say ~0, and
+        # on tickets unlike the reviews the best of k values was still right about half the time.
+        return np.clip(self.calibrator.predict(top), 1.0 / len(self.values), MAX_CONFIDENCE)
 
 
 @dataclass
@@ -275,7 +277,7 @@ def train(
                 for fold in range(folds):
                     test, rest = fold_of == fold, fold_of != fold
                     shown[test] = np.clip(
-                        _isotonic(top[rest], hits[rest]).predict(top[test]), 0, MAX_CONFIDENCE
+                        _isotonic(top[rest], hits[rest]).predict(top[test]), 1.0 / len(values), MAX_CONFIDENCE
                     )
             else:
                 shown = np.minimum(top, MAX_CONFIDENCE)
