@@ -43,6 +43,8 @@ _SCRATCH = Path(os.environ.get("TRIAGE_TEST_SCRATCH") or tempfile.mkdtemp(prefix
 os.environ["TRIAGE_TEST_SCRATCH"] = str(_SCRATCH)
 os.environ["TRIAGE_VAR_DIR"] = str(_SCRATCH)
 os.environ.setdefault("TRIAGE_PROVIDER", "local")
+# OCR loads a ~300 MB engine per worker process: only the tests that are about it turn it on.
+os.environ.setdefault("TRIAGE_OCR_ENABLED", "false")
 if SERVICES_AVAILABLE:
     os.environ["DATABASE_URL"] = _PG
     os.environ["CELERY_BROKER_URL"] = _REDIS

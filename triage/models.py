@@ -257,3 +257,41 @@ class TicketEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} on {self.ticket_id}"
+
+
+class RenditionText(models.Model):
+    """Text read by OCR from one image rendition or video frame (issue 5). A row per rendition makes
+    the OCR job idempotent: a rendition that has one is never read again."""
+
+    rendition = models.OneToOneField(Rendition, on_delete=models.CASCADE, related_name="ocr")
+    text = models.TextField(blank=True)
+    lines = models.JSONField(default=list, blank=True, help_text="[{text, score, box}] in reading order.")
+    engine = models.CharField(max_length=64)
+    elapsed_ms = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"OCR of rendition {self.rendition_id}"
+
+
+class ClassifierVersion(models.Model):
+    """One trained version of the offline model's classifiers. The file lives under
+    settings.TRIAGE_MODEL_DIR; `data_fingerprint` (reviews + taxonomy) makes retraining on the
+    same data a no-op."""
+
+    version = models.CharField(max_length=40, unique=True)
+    path = models.CharField(max_length=255, help_text="File name under TRIAGE_MODEL_DIR.")
+    data_fingerprint = models.CharField(max_length=64, unique=True)
+    taxonomy_key = models.CharField(max_length=64)
+    n_reviewed = models.PositiveIntegerField(default=0)
+    training_seconds = models.FloatField(default=0.0)
+    metrics = models.JSONField(
+        default=dict, blank=True, help_text="Held-out scores and reliability per field."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.version

@@ -105,12 +105,19 @@ def _search(qs: QuerySet[Ticket], text: str) -> QuerySet[Ticket]:
         from django.contrib.postgres.search import SearchQuery, SearchVector
 
         vector = SearchVector("subject", "description", "summary", config="simple")
-        return qs.annotate(search=vector).filter(
-            search=SearchQuery(text, search_type="websearch", config="simple")
-        )
+        wanted = SearchQuery(text, search_type="websearch", config="simple")
+        # text read from screenshots and frames (OCR) is searchable like the ticket's own words
+        read = Ticket.objects.annotate(
+            read=SearchVector("attachments__renditions__ocr__text", config="simple")
+        ).filter(read=wanted)
+        return qs.annotate(search=vector).filter(Q(search=wanted) | Q(id__in=read.values("id")))
     for word in text.split()[:10]:
+        read = Ticket.objects.filter(attachments__renditions__ocr__text__icontains=word).values("id")
         qs = qs.filter(
-            Q(subject__icontains=word) | Q(description__icontains=word) | Q(summary__icontains=word)
+            Q(subject__icontains=word)
+            | Q(description__icontains=word)
+            | Q(summary__icontains=word)
+            | Q(id__in=read)
         )
     return qs
 
@@ -145,7 +152,10 @@ def ticket_get_for_review(*, ticket_id: int) -> Ticket:
             Prefetch(
                 "attachments",
                 queryset=Attachment.objects.prefetch_related(
-                    Prefetch("renditions", queryset=Rendition.objects.order_by("kind", "index"))
+                    Prefetch(
+                        "renditions",
+                        queryset=Rendition.objects.select_related("ocr").order_by("kind", "index"),
+                    )
                 ),
             ),
             "runs",

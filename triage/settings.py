@@ -169,10 +169,12 @@ CELERY_TASK_ROUTES = {
     "triage.tasks.attachment_process_task": {"queue": "media"},
     "triage.tasks.ticket_triage_task": {"queue": "llm"},
     "triage.tasks.triage_sweep_task": {"queue": "llm"},
+    "triage.tasks.attachment_ocr_task": {"queue": "media"},
+    "triage.tasks.classifier_train_task": {"queue": "media"},
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Celery beat: the sweep that requeues work stuck in an intermediate state.
-CELERY_BEAT_SCHEDULE = {
+CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "triage-sweep": {
         "task": "triage.tasks.triage_sweep_task",
         "schedule": env.int("TRIAGE_SWEEP_EVERY_S", default=300),
@@ -254,3 +256,19 @@ TRIAGE_AUTO_ACCEPT = {
 }
 TRIAGE_QUEUE_PAGE_SIZE = env.int("TRIAGE_QUEUE_PAGE_SIZE", default=25)
 TRIAGE_POLL_INTERVAL_S = env.int("TRIAGE_POLL_INTERVAL_S", default=2)
+
+# --- Offline model (issue 5) ----------------------------------------------------------------------
+# Language detector accuracy: high (~200 MB, ~3 s on first use per worker) | low (~15 MB, weaker on
+# one-line tickets). Trained classifier files live under TRIAGE_MODEL_DIR, never in git.
+TRIAGE_LANGUAGE_ACCURACY = env.str("TRIAGE_LANGUAGE_ACCURACY", default="high")
+TRIAGE_MODEL_DIR = Path(env.str("TRIAGE_MODEL_DIR", default=str(VAR_DIR / "models")))
+# Retrain when at least this many reviews are new since the last version (and on demand).
+TRIAGE_RETRAIN_MIN_NEW_REVIEWS = env.int("TRIAGE_RETRAIN_MIN_NEW_REVIEWS", default=1)
+TRIAGE_RETRAIN_EVERY_S = env.int("TRIAGE_RETRAIN_EVERY_S", default=3600)
+TRIAGE_OCR_ENABLED = env.bool("TRIAGE_OCR_ENABLED", default=True)
+# The worker of `make run` embeds beat (-B): retraining is a no-op when no review is new.
+CELERY_BEAT_SCHEDULE["offline-model-retrain"] = {
+    "task": "triage.tasks.classifier_train_task",
+    "schedule": TRIAGE_RETRAIN_EVERY_S,
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
-from triage.services import media, triage
+from triage.services import media, ocr, triage
 
 # Only infrastructure hiccups are retried; bad input and model trouble are recorded on the row.
 _TRANSIENT = (OperationalError, InterfaceError)
@@ -54,3 +54,27 @@ def ticket_triage_task(
 @shared_task(acks_late=True, soft_time_limit=300, time_limit=330)
 def triage_sweep_task() -> None:
     triage.triage_sweep()
+
+
+@shared_task(
+    acks_late=True,
+    autoretry_for=_TRANSIENT,
+    retry_backoff=2,
+    retry_backoff_max=60,
+    max_retries=5,
+    soft_time_limit=600,
+    time_limit=660,
+)
+def attachment_ocr_task(*, attachment_id: int) -> None:
+    """Read the text of an attachment's renditions, then let the ticket move on to triage."""
+    ocr.attachment_ocr(attachment_id=attachment_id)
+    ticket_id = media.Attachment.objects.filter(id=attachment_id).values_list("ticket_id", flat=True).first()
+    if ticket_id is not None:
+        media.ticket_media_settle(ticket_id=ticket_id)
+
+
+@shared_task(acks_late=True, autoretry_for=_TRANSIENT, max_retries=3, soft_time_limit=1800, time_limit=1860)
+def classifier_train_task(*, force: bool = False) -> None:
+    from triage.services import offline_model  # scikit-learn only in the processes that train
+
+    offline_model.classifier_train(force=force)

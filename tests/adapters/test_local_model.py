@@ -215,9 +215,14 @@ def test_language_detection_for_the_supported_languages(text, language):
     assert 0.5 <= confidence <= 0.99
 
 
-@pytest.mark.parametrize("text", ["", "12345 !!!", "xyzzy"])
+@pytest.mark.parametrize("text", ["", "12345 !!!", "https://example.com/a/b"])
 def test_language_detection_falls_back_to_english_with_low_confidence(text):
     assert detect_language(text) == ("en", 0.2)
+
+
+@pytest.mark.parametrize("text", ["xyzzy", "Hola", "ok"])
+def test_a_few_letters_are_never_a_confident_language(text):
+    assert detect_language(text)[1] <= 0.4
 
 
 def test_the_ticket_language_is_reported(model, taxonomy):
@@ -227,7 +232,7 @@ def test_the_ticket_language_is_reported(model, taxonomy):
 
 def test_the_outcome_is_a_valid_result_inside_the_taxonomy(model, taxonomy):
     outcome = _triage(model, taxonomy, *CLEAR_TICKETS[1][:2])
-    assert outcome.provider == "local" and outcome.model == MODEL_NAME == "local-tfidf-1"
+    assert outcome.provider == "local" and outcome.model == MODEL_NAME == "local-tfidf-2"
     assert (outcome.prompt_tokens, outcome.completion_tokens, outcome.cached_tokens) == (0, 0, 0)
     assert outcome.error_kind == "" and outcome.latency_ms >= 0
     result = outcome.result

@@ -130,6 +130,15 @@ def attachment_process(*, attachment_id: int) -> None:
                 kind="bug",
                 message=f"internal error while processing ({type(exc).__name__})",
             )
+    if (
+        settings.TRIAGE_OCR_ENABLED
+        and Attachment.objects.filter(id=attachment.id, status=Attachment.Status.DONE).exists()
+    ):
+        from triage.tasks import attachment_ocr_task
+
+        # OCR is its own step so the pipeline stays pure; it settles the ticket when it is done.
+        attachment_ocr_task.delay_on_commit(attachment_id=attachment.id)
+        return
     ticket_media_settle(ticket_id=attachment.ticket_id)
 
 

@@ -18,17 +18,17 @@ from triage.adapters.llm.base import ImagePart, TicketInput, TriageClient, Triag
 from triage.adapters.media.pipeline import STORYBOARD_TILES
 from triage.adapters.media.video import format_timestamp
 from triage.models import Attachment, Rendition, ReviewDecision, Ticket, TriageRun
+from triage.services.ocr import ticket_ocr_text
 
 logger = logging.getLogger(__name__)
 
 TRIAGED_FIELDS = ("category", "priority", "queue", "sentiment", "language")
 
 
-@functools.cache
 def _local_model() -> TriageClient:
-    from triage.adapters.llm.local import LocalTriageModel
+    from triage.services.offline_model import local_model_get
 
-    return LocalTriageModel()  # one per process: its fitted vectorizers are reused across tickets
+    return local_model_get()  # one per process and trained version; reloaded when a newer one exists
 
 
 @functools.lru_cache(maxsize=4)
@@ -145,6 +145,7 @@ def ticket_input_build(*, ticket: Ticket, accepts_video: bool = False) -> Ticket
         images=tuple(images),
         videos=tuple(videos),
         notes=tuple(notes),
+        ocr_text=ticket_ocr_text(ticket_id=ticket.id),
     )
 
 

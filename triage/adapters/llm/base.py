@@ -74,6 +74,7 @@ class TicketInput:
     images: tuple[ImagePart, ...] = ()
     videos: tuple[VideoPart, ...] = ()
     notes: tuple[str, ...] = ()  # e.g. "attachment 'x.mov' was rejected: no video stream"
+    ocr_text: str = ""  # text read from the screenshots and frames, one line per OCR line
     # the offline model's lowest field confidence, when the service asked it (thinking "auto")
     offline_confidence: float | None = None
     lookup: TicketLookup | None = field(default=None, compare=False, repr=False)

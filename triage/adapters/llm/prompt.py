@@ -91,6 +91,8 @@ def ticket_text(ticket: TicketInput) -> str:
     ]
     if ticket.notes:
         text += ["", "Notes from the intake system:", *(f"- {n}" for n in ticket.notes)]
+    if ticket.ocr_text:
+        text += ["", "Text read by OCR from the images (may contain misreadings):", ticket.ocr_text]
     if ticket.images:
         text += ["", f"{len(ticket.images)} image(s) follow, each preceded by its label."]
     if ticket.videos:

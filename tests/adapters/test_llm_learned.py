@@ -1,0 +1,197 @@
+"""The learned classifiers and the evaluation on the labeled multilingual set (tests/fixtures/eval).
+
+Floors are a few points under what was measured when they were written (README "Offline model"),
+so a real regression fails while run-to-run noise does not.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from triage.adapters.llm import evaluation, learned
+from triage.adapters.llm.base import TicketInput
+from triage.adapters.llm.language import detect_language
+from triage.adapters.llm.local import LocalTriageModel, local_model_train
+from triage.adapters.llm.schema import TriageResult, parse_triage_reply
+
+EVAL = Path(__file__).resolve().parent.parent / "fixtures" / "eval"
+
+
+@pytest.fixture(scope="module")
+def taxonomy():
+    return evaluation.taxonomy_load(EVAL / "taxonomy.json")
+
+
+@pytest.fixture(scope="module")
+def dataset():
+    return evaluation.dataset_read(EVAL / "tickets.csv")
+
+
+def _inputs(rows):
+    return [TicketInput(ticket_id=i, subject=r.subject, body=r.body) for i, r in enumerate(rows)]
+
+
+def _accuracy(model, taxonomy, rows) -> dict[str, float]:
+    outcomes = model.triage_many(_inputs(rows), taxonomy)
+    return {
+        name: float(
+            np.mean(
+                [getattr(o.result, name).value == r.labels[name] for o, r in zip(outcomes, rows, strict=True)]
+            )
+        )
+        for name in (*learned.FIELDS, "language")
+    }
+
+
+@pytest.fixture(scope="module")
+def halves(dataset):
+    return evaluation.split(dataset, 0.5)
+
+
+@pytest.fixture(scope="module")
+def trained(taxonomy, halves):
+    train, _ = halves
+    labeled = [(t, r.labels) for t, r in zip(_inputs(train), train, strict=True)]
+    return local_model_train(labeled=labeled, taxonomy=taxonomy, version="test-half")
+
+
+def test_the_labeled_set_is_multilingual_and_large_enough(dataset):
+    assert len(dataset) >= 300
+    languages = {r.labels["language"] for r in dataset}
+    assert languages == {"en", "de", "es", "fr", "pt"}
+    for name in learned.FIELDS:
+        assert all(r.labels.get(name) for r in dataset)
+
+
+def test_day_one_accuracy_from_the_taxonomy_alone(taxonomy, dataset):
+    accuracy = _accuracy(LocalTriageModel(), taxonomy, dataset)
+    # measured: category 0.77, priority 0.55, queue 0.73, sentiment 0.92, language 1.00
+    assert accuracy["category"] >= 0.72
+    assert accuracy["priority"] >= 0.50
+    assert accuracy["queue"] >= 0.68
+    assert accuracy["sentiment"] >= 0.88
+    assert accuracy["language"] >= 0.98
+
+
+def test_training_on_reviews_improves_the_fields_the_taxonomy_says_little_about(taxonomy, halves, trained):
+    _, test = halves  # the second half uses problem statements the training half never shows
+    before = _accuracy(LocalTriageModel(), taxonomy, test)
+    after = _accuracy(LocalTriageModel(trained=trained), taxonomy, test)
+    # measured on this split: priority 0.60 -> 0.74, queue 0.73 -> 0.78, sentiment 0.90 -> 0.98
+    assert after["priority"] >= before["priority"] + 0.08
+    assert after["queue"] >= before["queue"]
+    assert after["sentiment"] >= before["sentiment"] + 0.03
+
+
+def test_corrections_change_how_the_corrected_tickets_neighbours_classify(taxonomy):
+    corrected = [
+        ("DATEV export", "The nightly DATEV export to our accountant is empty again."),
+        ("DATEV Export leer", "Der nächtliche DATEV-Export an unseren Steuerberater ist wieder leer."),
+        ("DATEV export missing", "Our accountant did not get the DATEV export file this week."),
+        ("Exportación DATEV vacía", "La exportación DATEV para la gestoría llega vacía."),
+        ("DATEV export has no bookings", "The DATEV export contains no bookings since Monday."),
+        ("DATEV Datei fehlt", "Die DATEV-Datei für die Buchhaltung fehlt seit Montag."),
+    ]
+    neighbours = [
+        TicketInput(
+            ticket_id=100,
+            subject="DATEV export empty",
+            body="The DATEV export for our tax advisor arrived without any data.",
+        ),
+        TicketInput(
+            ticket_id=101,
+            subject="DATEV-Export ohne Daten",
+            body="Der DATEV-Export für den Steuerberater kam ohne Daten an.",
+        ),
+    ]
+    day_one = LocalTriageModel()
+    before = [o.result.category.value for o in day_one.triage_many(neighbours, taxonomy)]
+    assert "integration" not in before  # the taxonomy alone reads "export" as a how-to question
+
+    labeled = [
+        (TicketInput(ticket_id=i, subject=s, body=b), {"category": "integration", "queue": "tier2"})
+        for i, (s, b) in enumerate(corrected)
+    ]
+    model = LocalTriageModel(trained=local_model_train(labeled=labeled, taxonomy=taxonomy, version="v-fix"))
+    after = model.triage_many(neighbours, taxonomy)
+    assert [o.result.category.value for o in after] == ["integration", "integration"]
+    assert [o.result.queue.value for o in after] == ["tier2", "tier2"]
+    assert after[0].model.endswith("+v-fix") and after[0].extra["decided_by"]["category"] == "v-fix"
+
+
+def test_a_field_whose_taxonomy_changed_falls_back_to_day_one(taxonomy, trained):
+    from dataclasses import replace
+
+    from triage.adapters.llm.base import TaxonomyEntry
+
+    edited = replace(taxonomy, sentiments=(*taxonomy.sentiments, TaxonomyEntry(value="mixed", label="Mixed")))
+    outcome = LocalTriageModel(trained=trained).triage(
+        TicketInput(ticket_id=1, subject="Thanks", body="Great work, thank you!"), edited
+    )
+    assert outcome.extra["decided_by"]["sentiment"] == "day-one"
+    assert outcome.extra["decided_by"]["category"] == "test-half"
+
+
+def test_calibration_and_reliability_come_from_held_out_reviews(trained):
+    for name in learned.FIELDS:
+        field = trained.fields[name]
+        assert field.n_reviewed == 240 and field.calibrator is not None
+        table = trained.reliability[name]
+        assert [row["bucket"] for row in table] == ["0.0-0.2", "0.2-0.4", "0.4-0.6", "0.6-0.8", "0.8-1.0"]
+        assert sum(row["n"] for row in table) == 240
+        assert 0.0 <= trained.heldout[name]["accuracy"] <= 1.0
+
+
+def test_calibrated_confidence_stays_a_probability(taxonomy, halves, trained):
+    _, test = halves
+    for outcome in LocalTriageModel(trained=trained).triage_many(_inputs(test[:40]), taxonomy):
+        result = outcome.result
+        assert TriageResult.model_validate(result.model_dump()) == result
+        assert parse_triage_reply(json.dumps(result.model_dump()), taxonomy=taxonomy) == result
+        for name in learned.FIELDS:
+            assert 0.0 < getattr(result, name).confidence <= 0.99
+
+
+def test_few_reviews_train_without_calibration(taxonomy, dataset):
+    rows = dataset[:12]
+    labeled = [(t, r.labels) for t, r in zip(_inputs(rows), rows, strict=True)]
+    model = local_model_train(labeled=labeled, taxonomy=taxonomy, version="tiny")
+    assert all(model.fields[n].calibrator is None for n in learned.FIELDS)
+
+
+def test_reliability_table_buckets_confidence_against_accuracy():
+    table = learned.reliability_table([0.1, 0.15, 0.9, 0.95, 1.0], [False, True, True, True, False])
+    by_bucket = {row["bucket"]: row for row in table}
+    assert by_bucket["0.0-0.2"] == {"bucket": "0.0-0.2", "n": 2, "mean_confidence": 0.125, "accuracy": 0.5}
+    assert by_bucket["0.8-1.0"]["n"] == 3 and by_bucket["0.8-1.0"]["accuracy"] == pytest.approx(
+        0.667, abs=1e-3
+    )
+    assert by_bucket["0.4-0.6"] == {"bucket": "0.4-0.6", "n": 0, "mean_confidence": None, "accuracy": None}
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("The export to CSV stopped working after the update.", "en"),
+        ("Der Export nach CSV funktioniert seit dem Update nicht mehr.", "de"),
+        ("La exportación a CSV dejó de funcionar después de la actualización.", "es"),
+        ("L'export en CSV ne fonctionne plus depuis la mise à jour.", "fr"),
+        ("A exportação para CSV parou de funcionar depois da atualização.", "pt"),
+    ],
+)
+@pytest.mark.parametrize("accuracy", ["high", "low"])
+def test_every_supported_language_is_detected_in_both_modes(text, language, accuracy):
+    detected, confidence = detect_language(text, accuracy=accuracy)
+    assert detected == language and confidence >= 0.5
+
+
+def test_a_stack_trace_does_not_make_a_german_ticket_english():
+    text = (
+        "Beim Speichern kommt ein Fehler.\n"
+        "java.lang.NullPointerException at com.example.billing.InvoiceService.save(InvoiceService.java:42)"
+    )
+    assert detect_language(text)[0] == "de"

@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+import json
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from tests.kimi_fake import BILLING_REPLY
+
+EVAL = Path(__file__).resolve().parent.parent / "fixtures" / "eval"
+
+
+def _run(*args: str) -> list[dict]:
+    out = StringIO()
+    call_command(
+        "triage_eval",
+        "--taxonomy",
+        str(EVAL / "taxonomy.json"),
+        "--dataset",
+        str(EVAL / "tickets.csv"),
+        *args,
+        stdout=out,
+    )
+    return [json.loads(line) for line in out.getvalue().splitlines()]
+
+
+def test_prints_one_json_line_per_field_and_the_throughput():
+    lines = _run("--limit", "60")
+    fields = [line["field"] for line in lines if "field" in line]
+    assert fields == ["category", "priority", "queue", "sentiment", "language"]
+    for line in lines[:-1]:
+        assert line["n"] == 60 and 0 <= line["accuracy"] <= 1 and 0 <= line["macro_f1"] <= 1
+        assert sum(row["n"] for row in line["reliability"]) == 60
+    assert lines[-1]["metric"] == "tickets_per_second" and lines[-1]["value"] > 0
+    assert lines[-1]["train_rows"] == 0
+
+
+def test_train_fraction_trains_on_the_first_rows_and_scores_the_rest():
+    lines = _run("--train-fraction", "0.5", "--limit", "40")
+    assert all(line["train_rows"] == 240 for line in lines)
+    assert lines[0]["model"].startswith("local-tfidf-2+eval-240") and lines[0]["n"] == 40
+
+
+def test_kimi_needs_a_key(settings):
+    settings.KIMI_API_KEY = ""
+    with pytest.raises(CommandError, match="KIMI_API_KEY"):
+        _run("--provider", "kimi", "--limit", "1")
+
+
+def test_a_dataset_without_the_required_columns_is_refused(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("title,category\nx,bug\n", encoding="utf-8")
+    with pytest.raises(CommandError, match=r"missing column\(s\) body, subject"):
+        call_command("triage_eval", "--taxonomy", str(EVAL / "taxonomy.json"), "--dataset", str(bad))
+
+
+def test_kimi_is_scored_through_the_same_evaluation(settings, kimi_fake):
+    settings.KIMI_API_KEY = "sk-test"
+    settings.KIMI_BASE_URL = kimi_fake.base_url
+    settings.KIMI_MAX_RETRIES = 0
+    kimi_fake.reply_json(BILLING_REPLY)
+    kimi_fake.reply_json(BILLING_REPLY)
+    lines = _run("--provider", "kimi", "--limit", "2")
+    assert lines[0]["provider"] == "kimi" and lines[0]["n"] == 2
+    assert lines[-1]["n"] == 2 and lines[-1]["failed"] == 0
+    assert len(kimi_fake.requests) == 2

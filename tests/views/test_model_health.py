@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from tests.factories import AttachmentFactory, RenditionFactory, StaffUserFactory, TicketFactory
+from triage.models import ClassifierVersion, RenditionText
+
+pytestmark = pytest.mark.django_db
+
+RELIABILITY = [
+    {"bucket": "0.0-0.2", "n": 3, "mean_confidence": 0.15, "accuracy": 0.333},
+    {"bucket": "0.8-1.0", "n": 37, "mean_confidence": 0.91, "accuracy": 0.892},
+]
+
+
+def _ocr(ticket, text: str) -> None:
+    rendition = RenditionFactory(attachment=AttachmentFactory(ticket=ticket))
+    RenditionText.objects.create(rendition=rendition, text=text, engine="test")
+
+
+def test_staff_see_the_reliability_table_of_the_newest_version(client):
+    client.force_login(StaffUserFactory())
+    ClassifierVersion.objects.create(
+        version="v-test",
+        path="v-test.joblib",
+        data_fingerprint="f" * 64,
+        taxonomy_key="k",
+        n_reviewed=40,
+        metrics={
+            "heldout": {"category": {"n": 40, "accuracy": 0.875, "macro_f1": 0.81}},
+            "reliability": {"category": RELIABILITY},
+            "calibrated": {"category": True},
+        },
+    )
+    page = client.get(reverse("triage:model-health")).content.decode()
+    assert "Version v-test" in page and "0.875" in page
+    assert "<td>0.8-1.0</td><td>37</td><td>0.91</td><td>0.892</td>" in page
+
+
+def test_day_one_is_explained_before_any_training(client):
+    client.force_login(StaffUserFactory())
+    page = client.get(reverse("triage:model-health")).content.decode()
+    assert "Day one." in page
+
+
+def test_agents_who_are_not_staff_cannot_see_it(agent):
+    response = agent.get(reverse("triage:model-health"))
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_retrain_now_queues_the_training(client, django_capture_on_commit_callbacks, monkeypatch):
+    from triage import tasks
+
+    queued = []
+    monkeypatch.setattr(tasks.classifier_train_task, "delay", lambda **kw: queued.append(kw))
+    client.force_login(StaffUserFactory())
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("triage:model-health"))
+    assert response.status_code == 302 and queued == [{"force": True}]
+
+
+def test_text_read_from_screenshots_is_searchable(agent):
+    found = TicketFactory(subject="See the screenshot", description="It broke.")
+    _ocr(found, "ERR_CERT_DATE_INVALID\nThe connection is not private")
+    other = TicketFactory(subject="Another problem", description="Nothing to see.")
+    page = agent.get(reverse("triage:review-queue"), {"q": "err_cert_date"}).content.decode()
+    assert found.subject in page and other.subject not in page
+    once = page.count(found.subject)
+    # several matching renditions still list the ticket once
+    _ocr(found, "ERR_CERT_DATE_INVALID again")
+    page = agent.get(reverse("triage:review-queue"), {"q": "ERR_CERT"}).content.decode()
+    assert page.count(found.subject) == once
+
+
+def test_the_ticket_page_shows_the_text_read_from_a_screenshot(agent):
+    ticket = TicketFactory(subject="Login error")
+    _ocr(ticket, "Invalid two-factor code (E1042)")
+    page = agent.get(reverse("triage:ticket-detail", args=[ticket.id])).content.decode()
+    assert "Text read from the screenshot" in page and "Invalid two-factor code (E1042)" in page

@@ -1,0 +1,64 @@
+"""Score a provider on a labeled ticket set: one JSON object per line (formats in README)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from triage.adapters.llm import evaluation
+from triage.adapters.llm.base import TicketInput
+
+
+class Command(BaseCommand):
+    help = (
+        "Evaluate the local model or Kimi on a labeled CSV: per field accuracy, macro-F1 and a "
+        "reliability table, then tickets/second. With --train-fraction F the local model first "
+        "learns from the first F of the rows (as if they were reviewed) and the rest is scored."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--taxonomy", required=True, help="taxonomy JSON")
+        parser.add_argument("--dataset", required=True, help="CSV: subject, body, one column per field")
+        parser.add_argument("--provider", choices=["local", "kimi"], default="local")
+        parser.add_argument("--train-fraction", type=float, default=0.0)
+        parser.add_argument("--limit", type=int, default=0, help="score at most this many rows")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        from django.conf import settings
+
+        from triage.adapters.llm.local import LocalTriageModel, local_model_train
+        from triage.services.triage import triage_client_get
+
+        try:
+            taxonomy = evaluation.taxonomy_load(options["taxonomy"])
+            tickets = evaluation.dataset_read(options["dataset"])
+            train, test = evaluation.split(tickets, options["train_fraction"])
+        except (OSError, ValueError, KeyError) as exc:
+            raise CommandError(str(exc)) from exc
+        if options["limit"]:
+            test = test[: options["limit"]]
+        if not test:
+            raise CommandError("nothing left to score")
+        if options["provider"] == "kimi":
+            if not settings.KIMI_API_KEY:
+                raise CommandError("--provider kimi needs KIMI_API_KEY")
+            client = triage_client_get(provider="kimi")
+        else:
+            client = LocalTriageModel(language_accuracy=settings.TRIAGE_LANGUAGE_ACCURACY)
+            if train:
+                trained = local_model_train(
+                    labeled=[
+                        (TicketInput(ticket_id=i, subject=t.subject, body=t.body), t.labels)
+                        for i, t in enumerate(train)
+                    ],
+                    taxonomy=taxonomy,
+                    version=f"eval-{len(train)}",
+                )
+                client = LocalTriageModel(
+                    trained=trained, language_accuracy=settings.TRIAGE_LANGUAGE_ACCURACY
+                )
+        for line in evaluation.evaluate(client=client, taxonomy=taxonomy, tickets=test):
+            line.setdefault("train_rows", len(train))
+            self.stdout.write(json.dumps(line, ensure_ascii=False))

@@ -1,0 +1,48 @@
+"""The offline model's health page, for staff: versions, held-out scores, reliability tables."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.admin.views.decorators import staff_member_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from triage.models import ClassifierVersion, RenditionText, Ticket
+
+FIELDS = ("category", "priority", "queue", "sentiment")
+
+
+@staff_member_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def model_health(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        from triage.tasks import classifier_train_task
+
+        classifier_train_task.delay_on_commit(force=True)
+        messages.success(request, "Retraining was queued; the new version appears here when it is done.")
+        return redirect("triage:model-health")
+    versions = list(ClassifierVersion.objects.order_by("-created_at", "-id")[:10])
+    active = versions[0] if versions else None
+    fields = []
+    if active is not None:
+        heldout = active.metrics.get("heldout", {})
+        reliability = active.metrics.get("reliability", {})
+        calibrated = active.metrics.get("calibrated", {})
+        for name in FIELDS:
+            fields.append(
+                {
+                    "name": name,
+                    "heldout": heldout.get(name),
+                    "reliability": reliability.get(name, []),
+                    "calibrated": calibrated.get(name, False),
+                }
+            )
+    context = {
+        "active": active,
+        "versions": versions,
+        "fields": fields,
+        "reviewed": Ticket.objects.filter(status=Ticket.Status.REVIEWED).count(),
+        "ocr_count": RenditionText.objects.count(),
+    }
+    return render(request, "triage/model_health.html", context)
