@@ -237,9 +237,7 @@ CELERY_TASK_ROUTES.update(
 CELERY_BEAT_SCHEDULE = {
     "report-weekly": {
         "task": "triage.tasks.report_weekly_send_task",
-        "schedule": crontab(
-            minute=0, hour=TRIAGE_REPORT_WEEKLY_HOUR, day_of_week=TRIAGE_REPORT_WEEKLY_DAY
-        ),
+        "schedule": crontab(minute=0, hour=TRIAGE_REPORT_WEEKLY_HOUR, day_of_week=TRIAGE_REPORT_WEEKLY_DAY),
     },
     "report-export-purge": {"task": "triage.tasks.report_export_purge_task", "schedule": 3600.0},
 }

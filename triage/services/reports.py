@@ -8,7 +8,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -87,7 +87,7 @@ def report_summary_sheets(*, dashboard: Dashboard) -> list[Sheet]:
 
 
 def report_xlsx_write(
-    *, filters: ReportFilters, path: Path | str, on_progress: Progress | None = None
+    *, filters: ReportFilters, path: Path | str | IO[bytes], on_progress: Progress | None = None
 ) -> XlsxResult:
     return xlsx_write(
         path=path,

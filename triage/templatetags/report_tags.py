@@ -7,6 +7,8 @@ from typing import Any
 
 from django import template
 
+from triage.roles import user_is_manager
+
 register = template.Library()
 
 
@@ -33,3 +35,8 @@ def usd(value: float | None, places: int = 4) -> str:
 @register.filter
 def lookup(mapping: Mapping | None, key: Any) -> Any:
     return (mapping or {}).get(key, 0)
+
+
+@register.filter
+def is_manager(user: Any) -> bool:
+    return user_is_manager(user)

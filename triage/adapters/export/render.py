@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import xlsxwriter
 
@@ -98,7 +98,7 @@ def _xlsx_writer(ws: Any, kind: str, fmt: dict[str, Any]) -> Callable[[int, int,
 
 def xlsx_write(
     *,
-    path: Path | str,
+    path: Path | str | IO[bytes],
     sheet_name: str,
     headers: Sequence[str],
     kinds: Sequence[str],
@@ -108,7 +108,7 @@ def xlsx_write(
     progress_every: int = 5000,
 ) -> XlsxResult:
     workbook = xlsxwriter.Workbook(
-        str(path),
+        str(path) if isinstance(path, Path) else path,  # a path, or a file opened for binary writing
         {
             "constant_memory": True,
             "remove_timezone": True,  # datetimes are UTC; the headers say so
