@@ -3,6 +3,7 @@ every chart on the page also has its numbers in a table next to it."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from django.utils.html import escape
@@ -17,9 +18,10 @@ def color(index: int) -> str:
 
 
 def _nice_max(value: float) -> float:
+    """The smallest 1/2/2.5/5 x 10^k at or above `value` (so 0.0158 gets an axis up to 0.02)."""
     if value <= 0:
         return 1.0
-    magnitude = 10 ** (len(str(int(value))) - 1) if value >= 1 else 1
+    magnitude = 10 ** math.floor(math.log10(value))
     for step in (1, 2, 2.5, 5, 10):
         if value <= step * magnitude:
             return step * magnitude

@@ -87,7 +87,7 @@ def _charts(d: Dashboard, labels: dict[str, dict[str, str]]) -> dict[str, Any]:
         ("manual triage", [d.manual_by_day.get(day, 0) for day in days]),
     ]
     timing = [
-        (f"{name} {stat}", (d.durations[key][stat] or 0) / 60)
+        (f"{name} {stat} (min)", round((d.durations[key][stat] or 0) / 60, 1))
         for key, name in (("arrival_to_triaged", "to triaged"), ("triaged_to_reviewed", "to reviewed"))
         for stat in ("median", "p90")
     ]
