@@ -16,7 +16,7 @@ from tests.factories import UserFactory
 from tests.report_fixture import RANGE, at, build_week, manager_user
 from triage.adapters.export import TICKET_COLUMN_INDEX as COL
 from triage.adapters.export import TICKET_COLUMNS
-from triage.models import ReportExport
+from triage.models import ReportExport, Ticket
 from triage.selectors_reports import ReportFilters, percentile, report_dashboard_get, report_ticket_rows
 from triage.services import reports
 
@@ -145,13 +145,38 @@ def test_export_cost_per_ticket_adds_up_to_the_dashboard_total(week):
 
 
 def test_csv_export_neutralizes_a_hostile_subject(week):
-    text = "".join(reports.report_csv_stream(filters=RANGE))
+    text = b"".join(reports.report_csv_stream(filters=RANGE)).decode()
     parsed = list(csv.DictReader(io.StringIO(text)))
     assert len(parsed) == 4
     by_id = {int(r["Ticket id"]): r for r in parsed}
     assert by_id[week.t2.id]["Subject"] == "'=cmd|' /C calc'!A0"
     assert by_id[week.t2.id]["Final category"] == "billing"
     assert by_id[week.t1.id]["Cost (USD)"] == f"{T1_COST:.6f}"
+
+
+@pytest.mark.parametrize("filters", [RANGE, ReportFilters(), ReportFilters(channel="EMAIL")], ids=str)
+def test_postgres_copy_csv_equals_the_python_rendering(week, filters):
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("COPY is PostgreSQL's")
+    Ticket.objects.filter(id=week.t3.id).update(subject="-dash\rcarriage", requester_email="")
+    Ticket.objects.filter(id=week.t4.id).update(subject='"quoted", comma\nnew line')
+    fast = b"".join(reports.report_csv_stream(filters=filters)).decode()
+    slow = b"".join(reports.report_csv_stream(filters=filters, fast=False)).decode()
+    fast_rows = list(csv.reader(io.StringIO(fast, newline="")))
+    slow_rows = list(csv.reader(io.StringIO(slow, newline="")))
+    assert len(fast_rows) == len(slow_rows) > 1
+    for fast_row, slow_row in zip(fast_rows, slow_rows, strict=True):
+        assert fast_row == slow_row
+    assert any(row[COL["subject"]] == "'-dash\rcarriage" for row in fast_rows) or filters.channel
+
+
+def test_progress_is_reported_by_both_csv_paths(week):
+    for fast in (True, False):
+        seen: list[int] = []
+        b"".join(reports.report_csv_stream(filters=RANGE, on_progress=seen.append, fast=fast))
+        assert seen[-1] == 4, fast
 
 
 def test_xlsx_export_checked_cell_by_cell(week, tmp_path):

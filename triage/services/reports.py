@@ -3,6 +3,8 @@ with progress, expiry of finished files, and the weekly email."""
 
 from __future__ import annotations
 
+import csv
+import io
 import logging
 import tempfile
 from collections.abc import Callable, Iterator
@@ -21,7 +23,7 @@ from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from triage.adapters.export import TICKET_COLUMNS, csv_stream, xlsx_write
+from triage.adapters.export import TICKET_COLUMNS, csv_stream, neutralize, xlsx_write
 from triage.adapters.export.render import Sheet, XlsxResult
 from triage.models import ReportExport
 from triage.roles import MANAGERS_GROUP
@@ -30,6 +32,7 @@ from triage.selectors_reports import (
     ReportFilters,
     report_dashboard_get,
     report_ticket_count,
+    report_ticket_csv_copy,
     report_ticket_rows,
 )
 
@@ -42,10 +45,39 @@ XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml
 Progress = Callable[[int], None]
 
 
-def report_csv_stream(*, filters: ReportFilters, on_progress: Progress | None = None) -> Iterator[str]:
-    return csv_stream(
-        headers=HEADERS, kinds=KINDS, rows=report_ticket_rows(filters=filters), on_progress=on_progress
-    )
+def report_csv_stream(
+    *, filters: ReportFilters, on_progress: Progress | None = None, fast: bool = True
+) -> Iterator[bytes]:
+    """The CSV export in blocks of bytes. On PostgreSQL the rows come straight from COPY (the same
+    values as the Python renderer, checked by the tests); elsewhere, or with fast=False, Python
+    renders them. Progress from COPY counts line ends, so a field holding a newline counts twice."""
+    copy = report_ticket_csv_copy(filters=filters) if fast else None
+    if copy is None:
+        return (
+            block.encode()
+            for block in csv_stream(
+                headers=HEADERS,
+                kinds=KINDS,
+                rows=report_ticket_rows(filters=filters),
+                on_progress=on_progress,
+            )
+        )
+    return _with_header(copy, on_progress)
+
+
+def _with_header(blocks: Iterator[bytes], on_progress: Progress | None) -> Iterator[bytes]:
+    header = io.StringIO()
+    csv.writer(header, lineterminator="\n").writerow([neutralize(h) for h in HEADERS])
+    yield header.getvalue().encode()
+    lines = reported = 0
+    for block in blocks:
+        yield block
+        lines += block.count(b"\n")
+        if on_progress is not None and lines - reported >= 5000:
+            on_progress(lines)
+            reported = lines
+    if on_progress is not None:
+        on_progress(lines)
 
 
 def report_summary_sheets(*, dashboard: Dashboard) -> list[Sheet]:
@@ -149,7 +181,7 @@ def report_export_run(*, export_id: int) -> None:
         with tempfile.TemporaryDirectory(prefix="triage-report-") as tmp:
             path = Path(tmp) / f"export.{export.format}"
             if export.format == ReportExport.Format.CSV:
-                with path.open("w", encoding="utf-8", newline="") as fh:
+                with path.open("wb") as fh:
                     for block in report_csv_stream(filters=filters, on_progress=progress):
                         fh.write(block)
             else:

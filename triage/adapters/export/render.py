@@ -28,16 +28,35 @@ def neutralize(value: str) -> str:
     return "'" + value if value.startswith(FORMULA_PREFIXES) else value
 
 
-def _csv_cell(kind: str) -> Callable[[Any], Any]:
-    if kind == "text":
-        return lambda v: "" if v is None else neutralize(v)
-    if kind == "datetime":
-        return lambda v: "" if v is None else v.isoformat(sep=" ", timespec="seconds")
-    if kind == "seconds":
-        return lambda v: "" if v is None else round(v)
-    if kind == "usd":
-        return lambda v: "" if v is None else f"{v:.6f}"
-    return lambda v: "" if v is None else v  # int, float: csv writes str(v)
+def _csv_converter(kinds: Sequence[str]) -> Callable[[Sequence[Any]], Sequence[Any]]:
+    """A per-row function touching only the cells that need it: csv already writes None as an
+    empty field and numbers with str(), so int and float columns pass through untouched."""
+    text = [i for i, k in enumerate(kinds) if k == "text"]
+    stamps = [i for i, k in enumerate(kinds) if k == "datetime"]
+    seconds = [i for i, k in enumerate(kinds) if k == "seconds"]
+    usd = [i for i, k in enumerate(kinds) if k == "usd"]
+
+    def convert(row: Sequence[Any]) -> Sequence[Any]:
+        out = list(row)
+        for i in text:
+            v = out[i]
+            if v and v.startswith(FORMULA_PREFIXES):
+                out[i] = "'" + v
+        for i in stamps:
+            v = out[i]
+            if v is not None:
+                out[i] = v.isoformat(sep=" ", timespec="seconds")[:19]  # UTC, as the header says
+        for i in seconds:
+            v = out[i]
+            if v is not None:
+                out[i] = round(v)
+        for i in usd:
+            v = out[i]
+            if v is not None:
+                out[i] = f"{v:.6f}"
+        return out
+
+    return convert
 
 
 def csv_stream(
@@ -50,13 +69,13 @@ def csv_stream(
     progress_every: int = 5000,
 ) -> Iterator[str]:
     """Yield the CSV in blocks of `block_rows` rows (a few tens of KB each)."""
-    converters = [_csv_cell(kind) for kind in kinds]
+    convert = _csv_converter(kinds)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow([neutralize(h) for h in headers])
     count = 0
     for row in rows:
-        writer.writerow([convert(value) for convert, value in zip(converters, row, strict=True)])
+        writer.writerow(convert(row))
         count += 1
         if count % block_rows == 0:
             yield buffer.getvalue()
