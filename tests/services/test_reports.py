@@ -293,3 +293,26 @@ def test_weekly_email_goes_to_managers_with_the_xlsx_and_headline(week, mailoutb
 def test_weekly_email_without_managers_sends_nothing(week, mailoutbox):
     assert reports.report_weekly_send(now=at(5, 7)) == 0
     assert mailoutbox == []
+
+
+def test_beat_schedules_the_weekly_email_and_the_purge(settings):
+    from triage.celery import app
+    from triage.tasks import report_export_purge_task, report_weekly_send_task
+
+    schedule = settings.CELERY_BEAT_SCHEDULE
+    weekly = schedule["report-weekly"]
+    assert weekly["task"] == report_weekly_send_task.name
+    assert weekly["schedule"].hour == {settings.TRIAGE_REPORT_WEEKLY_HOUR}
+    assert weekly["schedule"].day_of_week == {1}  # "mon"
+    assert schedule["report-export-purge"]["task"] == report_export_purge_task.name
+    assert app.conf.beat_schedule == schedule
+    for name in ("report_export_run_task", "report_weekly_send_task", "report_export_purge_task"):
+        assert settings.CELERY_TASK_ROUTES[f"triage.tasks.{name}"] == {"queue": "reports"}
+
+
+def test_the_weekly_task_sends_the_email(week, mailoutbox):
+    from triage.tasks import report_weekly_send_task
+
+    manager_user(username="mona", email="mona@example.com")
+    report_weekly_send_task()  # what beat runs; the body is the service call
+    assert len(mailoutbox) == 1 and mailoutbox[0].attachments
