@@ -194,3 +194,8 @@ def test_large_export_without_htmx_redirects_back_to_the_filtered_page(manager, 
 
 def test_bad_format_is_refused(manager):
     assert manager.post(EXPORT, {"format": "pdf"}).status_code == 400
+
+
+def test_an_unknown_filter_value_is_reported(manager):
+    html = manager.get(DASHBOARD, {"queue": "nope"}).content.decode()
+    assert "Select a valid choice" in html
