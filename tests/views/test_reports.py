@@ -165,11 +165,13 @@ def test_large_export_becomes_a_job_with_progress_and_a_download(
 ):
     settings.TRIAGE_REPORT_SYNC_MAX_ROWS = 3
     with django_capture_on_commit_callbacks() as callbacks:
-        response = manager.post(EXPORT, {**RANGE_QUERY, "format": "csv"}, headers={"HX-Request": "true"})
+        response = manager.post(EXPORT, {**RANGE_QUERY, "format": "csv"})
     assert len(callbacks) == 1
     export = ReportExport.objects.get()
-    html = response.content.decode()
-    assert f'id="export-{export.id}"' in html and 'hx-trigger="every' in html and "Queued 0%" in html
+    assert response.status_code == 302
+    html = manager.get(response["Location"]).content.decode()
+    row = re.search(rf'<li id="export-{export.id}".*?</li>', html, re.S).group(0)
+    assert 'hx-trigger="every' in row and "Queued 0%" in row and "4 rows" in row
     status_url = reverse("triage:report-export-status", args=[export.id])
     download_url = reverse("triage:report-export-download", args=[export.id])
     assert manager.get(download_url).status_code == 404  # not ready yet
@@ -184,7 +186,7 @@ def test_large_export_becomes_a_job_with_progress_and_a_download(
     assert manager.get(download_url).status_code == 404
 
 
-def test_large_export_without_htmx_redirects_back_to_the_filtered_page(manager, week, settings):
+def test_large_xlsx_export_redirects_back_to_the_filtered_page(manager, week, settings):
     settings.TRIAGE_REPORT_SYNC_MAX_ROWS = 0
     response = manager.post(EXPORT, {**RANGE_QUERY, "format": "xlsx"})
     assert response.status_code == 302

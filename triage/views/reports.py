@@ -169,13 +169,7 @@ def report_export(request: HttpRequest) -> HttpResponse:
     if fmt not in ReportExport.Format.values or not form.is_valid():
         return HttpResponse("Bad export request", status=400)
     if reports.report_export_is_large(filters=filters):
-        export = reports.report_export_create(user=request.user, filters=filters, fmt=fmt)
-        if request.htmx:
-            return render(
-                request,
-                f"{TEMPLATE}#export-row",
-                {"export": export, "poll_s": settings.TRIAGE_POLL_INTERVAL_S},
-            )
+        reports.report_export_create(user=request.user, filters=filters, fmt=fmt)
         return redirect(f"{reverse('triage:reports')}?{urlencode(filters.as_dict())}")
     name = _filename(filters, fmt)
     if fmt == ReportExport.Format.CSV:
