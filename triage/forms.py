@@ -155,3 +155,24 @@ class QueueFilterForm(forms.Form):
         """The valid fields only: an invalid one is ignored."""
         self.is_valid()
         return {name: value for name, value in self.cleaned_data.items() if name not in self.errors}
+
+
+class ReportFilterForm(forms.Form):
+    """The dashboard's filters, read from the query string (so a filtered view is a link)."""
+
+    date_from = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), label="From")
+    date_to = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), label="To")
+    queue = forms.ChoiceField(required=False)
+    channel = forms.ChoiceField(required=False)
+    category = forms.ChoiceField(required=False)
+
+    def __init__(self, *args, choices: Mapping[str, Sequence[tuple[str, str]]], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        for name in ("queue", "channel", "category"):
+            self.fields[name].choices = [("", "All"), *choices[name]]
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if data.get("date_from") and data.get("date_to") and data["date_from"] > data["date_to"]:
+            raise forms.ValidationError("'From' must not be after 'To'.")
+        return data

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -272,3 +273,40 @@ CELERY_BEAT_SCHEDULE["offline-model-retrain"] = {
     "schedule": TRIAGE_RETRAIN_EVERY_S,
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# --- Reports (issue 8) ------------------------------------------------------------------------
+# USD per 1M tokens (kimi-api.md §8). A model missing here, and the local provider, cost 0.
+TRIAGE_PRICES = env.json(
+    "TRIAGE_PRICES_JSON",
+    default={
+        "kimi-k2.6": {"input": 0.95, "cached_input": 0.16, "output": 4.00},
+        "kimi-k2.5": {"input": 0.60, "cached_input": 0.10, "output": 3.00},
+    },
+)
+# Links in exports and emails point here (exports are read outside the site).
+TRIAGE_PUBLIC_URL = env.str("TRIAGE_PUBLIC_URL", default="http://127.0.0.1:8000")
+# Exports with more rows than this run on the `reports` queue; smaller ones download at once.
+TRIAGE_REPORT_SYNC_MAX_ROWS = env.int("TRIAGE_REPORT_SYNC_MAX_ROWS", default=5000)
+TRIAGE_REPORT_EXPIRE_HOURS = env.int("TRIAGE_REPORT_EXPIRE_HOURS", default=24)
+# Weekly email to the managers: crontab fields, server time zone.
+TRIAGE_REPORT_WEEKLY_DAY = env.str("TRIAGE_REPORT_WEEKLY_DAY", default="mon")
+TRIAGE_REPORT_WEEKLY_HOUR = env.int("TRIAGE_REPORT_WEEKLY_HOUR", default=7)
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="triage@localhost")
+CELERY_TASK_ROUTES.update(
+    {
+        "triage.tasks.report_export_run_task": {"queue": "reports"},
+        "triage.tasks.report_weekly_send_task": {"queue": "reports"},
+        "triage.tasks.report_export_purge_task": {"queue": "reports"},
+    }
+)
+CELERY_BEAT_SCHEDULE.update(
+    {
+        "report-weekly": {
+            "task": "triage.tasks.report_weekly_send_task",
+            "schedule": crontab(
+                minute=0, hour=TRIAGE_REPORT_WEEKLY_HOUR, day_of_week=TRIAGE_REPORT_WEEKLY_DAY
+            ),
+        },
+        "report-export-purge": {"task": "triage.tasks.report_export_purge_task", "schedule": 3600.0},
+    }
+)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
-from triage.services import media, ocr, triage
+from triage.services import media, ocr, reports, triage
 
 # Only infrastructure hiccups are retried; bad input and model trouble are recorded on the row.
 _TRANSIENT = (OperationalError, InterfaceError)
@@ -78,3 +78,25 @@ def classifier_train_task(*, force: bool = False) -> None:
     from triage.services import offline_model  # scikit-learn only in the processes that train
 
     offline_model.classifier_train(force=force)
+
+
+@shared_task(
+    acks_late=True,
+    autoretry_for=_TRANSIENT,
+    retry_backoff=5,
+    max_retries=3,
+    soft_time_limit=3600,
+    time_limit=3660,
+)
+def report_export_run_task(*, export_id: int) -> None:
+    reports.report_export_run(export_id=export_id)
+
+
+@shared_task(acks_late=True, autoretry_for=_TRANSIENT, retry_backoff=60, max_retries=3, time_limit=3600)
+def report_weekly_send_task() -> None:
+    reports.report_weekly_send()
+
+
+@shared_task(acks_late=True, autoretry_for=_TRANSIENT, max_retries=3, time_limit=600)
+def report_export_purge_task() -> None:
+    reports.report_export_purge()

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from triage.views import health, media, queue, tickets
+from triage.views import health, media, queue, reports, tickets
 
 app_name = "triage"
 urlpatterns = [
@@ -14,4 +14,12 @@ urlpatterns = [
     path("media/attachments/<int:attachment_id>/original", media.attachment_file, name="attachment-file"),
     path("media/renditions/<int:rendition_id>", media.rendition_file, name="rendition-file"),
     path("health/model/", health.model_health, name="model-health"),
+    path("reports/", reports.reports_dashboard, name="reports"),
+    path("reports/exports/", reports.report_export, name="report-export"),
+    path("reports/exports/<int:export_id>/", reports.report_export_status, name="report-export-status"),
+    path(
+        "reports/exports/<int:export_id>/download",
+        reports.report_export_download,
+        name="report-export-download",
+    ),
 ]
