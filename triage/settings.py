@@ -206,3 +206,40 @@ if TRIAGE_PROVIDER == "kimi" and not DEBUG and not KIMI_API_KEY:
 
 TRIAGE_QUEUE_PAGE_SIZE = env.int("TRIAGE_QUEUE_PAGE_SIZE", default=25)
 TRIAGE_POLL_INTERVAL_S = env.int("TRIAGE_POLL_INTERVAL_S", default=2)
+
+# --- Inbound email (issue 6) ---------------------------------------------------------------------
+# The raw MIME endpoint's HMAC secret; anymail's basic-auth secret ("user:password", a list rotates).
+if DEBUG:
+    INBOUND_EMAIL_SECRET = env.str("INBOUND_EMAIL_SECRET", default="dev-only-inbound-email-secret")
+    _ANYMAIL_SECRET = env.list("ANYMAIL_WEBHOOK_SECRET", default=["triage:dev-only-webhook-secret"])
+else:
+    INBOUND_EMAIL_SECRET = env.str("INBOUND_EMAIL_SECRET")  # required in production
+    _ANYMAIL_SECRET = env.list("ANYMAIL_WEBHOOK_SECRET")  # required in production
+INBOUND_EMAIL_MAX_SKEW_S = env.int("INBOUND_EMAIL_MAX_SKEW_S", default=300)
+# Over this the message is still stored and recorded (status QUARANTINED, "too_large"), not parsed.
+INBOUND_EMAIL_MAX_BYTES = env.int("INBOUND_EMAIL_MAX_BYTES", default=40 * 1024 * 1024)
+INBOUND_EMAIL_MAX_ATTACHMENT_BYTES = env.int("INBOUND_EMAIL_MAX_ATTACHMENT_BYTES", default=25 * 1024 * 1024)
+# Our addresses and the queue each feeds: "support@x.com=tier1,billing@x.com=billing_team".
+INBOUND_EMAIL_ADDRESSES = env.dict("INBOUND_EMAIL_ADDRESSES", default={"support@triage.local": ""})
+# A copy sent to two of our addresses: "one" ticket, or one ticket "per_queue".
+INBOUND_EMAIL_COPIES = env.str("INBOUND_EMAIL_COPIES", default="one")
+# Thread text the model sees on a follow-up (characters, newest kept); Kimi's 256K window holds it.
+INBOUND_EMAIL_THREAD_CHARS = env.int("INBOUND_EMAIL_THREAD_CHARS", default=200_000)
+# Providers whose anymail inbound webhook is mounted under /intake/email/<provider>/.
+INBOUND_EMAIL_PROVIDERS = env.list(
+    "INBOUND_EMAIL_PROVIDERS",
+    default=["mailgun", "sendgrid", "postmark", "amazon_ses", "sparkpost", "mailjet", "brevo"],
+)
+ANYMAIL = {
+    "WEBHOOK_SECRET": _ANYMAIL_SECRET,
+    # Mailgun also signs each post with this key (its dashboard: "HTTP webhook signing key").
+    "MAILGUN_WEBHOOK_SIGNING_KEY": env.str("MAILGUN_WEBHOOK_SIGNING_KEY", default="dev-only-mailgun-key")
+    if DEBUG
+    else env.str("MAILGUN_WEBHOOK_SIGNING_KEY", default=""),
+}
+if not DEBUG and "mailgun" in INBOUND_EMAIL_PROVIDERS and not ANYMAIL["MAILGUN_WEBHOOK_SIGNING_KEY"]:
+    raise environ.ImproperlyConfigured("the mailgun inbound webhook needs MAILGUN_WEBHOOK_SIGNING_KEY")
+if INBOUND_EMAIL_COPIES not in ("one", "per_queue"):
+    raise environ.ImproperlyConfigured("INBOUND_EMAIL_COPIES must be 'one' or 'per_queue'")
+CELERY_TASK_ROUTES["triage.tasks.inbound_email_process_task"] = {"queue": "intake"}
+INSTALLED_APPS.append("anymail")

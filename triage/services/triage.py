@@ -77,11 +77,20 @@ def ticket_input_build(*, ticket: Ticket) -> TicketInput:
     return TicketInput(
         ticket_id=ticket.id,
         subject=ticket.subject,
-        body=ticket.description,
+        body=ticket.description + _email_thread_text(ticket),
         requester=ticket.requester_email,
         images=tuple(images),
         notes=tuple(notes),
     )
+
+
+def _email_thread_text(ticket: Ticket) -> str:
+    """Follow-up emails of the ticket, so a re-triage reads the whole thread."""
+    if ticket.channel != Ticket.Channel.EMAIL:
+        return ""
+    from triage.services.intake import ticket_thread_text
+
+    return ticket_thread_text(ticket=ticket)
 
 
 def ticket_triage(*, ticket_id: int, provider: str | None = None) -> TriageRun | None:
