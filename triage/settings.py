@@ -225,19 +225,29 @@ INBOUND_EMAIL_ADDRESSES = env.dict("INBOUND_EMAIL_ADDRESSES", default={"support@
 INBOUND_EMAIL_COPIES = env.str("INBOUND_EMAIL_COPIES", default="one")
 # Thread text the model sees on a follow-up (characters, newest kept); Kimi's 256K window holds it.
 INBOUND_EMAIL_THREAD_CHARS = env.int("INBOUND_EMAIL_THREAD_CHARS", default=200_000)
-# Providers whose anymail inbound webhook is mounted under /intake/email/<provider>/.
+# Mailgun signs each post with this key (its dashboard: "HTTP webhook signing key").
+_MAILGUN_KEY = env.str("MAILGUN_WEBHOOK_SIGNING_KEY", default="dev-only-mailgun-key" if DEBUG else "")
+# Providers whose anymail inbound webhook is mounted under /intake/email/<provider>/; Mailgun only
+# when its signing key is set.
 INBOUND_EMAIL_PROVIDERS = env.list(
     "INBOUND_EMAIL_PROVIDERS",
-    default=["mailgun", "sendgrid", "postmark", "amazon_ses", "sparkpost", "mailjet", "brevo"],
+    default=[
+        *(["mailgun"] if _MAILGUN_KEY else []),
+        "sendgrid",
+        "postmark",
+        "amazon_ses",
+        "sparkpost",
+        "mailjet",
+        "brevo",
+    ],
 )
 ANYMAIL = {
     "WEBHOOK_SECRET": _ANYMAIL_SECRET,
-    # Mailgun also signs each post with this key (its dashboard: "HTTP webhook signing key").
-    "MAILGUN_WEBHOOK_SIGNING_KEY": env.str("MAILGUN_WEBHOOK_SIGNING_KEY", default="dev-only-mailgun-key")
-    if DEBUG
-    else env.str("MAILGUN_WEBHOOK_SIGNING_KEY", default=""),
+    "MAILGUN_WEBHOOK_SIGNING_KEY": _MAILGUN_KEY,
+    # Brevo posts attachment tokens; anymail downloads the files with this key.
+    "BREVO_API_KEY": env.str("BREVO_API_KEY", default=""),
 }
-if not DEBUG and "mailgun" in INBOUND_EMAIL_PROVIDERS and not ANYMAIL["MAILGUN_WEBHOOK_SIGNING_KEY"]:
+if "mailgun" in INBOUND_EMAIL_PROVIDERS and not _MAILGUN_KEY:
     raise environ.ImproperlyConfigured("the mailgun inbound webhook needs MAILGUN_WEBHOOK_SIGNING_KEY")
 if INBOUND_EMAIL_COPIES not in ("one", "per_queue"):
     raise environ.ImproperlyConfigured("INBOUND_EMAIL_COPIES must be 'one' or 'per_queue'")

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from triage.views import media, queue, tickets
+from triage.views import intake, media, queue, tickets
 
 app_name = "triage"
 urlpatterns = [
@@ -11,4 +11,10 @@ urlpatterns = [
     path("tickets/<int:ticket_id>/", tickets.ticket_detail, name="ticket-detail"),
     path("media/attachments/<int:attachment_id>/original", media.attachment_file, name="attachment-file"),
     path("media/renditions/<int:rendition_id>", media.rendition_file, name="rendition-file"),
+    # inbound email (issue 6)
+    path("intake/email/raw/", intake.inbound_email_raw, name="email-inbound-raw"),
+    path("intake/email/quarantine/", intake.email_quarantine, name="email-quarantine"),
+    path("intake/email/<int:inbound_email_id>/retry/", intake.email_retry, name="email-retry"),
+    path("intake/email/<int:inbound_email_id>/raw.eml", intake.email_raw_file, name="email-raw-file"),
+    *intake.provider_urlpatterns(),
 ]
