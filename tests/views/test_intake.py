@@ -370,3 +370,21 @@ def test_the_ticket_page_says_why_a_message_was_threaded(
     assert "References names a message of this ticket" in html
     assert "It also happens with PayPal now." in html
     assert "Quoted text and signature" in html
+
+
+def test_inbound_mail_can_be_looked_at_in_the_admin_but_not_added(client, sent):
+    from tests.factories import StaffUserFactory
+
+    body = eml("plain_new.eml")
+    post_raw(client, body, headers=signed(body))
+    staff = StaffUserFactory(is_superuser=True)
+    client.force_login(staff)
+    page = client.get(reverse("admin:triage_inboundemail_changelist"))
+    assert page.status_code == 200 and "Checkout fails with error 500" in page.content.decode()
+    assert client.get(reverse("admin:triage_inboundemail_add")).status_code == 403
+
+
+def test_a_signed_empty_body_is_a_400(client, sent):
+    response = post_raw(client, b"", headers=signed(b""))
+    assert response.status_code == 400
+    assert InboundEmail.objects.count() == 0

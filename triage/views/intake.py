@@ -146,6 +146,9 @@ def inbound_email_raw(request: HttpRequest) -> HttpResponse:
             return HttpResponse("message too large\n", status=413, content_type="text/plain")
         if not hmac.compare_digest(f"sha256={mac.hexdigest()}", signature):
             return _refuse(request, "bad signature")
+        if not spool.read(1):
+            return HttpResponse("empty body: post the message\n", status=400, content_type="text/plain")
+        spool.seek(0)
         recipient = request.headers.get("X-Triage-Recipient", "")
         fileobj: IO[bytes] = spool
         if request.content_type.startswith("multipart/"):
