@@ -419,3 +419,22 @@ def test_retry_after_a_parser_bug_reuses_the_quarantine_ticket(
     assert email.ticket_id == placeholder and Ticket.objects.count() == 1
     assert email.ticket.subject == "Checkout fails with error 500"
     assert email.ticket.status == Ticket.Status.TRIAGING
+
+
+def test_a_retried_reply_joins_its_thread_and_drops_the_quarantine_stand_in(
+    deliver, monkeypatch, django_capture_on_commit_callbacks
+):
+    first = deliver(fixture("plain_new.eml"))
+    real_parse = intake.email_parse
+    monkeypatch.setattr(intake, "email_parse", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("bug")))
+    reply = deliver(fixture("reply_in_reply_to.eml"))
+    stand_in = reply.ticket_id
+    assert reply.status == InboundEmail.Status.QUARANTINED and stand_in != first.ticket_id
+    monkeypatch.setattr(intake, "email_parse", real_parse)
+    with django_capture_on_commit_callbacks(execute=True):
+        inbound_email_retry(inbound_email_id=reply.id)
+    with django_capture_on_commit_callbacks(execute=True):
+        inbound_email_process(inbound_email_id=reply.id)
+    reply.refresh_from_db()
+    assert reply.status == InboundEmail.Status.THREADED and reply.ticket_id == first.ticket_id
+    assert not Ticket.objects.filter(id=stand_in).exists()

@@ -192,10 +192,16 @@ def _thread_find(*, email: InboundEmail, parsed: ParsedEmail) -> tuple[Ticket | 
         hit = others.filter(message_id__in=parsed.in_reply_to).order_by("id").first()
         if hit is not None:
             return hit.ticket, InboundEmail.ThreadReason.IN_REPLY_TO
-    for message_id in reversed(parsed.references):  # the most recent reference first
-        hit = others.filter(message_id=message_id).order_by("id").first()
-        if hit is not None:
-            return hit.ticket, InboundEmail.ThreadReason.REFERENCES
+    if parsed.references:
+        known = {
+            message_id: ticket_id
+            for message_id, ticket_id in others.filter(message_id__in=parsed.references)
+            .order_by("-id")
+            .values_list("message_id", "ticket")
+        }
+        for message_id in reversed(parsed.references):  # the most recent reference first
+            if message_id in known:
+                return Ticket.objects.get(id=known[message_id]), InboundEmail.ThreadReason.REFERENCES
     ids = parsed.in_reply_to + parsed.references
     if ids:
         sent = SentEmail.objects.filter(message_id__in=ids).select_related("ticket").order_by("-id").first()
@@ -238,12 +244,12 @@ def _inbound_email_apply(*, email: InboundEmail, parsed: ParsedEmail) -> None:
             ticket.save()
         else:
             status = InboundEmail.Status.THREADED
-            if (
-                placeholder is not None
-                and placeholder.id != ticket.id
-                and not placeholder.emails.exclude(id=locked.id).exists()
-            ):
-                placeholder.delete()  # the quarantine ticket was only a stand-in for this message
+        if (
+            placeholder is not None
+            and (ticket is None or placeholder.id != ticket.id)
+            and not placeholder.emails.exclude(id=locked.id).exists()
+        ):
+            placeholder.delete()  # the quarantine ticket was only a stand-in for this message
         attachments: list[Attachment] = []
         if ticket is not None and stored:
             present = set(
