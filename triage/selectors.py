@@ -7,7 +7,15 @@ from collections.abc import Sequence
 from django.db.models import Count, Prefetch, Q, QuerySet
 
 from triage.adapters.llm.base import Taxonomy, TaxonomyEntry
-from triage.models import Attachment, Rendition, ReviewDecision, TaxonomyField, TaxonomyValue, Ticket
+from triage.models import (
+    Attachment,
+    InboundEmail,
+    Rendition,
+    ReviewDecision,
+    TaxonomyField,
+    TaxonomyValue,
+    Ticket,
+)
 
 
 def review_queue_list(*, statuses: Sequence[str] = ()) -> QuerySet[Ticket]:
@@ -35,6 +43,7 @@ def ticket_get_for_review(*, ticket_id: int) -> Ticket:
                 ),
             ),
             "runs",
+            "emails",
             Prefetch("decisions", queryset=ReviewDecision.objects.select_related("user")),
         )
         .get(id=ticket_id)
@@ -79,3 +88,12 @@ def taxonomy_labels() -> dict[str, dict[str, str]]:
     for field, value, label in TaxonomyValue.objects.values_list("field", "value", "label"):
         labels[field][value] = label
     return labels
+
+
+def email_quarantine_list(*, limit: int = 200) -> QuerySet[InboundEmail]:
+    """Inbound mail that could not be read, newest first."""
+    return (
+        InboundEmail.objects.filter(status=InboundEmail.Status.QUARANTINED)
+        .select_related("ticket")
+        .order_by("-received_at", "-id")[:limit]
+    )

@@ -37,6 +37,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST, require_safe
 
+from triage import selectors
 from triage.models import InboundEmail
 from triage.services.intake import inbound_email_receive, inbound_email_retry
 
@@ -174,12 +175,7 @@ def inbound_email_raw(request: HttpRequest) -> HttpResponse:
 
 @require_safe
 def email_quarantine(request: HttpRequest) -> HttpResponse:
-    emails = (
-        InboundEmail.objects.filter(status=InboundEmail.Status.QUARANTINED)
-        .select_related("ticket")
-        .order_by("-received_at", "-id")[:200]
-    )
-    return render(request, "triage/email_quarantine.html", {"emails": emails})
+    return render(request, "triage/email_quarantine.html", {"emails": selectors.email_quarantine_list()})
 
 
 @require_POST
