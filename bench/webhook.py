@@ -98,6 +98,7 @@ def main() -> None:
     args = parser.parse_args()
 
     scratch = Path(tempfile.mkdtemp(prefix="triage-bench-webhook-"))
+    (scratch / "staticfiles").mkdir()  # WhiteNoise warns on every worker start without it
     services = reachable(5432) and reachable(6379)
     db_name = f"triage_bench_{os.getpid()}"
     if services:
@@ -156,11 +157,9 @@ def main() -> None:
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            try:
-                requests.get(f"{base}/accounts/login/", timeout=1)
+            if reachable(port):
                 break
-            except requests.ConnectionError:
-                time.sleep(0.1)
+            time.sleep(0.1)
         local = threading.local()
 
         def post(n: int) -> tuple[float, int]:
@@ -233,9 +232,10 @@ def main() -> None:
                 os.killpg(proc.pid, signal.SIGTERM)
                 proc.wait(timeout=30)
         if services:
-            from django.db import connections
+            if "django" in sys.modules and sys.modules["django"].apps.apps.ready:
+                from django.db import connections
 
-            connections.close_all()
+                connections.close_all()
             import psycopg
 
             with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:

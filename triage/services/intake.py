@@ -22,7 +22,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from triage.adapters.email import EmailPart, EmailUnparseable, ParsedEmail
-from triage.adapters.email.headers import header_peek
+from triage.adapters.email.headers import content_hash, header_peek
 from triage.adapters.email.parse import email_parse
 from triage.adapters.email.threading import reply_token_find, subject_refs
 from triage.adapters.media import MediaRejected
@@ -32,6 +32,7 @@ from triage.services.storage import content_key, content_store, sha256_of_file
 
 logger = logging.getLogger(__name__)
 
+_PEEK_BYTES = 256 * 1024
 _DONE = (
     InboundEmail.Status.TICKETED,
     InboundEmail.Status.THREADED,
@@ -69,19 +70,14 @@ def inbound_email_receive(*, fileobj: IO[bytes], source: str, recipient: str = "
     size = fileobj.tell()
     fileobj.seek(0)
     key = content_store(key=content_key(prefix="inbound", sha256=sha, extension="eml"), content=File(fileobj))
-    if size <= settings.INBOUND_EMAIL_MAX_BYTES:
+    fileobj.seek(0)
+    # the header block is all we need when there is a Message-ID (nearly always)
+    peek = header_peek(fileobj.read(_PEEK_BYTES))
+    message_id, content_sha = peek.message_id, peek.content_sha256
+    if not message_id and size > _PEEK_BYTES:
         fileobj.seek(0)
-        peek = header_peek(fileobj.read())
-        message_id, content_sha, subject, from_email = (
-            peek.message_id,
-            peek.content_sha256,
-            peek.subject,
-            peek.from_email,
-        )
-    else:  # too large to read here: keyed by its bytes, recorded as such by the worker
-        fileobj.seek(0)
-        peek = header_peek(fileobj.read(256 * 1024))
-        message_id, content_sha, subject, from_email = "", sha, peek.subject, peek.from_email
+        content_sha = content_hash(fileobj.read()) if size <= settings.INBOUND_EMAIL_MAX_BYTES else sha
+    subject, from_email = peek.subject, peek.from_email
     dedupe = _dedupe_key(message_id=message_id, content_sha256=content_sha, recipient=recipient)
     try:
         with transaction.atomic():

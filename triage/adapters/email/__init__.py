@@ -26,7 +26,7 @@ class EmailUnparseable(Exception):
 @dataclass(frozen=True)
 class HeaderPeek:
     message_id: str  # normalized, without angle brackets; "" when absent
-    content_sha256: str  # hash of the normalized content: the key when there is no Message-ID
+    content_sha256: str  # hash of the normalized content, the key without a Message-ID ("" with one)
     subject: str
     from_email: str
 
