@@ -2,7 +2,7 @@
 with an image: requests per second, p50/p99 latency, and that every message became exactly one
 ticket (an `intake` worker drains the queue after the load).
 
-    python bench/webhook.py [--messages 2000] [--clients 16] [--workers 4] [--duplicates 0.1]
+    python bench/webhook.py [--messages 2000] [--clients 8] [--workers 4] [--duplicates 0.1]
 
 Uses PostgreSQL and Redis when reachable on 127.0.0.1 (the production shape: a scratch database
 that is dropped afterwards, Redis database BENCH_REDIS_DB, default 12), else SQLite and the
@@ -92,7 +92,7 @@ def signed_headers(body: bytes) -> dict[str, str]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--messages", type=int, default=2000)
-    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
     parser.add_argument("--duplicates", type=float, default=0.1, help="share of posts repeated")
     args = parser.parse_args()
