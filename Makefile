@@ -49,14 +49,14 @@ run: install
 	@$(PY) manage.py seed_demo
 	@echo "serving web + worker on http://$(HOST):$(PORT)  (Ctrl-C stops both)"
 	@trap 'kill 0' INT TERM EXIT; \
-	  $(VENV)/bin/celery -A triage worker -B --schedule var/celerybeat-schedule -Q media,llm,reports --concurrency 2 --loglevel WARNING -n local@%h & \
+	  $(VENV)/bin/celery -A triage worker -B --schedule var/celerybeat-schedule -Q media,llm,intake,reports --concurrency 2 --loglevel WARNING -n local@%h & \
 	  $(PY) manage.py runserver $(HOST):$(PORT) --noreload
 
 web: install
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
 worker: install
-	$(VENV)/bin/celery -A triage worker -Q media,llm,reports --concurrency 2 --loglevel INFO
+	$(VENV)/bin/celery -A triage worker -Q media,llm,intake,reports --concurrency 2 --loglevel INFO
 
 test: install-test
 	$(VENV)/bin/pytest $(PYTEST_ARGS)

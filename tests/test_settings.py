@@ -56,3 +56,25 @@ def test_production_with_kimi_needs_its_key(tmp_path):
     )
     assert result.returncode != 0
     assert "KIMI_API_KEY" in result.stderr
+
+
+def test_production_needs_the_inbound_email_secrets(tmp_path):
+    base = {"TRIAGE_VAR_DIR": str(tmp_path), "DJANGO_DEBUG": "0", "DJANGO_SECRET_KEY": "x" * 50}
+    result = _run(base)
+    assert result.returncode != 0
+    assert "INBOUND_EMAIL_SECRET" in result.stderr
+    result = _run({**base, "INBOUND_EMAIL_SECRET": "s" * 32})
+    assert result.returncode != 0
+    assert "ANYMAIL_WEBHOOK_SECRET" in result.stderr
+    result = _run({**base, "INBOUND_EMAIL_SECRET": "s" * 32, "ANYMAIL_WEBHOOK_SECRET": "u:p"})
+    assert result.returncode == 0, result.stderr  # Mailgun is simply not mounted without its key
+    result = _run(
+        {
+            **base,
+            "INBOUND_EMAIL_SECRET": "s",
+            "ANYMAIL_WEBHOOK_SECRET": "u:p",
+            "INBOUND_EMAIL_PROVIDERS": "mailgun",
+        }
+    )
+    assert result.returncode != 0
+    assert "MAILGUN_WEBHOOK_SIGNING_KEY" in result.stderr

@@ -84,7 +84,7 @@ def broker(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     url, options = _broker_config(request.param, tmp_path)
     broker_use(url=url, transport_options=options)
     with celery_app.connection_for_write() as conn:
-        for queue in ("media", "llm", "reports"):
+        for queue in ("media", "llm", "intake", "reports"):
             # a queue that does not exist yet has nothing to purge
             with contextlib.suppress(Exception):
                 conn.default_channel.queue_purge(queue)
@@ -98,7 +98,7 @@ def start_worker(request: pytest.FixtureRequest, broker: str, tmp_path: Path, tr
     """Start `celery worker` as a separate OS process; returns a function taking extra env vars."""
     started: list[WorkerProcess] = []
 
-    def _start(queues: str = "media,llm", **extra_env: str) -> WorkerProcess:
+    def _start(queues: str = "media,llm,intake", **extra_env: str) -> WorkerProcess:
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "DJANGO_SETTINGS"))},
             "DJANGO_SETTINGS_MODULE": "triage.settings",

@@ -9,7 +9,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.http import HttpRequest
 
-from triage.models import Attachment, ReviewDecision, TaxonomyValue, Ticket, TriageRun
+from triage.models import Attachment, InboundEmail, ReviewDecision, TaxonomyValue, Ticket, TriageRun
 
 
 class ReadOnlyMixin:
@@ -88,3 +88,22 @@ class ReviewDecisionAdmin(ReadOnlyMixin, admin.ModelAdmin):
     search_fields = ("ticket__subject", "user__username")
     list_select_related = ("ticket", "user")
     raw_id_fields = ("ticket", "user", "run")
+
+
+@admin.register(InboundEmail)
+class InboundEmailAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    """Inbound mail as received and what became of it (retry lives on the quarantine page)."""
+
+    list_display = (
+        "id",
+        "received_at",
+        "source",
+        "from_email",
+        "subject",
+        "status",
+        "thread_reason",
+        "ticket",
+    )
+    list_filter = ("status", "source", "thread_reason", "auto_kind")
+    search_fields = ("message_id", "from_email", "subject")
+    raw_id_fields = ("ticket",)

@@ -7,3 +7,10 @@ class TriageConfig(AppConfig):
     name = "triage"
     verbose_name = "Triage"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from anymail.signals import inbound
+
+        from triage.views.intake import anymail_inbound_receive
+
+        inbound.connect(anymail_inbound_receive, dispatch_uid="triage-anymail-inbound")

@@ -335,3 +335,69 @@ class ReportExport(models.Model):
         if self.status == self.Status.DONE:
             return 100
         return min(99, int(100 * self.done_rows / self.total_rows)) if self.total_rows else 0
+
+
+class InboundEmail(models.Model):
+    """One inbound message as delivered: the raw bytes are stored first, a worker parses them later.
+
+    `dedupe_key` is unique: a second delivery of the same message (a provider's retry, a concurrent
+    duplicate) collides on it and is a no-op.
+    """
+
+    class Status(models.TextChoices):
+        RECEIVED = "RECEIVED", "Received"
+        PROCESSING = "PROCESSING", "Parsing"
+        TICKETED = "TICKETED", "Opened a ticket"
+        THREADED = "THREADED", "Added to a ticket"
+        AUTOMATIC = "AUTOMATIC", "Automatic mail, not triaged"
+        QUARANTINED = "QUARANTINED", "Quarantined"
+
+    class ThreadReason(models.TextChoices):
+        NEW = "new", "Started this ticket"
+        IN_REPLY_TO = "in_reply_to", "In-Reply-To names a message of this ticket"
+        REFERENCES = "references", "References names a message of this ticket"
+        SENT_MESSAGE_ID = "sent_message_id", "Replies to mail Triage sent about this ticket"
+        REPLY_TOKEN = "reply_token", "Sent to this ticket's reply address"
+        SUBJECT_REF = "subject_ref", "The subject names this ticket"
+
+    dedupe_key = models.CharField(max_length=80, unique=True)
+    message_id = models.CharField(max_length=998, blank=True, db_index=True)
+    source = models.CharField(max_length=32, help_text="raw, or the provider that posted it.")
+    recipient = models.CharField(max_length=254, blank=True)
+    raw = models.FileField(max_length=255, help_text="The message as received (content-addressed .eml).")
+    sha256 = models.CharField(max_length=64)
+    size_bytes = models.PositiveBigIntegerField()
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.RECEIVED)
+    ticket = models.ForeignKey(
+        Ticket, null=True, blank=True, on_delete=models.SET_NULL, related_name="emails"
+    )
+    thread_reason = models.CharField(max_length=16, choices=ThreadReason.choices, blank=True)
+    subject = models.CharField(max_length=300, blank=True)
+    from_email = models.CharField(max_length=254, blank=True)
+    body_text = models.TextField(blank=True, help_text="What the sender wrote in this message.")
+    quoted_text = models.TextField(blank=True, help_text="Quoted replies and signature, kept apart.")
+    auto_kind = models.CharField(max_length=16, blank=True)
+    failure_kind = models.CharField(max_length=16, blank=True)
+    error_message = models.TextField(blank=True)
+    details = models.JSONField(default=dict, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    received_at = models.DateTimeField(auto_now_add=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["received_at", "id"]
+        indexes = [models.Index(fields=["status", "-received_at"], name="inbound_status_received")]
+
+    def __str__(self) -> str:
+        return f"{self.source} mail {self.message_id or self.sha256[:12]} ({self.status})"
+
+
+class SentEmail(models.Model):
+    """The Message-ID of a mail Triage sent about a ticket: a reply to it threads back here."""
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="sent_emails")
+    message_id = models.CharField(max_length=998, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"sent {self.message_id} for ticket {self.ticket_id}"

@@ -13,6 +13,7 @@ from django.db.models import Case, Count, F, IntegerField, Prefetch, Q, QuerySet
 from triage.adapters.llm.base import Taxonomy, TaxonomyEntry
 from triage.models import (
     Attachment,
+    InboundEmail,
     Rendition,
     ReviewDecision,
     TaxonomyField,
@@ -159,6 +160,7 @@ def ticket_get_for_review(*, ticket_id: int) -> Ticket:
                 ),
             ),
             "runs",
+            "emails",
             Prefetch("decisions", queryset=ReviewDecision.objects.select_related("user")),
             Prefetch("events", queryset=TicketEvent.objects.select_related("user")),
         )
@@ -256,3 +258,12 @@ def assignee_list() -> QuerySet:
     from django.contrib.auth import get_user_model
 
     return get_user_model().objects.filter(is_active=True).order_by("first_name", "last_name", "username")
+
+
+def email_quarantine_list(*, limit: int = 200) -> QuerySet[InboundEmail]:
+    """Inbound mail that could not be read, newest first."""
+    return (
+        InboundEmail.objects.filter(status=InboundEmail.Status.QUARANTINED)
+        .select_related("ticket")
+        .order_by("-received_at", "-id")[:limit]
+    )

@@ -100,3 +100,27 @@ def report_weekly_send_task() -> None:
 @shared_task(acks_late=True, autoretry_for=_TRANSIENT, max_retries=3, time_limit=600)
 def report_export_purge_task() -> None:
     reports.report_export_purge()
+
+
+@shared_task(
+    bind=True,
+    acks_late=True,
+    autoretry_for=_TRANSIENT,
+    retry_backoff=2,
+    retry_backoff_max=60,
+    max_retries=5,
+    soft_time_limit=300,
+    time_limit=330,
+)
+def inbound_email_process_task(self, *, inbound_email_id: int) -> None:
+    from triage.services import intake
+
+    try:
+        intake.inbound_email_process(inbound_email_id=inbound_email_id)
+    except _TRANSIENT as exc:
+        if self.request.retries >= self.max_retries:
+            intake.inbound_email_mark_failed(
+                inbound_email_id=inbound_email_id, message=f"database unavailable ({exc})"
+            )
+            return
+        raise

@@ -140,7 +140,7 @@ def ticket_input_build(*, ticket: Ticket, accepts_video: bool = False) -> Ticket
     return TicketInput(
         ticket_id=ticket.id,
         subject=ticket.subject,
-        body=ticket.description,
+        body=ticket.description + _email_thread_text(ticket),
         requester=ticket.requester_email,
         images=tuple(images),
         videos=tuple(videos),
@@ -152,6 +152,15 @@ def ticket_input_build(*, ticket: Ticket, accepts_video: bool = False) -> Ticket
 def _read(rendition: Rendition) -> bytes:
     with default_storage.open(rendition.file.name, "rb") as fh:
         return fh.read()
+
+
+def _email_thread_text(ticket: Ticket) -> str:
+    """Follow-up emails of the ticket, so a re-triage reads the whole thread."""
+    if ticket.channel != Ticket.Channel.EMAIL:
+        return ""
+    from triage.services.intake import ticket_thread_text
+
+    return ticket_thread_text(ticket=ticket)
 
 
 class TriageRetryLater(Exception):

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from triage.views import health, media, queue, reports, tickets
+from triage.views import health, intake, media, queue, reports, tickets
 
 app_name = "triage"
 urlpatterns = [
@@ -22,4 +22,10 @@ urlpatterns = [
         reports.report_export_download,
         name="report-export-download",
     ),
+    # inbound email (issue 6)
+    path("intake/email/raw/", intake.inbound_email_raw, name="email-inbound-raw"),
+    path("intake/email/quarantine/", intake.email_quarantine, name="email-quarantine"),
+    path("intake/email/<int:inbound_email_id>/retry/", intake.email_retry, name="email-retry"),
+    path("intake/email/<int:inbound_email_id>/raw.eml", intake.email_raw_file, name="email-raw-file"),
+    *intake.provider_urlpatterns(),
 ]

@@ -1,0 +1,440 @@
+"""Inbound email services: store first, exactly once, worker parsing, threading, quarantine."""
+
+from __future__ import annotations
+
+import io
+import threading
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+from django.core.files.storage import default_storage
+from django.db import connection
+
+from tests.factories import TicketFactory
+from triage.adapters.email.threading import reply_address_make
+from triage.models import Attachment, InboundEmail, SentEmail, Ticket
+from triage.services import intake
+from triage.services.intake import (
+    inbound_email_process,
+    inbound_email_receive,
+    inbound_email_retry,
+    sent_email_record,
+    ticket_thread_text,
+)
+from triage.services.triage import ticket_input_build
+from triage.tasks import attachment_process_task, inbound_email_process_task, ticket_triage_task
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "email"
+
+
+def fixture(name: str) -> bytes:
+    return (FIXTURES / name).read_bytes()
+
+
+@pytest.fixture
+def sent(monkeypatch) -> list[tuple[str, dict]]:
+    """Every task enqueued, by queue (the broker is the outside world here)."""
+    jobs: list[tuple[str, dict]] = []
+    monkeypatch.setattr(inbound_email_process_task, "delay", lambda **kw: jobs.append(("intake", kw)))
+    monkeypatch.setattr(attachment_process_task, "delay", lambda **kw: jobs.append(("media", kw)))
+    monkeypatch.setattr(ticket_triage_task, "delay", lambda **kw: jobs.append(("llm", kw)))
+    return jobs
+
+
+@pytest.fixture
+def deliver(db, sent, django_capture_on_commit_callbacks):
+    """Receive raw bytes and run the worker's job, as the intake queue would."""
+
+    def _deliver(raw: bytes, *, recipient: str = "", source: str = "raw") -> InboundEmail:
+        with django_capture_on_commit_callbacks(execute=True):
+            result = inbound_email_receive(fileobj=io.BytesIO(raw), source=source, recipient=recipient)
+        with django_capture_on_commit_callbacks(execute=True):
+            inbound_email_process(inbound_email_id=result.inbound_email_id)
+        return InboundEmail.objects.get(id=result.inbound_email_id)
+
+    return _deliver
+
+
+def mail(*, subject: str, body: str = "Hello", to: str = "support@triage.local", **headers: str) -> bytes:
+    msg = EmailMessage()
+    msg["From"] = headers.pop("from_", "pat@example.com")
+    msg["To"] = to
+    msg["Subject"] = subject
+    for name, value in headers.items():
+        msg[name.replace("_", "-")] = value
+    msg.set_content(body)
+    return msg.as_bytes()
+
+
+# --- receive: store first, exactly once ------------------------------------------------------
+
+
+def test_receive_stores_the_raw_message_content_addressed_and_queues_parsing_on_commit(
+    db, sent, django_capture_on_commit_callbacks
+):
+    raw = fixture("plain_new.eml")
+    with django_capture_on_commit_callbacks(execute=True):
+        result = inbound_email_receive(fileobj=io.BytesIO(raw), source="raw")
+        assert sent == []
+    email = InboundEmail.objects.get(id=result.inbound_email_id)
+    assert result.created
+    assert sent == [("intake", {"inbound_email_id": email.id})]
+    assert email.status == InboundEmail.Status.RECEIVED
+    assert email.message_id == "CAF-plain-001@mail.example.com"
+    assert email.raw.name.startswith("inbound/") and email.raw.name.endswith(f"{email.sha256}.eml")
+    with default_storage.open(email.raw.name, "rb") as fh:
+        assert fh.read() == raw
+    assert Ticket.objects.count() == 0  # nothing parsed in the web process
+
+
+def test_the_same_message_id_delivered_again_is_a_no_op(db, sent, django_capture_on_commit_callbacks):
+    raw = fixture("plain_new.eml")
+    with django_capture_on_commit_callbacks(execute=True):
+        first = inbound_email_receive(fileobj=io.BytesIO(raw), source="mailgun")
+    # a provider retry through another relay: different transport headers, same Message-ID
+    again = b"Received: from relay2\r\n" + raw
+    with django_capture_on_commit_callbacks(execute=True):
+        second = inbound_email_receive(fileobj=io.BytesIO(again), source="raw")
+    assert second == intake.ReceiveResult(inbound_email_id=first.inbound_email_id, created=False)
+    assert InboundEmail.objects.count() == 1
+    assert len(sent) == 1
+
+
+def test_without_message_id_the_normalized_content_is_the_key(db, sent, django_capture_on_commit_callbacks):
+    raw = fixture("no_message_id.eml")
+    relayed = b"Received: from relay2\n" + raw.replace(b"\r\n", b"\n")
+    other = raw.replace(b"nightly", b"weekly")
+    with django_capture_on_commit_callbacks(execute=True):
+        a = inbound_email_receive(fileobj=io.BytesIO(raw), source="raw")
+        b = inbound_email_receive(fileobj=io.BytesIO(relayed), source="raw")
+        c = inbound_email_receive(fileobj=io.BytesIO(other), source="raw")
+    assert a.created and not b.created and c.created
+    assert b.inbound_email_id == a.inbound_email_id
+    assert InboundEmail.objects.count() == 2
+
+
+@pytest.mark.parametrize(("copies", "expected"), [("one", 1), ("per_queue", 2)])
+def test_copies_to_two_of_our_addresses_follow_the_setting(settings, deliver, copies, expected):
+    settings.INBOUND_EMAIL_COPIES = copies
+    settings.INBOUND_EMAIL_ADDRESSES = {
+        "support@triage.local": "tier1",
+        "billing@triage.local": "billing_team",
+    }
+    raw = mail(subject="Refund", to="support@triage.local, billing@triage.local", Message_ID="<cc-1@x>")
+    deliver(raw, recipient="support@triage.local")
+    deliver(raw, recipient="Billing@triage.local")
+    assert InboundEmail.objects.count() == expected
+    assert Ticket.objects.count() == expected
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_duplicate_deliveries_make_one_row(sent):
+    raw = fixture("alternative.eml")
+    barrier = threading.Barrier(6)
+    results: list[intake.ReceiveResult] = []
+    errors: list[BaseException] = []
+
+    def post() -> None:
+        try:
+            barrier.wait()
+            results.append(inbound_email_receive(fileobj=io.BytesIO(raw), source="raw"))
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=post) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert InboundEmail.objects.count() == 1
+    assert sum(r.created for r in results) == 1
+    assert {r.inbound_email_id for r in results} == {InboundEmail.objects.get().id}
+    assert len(sent) == 1
+
+
+# --- process: parse into tickets ---------------------------------------------------------------
+
+
+def test_a_new_message_becomes_an_email_ticket_sent_to_triage(deliver, sent):
+    email = deliver(fixture("plain_new.eml"))
+    ticket = email.ticket
+    assert email.status == InboundEmail.Status.TICKETED
+    assert email.thread_reason == InboundEmail.ThreadReason.NEW
+    assert ticket.channel == Ticket.Channel.EMAIL
+    assert ticket.subject == "Checkout fails with error 500"
+    assert ticket.requester_email == "maria@example.com"
+    assert ticket.description.startswith("Hi,\n\nevery card payment fails")
+    assert "Head of Ops" not in ticket.description and "Head of Ops" in email.quoted_text
+    assert ticket.status == Ticket.Status.TRIAGING
+    assert ("llm", {"ticket_id": ticket.id}) in sent
+
+
+def test_processing_twice_creates_nothing_twice(deliver, sent, django_capture_on_commit_callbacks):
+    email = deliver(fixture("apple_inline.eml"))
+    jobs = len(sent)
+    with django_capture_on_commit_callbacks(execute=True):
+        inbound_email_process(inbound_email_id=email.id)
+    assert Ticket.objects.count() == 1 and Attachment.objects.count() == 1
+    assert len(sent) == jobs
+
+
+def test_a_worker_killed_mid_job_is_redone_once(
+    deliver, sent, django_capture_on_commit_callbacks, monkeypatch
+):
+    """Killed after claiming and storing the originals, before the deciding commit: the redelivered
+    job finishes the work exactly once."""
+    with django_capture_on_commit_callbacks(execute=True):
+        result = inbound_email_receive(fileobj=io.BytesIO(fixture("apple_inline.eml")), source="raw")
+
+    def killed(**_: object) -> None:
+        raise SystemExit("worker killed")
+
+    monkeypatch.setattr(intake, "_thread_find", killed)
+    with pytest.raises(SystemExit):
+        inbound_email_process(inbound_email_id=result.inbound_email_id)
+    assert InboundEmail.objects.get().status == InboundEmail.Status.PROCESSING
+    assert Ticket.objects.count() == 0
+    monkeypatch.undo()
+    monkeypatch.setattr(inbound_email_process_task, "delay", lambda **kw: sent.append(("intake", kw)))
+    monkeypatch.setattr(attachment_process_task, "delay", lambda **kw: sent.append(("media", kw)))
+    with django_capture_on_commit_callbacks(execute=True):
+        inbound_email_process(inbound_email_id=result.inbound_email_id)
+        inbound_email_process(inbound_email_id=result.inbound_email_id)
+    email = InboundEmail.objects.get()
+    assert email.status == InboundEmail.Status.TICKETED and email.attempts == 2
+    assert Ticket.objects.count() == 1 and Attachment.objects.count() == 1
+    assert [job for job in sent if job[0] == "media"] == [
+        ("media", {"attachment_id": Attachment.objects.get().id})
+    ]
+
+
+def test_inline_images_go_through_the_media_pipeline(deliver, sent):
+    email = deliver(fixture("apple_inline.eml"))
+    (attachment,) = email.ticket.attachments.all()
+    assert attachment.original_name == "Screenshot 2026-03-04.png"
+    assert attachment.kind == Attachment.Kind.IMAGE and attachment.mime == "image/png"
+    assert attachment.status == Attachment.Status.QUEUED
+    assert email.ticket.status == Ticket.Status.PROCESSING
+    assert sent[-1] == ("media", {"attachment_id": attachment.id})
+    assert not any(queue == "llm" for queue, _ in sent)  # triage waits for the media
+
+
+def test_non_media_attachments_and_tracking_pixels_are_skipped_with_a_reason(deliver):
+    email = deliver(fixture("attachments.eml"))
+    assert [a.original_name for a in email.ticket.attachments.all()] == ["crash.png"]
+    (skipped,) = email.details["skipped"]
+    assert skipped["name"] == "log.pdf" and skipped["reason"]
+    outlook = deliver(fixture("outlook_inline.eml"))
+    assert sorted(a.original_name for a in outlook.ticket.attachments.all()) == [
+        "image001.png",
+        "image002.png",
+    ]
+    assert {"name": "image003.gif", "reason": "tracking pixel"} in outlook.details["skipped"]
+
+
+def test_a_repeated_signature_logo_is_not_attached_again(deliver):
+    first = deliver(fixture("outlook_inline.eml"))
+    raw = (
+        fixture("outlook_inline.eml")
+        .replace(b"DB7PR01MB0005@", b"DB7PR01MB0777@")
+        .replace(
+            b"Subject: Export hangs",
+            b"In-Reply-To: <DB7PR01MB0005@DB7PR01MB.eurprd01.prod.outlook.com>\r\nSubject: RE: Export hangs",
+        )
+    )
+    reply = deliver(raw)
+    assert reply.ticket_id == first.ticket_id
+    assert first.ticket.attachments.count() == 2
+    assert {s["reason"] for s in reply.details["skipped"]} >= {"already attached to this ticket"}
+
+
+def test_attachment_over_the_limit_is_skipped_and_the_message_still_ticketed(settings, deliver):
+    settings.INBOUND_EMAIL_MAX_ATTACHMENT_BYTES = 100
+    email = deliver(fixture("attachments.eml"))
+    assert email.status == InboundEmail.Status.TICKETED
+    assert email.ticket.attachments.count() == 0
+    assert any("attachment limit" in s["reason"] for s in email.details["skipped"])
+
+
+def test_a_message_over_the_size_limit_is_recorded_with_a_clear_status(settings, deliver):
+    settings.INBOUND_EMAIL_MAX_BYTES = 200
+    email = deliver(fixture("attachments.eml"))
+    assert email.status == InboundEmail.Status.QUARANTINED
+    assert email.failure_kind == "too_large"
+    assert "limit" in email.error_message
+    assert default_storage.exists(email.raw.name)
+    assert email.ticket.status == Ticket.Status.MANUAL_TRIAGE
+    assert email.ticket.subject == "Crash on upload (screenshot and log attached)"
+
+
+@pytest.mark.parametrize("name", ["auto_reply.eml", "bounce.eml"])
+def test_auto_replies_and_bounces_are_stored_and_marked_but_not_triaged(deliver, sent, name):
+    email = deliver(fixture(name))
+    assert email.status == InboundEmail.Status.AUTOMATIC
+    assert email.auto_kind in ("auto_reply", "bounce")
+    assert email.details["auto_reason"]
+    assert Ticket.objects.count() == 0
+    assert not any(queue == "llm" for queue, _ in sent)
+
+
+def test_an_auto_reply_in_a_thread_is_shown_on_the_ticket_without_re_triage(deliver, sent):
+    first = deliver(fixture("plain_new.eml"))
+    Ticket.objects.filter(id=first.ticket_id).update(status=Ticket.Status.NEEDS_REVIEW)
+    ooo = deliver(
+        mail(
+            subject="Automatic reply",
+            Auto_Submitted="auto-replied",
+            In_Reply_To="<CAF-plain-001@mail.example.com>",
+        )
+    )
+    assert ooo.status == InboundEmail.Status.AUTOMATIC and ooo.ticket_id == first.ticket_id
+    assert Ticket.objects.get(id=first.ticket_id).status == Ticket.Status.NEEDS_REVIEW
+
+
+def test_charsets_and_forwards_end_up_readable_on_the_ticket(deliver):
+    assert "无法登录账户" in deliver(fixture("broken_charset.eml")).ticket.description
+    forwarded = deliver(fixture("forwarded.eml"))
+    assert "account locked" in forwarded.ticket.description
+    assert [a.original_name for a in forwarded.ticket.attachments.all()] == ["locked.png"]
+
+
+# --- threading ------------------------------------------------------------------------------
+
+
+def test_a_reply_joins_its_ticket_by_in_reply_to_and_re_triages(deliver, sent):
+    first = deliver(fixture("plain_new.eml"))
+    Ticket.objects.filter(id=first.ticket_id).update(status=Ticket.Status.REVIEWED)
+    reply = deliver(fixture("reply_in_reply_to.eml"))
+    assert reply.status == InboundEmail.Status.THREADED
+    assert reply.ticket_id == first.ticket_id
+    assert reply.thread_reason == InboundEmail.ThreadReason.IN_REPLY_TO
+    assert reply.body_text == "It also happens with PayPal now."
+    ticket = Ticket.objects.get(id=first.ticket_id)
+    assert ticket.status == Ticket.Status.TRIAGING
+    assert sent[-1] == ("llm", {"ticket_id": ticket.id})
+    assert Ticket.objects.count() == 1
+    body = ticket_input_build(ticket=ticket).body
+    assert body.startswith("Hi,") and "Follow-up from maria@example.com" in body
+    assert "It also happens with PayPal now." in body
+
+
+def test_a_reply_joins_by_any_id_in_references(deliver):
+    first = deliver(fixture("plain_new.eml"))
+    reply = deliver(fixture("reply_references.eml"))
+    assert reply.ticket_id == first.ticket_id
+    assert reply.thread_reason == InboundEmail.ThreadReason.REFERENCES
+
+
+def test_a_reply_to_mail_we_sent_joins_by_its_message_id(deliver):
+    ticket = TicketFactory(status=Ticket.Status.NEEDS_REVIEW)
+    sent_email_record(ticket_id=ticket.id, message_id="<ack-77@triage.local>")
+    reply = deliver(mail(subject="Re: your request", In_Reply_To="<ack-77@triage.local>"))
+    assert reply.ticket_id == ticket.id
+    assert reply.thread_reason == InboundEmail.ThreadReason.SENT_MESSAGE_ID
+    assert SentEmail.objects.count() == 1
+
+
+def test_a_reply_to_the_plus_address_joins_by_its_token(settings, deliver):
+    ticket = TicketFactory(status=Ticket.Status.NEEDS_REVIEW)
+    address = reply_address_make(
+        address="support@triage.local", ticket_id=ticket.id, secret=settings.INBOUND_EMAIL_SECRET
+    )
+    reply = deliver(mail(subject="New subject entirely", to=address))
+    assert reply.ticket_id == ticket.id
+    assert reply.thread_reason == InboundEmail.ThreadReason.REPLY_TOKEN
+    forged = deliver(mail(subject="Another", to=address.replace(f"+t{ticket.id}-", f"+t{ticket.id + 1}-")))
+    assert forged.thread_reason == InboundEmail.ThreadReason.NEW
+
+
+def test_a_reply_joins_by_the_ticket_reference_in_the_subject(deliver):
+    ticket = TicketFactory(status=Ticket.Status.NEEDS_REVIEW)
+    reply = deliver(mail(subject=f"Re: [{ticket.reference}] still broken"))
+    assert reply.ticket_id == ticket.id
+    assert reply.thread_reason == InboundEmail.ThreadReason.SUBJECT_REF
+
+
+def test_threading_order_in_reply_to_wins_over_the_subject(deliver):
+    first = deliver(fixture("plain_new.eml"))
+    other = TicketFactory(status=Ticket.Status.NEEDS_REVIEW)
+    reply = deliver(mail(subject=f"Re: {other.reference}", In_Reply_To="<CAF-plain-001@mail.example.com>"))
+    assert reply.ticket_id == first.ticket_id
+    assert reply.thread_reason == InboundEmail.ThreadReason.IN_REPLY_TO
+
+
+def test_long_threads_keep_the_newest_follow_ups_within_the_budget(settings, deliver):
+    first = deliver(fixture("plain_new.eml"))
+    for n in range(5):
+        deliver(
+            mail(
+                subject="Re",
+                body=f"follow-up {n} " + "x" * 200,
+                In_Reply_To="<CAF-plain-001@mail.example.com>",
+            )
+        )
+    settings.INBOUND_EMAIL_THREAD_CHARS = 700
+    text = ticket_thread_text(ticket=first.ticket)
+    assert "follow-up 4" in text and "follow-up 3" in text
+    assert "follow-up 0" not in text
+    assert "earlier follow-ups left out" in text
+
+
+# --- quarantine -----------------------------------------------------------------------------
+
+
+def test_an_unparseable_message_becomes_a_quarantined_ticket(deliver, sent):
+    email = deliver(fixture("not_an_email.bin"))
+    assert email.status == InboundEmail.Status.QUARANTINED
+    assert email.failure_kind == "bad_input"
+    assert "not an email" in email.error_message
+    assert email.ticket.status == Ticket.Status.MANUAL_TRIAGE
+    assert email.ticket.channel == Ticket.Channel.EMAIL
+    assert not any(queue == "llm" for queue, _ in sent)
+
+
+def test_retry_after_a_parser_bug_reuses_the_quarantine_ticket(
+    deliver, sent, monkeypatch, django_capture_on_commit_callbacks
+):
+    real_parse = intake.email_parse
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("parser bug")
+
+    monkeypatch.setattr(intake, "email_parse", broken)
+    email = deliver(fixture("plain_new.eml"))
+    assert email.status == InboundEmail.Status.QUARANTINED and email.failure_kind == "bug"
+    placeholder = email.ticket_id
+    monkeypatch.setattr(intake, "email_parse", real_parse)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert inbound_email_retry(inbound_email_id=email.id)
+        assert not inbound_email_retry(inbound_email_id=email.id)  # already queued again
+    assert sent[-1] == ("intake", {"inbound_email_id": email.id})
+    with django_capture_on_commit_callbacks(execute=True):
+        inbound_email_process(inbound_email_id=email.id)
+    email.refresh_from_db()
+    assert email.status == InboundEmail.Status.TICKETED and email.failure_kind == ""
+    assert email.ticket_id == placeholder and Ticket.objects.count() == 1
+    assert email.ticket.subject == "Checkout fails with error 500"
+    assert email.ticket.status == Ticket.Status.TRIAGING
+
+
+def test_a_retried_reply_joins_its_thread_and_drops_the_quarantine_stand_in(
+    deliver, monkeypatch, django_capture_on_commit_callbacks
+):
+    first = deliver(fixture("plain_new.eml"))
+    real_parse = intake.email_parse
+    monkeypatch.setattr(intake, "email_parse", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("bug")))
+    reply = deliver(fixture("reply_in_reply_to.eml"))
+    stand_in = reply.ticket_id
+    assert reply.status == InboundEmail.Status.QUARANTINED and stand_in != first.ticket_id
+    monkeypatch.setattr(intake, "email_parse", real_parse)
+    with django_capture_on_commit_callbacks(execute=True):
+        inbound_email_retry(inbound_email_id=reply.id)
+    with django_capture_on_commit_callbacks(execute=True):
+        inbound_email_process(inbound_email_id=reply.id)
+    reply.refresh_from_db()
+    assert reply.status == InboundEmail.Status.THREADED and reply.ticket_id == first.ticket_id
+    assert not Ticket.objects.filter(id=stand_in).exists()

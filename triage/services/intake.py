@@ -1,0 +1,408 @@
+"""Inbound email: store the raw message first, parse and ticket it in a worker, thread follow-ups.
+
+Receive (web process): content-addressed .eml in storage, a row keyed by Message-ID (or a hash of the
+normalized content) and a job on the `intake` queue. Nothing is parsed before the bytes are safe.
+Process (worker): parse with no transaction open, store the attachments' originals, then one short
+transaction decides the ticket (new, or which existing one and why) and enqueues media and triage.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+from dataclasses import dataclass
+from typing import IO
+
+from django.conf import settings
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from triage.adapters.email import EmailPart, EmailUnparseable, ParsedEmail
+from triage.adapters.email.headers import content_hash, header_peek
+from triage.adapters.email.parse import email_parse
+from triage.adapters.email.threading import reply_token_find, subject_refs
+from triage.adapters.media import MediaRejected
+from triage.models import Attachment, InboundEmail, SentEmail, Ticket
+from triage.services.media import CheckedUpload, original_store, upload_check
+from triage.services.storage import content_key, content_store, sha256_of_file
+
+logger = logging.getLogger(__name__)
+
+_PEEK_BYTES = 256 * 1024
+_DONE = (
+    InboundEmail.Status.TICKETED,
+    InboundEmail.Status.THREADED,
+    InboundEmail.Status.AUTOMATIC,
+    InboundEmail.Status.QUARANTINED,
+)
+
+
+@dataclass(frozen=True)
+class ReceiveResult:
+    inbound_email_id: int
+    created: bool  # False: a duplicate delivery of a message we already have
+
+
+def our_addresses() -> tuple[str, ...]:
+    return tuple(a.lower() for a in settings.INBOUND_EMAIL_ADDRESSES)
+
+
+def _dedupe_key(*, message_id: str, content_sha256: str, recipient: str) -> str:
+    base = f"mid:{message_id}" if message_id else f"sha:{content_sha256}"
+    if settings.INBOUND_EMAIL_COPIES == "per_queue":
+        queue = settings.INBOUND_EMAIL_ADDRESSES.get(recipient.lower())
+        if queue is not None:
+            base += f"|queue:{queue or recipient.lower()}"
+    return hashlib.sha256(base.encode("utf-8", "replace")).hexdigest()
+
+
+def inbound_email_receive(*, fileobj: IO[bytes], source: str, recipient: str = "") -> ReceiveResult:
+    """Store one delivered message and queue its parsing. Safe to call twice for the same message:
+    the second call (even a concurrent one) finds the first row and changes nothing."""
+    from triage.tasks import inbound_email_process_task
+
+    sha = sha256_of_file(fileobj)
+    fileobj.seek(0, io.SEEK_END)
+    size = fileobj.tell()
+    fileobj.seek(0)
+    key = content_store(key=content_key(prefix="inbound", sha256=sha, extension="eml"), content=File(fileobj))
+    fileobj.seek(0)
+    # the header block is all we need when there is a Message-ID (nearly always)
+    peek = header_peek(fileobj.read(_PEEK_BYTES))
+    message_id, content_sha = peek.message_id, peek.content_sha256
+    if not message_id and size > _PEEK_BYTES:
+        fileobj.seek(0)
+        content_sha = content_hash(fileobj.read()) if size <= settings.INBOUND_EMAIL_MAX_BYTES else sha
+    subject, from_email = peek.subject, peek.from_email
+    dedupe = _dedupe_key(message_id=message_id, content_sha256=content_sha, recipient=recipient)
+    try:
+        with transaction.atomic():
+            email = InboundEmail.objects.create(
+                dedupe_key=dedupe,
+                message_id=message_id,
+                source=source[:32],
+                recipient=recipient.lower()[:254],
+                raw=key,
+                sha256=sha,
+                size_bytes=size,
+                subject=subject[:300],
+                from_email=from_email[:254],
+            )
+            inbound_email_process_task.delay_on_commit(inbound_email_id=email.id)
+    except IntegrityError:
+        existing = InboundEmail.objects.filter(dedupe_key=dedupe).first()
+        if existing is None:  # not our unique key that failed
+            raise
+        logger.info("duplicate delivery of inbound email %s ignored", existing.id)
+        return ReceiveResult(inbound_email_id=existing.id, created=False)
+    return ReceiveResult(inbound_email_id=email.id, created=True)
+
+
+def inbound_email_process(*, inbound_email_id: int) -> None:
+    """Parse one stored message into a new ticket, a follow-up, an automatic mail or quarantine.
+
+    Idempotent: only RECEIVED or PROCESSING rows are claimed, and the deciding transaction re-checks
+    the status under a row lock, so a redelivered job (a worker killed mid-parse) or a concurrent
+    one creates nothing twice.
+    """
+    claimed = InboundEmail.objects.filter(
+        id=inbound_email_id, status__in=[InboundEmail.Status.RECEIVED, InboundEmail.Status.PROCESSING]
+    ).update(status=InboundEmail.Status.PROCESSING, attempts=F("attempts") + 1)
+    if not claimed:
+        return
+    email = InboundEmail.objects.get(id=inbound_email_id)
+    if email.size_bytes > settings.INBOUND_EMAIL_MAX_BYTES:
+        limit_mb = settings.INBOUND_EMAIL_MAX_BYTES / (1024 * 1024)
+        inbound_email_quarantine(
+            inbound_email_id=email.id,
+            kind="too_large",
+            message=f"the message is {email.size_bytes / (1024 * 1024):.1f} MB; the limit is "
+            f"{limit_mb:.0f} MB. It was stored but not read.",
+        )
+        return
+    try:
+        with default_storage.open(email.raw.name, "rb") as fh:
+            raw = fh.read()
+        parsed = email_parse(raw, our_addresses=our_addresses())
+    except EmailUnparseable as exc:
+        inbound_email_quarantine(inbound_email_id=email.id, kind="bad_input", message=exc.reason)
+        return
+    except Exception as exc:  # a bug in our parsing: the mail is kept and can be retried after a fix
+        logger.exception("parsing inbound email %s crashed", email.id)
+        inbound_email_quarantine(
+            inbound_email_id=email.id,
+            kind="bug",
+            message=f"internal error while reading the message ({type(exc).__name__}: {exc})"[:2000],
+        )
+        return
+    _inbound_email_apply(email=email, parsed=parsed)
+
+
+@dataclass(frozen=True)
+class _StoredPart:
+    checked: CheckedUpload
+    key: str
+
+
+def _parts_store(parts: tuple[EmailPart, ...]) -> tuple[list[_StoredPart], list[dict]]:
+    """Store the originals of the usable parts (before any transaction, as ticket_create does)."""
+    stored: list[_StoredPart] = []
+    skipped: list[dict] = []
+    seen: set[str] = set()
+    for part in parts:
+        if part.drop_reason:
+            skipped.append({"name": part.filename, "reason": part.drop_reason})
+            continue
+        if len(part.data) > settings.INBOUND_EMAIL_MAX_ATTACHMENT_BYTES:
+            limit_mb = settings.INBOUND_EMAIL_MAX_ATTACHMENT_BYTES // (1024 * 1024)
+            skipped.append(
+                {
+                    "name": part.filename,
+                    "reason": f"larger than the {limit_mb} MB attachment limit "
+                    f"({len(part.data) / (1024 * 1024):.1f} MB)",
+                }
+            )
+            continue
+        fileobj = io.BytesIO(part.data)
+        try:
+            checked = upload_check(fileobj=fileobj, name=part.filename, size_bytes=len(part.data))
+        except MediaRejected as exc:
+            skipped.append({"name": part.filename, "reason": exc.reason})
+            continue
+        if checked.sha256 in seen:
+            skipped.append({"name": part.filename, "reason": "the same image twice in one message"})
+            continue
+        seen.add(checked.sha256)
+        stored.append(_StoredPart(checked=checked, key=original_store(fileobj=fileobj, checked=checked)))
+    return stored, skipped
+
+
+def _thread_find(*, email: InboundEmail, parsed: ParsedEmail) -> tuple[Ticket | None, str]:
+    """The ticket this message continues, and why, in the documented order."""
+    others = InboundEmail.objects.exclude(id=email.id).filter(ticket__isnull=False)
+    if parsed.in_reply_to:
+        hit = others.filter(message_id__in=parsed.in_reply_to).order_by("id").first()
+        if hit is not None:
+            return hit.ticket, InboundEmail.ThreadReason.IN_REPLY_TO
+    if parsed.references:
+        known = {
+            message_id: ticket_id
+            for message_id, ticket_id in others.filter(message_id__in=parsed.references)
+            .order_by("-id")
+            .values_list("message_id", "ticket")
+        }
+        for message_id in reversed(parsed.references):  # the most recent reference first
+            if message_id in known:
+                return Ticket.objects.get(id=known[message_id]), InboundEmail.ThreadReason.REFERENCES
+    ids = parsed.in_reply_to + parsed.references
+    if ids:
+        sent = SentEmail.objects.filter(message_id__in=ids).select_related("ticket").order_by("-id").first()
+        if sent is not None:
+            return sent.ticket, InboundEmail.ThreadReason.SENT_MESSAGE_ID
+    addresses = (*([email.recipient] if email.recipient else []), *parsed.recipients)
+    ticket_id = reply_token_find(addresses, secret=settings.INBOUND_EMAIL_SECRET)
+    if ticket_id is not None:
+        ticket = Ticket.objects.filter(id=ticket_id).first()
+        if ticket is not None:
+            return ticket, InboundEmail.ThreadReason.REPLY_TOKEN
+    for ref in subject_refs(parsed.subject):
+        ticket = Ticket.objects.filter(id=ref).first()
+        if ticket is not None:
+            return ticket, InboundEmail.ThreadReason.SUBJECT_REF
+    return None, InboundEmail.ThreadReason.NEW
+
+
+def _inbound_email_apply(*, email: InboundEmail, parsed: ParsedEmail) -> None:
+    from triage.tasks import attachment_process_task, ticket_triage_task
+
+    automatic = bool(parsed.auto_kind)
+    stored, skipped = ([], []) if automatic else _parts_store(parsed.parts)
+    with transaction.atomic():
+        locked = InboundEmail.objects.select_for_update().get(id=email.id)
+        if locked.status != InboundEmail.Status.PROCESSING:
+            return  # a concurrent run finished it first
+        ticket, reason = _thread_find(email=locked, parsed=parsed)
+        placeholder = locked.ticket  # set when an earlier attempt was quarantined
+        if automatic:
+            status = InboundEmail.Status.AUTOMATIC
+        elif ticket is None:
+            status = InboundEmail.Status.TICKETED
+            ticket = placeholder or Ticket(channel=Ticket.Channel.EMAIL)
+            ticket.subject = (parsed.subject or "(no subject)")[:300]
+            ticket.description = parsed.new_text
+            ticket.requester_email = parsed.from_email
+            ticket.channel = Ticket.Channel.EMAIL
+            ticket.status = Ticket.Status.PROCESSING if stored else Ticket.Status.TRIAGING
+            ticket.save()
+        else:
+            status = InboundEmail.Status.THREADED
+        if (
+            placeholder is not None
+            and (ticket is None or placeholder.id != ticket.id)
+            and not placeholder.emails.exclude(id=locked.id).exists()
+        ):
+            placeholder.delete()  # the quarantine ticket was only a stand-in for this message
+        attachments: list[Attachment] = []
+        if ticket is not None and stored:
+            present = set(
+                Attachment.objects.filter(
+                    ticket=ticket, sha256__in=[s.checked.sha256 for s in stored]
+                ).values_list("sha256", flat=True)
+            )
+            for item in stored:
+                if item.checked.sha256 in present:
+                    # a signature logo or an image quoted again in a reply: already on the ticket
+                    skipped.append({"name": item.checked.name, "reason": "already attached to this ticket"})
+                    continue
+                attachments.append(
+                    Attachment.objects.create(
+                        ticket=ticket,
+                        kind=Attachment.Kind.IMAGE
+                        if item.checked.sniff.kind == "image"
+                        else Attachment.Kind.VIDEO,
+                        sha256=item.checked.sha256,
+                        file=item.key,
+                        mime=item.checked.sniff.mime,
+                        size_bytes=item.checked.size_bytes,
+                        original_name=item.checked.name[:255],
+                    )
+                )
+        if status == InboundEmail.Status.THREADED:
+            _follow_up_retriage(ticket=ticket, new_attachments=bool(attachments))
+        elif (
+            status == InboundEmail.Status.TICKETED
+            and not attachments
+            and ticket.status == Ticket.Status.PROCESSING
+        ):
+            Ticket.objects.filter(id=ticket.id).update(status=Ticket.Status.TRIAGING)
+            ticket.status = Ticket.Status.TRIAGING
+        for attachment in attachments:
+            attachment_process_task.delay_on_commit(attachment_id=attachment.id)
+        if status == InboundEmail.Status.TICKETED and ticket.status == Ticket.Status.TRIAGING:
+            ticket_triage_task.delay_on_commit(ticket_id=ticket.id)
+        InboundEmail.objects.filter(id=locked.id).update(
+            status=status,
+            ticket=ticket,
+            thread_reason=reason if ticket is not None else "",
+            message_id=parsed.message_id[:998] or locked.message_id,
+            subject=parsed.subject[:300],
+            from_email=parsed.from_email[:254],
+            body_text=parsed.new_text,
+            quoted_text=parsed.quoted_text,
+            auto_kind=parsed.auto_kind,
+            failure_kind="",
+            error_message="",
+            details={
+                "auto_reason": parsed.auto_reason,
+                "skipped": skipped,
+                "attachments": [a.id for a in attachments],
+                "body_source": parsed.body_source,
+                "in_reply_to": list(parsed.in_reply_to),
+                "references": list(parsed.references[-20:]),
+                "defects": list(parsed.defects),
+            },
+            processed_at=timezone.now(),
+        )
+
+
+def _follow_up_retriage(*, ticket: Ticket, new_attachments: bool) -> None:
+    """A follow-up sends the ticket back through media and triage with the whole thread.
+
+    A ticket already being processed picks the message up when its triage reads the thread.
+    A reviewed ticket is reopened: the new message may change what it needs.
+    """
+    from triage.tasks import ticket_triage_task
+
+    if new_attachments:
+        Ticket.objects.filter(id=ticket.id).update(status=Ticket.Status.PROCESSING)
+        return
+    moved = (
+        Ticket.objects.filter(id=ticket.id)
+        .exclude(status__in=[Ticket.Status.PROCESSING, Ticket.Status.TRIAGING])
+        .update(status=Ticket.Status.TRIAGING)
+    )
+    if moved:
+        ticket_triage_task.delay_on_commit(ticket_id=ticket.id)
+
+
+def inbound_email_quarantine(*, inbound_email_id: int, kind: str, message: str) -> None:
+    """Record why a message could not be read; it still becomes a ticket an agent can open,
+    with the raw .eml to download and a retry button."""
+    email = InboundEmail.objects.get(id=inbound_email_id)
+    try:
+        with default_storage.open(email.raw.name, "rb") as fh:
+            peek = header_peek(fh.read(256 * 1024))
+        subject, sender = peek.subject, peek.from_email
+    except Exception:
+        subject, sender = email.subject, email.from_email
+    with transaction.atomic():
+        locked = InboundEmail.objects.select_for_update().get(id=inbound_email_id)
+        if locked.status in _DONE and locked.status != InboundEmail.Status.QUARANTINED:
+            return
+        ticket = locked.ticket
+        if ticket is None:
+            ticket = Ticket.objects.create(
+                subject=(subject or "Unreadable email")[:300],
+                description=f"This email could not be read: {message}",
+                requester_email=sender if "@" in sender else "",
+                channel=Ticket.Channel.EMAIL,
+                status=Ticket.Status.MANUAL_TRIAGE,
+            )
+        InboundEmail.objects.filter(id=locked.id).update(
+            status=InboundEmail.Status.QUARANTINED,
+            ticket=ticket,
+            thread_reason=InboundEmail.ThreadReason.NEW,
+            failure_kind=kind,
+            error_message=message[:2000],
+            processed_at=timezone.now(),
+        )
+    logger.warning("inbound email %s quarantined (%s): %s", inbound_email_id, kind, message)
+
+
+def inbound_email_retry(*, inbound_email_id: int) -> bool:
+    """Send a quarantined message through parsing again. Returns False if it was not quarantined."""
+    from triage.tasks import inbound_email_process_task
+
+    with transaction.atomic():
+        moved = InboundEmail.objects.filter(
+            id=inbound_email_id, status=InboundEmail.Status.QUARANTINED
+        ).update(status=InboundEmail.Status.RECEIVED, failure_kind="", error_message="")
+        if moved:
+            inbound_email_process_task.delay_on_commit(inbound_email_id=inbound_email_id)
+    return bool(moved)
+
+
+def inbound_email_mark_failed(*, inbound_email_id: int, message: str) -> None:
+    """Last resort after the task's retries (the database kept failing): quarantine it."""
+    inbound_email_quarantine(inbound_email_id=inbound_email_id, kind="upstream", message=message)
+
+
+def sent_email_record(*, ticket_id: int, message_id: str) -> None:
+    """Remember the Message-ID of a mail we sent about a ticket, so replies to it thread back."""
+    SentEmail.objects.get_or_create(message_id=message_id.strip("<> "), defaults={"ticket_id": ticket_id})
+
+
+def ticket_thread_text(*, ticket: Ticket) -> str:
+    """The follow-ups of an email ticket as text for the model, newest kept within the budget."""
+    follow_ups = list(
+        InboundEmail.objects.filter(ticket=ticket, status=InboundEmail.Status.THREADED)
+        .order_by("received_at", "id")
+        .values_list("from_email", "received_at", "body_text")
+    )
+    if not follow_ups:
+        return ""
+    budget = settings.INBOUND_EMAIL_THREAD_CHARS
+    blocks: list[str] = []
+    used = 0
+    for sender, received, body in reversed(follow_ups):
+        block = f"--- Follow-up from {sender or 'unknown sender'} on {received:%Y-%m-%d %H:%M} ---\n{body}"
+        if used + len(block) > budget and blocks:
+            blocks.append(f"[{len(follow_ups) - len(blocks)} earlier follow-ups left out]")
+            break
+        blocks.append(block[:budget])
+        used += len(block)
+    return "\n\n" + "\n\n".join(reversed(blocks))
