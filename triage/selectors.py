@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
+from decimal import Decimal
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet, Sum
+from django.utils import timezone as dj_timezone
 
 from triage.adapters.llm.base import Taxonomy, TaxonomyEntry
-from triage.models import Attachment, Rendition, ReviewDecision, TaxonomyField, TaxonomyValue, Ticket
+from triage.models import (
+    Attachment,
+    Rendition,
+    ReviewDecision,
+    TaxonomyField,
+    TaxonomyValue,
+    Ticket,
+    TriageRun,
+)
 
 
 def review_queue_list(*, statuses: Sequence[str] = ()) -> QuerySet[Ticket]:
@@ -95,3 +106,38 @@ def taxonomy_labels() -> dict[str, dict[str, str]]:
     for field, value, label in TaxonomyValue.objects.values_list("field", "value", "label"):
         labels[field][value] = label
     return labels
+
+
+# --- cost (services/costs.py computes; these sum) ------------------------------------------------
+
+
+def utc_day_bounds(day: dt.date | None = None) -> tuple[dt.datetime, dt.datetime]:
+    """[start, end) of a UTC day: the spend cap resets at midnight UTC whatever TIME_ZONE says."""
+    day = day or dj_timezone.now().astimezone(dt.UTC).date()
+    start = dt.datetime.combine(day, dt.time.min, tzinfo=dt.UTC)
+    return start, start + dt.timedelta(days=1)
+
+
+def ticket_cost_usd(*, ticket_id: int) -> Decimal:
+    total = TriageRun.objects.filter(ticket_id=ticket_id).aggregate(total=Sum("cost_usd"))["total"]
+    return total or Decimal("0")
+
+
+def daily_run_stats(*, day: dt.date | None = None, provider: str | None = None) -> dict[str, object]:
+    """Runs started on a UTC day: how many, their cost and tokens (optionally one provider's)."""
+    start, end = utc_day_bounds(day)
+    qs = TriageRun.objects.filter(started_at__gte=start, started_at__lt=end)
+    if provider:
+        qs = qs.filter(provider=provider)
+    stats = qs.aggregate(
+        runs=Count("id"),
+        cost_usd=Sum("cost_usd"),
+        prompt_tokens=Sum("prompt_tokens"),
+        cached_tokens=Sum("cached_tokens"),
+        completion_tokens=Sum("completion_tokens"),
+    )
+    return {k: (v if v is not None else (Decimal("0") if k == "cost_usd" else 0)) for k, v in stats.items()}
+
+
+def daily_cost_usd(*, day: dt.date | None = None, provider: str | None = None) -> Decimal:
+    return Decimal(str(daily_run_stats(day=day, provider=provider)["cost_usd"]))

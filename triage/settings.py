@@ -6,6 +6,7 @@ With DJANGO_DEBUG off, secrets have no defaults and a missing one stops the star
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 import environ
@@ -217,6 +218,27 @@ KIMI_INLINE_VIDEO_MAX_BYTES = env.int("KIMI_INLINE_VIDEO_MAX_BYTES", default=8 *
 # Requests with a video or at least this many images are measured with the token-estimate
 # endpoint before they are sent (kimi-api.md §4).
 KIMI_ESTIMATE_MIN_IMAGES = env.int("KIMI_ESTIMATE_MIN_IMAGES", default=3)
+# --- Kimi cost, spend cap and shared rate limits (README "Kimi cost, limits and health") ----------
+# USD per 1M tokens: [input cache hit, input cache miss, output] (kimi-api.md §8). Cache hits are part
+# of prompt_tokens. The offline model costs nothing. Override with a JSON object in the environment.
+KIMI_PRICES_USD_PER_MTOK = env.json(
+    "KIMI_PRICES_USD_PER_MTOK",
+    default={"kimi-k2.6": ["0.16", "0.95", "4.00"], "kimi-k2.5": ["0.10", "0.60", "3.00"]},
+)
+# Today's (UTC) summed cost of Kimi runs at or over this switches new tickets to the offline model
+# and shows managers a banner. 0 = no cap.
+KIMI_DAILY_SPEND_CAP_USD = Decimal(env.str("KIMI_DAILY_SPEND_CAP_USD", default="0"))
+# Across every worker process (Redis when the broker is Redis; else per process): Tier 1 of
+# kimi-api.md §7. A held slot is a lease renewed while the call runs, so a killed worker frees
+# its slots after KIMI_SLOT_LEASE_S.
+KIMI_MAX_CONCURRENCY = env.int("KIMI_MAX_CONCURRENCY", default=50)
+KIMI_MAX_RPM = env.int("KIMI_MAX_RPM", default=200)
+KIMI_SLOT_LEASE_S = env.float("KIMI_SLOT_LEASE_S", default=30.0)
+KIMI_SLOT_WAIT_S = env.float("KIMI_SLOT_WAIT_S", default=600.0)
+TRIAGE_LIMITS_REDIS_URL = env.str(
+    "TRIAGE_LIMITS_REDIS_URL",
+    default=CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else "",
+)
 if TRIAGE_PROVIDER == "kimi" and not DEBUG and not KIMI_API_KEY:
     raise environ.ImproperlyConfigured("TRIAGE_PROVIDER=kimi needs KIMI_API_KEY")
 

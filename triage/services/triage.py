@@ -15,6 +15,8 @@ from triage.adapters.llm.base import ImagePart, TicketInput, TriageClient, Triag
 from triage.adapters.media.pipeline import STORYBOARD_TILES
 from triage.adapters.media.video import format_timestamp
 from triage.models import Attachment, Rendition, Ticket, TriageRun
+from triage.services import costs
+from triage.services.llm_limits import LimitedClient
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +44,13 @@ def triage_client_get(*, provider: str | None = None) -> TriageClient:
         if not settings.KIMI_API_KEY:
             logger.warning("TRIAGE_PROVIDER=kimi but KIMI_API_KEY is empty: using the offline model")
             return _local_model()
-        return _kimi_client(
+        if costs.spend_cap_reached():
+            logger.warning(
+                "daily Kimi spend cap of $%s reached: using the offline model until midnight UTC",
+                costs.spend_cap_usd(),
+            )
+            return _local_model()
+        client = _kimi_client(
             api_key=settings.KIMI_API_KEY,
             base_url=settings.KIMI_BASE_URL,
             model=settings.KIMI_MODEL,
@@ -52,6 +60,7 @@ def triage_client_get(*, provider: str | None = None) -> TriageClient:
             inline_video_max_bytes=settings.KIMI_INLINE_VIDEO_MAX_BYTES,
             estimate_min_images=settings.KIMI_ESTIMATE_MIN_IMAGES,
         )
+        return LimitedClient(client)  # each call waits for a shared Kimi request slot
     if provider == "local":
         return _local_model()
     raise ValueError(f"unknown TRIAGE_PROVIDER {provider!r}")
@@ -177,6 +186,13 @@ def triage_run_record(*, run_id: int, outcome: TriageOutcome) -> TriageRun:
     run.prompt_tokens = outcome.prompt_tokens
     run.completion_tokens = outcome.completion_tokens
     run.cached_tokens = outcome.cached_tokens
+    run.cost_usd = costs.run_cost_usd(
+        provider=run.provider,
+        model=run.model,
+        prompt_tokens=run.prompt_tokens,
+        cached_tokens=run.cached_tokens,
+        completion_tokens=run.completion_tokens,
+    )
     estimated = outcome.extra.get("estimated_prompt_tokens")
     run.estimated_prompt_tokens = estimated if isinstance(estimated, int) else None
     run.details = {k: v for k, v in outcome.extra.items() if k != "estimated_prompt_tokens"}
