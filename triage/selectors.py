@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db.models import Count, Prefetch, Q, QuerySet, Sum
@@ -123,21 +124,36 @@ def ticket_cost_usd(*, ticket_id: int) -> Decimal:
     return total or Decimal("0")
 
 
-def daily_run_stats(*, day: dt.date | None = None, provider: str | None = None) -> dict[str, object]:
+@dataclass(frozen=True)
+class RunStats:
+    runs: int
+    cost_usd: Decimal
+    prompt_tokens: int
+    cached_tokens: int
+    completion_tokens: int
+
+
+def daily_run_stats(*, day: dt.date | None = None, provider: str | None = None) -> RunStats:
     """Runs started on a UTC day: how many, their cost and tokens (optionally one provider's)."""
     start, end = utc_day_bounds(day)
     qs = TriageRun.objects.filter(started_at__gte=start, started_at__lt=end)
     if provider:
         qs = qs.filter(provider=provider)
-    stats = qs.aggregate(
+    row = qs.aggregate(
         runs=Count("id"),
         cost_usd=Sum("cost_usd"),
         prompt_tokens=Sum("prompt_tokens"),
         cached_tokens=Sum("cached_tokens"),
         completion_tokens=Sum("completion_tokens"),
     )
-    return {k: (v if v is not None else (Decimal("0") if k == "cost_usd" else 0)) for k, v in stats.items()}
+    return RunStats(
+        runs=row["runs"] or 0,
+        cost_usd=row["cost_usd"] or Decimal("0"),
+        prompt_tokens=row["prompt_tokens"] or 0,
+        cached_tokens=row["cached_tokens"] or 0,
+        completion_tokens=row["completion_tokens"] or 0,
+    )
 
 
 def daily_cost_usd(*, day: dt.date | None = None, provider: str | None = None) -> Decimal:
-    return Decimal(str(daily_run_stats(day=day, provider=provider)["cost_usd"]))
+    return daily_run_stats(day=day, provider=provider).cost_usd

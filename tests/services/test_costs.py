@@ -68,8 +68,8 @@ def test_per_ticket_and_per_utc_day_sums():
     assert selectors.ticket_cost_usd(ticket_id=b.id) == Decimal("0.01")
     assert selectors.daily_cost_usd(day=day) == Decimal("0.0035")
     stats = selectors.daily_run_stats(day=day)
-    assert stats["runs"] == 3
-    assert selectors.daily_run_stats(day=day, provider="kimi")["runs"] == 2
+    assert (stats.runs, stats.cost_usd) == (3, Decimal("0.0035"))
+    assert selectors.daily_run_stats(day=day, provider="kimi").runs == 2
     assert selectors.daily_cost_usd(day=day - dt.timedelta(days=1)) == Decimal("0.01")
     assert selectors.daily_cost_usd(day=dt.date(2020, 1, 1)) == 0
 

@@ -89,6 +89,8 @@ class Limiter(Protocol):
 
     def release(self, token: str) -> None: ...
 
+    def in_flight(self) -> int: ...
+
 
 class SlotTimeout(Exception):
     """No slot became free within the wait."""
