@@ -163,6 +163,7 @@ def main() -> None:
         "KIMI_MAX_CONCURRENCY": str(args.concurrency),
         "KIMI_MAX_RPM": "0",  # no RPM limit: this measures the concurrency ceiling
         "KIMI_DAILY_SPEND_CAP_USD": "0",
+        "KIMI_LIMITS_KEY_PREFIX": f"triage-bench-{os.getpid()}:kimi",
         "LOG_LEVEL": "WARNING",
         "PYTHONUNBUFFERED": "1",
     }
@@ -181,12 +182,6 @@ def main() -> None:
 
         with app.connection_for_write() as conn, contextlib.suppress(Exception):
             conn.default_channel.queue_purge("llm")
-        if use_redis:
-            import redis
-
-            client = redis.Redis.from_url(REDIS_URL)
-            client.delete("triage:kimi:slots", "triage:kimi:rpm")  # leases of an interrupted run
-
         log = (scratch / "worker.log").open("wb")
         worker = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "triage", "worker", "-Q", "llm", "--pool", "threads"]

@@ -43,6 +43,10 @@ _SCRATCH = Path(os.environ.get("TRIAGE_TEST_SCRATCH") or tempfile.mkdtemp(prefix
 os.environ["TRIAGE_TEST_SCRATCH"] = str(_SCRATCH)
 os.environ["TRIAGE_VAR_DIR"] = str(_SCRATCH)
 os.environ.setdefault("TRIAGE_PROVIDER", "local")
+# Kimi request limits: one key space per session (two runs can share a Redis) and no per-minute cap,
+# which a fast suite would hit; tests of the limits set their own (tests/services/test_llm_limits.py).
+os.environ["KIMI_LIMITS_KEY_PREFIX"] = f"triage-test-{os.getpid()}:kimi"
+os.environ.setdefault("KIMI_MAX_RPM", "0")
 if SERVICES_AVAILABLE:
     os.environ["DATABASE_URL"] = _PG
     os.environ["CELERY_BROKER_URL"] = _REDIS

@@ -236,6 +236,7 @@ KIMI_MAX_CONCURRENCY = env.int("KIMI_MAX_CONCURRENCY", default=50)
 KIMI_MAX_RPM = env.int("KIMI_MAX_RPM", default=200)
 KIMI_SLOT_LEASE_S = env.float("KIMI_SLOT_LEASE_S", default=30.0)
 KIMI_SLOT_WAIT_S = env.float("KIMI_SLOT_WAIT_S", default=600.0)
+KIMI_LIMITS_KEY_PREFIX = env.str("KIMI_LIMITS_KEY_PREFIX", default="triage:kimi")
 TRIAGE_LIMITS_REDIS_URL = env.str(
     "TRIAGE_LIMITS_REDIS_URL",
     default=CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else "",

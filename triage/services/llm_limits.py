@@ -26,10 +26,16 @@ logger = logging.getLogger(__name__)
 
 
 @functools.lru_cache(maxsize=4)
-def _limiter(redis_url: str, max_concurrency: int, max_rpm: int, lease_s: float) -> Limiter:
+def _limiter(redis_url: str, prefix: str, max_concurrency: int, max_rpm: int, lease_s: float) -> Limiter:
     if redis_url:
         client = redis.Redis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=5)
-        return RedisLimiter(client=client, max_concurrency=max_concurrency, max_rpm=max_rpm, lease_s=lease_s)
+        return RedisLimiter(
+            client=client,
+            key_prefix=prefix,
+            max_concurrency=max_concurrency,
+            max_rpm=max_rpm,
+            lease_s=lease_s,
+        )
     return LocalLimiter(max_concurrency=max_concurrency, max_rpm=max_rpm)
 
 
@@ -37,6 +43,7 @@ def kimi_limiter() -> Limiter:
     """The limiter for the current settings (one per process and configuration)."""
     return _limiter(
         settings.TRIAGE_LIMITS_REDIS_URL,
+        settings.KIMI_LIMITS_KEY_PREFIX,
         settings.KIMI_MAX_CONCURRENCY,
         settings.KIMI_MAX_RPM,
         float(settings.KIMI_SLOT_LEASE_S),
