@@ -199,6 +199,8 @@ class TriageRun(models.Model):
 
     class Meta:
         ordering = ["-started_at", "-id"]
+        # the daily spend sum (checked before every Kimi ticket while a cap is set) reads one day
+        indexes = [models.Index(fields=["provider", "started_at"], name="triagerun_provider_day_idx")]
 
     def __str__(self) -> str:
         return f"run {self.pk} ({self.provider}, {self.status})"
