@@ -66,7 +66,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "triage.views.health.spend_cap_banner",
+                "triage.views.system_health.spend_cap_banner",
             ],
         },
     },

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from triage.views import health, media, queue, tickets
+from triage.views import media, queue, system_health, tickets
 
 app_name = "triage"
 urlpatterns = [
@@ -11,5 +11,5 @@ urlpatterns = [
     path("tickets/<int:ticket_id>/", tickets.ticket_detail, name="ticket-detail"),
     path("media/attachments/<int:attachment_id>/original", media.attachment_file, name="attachment-file"),
     path("media/renditions/<int:rendition_id>", media.rendition_file, name="rendition-file"),
-    path("health/", health.health_page, name="health"),
+    path("health/", system_health.health_page, name="health"),
 ]

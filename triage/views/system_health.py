@@ -1,4 +1,4 @@
-"""The managers' health page (provider, Kimi balance, today's spend and cap, queues) and the
+"""The managers' system health page (provider, Kimi balance, today's spend and cap, queues) and the
 spend-cap banner every page shows them."""
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ def _is_manager(user: object) -> bool:
 def health_page(request: HttpRequest) -> HttpResponse:
     if not _is_manager(request.user):
         raise PermissionDenied("The health page is for managers.")
-    return render(request, "triage/health.html", {"health": health.health_get()})
+    return render(request, "triage/system_health.html", {"health": health.health_get()})
 
 
 def spend_cap_banner(request: HttpRequest) -> dict[str, object]:
