@@ -11,6 +11,8 @@ PIP := $(PY) -m pip
 HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
+# The llm queue waits on HTTP, so its worker is a thread pool; the media queue is CPU-bound (prefork).
+LLM_CONCURRENCY ?= 8
 
 .PHONY: help install install-test run web worker test lint bench clean
 
@@ -49,14 +51,17 @@ run: install
 	@$(PY) manage.py seed_demo
 	@echo "serving web + worker on http://$(HOST):$(PORT)  (Ctrl-C stops both)"
 	@trap 'kill 0' INT TERM EXIT; \
-	  $(VENV)/bin/celery -A triage worker -B --schedule var/celerybeat-schedule -Q media,llm,intake,reports --concurrency 2 --loglevel WARNING -n local@%h & \
+	  $(VENV)/bin/celery -A triage worker -B --schedule var/celerybeat-schedule -Q media,intake,reports --pool prefork --concurrency 2 --loglevel WARNING -n media@%h & \
+	  $(VENV)/bin/celery -A triage worker -Q llm --pool threads --concurrency $(LLM_CONCURRENCY) --loglevel WARNING -n llm@%h & \
 	  $(PY) manage.py runserver $(HOST):$(PORT) --noreload
 
 web: install
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
 worker: install
-	$(VENV)/bin/celery -A triage worker -Q media,llm,intake,reports --concurrency 2 --loglevel INFO
+	@trap 'kill 0' INT TERM EXIT; \
+	  $(VENV)/bin/celery -A triage worker -B --schedule var/celerybeat-schedule -Q media,intake,reports --pool prefork --concurrency 2 --loglevel INFO -n media@%h & \
+	  $(VENV)/bin/celery -A triage worker -Q llm --pool threads --concurrency $(LLM_CONCURRENCY) --loglevel INFO -n llm@%h
 
 test: install-test
 	$(VENV)/bin/pytest $(PYTEST_ARGS)

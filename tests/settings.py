@@ -45,6 +45,10 @@ os.environ["TRIAGE_VAR_DIR"] = str(_SCRATCH)
 os.environ.setdefault("TRIAGE_PROVIDER", "local")
 # OCR loads a ~300 MB engine per worker process: only the tests that are about it turn it on.
 os.environ.setdefault("TRIAGE_OCR_ENABLED", "false")
+# Kimi request limits: one key space per session (two runs can share a Redis) and no per-minute cap,
+# which a fast suite would hit; tests of the limits set their own (tests/services/test_llm_limits.py).
+os.environ["KIMI_LIMITS_KEY_PREFIX"] = f"triage-test-{os.getpid()}:kimi"
+os.environ.setdefault("KIMI_MAX_RPM", "0")
 if SERVICES_AVAILABLE:
     os.environ["DATABASE_URL"] = _PG
     os.environ["CELERY_BROKER_URL"] = _REDIS

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.conf import settings
 from django.db import models
 
@@ -203,9 +205,13 @@ class TriageRun(models.Model):
     estimated_prompt_tokens = models.PositiveIntegerField(null=True, blank=True)
     # what else the provider reported: trace id, requests, SDK retries, uploaded files ...
     details = models.JSONField(default=dict, blank=True)
+    # USD from the tokens and settings.KIMI_PRICES_USD_PER_MTOK (services/costs.py); 0 for the offline model
+    cost_usd = models.DecimalField(max_digits=12, decimal_places=6, default=Decimal("0"))
 
     class Meta:
         ordering = ["-started_at", "-id"]
+        # the daily spend sum (checked before every Kimi ticket while a cap is set) reads one day
+        indexes = [models.Index(fields=["provider", "started_at"], name="triagerun_provider_day_idx")]
 
     def __str__(self) -> str:
         return f"run {self.pk} ({self.provider}, {self.status})"

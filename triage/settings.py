@@ -6,6 +6,7 @@ With DJANGO_DEBUG off, secrets have no defaults and a missing one stops the star
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 import environ
@@ -66,6 +67,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "triage.views.system_health.spend_cap_banner",
             ],
         },
     },
@@ -244,6 +246,28 @@ TRIAGE_STALE_AFTER_S = env.int("TRIAGE_STALE_AFTER_S", default=1800)
 # Requests with a video or at least this many images are measured with the token-estimate
 # endpoint before they are sent (kimi-api.md §4).
 KIMI_ESTIMATE_MIN_IMAGES = env.int("KIMI_ESTIMATE_MIN_IMAGES", default=3)
+# --- Kimi cost, spend cap and shared rate limits (README "Kimi cost, limits and health") ----------
+# USD per 1M tokens: [input cache hit, input cache miss, output] (kimi-api.md §8). Cache hits are part
+# of prompt_tokens. The offline model costs nothing. Override with a JSON object in the environment.
+KIMI_PRICES_USD_PER_MTOK = env.json(
+    "KIMI_PRICES_USD_PER_MTOK",
+    default={"kimi-k2.6": ["0.16", "0.95", "4.00"], "kimi-k2.5": ["0.10", "0.60", "3.00"]},
+)
+# Today's (UTC) summed cost of Kimi runs at or over this switches new tickets to the offline model
+# and shows managers a banner. 0 = no cap.
+KIMI_DAILY_SPEND_CAP_USD = Decimal(env.str("KIMI_DAILY_SPEND_CAP_USD", default="0"))
+# Across every worker process (Redis when the broker is Redis; else per process): Tier 1 of
+# kimi-api.md §7. A held slot is a lease renewed while the call runs, so a killed worker frees
+# its slots after KIMI_SLOT_LEASE_S.
+KIMI_MAX_CONCURRENCY = env.int("KIMI_MAX_CONCURRENCY", default=50)
+KIMI_MAX_RPM = env.int("KIMI_MAX_RPM", default=200)
+KIMI_SLOT_LEASE_S = env.float("KIMI_SLOT_LEASE_S", default=30.0)
+KIMI_SLOT_WAIT_S = env.float("KIMI_SLOT_WAIT_S", default=600.0)
+KIMI_LIMITS_KEY_PREFIX = env.str("KIMI_LIMITS_KEY_PREFIX", default="triage:kimi")
+TRIAGE_LIMITS_REDIS_URL = env.str(
+    "TRIAGE_LIMITS_REDIS_URL",
+    default=CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else "",
+)
 if TRIAGE_PROVIDER == "kimi" and not DEBUG and not KIMI_API_KEY:
     raise environ.ImproperlyConfigured("TRIAGE_PROVIDER=kimi needs KIMI_API_KEY")
 
@@ -274,14 +298,12 @@ CELERY_BEAT_SCHEDULE["offline-model-retrain"] = {
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # --- Reports (issue 8) ------------------------------------------------------------------------
-# USD per 1M tokens (kimi-api.md §8). A model missing here, and the local provider, cost 0.
-TRIAGE_PRICES = env.json(
-    "TRIAGE_PRICES_JSON",
-    default={
-        "kimi-k2.6": {"input": 0.95, "cached_input": 0.16, "output": 4.00},
-        "kimi-k2.5": {"input": 0.60, "cached_input": 0.10, "output": 3.00},
-    },
-)
+# The dashboard's cost, computed in SQL, from the same price table as each run's cost_usd
+# (KIMI_PRICES_USD_PER_MTOK: cache hit, cache miss, output per 1M tokens); local runs cost 0.
+TRIAGE_PRICES = {
+    model: {"cached_input": float(hit), "input": float(miss), "output": float(out)}
+    for model, (hit, miss, out) in KIMI_PRICES_USD_PER_MTOK.items()
+}
 # Links in exports and emails point here (exports are read outside the site).
 TRIAGE_PUBLIC_URL = env.str("TRIAGE_PUBLIC_URL", default="http://127.0.0.1:8000")
 # Exports with more rows than this run on the `reports` queue; smaller ones download at once.

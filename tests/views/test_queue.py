@@ -204,7 +204,9 @@ def test_the_queue_runs_a_fixed_number_of_queries(agent, django_assert_num_queri
     few = count()
     for _ in range(9):
         AttachmentFactory(ticket=triaged_ticket(subject="checkout fails"))
-    assert count() == few <= 10  # session, user, taxonomy, counts, page, rows, 2 prefetches, labels
+    assert (
+        count() == few <= 11
+    )  # session, user, manager check, taxonomy, counts, page, rows, 2 prefetches, labels
 
 
 def test_a_row_shows_thumbnails_of_its_processed_attachments_in_few_queries(

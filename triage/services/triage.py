@@ -18,6 +18,8 @@ from triage.adapters.llm.base import ImagePart, TicketInput, TriageClient, Triag
 from triage.adapters.media.pipeline import STORYBOARD_TILES
 from triage.adapters.media.video import format_timestamp
 from triage.models import Attachment, Rendition, ReviewDecision, Ticket, TriageRun
+from triage.services import costs
+from triage.services.llm_limits import LimitedClient
 from triage.services.ocr import ticket_ocr_text
 
 logger = logging.getLogger(__name__)
@@ -46,7 +48,13 @@ def triage_client_get(*, provider: str | None = None, thinking: str | None = Non
         if not settings.KIMI_API_KEY:
             logger.warning("TRIAGE_PROVIDER=kimi but KIMI_API_KEY is empty: using the offline model")
             return _local_model()
-        return _kimi_client(
+        if costs.spend_cap_reached():
+            logger.warning(
+                "daily Kimi spend cap of $%s reached: using the offline model until midnight UTC",
+                costs.spend_cap_usd(),
+            )
+            return _local_model()
+        client = _kimi_client(
             api_key=settings.KIMI_API_KEY,
             base_url=settings.KIMI_BASE_URL,
             model=settings.KIMI_MODEL,
@@ -63,6 +71,7 @@ def triage_client_get(*, provider: str | None = None, thinking: str | None = Non
             max_tool_steps=settings.KIMI_MAX_TOOL_STEPS,
             ticket_token_budget=settings.KIMI_TICKET_TOKEN_BUDGET,
         )
+        return LimitedClient(client)  # each call waits for a shared Kimi request slot
     if provider == "local":
         return _local_model()
     raise ValueError(f"unknown TRIAGE_PROVIDER {provider!r}")
@@ -326,6 +335,13 @@ def triage_run_record(
     run.prompt_tokens = outcome.prompt_tokens
     run.completion_tokens = outcome.completion_tokens
     run.cached_tokens = outcome.cached_tokens
+    run.cost_usd = costs.run_cost_usd(
+        provider=run.provider,
+        model=run.model,
+        prompt_tokens=run.prompt_tokens,
+        cached_tokens=run.cached_tokens,
+        completion_tokens=run.completion_tokens,
+    )
     estimated = outcome.extra.get("estimated_prompt_tokens")
     run.estimated_prompt_tokens = estimated if isinstance(estimated, int) else None
     run.details = {k: v for k, v in outcome.extra.items() if k != "estimated_prompt_tokens"}

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from triage.views import health, intake, media, queue, reports, tickets
+from triage.views import health, intake, media, queue, reports, system_health, tickets
 
 app_name = "triage"
 urlpatterns = [
@@ -28,4 +28,5 @@ urlpatterns = [
     path("intake/email/<int:inbound_email_id>/retry/", intake.email_retry, name="email-retry"),
     path("intake/email/<int:inbound_email_id>/raw.eml", intake.email_raw_file, name="email-raw-file"),
     *intake.provider_urlpatterns(),
+    path("health/", system_health.health_page, name="health"),
 ]
