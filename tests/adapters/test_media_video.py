@@ -97,8 +97,8 @@ def test_every_container_is_sampled(videos: dict[str, Path], container: str):
 def test_frames_are_evenly_spaced_over_the_duration(videos: dict[str, Path]):
     probe = probe_video(videos["mp4"], timeout_s=TIMEOUT)
     frames = sample_frames(videos["mp4"], probe=probe, count=4, max_side=640, timeout_s=TIMEOUT)
-    # one frame from each half-second slice: the keyframe opening it (the first) or its middle
-    assert [frame.timestamp_ms for frame in frames] == [0, 750, 1250, 1750]
+    # one frame from each half-second slice: the keyframe in it (the first) or its start, decoded
+    assert [frame.timestamp_ms for frame in frames] == [0, 500, 1000, 1500]
 
 
 def test_frames_are_never_upscaled(videos: dict[str, Path]):
@@ -131,20 +131,36 @@ def test_a_recording_with_a_single_keyframe_still_gives_each_moment(video_dir: P
     path = samples.timecoded_video(video_dir, seconds=20.0, fps=5, gop_s=30.0)
     probe = probe_video(path, timeout_s=TIMEOUT)
     frames = sample_frames(path, probe=probe, count=4, max_side=320, timeout_s=TIMEOUT)
-    assert [frame.timestamp_ms for frame in frames] == [0, 7500, 12500, 17500]
+    assert [frame.timestamp_ms for frame in frames] == [0, 5000, 10000, 15000]  # each slice's start
     for frame in frames:
         shown = samples.bar_time(frame.data, seconds=20.0)
         assert shown == pytest.approx(frame.timestamp_ms / 1000, abs=1.0)
 
 
 def test_a_frame_at_the_end_of_an_mpeg_stream_is_found_by_starting_earlier(videos: dict[str, Path]):
-    # MPEG-PS/TS have no index: seeking into the last GOP yields nothing. The sampler must still
-    # return that moment's frame, not a copy of the first frame.
+    # MPEG-PS/TS have no index: seeking into the last GOP yields nothing. The exact grab must still
+    # return that moment's frame (by starting earlier), not nothing or a copy of the first frame.
+    import time
+
+    from triage.adapters.media.video import _grab, _jpeg_output
+
     path = videos["mpeg"]
     probe = probe_video(path, timeout_s=TIMEOUT)
+    deadline = time.monotonic() + TIMEOUT
+    late = _grab(
+        path,
+        demuxer="mpeg",
+        at_ms=int(probe.duration_s * 1000) - 300,
+        output=_jpeg_output(320),
+        deadline=deadline,
+        timeout_s=TIMEOUT,
+    )
+    first = _grab(
+        path, demuxer="mpeg", at_ms=0, output=_jpeg_output(320), deadline=deadline, timeout_s=TIMEOUT
+    )
+    assert late and first and late != first
     frames = sample_frames(path, probe=probe, count=2, max_side=320, timeout_s=TIMEOUT)
-    assert [frame.timestamp_ms for frame in frames] == [502, 1507]
-    assert frames[0].data != frames[1].data
+    assert len(frames) == 2 and frames[0].data != frames[1].data
 
 
 @pytest.mark.parametrize(("display_rotation", "rotation"), [(90, 270), (-90, 90), (180, 180)])

@@ -251,7 +251,21 @@ def _grab_frames(
                     taken.add(digest)
                 else:
                     exact.append(i)
-            for i, data in zip(exact, pool.map(grab, [stamps_ms[i] for i in exact]), strict=True):
+            # Decoded exactly at the slice's start: the decoder runs from the keyframe before it,
+            # which is usually just before (the previous slice's), not half a slice further.
+            starts = {i: stamps_ms[i] - slot_ms // 2 if i else stamps_ms[i] for i in exact}
+            for i, data in zip(exact, pool.map(grab, [starts[i] for i in exact]), strict=True):
+                found[i] = (data, starts[i])
+            # A slice's start can show the very picture another slice already has (a keyframe
+            # right there, a still screen): that slice takes its middle instead.
+            seen: set[bytes] = set()
+            again = []
+            for i, (data, _) in enumerate(found):
+                digest = hashlib.sha256(data).digest()
+                if i in starts and digest in seen:
+                    again.append(i)
+                seen.add(digest)
+            for i, data in zip(again, pool.map(grab, [stamps_ms[i] for i in again]), strict=True):
                 found[i] = (data, stamps_ms[i])
             stamps_ms = [moment for _, moment in found]
             grabbed = [data for data, _ in found]
