@@ -232,7 +232,10 @@ KIMI_THINKING = env.str("KIMI_THINKING", default="auto")
 KIMI_THINKING_MAX_COMPLETION_TOKENS = env.int("KIMI_THINKING_MAX_COMPLETION_TOKENS", default=16384)
 KIMI_THINKING_AUTO_CHARS = env.int("KIMI_THINKING_AUTO_CHARS", default=1500)
 KIMI_THINKING_AUTO_IMAGES = env.int("KIMI_THINKING_AUTO_IMAGES", default=6)
-KIMI_THINKING_AUTO_CONFIDENCE = env.float("KIMI_THINKING_AUTO_CONFIDENCE", default=0.5)
+# Above 0, "auto" also asks the offline model first (~20-50 ms of CPU per ticket, under the GIL of
+# the llm threads pool) and thinks when its lowest confidence is under this. Off by default: at 50
+# concurrent requests that pre-pass, not Kimi, would bound the llm worker (bench/llm.py).
+KIMI_THINKING_AUTO_CONFIDENCE = env.float("KIMI_THINKING_AUTO_CONFIDENCE", default=0.0)
 # Tool rounds (similar tickets, the requester's tickets) before the model must answer.
 KIMI_MAX_TOOL_STEPS = env.int("KIMI_MAX_TOOL_STEPS", default=3)
 # Input tokens one request may take (Kimi's estimate); over it, the request is made smaller.

@@ -382,3 +382,14 @@ def test_auto_accept_records_an_automatic_decision_when_every_field_meets_its_th
         unsure.status == Ticket.Status.NEEDS_REVIEW
         and not ReviewDecision.objects.filter(ticket=unsure).exists()
     )
+
+
+def test_an_unsure_offline_model_turns_thinking_on_only_when_asked_to(taxonomy, kimi, settings):
+    kimi.reply_json(GOOD_REPLY)
+    triage.ticket_triage(ticket_id=_ticket().id)
+    assert kimi.requests[-1]["thinking"] == {"type": "disabled"}  # default: no offline pre-pass
+    settings.KIMI_THINKING_AUTO_CONFIDENCE = 0.999  # the offline model is never that sure
+    kimi.reply_json(GOOD_REPLY)
+    run = triage.ticket_triage(ticket_id=_ticket().id)
+    assert kimi.requests[-1]["thinking"] == {"type": "enabled"}
+    assert "ambiguous ticket (offline model confidence" in run.details["thinking_why"]

@@ -242,7 +242,7 @@ def _with_kimi_context(ticket_input: TicketInput, *, ticket: Ticket) -> TicketIn
     """What Kimi gets beyond the ticket: read-only lookups (tool calls) and, for thinking "auto",
     how sure the offline model is (it runs in ~20 ms)."""
     confidence = None
-    if settings.KIMI_THINKING == "auto":
+    if settings.KIMI_THINKING == "auto" and settings.KIMI_THINKING_AUTO_CONFIDENCE > 0:
         local = _local_model().triage(ticket_input, selectors.taxonomy_get())
         confidence = local.result.min_confidence if local.result is not None else 0.0
     return dataclasses.replace(
