@@ -48,6 +48,9 @@ def env() -> dict[str, str]:
         # production shape: DEBUG off (DEBUG keeps every query in memory)
         "DJANGO_DEBUG": "0",
         "DJANGO_SECRET_KEY": "bench-only",
+        # production settings require the webhook secrets (issue 6); the bench posts no mail
+        "INBOUND_EMAIL_SECRET": "bench-only",
+        "ANYMAIL_WEBHOOK_SECRET": "bench:only",
     }
 
 
@@ -84,7 +87,8 @@ FROM (SELECT g, now() - interval '90 days' + (g::float / %(n)s) * interval '90 d
 
 -- one model run per ticket (kimi for two in three, local otherwise; failed for manual triage)
 INSERT INTO triage_triagerun (ticket_id, provider, model, prompt_version, status, started_at, finished_at,
-    latency_ms, result, raw_output, reasoning, error_kind, error_message, prompt_tokens, completion_tokens, cached_tokens)
+    latency_ms, result, raw_output, reasoning, error_kind, error_message, prompt_tokens, completion_tokens, cached_tokens,
+    details, cost_usd)
 SELECT t.id,
     CASE WHEN t.id % 3 = 0 THEN 'local' ELSE 'kimi' END,
     CASE WHEN t.id % 3 = 0 THEN 'local-tfidf-v1' ELSE 'kimi-k2.6' END,
@@ -99,7 +103,8 @@ SELECT t.id,
         'sentiment', jsonb_build_object('value', t.sentiment, 'confidence', 0.6),
         'language', jsonb_build_object('value', 'en', 'confidence', 0.99)) END,
     '', '', CASE WHEN t.status = 'MANUAL_TRIAGE' THEN 'timeout' ELSE '' END, '',
-    4000 + t.id % 3000, CASE WHEN t.status = 'MANUAL_TRIAGE' THEN 0 ELSE 300 + t.id % 200 END, t.id % 2000
+    4000 + t.id % 3000, CASE WHEN t.status = 'MANUAL_TRIAGE' THEN 0 ELSE 300 + t.id % 200 END, t.id % 2000,
+    '{}'::jsonb, 0
 FROM triage_ticket t;
 UPDATE triage_ticket t SET latest_run_id = r.id FROM triage_triagerun r WHERE r.ticket_id = t.id;
 
