@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from triage import selectors
-from triage.adapters.llm.base import ImagePart, TicketInput, TriageClient, TriageOutcome, VideoPart
+from triage.adapters.llm.base import ImagePart, Taxonomy, TicketInput, TriageClient, TriageOutcome, VideoPart
 from triage.adapters.media.pipeline import STORYBOARD_TILES
 from triage.adapters.media.video import format_timestamp
 from triage.models import Attachment, Rendition, ReviewDecision, Ticket, TriageRun
@@ -210,9 +210,10 @@ def ticket_triage(
         ticket_input = ticket_input_build(
             ticket=ticket, accepts_video=getattr(client, "accepts_video", False)
         )
+        taxonomy = selectors.taxonomy_get()
         if client.provider != "local":
-            ticket_input = _with_kimi_context(ticket_input, ticket=ticket)
-        outcome = client.triage(ticket_input, selectors.taxonomy_get())
+            ticket_input = _with_kimi_context(ticket_input, ticket=ticket, taxonomy=taxonomy)
+        outcome = client.triage(ticket_input, taxonomy)
     except Exception as exc:  # a bug in our code, not the model's: record it, the ticket still lands
         logger.exception("triage of ticket %s crashed", ticket_id)
         outcome = TriageOutcome(
@@ -238,12 +239,12 @@ def ticket_triage(
     return _provisional_record(ticket=ticket, failed=outcome)
 
 
-def _with_kimi_context(ticket_input: TicketInput, *, ticket: Ticket) -> TicketInput:
+def _with_kimi_context(ticket_input: TicketInput, *, ticket: Ticket, taxonomy: Taxonomy) -> TicketInput:
     """What Kimi gets beyond the ticket: read-only lookups (tool calls) and, for thinking "auto",
     how sure the offline model is (it runs in ~20 ms)."""
     confidence = None
     if settings.KIMI_THINKING == "auto" and settings.KIMI_THINKING_AUTO_CONFIDENCE > 0:
-        local = _local_model().triage(ticket_input, selectors.taxonomy_get())
+        local = _local_model().triage(ticket_input, taxonomy)
         confidence = local.result.min_confidence if local.result is not None else 0.0
     return dataclasses.replace(
         ticket_input, lookup=_TicketLookup(ticket=ticket), offline_confidence=confidence

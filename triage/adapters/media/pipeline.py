@@ -279,19 +279,7 @@ def _video(path: Path, *, sniff: SniffResult, config: MediaConfig, partial: dict
             )
             for i in range(0, len(frames), STORYBOARD_TILES)
         ]
-        renditions += [
-            RenditionOut(
-                kind="STORYBOARD",
-                index=index,
-                data=sheet.data,
-                mime=sheet.mime,
-                extension=sheet.extension,
-                width=sheet.width,
-                height=sheet.height,
-                timestamp_ms=sheet.timestamp_ms,
-            )
-            for index, sheet in enumerate(sheets)
-        ]
+        renditions += _frame_renditions(sheets, kind="STORYBOARD")
         tokens = sum(token_adapter.estimate_image_tokens(s.width, s.height) for s in sheets)
     options = {**plan.options, representation: tokens}
 
@@ -463,10 +451,13 @@ def _fit_budget(frames: list[Frame], *, budget: int, asked: int) -> tuple[list[F
     return picked, f"; {keep} of {asked} frames, the most that fit the {budget}-token budget"
 
 
-def _frame_renditions(frames: list[Frame]) -> list[RenditionOut]:
+def _frame_renditions(
+    frames: list[Frame], *, kind: Literal["FRAME", "STORYBOARD"] = "FRAME"
+) -> list[RenditionOut]:
+    """Sampled frames (or storyboard sheets, which are frames too) as numbered renditions."""
     return [
         RenditionOut(
-            kind="FRAME",
+            kind=kind,
             index=index,
             data=frame.data,
             mime=frame.mime,
