@@ -24,6 +24,7 @@ from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_safe
 
 from triage.models import Attachment, Rendition
+from triage.roles import agent_required
 
 MEDIA_CSP = "default-src 'none'; sandbox"
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
@@ -145,6 +146,7 @@ def stored_file_response(
 
 
 @require_safe
+@agent_required
 def attachment_file(request: HttpRequest, attachment_id: int) -> HttpResponseBase:
     attachment = get_object_or_404(
         Attachment.objects.only("file", "mime", "sha256", "original_name"), id=attachment_id
@@ -159,6 +161,7 @@ def attachment_file(request: HttpRequest, attachment_id: int) -> HttpResponseBas
 
 
 @require_safe
+@agent_required
 def rendition_file(request: HttpRequest, rendition_id: int) -> HttpResponseBase:
     rendition = get_object_or_404(
         Rendition.objects.only("file", "mime", "sha256", "kind", "index", "attachment_id"), id=rendition_id
