@@ -129,3 +129,10 @@ def world(role_users) -> World:
             kwargs[f"admin:{prefix}_{suffix}"] = {"object_id": obj.pk}
     kwargs["admin:catch-all"] = {"url": "no-such-page/"}
     return World(kwargs=kwargs, users=role_users)
+
+
+@pytest.fixture
+def agent(client, db) -> Client:
+    """The test client signed in as an agent."""
+    client.force_login(role_user("agent"))
+    return client
