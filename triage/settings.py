@@ -410,3 +410,6 @@ CACHES = {
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "login-throttle"}
     ),
 }
+# Secrets never reach the log output, whoever logs them (triage/redact.py).
+LOGGING["filters"] = {"redact": {"()": "triage.redact.SecretsFilter"}}
+LOGGING["handlers"]["console"]["filters"] = ["redact"]
