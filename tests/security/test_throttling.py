@@ -35,7 +35,8 @@ def test_after_n_failures_even_the_right_password_is_refused_with_the_wait(clien
         assert response.status_code == 200 and TOO_MANY not in response.content.decode()
     response = _login(client, username, PASSWORD)
     page = response.content.decode()
-    assert response.status_code == 200 and f"{TOO_MANY} 10 minutes." in page
+    assert response.status_code == 429 and f"{TOO_MANY} 10 minutes." in page
+    assert response["Retry-After"] == "600"
     assert "_auth_user_id" not in client.session
     # another address, and another user from the same address, still sign in
     assert _login(Client(), username, PASSWORD, ip="10.0.0.2").status_code == 302
