@@ -7,10 +7,13 @@ from collections.abc import Mapping, Sequence
 
 from django import forms
 from django.conf import settings
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm
 from django.core.files.uploadedfile import UploadedFile
 
 from triage.adapters.media import MediaRejected
 from triage.adapters.media.sniff import ACCEPTED_IMAGE_TYPES, ACCEPTED_VIDEO_TYPES
+from triage.services.login_throttle import login_failure_record, login_throttle_clear, login_throttle_wait_s
 from triage.services.media import upload_check
 
 ACCEPTED_UPLOAD_TYPES = ",".join((*ACCEPTED_IMAGE_TYPES, *ACCEPTED_VIDEO_TYPES))
@@ -176,3 +179,73 @@ class ReportFilterForm(forms.Form):
         if data.get("date_from") and data.get("date_to") and data["date_from"] > data["date_to"]:
             raise forms.ValidationError("'From' must not be after 'To'.")
         return data
+
+
+# --- Roles: the taxonomy editor and the users page (issue 7) --------------------------------------
+class TaxonomyAddForm(forms.Form):
+    field = forms.ChoiceField(choices=[(f, f.capitalize()) for f in TAXONOMY_FIELDS])
+    value = forms.SlugField(
+        max_length=64, help_text="Stable machine name stored on tickets, e.g. 'refunds'. Cannot change later."
+    )
+    label = forms.CharField(max_length=120)
+
+
+class TaxonomyRenameForm(forms.Form):
+    label = forms.CharField(max_length=120)
+
+
+class UserCreateForm(forms.Form):
+    username = forms.RegexField(regex=r"^[\w.@+-]+\Z", max_length=150)
+    first_name = forms.CharField(max_length=150, required=False)
+    last_name = forms.CharField(max_length=150, required=False)
+    email = forms.EmailField(required=False)
+    role = forms.ChoiceField(choices=[("agent", "Agent"), ("manager", "Manager"), ("admin", "Administrator")])
+    password = forms.CharField(
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text="Tell the person; they change it under Account → Change password.",
+    )
+
+    def clean_password(self) -> str:
+        from django.contrib.auth.password_validation import validate_password
+
+        password = self.cleaned_data["password"]
+        validate_password(password)
+        return password
+
+
+class UserRoleForm(forms.Form):
+    role = forms.ChoiceField(choices=[("agent", "Agent"), ("manager", "Manager"), ("admin", "Administrator")])
+
+
+# --- Login throttling (issue 9) -------------------------------------------------------------------
+class ThrottledLoginMixin:
+    """Refuses a username + address pair after too many failures (services/login_throttle.py),
+    without checking the password, so guessing cannot go on."""
+
+    def clean(self) -> dict:
+        username = self.cleaned_data.get("username") or ""  # type: ignore[attr-defined]
+        request = self.request  # type: ignore[attr-defined]
+        ip = request.META.get("REMOTE_ADDR", "") if request is not None else ""
+        wait = login_throttle_wait_s(username=username, ip=ip)
+        if wait:
+            minutes = -(-wait // 60)
+            raise forms.ValidationError(
+                "Too many failed sign-ins. Try again in %(minutes)d minute%(s)s.",
+                code="throttled",
+                params={"minutes": minutes, "s": "" if minutes == 1 else "s"},
+            )
+        try:
+            cleaned = super().clean()  # type: ignore[misc]
+        except forms.ValidationError:
+            login_failure_record(username=username, ip=ip)
+            raise
+        login_throttle_clear(username=username, ip=ip)
+        return cleaned
+
+
+class ThrottledAuthenticationForm(ThrottledLoginMixin, AuthenticationForm):
+    pass
+
+
+class ThrottledAdminAuthenticationForm(ThrottledLoginMixin, AdminAuthenticationForm):
+    pass

@@ -407,3 +407,30 @@ class SentEmail(models.Model):
 
     def __str__(self) -> str:
         return f"sent {self.message_id} for ticket {self.ticket_id}"
+
+
+# --- Roles and taxonomy editor (issue 7) ----------------------------------------------------------
+class TaxonomyChange(models.Model):
+    """Who changed a taxonomy value, when, and what it was before: the editor's audit trail.
+
+    Values are never deleted (tickets and reviews keep their slugs), so the FK always resolves."""
+
+    class Action(models.TextChoices):
+        ADD = "ADD", "Added"
+        RENAME = "RENAME", "Renamed"
+        DEACTIVATE = "DEACTIVATE", "Deactivated"
+        REACTIVATE = "REACTIVATE", "Reactivated"
+
+    taxonomy_value = models.ForeignKey(TaxonomyValue, on_delete=models.PROTECT, related_name="changes")
+    action = models.CharField(max_length=16, choices=Action.choices)
+    before = models.CharField(max_length=120, blank=True)
+    after = models.CharField(max_length=120, blank=True)
+    changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    changed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-changed_at", "-id"]
+        indexes = [models.Index(fields=["-changed_at"], name="taxonomy_change_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} {self.taxonomy_value}"

@@ -382,3 +382,34 @@ if INBOUND_EMAIL_COPIES not in ("one", "per_queue"):
     raise environ.ImproperlyConfigured("INBOUND_EMAIL_COPIES must be 'one' or 'per_queue'")
 CELERY_TASK_ROUTES["triage.tasks.inbound_email_process_task"] = {"queue": "intake"}
 INSTALLED_APPS.append("anymail")
+
+# --- Roles and security (issues 7 and 9) ---------------------------------------------------------
+# Content-Security-Policy and Permissions-Policy (triage/middleware.py); Django sets nosniff,
+# X-Frame-Options, Referrer-Policy and Cross-Origin-Opener-Policy itself (above and below).
+MIDDLEWARE.insert(1, "triage.middleware.SecurityHeadersMiddleware")
+SECURE_REFERRER_POLICY = "same-origin"
+if not DEBUG:
+    # Sent only on HTTPS requests (as seen through SECURE_PROXY_SSL_HEADER behind the proxy).
+    SECURE_HSTS_SECONDS = env.int("DJANGO_HSTS_SECONDS", default=31_536_000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", default=False)
+    SECURE_SSL_REDIRECT = env.bool("DJANGO_SSL_REDIRECT", default=False)  # usually the proxy's job
+# Login throttling: after this many failed sign-ins for one username from one address within the
+# window, that pair is refused until the oldest failure leaves the window. Counted in Redis when
+# there is one (every web process sees the same count), else in the process.
+TRIAGE_LOGIN_MAX_FAILURES = env.int("TRIAGE_LOGIN_MAX_FAILURES", default=5)
+TRIAGE_LOGIN_WINDOW_S = env.int("TRIAGE_LOGIN_WINDOW_S", default=900)
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "login-throttle": (
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": TRIAGE_LIMITS_REDIS_URL,
+            "KEY_PREFIX": env.str("TRIAGE_LOGIN_THROTTLE_PREFIX", default="triage:login"),
+        }
+        if TRIAGE_LIMITS_REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "login-throttle"}
+    ),
+}
+# Secrets never reach the log output, whoever logs them (triage/redact.py).
+LOGGING["filters"] = {"redact": {"()": "triage.redact.SecretsFilter"}}
+LOGGING["handlers"]["console"]["filters"] = ["redact"]

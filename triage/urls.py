@@ -3,8 +3,12 @@ from __future__ import annotations
 from django.contrib import admin
 from django.urls import include, path
 
+from triage.views.accounts import ThrottledLoginView
+
 urlpatterns = [
     path("admin/", admin.site.urls),
+    # the login with failure throttling (issue 9) shadows django.contrib.auth's own
+    path("accounts/login/", ThrottledLoginView.as_view(), name="login"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("triage.views.urls")),
 ]

@@ -18,6 +18,7 @@ from triage.adapters.llm.base import ImagePart, Taxonomy, TicketInput, TriageCli
 from triage.adapters.media.pipeline import STORYBOARD_TILES
 from triage.adapters.media.video import format_timestamp
 from triage.models import Attachment, Rendition, ReviewDecision, Ticket, TriageRun
+from triage.redact import redact
 from triage.services import costs
 from triage.services.llm_limits import LimitedClient
 from triage.services.ocr import ticket_ocr_text
@@ -308,7 +309,7 @@ def _provisional_record(*, ticket: Ticket, failed: TriageOutcome) -> TriageRun:
         "provisional": True,
         "instead_of": failed.provider,
         "failed_error_kind": failed.error_kind,
-        "failed_error": failed.error_message[:500],
+        "failed_error": redact(failed.error_message)[:500],
         "catch_up": bool(failed.extra.get("transient")),
     }
     return triage_run_record(
@@ -332,7 +333,7 @@ def triage_run_record(
     run.raw_output = outcome.raw_output
     run.reasoning = outcome.reasoning
     run.error_kind = outcome.error_kind
-    run.error_message = outcome.error_message
+    run.error_message = redact(outcome.error_message)  # an upstream error may quote the key
     run.prompt_tokens = outcome.prompt_tokens
     run.completion_tokens = outcome.completion_tokens
     run.cached_tokens = outcome.cached_tokens

@@ -39,6 +39,7 @@ from django.views.decorators.http import require_POST, require_safe
 
 from triage import selectors
 from triage.models import InboundEmail
+from triage.roles import agent_required
 from triage.services.intake import inbound_email_receive, inbound_email_retry
 
 logger = logging.getLogger(__name__)
@@ -174,11 +175,13 @@ def inbound_email_raw(request: HttpRequest) -> HttpResponse:
 
 
 @require_safe
+@agent_required
 def email_quarantine(request: HttpRequest) -> HttpResponse:
     return render(request, "triage/email_quarantine.html", {"emails": selectors.email_quarantine_list()})
 
 
 @require_POST
+@agent_required
 def email_retry(request: HttpRequest, inbound_email_id: int) -> HttpResponse:
     email = get_object_or_404(InboundEmail, id=inbound_email_id)
     if inbound_email_retry(inbound_email_id=email.id):
@@ -192,6 +195,7 @@ def email_retry(request: HttpRequest, inbound_email_id: int) -> HttpResponse:
 
 
 @require_safe
+@agent_required
 def email_raw_file(request: HttpRequest, inbound_email_id: int) -> FileResponse:
     """The message as received, downloaded as .eml (never rendered by the browser)."""
     email = get_object_or_404(InboundEmail, id=inbound_email_id)

@@ -17,6 +17,7 @@ from triage import selectors
 from triage.adapters.llm.base import Taxonomy
 from triage.forms import QueueFilterForm
 from triage.models import Ticket
+from triage.roles import agent_required
 from triage.services.review import review_bulk_accept
 
 # ?status= keys; "processing" covers both worker stages, since to a reviewer they mean "not yet".
@@ -73,6 +74,7 @@ def _row(request: HttpRequest, row_id: str) -> HttpResponse:
 
 
 @require_safe
+@agent_required
 def review_queue(request: HttpRequest) -> HttpResponse:
     if request.htmx and "row" in request.GET:
         response = _row(request, request.GET["row"])
@@ -104,6 +106,7 @@ def review_queue(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
+@agent_required
 def review_queue_bulk(request: HttpRequest) -> HttpResponse:
     """Bulk actions from the queue's checkboxes; back to the same filtered view."""
     ids = [int(v) for v in request.POST.getlist("ticket") if v.isdigit()][:200]

@@ -13,6 +13,7 @@ from triage import selectors
 from triage.adapters.media import MediaRejected
 from triage.forms import TAXONOMY_FIELDS, ReviewForm, TicketCreateForm
 from triage.models import ReviewDecision, TaxonomyField, Ticket, TriageRun
+from triage.roles import agent_required
 from triage.services.review import (
     REVIEWED_FIELDS,
     InvalidDuplicate,
@@ -31,6 +32,7 @@ FIELD_TITLES = {**dict(TaxonomyField.choices), "language": "Language", "summary"
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
+@agent_required
 def ticket_create_page(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         form = TicketCreateForm(request.POST, request.FILES)
@@ -150,6 +152,7 @@ def _review_message(ticket: Ticket, decision: ReviewDecision) -> str:
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
+@agent_required
 def ticket_detail(request: HttpRequest, ticket_id: int) -> HttpResponse:
     try:
         ticket = selectors.ticket_get_for_review(ticket_id=ticket_id)
@@ -226,6 +229,7 @@ def ticket_detail(request: HttpRequest, ticket_id: int) -> HttpResponse:
 
 
 @require_POST
+@agent_required
 def ticket_action(request: HttpRequest, ticket_id: int) -> HttpResponse:
     """Reassign, mark as duplicate, or re-run triage; back to the ticket with what happened."""
     ticket = get_object_or_404(Ticket, id=ticket_id)

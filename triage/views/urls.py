@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from triage.views import health, intake, media, queue, reports, system_health, tickets
+from triage.views import health, intake, media, queue, reports, system_health, taxonomy, tickets, users
 
 app_name = "triage"
 urlpatterns = [
@@ -29,4 +29,9 @@ urlpatterns = [
     path("intake/email/<int:inbound_email_id>/raw.eml", intake.email_raw_file, name="email-raw-file"),
     *intake.provider_urlpatterns(),
     path("health/", system_health.health_page, name="health"),
+    # roles (issue 7)
+    path("taxonomy/", taxonomy.taxonomy_editor, name="taxonomy"),
+    path("taxonomy/<int:value_id>/", taxonomy.taxonomy_value_edit, name="taxonomy-value"),
+    path("users/", users.user_list, name="users"),
+    path("users/<int:user_id>/", users.user_edit, name="user-edit"),
 ]
