@@ -382,3 +382,7 @@ if INBOUND_EMAIL_COPIES not in ("one", "per_queue"):
     raise environ.ImproperlyConfigured("INBOUND_EMAIL_COPIES must be 'one' or 'per_queue'")
 CELERY_TASK_ROUTES["triage.tasks.inbound_email_process_task"] = {"queue": "intake"}
 INSTALLED_APPS.append("anymail")
+
+# --- Browser intake (issue 7) ---
+# Longest screen recording made from the new-ticket page (the page counts down and stops itself).
+TRIAGE_SCREEN_RECORDING_MAX_S = env.int("TRIAGE_SCREEN_RECORDING_MAX_S", default=120)
