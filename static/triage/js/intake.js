@@ -329,6 +329,11 @@
       countdown.textContent = "";
       stop.hidden = true;
       start.hidden = false;
+      if (!chunks.length) {  // stopped before the first frame arrived
+        error.textContent = "The recording is empty: record again.";
+        error.hidden = false;
+        return;
+      }
       blob = new Blob(chunks, { type: "video/webm" });
       url = URL.createObjectURL(blob);
       video.src = url;
