@@ -14,6 +14,7 @@ from playwright.sync_api import Browser, Page, Playwright, Request, expect
 from tests.browser.conftest import CHROMIUM
 from tests.browser.test_review_flow import log_in, shot
 from tests.factories import FAKE_MP4, UserFactory, png_bytes, taxonomy_rows
+from tests.worker import wait_for
 from triage.demo_media import render_recording, render_screenshot
 from triage.models import Attachment, Ticket
 
@@ -233,8 +234,8 @@ def capture_browser(playwright: Playwright) -> Browser:
     browser.close()
 
 
-def test_a_screen_recording_stops_at_the_cap_is_previewed_and_added(
-    live_server, capture_browser: Browser, settings
+def test_a_screen_recording_stops_at_the_cap_is_previewed_added_and_processed(
+    live_server, capture_browser: Browser, settings, start_worker
 ):
     settings.TRIAGE_SCREEN_RECORDING_MAX_S = 2
     page = capture_browser.new_page(viewport={"width": 1280, "height": 900})
@@ -277,6 +278,17 @@ def test_a_screen_recording_stops_at_the_cap_is_previewed_and_added(
     attachment = Attachment.objects.get()
     assert attachment.kind == Attachment.Kind.VIDEO and attachment.mime == "video/webm"
     assert re.fullmatch(r"screen-recording-\d{4}-\d\d-\d\d-\d{4}\.webm", attachment.original_name)
+
+    # MediaRecorder's WebM has no duration in its header; the worker must still sample it
+    start_worker()
+    wait_for(
+        lambda: Attachment.objects.get(id=attachment.id).status in Attachment.TERMINAL,
+        timeout=120,
+        message="the recording processed",
+    )
+    attachment.refresh_from_db()
+    assert attachment.status == Attachment.Status.DONE, attachment.reject_reason
+    assert attachment.renditions.filter(kind="FRAME").exists()
     page.close()
 
 
