@@ -117,7 +117,7 @@ def test_dropped_pasted_and_picked_files_upload_with_progress_then_make_one_tick
     shot(page, "intake-create-page")
 
     with page.expect_request(lambda r: r.url.endswith("/tickets/new/") and r.method == "POST") as created:
-        page.get_by_role("button", name="Create ticket").click()
+        page.get_by_role("button", name="Create ticket").dblclick()  # an impatient double click: one ticket
     body = created.value.post_data_buffer or b""
     assert first not in body  # the bytes went ahead; the form carries tokens
     expect(page).to_have_url(re.compile(r"/tickets/\d+/$"))
@@ -258,13 +258,16 @@ def test_a_screen_recording_stops_at_the_cap_is_previewed_added_and_processed(
     )
     assert page.locator("#file-list li").count() == 0  # not added until the person says so
 
+    recorder.get_by_role("button", name="Record again").click()
+    expect(preview).to_be_hidden()
+    expect(page.locator("#record-countdown")).to_have_text("1 s left")
+    recorder.get_by_role("button", name="Stop recording").click()  # stopped by hand this time
+    expect(preview).to_be_visible(timeout=8000)
     recorder.get_by_role("button", name="Discard").click()
     expect(preview).to_be_hidden()
     assert page.locator("#file-list li").count() == 0
 
     recorder.get_by_role("button", name="Record the screen").click()
-    expect(page.locator("#record-countdown")).to_have_text("1 s left")
-    recorder.get_by_role("button", name="Stop recording").click()  # stopped by hand this time
     expect(preview).to_be_visible(timeout=8000)
     shot(page, "intake-recording-preview")
     recorder.get_by_role("button", name="Add the recording").click()

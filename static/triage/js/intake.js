@@ -37,6 +37,7 @@
     var items = [];
     var nextId = 1;
     var submitWhenDone = false;
+    var sent = false;
 
     zone.classList.add("is-enhanced");
     zone.setAttribute("tabindex", "0");
@@ -204,6 +205,8 @@
     }
 
     function send() {
+      if (sent) return;  // a second click while the page is leaving would make a second ticket
+      sent = true;
       input.value = "";  // the bytes went ahead; the form carries the tokens
       submit.textContent = submit.dataset.busyLabel || submit.textContent;
       form.submit();
@@ -264,6 +267,7 @@
 
     form.addEventListener("submit", function (event) {
       event.preventDefault();
+      if (sent) return;
       if (!form.reportValidity()) return;
       if (items.some(function (i) { return i.state === "refused" || i.state === "failed"; })) {
         showError("Remove the files marked in red before creating the ticket.");
