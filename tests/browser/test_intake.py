@@ -302,6 +302,7 @@ def test_the_ticket_page_shows_each_attachments_stage_until_done_or_rejected(
     live_server, page: Page, start_worker, settings, tmp_path: Path
 ):
     settings.TRIAGE_POLL_INTERVAL_S = 1
+    settings.TRIAGE_OCR_ENABLED = True  # the page and the worker agree: text is read before triage
     video = tmp_path / "rec.mp4"
     render_recording(video, seconds=3, width=640, height=360, error_text="Payment failed: HTTP 500")
     screenshot = render_screenshot(title="Checkout", lines=["Total 129 EUR"], error_dialog="Payment failed")
@@ -323,19 +324,23 @@ def test_the_ticket_page_shows_each_attachments_stage_until_done_or_rejected(
     for i in range(3):  # no worker yet: each file is uploaded and waits
         expect(stages.nth(i)).to_have_attribute("data-stage", "uploaded")
     expect(stages.first.locator('[aria-current="step"]')).to_have_text("Uploaded")
+    shot(page, "intake-ticket-page-uploaded")
 
-    start_worker()
+    start_worker(TRIAGE_OCR_ENABLED="1")
     expect(page.locator("#ticket-status-badge")).not_to_contain_text("Processing", timeout=120_000)
     expect(page.locator("#review-form")).to_be_visible(timeout=120_000)  # reloaded once triaged
     stages = page.locator("#ticket-live .stages")
     expect(stages.nth(0)).to_have_attribute("data-stage", "done")
     expect(stages.nth(1)).to_have_attribute("data-stage", "done")
     expect(stages.nth(2)).to_have_attribute("data-stage", "rejected")
-    expect(stages.nth(0).locator(".stage-done")).to_have_text(["Uploaded", "Normalizing", "Triaging", "Done"])
+    expect(stages.nth(0).locator(".stage-done")).to_have_text(
+        ["Uploaded", "Normalizing", "Reading text", "Triaging", "Done"]
+    )
     expect(stages.nth(1).locator(".stage-done")).to_have_text(
-        ["Uploaded", "Sampling frames", "Triaging", "Done"]
+        ["Uploaded", "Sampling frames", "Reading text", "Triaging", "Done"]
     )
     broken = Attachment.objects.get(original_name="broken.mp4")
     assert broken.status == Attachment.Status.REJECTED and broken.reject_reason
     expect(page.locator("#ticket-live")).to_contain_text(f"Rejected: {broken.reject_reason[:40]}")
+    expect(page.locator("#ticket-live .ocr-text").first).to_contain_text("Text read from")
     shot(page, "intake-ticket-page-stages")
