@@ -73,8 +73,7 @@ class TicketCreateForm(forms.Form):
 
     def _limit_attrs(self) -> None:
         widget = self.fields["attachments"].widget
-        # the plain form's own statement of the limits (intake.js reads the json_script config)
-        # read by scripts to warn before a long upload the server would refuse anyway
+        # the limits, stated on the plain input too (intake.js reads them from the json_script config)
         widget.attrs.update(
             {
                 "data-max-files": settings.DATA_UPLOAD_MAX_NUMBER_FILES,

@@ -178,4 +178,5 @@ def test_the_page_carries_the_servers_limits_and_types_for_the_script(agent, set
     assert config["maxImageBytes"] == 1234 and config["recordMaxS"] == 45
     assert config["uploadUrl"] == UPLOAD
     assert "image/png" in config["imageTypes"] and "video/webm" in config["videoTypes"]
+    assert html.count('id="intake-config"') == 1 and "<title>New ticket · Triage</title>" in html
     assert "onclick" not in html.lower() and "<script>" not in html  # CSP: no inline script
