@@ -14,6 +14,7 @@ from playwright.sync_api import Browser, Page, Playwright, Request, expect
 from tests.browser.conftest import CHROMIUM
 from tests.browser.test_review_flow import log_in, shot
 from tests.factories import FAKE_MP4, UserFactory, png_bytes, taxonomy_rows
+from tests.views.test_ticket_create import noise_png
 from tests.worker import wait_for
 from triage.demo_media import render_recording, render_screenshot
 from triage.models import Attachment, Ticket
@@ -344,3 +345,17 @@ def test_the_ticket_page_shows_each_attachments_stage_until_done_or_rejected(
     expect(page.locator("#ticket-live")).to_contain_text(f"Rejected: {broken.reject_reason[:40]}")
     expect(page.locator("#ticket-live .ocr-text").first).to_contain_text("Text read from")
     shot(page, "intake-ticket-page-stages")
+
+
+def test_the_progress_bar_moves_while_a_slow_upload_runs(live_server, page: Page):
+    open_form(page, live_server.url)
+    cdp = page.context.new_cdp_session(page)
+    cdp.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 20, "downloadThroughput": -1, "uploadThroughput": 256 * 1024},
+    )
+    # ~1 MB of incompressible pixels: about 4 s at 256 KB/s
+    page.evaluate(DROP_JS, [spec("large.png", noise_png(600), "image/png")])
+    bar = file_row(page, "large.png").locator("progress")
+    expect(bar).to_have_attribute("value", re.compile(r"^[1-9]\d?$"), timeout=10_000)  # part way
+    expect(bar).to_have_attribute("value", "100", timeout=30_000)
