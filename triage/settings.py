@@ -413,3 +413,6 @@ CACHES = {
 # Secrets never reach the log output, whoever logs them (triage/redact.py).
 LOGGING["filters"] = {"redact": {"()": "triage.redact.SecretsFilter"}}
 LOGGING["handlers"]["console"]["filters"] = ["redact"]
+# --- Browser intake (issue 7) ---
+# Longest screen recording made from the new-ticket page (the page counts down and stops itself).
+TRIAGE_SCREEN_RECORDING_MAX_S = env.int("TRIAGE_SCREEN_RECORDING_MAX_S", default=120)

@@ -61,6 +61,7 @@ ACCESS: dict[str, Row] = {
     "triage:review-queue": agents("GET", 200),
     "triage:review-queue-bulk": agents("POST", REDIRECT),
     "triage:ticket-create": agents("GET", 200),
+    "triage:ticket-upload": agents("POST", 400),  # no file posted
     "triage:ticket-detail": agents("GET", 200),
     "triage:ticket-action": agents("POST", REDIRECT),  # no action chosen: back to the ticket
     "triage:attachment-file": agents("GET", 200),

@@ -9,6 +9,7 @@ urlpatterns = [
     path("", queue.review_queue, name="review-queue"),
     path("bulk/", queue.review_queue_bulk, name="review-queue-bulk"),
     path("tickets/new/", tickets.ticket_create_page, name="ticket-create"),
+    path("tickets/uploads/", tickets.ticket_upload, name="ticket-upload"),
     path("tickets/<int:ticket_id>/", tickets.ticket_detail, name="ticket-detail"),
     path("tickets/<int:ticket_id>/actions/", tickets.ticket_action, name="ticket-action"),
     path("media/attachments/<int:attachment_id>/original", media.attachment_file, name="attachment-file"),
