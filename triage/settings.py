@@ -52,6 +52,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # issue 9: a view's OperationalError becomes a 503 "Database unavailable" page
+    "triage.middleware_db.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "triage.urls"
