@@ -12,6 +12,11 @@ p50/p95 during the burst, the per-ticket created->triaged p50/p95, and the exact
 (distinct mails/forms posted == tickets, no duplicate tickets, one run each). Also the machine's
 load average: on a shared machine the figures are noisy.
 
+Measured 2026-11-29 on the shared 2-core machine (load average ~17 from other runs), 10,000
+tickets: 551 tickets/min end to end, 14.4 posts/s, queue page p95 1447 ms while posting and
+650 ms while draining (p50 1059 / 413 ms), exactly once: 5000 mails -> 5000 tickets, 5000 forms ->
+5000 tickets, one run each. Re-measure on a quiet machine.
+
 Needs PostgreSQL and Redis on 127.0.0.1 (a scratch database dropped afterwards; Redis database
 BENCH_REDIS_DB, default 12, flushed).
 """
