@@ -52,6 +52,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # issue 9: a view's OperationalError becomes a 503 "Database unavailable" page
+    "triage.middleware_db.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "triage.urls"
@@ -160,6 +162,10 @@ else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         # must exceed the longest task so a slow ffmpeg or model call is not redelivered mid-run
         "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT_S", default=3600),
+        # issue 9: how often a worker looks for messages whose worker died (kombu's defaults, 10 s
+        # x every 10th look: ~100 s after the visibility timeout); the resilience tests shorten it
+        "unacked_restore_interval": env.int("CELERY_UNACKED_RESTORE_INTERVAL_S", default=10),
+        "unacked_restore_throttle": env.int("CELERY_UNACKED_RESTORE_THROTTLE", default=10),
     }
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True

@@ -12,3 +12,6 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("triage.views.urls")),
 ]
+
+# issue 9: the database unavailable is a 503 "try again" page, not a 500 (triage/middleware_db.py)
+handler500 = "triage.middleware_db.server_error"
