@@ -30,7 +30,11 @@ def header_decode(value: object) -> str:
         return _WS.sub(" ", str(make_header(decode_header(raw)))).strip()
     except Exception:  # unknown charset or broken encoded word: keep what can be read
         parts = []
-        for chunk, charset in decode_header(raw) if "=?" in raw else [(raw, None)]:
+        try:
+            chunks = decode_header(raw) if "=?" in raw else [(raw, None)]
+        except Exception:  # a broken base64 word ("HeaderParseError", tests/hostile): the raw text
+            chunks = [(raw, None)]
+        for chunk, charset in chunks:
             if isinstance(chunk, bytes):
                 from triage.adapters.email.parse import text_decode
 
