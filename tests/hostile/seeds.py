@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
+import struct
 import tempfile
+import zlib
 from pathlib import Path
 
 from tests import media_samples as samples
@@ -37,3 +39,12 @@ def video_seeds() -> tuple[bytes, ...]:
         samples.video_file(folder, container, seconds=1.0, size=(96, 64), fps=5, audio=False).read_bytes()
         for container in ("mp4", "webm")
     )
+
+
+def png_claiming_size(width: int, height: int) -> bytes:
+    """A real 32x32 PNG whose IHDR claims another size (with a valid CRC: only the size lies)."""
+    png = bytearray(samples.image_bytes("PNG", size=(32, 32)))
+    ihdr = struct.pack(">II", width, height) + bytes(png[24:29])
+    png[16:29] = ihdr
+    png[29:33] = struct.pack(">I", zlib.crc32(b"IHDR" + ihdr))
+    return bytes(png)

@@ -72,6 +72,8 @@ def email_target(raw: bytes) -> Outcome:
         raise Crash("header_peek returned a non-str field")
     if len(peek.subject) > 300 or len(peek.from_email) > 254:
         raise Crash("header_peek returned an unbounded field")
+    if "\x00" in peek.message_id + peek.subject + peek.from_email:
+        raise Crash("header_peek returned a NUL, which PostgreSQL refuses")
     try:
         parsed = email_parse(raw, our_addresses=OUR_ADDRESSES)
     except EmailUnparseable as exc:
@@ -83,13 +85,21 @@ def email_target(raw: bytes) -> Outcome:
         raise Crash(f"email_parse raised {type(exc).__name__}: {exc}") from exc
     _timed(EMAIL_MAX_S, "email_parse", started)
     _email_check(parsed, raw=raw)
-    return Outcome(ok=True, detail=parsed.body_source)
+    # what the fuzzer tells branches apart by: body source, automatic kind, parts, parser defects
+    detail = f"{parsed.body_source} {parsed.auto_kind} {'p' * min(len(parsed.parts), 3)} {' '.join(parsed.defects)}"
+    return Outcome(ok=True, detail=detail)
 
 
 def _email_check(parsed: ParsedEmail, *, raw: bytes) -> None:
     for name in ("message_id", "subject", "from_email", "from_name", "text", "new_text", "quoted_text"):
         if not isinstance(getattr(parsed, name), str):
             raise Crash(f"ParsedEmail.{name} is {type(getattr(parsed, name)).__name__}, not str")
+    texts = [parsed.message_id, parsed.subject, parsed.from_email, parsed.from_name, parsed.text]
+    texts += [parsed.new_text, parsed.quoted_text, parsed.auto_reason, *parsed.to, *parsed.cc]
+    texts += [*parsed.delivered_to, *parsed.in_reply_to, *parsed.references, *parsed.defects]
+    texts += [s for p in parsed.parts for s in (p.filename, p.content_type, p.content_id, p.drop_reason)]
+    if any("\x00" in t for t in texts):
+        raise Crash("a NUL in the parsed text: PostgreSQL text and jsonb refuse it")
     if parsed.body_source not in ("plain", "html", "none"):
         raise Crash(f"body_source {parsed.body_source!r}")
     if len(parsed.subject) > 300 or len(parsed.from_name) > 200:

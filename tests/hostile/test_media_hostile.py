@@ -5,16 +5,13 @@ mutated headers."""
 
 from __future__ import annotations
 
-import struct
-import zlib
-
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from tests import media_samples as samples
 from tests.hostile import strategies as hs
-from tests.hostile.seeds import image_seeds, video_seeds
+from tests.hostile.seeds import image_seeds, png_claiming_size, video_seeds
 from tests.hostile.targets import upload_target
 
 
@@ -47,19 +44,10 @@ def test_truncated_real_files_are_processed_or_refused_as_bad_input(keep: float)
         upload_target(samples.truncated(seed, keep))
 
 
-def _png_with_size(width: int, height: int) -> bytes:
-    """A real PNG whose IHDR claims another size (with a valid CRC, so only the size is wrong)."""
-    png = bytearray(samples.image_bytes("PNG", size=(32, 32)))
-    ihdr = struct.pack(">II", width, height) + bytes(png[24:29])
-    png[16:29] = ihdr
-    png[29:33] = struct.pack(">I", zlib.crc32(b"IHDR" + ihdr))
-    return bytes(png)
-
-
 @pytest.mark.parametrize(
     ("width", "height"),
     [(0, 0), (1, 2**31 - 1), (2**31 - 1, 2**31 - 1), (100_000, 100_000), (64, 64)],
 )
 def test_a_png_header_lying_about_its_size_is_refused_quickly(width: int, height: int):
-    outcome = upload_target(_png_with_size(width, height))
+    outcome = upload_target(png_claiming_size(width, height))
     assert not outcome.ok  # the pixels do not match the header: refused (a bomb, or undecodable)

@@ -3,6 +3,7 @@ nothing else (each has its own, empty MEDIA_ROOT). A ticket with a screenshot an
 created over HTTP is processed by a real worker process, its renditions land in the bucket, and the
 ticket page serves them from there with the same safe headers as from disk."""
 
+# ruff: noqa: F811 - the fixtures are imported from their modules and named as parameters
 from __future__ import annotations
 
 import re
@@ -30,7 +31,7 @@ def test_web_and_worker_on_different_machines_share_media_only_through_s3(
     agent,
     s3_media,
     settings,
-    tmp_path: Path,  # noqa: F811
+    tmp_path: Path,
 ):
     server, bucket = s3_media
     worker_media = tmp_path / "worker-media-unused"

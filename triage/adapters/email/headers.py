@@ -10,7 +10,7 @@ from email.message import Message
 from email.parser import BytesParser
 from email.utils import getaddresses
 
-from triage.adapters.email import HeaderPeek
+from triage.adapters.email import HeaderPeek, nul_free
 from triage.adapters.email.threading import message_id_normalize
 
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
@@ -75,9 +75,9 @@ def header_peek(raw: bytes) -> HeaderPeek:
     addresses = getaddresses([header_decode(v) for v in headers.get_all("from") or []])
     message_id = message_id_normalize(str(headers.get("message-id") or ""))
     return HeaderPeek(
-        message_id=message_id,
+        message_id=nul_free(message_id),
         # only needed (and only computed) when there is no Message-ID to key the message by
         content_sha256="" if message_id else content_hash(raw, headers),
-        subject=header_decode(headers.get("subject"))[:300],
-        from_email=(addresses[0][1] if addresses else "")[:254],
+        subject=nul_free(header_decode(headers.get("subject")))[:300],
+        from_email=nul_free(addresses[0][1] if addresses else "")[:254],
     )

@@ -10,7 +10,7 @@ import contextlib
 import io
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from email import message_from_bytes
 from email import policy as email_policy
@@ -20,7 +20,7 @@ from pathlib import PurePosixPath, PureWindowsPath
 
 from email_reply_parser import EmailReplyParser
 
-from triage.adapters.email import EmailPart, EmailUnparseable, ParsedEmail
+from triage.adapters.email import EmailPart, EmailUnparseable, ParsedEmail, nul_free
 from triage.adapters.email.headers import header_decode
 from triage.adapters.email.html import html_to_text
 from triage.adapters.email.threading import message_id_normalize, message_ids_parse
@@ -305,7 +305,7 @@ def email_parse(raw: bytes, *, our_addresses: Sequence[str] = ()) -> ParsedEmail
     defects = [type(d).__name__ for d in msg.defects]
     for part in msg.walk():
         defects.extend(type(d).__name__ for d in getattr(part, "defects", []) if part is not msg)
-    return ParsedEmail(
+    parsed = ParsedEmail(
         message_id=message_id_normalize(str(msg.get("message-id") or "")),
         in_reply_to=message_ids_parse(str(msg.get("in-reply-to") or "")),
         references=message_ids_parse(" ".join(str(v) for v in msg.get_all("references") or [])),
@@ -325,3 +325,15 @@ def email_parse(raw: bytes, *, our_addresses: Sequence[str] = ()) -> ParsedEmail
         auto_reason=auto_reason,
         defects=tuple(dict.fromkeys(defects)),
     )
+    return _nul_free(parsed)
+
+
+def _nul_free(value):  # type: ignore[no-untyped-def]
+    """Every str of a ParsedEmail (and of its parts) without NUL characters; bytes untouched."""
+    if isinstance(value, str):
+        return nul_free(value)
+    if isinstance(value, tuple):
+        return tuple(_nul_free(v) for v in value)
+    if isinstance(value, ParsedEmail | EmailPart):
+        return replace(value, **{f.name: _nul_free(getattr(value, f.name)) for f in fields(value)})
+    return value
