@@ -82,7 +82,7 @@ class Stats:
 def mutate(rng: random.Random, data: bytes, corpus: list[bytes], tokens: list[bytes]) -> bytes:
     out = bytearray(data)
     for _ in range(rng.randint(1, 8)):
-        op = rng.randrange(9)
+        op = rng.randrange(10)
         # most structure (headers, boxes, chunk sizes) is near the start: bias positions there
         limit = len(out) if rng.random() < 0.5 else min(len(out), 512)
         at = rng.randrange(limit) if limit else 0
@@ -108,6 +108,9 @@ def mutate(rng: random.Random, data: bytes, corpus: list[bytes], tokens: list[by
             out[at:at] = rng.choice(tokens)
         elif op == 8 and len(out) > 8:
             out[at : at + 1] = bytes([out[at] + rng.choice((-1, 1)) & 0xFF])
+        elif op == 9 and tokens and rng.random() < 0.2:
+            # a run of one token: deep nesting ("[[[[..."), thousands of boundaries or headers
+            out[at:at] = rng.choice(tokens) * rng.choice((100, 1_000, 10_000, 100_000))
     return bytes(out[: 4 * 1024 * 1024])  # bounded: one input never grows past 4 MB
 
 
@@ -183,6 +186,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=240.0, help="total time, shared by the targets")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", type=Path, default=ROOT / "var" / "fuzz")
+    parser.add_argument("--only", default="", help="comma list of targets (default: all)")
     args = parser.parse_args()
     # Pillow warns on every damaged EXIF block it skips: expected here, and millions of lines
     warnings.simplefilter("ignore")
@@ -223,6 +227,10 @@ def main() -> None:
             TOKENS["reply"],
         ),
     ]
+    if args.only:
+        plan = [p for p in plan if p[0] in args.only.split(",")]
+        total_share = sum(p[3] for p in plan)
+        plan = [(n, r, s, share / total_share, t) for n, r, s, share, t in plan]
     total_crashes = 0
     for name, run, seeds, share, tokens in plan:
         stats = _run_target(

@@ -139,3 +139,52 @@ def test_local_path_copies_an_object_to_a_temporary_file_and_removes_it(s3_media
 def test_a_missing_object_is_a_file_not_found(s3_media):
     with pytest.raises(FileNotFoundError), local_path("originals/00/00/missing.png"):
         pass
+
+
+def test_raw_emails_and_their_attachments_go_to_the_bucket(
+    s3_media, taxonomy, django_capture_on_commit_callbacks
+):
+    """The webhook's store and the intake job's parse, both through S3 (the intake worker reads
+    the raw message back from the bucket, not from a local file)."""
+    import io
+
+    from tests.hostile.seeds import EMAIL_FIXTURES
+    from triage.models import Attachment, InboundEmail
+    from triage.services.intake import inbound_email_process, inbound_email_receive
+
+    server, bucket = s3_media
+    raw = (EMAIL_FIXTURES / "attachments.eml").read_bytes()
+    with django_capture_on_commit_callbacks(execute=False):
+        result = inbound_email_receive(fileobj=io.BytesIO(raw), source="raw")
+        inbound_email_process(inbound_email_id=result.inbound_email_id)
+    email = InboundEmail.objects.get(id=result.inbound_email_id)
+    assert email.status == InboundEmail.Status.TICKETED
+    keys = server.keys(bucket)
+    assert email.raw.name in keys and email.raw.name.startswith("inbound/")
+    assert server.client().get_object(Bucket=bucket, Key=email.raw.name)["Body"].read() == raw
+    originals = [a.file.name for a in Attachment.objects.filter(ticket=email.ticket)]
+    assert originals and set(originals) <= keys
+
+
+def test_exports_are_written_to_and_purged_from_the_bucket(s3_media, db, django_capture_on_commit_callbacks):
+    from datetime import timedelta
+
+    from django.contrib.auth import get_user_model
+    from django.utils import timezone
+
+    from triage.models import ReportExport
+    from triage.selectors_reports import ReportFilters
+    from triage.services.reports import report_export_create, report_export_purge, report_export_run
+
+    server, bucket = s3_media
+    user = get_user_model().objects.create_user("s3-manager", password="x-pass-123")
+    with django_capture_on_commit_callbacks(execute=False):
+        export = report_export_create(user=user, filters=ReportFilters(), fmt="csv")
+    report_export_run(export_id=export.id)
+    export.refresh_from_db()
+    assert export.status == ReportExport.Status.DONE
+    assert export.file.name in server.keys(bucket)
+    body = server.client().get_object(Bucket=bucket, Key=export.file.name)["Body"].read()
+    assert b"subject" in body.splitlines()[0].lower()  # the CSV's header row
+    assert report_export_purge(now=timezone.now() + timedelta(days=30)) == 1
+    assert export.file.name not in server.keys(bucket)
