@@ -9,7 +9,7 @@ settings.register_profile(
     "ci",
     deadline=None,  # a loaded 2-core machine makes per-example deadlines flaky; targets bound time themselves
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-    derandomize=False,
+    database=None,  # no .hypothesis/ folder in the repository; a failure prints its reproduction blob
     print_blob=True,
 )
 settings.register_profile("long", parent=settings.get_profile("ci"), max_examples=5000)

@@ -1,6 +1,6 @@
-"""Web and worker as if on two machines: they share the database, the broker and an S3 bucket, and
-nothing else (each has its own, empty MEDIA_ROOT). A ticket with a screenshot and a short recording
-created over HTTP is processed by a real worker process, its renditions land in the bucket, and the
+"""Web, a media worker and an llm worker as if on three machines: they share the database, the
+broker and an S3 bucket, and nothing else (each has its own, empty MEDIA_ROOT). A ticket with a screenshot and a short recording
+created over HTTP is processed by real worker processes (one per queue), its renditions land in the bucket, and the
 ticket page serves them from there with the same safe headers as from disk."""
 
 # ruff: noqa: F811 - the fixtures are imported from their modules and named as parameters
@@ -34,13 +34,13 @@ def test_web_and_worker_on_different_machines_share_media_only_through_s3(
     tmp_path: Path,
 ):
     server, bucket = s3_media
+    # two worker "machines", one per queue, each with its own empty MEDIA_ROOT
     worker_media = tmp_path / "worker-media-unused"
-    start_worker(
-        queues="media,llm",
-        MEDIA_ROOT=str(worker_media),
-        TRIAGE_VIDEO_FRAMES="3",
-        **server.env(bucket),
+    llm_media = tmp_path / "worker-llm-unused"
+    media_worker = start_worker(
+        queues="media", MEDIA_ROOT=str(worker_media), TRIAGE_VIDEO_FRAMES="3", **server.env(bucket)
     )
+    llm_worker = start_worker(queues="llm", MEDIA_ROOT=str(llm_media), **server.env(bucket))
     video = samples.video_file(tmp_path, "webm", seconds=2.0, size=(320, 240), fps=10, audio=False)
     screenshot = samples.image_bytes("PNG", size=(640, 400))
     session = http_login(live_server.url, "e2e-agent", "e2e-pass-123")
@@ -72,7 +72,13 @@ def test_web_and_worker_on_different_machines_share_media_only_through_s3(
     assert {r.file.name for r in renditions} <= in_bucket
     assert all(name.startswith(("originals/", "renditions/")) for name in in_bucket)
     # neither "machine" kept a local copy: they could only have shared through the bucket
-    assert _files_under(worker_media) == []
+    assert _files_under(worker_media) == [] and _files_under(llm_media) == []
+    # each queue was worked by its own process
+    # (the start-up banner lists every task; a run is logged as "name[task id] succeeded")
+    assert (
+        "attachment_process_task[" in media_worker.log() and "ticket_triage_task[" not in media_worker.log()
+    )
+    assert "ticket_triage_task[" in llm_worker.log() and "attachment_process_task[" not in llm_worker.log()
     assert _files_under(Path(settings.MEDIA_ROOT)) == []
 
     page = session.get(f"{live_server.url}/tickets/{ticket_id}/", timeout=10)

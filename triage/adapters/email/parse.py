@@ -17,6 +17,7 @@ from email import policy as email_policy
 from email.message import Message
 from email.utils import getaddresses, parsedate_to_datetime
 from pathlib import PurePosixPath, PureWindowsPath
+from typing import Any
 
 from email_reply_parser import EmailReplyParser
 
@@ -328,7 +329,7 @@ def email_parse(raw: bytes, *, our_addresses: Sequence[str] = ()) -> ParsedEmail
     return _nul_free(parsed)
 
 
-def _nul_free(value):  # type: ignore[no-untyped-def]
+def _nul_free(value: Any) -> Any:
     """Every str of a ParsedEmail (and of its parts) without NUL characters; bytes untouched."""
     if isinstance(value, str):
         return nul_free(value)
