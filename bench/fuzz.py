@@ -248,7 +248,7 @@ def main() -> None:
                     "metric": f"fuzz_{name}_crashes",
                     "value": stats.crashes,
                     "unit": "crashes",
-                    "goal": "0",
+                    "goal": "== 0",
                     "kinds": stats.crash_kinds,
                 }
             )
@@ -263,7 +263,9 @@ def main() -> None:
         sys.stdout.flush()
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
-        json.dumps({"metric": "fuzz_crashes_total", "value": total_crashes, "unit": "crashes", "goal": "0"})
+        json.dumps(
+            {"metric": "fuzz_crashes_total", "value": total_crashes, "unit": "crashes", "goal": "== 0"}
+        )
     )
     print(json.dumps({"metric": "fuzz_peak_rss", "value": round(peak_mb, 1), "unit": "MB"}))
 
