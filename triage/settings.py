@@ -422,3 +422,34 @@ LOGGING["handlers"]["console"]["filters"] = ["redact"]
 # --- Browser intake (issue 7) ---
 # Longest screen recording made from the new-ticket page (the page counts down and stops itself).
 TRIAGE_SCREEN_RECORDING_MAX_S = env.int("TRIAGE_SCREEN_RECORDING_MAX_S", default=120)
+# --- Shared media storage (issue 9) ----------------------------------------------------------------
+# TRIAGE_STORAGE=s3 puts every stored object (uploads, renditions, raw emails, exports) in an
+# S3-compatible bucket, so web and workers on different machines share them without a shared
+# volume. Workers copy an object to a temporary file when ffmpeg or Pillow need a path
+# (triage.services.storage.local_path); the web process streams objects through Django with the
+# same safe headers as from disk. The default, "filesystem", is MEDIA_ROOT as before.
+TRIAGE_STORAGE = env.str("TRIAGE_STORAGE", default="filesystem")
+if TRIAGE_STORAGE == "s3":
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env.str(
+                "TRIAGE_S3_BUCKET", default="triage-media" if DEBUG else environ.Env.NOTSET
+            ),
+            # empty: AWS itself; set it for MinIO, Ceph, R2, a local test server...
+            "endpoint_url": env.str("TRIAGE_S3_ENDPOINT_URL", default="") or None,
+            "region_name": env.str("TRIAGE_S3_REGION", default="") or None,
+            # empty: boto3's own chain (instance role, ~/.aws, AWS_* variables)
+            "access_key": env.str("AWS_ACCESS_KEY_ID", default="") or None,
+            "secret_key": env.str("AWS_SECRET_ACCESS_KEY", default="") or None,
+            "location": env.str("TRIAGE_S3_PREFIX", default=""),
+            "addressing_style": env.str("TRIAGE_S3_ADDRESSING_STYLE", default="") or None,
+            # keys are content hashes: the same key always holds the same bytes
+            "file_overwrite": True,
+            "default_acl": None,  # the bucket stays private; objects are served through Django
+            "querystring_auth": True,
+        },
+    }
+elif TRIAGE_STORAGE != "filesystem":
+    raise environ.ImproperlyConfigured("TRIAGE_STORAGE must be 'filesystem' or 's3'")
+# --- end shared media storage ------------------------------------------------------------------------
