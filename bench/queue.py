@@ -17,21 +17,19 @@ request under CaptureQueriesContext. Prints one JSON object per line.
 
 from __future__ import annotations
 
-import os
-import sys
-
-# This file shares its name with the stdlib's `queue` (which psycopg imports): keep its folder off
-# the import path when it runs as a script.
-sys.path.remove(os.path.dirname(os.path.abspath(__file__)))
-
 import argparse
 import json
+import os
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
+# This file shares its name with the stdlib's `queue`, which psycopg and Django import (lazily,
+# below): keep its folder off the import path when it runs as a script.
+sys.path[:] = [p for p in sys.path if p != os.path.dirname(os.path.abspath(__file__))]
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 PG = os.environ.get("TRIAGE_BENCH_PG", "postgres://postgres@127.0.0.1:5432")
@@ -273,6 +271,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="10000,100000")
     parser.add_argument("--requests", type=int, default=50)
     parser.add_argument("--fresh", action="store_true", help="rebuild the bench databases")
+    parser.add_argument("--prepare-only", action="store_true", help="build the databases, measure nothing")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -284,6 +283,8 @@ def main() -> None:
     results: dict[int, list[dict]] = {}
     for rows in sizes:
         prepare(rows, args.fresh)
+        if args.prepare_only:
+            continue
         results[rows] = measure(rows, args.requests)
         for r in results[rows]:
             where = {"tickets": rows, "page": r["page"], "page_size": r["page_size"]}
@@ -292,7 +293,7 @@ def main() -> None:
             emit(
                 "queue_sql_queries", r["queries"], "queries", "constant", rows_shown=r["rows_shown"], **where
             )
-    for page in PAGES:
+    for page in PAGES if results else ():
         counts = {r["queries"] for rows in results.values() for r in rows if r["page"] == page}
         emit(
             "queue_sql_queries_distinct_over_sizes",
