@@ -228,6 +228,8 @@ def _work_order_ids(
 ) -> list[int]:
     if stop <= start:
         return []
+    if not connection.features.supports_slicing_ordering_in_compound:  # SQLite: one sort, small data
+        return list(_ordered(qs, "work", urgent=urgent).values_list("id", flat=True)[start:stop])
     if urgent is None:
         urgent = tuple(e.value for e in taxonomy_get().priorities[-2:])
     parts = [
