@@ -196,8 +196,12 @@ def review_queue_page(
     start, stop = page.start_index() - 1 if page.paginator.count else 0, page.end_index()
     if filters.sort in QUEUE_SORTS and filters.sort != "work":
         ids = list(_ordered(bare, filters.sort, urgent=None).values_list("id", flat=True)[start:stop])
+    elif filters.q.strip():
+        # a search selects a few hundred tickets through its index: sorting their ids is cheap, and
+        # a band-by-band walk of the created_at index would test the search on every ticket
+        ids = list(_ordered(bare, "work", urgent=filters.urgent).values_list("id", flat=True)[start:stop])
     else:
-        ids = _work_order_ids(bare, urgent=filters.urgent, start=start, stop=stop)
+        ids = _work_order_ids(bare, filters=filters, start=start, stop=stop)
     rows = {t.id: t for t in _with_files(Ticket.objects.filter(id__in=ids))}
     page.object_list = [rows[i] for i in ids if i in rows]
     return page
@@ -215,21 +219,32 @@ def ticket_newest_id() -> int:
 _IN_PROGRESS_OR_DONE = (Ticket.Status.REVIEWED, Ticket.Status.PROCESSING, Ticket.Status.TRIAGING)
 
 
-def _work_bands(urgent: tuple[str, ...]) -> list[Q]:
-    """The work order's bands (see _ordered) as disjoint filters, first band first."""
+def _work_bands(filters: QueueFilters, urgent: tuple[str, ...]) -> list[tuple[int, Q]]:
+    """The work order's bands (see _ordered) as disjoint filters, first band first, without the
+    bands the filters rule out: a band with no rows would walk the whole created_at index."""
     later = Q(status__in=_IN_PROGRESS_OR_DONE)
     first = ~later & (Q(status=Ticket.Status.MANUAL_TRIAGE) | Q(priority__in=list(urgent)))
     unsure = Q(confidence__lt=LOW_CONFIDENCE)
-    return [first, ~later & ~first & unsure, ~later & ~first & ~unsure, later]
+    bands = [
+        (0, first, {Ticket.Status.MANUAL_TRIAGE, Ticket.Status.NEEDS_REVIEW}),
+        (1, ~later & ~first & unsure, {Ticket.Status.NEEDS_REVIEW}),
+        (2, ~later & ~first & ~unsure, {Ticket.Status.NEEDS_REVIEW}),
+        (3, later, set(_IN_PROGRESS_OR_DONE)),
+    ]
+    confident_only = filters.confidence_below is not None and filters.confidence_below <= LOW_CONFIDENCE
+    return [
+        (n, band)
+        for n, band, statuses in bands
+        if (not filters.statuses or statuses & set(filters.statuses)) and not (n == 2 and confident_only)
+    ]
 
 
-def _work_order_ids(
-    qs: QuerySet[Ticket], *, urgent: tuple[str, ...] | None, start: int, stop: int
-) -> list[int]:
+def _work_order_ids(qs: QuerySet[Ticket], *, filters: QueueFilters, start: int, stop: int) -> list[int]:
     if stop <= start:
         return []
     if not connection.features.supports_slicing_ordering_in_compound:  # SQLite: one sort, small data
-        return list(_ordered(qs, "work", urgent=urgent).values_list("id", flat=True)[start:stop])
+        return list(_ordered(qs, "work", urgent=filters.urgent).values_list("id", flat=True)[start:stop])
+    urgent = filters.urgent
     if urgent is None:
         urgent = tuple(e.value for e in taxonomy_get().priorities[-2:])
     parts = [
@@ -237,8 +252,10 @@ def _work_order_ids(
         .annotate(band=Value(n, output_field=IntegerField()))
         .order_by("created_at", "id")
         .values_list("id", "band", "created_at")[:stop]
-        for n, band in enumerate(_work_bands(urgent))
+        for n, band in _work_bands(filters, urgent)
     ]
+    if len(parts) == 1:
+        return [row[0] for row in parts[0][start:stop]]
     merged = parts[0].union(*parts[1:], all=True).order_by("band", "created_at", "id")
     return [row[0] for row in merged[start:stop]]
 

@@ -37,5 +37,13 @@ class Migration(migrations.Migration):
             model_name="ticket",
             index=models.Index(fields=["created_at", "id"], name="ticket_created_id"),
         ),
+        migrations.AddIndex(
+            model_name="ticket",
+            index=models.Index(fields=["category", "status"], name="ticket_category_status"),
+        ),
+        migrations.AddIndex(
+            model_name="ticket",
+            index=models.Index(fields=["queue", "status"], name="ticket_queue_status"),
+        ),
         migrations.RunPython(create, drop, elidable=False),
     ]
