@@ -88,7 +88,14 @@ class Ticket(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["status", "-created_at"], name="ticket_status_created")]
+        indexes = [
+            models.Index(fields=["status", "-created_at"], name="ticket_status_created"),
+            # the queue's work order reads each band in this order (selectors.review_queue_page)
+            models.Index(fields=["created_at", "id"], name="ticket_created_id"),
+            # the queue's commonest filters, counted on every page (a status tab narrows them further)
+            models.Index(fields=["category", "status"], name="ticket_category_status"),
+            models.Index(fields=["queue", "status"], name="ticket_queue_status"),
+        ]
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.subject}"

@@ -290,6 +290,7 @@ TRIAGE_AUTO_ACCEPT = {
 }
 TRIAGE_QUEUE_PAGE_SIZE = env.int("TRIAGE_QUEUE_PAGE_SIZE", default=25)
 TRIAGE_POLL_INTERVAL_S = env.int("TRIAGE_POLL_INTERVAL_S", default=2)
+TRIAGE_QUEUE_LIVE_INTERVAL_S = env.int("TRIAGE_QUEUE_LIVE_INTERVAL_S", default=10)  # issue 7: new-ticket poll
 
 # --- Offline model (issue 5) ----------------------------------------------------------------------
 # Language detector accuracy: high (~200 MB, ~3 s on first use per worker) | low (~15 MB, weaker on

@@ -5,7 +5,8 @@
   // Review queue keyboard: j/k move, o or Enter open, x tick for bulk accept, / search.
   function setupQueueKeys(table) {
     var index = -1;
-    function rows() { return Array.prototype.slice.call(table.querySelectorAll("tbody tr")); }
+    // looked up each time: the queue's "Show new tickets" swaps the table for a fresh one
+    function rows() { return Array.prototype.slice.call(document.querySelectorAll("table.queue tbody tr")); }
     function focus(i) {
       var all = rows();
       if (!all.length) return;
