@@ -29,7 +29,7 @@ def drop(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("triage", "0008_costs"),
+        ("triage", "0009_taxonomy_changes"),
     ]
 
     operations = [
