@@ -291,6 +291,50 @@ def test_each_provider_post_with_wrong_credentials_is_refused(client, sent, prov
     assert InboundEmail.objects.count() == 0
 
 
+def _ses_post(client, *, message_type: str = "Notification", headers: dict[str, str] | None = None):
+    payload = json.loads((FIXTURES / "providers" / "amazon_ses.json").read_text())
+    payload["Type"] = message_type
+    if message_type == "SubscriptionConfirmation":
+        payload |= {"Token": "token-1", "SubscribeURL": "https://sns.example.invalid/confirm"}
+    sns = {"x-amz-sns-message-type": message_type, "x-amz-sns-message-id": payload["MessageId"]}
+    return client.post(
+        "/intake/email/amazon_ses/",
+        json.dumps(payload),
+        content_type="text/plain; charset=UTF-8",  # what SNS sends
+        headers=sns | (headers or {}),
+    )
+
+
+@pytest.fixture
+def sns_confirmations(monkeypatch) -> list[str]:
+    """anymail confirms an SNS subscription through boto3 (the network): record any attempt."""
+    from anymail.webhooks.amazon_ses import AmazonSESInboundWebhookView
+
+    calls: list[str] = []
+    monkeypatch.setattr(
+        AmazonSESInboundWebhookView, "get_boto_client", lambda self, name, **kw: calls.append(name)
+    )
+    return calls
+
+
+@pytest.mark.parametrize("message_type", ["Notification", "SubscriptionConfirmation"])
+def test_an_ses_post_without_credentials_gets_the_basic_auth_challenge_and_stores_nothing(
+    client, sent, sns_confirmations, message_type
+):
+    """anymail does not verify SNS signatures (it would fetch Amazon's certificate at run time):
+    the shared basic-auth secret in the subscription URL is what keeps forged posts out."""
+    response = _ses_post(client, message_type=message_type)
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"].startswith("Basic ")
+    assert InboundEmail.objects.count() == 0 and sent == [] and sns_confirmations == []
+
+
+def test_an_ses_post_with_the_right_credentials_but_sns_headers_that_do_not_match_is_refused(client, sent):
+    response = _ses_post(client, headers=_basic() | {"x-amz-sns-message-id": "forged-id"})
+    assert response.status_code == 400
+    assert InboundEmail.objects.count() == 0 and sent == []
+
+
 def test_a_mailgun_post_with_a_forged_signature_is_refused(client, sent):
     data = {
         "recipient": "support@triage.local",
