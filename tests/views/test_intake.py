@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from django.core.files.storage import default_storage
 from django.test.client import BOUNDARY, encode_multipart
 from django.urls import reverse
 
@@ -75,6 +76,10 @@ def test_a_signed_raw_message_is_stored_and_answered_202_without_login(
     email = InboundEmail.objects.get()
     assert response.json() == {"id": email.id, "duplicate": False}
     assert email.source == "raw" and email.size_bytes == len(body)
+    # hashed as it streamed in: the key and the recorded hash are those of the body
+    assert email.sha256 == hashlib.sha256(body).hexdigest() and email.raw.name.endswith(f"{email.sha256}.eml")
+    with default_storage.open(email.raw.name, "rb") as fh:
+        assert fh.read() == body
     assert sent == [("intake", {"inbound_email_id": email.id})]
 
 
@@ -136,8 +141,7 @@ def test_multipart_with_the_message_as_a_file(client, sent):
     email = InboundEmail.objects.get()
     assert email.message_id == "APPLE-4F1C-0004@example.com"
     assert email.recipient == "support@triage.local"
-    from django.core.files.storage import default_storage
-
+    assert email.sha256 == hashlib.sha256(message).hexdigest()  # of the message, not the whole body
     with default_storage.open(email.raw.name, "rb") as fh:
         assert fh.read() == message
 

@@ -65,7 +65,9 @@ def _dedupe_key(*, message_id: str, content_sha256: str, recipient: str) -> str:
     return hashlib.sha256(base.encode("utf-8", "replace")).hexdigest()
 
 
-def inbound_email_receive(*, fileobj: IO[bytes], source: str, recipient: str = "") -> ReceiveResult:
+def inbound_email_receive(
+    *, fileobj: IO[bytes], source: str, recipient: str = "", sha256: str = ""
+) -> ReceiveResult:
     """Store one delivered message and queue its parsing. Safe to call twice for the same message:
     the second call (even a concurrent one) finds the first row and changes nothing.
 
@@ -73,11 +75,12 @@ def inbound_email_receive(*, fileobj: IO[bytes], source: str, recipient: str = "
     row is one autocommitted INSERT (PostgreSQL flushes its WAL before the INSERT returns), and only
     then is the job published. One statement needs no BEGIN/COMMIT of its own: that saves two round
     trips a message, a third of the request. Inside a caller's transaction (a test, another service)
-    the INSERT runs in a savepoint and the job waits for the caller's commit.
+    the INSERT runs in a savepoint and the job waits for the caller's commit. `sha256`: the
+    hex SHA-256 of exactly these bytes when the caller already computed it while reading them.
     """
     from triage.tasks import inbound_email_process_task
 
-    sha = sha256_of_file(fileobj)
+    sha = sha256 or sha256_of_file(fileobj)
     fileobj.seek(0, io.SEEK_END)
     size = fileobj.tell()
     fileobj.seek(0)
