@@ -4,9 +4,11 @@ ticket (an `intake` worker drains the queue after the load).
 
     python bench/webhook.py [--messages 2000] [--clients 8] [--configs sync:4,conf] [--duplicates 0.1]
 
-Each gunicorn configuration in --configs is measured in the same run, one after the other, on its
-own messages: `conf` is the production one (triage/gunicorn_conf.py, as docker-compose runs it),
-`sync:N` N sync workers (the shape before it), `gthread:W:T` W workers of T threads.
+Each gunicorn configuration in --configs is measured in the same run, in alternating turns of
+--chunk posts (so a drifting machine load weighs on each alike), on its own messages: `conf` is
+the production one (triage/gunicorn_conf.py, as docker-compose runs it), `sync:N` N sync workers
+(the shape before it), `gthread:W:T` W workers of T threads; `CONFIG@FOLDER` serves another
+checkout (e.g. `sync:4@../main`) for a before/after in one run.
 
 Uses PostgreSQL and Redis when reachable on 127.0.0.1 (the production shape: a scratch database
 that is dropped afterwards, Redis database BENCH_REDIS_DB, default 12), else SQLite and the
@@ -99,9 +101,17 @@ def signed_headers(body: bytes) -> dict[str, str]:
     }
 
 
-def gunicorn_command(config: str, port: int) -> tuple[list[str], dict[str, str]]:
-    """The command line and extra environment of one gunicorn configuration (see the docstring)."""
+def gunicorn_command(config: str, port: int) -> tuple[list[str], dict[str, str], Path]:
+    """The command line, extra environment and folder of one gunicorn configuration (see the
+    docstring); `CONFIG@FOLDER` serves another checkout of the code (e.g. main), for a before/after."""
     base = [sys.executable, "-m", "gunicorn", "triage.wsgi"]
+    config, _, folder = config.partition("@")
+    cwd = Path(folder).resolve() if folder else ROOT
+    command, extra = _gunicorn_command(config, port, base)
+    return command, extra, cwd
+
+
+def _gunicorn_command(config: str, port: int, base: list[str]) -> tuple[list[str], dict[str, str]]:
     kind, *numbers = config.split(":")
     if kind == "conf":
         extra = {"GUNICORN_BIND": f"127.0.0.1:{port}", "GUNICORN_LOG_LEVEL": "warning"}
@@ -144,50 +154,96 @@ def p99(values: list[float]) -> float:
     return ordered[max(0, math.ceil(len(ordered) * 0.99) - 1)]
 
 
-def load(*, config: str, env: dict[str, str], bodies: list[bytes], posts: list[int], clients: int) -> dict:
-    """Start gunicorn in `config`, warm it up, post every item of `posts` (indexes into `bodies`)
-    from `clients` threads and stop it. Every post's status is tallied, the warm-up's included."""
-    port = free_port()
-    command, extra_env = gunicorn_command(config, port)
-    gunicorn = subprocess.Popen(
-        command, cwd=ROOT, env={**env, **extra_env}, start_new_session=True, stdout=subprocess.DEVNULL
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not reachable(port):
-            time.sleep(0.1)
-        local = threading.local()
+class Server:
+    """One gunicorn configuration under load: its process, its messages, its client threads."""
 
-        def post(n: int) -> tuple[float, int]:
-            session = getattr(local, "session", None) or requests.Session()
-            local.session = session
-            body = bodies[n]
-            started = time.perf_counter()
-            response = session.post(
-                f"{base}/intake/email/raw/", data=body, headers=signed_headers(body), timeout=30
-            )
-            return (time.perf_counter() - started) * 1000, response.status_code
+    def __init__(
+        self, *, config: str, env: dict[str, str], bodies: list[bytes], posts: list[int], clients: int
+    ):
+        self.config, self.bodies, self.posts = config, bodies, posts
+        self.port = free_port()
+        command, extra_env, cwd = gunicorn_command(config, self.port)
+        self.process = subprocess.Popen(
+            command,
+            cwd=cwd,
+            env={**env, **extra_env, "PYTHONPATH": str(cwd)},
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+        )
+        self.pool = ThreadPoolExecutor(max_workers=clients)
+        self.local = threading.local()
+        self.warm_up: list[tuple[float, int]] = []
+        self.results: list[tuple[float, int]] = []
+        self.elapsed = self.cpu = 0.0
 
-        warm = min(20, len(posts))
-        warm_up = [post(n) for n in posts[:warm]]  # every gunicorn worker: imports, connections
-        cpu_before = workers_cpu_s(gunicorn.pid)
+    def post(self, n: int) -> tuple[float, int]:
+        session = getattr(self.local, "session", None) or requests.Session()  # keep-alive per client
+        self.local.session = session
+        body = self.bodies[n]
         started = time.perf_counter()
-        with ThreadPoolExecutor(max_workers=clients) as pool:
-            results = list(pool.map(post, posts[warm:]))
-        elapsed = time.perf_counter() - started
-        cpu = workers_cpu_s(gunicorn.pid) - cpu_before
-    finally:
-        os.killpg(gunicorn.pid, signal.SIGTERM)
-        gunicorn.wait(timeout=30)
-    statuses = Counter(code for _, code in warm_up + results)
-    return {
-        "requests_per_s": len(results) / elapsed,
-        "p50": statistics.median(ms for ms, _ in results),
-        "p99": p99([ms for ms, _ in results]),
-        "cpu_ms_per_request": cpu * 1000 / len(results),
-        "statuses": statuses,
-    }
+        response = session.post(
+            f"http://127.0.0.1:{self.port}/intake/email/raw/",
+            data=body,
+            headers=signed_headers(body),
+            timeout=30,
+        )
+        return (time.perf_counter() - started) * 1000, response.status_code
+
+    def start(self, warm: int) -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not reachable(self.port):
+            time.sleep(0.1)
+        # every gunicorn worker: imports, connections (tallied, not timed)
+        self.warm_up = list(self.pool.map(self.post, self.posts[:warm]))
+
+    def settle(self, timeout_s: float = 60) -> None:
+        """Wait until the workers are idle: a worker still importing Django would be timed."""
+        deadline = time.monotonic() + timeout_s
+        last = workers_cpu_s(self.process.pid)
+        while time.monotonic() < deadline:
+            time.sleep(0.5)
+            now = workers_cpu_s(self.process.pid)
+            if now - last < 0.02:
+                return
+            last = now
+
+    def run(self, chunk: list[int]) -> None:
+        cpu_before = workers_cpu_s(self.process.pid)
+        started = time.perf_counter()
+        self.results += self.pool.map(self.post, chunk)
+        self.elapsed += time.perf_counter() - started
+        self.cpu += workers_cpu_s(self.process.pid) - cpu_before
+
+    def stop(self) -> None:
+        self.pool.shutdown()
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout=30)
+
+    def figures(self) -> dict:
+        latencies = [ms for ms, _ in self.results]
+        return {
+            "requests_per_s": len(self.results) / self.elapsed,
+            "p50": statistics.median(latencies),
+            "p99": p99(latencies),
+            "cpu_ms_per_request": self.cpu * 1000 / len(self.results),
+            "statuses": Counter(code for _, code in self.warm_up + self.results),
+        }
+
+
+def load_interleaved(servers: list[Server], *, chunk: int, warm: int = 20) -> None:
+    """Post every server's messages in turns of `chunk` posts, alternating the order each turn, so
+    a machine whose load drifts during the run weighs on every configuration alike."""
+    for server in servers:
+        server.start(warm)
+    for server in servers:
+        server.settle()
+    turns = max(math.ceil((len(server.posts) - warm) / chunk) for server in servers)
+    for turn in range(turns):
+        for server in servers if turn % 2 == 0 else reversed(servers):
+            part = server.posts[warm + turn * chunk : warm + (turn + 1) * chunk]
+            if part:
+                server.run(part)
 
 
 def main() -> None:
@@ -198,6 +254,7 @@ def main() -> None:
         "--configs", default="sync:4,conf", help="gunicorn configurations, compared in one run"
     )
     parser.add_argument("--duplicates", type=float, default=0.1, help="share of posts repeated")
+    parser.add_argument("--chunk", type=int, default=200, help="posts per turn between configurations")
     args = parser.parse_args()
     configs = [c.strip() for c in args.configs.split(",") if c.strip()]
 
@@ -247,16 +304,31 @@ def main() -> None:
         shape = "postgres+redis" if services else "sqlite+filesystem"
         expected_ids: set[str] = set()
         total_posts = 0
-        for index, config in enumerate(configs):
-            tag = f"c{index}"
-            bodies = [message(n, image, tag) for n in range(args.messages)]
-            expected_ids.update(message_id(n, tag) for n in range(args.messages))
-            repeats = int(args.messages * args.duplicates)
-            posts = list(range(args.messages)) + random.sample(range(args.messages), repeats)
-            random.shuffle(posts)
-            total_posts += len(posts)
-            figures = load(config=config, env=env, bodies=bodies, posts=posts, clients=args.clients)
-            common = {"config": config, "cores": os.cpu_count(), "clients": args.clients, "shape": shape}
+        repeats = int(args.messages * args.duplicates)
+        servers: list[Server] = []
+        try:
+            for index, config in enumerate(configs):
+                tag = f"c{index}"
+                expected_ids.update(message_id(n, tag) for n in range(args.messages))
+                posts = list(range(args.messages)) + random.sample(range(args.messages), repeats)
+                random.shuffle(posts)
+                total_posts += len(posts)
+                bodies = [message(n, image, tag) for n in range(args.messages)]
+                servers.append(
+                    Server(config=config, env=env, bodies=bodies, posts=posts, clients=args.clients)
+                )
+            load_interleaved(servers, chunk=args.chunk)
+        finally:
+            for server in servers:
+                server.stop()
+        for server in servers:
+            figures = server.figures()
+            common = {
+                "config": server.config,
+                "cores": os.cpu_count(),
+                "clients": args.clients,
+                "shape": shape,
+            }
             emit("webhook_requests_per_s", figures["requests_per_s"], "req/s", goal=">=200", **common)
             emit("webhook_latency_p50", figures["p50"], "ms", **common)
             emit("webhook_latency_p99", figures["p99"], "ms", goal="<150", **common)
@@ -268,12 +340,12 @@ def main() -> None:
                 "webhook_statuses_as_expected",
                 float(statuses == Counter({202: args.messages, 200: repeats})),
                 "bool",
-                config=config,
-                posts=len(posts),
+                config=server.config,
+                posts=len(server.posts),
                 tallied=sum(statuses.values()),
                 statuses={str(k): v for k, v in sorted(statuses.items())},
             )
-            del bodies
+        del servers
         emit("webhook_message_size", len(message(0, image)) / 1024, "KiB")
 
         # Drain the intake queue and check: every distinct message is exactly one ticket.
