@@ -103,8 +103,11 @@ def _refuse(request: HttpRequest, reason: str) -> HttpResponse:
     return HttpResponse(f"forbidden: {reason}\n", status=403, content_type="text/plain")
 
 
-def _body_copy(request: HttpRequest, spool: IO[bytes], *, mac: hmac.HMAC, limit: int) -> bool:
-    """Copy the request body into `spool`, feeding the HMAC as it streams in.
+def _body_copy(
+    request: HttpRequest, spool: IO[bytes], *, mac: hmac.HMAC, digest: hashlib._Hash, limit: int
+) -> bool:
+    """Copy the request body into `spool`, feeding the HMAC and the content hash as it streams in
+    (the storage key, so the service need not read the body again to hash it).
 
     Read in chunks rather than through `request.body`, whose in-memory limit is meant for forms.
     Returns False when the body exceeds `limit`.
@@ -115,6 +118,7 @@ def _body_copy(request: HttpRequest, spool: IO[bytes], *, mac: hmac.HMAC, limit:
         if total > limit:
             return False
         mac.update(chunk)
+        digest.update(chunk)
         spool.write(chunk)
     spool.seek(0)
     return True
@@ -143,8 +147,9 @@ def inbound_email_raw(request: HttpRequest) -> HttpResponse:
     if int(request.META.get("CONTENT_LENGTH") or 0) > hard_limit:
         return HttpResponse("message too large\n", status=413, content_type="text/plain")
     mac = hmac.new(settings.INBOUND_EMAIL_SECRET.encode(), f"{timestamp}.".encode(), hashlib.sha256)
+    digest = hashlib.sha256()
     with tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES) as spool:
-        if not _body_copy(request, spool, mac=mac, limit=hard_limit):
+        if not _body_copy(request, spool, mac=mac, digest=digest, limit=hard_limit):
             return HttpResponse("message too large\n", status=413, content_type="text/plain")
         if not hmac.compare_digest(f"sha256={mac.hexdigest()}", signature):
             return _refuse(request, "bad signature")
@@ -153,6 +158,7 @@ def inbound_email_raw(request: HttpRequest) -> HttpResponse:
         spool.seek(0)
         recipient = request.headers.get("X-Triage-Recipient", "")
         fileobj: IO[bytes] = spool
+        sha256 = digest.hexdigest()
         if request.content_type.startswith("multipart/"):
             try:
                 fields, files = MultiPartParser(
@@ -165,9 +171,9 @@ def inbound_email_raw(request: HttpRequest) -> HttpResponse:
                 return HttpResponse(
                     "multipart body without a message file\n", status=400, content_type="text/plain"
                 )
-            fileobj = upload.file
+            fileobj, sha256 = upload.file, ""  # the message is a part of the body: hashed by the service
             recipient = recipient or fields.get("recipient", "")
-        result = inbound_email_receive(fileobj=fileobj, source="raw", recipient=recipient)
+        result = inbound_email_receive(fileobj=fileobj, source="raw", recipient=recipient, sha256=sha256)
     return JsonResponse(
         {"id": result.inbound_email_id, "duplicate": not result.created},
         status=202 if result.created else 200,
