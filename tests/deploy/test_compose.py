@@ -189,7 +189,12 @@ def test_web_serves_the_wsgi_app_with_gunicorn(compose):
     assert command[0] == "gunicorn"
     module, _, attribute = command[1].partition(":")
     assert hasattr(importlib.import_module(module), attribute or "application")
-    assert _option(command, "--bind", "-b").endswith(":8000")
+    bind = _option(command, "--bind", "-b")
+    config = _option(command, "-c", "--config")
+    if bind is None and config:  # the bind comes from the config file named on the command line
+        assert config.startswith("python:"), f"web: unexpected gunicorn config {config}"
+        bind = importlib.import_module(config.removeprefix("python:")).bind
+    assert bind and bind.endswith(":8000"), f"web binds {bind!r}"
     assert any(str(p).endswith(":8000") for p in web.get("ports", []))
 
 
