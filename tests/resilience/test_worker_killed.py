@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -41,8 +40,11 @@ def test_a_worker_killed_mid_media_job_is_redelivered_and_makes_one_set_of_rendi
     live_server, start_worker, taxonomy, broker, tmp_path: Path
 ):
     get_user_model().objects.create_user("kill-agent", password="kill-pass-123")
-    clip = samples.video_file(tmp_path, "mp4", seconds=40, size=(640, 360), fps=25, audio=False)
-    worker = start_worker(queues="media", CELERY_VISIBILITY_TIMEOUT_S=VISIBILITY_S, **RESTORE)
+    # Long enough that the job is still running when it is killed, on a quiet machine too: the
+    # native representation re-encodes the whole recording for the model.
+    clip = samples.video_file(tmp_path, "mp4", seconds=120, size=(640, 360), fps=25, audio=False)
+    media_env = {"TRIAGE_VIDEO_REPRESENTATION": "native", **RESTORE}
+    worker = start_worker(queues="media", CELERY_VISIBILITY_TIMEOUT_S=VISIBILITY_S, **media_env)
     session = http_login(live_server.url, "kill-agent", "kill-pass-123")
     response = http_create_ticket(
         live_server.url, session, files=[("screen.mp4", clip.read_bytes(), "video/mp4")],
@@ -55,11 +57,10 @@ def test_a_worker_killed_mid_media_job_is_redelivered_and_makes_one_set_of_rendi
         interval=0.01,
         message="the recording to be in the middle of processing",
     )
-    time.sleep(0.3)  # inside ffmpeg
-    _kill(worker)
+    _kill(worker)  # at once: inside ffmpeg
     assert Attachment.objects.get(id=attachment.id).status == Attachment.Status.PROCESSING
 
-    start_worker(queues="media,llm", CELERY_VISIBILITY_TIMEOUT_S=VISIBILITY_S, **RESTORE)
+    start_worker(queues="media,llm", CELERY_VISIBILITY_TIMEOUT_S=VISIBILITY_S, **media_env)
     wait_for(
         lambda: Ticket.objects.get(id=attachment.ticket_id).status in DONE_STATES,
         timeout=240,
