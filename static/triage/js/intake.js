@@ -219,6 +219,11 @@
       addFiles(input.files);
       input.value = "";  // the list is ours now; the same file may be added again after a removal
     });
+    // files chosen before this script ran (a quick user, a slow page) are taken in as well
+    if (input.files && input.files.length) {
+      addFiles(input.files);
+      input.value = "";
+    }
 
     zone.addEventListener("click", function (event) {
       if (event.target.closest("button, input, a, li")) {
