@@ -46,12 +46,19 @@ Progress = Callable[[int], None]
 
 
 def report_csv_stream(
-    *, filters: ReportFilters, on_progress: Progress | None = None, fast: bool = True
+    *,
+    filters: ReportFilters,
+    on_progress: Progress | None = None,
+    fast: bool = True,
+    streams: int | None = None,
 ) -> Iterator[bytes]:
     """The CSV export in blocks of bytes. On PostgreSQL the rows come straight from COPY (the same
-    values as the Python renderer, checked by the tests); elsewhere, or with fast=False, Python
-    renders them. Progress from COPY counts line ends, so a field holding a newline counts twice."""
-    copy = report_ticket_csv_copy(filters=filters) if fast else None
+    values as the Python renderer, checked by the tests), in `streams` parallel id ranges
+    (TRIAGE_REPORT_COPY_STREAMS by default) giving the same bytes; elsewhere, or with fast=False,
+    Python renders them. Progress from COPY counts line ends, so a field holding a newline counts
+    twice."""
+    streams = settings.TRIAGE_REPORT_COPY_STREAMS if streams is None else streams
+    copy = report_ticket_csv_copy(filters=filters, streams=streams) if fast else None
     if copy is None:
         return (
             block.encode()
