@@ -103,6 +103,7 @@ class Ticket(models.Model):
                     "status",
                     "triaged_at",
                     "reviewed_at",
+                    "latest_run_id",
                 ],
                 name="ticket_report_created_idx",
             )

@@ -89,6 +89,13 @@ def test_dashboard_filters_by_channel_and_category(week):
     )
     assert email.tickets == 2 and set(email.volume_by_channel) == {"EMAIL"}
     assert email.cost_total == pytest.approx(T4_COST)
+    # the filter reaches every chart family: matrix, runs and failures, review, manual triage
+    assert email.category_matrix == {"bug": {"billing": 1}}  # T2 only; T4 was never reviewed
+    assert email.triaged_tickets == 2 and email.failures_by_kind == [("timeout", 1)]
+    assert email.reviewed == 1 and email.manual_total == 1
+    assert email.review_by_field["category"] == {"accepted": 0, "corrected": 1}
+    assert email.priority_mix == [("(none)", 1), ("high", 1)]
+    assert email.durations["triaged_to_reviewed"] == {"n": 1, "median": 1200, "p90": 1200}
     bug = report_dashboard_get(filters=ReportFilters(category="bug"))
     assert bug.tickets == 2  # T1 and T5 (no date range); T2 was corrected to billing
     everything = report_dashboard_get(filters=ReportFilters())

@@ -22,6 +22,7 @@ class Migration(migrations.Migration):
                     "status",
                     "triaged_at",
                     "reviewed_at",
+                    "latest_run_id",
                 ),
                 name="ticket_report_created_idx",
             ),
