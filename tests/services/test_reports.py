@@ -323,3 +323,18 @@ def test_the_weekly_task_sends_the_email(week, mailoutbox):
     manager_user(username="mona", email="mona@example.com")
     report_weekly_send_task()  # what beat runs; the body is the service call
     assert len(mailoutbox) == 1 and mailoutbox[0].attachments
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_large_csv_job_reports_progress_while_copy_streams():
+    """More than one progress step (5,000 lines): the progress write may not use the connection
+    that is streaming the COPY (it waited forever) nor its transaction."""
+    Ticket.objects.bulk_create(
+        Ticket(subject=f"Ticket {i}", description="d", requester_email="a@example.com") for i in range(5_100)
+    )
+    export = ReportExport.objects.create(requested_by=manager_user(), format="csv", filters={})
+    reports.report_export_run(export_id=export.id)
+    export.refresh_from_db()
+    assert export.status == ReportExport.Status.DONE and export.done_rows == 5_100
+    with default_storage.open(export.file.name) as fh:
+        assert sum(1 for _ in fh) == 5_101
