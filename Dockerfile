@@ -17,4 +17,4 @@ RUN DJANGO_DEBUG=1 python manage.py collectstatic --noinput -v 0
 RUN useradd --create-home --uid 1000 triage && mkdir -p /data/media && chown -R triage /data
 USER triage
 EXPOSE 8000
-CMD ["gunicorn", "triage.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
+CMD ["gunicorn", "triage.wsgi", "-c", "python:triage.gunicorn_conf"]

@@ -9,7 +9,9 @@ from __future__ import annotations
 from django.contrib import admin
 from django.http import HttpRequest
 
+from triage.forms import ThrottledAdminAuthenticationForm
 from triage.models import Attachment, InboundEmail, ReviewDecision, TaxonomyValue, Ticket, TriageRun
+from triage.roles import user_is_admin
 
 
 class ReadOnlyMixin:
@@ -107,3 +109,12 @@ class InboundEmailAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_filter = ("status", "source", "thread_reason", "auto_kind")
     search_fields = ("message_id", "from_email", "subject")
     raw_id_fields = ("ticket",)
+
+
+# --- Roles (issue 7): the Django admin is for administrators (triage.roles), with the login throttle
+def _admin_site_has_permission(request: HttpRequest) -> bool:
+    return user_is_admin(request.user)
+
+
+admin.site.has_permission = _admin_site_has_permission  # type: ignore[method-assign]
+admin.site.login_form = ThrottledAdminAuthenticationForm

@@ -7,11 +7,16 @@ from collections.abc import Mapping, Sequence
 
 from django import forms
 from django.conf import settings
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.uploadedfile import UploadedFile
 
 from triage.adapters.media import MediaRejected
 from triage.adapters.media.sniff import ACCEPTED_IMAGE_TYPES, ACCEPTED_VIDEO_TYPES
+from triage.services.login_throttle import login_failure_record, login_throttle_clear, login_throttle_wait_s
 from triage.services.media import upload_check
+from triage.services.tickets import StagedUpload, staged_upload_get
 
 ACCEPTED_UPLOAD_TYPES = ",".join((*ACCEPTED_IMAGE_TYPES, *ACCEPTED_VIDEO_TYPES))
 TAXONOMY_FIELDS = ("category", "priority", "queue", "sentiment")
@@ -40,6 +45,15 @@ class MultipleFileField(forms.FileField):
         return [single_file_clean(f, initial) for f in files]
 
 
+class TokenListField(forms.Field):
+    """Repeated hidden inputs, one value each (signed tokens: the form checks them)."""
+
+    widget = forms.MultipleHiddenInput
+
+    def to_python(self, value) -> list[str]:
+        return [str(v) for v in (value or []) if v]
+
+
 class TicketCreateForm(forms.Form):
     subject = forms.CharField(max_length=300)
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 8}), required=False)
@@ -51,11 +65,18 @@ class TicketCreateForm(forms.Form):
         label="Screenshots and recordings",
         widget=MultipleFileInput(attrs={"accept": ACCEPTED_UPLOAD_TYPES}),
     )
+    # tokens of the files the page uploaded one by one beforehand (intake.js, services.tickets)
+    staged = TokenListField(required=False)
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args, user: AbstractBaseUser | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        self.user = user
+        self.staged_uploads: list[StagedUpload] = []
+        self._limit_attrs()
+
+    def _limit_attrs(self) -> None:
         widget = self.fields["attachments"].widget
-        # read by app.js to warn before a long upload the server would refuse anyway
+        # the limits, stated on the plain input too (intake.js reads them from the json_script config)
         widget.attrs.update(
             {
                 "data-max-files": settings.DATA_UPLOAD_MAX_NUMBER_FILES,
@@ -75,6 +96,55 @@ class TicketCreateForm(forms.Form):
         if errors:
             raise forms.ValidationError(errors)
         return files
+
+    def clean_staged(self) -> list[str]:
+        tokens: list[str] = self.cleaned_data["staged"]
+        errors = []
+        for token in tokens:
+            try:
+                self.staged_uploads.append(staged_upload_get(token=token, user=self.user))  # type: ignore[arg-type]
+            except MediaRejected as exc:
+                errors.append(forms.ValidationError(exc.reason, code="rejected"))
+        if errors:
+            raise forms.ValidationError(errors)
+        return tokens
+
+    def clean(self) -> dict:
+        data = super().clean()
+        total = len(data.get("attachments") or []) + len(self.staged_uploads)
+        if total > settings.DATA_UPLOAD_MAX_NUMBER_FILES:
+            self.add_error(
+                "attachments",
+                f"At most {settings.DATA_UPLOAD_MAX_NUMBER_FILES} files per ticket; {total} given.",
+            )
+        return data
+
+
+class UploadForm(forms.Form):
+    """One file sent by the page ahead of the ticket (intake.js), judged like the form's files."""
+
+    file = forms.FileField(allow_empty_file=True)
+
+    def clean_file(self) -> UploadedFile:
+        upload: UploadedFile = self.cleaned_data["file"]
+        try:
+            upload_check(fileobj=upload, name=upload.name or "", size_bytes=upload.size or 0)
+        except MediaRejected as exc:
+            raise forms.ValidationError(f"'{upload.name}': {exc.reason}", code="rejected") from None
+        return upload
+
+
+def intake_config() -> dict[str, object]:
+    """What the page's script checks before sending: the server's own limits and types, read here
+    so the JavaScript holds no copy of them."""
+    return {
+        "maxFiles": settings.DATA_UPLOAD_MAX_NUMBER_FILES,
+        "maxImageBytes": settings.TRIAGE_MAX_IMAGE_BYTES,
+        "maxVideoBytes": settings.TRIAGE_MAX_VIDEO_BYTES,
+        "imageTypes": list(ACCEPTED_IMAGE_TYPES),
+        "videoTypes": list(ACCEPTED_VIDEO_TYPES),
+        "recordMaxS": settings.TRIAGE_SCREEN_RECORDING_MAX_S,
+    }
 
 
 class ReviewForm(forms.Form):
@@ -176,3 +246,73 @@ class ReportFilterForm(forms.Form):
         if data.get("date_from") and data.get("date_to") and data["date_from"] > data["date_to"]:
             raise forms.ValidationError("'From' must not be after 'To'.")
         return data
+
+
+# --- Roles: the taxonomy editor and the users page (issue 7) --------------------------------------
+class TaxonomyAddForm(forms.Form):
+    field = forms.ChoiceField(choices=[(f, f.capitalize()) for f in TAXONOMY_FIELDS])
+    value = forms.SlugField(
+        max_length=64, help_text="Stable machine name stored on tickets, e.g. 'refunds'. Cannot change later."
+    )
+    label = forms.CharField(max_length=120)
+
+
+class TaxonomyRenameForm(forms.Form):
+    label = forms.CharField(max_length=120)
+
+
+class UserCreateForm(forms.Form):
+    username = forms.RegexField(regex=r"^[\w.@+-]+\Z", max_length=150)
+    first_name = forms.CharField(max_length=150, required=False)
+    last_name = forms.CharField(max_length=150, required=False)
+    email = forms.EmailField(required=False)
+    role = forms.ChoiceField(choices=[("agent", "Agent"), ("manager", "Manager"), ("admin", "Administrator")])
+    password = forms.CharField(
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text="Tell the person; they change it under Account → Change password.",
+    )
+
+    def clean_password(self) -> str:
+        from django.contrib.auth.password_validation import validate_password
+
+        password = self.cleaned_data["password"]
+        validate_password(password)
+        return password
+
+
+class UserRoleForm(forms.Form):
+    role = forms.ChoiceField(choices=[("agent", "Agent"), ("manager", "Manager"), ("admin", "Administrator")])
+
+
+# --- Login throttling (issue 9) -------------------------------------------------------------------
+class ThrottledLoginMixin:
+    """Refuses a username + address pair after too many failures (services/login_throttle.py),
+    without checking the password, so guessing cannot go on."""
+
+    def clean(self) -> dict:
+        username = self.cleaned_data.get("username") or ""  # type: ignore[attr-defined]
+        request = self.request  # type: ignore[attr-defined]
+        ip = request.META.get("REMOTE_ADDR", "") if request is not None else ""
+        wait = login_throttle_wait_s(username=username, ip=ip)
+        if wait:
+            minutes = -(-wait // 60)
+            raise forms.ValidationError(
+                "Too many failed sign-ins. Try again in %(minutes)d minute%(s)s.",
+                code="throttled",
+                params={"minutes": minutes, "s": "" if minutes == 1 else "s"},
+            )
+        try:
+            cleaned = super().clean()  # type: ignore[misc]
+        except forms.ValidationError:
+            login_failure_record(username=username, ip=ip)
+            raise
+        login_throttle_clear(username=username, ip=ip)
+        return cleaned
+
+
+class ThrottledAuthenticationForm(ThrottledLoginMixin, AuthenticationForm):
+    pass
+
+
+class ThrottledAdminAuthenticationForm(ThrottledLoginMixin, AdminAuthenticationForm):
+    pass

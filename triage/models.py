@@ -88,7 +88,14 @@ class Ticket(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["status", "-created_at"], name="ticket_status_created")]
+        indexes = [
+            models.Index(fields=["status", "-created_at"], name="ticket_status_created"),
+            # the queue's work order reads each band in this order (selectors.review_queue_page)
+            models.Index(fields=["created_at", "id"], name="ticket_created_id"),
+            # the queue's commonest filters, counted on every page (a status tab narrows them further)
+            models.Index(fields=["category", "status"], name="ticket_category_status"),
+            models.Index(fields=["queue", "status"], name="ticket_queue_status"),
+        ]
         # reports (issue 8): the dashboard and the exports filter by day; the included columns
         # let the dashboard's grouped counts read this index alone (an index-only scan)
         indexes += [
@@ -443,3 +450,30 @@ class SentEmail(models.Model):
 
     def __str__(self) -> str:
         return f"sent {self.message_id} for ticket {self.ticket_id}"
+
+
+# --- Roles and taxonomy editor (issue 7) ----------------------------------------------------------
+class TaxonomyChange(models.Model):
+    """Who changed a taxonomy value, when, and what it was before: the editor's audit trail.
+
+    Values are never deleted (tickets and reviews keep their slugs), so the FK always resolves."""
+
+    class Action(models.TextChoices):
+        ADD = "ADD", "Added"
+        RENAME = "RENAME", "Renamed"
+        DEACTIVATE = "DEACTIVATE", "Deactivated"
+        REACTIVATE = "REACTIVATE", "Reactivated"
+
+    taxonomy_value = models.ForeignKey(TaxonomyValue, on_delete=models.PROTECT, related_name="changes")
+    action = models.CharField(max_length=16, choices=Action.choices)
+    before = models.CharField(max_length=120, blank=True)
+    after = models.CharField(max_length=120, blank=True)
+    changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    changed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-changed_at", "-id"]
+        indexes = [models.Index(fields=["-changed_at"], name="taxonomy_change_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} {self.taxonomy_value}"

@@ -1,4 +1,20 @@
-"""Who may do what. Roles are Django groups created by `seed_demo` (and by hand in the admin)."""
+"""Who may do what: three roles, each including the one below it.
+
+| role    | who                                   | may                                              |
+|---------|---------------------------------------|--------------------------------------------------|
+| agent   | any active signed-in user             | create and review tickets, the email quarantine  |
+| manager | member of the Django group `managers` | + the taxonomy editor, reports, health pages     |
+| admin   | `is_superuser`                        | + the users page and the Django admin            |
+
+Admin is Django's own `is_superuser` flag rather than a third group: it is what `createsuperuser`
+makes, what the Django admin already honours in full, and it cannot be granted by editing a group in
+the admin by mistake. `is_staff` alone means nothing here (the admin site checks `user_is_admin`).
+The `agents` group exists for clarity in the admin; a signed-in user in no group is an agent.
+
+Every view carries one of the decorators below. Anonymous users never reach them for pages:
+LoginRequiredMiddleware sends them to the login page first; the webhooks are `login_not_required`
+and authenticate with their own signatures.
+"""
 
 from __future__ import annotations
 
@@ -8,33 +24,72 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.db.models import TextChoices
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
 
 MANAGERS_GROUP = "managers"
 AGENTS_GROUP = "agents"
 
 
-def user_is_manager(user: AbstractBaseUser | AnonymousUser | None) -> bool:
-    if user is None or not user.is_authenticated:
-        return False
+class Role(TextChoices):
+    AGENT = "agent", "Agent"
+    MANAGER = "manager", "Manager"
+    ADMIN = "admin", "Administrator"
+
+
+_RANK = {Role.AGENT: 1, Role.MANAGER: 2, Role.ADMIN: 3}
+
+User = AbstractBaseUser | AnonymousUser | None
+
+
+def user_role(user: User) -> Role | None:
+    """The user's role, or None for anonymous and deactivated users."""
+    if user is None or not user.is_authenticated or not getattr(user, "is_active", False):
+        return None
     if getattr(user, "is_superuser", False):
-        return True
-    # groups are usually prefetched nowhere; one indexed query, cached per user object
+        return Role.ADMIN
+    # groups are prefetched nowhere; one indexed query, cached on the user object for the request
     cached = getattr(user, "_triage_is_manager", None)
     if cached is None:
         cached = user.groups.filter(name=MANAGERS_GROUP).exists()  # type: ignore[union-attr]
         user._triage_is_manager = cached  # type: ignore[union-attr]
-    return cached
+    return Role.MANAGER if cached else Role.AGENT
 
 
-def manager_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """403 for signed-in users who are not managers. Anonymous users never get here:
-    LoginRequiredMiddleware sends them to the login page first."""
+def user_has_role(user: User, role: Role) -> bool:
+    actual = user_role(user)
+    return actual is not None and _RANK[actual] >= _RANK[role]
 
-    @wraps(view)
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not user_is_manager(request.user):
-            raise PermissionDenied("Reports are for managers.")
-        return view(request, *args, **kwargs)
 
-    return wrapped
+def user_is_agent(user: User) -> bool:
+    return user_has_role(user, Role.AGENT)
+
+
+def user_is_manager(user: User) -> bool:
+    return user_has_role(user, Role.MANAGER)
+
+
+def user_is_admin(user: User) -> bool:
+    return user_has_role(user, Role.ADMIN)
+
+
+def role_required(role: Role, *, message: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """403 (templates/403.html) for a signed-in user below `role`."""
+
+    def decorator(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
+        @wraps(view)
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+            if not user_has_role(request.user, role):
+                raise PermissionDenied(message)
+            return view(request, *args, **kwargs)
+
+        wrapped.triage_role = role  # type: ignore[attr-defined]  # read by the access-table test
+        return wrapped
+
+    return decorator
+
+
+agent_required = role_required(Role.AGENT, message="Sign in as a support agent.")
+manager_required = role_required(Role.MANAGER, message="This page is for managers.")
+admin_required = role_required(Role.ADMIN, message="This page is for administrators.")

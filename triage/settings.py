@@ -52,6 +52,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # issue 9: a view's OperationalError becomes a 503 "Database unavailable" page
+    "triage.middleware_db.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "triage.urls"
@@ -160,6 +162,10 @@ else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         # must exceed the longest task so a slow ffmpeg or model call is not redelivered mid-run
         "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT_S", default=3600),
+        # issue 9: how often a worker looks for messages whose worker died (kombu's defaults, 10 s
+        # x every 10th look: ~100 s after the visibility timeout); the resilience tests shorten it
+        "unacked_restore_interval": env.int("CELERY_UNACKED_RESTORE_INTERVAL_S", default=10),
+        "unacked_restore_throttle": env.int("CELERY_UNACKED_RESTORE_THROTTLE", default=10),
     }
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
@@ -284,6 +290,7 @@ TRIAGE_AUTO_ACCEPT = {
 }
 TRIAGE_QUEUE_PAGE_SIZE = env.int("TRIAGE_QUEUE_PAGE_SIZE", default=25)
 TRIAGE_POLL_INTERVAL_S = env.int("TRIAGE_POLL_INTERVAL_S", default=2)
+TRIAGE_QUEUE_LIVE_INTERVAL_S = env.int("TRIAGE_QUEUE_LIVE_INTERVAL_S", default=10)  # issue 7: new-ticket poll
 
 # --- Offline model (issue 5) ----------------------------------------------------------------------
 # Language detector accuracy: high (~200 MB, ~3 s on first use per worker) | low (~15 MB, weaker on
@@ -384,3 +391,68 @@ if INBOUND_EMAIL_COPIES not in ("one", "per_queue"):
     raise environ.ImproperlyConfigured("INBOUND_EMAIL_COPIES must be 'one' or 'per_queue'")
 CELERY_TASK_ROUTES["triage.tasks.inbound_email_process_task"] = {"queue": "intake"}
 INSTALLED_APPS.append("anymail")
+
+# --- Roles and security (issues 7 and 9) ---------------------------------------------------------
+# Content-Security-Policy and Permissions-Policy (triage/middleware.py); Django sets nosniff,
+# X-Frame-Options, Referrer-Policy and Cross-Origin-Opener-Policy itself (above and below).
+MIDDLEWARE.insert(1, "triage.middleware.SecurityHeadersMiddleware")
+SECURE_REFERRER_POLICY = "same-origin"
+if not DEBUG:
+    # Sent only on HTTPS requests (as seen through SECURE_PROXY_SSL_HEADER behind the proxy).
+    SECURE_HSTS_SECONDS = env.int("DJANGO_HSTS_SECONDS", default=31_536_000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", default=False)
+    SECURE_SSL_REDIRECT = env.bool("DJANGO_SSL_REDIRECT", default=False)  # usually the proxy's job
+# Login throttling: after this many failed sign-ins for one username from one address within the
+# window, that pair is refused until the oldest failure leaves the window. Counted in Redis when
+# there is one (every web process sees the same count), else in the process.
+TRIAGE_LOGIN_MAX_FAILURES = env.int("TRIAGE_LOGIN_MAX_FAILURES", default=5)
+TRIAGE_LOGIN_WINDOW_S = env.int("TRIAGE_LOGIN_WINDOW_S", default=900)
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "login-throttle": (
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": TRIAGE_LIMITS_REDIS_URL,
+            "KEY_PREFIX": env.str("TRIAGE_LOGIN_THROTTLE_PREFIX", default="triage:login"),
+        }
+        if TRIAGE_LIMITS_REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "login-throttle"}
+    ),
+}
+# Secrets never reach the log output, whoever logs them (triage/redact.py).
+LOGGING["filters"] = {"redact": {"()": "triage.redact.SecretsFilter"}}
+LOGGING["handlers"]["console"]["filters"] = ["redact"]
+# --- Browser intake (issue 7) ---
+# Longest screen recording made from the new-ticket page (the page counts down and stops itself).
+TRIAGE_SCREEN_RECORDING_MAX_S = env.int("TRIAGE_SCREEN_RECORDING_MAX_S", default=120)
+# --- Shared media storage (issue 9) ----------------------------------------------------------------
+# TRIAGE_STORAGE=s3 puts every stored object (uploads, renditions, raw emails, exports) in an
+# S3-compatible bucket, so web and workers on different machines share them without a shared
+# volume. Workers copy an object to a temporary file when ffmpeg or Pillow need a path
+# (triage.services.storage.local_path); the web process streams objects through Django with the
+# same safe headers as from disk. The default, "filesystem", is MEDIA_ROOT as before.
+TRIAGE_STORAGE = env.str("TRIAGE_STORAGE", default="filesystem")
+if TRIAGE_STORAGE == "s3":
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env.str(
+                "TRIAGE_S3_BUCKET", default="triage-media" if DEBUG else environ.Env.NOTSET
+            ),
+            # empty: AWS itself; set it for MinIO, Ceph, R2, a local test server...
+            "endpoint_url": env.str("TRIAGE_S3_ENDPOINT_URL", default="") or None,
+            "region_name": env.str("TRIAGE_S3_REGION", default="") or None,
+            # empty: boto3's own chain (instance role, ~/.aws, AWS_* variables)
+            "access_key": env.str("AWS_ACCESS_KEY_ID", default="") or None,
+            "secret_key": env.str("AWS_SECRET_ACCESS_KEY", default="") or None,
+            "location": env.str("TRIAGE_S3_PREFIX", default=""),
+            "addressing_style": env.str("TRIAGE_S3_ADDRESSING_STYLE", default="") or None,
+            # keys are content hashes: the same key always holds the same bytes
+            "file_overwrite": True,
+            "default_acl": None,  # the bucket stays private; objects are served through Django
+            "querystring_auth": True,
+        },
+    }
+elif TRIAGE_STORAGE != "filesystem":
+    raise environ.ImproperlyConfigured("TRIAGE_STORAGE must be 'filesystem' or 's3'")
+# --- end shared media storage ------------------------------------------------------------------------

@@ -19,6 +19,8 @@ def test_seed_demo_creates_users_and_tickets_with_media_once(
     assert authenticate(username="agent", password="agent-demo-pass") is not None
     manager = authenticate(username="manager", password="manager-demo-pass")
     assert manager is not None and manager.is_staff and manager.has_perm("triage.change_taxonomyvalue")
+    admin = authenticate(username="admin", password="admin-demo-pass")
+    assert admin is not None and admin.is_superuser and "admin-demo-pass" in out
 
     tickets = Ticket.objects.all()
     assert tickets.count() == 5

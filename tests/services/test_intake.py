@@ -156,6 +156,75 @@ def test_concurrent_duplicate_deliveries_make_one_row(sent):
     assert len(sent) == 1
 
 
+@pytest.mark.django_db(transaction=True)
+def test_receive_outside_a_transaction_is_one_insert_then_the_publish(sent, monkeypatch):
+    """No BEGIN/COMMIT round trips of its own: one autocommitted INSERT, and the job is
+    published only once that INSERT has returned (the row is committed when the worker looks)."""
+    from django.test.utils import CaptureQueriesContext
+
+    seen_at_publish: list[bool] = []
+
+    def publish(**kw):
+        seen_at_publish.append(InboundEmail.objects.filter(id=kw["inbound_email_id"]).exists())
+        sent.append(("intake", kw))
+
+    monkeypatch.setattr(inbound_email_process_task, "delay", publish)
+    with CaptureQueriesContext(connection) as queries:
+        result = inbound_email_receive(fileobj=io.BytesIO(fixture("plain_new.eml")), source="raw")
+    statements = [q["sql"].split()[0].upper() for q in queries.captured_queries]
+    assert statements[0] == "INSERT" and statements.count("INSERT") == 1
+    assert "BEGIN" not in statements and "COMMIT" not in statements
+    assert sent == [("intake", {"inbound_email_id": result.inbound_email_id})]
+    assert seen_at_publish == [True]
+
+
+def test_the_raw_message_is_fsynced_with_its_new_folders_before_the_row_exists(
+    db, sent, monkeypatch, settings
+):
+    import os
+
+    synced: list[str] = []
+    rows_at_sync: list[int] = []
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        rows_at_sync.append(InboundEmail.objects.count())
+        real_fsync(fd)
+
+    monkeypatch.setattr(intake.os, "fsync", fsync)
+    root = Path(settings.MEDIA_ROOT)
+    root.mkdir(parents=True, exist_ok=True)
+    raw = fixture("plain_new.eml")
+    result = inbound_email_receive(fileobj=io.BytesIO(raw), source="raw")
+    path = Path(default_storage.path(InboundEmail.objects.get(id=result.inbound_email_id).raw.name))
+    # the bytes (written to a temporary name, then renamed), the new entry, and each new folder
+    assert synced[0].startswith(str(path.parent / f".{path.name}."))
+    assert synced[1:] == [str(path.parent), str(path.parent.parent), str(root / "inbound"), str(root)]
+    assert rows_at_sync == [0] * len(synced)
+    assert path.read_bytes() == raw
+    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary file left
+    # a second delivery of stored bytes only makes sure the file is on disk
+    synced.clear()
+    inbound_email_receive(fileobj=io.BytesIO(raw), source="raw")
+    assert synced == [str(path)]
+
+
+def test_a_short_file_left_under_the_key_by_a_crash_is_written_again(db, sent):
+    raw = fixture("plain_new.eml")
+    import hashlib
+
+    from triage.services.storage import content_key
+
+    key = content_key(prefix="inbound", sha256=hashlib.sha256(raw).hexdigest(), extension="eml")
+    path = Path(default_storage.path(key))
+    path.parent.mkdir(parents=True)
+    path.write_bytes(raw[:100])  # power cut in the middle of an earlier write
+    result = inbound_email_receive(fileobj=io.BytesIO(raw), source="raw")
+    assert InboundEmail.objects.get(id=result.inbound_email_id).raw.name == key
+    assert path.read_bytes() == raw
+
+
 # --- process: parse into tickets ---------------------------------------------------------------
 
 

@@ -311,7 +311,9 @@ def test_the_sweep_requeues_stuck_work_and_closes_abandoned_runs(taxonomy, setti
     TriageRun.objects.filter(id=abandoned.id).update(started_at=old)
 
     done = triage.triage_sweep()
-    assert done == {"attachments": 1, "tickets": 1, "runs": 1, "catch_up": 0}
+    assert done == {"attachments": 1, "tickets": 1, "runs": 1, "catch_up": 0} | dict.fromkeys(
+        ("settled", "emails", "exports", "failed"), 0
+    )
     assert sorted(queued) == [
         ("media", {"attachment_id": stuck_attachment.id}),
         ("triage", {"ticket_id": stuck_ticket.id}),

@@ -64,8 +64,11 @@ def test_the_header_shows_the_user_and_a_logout_form(client):
     assert client.get(reverse("triage:review-queue")).status_code == 302
 
 
-def test_staff_see_the_admin_link(client):
+def test_administrators_see_the_admin_link_and_staff_alone_do_not(client):
     client.force_login(StaffUserFactory())
+    html = client.get(reverse("triage:review-queue")).content.decode()
+    assert f'href="{reverse("admin:index")}"' not in html  # staff is not a role (triage/roles.py)
+    client.force_login(StaffUserFactory(is_superuser=True))
     html = client.get(reverse("triage:review-queue")).content.decode()
     assert f'href="{reverse("admin:index")}"' in html
 

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from django.core.files.storage import default_storage
 from django.test.client import BOUNDARY, encode_multipart
 from django.urls import reverse
 
@@ -75,6 +76,10 @@ def test_a_signed_raw_message_is_stored_and_answered_202_without_login(
     email = InboundEmail.objects.get()
     assert response.json() == {"id": email.id, "duplicate": False}
     assert email.source == "raw" and email.size_bytes == len(body)
+    # hashed as it streamed in: the key and the recorded hash are those of the body
+    assert email.sha256 == hashlib.sha256(body).hexdigest() and email.raw.name.endswith(f"{email.sha256}.eml")
+    with default_storage.open(email.raw.name, "rb") as fh:
+        assert fh.read() == body
     assert sent == [("intake", {"inbound_email_id": email.id})]
 
 
@@ -136,8 +141,7 @@ def test_multipart_with_the_message_as_a_file(client, sent):
     email = InboundEmail.objects.get()
     assert email.message_id == "APPLE-4F1C-0004@example.com"
     assert email.recipient == "support@triage.local"
-    from django.core.files.storage import default_storage
-
+    assert email.sha256 == hashlib.sha256(message).hexdigest()  # of the message, not the whole body
     with default_storage.open(email.raw.name, "rb") as fh:
         assert fh.read() == message
 
@@ -289,6 +293,50 @@ def test_each_provider_post_with_wrong_credentials_is_refused(client, sent, prov
     response, _ = _provider_post(client, provider, auth="triage-test:wrong")
     assert response.status_code in (400, 401, 403)
     assert InboundEmail.objects.count() == 0
+
+
+def _ses_post(client, *, message_type: str = "Notification", headers: dict[str, str] | None = None):
+    payload = json.loads((FIXTURES / "providers" / "amazon_ses.json").read_text())
+    payload["Type"] = message_type
+    if message_type == "SubscriptionConfirmation":
+        payload |= {"Token": "token-1", "SubscribeURL": "https://sns.example.invalid/confirm"}
+    sns = {"x-amz-sns-message-type": message_type, "x-amz-sns-message-id": payload["MessageId"]}
+    return client.post(
+        "/intake/email/amazon_ses/",
+        json.dumps(payload),
+        content_type="text/plain; charset=UTF-8",  # what SNS sends
+        headers=sns | (headers or {}),
+    )
+
+
+@pytest.fixture
+def sns_confirmations(monkeypatch) -> list[str]:
+    """anymail confirms an SNS subscription through boto3 (the network): record any attempt."""
+    from anymail.webhooks.amazon_ses import AmazonSESInboundWebhookView
+
+    calls: list[str] = []
+    monkeypatch.setattr(
+        AmazonSESInboundWebhookView, "get_boto_client", lambda self, name, **kw: calls.append(name)
+    )
+    return calls
+
+
+@pytest.mark.parametrize("message_type", ["Notification", "SubscriptionConfirmation"])
+def test_an_ses_post_without_credentials_gets_the_basic_auth_challenge_and_stores_nothing(
+    client, sent, sns_confirmations, message_type
+):
+    """anymail does not verify SNS signatures (it would fetch Amazon's certificate at run time):
+    the shared basic-auth secret in the subscription URL is what keeps forged posts out."""
+    response = _ses_post(client, message_type=message_type)
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"].startswith("Basic ")
+    assert InboundEmail.objects.count() == 0 and sent == [] and sns_confirmations == []
+
+
+def test_an_ses_post_with_the_right_credentials_but_sns_headers_that_do_not_match_is_refused(client, sent):
+    response = _ses_post(client, headers=_basic() | {"x-amz-sns-message-id": "forged-id"})
+    assert response.status_code == 400
+    assert InboundEmail.objects.count() == 0 and sent == []
 
 
 def test_a_mailgun_post_with_a_forged_signature_is_refused(client, sent):

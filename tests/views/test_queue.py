@@ -204,9 +204,9 @@ def test_the_queue_runs_a_fixed_number_of_queries(agent, django_assert_num_queri
     few = count()
     for _ in range(9):
         AttachmentFactory(ticket=triaged_ticket(subject="checkout fails"))
-    assert (
-        count() == few <= 11
-    )  # session, user, manager check, taxonomy, counts, page, rows, 2 prefetches, labels
+    # session, user, taxonomy, tab counts, filtered count, page ids, rows, 2 prefetches, labels,
+    # newest id (the live poll's marker), 2 manager checks
+    assert count() == few <= 13
 
 
 def test_a_row_shows_thumbnails_of_its_processed_attachments_in_few_queries(
@@ -339,3 +339,87 @@ def test_assigned_to_me(agent):
     triaged_ticket(assignee=UserFactory())
     triaged_ticket()
     assert references(agent.get(QUEUE, {"mine": "on"}).content.decode()) == [mine.reference]
+
+
+@pytest.mark.parametrize(
+    ("params", "filters"),
+    [
+        ({}, {}),
+        ({"status": "needs_review"}, {"statuses": (Ticket.Status.NEEDS_REVIEW,)}),
+        ({"status": "manual_triage"}, {"statuses": (Ticket.Status.MANUAL_TRIAGE,)}),
+        ({"confidence_below": "0.5"}, {"confidence_below": 0.5}),
+    ],
+)
+def test_every_page_of_the_work_order_matches_the_full_sort(agent, settings, params, filters):
+    """The page is read band by band, skipping bands the filters rule out
+    (selectors.review_queue_page); walking the pages must give exactly the order of the one-query
+    sort, across band boundaries and page breaks."""
+    from tests.factories import PROPOSAL
+    from triage import selectors
+
+    settings.TRIAGE_QUEUE_PAGE_SIZE = 3
+    for priority, confidence in [("low", 0.9), ("urgent", 0.9), ("normal", 0.4), ("high", 0.3)] * 2:
+        sure = {name: {**PROPOSAL[name], "confidence": 0.95} for name in ("category", "queue", "sentiment")}
+        triaged_ticket(result={**PROPOSAL, **sure, "priority": {"value": priority, "confidence": confidence}})
+    failed_ticket()
+    TicketFactory(status=Ticket.Status.REVIEWED)
+    TicketFactory(status=Ticket.Status.PROCESSING)
+    expected = [t.reference for t in selectors.review_queue_list(filters=selectors.QueueFilters(**filters))]
+    walked = []
+    for number in range(1, (len(expected) + 2) // 3 + 1):  # a page past the end repeats the last one
+        walked += references(agent.get(QUEUE, {**params, "page": number}).content.decode())
+    assert walked == expected and expected
+    assert (
+        len(expected)
+        == len(set(expected))
+        == selectors.review_queue_filtered(filters=selectors.QueueFilters(**filters)).count()
+    )
+
+
+def test_search_finds_text_read_from_a_screenshot(agent):
+    from tests.factories import RenditionFactory
+    from triage.models import RenditionText
+
+    hit = triaged_ticket(subject="Something is wrong")
+    rendition = RenditionFactory(attachment=AttachmentFactory(ticket=hit))
+    RenditionText.objects.create(rendition=rendition, text="Kerberos ticket expired", engine="test")
+    triaged_ticket(subject="Kerberos? no, the text is in the subject here")
+    other = triaged_ticket(subject="Unrelated")
+    RenditionText.objects.create(
+        rendition=RenditionFactory(attachment=AttachmentFactory(ticket=other)),
+        text="Payment failed",
+        engine="t",
+    )
+    found = references(agent.get(QUEUE, {"q": "kerberos", "sort": "oldest"}).content.decode())
+    assert found[0] == hit.reference and other.reference not in found and len(found) == 2
+
+
+def test_the_page_carries_a_poll_for_new_tickets_with_the_newest_id_and_the_filters(agent, settings):
+    settings.TRIAGE_QUEUE_LIVE_INTERVAL_S = 7
+    newest = TicketFactory()
+    html = agent.get(QUEUE, {"status": "needs_review", "category": "bug"}).content.decode()
+    live = re.search(r'<div id="queue-live"[^>]*>', html).group(0)
+    assert f"since={newest.id}" in live and "status=needs_review" in live and "category=bug" in live
+    assert 'hx-trigger="every 7s"' in live
+
+
+def test_the_poll_counts_only_new_tickets_that_match_the_filters(agent):
+    before = triaged_ticket()
+    poll = {"status": "needs_review", "since": before.id}
+    quiet = agent.get(QUEUE, poll, HTTP_HX_REQUEST="true").content.decode()
+    assert quiet.strip().startswith('<div id="queue-live"') and "new ticket" not in quiet
+
+    triaged_ticket()
+    triaged_ticket()
+    TicketFactory(status=Ticket.Status.PROCESSING)  # new, but not waiting for review
+    bar = agent.get(QUEUE, poll, HTTP_HX_REQUEST="true").content.decode()
+    assert "2 new tickets" in bar and "<table" not in bar
+    show = re.search(r"<button[^>]*>Show</button>", bar).group(0)
+    assert 'hx-get="/?status=needs_review"' in show and 'hx-select="#queue-results"' in show
+    assert f"since={before.id}" in bar  # the bar keeps polling from the same marker
+
+
+def test_the_poll_with_a_bad_marker_counts_from_the_start(agent):
+    TicketFactory()
+    bar = agent.get(QUEUE, {"since": "x"}, HTTP_HX_REQUEST="true").content.decode()
+    assert "1 new ticket " in bar

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 
-from triage.models import TaxonomyValue
+from triage.models import TaxonomyChange, TaxonomyField, TaxonomyValue
 
 
 @transaction.atomic
@@ -29,3 +30,60 @@ def taxonomy_seed_defaults(*, model: type[TaxonomyValue] = TaxonomyValue) -> int
         )
         created += int(was_created)
     return created
+
+
+# --- The managers' taxonomy editor (issue 7) ------------------------------------------------------
+# Values are never deleted: tickets, reviews and trained models keep the slug, so a value goes out of
+# use by deactivation (it leaves the model's choices and the review form; old tickets still show it).
+
+
+class TaxonomyEditError(ValueError):
+    """A change the editor refuses, with a message for the page."""
+
+
+def _record(*, row: TaxonomyValue, action: str, before: str, after: str, user: AbstractBaseUser) -> None:
+    TaxonomyChange.objects.create(
+        taxonomy_value=row, action=action, before=before, after=after, changed_by=user
+    )
+
+
+@transaction.atomic
+def taxonomy_value_add(*, field: str, value: str, label: str, user: AbstractBaseUser) -> TaxonomyValue:
+    if field not in TaxonomyField.values:
+        raise TaxonomyEditError(f"Unknown field {field!r}.")
+    if TaxonomyValue.objects.filter(field=field, value=value).exists():
+        raise TaxonomyEditError(f"{field} already has the value {value!r}; reactivate or rename it.")
+    last = TaxonomyValue.objects.filter(field=field).order_by("-position").values_list("position", flat=True)
+    row = TaxonomyValue.objects.create(
+        field=field, value=value, label=label.strip(), position=(last.first() or 0) + 1
+    )
+    _record(row=row, action=TaxonomyChange.Action.ADD, before="", after=row.label, user=user)
+    return row
+
+
+@transaction.atomic
+def taxonomy_value_rename(*, value_id: int, label: str, user: AbstractBaseUser) -> TaxonomyValue:
+    """Change the label people and the model see; the slug stored on tickets stays."""
+    row = TaxonomyValue.objects.select_for_update().get(id=value_id)
+    label = label.strip()
+    if not label:
+        raise TaxonomyEditError("A label cannot be empty.")
+    if label != row.label:
+        before, row.label = row.label, label
+        row.save(update_fields=["label"])
+        _record(row=row, action=TaxonomyChange.Action.RENAME, before=before, after=label, user=user)
+    return row
+
+
+@transaction.atomic
+def taxonomy_value_set_active(*, value_id: int, active: bool, user: AbstractBaseUser) -> TaxonomyValue:
+    row = TaxonomyValue.objects.select_for_update().get(id=value_id)
+    if row.is_active == active:
+        return row  # a double click records nothing
+    if not active and not TaxonomyValue.objects.filter(field=row.field, is_active=True).exclude(id=row.id):
+        raise TaxonomyEditError(f"{row.get_field_display()} needs at least one active value.")
+    row.is_active = active
+    row.save(update_fields=["is_active"])
+    action = TaxonomyChange.Action.REACTIVATE if active else TaxonomyChange.Action.DEACTIVATE
+    _record(row=row, action=action, before=row.label, after=row.label, user=user)
+    return row

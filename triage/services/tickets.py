@@ -7,8 +7,11 @@ from dataclasses import dataclass
 from typing import IO
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.core import signing
+from django.core.files.storage import default_storage
 from django.db import transaction
 
+from triage.adapters.media import MediaRejected, SniffResult
 from triage.models import Attachment, Ticket
 from triage.services.media import CheckedUpload, original_store, upload_check
 
@@ -26,14 +29,17 @@ def ticket_create(
     description: str,
     requester_email: str,
     uploads: Sequence[Upload] = (),
+    staged: Sequence[StagedUpload] = (),
     created_by: AbstractBaseUser | None = None,
     channel: str = Ticket.Channel.WEB,
 ) -> Ticket:
     """Create a ticket with its attachments. Raises MediaRejected if an upload is unacceptable
-    (the form has already told the user; this is the service's own guard)."""
+    (the form has already told the user; this is the service's own guard).
+
+    `staged`: files the browser uploaded beforehand (upload_stage), already checked and stored."""
     from triage.tasks import attachment_process_task, ticket_triage_task
 
-    checked: list[tuple[CheckedUpload, str]] = []
+    checked: list[tuple[CheckedUpload, str]] = [(item.checked, item.key) for item in staged]
     for upload in uploads:
         item = upload_check(fileobj=upload.fileobj, name=upload.name, size_bytes=upload.size_bytes)
         # Stored before the transaction: a rolled-back ticket leaves at most an orphan blob under a
@@ -63,3 +69,61 @@ def ticket_create(
         if not checked:
             ticket_triage_task.delay_on_commit(ticket_id=ticket.id)
     return ticket
+
+
+# --- Browser intake (issue 7): each file is uploaded on its own, before the ticket exists --------
+# The page uploads every file as soon as it is added (one request each, with its own progress bar)
+# and gets back a signed token; the ticket form then carries the tokens instead of the bytes. A file
+# that fails is retried or removed alone: the form's text and the other files are never lost, and
+# the ticket is created in one transaction with all its attachments, so the media settle logic
+# never sees a ticket whose files are still arriving.
+
+_STAGE_SALT = "triage.intake.staged-upload"
+STAGED_MAX_AGE_S = 24 * 3600
+
+
+@dataclass(frozen=True)
+class StagedUpload:
+    """A checked original in storage, not yet attached to a ticket."""
+
+    checked: CheckedUpload
+    key: str
+    token: str
+
+
+def upload_stage(*, upload: Upload, user: AbstractBaseUser) -> StagedUpload:
+    """Check and store one browser upload; the token names it in the ticket form. Raises
+    MediaRejected. The blob is content-addressed: an abandoned upload costs its bytes, once."""
+    checked = upload_check(fileobj=upload.fileobj, name=upload.name, size_bytes=upload.size_bytes)
+    key = original_store(fileobj=upload.fileobj, checked=checked)
+    payload = {
+        "key": key,
+        "sha256": checked.sha256,
+        "size": checked.size_bytes,
+        "name": checked.name[:255],
+        "kind": checked.sniff.kind,
+        "mime": checked.sniff.mime,
+        "ext": checked.sniff.extension,
+    }
+    token = signing.dumps(payload, salt=f"{_STAGE_SALT}:{user.pk}", compress=True)
+    return StagedUpload(checked=checked, key=key, token=token)
+
+
+def staged_upload_get(*, token: str, user: AbstractBaseUser) -> StagedUpload:
+    """The staged upload a token names, for this user only. Raises MediaRejected when the token is
+    forged, someone else's, older than a day, or its blob is gone."""
+    try:
+        data = signing.loads(token, salt=f"{_STAGE_SALT}:{user.pk}", max_age=STAGED_MAX_AGE_S)
+    except signing.SignatureExpired:
+        raise MediaRejected("the upload expired: add the file again") from None
+    except signing.BadSignature:
+        raise MediaRejected("not an upload of yours: add the file again") from None
+    if not default_storage.exists(data["key"]):
+        raise MediaRejected("the uploaded file is gone: add it again")
+    checked = CheckedUpload(
+        sniff=SniffResult(kind=data["kind"], mime=data["mime"], extension=data["ext"]),
+        sha256=data["sha256"],
+        size_bytes=data["size"],
+        name=data["name"],
+    )
+    return StagedUpload(checked=checked, key=data["key"], token=token)

@@ -18,6 +18,7 @@ from triage.adapters.llm.base import ImagePart, Taxonomy, TicketInput, TriageCli
 from triage.adapters.media.pipeline import STORYBOARD_TILES
 from triage.adapters.media.video import format_timestamp
 from triage.models import Attachment, Rendition, ReviewDecision, Ticket, TriageRun
+from triage.redact import redact
 from triage.services import costs
 from triage.services.llm_limits import LimitedClient
 from triage.services.ocr import ticket_ocr_text
@@ -308,7 +309,7 @@ def _provisional_record(*, ticket: Ticket, failed: TriageOutcome) -> TriageRun:
         "provisional": True,
         "instead_of": failed.provider,
         "failed_error_kind": failed.error_kind,
-        "failed_error": failed.error_message[:500],
+        "failed_error": redact(failed.error_message)[:500],
         "catch_up": bool(failed.extra.get("transient")),
     }
     return triage_run_record(
@@ -332,7 +333,7 @@ def triage_run_record(
     run.raw_output = outcome.raw_output
     run.reasoning = outcome.reasoning
     run.error_kind = outcome.error_kind
-    run.error_message = outcome.error_message
+    run.error_message = redact(outcome.error_message)  # an upstream error may quote the key
     run.prompt_tokens = outcome.prompt_tokens
     run.completion_tokens = outcome.completion_tokens
     run.cached_tokens = outcome.cached_tokens
@@ -397,10 +398,18 @@ _MAX_SWEEPS = 3  # requeues of one attachment before it is failed with a reason
 
 
 def triage_sweep(*, now: datetime | None = None) -> dict[str, int]:
-    """Find work stuck in an intermediate state (a worker killed, a message lost) and requeue it.
+    """Find work stuck in an intermediate state (a worker killed, a message lost, the broker down
+    when the work was enqueued) and requeue it, or fail it with a reason.
 
-    Older than TRIAGE_STALE_AFTER_S: attachments QUEUED/PROCESSING are queued again (the job is
-    idempotent); tickets in TRIAGING are queued again; runs still RUNNING are closed as failed.
+    Every intermediate state, older than TRIAGE_STALE_AFTER_S:
+    - TriageRun RUNNING: closed as FAILED/timeout ("abandoned"); the ticket's own retry makes a new run.
+    - Attachment QUEUED/PROCESSING: queued again (the job is idempotent), failed after _MAX_SWEEPS.
+    - Ticket PROCESSING whose attachments are all finished: settled (sent on to triage).
+    - Ticket TRIAGING: queued again.
+    - InboundEmail RECEIVED/PROCESSING: queued again, quarantined (a ticket a person sees) after
+      _MAX_SWEEPS, so a message that kills the worker every time does not loop for ever.
+    - ReportExport QUEUED: queued again (the claim makes a duplicate a no-op); RUNNING past the
+      export task's time limit: failed with a reason (the person asks again).
     Tickets a provisional offline proposal left in manual triage after transient Kimi trouble are
     triaged again once (catch-up). Returns what it did, by kind.
     """
@@ -408,7 +417,16 @@ def triage_sweep(*, now: datetime | None = None) -> dict[str, int]:
 
     now = now or timezone.now()
     stale = now - timedelta(seconds=settings.TRIAGE_STALE_AFTER_S)
-    done = {"attachments": 0, "tickets": 0, "runs": 0, "catch_up": 0}
+    done = {
+        "attachments": 0,
+        "tickets": 0,
+        "runs": 0,
+        "catch_up": 0,
+        "settled": 0,
+        "emails": 0,
+        "exports": 0,
+        "failed": 0,
+    }
     done["runs"] = TriageRun.objects.filter(status=TriageRun.Status.RUNNING, started_at__lt=stale).update(
         status=TriageRun.Status.FAILED,
         finished_at=now,
@@ -430,7 +448,10 @@ def triage_sweep(*, now: datetime | None = None) -> dict[str, int]:
                 kind="bug",
                 message=f"processing never finished, even after {sweeps} more tries",
             )
-            ticket_media_settle(ticket_id=attachment.ticket_id)
+            if ticket_media_settle(ticket_id=attachment.ticket_id):
+                # triage is enqueued now: not again by the TRIAGING requeue below
+                Ticket.objects.filter(id=attachment.ticket_id).update(updated_at=now)
+            done["failed"] += 1
             continue
         Attachment.objects.filter(id=attachment.id).update(
             metadata={**meta, "sweeps": sweeps + 1, "swept_at": now.timestamp()}
@@ -443,6 +464,14 @@ def triage_sweep(*, now: datetime | None = None) -> dict[str, int]:
         Ticket.objects.filter(id=ticket_id).update(updated_at=now)  # not again on the next sweep
         ticket_triage_task.delay(ticket_id=ticket_id)
         done["tickets"] += 1
+    # after the TRIAGING requeue: a ticket settled here is enqueued once, by the settling step
+    done["settled"] = _sweep_settle(now=now, stale=stale)
+    emails, failed = _sweep_emails(now=now, stale=stale)
+    done["emails"] += emails
+    done["failed"] += failed
+    exports, failed = _sweep_exports(now=now, stale=stale)
+    done["exports"] += exports
+    done["failed"] += failed
     if settings.TRIAGE_PROVIDER != "local":
         catch_up = Ticket.objects.filter(
             status=Ticket.Status.MANUAL_TRIAGE,
@@ -464,6 +493,77 @@ def triage_sweep(*, now: datetime | None = None) -> dict[str, int]:
     if any(done.values()):
         logger.warning("sweep: %s", done)
     return done
+
+
+def _sweep_settle(*, now: datetime, stale: datetime) -> int:
+    """Tickets left in PROCESSING although no attachment is pending (the settling step's message
+    was lost, or the broker was down when it was sent)."""
+    from triage.services.media import ticket_media_settle
+
+    settled = 0
+    for ticket_id in (
+        Ticket.objects.filter(status=Ticket.Status.PROCESSING, updated_at__lt=stale)
+        .exclude(attachments__status__in=[Attachment.Status.QUEUED, Attachment.Status.PROCESSING])
+        .values_list("id", flat=True)[:500]
+    ):
+        if ticket_media_settle(ticket_id=ticket_id):
+            # its triage is enqueued: the next sweep's TRIAGING requeue must not send it again
+            Ticket.objects.filter(id=ticket_id).update(updated_at=now)
+            settled += 1
+    return settled
+
+
+def _sweep_emails(*, now: datetime, stale: datetime) -> tuple[int, int]:
+    """Inbound mail stored but never parsed: requeue it; after _MAX_SWEEPS, quarantine it."""
+    from triage.models import InboundEmail
+    from triage.services.intake import inbound_email_quarantine
+    from triage.tasks import inbound_email_process_task
+
+    requeued = failed = 0
+    for email in InboundEmail.objects.filter(
+        status__in=[InboundEmail.Status.RECEIVED, InboundEmail.Status.PROCESSING], received_at__lt=stale
+    ).order_by("id")[:500]:
+        details = email.details or {}
+        if details.get("swept_at", 0) > stale.timestamp():
+            continue  # requeued by a recent sweep: give that job its time
+        sweeps = int(details.get("sweeps", 0))
+        if sweeps >= _MAX_SWEEPS:
+            inbound_email_quarantine(
+                inbound_email_id=email.id,
+                kind="bug",
+                message=f"reading the message never finished, even after {sweeps} more tries "
+                f"({email.attempts} attempts in all)",
+            )
+            failed += 1
+            continue
+        InboundEmail.objects.filter(id=email.id).update(
+            details={**details, "sweeps": sweeps + 1, "swept_at": now.timestamp()}
+        )
+        inbound_email_process_task.delay(inbound_email_id=email.id)
+        requeued += 1
+    return requeued, failed
+
+
+def _sweep_exports(*, now: datetime, stale: datetime) -> tuple[int, int]:
+    """Exports never started are queued again; one RUNNING for longer than its task may run was
+    killed with its worker (a redelivery would have restarted it): failed with a reason."""
+    from triage.models import ReportExport
+    from triage.tasks import report_export_run_task
+
+    limit_s = report_export_run_task.time_limit or 3600
+    dead = now - timedelta(seconds=limit_s + settings.TRIAGE_STALE_AFTER_S)
+    failed = ReportExport.objects.filter(status=ReportExport.Status.RUNNING, created_at__lt=dead).update(
+        status=ReportExport.Status.FAILED,
+        finished_at=now,
+        error_message="the export stopped before it finished (found by the sweep); please ask for it again",
+    )
+    requeued = 0
+    for export_id in ReportExport.objects.filter(
+        status=ReportExport.Status.QUEUED, created_at__lt=stale
+    ).values_list("id", flat=True)[:100]:
+        report_export_run_task.delay(export_id=export_id)
+        requeued += 1
+    return requeued, failed
 
 
 def _auto_accepts(result: Any) -> bool:

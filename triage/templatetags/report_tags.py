@@ -7,7 +7,7 @@ from typing import Any
 
 from django import template
 
-from triage.roles import user_is_manager
+from triage.roles import user_is_admin, user_is_manager
 
 register = template.Library()
 
@@ -40,3 +40,8 @@ def lookup(mapping: Mapping | None, key: Any) -> Any:
 @register.filter
 def is_manager(user: Any) -> bool:
     return user_is_manager(user)
+
+
+@register.filter
+def is_admin(user: Any) -> bool:
+    return user_is_admin(user)

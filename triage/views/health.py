@@ -1,20 +1,20 @@
-"""The offline model's health page, for staff: versions, held-out scores, reliability tables."""
+"""The offline model's health page, for managers: versions, held-out scores, reliability tables."""
 
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.admin.views.decorators import staff_member_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from triage.models import ClassifierVersion, RenditionText, Ticket
+from triage.roles import manager_required
 
 FIELDS = ("category", "priority", "queue", "sentiment")
 
 
-@staff_member_required
 @require_http_methods(["GET", "HEAD", "POST"])
+@manager_required
 def model_health(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         from triage.tasks import classifier_train_task

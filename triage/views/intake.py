@@ -39,6 +39,7 @@ from django.views.decorators.http import require_POST, require_safe
 
 from triage import selectors
 from triage.models import InboundEmail
+from triage.roles import agent_required
 from triage.services.intake import inbound_email_receive, inbound_email_retry
 
 logger = logging.getLogger(__name__)
@@ -102,8 +103,11 @@ def _refuse(request: HttpRequest, reason: str) -> HttpResponse:
     return HttpResponse(f"forbidden: {reason}\n", status=403, content_type="text/plain")
 
 
-def _body_copy(request: HttpRequest, spool: IO[bytes], *, mac: hmac.HMAC, limit: int) -> bool:
-    """Copy the request body into `spool`, feeding the HMAC as it streams in.
+def _body_copy(
+    request: HttpRequest, spool: IO[bytes], *, mac: hmac.HMAC, digest: hashlib._Hash, limit: int
+) -> bool:
+    """Copy the request body into `spool`, feeding the HMAC and the content hash as it streams in
+    (the storage key, so the service need not read the body again to hash it).
 
     Read in chunks rather than through `request.body`, whose in-memory limit is meant for forms.
     Returns False when the body exceeds `limit`.
@@ -114,6 +118,7 @@ def _body_copy(request: HttpRequest, spool: IO[bytes], *, mac: hmac.HMAC, limit:
         if total > limit:
             return False
         mac.update(chunk)
+        digest.update(chunk)
         spool.write(chunk)
     spool.seek(0)
     return True
@@ -142,8 +147,9 @@ def inbound_email_raw(request: HttpRequest) -> HttpResponse:
     if int(request.META.get("CONTENT_LENGTH") or 0) > hard_limit:
         return HttpResponse("message too large\n", status=413, content_type="text/plain")
     mac = hmac.new(settings.INBOUND_EMAIL_SECRET.encode(), f"{timestamp}.".encode(), hashlib.sha256)
+    digest = hashlib.sha256()
     with tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES) as spool:
-        if not _body_copy(request, spool, mac=mac, limit=hard_limit):
+        if not _body_copy(request, spool, mac=mac, digest=digest, limit=hard_limit):
             return HttpResponse("message too large\n", status=413, content_type="text/plain")
         if not hmac.compare_digest(f"sha256={mac.hexdigest()}", signature):
             return _refuse(request, "bad signature")
@@ -152,6 +158,7 @@ def inbound_email_raw(request: HttpRequest) -> HttpResponse:
         spool.seek(0)
         recipient = request.headers.get("X-Triage-Recipient", "")
         fileobj: IO[bytes] = spool
+        sha256 = digest.hexdigest()
         if request.content_type.startswith("multipart/"):
             try:
                 fields, files = MultiPartParser(
@@ -164,9 +171,9 @@ def inbound_email_raw(request: HttpRequest) -> HttpResponse:
                 return HttpResponse(
                     "multipart body without a message file\n", status=400, content_type="text/plain"
                 )
-            fileobj = upload.file
+            fileobj, sha256 = upload.file, ""  # the message is a part of the body: hashed by the service
             recipient = recipient or fields.get("recipient", "")
-        result = inbound_email_receive(fileobj=fileobj, source="raw", recipient=recipient)
+        result = inbound_email_receive(fileobj=fileobj, source="raw", recipient=recipient, sha256=sha256)
     return JsonResponse(
         {"id": result.inbound_email_id, "duplicate": not result.created},
         status=202 if result.created else 200,
@@ -174,11 +181,13 @@ def inbound_email_raw(request: HttpRequest) -> HttpResponse:
 
 
 @require_safe
+@agent_required
 def email_quarantine(request: HttpRequest) -> HttpResponse:
     return render(request, "triage/email_quarantine.html", {"emails": selectors.email_quarantine_list()})
 
 
 @require_POST
+@agent_required
 def email_retry(request: HttpRequest, inbound_email_id: int) -> HttpResponse:
     email = get_object_or_404(InboundEmail, id=inbound_email_id)
     if inbound_email_retry(inbound_email_id=email.id):
@@ -192,6 +201,7 @@ def email_retry(request: HttpRequest, inbound_email_id: int) -> HttpResponse:
 
 
 @require_safe
+@agent_required
 def email_raw_file(request: HttpRequest, inbound_email_id: int) -> FileResponse:
     """The message as received, downloaded as .eml (never rendered by the browser)."""
     email = get_object_or_404(InboundEmail, id=inbound_email_id)

@@ -23,9 +23,15 @@ from django.http import (
 from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_safe
 
+from triage.adapters.media.sniff import ACCEPTED_IMAGE_TYPES, ACCEPTED_VIDEO_TYPES
 from triage.models import Attachment, Rendition
+from triage.roles import agent_required
 
 MEDIA_CSP = "default-src 'none'; sandbox"
+# Shown in the page only when the type is one we accept and a browser renders without running
+# anything; everything else (SVG, HTML, PDF, an unknown type) is a download. "image/" is not enough:
+# image/svg+xml carries script.
+INLINE_TYPES = frozenset((*ACCEPTED_IMAGE_TYPES, *ACCEPTED_VIDEO_TYPES)) - {"image/svg+xml"}
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
@@ -121,7 +127,7 @@ def stored_file_response(
     if_range = request.headers.get("If-Range")
     if if_range is not None and if_range != etag:
         range_header = None  # the client's partial copy is of other bytes: send them all
-    inline = mime.startswith(("image/", "video/"))
+    inline = mime.split(";", 1)[0].strip().lower() in INLINE_TYPES
     try:
         byte_range = byte_range_parse(range_header, size=size)
     except RangeNotSatisfiable:
@@ -145,6 +151,7 @@ def stored_file_response(
 
 
 @require_safe
+@agent_required
 def attachment_file(request: HttpRequest, attachment_id: int) -> HttpResponseBase:
     attachment = get_object_or_404(
         Attachment.objects.only("file", "mime", "sha256", "original_name"), id=attachment_id
@@ -159,6 +166,7 @@ def attachment_file(request: HttpRequest, attachment_id: int) -> HttpResponseBas
 
 
 @require_safe
+@agent_required
 def rendition_file(request: HttpRequest, rendition_id: int) -> HttpResponseBase:
     rendition = get_object_or_404(
         Rendition.objects.only("file", "mime", "sha256", "kind", "index", "attachment_id"), id=rendition_id

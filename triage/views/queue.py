@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import messages
-from django.core.paginator import Paginator
-from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -17,6 +15,7 @@ from triage import selectors
 from triage.adapters.llm.base import Taxonomy
 from triage.forms import QueueFilterForm
 from triage.models import Ticket
+from triage.roles import agent_required
 from triage.services.review import review_bulk_accept
 
 # ?status= keys; "processing" covers both worker stages, since to a reviewer they mean "not yet".
@@ -38,12 +37,12 @@ def _filter_form(request: HttpRequest, taxonomy: Taxonomy) -> QueueFilterForm:
     )
 
 
-def _tickets(
+def _filters(
     status_filter: str, form: QueueFilterForm, taxonomy: Taxonomy, user_id: int | None
-) -> QuerySet[Ticket]:
+) -> selectors.QueueFilters:
     statuses = STATUS_FILTERS[status_filter][1] if status_filter in STATUS_FILTERS else ()
     values = form.cleaned_or_empty()
-    filters = selectors.QueueFilters(
+    return selectors.QueueFilters(
         statuses=statuses,
         category=values.get("category") or "",
         priority=values.get("priority") or "",
@@ -57,7 +56,6 @@ def _tickets(
         urgent=tuple(e.value for e in taxonomy.priorities[-2:]),  # listed lowest to highest
         assignee_id=user_id if values.get("mine") else None,
     )
-    return selectors.review_queue_list(filters=filters)
 
 
 def _row(request: HttpRequest, row_id: str) -> HttpResponse:
@@ -72,31 +70,60 @@ def _row(request: HttpRequest, row_id: str) -> HttpResponse:
     return render(request, "triage/queue.html#ticket-row", context)
 
 
+def _status_filter(request: HttpRequest) -> str:
+    status_filter = request.GET.get("status", "").lower()
+    return status_filter if status_filter in STATUS_FILTERS else ""
+
+
+def _new_tickets(request: HttpRequest, since: str) -> HttpResponse:
+    """The queue's poll: how many tickets matching the page's filters arrived after `since` (the
+    newest id when the page was drawn). Counting ids past a marker is an index range scan, cheap
+    every few seconds; the table itself is only redrawn when the reviewer asks (so nothing ticked
+    or focused is lost)."""
+    taxonomy = selectors.taxonomy_get()
+    form = _filter_form(request, taxonomy)
+    filters = _filters(_status_filter(request), form, taxonomy, request.user.id)
+    new = selectors.review_queue_new_count(filters=filters, since_id=int(since) if since.isdigit() else 0)
+    context = {"new_count": new, "since": since, "live_s": settings.TRIAGE_QUEUE_LIVE_INTERVAL_S}
+    return render(request, "triage/queue.html#live-bar", context)
+
+
 @require_safe
+@agent_required
 def review_queue(request: HttpRequest) -> HttpResponse:
     if request.htmx and "row" in request.GET:
         response = _row(request, request.GET["row"])
+    elif request.htmx and "since" in request.GET:
+        response = _new_tickets(request, request.GET["since"])
     else:
-        status_filter = request.GET.get("status", "").lower()
-        status_filter = status_filter if status_filter in STATUS_FILTERS else ""
+        status_filter = _status_filter(request)
         taxonomy = selectors.taxonomy_get()
         form = _filter_form(request, taxonomy)
-        page = Paginator(
-            _tickets(status_filter, form, taxonomy, request.user.id), settings.TRIAGE_QUEUE_PAGE_SIZE
-        ).get_page(request.GET.get("page"))
+        filters = _filters(status_filter, form, taxonomy, request.user.id)
         counts = selectors.ticket_status_counts()
-        filters = [("", "All", sum(counts.values()))] + [
+        tabs = [("", "All", sum(counts.values()))] + [
             (key, title, sum(counts.get(s, 0) for s in statuses))
             for key, (title, statuses) in STATUS_FILTERS.items()
         ]
+        filtered = any(request.GET.get(k) for k in form.fields if k != "sort")
+        page = selectors.review_queue_page(
+            filters=filters,
+            number=request.GET.get("page"),
+            per_page=settings.TRIAGE_QUEUE_PAGE_SIZE,
+            # with no filter but the status tab, the tab's count is the page count: no second count
+            count=None if filtered else next(n for key, _, n in tabs if key == status_filter),
+        )
         context = {
             "page_obj": page,
             "status_filter": status_filter,
-            "filters": filters,
+            "filters": tabs,
             "filter_form": form,
-            "filtered": any(request.GET.get(k) for k in form.fields if k != "sort"),
+            "filtered": filtered,
             "labels": selectors.taxonomy_labels(),
             "poll_s": settings.TRIAGE_POLL_INTERVAL_S,
+            "since": selectors.ticket_newest_id(),
+            "new_count": 0,
+            "live_s": settings.TRIAGE_QUEUE_LIVE_INTERVAL_S,
         }
         response = render(request, "triage/queue.html", context)
     patch_vary_headers(response, ("HX-Request",))
@@ -104,6 +131,7 @@ def review_queue(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
+@agent_required
 def review_queue_bulk(request: HttpRequest) -> HttpResponse:
     """Bulk actions from the queue's checkboxes; back to the same filtered view."""
     ids = [int(v) for v in request.POST.getlist("ticket") if v.isdigit()][:200]

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_http_methods, require_POST
 
 from triage import selectors
 from triage.adapters.media import MediaRejected
-from triage.forms import TAXONOMY_FIELDS, ReviewForm, TicketCreateForm
+from triage.forms import TAXONOMY_FIELDS, ReviewForm, TicketCreateForm, UploadForm, intake_config
 from triage.models import ReviewDecision, TaxonomyField, Ticket, TriageRun
+from triage.roles import agent_required
 from triage.services.review import (
     REVIEWED_FIELDS,
     InvalidDuplicate,
@@ -24,16 +26,19 @@ from triage.services.review import (
     ticket_retriage,
     ticket_version,
 )
-from triage.services.tickets import Upload, ticket_create
+from triage.services.tickets import Upload, ticket_create, upload_stage
 from triage.templatetags.triage_tags import IN_PROGRESS
 
 FIELD_TITLES = {**dict(TaxonomyField.choices), "language": "Language", "summary": "Summary"}
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
+@agent_required
 def ticket_create_page(request: HttpRequest) -> HttpResponse:
+    """The new-ticket form. Works as a plain multipart POST; intake.js sends the files ahead
+    (ticket_upload) and posts their tokens in `staged` instead."""
     if request.method == "POST":
-        form = TicketCreateForm(request.POST, request.FILES)
+        form = TicketCreateForm(request.POST, request.FILES, user=request.user)
         if form.is_valid():
             data = form.cleaned_data
             files = data["attachments"]
@@ -43,22 +48,61 @@ def ticket_create_page(request: HttpRequest) -> HttpResponse:
                     description=data["description"],
                     requester_email=data["requester_email"],
                     uploads=[Upload(fileobj=f, name=f.name, size_bytes=f.size) for f in files],
+                    staged=form.staged_uploads,
                     created_by=request.user,
                 )
             except MediaRejected as exc:  # the form checked already; this is the service's own guard
                 form.add_error("attachments", exc.reason)
             else:
-                what = f"with {len(files)} attachment{'s' if len(files) != 1 else ''}" if files else ""
+                count = len(files) + len(form.staged_uploads)
+                what = f"with {count} attachment{'s' if count != 1 else ''}" if count else ""
                 messages.success(request, f"{ticket.reference} created {what}; triage has started.")
                 return redirect("triage:ticket-detail", ticket_id=ticket.id)
     else:
-        form = TicketCreateForm()
+        form = TicketCreateForm(user=request.user)
     limits = {
         "image_bytes": settings.TRIAGE_MAX_IMAGE_BYTES,
         "video_bytes": settings.TRIAGE_MAX_VIDEO_BYTES,
         "files": settings.DATA_UPLOAD_MAX_NUMBER_FILES,
     }
-    return render(request, "triage/ticket_create.html", {"form": form, "limits": limits})
+    context = {
+        "form": form,
+        "limits": limits,
+        "intake": {**intake_config(), "uploadUrl": reverse("triage:ticket-upload")},
+        # files uploaded ahead whose ticket form came back with an error: still listed, not lost
+        "staged_uploads": form.staged_uploads if form.is_bound else [],
+    }
+    return render(request, "triage/ticket_create.html", context)
+
+
+@agent_required
+@require_POST
+def ticket_upload(request: HttpRequest) -> JsonResponse:
+    """One file of a ticket being written, sent ahead by intake.js with its own progress bar.
+
+    201 with a token the ticket form carries; 400 with the reason the file is refused."""
+    form = UploadForm(request.POST, request.FILES)
+    if not form.is_valid():
+        errors = form.errors.get("file") or ["No file was sent."]
+        return JsonResponse({"error": " ".join(str(e) for e in errors)}, status=400)
+    upload = form.cleaned_data["file"]
+    try:
+        staged = upload_stage(
+            upload=Upload(fileobj=upload, name=upload.name, size_bytes=upload.size), user=request.user
+        )
+    except MediaRejected as exc:  # checked by the form already; the service's own guard
+        return JsonResponse({"error": f"'{upload.name}': {exc.reason}"}, status=400)
+    item = staged.checked
+    return JsonResponse(
+        {
+            "token": staged.token,
+            "name": item.name,
+            "size": item.size_bytes,
+            "kind": item.sniff.kind,
+            "mime": item.sniff.mime,
+        },
+        status=201,
+    )
 
 
 def _has_proposal(ticket: Ticket) -> bool:
@@ -150,6 +194,7 @@ def _review_message(ticket: Ticket, decision: ReviewDecision) -> str:
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
+@agent_required
 def ticket_detail(request: HttpRequest, ticket_id: int) -> HttpResponse:
     try:
         ticket = selectors.ticket_get_for_review(ticket_id=ticket_id)
@@ -160,6 +205,7 @@ def ticket_detail(request: HttpRequest, ticket_id: int) -> HttpResponse:
         "ticket": ticket,
         "labels": labels,
         "poll_s": settings.TRIAGE_POLL_INTERVAL_S,
+        "stages": selectors.attachment_stages(ticket=ticket, ocr_enabled=settings.TRIAGE_OCR_ENABLED),
     }
     if request.htmx and request.GET.get("fragment") == "live":
         response = render(request, "triage/ticket_detail.html#live", context)
@@ -226,6 +272,7 @@ def ticket_detail(request: HttpRequest, ticket_id: int) -> HttpResponse:
 
 
 @require_POST
+@agent_required
 def ticket_action(request: HttpRequest, ticket_id: int) -> HttpResponse:
     """Reassign, mark as duplicate, or re-run triage; back to the ticket with what happened."""
     ticket = get_object_or_404(Ticket, id=ticket_id)

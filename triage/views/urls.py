@@ -2,13 +2,14 @@ from __future__ import annotations
 
 from django.urls import path
 
-from triage.views import health, intake, media, queue, reports, system_health, tickets
+from triage.views import health, intake, media, queue, reports, system_health, taxonomy, tickets, users
 
 app_name = "triage"
 urlpatterns = [
     path("", queue.review_queue, name="review-queue"),
     path("bulk/", queue.review_queue_bulk, name="review-queue-bulk"),
     path("tickets/new/", tickets.ticket_create_page, name="ticket-create"),
+    path("tickets/uploads/", tickets.ticket_upload, name="ticket-upload"),
     path("tickets/<int:ticket_id>/", tickets.ticket_detail, name="ticket-detail"),
     path("tickets/<int:ticket_id>/actions/", tickets.ticket_action, name="ticket-action"),
     path("media/attachments/<int:attachment_id>/original", media.attachment_file, name="attachment-file"),
@@ -29,4 +30,9 @@ urlpatterns = [
     path("intake/email/<int:inbound_email_id>/raw.eml", intake.email_raw_file, name="email-raw-file"),
     *intake.provider_urlpatterns(),
     path("health/", system_health.health_page, name="health"),
+    # roles (issue 7)
+    path("taxonomy/", taxonomy.taxonomy_editor, name="taxonomy"),
+    path("taxonomy/<int:value_id>/", taxonomy.taxonomy_value_edit, name="taxonomy-value"),
+    path("users/", users.user_list, name="users"),
+    path("users/<int:user_id>/", users.user_edit, name="user-edit"),
 ]

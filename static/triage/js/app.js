@@ -2,17 +2,11 @@
 (function () {
   "use strict";
 
-  function formatBytes(n) {
-    if (n >= 1024 * 1024) return (n / (1024 * 1024)).toFixed(1) + " MB";
-    if (n >= 1024) return Math.round(n / 1024) + " KB";
-    return n + " B";
-  }
-
-
   // Review queue keyboard: j/k move, o or Enter open, x tick for bulk accept, / search.
   function setupQueueKeys(table) {
     var index = -1;
-    function rows() { return Array.prototype.slice.call(table.querySelectorAll("tbody tr")); }
+    // looked up each time: the queue's "Show new tickets" swaps the table for a fresh one
+    function rows() { return Array.prototype.slice.call(document.querySelectorAll("table.queue tbody tr")); }
     function focus(i) {
       var all = rows();
       if (!all.length) return;
@@ -39,62 +33,7 @@
     });
   }
 
-  // New ticket: list the chosen files and refuse, before a long upload, what the server would refuse.
-  function setupUpload(form) {
-    var input = form.querySelector('input[type="file"]');
-    var list = form.querySelector("#file-list");
-    if (!input || !list) return;
-    var maxFiles = Number(input.dataset.maxFiles || 0);
-    var maxImage = Number(input.dataset.maxImageBytes || 0);
-    var maxVideo = Number(input.dataset.maxVideoBytes || 0);
-
-    function problems() {
-      var found = [];
-      if (maxFiles && input.files.length > maxFiles) {
-        found.push("At most " + maxFiles + " files per ticket; " + input.files.length + " chosen.");
-      }
-      Array.prototype.forEach.call(input.files, function (file) {
-        var limit = file.type.indexOf("video/") === 0 ? maxVideo : maxImage;
-        if (limit && file.size > limit) found.push("'" + file.name + "' is larger than " + formatBytes(limit) + ".");
-      });
-      return found;
-    }
-
-    function render() {
-      list.replaceChildren();
-      Array.prototype.forEach.call(input.files, function (file) {
-        var li = document.createElement("li");
-        var name = document.createElement("span");
-        name.textContent = file.name;
-        var size = document.createElement("span");
-        size.className = "muted";
-        size.textContent = formatBytes(file.size);
-        li.append(name, size);
-        list.append(li);
-      });
-      problems().forEach(function (text) {
-        var li = document.createElement("li");
-        li.className = "bad";
-        li.textContent = text;
-        list.append(li);
-      });
-    }
-
-    input.addEventListener("change", render);
-    form.addEventListener("submit", function (event) {
-      if (problems().length) {
-        event.preventDefault();
-        render();
-        return;
-      }
-      var button = form.querySelector('button[type="submit"]');
-      if (button && button.dataset.busyLabel) {
-        button.textContent = button.dataset.busyLabel;
-        // disabled after the submit has been dispatched, so the form still sends
-        setTimeout(function () { button.disabled = true; }, 0);
-      }
-    });
-  }
+  // New ticket: intake.js (drop, paste, record, per-file uploads with progress).
 
   // Review: mark the fields that differ from the model's proposal.
   function setupReview(form) {
@@ -122,8 +61,6 @@
   });
 
   document.addEventListener("DOMContentLoaded", function () {
-    var ticketForm = document.getElementById("ticket-form");
-    if (ticketForm) setupUpload(ticketForm);
     var reviewForm = document.getElementById("review-form");
     if (reviewForm) setupReview(reviewForm);
     var queue = document.querySelector("table.queue");

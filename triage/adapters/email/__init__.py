@@ -15,6 +15,12 @@ from datetime import datetime
 TRANSIENT_ERRORS: tuple[type[Exception], ...] = ()
 
 
+def nul_free(value: str) -> str:
+    """Text without NUL characters: PostgreSQL text and jsonb refuse them (a DataError that took
+    the intake job down on a message with a NUL in a header or a body, found by tests/hostile)."""
+    return value.replace("\x00", "") if "\x00" in value else value
+
+
 class EmailUnparseable(Exception):
     """The bytes are not an email we can read. `reason` is shown to the agent as is."""
 

@@ -10,17 +10,18 @@ import contextlib
 import io
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from email import message_from_bytes
 from email import policy as email_policy
 from email.message import Message
 from email.utils import getaddresses, parsedate_to_datetime
 from pathlib import PurePosixPath, PureWindowsPath
+from typing import Any
 
 from email_reply_parser import EmailReplyParser
 
-from triage.adapters.email import EmailPart, EmailUnparseable, ParsedEmail
+from triage.adapters.email import EmailPart, EmailUnparseable, ParsedEmail, nul_free
 from triage.adapters.email.headers import header_decode
 from triage.adapters.email.html import html_to_text
 from triage.adapters.email.threading import message_id_normalize, message_ids_parse
@@ -52,6 +53,8 @@ _SIGNATURE_START = re.compile(r"^(-- ?|Sent from my [\w ]{1,30}|Get Outlook for 
 _AUTO_PRECEDENCE = {"bulk", "junk", "list", "auto_reply", "auto-reply"}
 _DAEMON = re.compile(r"^(mailer-daemon|postmaster|mail-daemon|noreply-dmarc-support)@", re.IGNORECASE)
 _TRACKING_PIXEL_MAX_SIDE = 3
+# Codecs Python finds by name that are not text charsets a mail could be written in.
+_NOT_CHARSETS = {"idna", "punycode", "raw-unicode-escape", "unicode-escape"}
 
 
 def text_decode(data: bytes, charset: str | None) -> str:
@@ -60,18 +63,25 @@ def text_decode(data: bytes, charset: str | None) -> str:
     label = _CHARSET_ALIASES.get(label, label)
     candidates = []
     if label:
-        with contextlib.suppress(LookupError):
-            candidates.append(codecs.lookup(label).name)
+        # ValueError: a label with a NUL in it; the check drops codecs that are not charsets
+        # (rot13, base64, zlib) and the IDNA ones, which reject errors="replace" (tests/hostile).
+        with contextlib.suppress(LookupError, ValueError):
+            info = codecs.lookup(label)
+            if getattr(info, "_is_text_encoding", True) and info.name not in _NOT_CHARSETS:
+                candidates.append(info.name)
     for name in (*candidates, "utf-8"):
         try:
             return data.decode(name)
-        except (UnicodeDecodeError, LookupError):
+        except (UnicodeError, LookupError, ValueError):
             continue
     if not candidates or candidates[0] == "utf-8":
         # mislabelled Latin-1/Windows-1252 is the usual culprit behind invalid "UTF-8"
         with contextlib.suppress(UnicodeDecodeError):
             return data.decode("cp1252")
-    return data.decode(candidates[0] if candidates else "utf-8", errors="replace")
+    try:
+        return data.decode(candidates[0] if candidates else "utf-8", errors="replace")
+    except (UnicodeError, LookupError, ValueError):
+        return data.decode("utf-8", errors="replace")
 
 
 def _safe_filename(name: str) -> str:
@@ -173,7 +183,13 @@ def _collect(part: Message, acc: _Collected, *, depth: int = 0) -> None:
     is_image = ctype.startswith("image/")
     acc.parts.append(
         EmailPart(
-            filename=filename or (f"inline-{content_id or len(acc.parts) + 1}" if is_image else "attachment"),
+            # a Content-ID may hold "/" or "..": it names the file only through _safe_filename
+            filename=filename
+            or (
+                _safe_filename(f"inline-{content_id or len(acc.parts) + 1}".replace("/", "_"))
+                if is_image
+                else "attachment"
+            ),
             content_type=ctype,
             data=data,
             content_id=content_id,
@@ -263,7 +279,11 @@ def auto_detect(msg: Message, *, from_email: str, our_addresses: Sequence[str]) 
 def email_parse(raw: bytes, *, our_addresses: Sequence[str] = ()) -> ParsedEmail:
     if not raw or not raw.strip():
         raise EmailUnparseable("the message is empty")
-    msg = message_from_bytes(raw, policy=email_policy.compat32)
+    try:
+        msg = message_from_bytes(raw, policy=email_policy.compat32)
+    except RecursionError:
+        # the stdlib parser recurses once per multipart level (tests/hostile: 3,000 levels)
+        raise EmailUnparseable("the message's parts are nested too deeply to read") from None
     if not any(msg.get(name) for name in ("from", "to", "subject", "date", "message-id")):
         raise EmailUnparseable(
             "no mail headers found (From, To, Subject, Date, Message-ID): this is not an email message"
@@ -286,7 +306,7 @@ def email_parse(raw: bytes, *, our_addresses: Sequence[str] = ()) -> ParsedEmail
     defects = [type(d).__name__ for d in msg.defects]
     for part in msg.walk():
         defects.extend(type(d).__name__ for d in getattr(part, "defects", []) if part is not msg)
-    return ParsedEmail(
+    parsed = ParsedEmail(
         message_id=message_id_normalize(str(msg.get("message-id") or "")),
         in_reply_to=message_ids_parse(str(msg.get("in-reply-to") or "")),
         references=message_ids_parse(" ".join(str(v) for v in msg.get_all("references") or [])),
@@ -306,3 +326,15 @@ def email_parse(raw: bytes, *, our_addresses: Sequence[str] = ()) -> ParsedEmail
         auto_reason=auto_reason,
         defects=tuple(dict.fromkeys(defects)),
     )
+    return _nul_free(parsed)
+
+
+def _nul_free(value: Any) -> Any:
+    """Every str of a ParsedEmail (and of its parts) without NUL characters; bytes untouched."""
+    if isinstance(value, str):
+        return nul_free(value)
+    if isinstance(value, tuple):
+        return tuple(_nul_free(v) for v in value)
+    if isinstance(value, ParsedEmail | EmailPart):
+        return replace(value, **{f.name: _nul_free(getattr(value, f.name)) for f in fields(value)})
+    return value

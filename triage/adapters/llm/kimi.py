@@ -110,6 +110,11 @@ class _HttpClient(openai.DefaultHttpxClient):  # type: ignore[misc,valid-type]
             self.close()
 
 
+def _count(value: object) -> int:
+    """A token count from the wire: a non-negative int, else 0 (it is bookkeeping, not the answer)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
+
+
 class _UnexpectedAnswer(Exception):
     """The API answered 200 with something that is not a usable chat completion."""
 
@@ -262,20 +267,26 @@ class KimiClient:
                 cached = getattr(details, "cached_tokens", None) or 0
         choice = completion.choices[0]
         message = choice.message
+        # The SDK builds its models from the JSON without validating types: a gateway's content
+        # list, a numeric content or string token counts reach us as they are (tests/hostile).
+        content = message.content if message is not None else None
+        if content is not None and not isinstance(content, str):
+            raise _UnexpectedAnswer(f"message content is {type(content).__name__}, not text")
         calls = []
         for call in (message.tool_calls if message is not None else None) or []:
             function = getattr(call, "function", None)
             if function is not None:
-                calls.append({"id": call.id, "name": function.name, "arguments": function.arguments or ""})
+                arguments = function.arguments if isinstance(function.arguments, str) else ""
+                calls.append({"id": str(call.id), "name": str(function.name or ""), "arguments": arguments})
         return _Reply(
-            content=(message.content if message is not None else None) or "",
+            content=content or "",
             # Not declared by the SDK types; present only with thinking on.
             reasoning=str(getattr(message, "reasoning_content", None) or ""),
             tool_calls=calls,
             finish_reason=str(choice.finish_reason or ""),
-            prompt_tokens=usage.prompt_tokens if usage is not None else 0,
-            completion_tokens=usage.completion_tokens if usage is not None else 0,
-            cached_tokens=int(cached),
+            prompt_tokens=_count(usage.prompt_tokens) if usage is not None else 0,
+            completion_tokens=_count(usage.completion_tokens) if usage is not None else 0,
+            cached_tokens=_count(cached),
             trace_id=trace_id,
             sdk_retries=raw.retries_taken,
         )

@@ -84,6 +84,9 @@ _FENCE = re.compile(r"```(?:json|JSON)?\s*(.*?)\s*```", re.DOTALL)
 _SEPARATORS = re.compile(r"[\s\-/&]+")
 
 
+_TOO_DEEP = "reply is not JSON we accept: nested too deeply"
+
+
 def _extract_json(text: str) -> dict:
     stripped = text.strip()
     if not stripped:
@@ -101,6 +104,12 @@ def _extract_json(text: str) -> dict:
             data = json.loads(stripped[start : end + 1])
         except json.JSONDecodeError as inner:
             raise InvalidReply(f"reply is not JSON: {inner.msg} at position {inner.pos}") from None
+        except RecursionError:
+            raise InvalidReply(_TOO_DEEP) from None
+    except RecursionError:
+        # json's decoder recurses once per level: "[[[[..." 100,000 deep is a RecursionError (found
+        # by tests/hostile), which would escape as a bug instead of a repair turn.
+        raise InvalidReply(_TOO_DEEP) from None
     if not isinstance(data, dict):
         raise InvalidReply(f"reply must be a JSON object, got {type(data).__name__}")
     return data

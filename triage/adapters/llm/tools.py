@@ -62,6 +62,8 @@ def run_tool(lookup: TicketLookup | None, *, name: str, arguments: str) -> dict[
         args = json.loads(arguments or "{}")
     except json.JSONDecodeError as exc:
         return {"error": f"arguments are not JSON: {exc.msg}"}
+    except RecursionError:  # "[[[[..." thousands deep (tests/hostile)
+        return {"error": "arguments are nested too deeply"}
     if not isinstance(args, dict):
         return {"error": "arguments must be a JSON object"}
     limit = args.get("limit", 5)

@@ -26,6 +26,8 @@ DEMO_USERS = (
     # username, group, env var for the password, default password
     ("agent", "agents", "TRIAGE_DEMO_AGENT_PASSWORD", "agent-demo-pass"),
     ("manager", "managers", "TRIAGE_DEMO_MANAGER_PASSWORD", "manager-demo-pass"),
+    # the administrator role is is_superuser (triage/roles.py), not a group
+    ("admin", "admins", "TRIAGE_DEMO_ADMIN_PASSWORD", "admin-demo-pass"),
 )
 
 
@@ -63,9 +65,11 @@ class Command(BaseCommand):
             )
             user.set_password(os.environ.get(env_name, default))
             # managers edit the taxonomy in the admin
-            user.is_staff = group == "managers"
+            user.is_staff = group in ("managers", "admins")
+            user.is_superuser = group == "admins"
             user.save()
-            user.groups.add(Group.objects.get(name=group))
+            if group != "admins":
+                user.groups.add(Group.objects.get(name=group))
             users[username] = user
         return users
 

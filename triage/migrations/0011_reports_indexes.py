@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("triage", "0008_costs"),
+        ("triage", "0010_queue_search"),
     ]
 
     operations = [

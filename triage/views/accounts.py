@@ -1,0 +1,20 @@
+"""The sign-in page with failure throttling (issue 9): a locked username + address gets 429."""
+
+from __future__ import annotations
+
+from django.contrib.auth.views import LoginView
+from django.http import HttpResponse
+
+from triage.forms import ThrottledAuthenticationForm
+
+
+class ThrottledLoginView(LoginView):
+    authentication_form = ThrottledAuthenticationForm
+
+    def form_invalid(self, form: ThrottledAuthenticationForm) -> HttpResponse:  # type: ignore[override]
+        response = super().form_invalid(form)
+        throttled = [e for e in form.non_field_errors().as_data() if e.code == "throttled"]
+        if throttled:
+            response.status_code = 429  # the page still says, in words, how long to wait
+            response["Retry-After"] = str(throttled[0].params["minutes"] * 60)  # type: ignore[index]
+        return response

@@ -1,0 +1,68 @@
+"""The administrators' users page: list accounts, create one, set the role, (de)activate.
+
+A page of our own rather than the Django admin's user screens: the admin shows permissions,
+groups and flags that mean nothing here, and lets anyone with access edit them, while this page
+offers exactly the three roles of `triage.roles` and refuses the changes that lock everyone out.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from triage.forms import UserCreateForm, UserRoleForm
+from triage.roles import Role, admin_required, user_role
+from triage.services.users import UserEditError, user_create, user_set_active, user_set_role
+
+
+def _page(request: HttpRequest, *, create_form: UserCreateForm, status: int = 200) -> HttpResponse:
+    users = list(get_user_model().objects.prefetch_related("groups").order_by("-is_active", "username"))
+    for user in users:
+        user._triage_is_manager = any(g.name == "managers" for g in user.groups.all())
+    rows = [{"user": u, "role": user_role(u) if u.is_active else None} for u in users]
+    context = {"rows": rows, "create_form": create_form, "roles": Role.choices}
+    return render(request, "triage/users.html", context, status=status)
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@admin_required
+def user_list(request: HttpRequest) -> HttpResponse:
+    if request.method != "POST":
+        return _page(request, create_form=UserCreateForm())
+    form = UserCreateForm(request.POST)
+    if not form.is_valid():
+        return _page(request, create_form=form, status=400)
+    data = form.cleaned_data
+    try:
+        user = user_create(**{**data, "role": Role(data["role"])})
+    except UserEditError as exc:
+        form.add_error("username", str(exc))
+        return _page(request, create_form=form, status=400)
+    messages.success(request, f"Created {user.get_username()} ({Role(data['role']).label.lower()}).")
+    return redirect("triage:users")
+
+
+@require_POST
+@admin_required
+def user_edit(request: HttpRequest, user_id: int) -> HttpResponse:
+    user = get_object_or_404(get_user_model(), pk=user_id)
+    action = request.POST.get("action", "")
+    try:
+        if action == "role":
+            form = UserRoleForm(request.POST)
+            if not form.is_valid():
+                raise UserEditError("Choose agent, manager or administrator.")
+            role = Role(form.cleaned_data["role"])
+            user_set_role(user_id=user.pk, role=role, by=request.user)
+            messages.success(request, f"{user.get_username()} is now {role.label.lower()}.")
+        elif action in ("deactivate", "activate"):
+            user_set_active(user_id=user.pk, active=action == "activate", by=request.user)
+            messages.success(request, f"{user.get_username()} was {action}d.")
+        else:
+            raise UserEditError(f"Unknown action {action!r}.")
+    except UserEditError as exc:
+        messages.error(request, str(exc))
+    return redirect("triage:users")
