@@ -96,6 +96,25 @@ class Ticket(models.Model):
             models.Index(fields=["category", "status"], name="ticket_category_status"),
             models.Index(fields=["queue", "status"], name="ticket_queue_status"),
         ]
+        # reports (issue 8): the dashboard and the exports filter by day; the included columns
+        # let the dashboard's grouped counts read this index alone (an index-only scan)
+        indexes += [
+            models.Index(
+                fields=["created_at"],
+                include=[
+                    "id",
+                    "category",
+                    "channel",
+                    "queue",
+                    "priority",
+                    "status",
+                    "triaged_at",
+                    "reviewed_at",
+                    "latest_run_id",
+                ],
+                name="ticket_report_created_idx",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.subject}"
@@ -219,6 +238,23 @@ class TriageRun(models.Model):
         ordering = ["-started_at", "-id"]
         # the daily spend sum (checked before every Kimi ticket while a cap is set) reads one day
         indexes = [models.Index(fields=["provider", "started_at"], name="triagerun_provider_day_idx")]
+        # reports (issue 8): tokens and cost per day read this index alone (an index-only scan)
+        indexes += [
+            models.Index(
+                fields=["started_at"],
+                include=[
+                    "ticket_id",
+                    "status",
+                    "provider",
+                    "model",
+                    "error_kind",
+                    "prompt_tokens",
+                    "cached_tokens",
+                    "completion_tokens",
+                ],
+                name="triagerun_report_day_idx",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"run {self.pk} ({self.provider}, {self.status})"

@@ -319,6 +319,8 @@ TRIAGE_PUBLIC_URL = env.str("TRIAGE_PUBLIC_URL", default="http://127.0.0.1:8000"
 # Exports with more rows than this run on the `reports` queue; smaller ones download at once.
 TRIAGE_REPORT_SYNC_MAX_ROWS = env.int("TRIAGE_REPORT_SYNC_MAX_ROWS", default=5000)
 TRIAGE_REPORT_EXPIRE_HOURS = env.int("TRIAGE_REPORT_EXPIRE_HOURS", default=24)
+# CSV exports on PostgreSQL: parallel COPY streams (connections) per export; 1 = one stream.
+TRIAGE_REPORT_COPY_STREAMS = env.int("TRIAGE_REPORT_COPY_STREAMS", default=2)
 # Weekly email to the managers: crontab fields, server time zone.
 TRIAGE_REPORT_WEEKLY_DAY = env.str("TRIAGE_REPORT_WEEKLY_DAY", default="mon")
 TRIAGE_REPORT_WEEKLY_HOUR = env.int("TRIAGE_REPORT_WEEKLY_HOUR", default=7)

@@ -89,6 +89,13 @@ def test_dashboard_filters_by_channel_and_category(week):
     )
     assert email.tickets == 2 and set(email.volume_by_channel) == {"EMAIL"}
     assert email.cost_total == pytest.approx(T4_COST)
+    # the filter reaches every chart family: matrix, runs and failures, review, manual triage
+    assert email.category_matrix == {"bug": {"billing": 1}}  # T2 only; T4 was never reviewed
+    assert email.triaged_tickets == 2 and email.failures_by_kind == [("timeout", 1)]
+    assert email.reviewed == 1 and email.manual_total == 1
+    assert email.review_by_field["category"] == {"accepted": 0, "corrected": 1}
+    assert email.priority_mix == [("(none)", 1), ("high", 1)]
+    assert email.durations["triaged_to_reviewed"] == {"n": 1, "median": 1200, "p90": 1200}
     bug = report_dashboard_get(filters=ReportFilters(category="bug"))
     assert bug.tickets == 2  # T1 and T5 (no date range); T2 was corrected to billing
     everything = report_dashboard_get(filters=ReportFilters())
@@ -316,3 +323,18 @@ def test_the_weekly_task_sends_the_email(week, mailoutbox):
     manager_user(username="mona", email="mona@example.com")
     report_weekly_send_task()  # what beat runs; the body is the service call
     assert len(mailoutbox) == 1 and mailoutbox[0].attachments
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_large_csv_job_reports_progress_while_copy_streams():
+    """More than one progress step (5,000 lines): the progress write may not use the connection
+    that is streaming the COPY (it waited forever) nor its transaction."""
+    Ticket.objects.bulk_create(
+        Ticket(subject=f"Ticket {i}", description="d", requester_email="a@example.com") for i in range(5_100)
+    )
+    export = ReportExport.objects.create(requested_by=manager_user(), format="csv", filters={})
+    reports.report_export_run(export_id=export.id)
+    export.refresh_from_db()
+    assert export.status == ReportExport.Status.DONE and export.done_rows == 5_100
+    with default_storage.open(export.file.name) as fh:
+        assert sum(1 for _ in fh) == 5_101

@@ -8,6 +8,7 @@ import io
 import logging
 import tempfile
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 from typing import IO, Any
@@ -18,7 +19,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.core.mail import EmailMessage
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -46,12 +47,19 @@ Progress = Callable[[int], None]
 
 
 def report_csv_stream(
-    *, filters: ReportFilters, on_progress: Progress | None = None, fast: bool = True
+    *,
+    filters: ReportFilters,
+    on_progress: Progress | None = None,
+    fast: bool = True,
+    streams: int | None = None,
 ) -> Iterator[bytes]:
     """The CSV export in blocks of bytes. On PostgreSQL the rows come straight from COPY (the same
-    values as the Python renderer, checked by the tests); elsewhere, or with fast=False, Python
-    renders them. Progress from COPY counts line ends, so a field holding a newline counts twice."""
-    copy = report_ticket_csv_copy(filters=filters) if fast else None
+    values as the Python renderer, checked by the tests), in `streams` parallel id ranges
+    (TRIAGE_REPORT_COPY_STREAMS by default) giving the same bytes; elsewhere, or with fast=False,
+    Python renders them. Progress from COPY counts line ends, so a field holding a newline counts
+    twice."""
+    streams = settings.TRIAGE_REPORT_COPY_STREAMS if streams is None else streams
+    copy = report_ticket_csv_copy(filters=filters, streams=streams) if fast else None
     if copy is None:
         return (
             block.encode()
@@ -173,10 +181,7 @@ def report_export_run(*, export_id: int) -> None:
     if export is None:
         return
     filters = ReportFilters.from_dict(export.filters)
-
-    def progress(done: int) -> None:
-        ReportExport.objects.filter(id=export_id).update(done_rows=done)
-
+    progress = _ProgressWriter(export_id)
     try:
         with tempfile.TemporaryDirectory(prefix="triage-report-") as tmp:
             path = Path(tmp) / f"export.{export.format}"
@@ -193,11 +198,13 @@ def report_export_run(*, export_id: int) -> None:
                 key = default_storage.save(key, File(fh))
             size = path.stat().st_size
     except Exception as exc:
+        progress.close()
         logger.exception("export %s failed", export_id)
         ReportExport.objects.filter(id=export_id).update(
             status=ReportExport.Status.FAILED, error_message=f"{type(exc).__name__}: {exc}"[:2000]
         )
         raise
+    progress.close()
     now = timezone.now()
     ReportExport.objects.filter(id=export_id).update(
         status=ReportExport.Status.DONE,
@@ -206,6 +213,41 @@ def report_export_run(*, export_id: int) -> None:
         finished_at=now,
         expires_at=now + timedelta(hours=settings.TRIAGE_REPORT_EXPIRE_HOURS),
     )
+
+
+class _ProgressWriter:
+    """`done_rows` of an export, written from a thread of its own on its own connection: the
+    caller's connection is busy streaming the COPY (a query on it mid-COPY waits forever), and a
+    transaction there would hide the number from the page until the end. Inside a caller's
+    transaction (nobody else could see it anyway) the last number is written on close."""
+
+    def __init__(self, export_id: int) -> None:
+        self.export_id = export_id
+        self.latest: int | None = None
+        self.pool = None
+        if not connection.in_atomic_block:
+            self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="report-progress")
+
+    def __call__(self, done: int) -> None:
+        self.latest = done
+        if self.pool is not None:
+            self.pool.submit(self._write, done)
+
+    def _write(self, done: int) -> None:
+        ReportExport.objects.filter(id=self.export_id).update(done_rows=done)
+
+    def close(self) -> None:
+        if self.pool is None:
+            if self.latest is not None:
+                self._write(self.latest)
+            return
+        self.pool.submit(_close_this_threads_connection).result()
+        self.pool.shutdown(wait=True)
+        self.pool = None
+
+
+def _close_this_threads_connection() -> None:
+    connection.close()  # `connection` is per thread: looked up here, in the pool's thread
 
 
 def report_export_purge(*, now: Any = None) -> int:
