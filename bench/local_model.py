@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import statistics
 import sys
@@ -38,6 +39,9 @@ def emit(metric: str, value: float, unit: str, goal: str | None = None, **extra:
 
 
 def main() -> None:
+    argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    ).parse_args()
     taxonomy = evaluation.taxonomy_load(EVAL / "taxonomy.json")
     rows = evaluation.dataset_read(EVAL / "tickets.csv")
     tickets = [TicketInput(ticket_id=i, subject=r.subject, body=r.body) for i, r in enumerate(rows)]

@@ -29,6 +29,19 @@ import tempfile
 import time
 from pathlib import Path
 
+if __name__ == "queue":
+    # Another script in bench/ imported the standard library's `queue` and found this file, since a
+    # script's folder comes first on the import path. Put the real module in its place: the import
+    # hands back whatever sys.modules holds once this file has run.
+    import importlib.util
+    import sysconfig
+
+    _spec = importlib.util.spec_from_file_location("queue", Path(sysconfig.get_path("stdlib")) / "queue.py")
+    assert _spec is not None and _spec.loader is not None
+    _stdlib_queue = importlib.util.module_from_spec(_spec)
+    sys.modules["queue"] = _stdlib_queue
+    _spec.loader.exec_module(_stdlib_queue)
+
 # This file shares its name with the stdlib's `queue`, which psycopg and Django import (lazily,
 # below): keep its folder off the import path when it runs as a script.
 sys.path[:] = [p for p in sys.path if p != os.path.dirname(os.path.abspath(__file__))]
