@@ -151,3 +151,25 @@ def test_an_abandoned_run_is_closed_and_its_ticket_requeued(queued):
     assert run.status == TriageRun.Status.FAILED and run.error_kind == TriageRun.ErrorKind.TIMEOUT
     assert "abandoned" in run.error_message
     assert queued == [("ticket_triage_task", {"ticket_id": ticket.id})]
+
+
+def test_a_ticket_whose_triage_is_running_is_not_sent_to_triage_a_second_time(queued):
+    ticket = TicketFactory(status=Ticket.Status.TRIAGING)
+    _age(Ticket, ticket.id, "updated_at")  # asked for long ago (media took a while) ...
+    TriageRun.objects.create(
+        ticket=ticket, provider="kimi", status=TriageRun.Status.RUNNING
+    )  # ... running now
+    done = triage.triage_sweep()
+    assert done["tickets"] == 0 and queued == []
+    assert TriageRun.objects.get(ticket=ticket).status == TriageRun.Status.RUNNING
+
+
+def test_media_that_took_long_counts_the_wait_for_triage_from_when_it_settled(queued):
+    ticket = TicketFactory(status=Ticket.Status.PROCESSING)
+    AttachmentFactory(ticket=ticket, status=Attachment.Status.DONE)
+    _age(Ticket, ticket.id, "updated_at")  # created an hour ago; its recording just finished
+    from triage.services.media import ticket_media_settle
+
+    assert ticket_media_settle(ticket_id=ticket.id)
+    assert Ticket.objects.get(id=ticket.id).updated_at > timezone.now() - timedelta(minutes=1)
+    assert triage.triage_sweep()["tickets"] == 0  # its triage job is queued, not stuck

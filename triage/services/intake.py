@@ -342,7 +342,9 @@ def _inbound_email_apply(*, email: InboundEmail, parsed: ParsedEmail) -> None:
             and not attachments
             and ticket.status == Ticket.Status.PROCESSING
         ):
-            Ticket.objects.filter(id=ticket.id).update(status=Ticket.Status.TRIAGING)
+            Ticket.objects.filter(id=ticket.id).update(
+                status=Ticket.Status.TRIAGING, updated_at=timezone.now()
+            )
             ticket.status = Ticket.Status.TRIAGING
         for attachment in attachments:
             attachment_process_task.delay_on_commit(attachment_id=attachment.id)
@@ -387,7 +389,7 @@ def _follow_up_retriage(*, ticket: Ticket, new_attachments: bool) -> None:
     moved = (
         Ticket.objects.filter(id=ticket.id)
         .exclude(status__in=[Ticket.Status.PROCESSING, Ticket.Status.TRIAGING])
-        .update(status=Ticket.Status.TRIAGING)
+        .update(status=Ticket.Status.TRIAGING, updated_at=timezone.now())
     )
     if moved:
         ticket_triage_task.delay_on_commit(ticket_id=ticket.id)

@@ -271,8 +271,9 @@ def ticket_media_settle(*, ticket_id: int) -> bool:
         )
         if pending:
             return False
+        # updated_at marks when triage was asked for: the sweep's TRIAGING requeue measures from it
         moved = Ticket.objects.filter(id=ticket_id, status=Ticket.Status.PROCESSING).update(
-            status=Ticket.Status.TRIAGING
+            status=Ticket.Status.TRIAGING, updated_at=timezone.now()
         )
         if moved:
             from triage.tasks import ticket_triage_task

@@ -11,6 +11,7 @@ from typing import Any
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from triage import selectors
@@ -458,9 +459,14 @@ def triage_sweep(*, now: datetime | None = None) -> dict[str, int]:
         )
         attachment_process_task.delay(attachment_id=attachment.id)
         done["attachments"] += 1
-    for ticket_id in Ticket.objects.filter(status=Ticket.Status.TRIAGING, updated_at__lt=stale).values_list(
-        "id", flat=True
-    )[:500]:
+    # a run still going (started within the window) is that ticket's triage: not a second one
+    running = TriageRun.objects.filter(
+        ticket_id=OuterRef("pk"), status=TriageRun.Status.RUNNING, started_at__gte=stale
+    )
+    stuck = Ticket.objects.filter(status=Ticket.Status.TRIAGING, updated_at__lt=stale).exclude(
+        Exists(running)
+    )
+    for ticket_id in stuck.values_list("id", flat=True)[:500]:
         Ticket.objects.filter(id=ticket_id).update(updated_at=now)  # not again on the next sweep
         ticket_triage_task.delay(ticket_id=ticket_id)
         done["tickets"] += 1
