@@ -182,7 +182,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script: set up, burst, drain, 
             subprocess.Popen(
                 [sys.executable, "-m", "gunicorn", "triage.wsgi", "--bind", f"127.0.0.1:{port}",
                  "--workers", str(args.gunicorn_workers), "--log-level", "warning"],
-                cwd=ROOT, env=env, start_new_session=True,
+                cwd=ROOT, env=env, start_new_session=True, stdout=sys.stderr,  # stdout is JSON lines only
             )
         )  # fmt: skip
         for queue, pool, concurrency in (
@@ -195,7 +195,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script: set up, burst, drain, 
                     [sys.executable, "-m", "celery", "-A", "triage", "worker", "-Q", queue, "--pool", pool,
                      "--concurrency", str(concurrency), "--loglevel", "WARNING", "--without-mingle",
                      "--without-gossip", "-n", f"load-{queue}-{os.getpid()}@%h"],
-                    cwd=ROOT, env=env, start_new_session=True,
+                    cwd=ROOT, env=env, start_new_session=True, stdout=sys.stderr,  # stdout is JSON lines only
                 )
             )  # fmt: skip
         deadline = time.monotonic() + 60

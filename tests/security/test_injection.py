@@ -102,3 +102,19 @@ def test_values_outside_the_taxonomy_are_not_taken_as_they_come(kimi):
     ticket.refresh_from_db()
     assert ticket.priority in {"low", "normal", "high", "urgent"}
     assert ticket.status in (Ticket.Status.NEEDS_REVIEW, Ticket.Status.MANUAL_TRIAGE)
+
+
+def test_with_auto_accept_on_an_obeying_model_still_cannot_accept_its_own_proposal(kimi, settings):
+    """Auto-accept (off by default) takes a proposal only when the offline classifier, which the
+    ticket's words cannot instruct, proposes the same values; a fully 'confident' injected answer
+    still waits for a person."""
+    settings.TRIAGE_AUTO_ACCEPT = dict.fromkeys(
+        ("category", "priority", "queue", "sentiment", "language"), 0.5
+    )
+    kimi.reply_json(OBEYED)
+    ticket = Ticket.objects.create(subject="URGENT checkout down", description=INJECTION, status="TRIAGING")
+    run = triage.ticket_triage(ticket_id=ticket.id)
+    ticket.refresh_from_db()
+    assert run.status == "DONE" and run.details["offline_agrees"] is False
+    assert ticket.status == Ticket.Status.NEEDS_REVIEW and ticket.reviewed_at is None
+    assert not ReviewDecision.objects.filter(ticket=ticket).exists()

@@ -4,6 +4,7 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from tests.kimi_fake import BILLING_REPLY
+from triage import selectors
 from triage.models import Ticket, TriageRun
 from triage.services import review, triage
 
@@ -367,16 +368,36 @@ def test_auto_accept_records_an_automatic_decision_when_every_field_meets_its_th
         "sentiment": 0.6,
         "language": 0.9,
     }
-    kimi.reply_json(GOOD_REPLY)
+    # auto-accept also needs the offline classifier to propose the same values (a second opinion
+    # the ticket's words cannot instruct): Kimi's reply here carries the values it proposes
+    offline = (
+        triage._local_model()
+        .triage(triage.ticket_input_build(ticket=_ticket()), selectors.taxonomy_get())
+        .result
+    )
+    agreeing = GOOD_REPLY | {
+        name: {"value": getattr(offline, name).value, "confidence": GOOD_REPLY[name]["confidence"]}
+        for name in ("category", "priority", "queue", "sentiment", "language")
+    }
+    kimi.reply_json(agreeing)
     confident = _ticket()
-    triage.ticket_triage(ticket_id=confident.id)
+    run = triage.ticket_triage(ticket_id=confident.id)
     confident.refresh_from_db()
+    assert run.details["offline_agrees"] is True
     assert confident.status == Ticket.Status.REVIEWED
     decision = ReviewDecision.objects.get(ticket=confident)
     assert decision.action == ReviewDecision.Action.AUTO and decision.user is None
 
+    other = next(p for p in ("urgent", "low", "normal", "high") if p != offline.priority.value)
+    kimi.reply_json(agreeing | {"priority": {"value": other, "confidence": 0.99}})
+    contested = _ticket()
+    run = triage.ticket_triage(ticket_id=contested.id)
+    contested.refresh_from_db()
+    assert run.details["offline_agrees"] is False  # the offline model said otherwise: a person decides
+    assert contested.status == Ticket.Status.NEEDS_REVIEW
+
     settings.TRIAGE_AUTO_ACCEPT = {**settings.TRIAGE_AUTO_ACCEPT, "sentiment": 0.7}  # the reply says 0.66
-    kimi.reply_json(GOOD_REPLY)
+    kimi.reply_json(agreeing)
     unsure = _ticket()
     triage.ticket_triage(ticket_id=unsure.id)
     unsure.refresh_from_db()
