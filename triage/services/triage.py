@@ -421,16 +421,9 @@ def triage_sweep(*, now: datetime | None = None) -> dict[str, int]:
 
     now = now or timezone.now()
     stale = now - timedelta(seconds=settings.TRIAGE_STALE_AFTER_S)
-    done = {
-        "attachments": 0,
-        "tickets": 0,
-        "runs": 0,
-        "catch_up": 0,
-        "settled": 0,
-        "emails": 0,
-        "exports": 0,
-        "failed": 0,
-    }
+    done = dict.fromkeys(
+        ("attachments", "tickets", "runs", "catch_up", "settled", "emails", "exports", "failed"), 0
+    )
     done["runs"] = TriageRun.objects.filter(status=TriageRun.Status.RUNNING, started_at__lt=stale).update(
         status=TriageRun.Status.FAILED,
         finished_at=now,
@@ -441,9 +434,9 @@ def triage_sweep(*, now: datetime | None = None) -> dict[str, int]:
         status__in=[Attachment.Status.QUEUED, Attachment.Status.PROCESSING], created_at__lt=stale
     ).order_by("id")[:500]:
         meta = attachment.metadata or {}
-        if meta.get("swept_at", 0) > stale.timestamp():
-            continue  # requeued by a recent sweep: give that job its time
-        sweeps = int(meta.get("sweeps", 0))
+        sweeps = _sweeps_so_far(meta, stale=stale)
+        if sweeps is None:
+            continue
         if sweeps >= _MAX_SWEEPS:
             from triage.services.media import attachment_mark_failed, ticket_media_settle
 
@@ -452,14 +445,10 @@ def triage_sweep(*, now: datetime | None = None) -> dict[str, int]:
                 kind="bug",
                 message=f"processing never finished, even after {sweeps} more tries",
             )
-            if ticket_media_settle(ticket_id=attachment.ticket_id):
-                # triage is enqueued now: not again by the TRIAGING requeue below
-                Ticket.objects.filter(id=attachment.ticket_id).update(updated_at=now)
+            ticket_media_settle(ticket_id=attachment.ticket_id)  # stamps updated_at: not requeued below
             done["failed"] += 1
             continue
-        Attachment.objects.filter(id=attachment.id).update(
-            metadata={**meta, "sweeps": sweeps + 1, "swept_at": now.timestamp()}
-        )
+        Attachment.objects.filter(id=attachment.id).update(metadata=_swept(meta, sweeps=sweeps, now=now))
         attachment_process_task.delay(attachment_id=attachment.id)
         done["attachments"] += 1
     # a run still going (started within the window) is that ticket's triage: not a second one
@@ -474,7 +463,7 @@ def triage_sweep(*, now: datetime | None = None) -> dict[str, int]:
         ticket_triage_task.delay(ticket_id=ticket_id)
         done["tickets"] += 1
     # after the TRIAGING requeue: a ticket settled here is enqueued once, by the settling step
-    done["settled"] = _sweep_settle(now=now, stale=stale)
+    done["settled"] = _sweep_settle(stale=stale)
     emails, failed = _sweep_emails(now=now, stale=stale)
     done["emails"] += emails
     done["failed"] += failed
@@ -504,22 +493,30 @@ def triage_sweep(*, now: datetime | None = None) -> dict[str, int]:
     return done
 
 
-def _sweep_settle(*, now: datetime, stale: datetime) -> int:
+def _sweeps_so_far(record: dict, *, stale: datetime) -> int | None:
+    """How often the sweep has requeued this row (kept in its JSON details), or None when a recent
+    sweep requeued it and that job still has its time."""
+    if record.get("swept_at", 0) > stale.timestamp():
+        return None
+    return int(record.get("sweeps", 0))
+
+
+def _swept(record: dict, *, sweeps: int, now: datetime) -> dict:
+    return {**record, "sweeps": sweeps + 1, "swept_at": now.timestamp()}
+
+
+def _sweep_settle(*, stale: datetime) -> int:
     """Tickets left in PROCESSING although no attachment is pending (the settling step's message
     was lost, or the broker was down when it was sent)."""
     from triage.services.media import ticket_media_settle
 
-    settled = 0
-    for ticket_id in (
+    waiting = (
         Ticket.objects.filter(status=Ticket.Status.PROCESSING, updated_at__lt=stale)
         .exclude(attachments__status__in=[Attachment.Status.QUEUED, Attachment.Status.PROCESSING])
         .values_list("id", flat=True)[:500]
-    ):
-        if ticket_media_settle(ticket_id=ticket_id):
-            # its triage is enqueued: the next sweep's TRIAGING requeue must not send it again
-            Ticket.objects.filter(id=ticket_id).update(updated_at=now)
-            settled += 1
-    return settled
+    )
+    # settling stamps updated_at: the next sweep's TRIAGING requeue does not send it again
+    return sum(ticket_media_settle(ticket_id=ticket_id) for ticket_id in waiting)
 
 
 def _sweep_emails(*, now: datetime, stale: datetime) -> tuple[int, int]:
@@ -533,9 +530,9 @@ def _sweep_emails(*, now: datetime, stale: datetime) -> tuple[int, int]:
         status__in=[InboundEmail.Status.RECEIVED, InboundEmail.Status.PROCESSING], received_at__lt=stale
     ).order_by("id")[:500]:
         details = email.details or {}
-        if details.get("swept_at", 0) > stale.timestamp():
-            continue  # requeued by a recent sweep: give that job its time
-        sweeps = int(details.get("sweeps", 0))
+        sweeps = _sweeps_so_far(details, stale=stale)
+        if sweeps is None:
+            continue
         if sweeps >= _MAX_SWEEPS:
             inbound_email_quarantine(
                 inbound_email_id=email.id,
@@ -545,9 +542,7 @@ def _sweep_emails(*, now: datetime, stale: datetime) -> tuple[int, int]:
             )
             failed += 1
             continue
-        InboundEmail.objects.filter(id=email.id).update(
-            details={**details, "sweeps": sweeps + 1, "swept_at": now.timestamp()}
-        )
+        InboundEmail.objects.filter(id=email.id).update(details=_swept(details, sweeps=sweeps, now=now))
         inbound_email_process_task.delay(inbound_email_id=email.id)
         requeued += 1
     return requeued, failed
