@@ -1,6 +1,7 @@
-"""Security headers Django does not set itself (issue 9).
+"""Our middleware: the security headers Django does not set itself, and a clear 503 page when the
+database is briefly unavailable (issue 9).
 
-Django 5.2 has no Content-Security-Policy of its own, and the policy here is one short string, so a
+Security headers. Django 5.2 has no Content-Security-Policy of its own, and the policy here is one short string, so a
 middleware of ours rather than django-csp: nothing to configure per view, and the media views'
 stricter `sandbox` policy (views/media.py) is kept because we only fill in a missing header.
 
@@ -8,15 +9,33 @@ stricter `sandbox` policy (views/media.py) is kept because we only fill in a mis
 everything), so an injected `<script>` or `onerror=` in a ticket can never run. Styles: sheets only
 from us; inline `style=` attributes (confidence bars, chart legends) are allowed through
 `style-src-attr`, which cannot run script; htmx's injected `<style>` is turned off in base.html.
+
+The database briefly unavailable: a 503 page with Retry-After instead of a server error. Two entry
+points, because an OperationalError can come from two places:
+- the view (a query in a view or a service): `DatabaseUnavailableMiddleware.process_exception`;
+- a middleware before the view (the session, `request.user` for LoginRequiredMiddleware): Django
+  turns those into the 500 handler, so `server_error` (ROOT_URLCONF's handler500) checks the
+  exception being handled first.
+The page is rendered without the request: context processors would query the database again.
 """
 
 from __future__ import annotations
 
+import logging
+import sys
 from collections.abc import Callable
 
 from django.conf import settings
-from django.http import HttpRequest
+from django.db import InterfaceError, OperationalError
+from django.http import HttpRequest, HttpResponse, HttpResponseServerError
 from django.http.response import HttpResponseBase
+from django.template.loader import render_to_string
+from django.views import defaults
+
+logger = logging.getLogger(__name__)
+
+DATABASE_ERRORS = (OperationalError, InterfaceError)
+RETRY_AFTER_S = 30
 
 DEFAULT_CSP = "; ".join(
     (
@@ -50,3 +69,34 @@ class SecurityHeadersMiddleware:
         if self.permissions:
             response.headers.setdefault("Permissions-Policy", self.permissions)
         return response
+
+
+def database_unavailable_response(exc: BaseException) -> HttpResponse:
+    logger.error("database unavailable: %s: %s", type(exc).__name__, str(exc).strip()[:300])
+    response = HttpResponse(render_to_string("503.html"), status=503)
+    response["Retry-After"] = str(RETRY_AFTER_S)
+    return response
+
+
+class DatabaseUnavailableMiddleware:
+    def __init__(self, get_response):  # noqa: ANN001 - Django's middleware factory protocol
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if isinstance(exception, DATABASE_ERRORS):
+            return database_unavailable_response(exception)
+        return None
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """handler500: a database outage anywhere in the request is a 503, the rest Django's 500 page."""
+    exc = sys.exc_info()[1]
+    if isinstance(exc, DATABASE_ERRORS):
+        return database_unavailable_response(exc)
+    try:
+        return defaults.server_error(request)
+    except Exception:  # the 500 page itself failed: a plain answer rather than nothing
+        return HttpResponseServerError("Server error")

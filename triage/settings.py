@@ -53,7 +53,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     # issue 9: a view's OperationalError becomes a 503 "Database unavailable" page
-    "triage.middleware_db.DatabaseUnavailableMiddleware",
+    "triage.middleware.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "triage.urls"

@@ -13,5 +13,5 @@ urlpatterns = [
     path("", include("triage.views.urls")),
 ]
 
-# issue 9: the database unavailable is a 503 "try again" page, not a 500 (triage/middleware_db.py)
-handler500 = "triage.middleware_db.server_error"
+# issue 9: the database unavailable is a 503 "try again" page, not a 500 (triage/middleware.py)
+handler500 = "triage.middleware.server_error"
