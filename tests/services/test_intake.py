@@ -14,7 +14,7 @@ from django.db import connection
 from tests.factories import TicketFactory
 from triage.adapters.email.threading import reply_address_make
 from triage.models import Attachment, InboundEmail, SentEmail, Ticket
-from triage.services import intake
+from triage.services import intake, storage
 from triage.services.intake import (
     inbound_email_process,
     inbound_email_receive,
@@ -192,7 +192,7 @@ def test_the_raw_message_is_fsynced_with_its_new_folders_before_the_row_exists(
         rows_at_sync.append(InboundEmail.objects.count())
         real_fsync(fd)
 
-    monkeypatch.setattr(intake.os, "fsync", fsync)
+    monkeypatch.setattr(storage.os, "fsync", fsync)
     root = Path(settings.MEDIA_ROOT)
     root.mkdir(parents=True, exist_ok=True)
     raw = fixture("plain_new.eml")

@@ -12,15 +12,10 @@ import contextlib
 import hashlib
 import io
 import logging
-import os
-import shutil
-import threading
 from dataclasses import dataclass
-from pathlib import Path
 from typing import IO
 
 from django.conf import settings
-from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -33,7 +28,7 @@ from triage.adapters.email.threading import reply_token_find, subject_refs
 from triage.adapters.media import MediaRejected
 from triage.models import Attachment, InboundEmail, SentEmail, Ticket
 from triage.services.media import CheckedUpload, original_store, upload_check
-from triage.services.storage import content_key, content_store, sha256_of_file
+from triage.services.storage import content_key, durable_store, sha256_of_file
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +80,7 @@ def inbound_email_receive(
     size = fileobj.tell()
     fileobj.seek(0)
     key = content_key(prefix="inbound", sha256=sha, extension="eml")
-    _durable_store(key=key, fileobj=fileobj, size=size)
+    durable_store(key=key, fileobj=fileobj, size=size)
     fileobj.seek(0)
     # the header block is all we need when there is a Message-ID (nearly always)
     peek = header_peek(fileobj.read(_PEEK_BYTES))
@@ -118,52 +113,6 @@ def inbound_email_receive(
     # autocommit: the row is committed, so this publishes now; else on the caller's commit
     inbound_email_process_task.delay_on_commit(inbound_email_id=email.id)
     return ReceiveResult(inbound_email_id=email.id, created=True)
-
-
-def _durable_store(*, key: str, fileobj: IO[bytes], size: int) -> None:
-    """Store the raw message under its content key so that it survives a power cut.
-
-    On the local file system the bytes go to a temporary file that is fsynced and then renamed
-    onto the key, and the folder is fsynced for the new entry (and its parents for any folder made
-    here): a crash never leaves a short file under the key, and two concurrent deliveries of one
-    message each rename a complete copy. (FileSystemStorage itself writes in place without fsync.)
-    A file already stored is only fsynced, which costs nothing when it is on disk. Remote
-    storages (S3 and the like) answer only once the object is durable.
-    """
-    try:
-        path = Path(default_storage.path(key))
-    except NotImplementedError:
-        if default_storage.exists(key) and default_storage.size(key) != size:
-            default_storage.delete(key)
-        content_store(key=key, content=File(fileobj))
-        return
-    if path.exists() and path.stat().st_size == size:
-        _fsync(path)
-        return
-    new_dirs = [folder for folder in path.parents if not folder.exists()]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    try:
-        with open(tmp, "wb") as out:
-            fileobj.seek(0)
-            shutil.copyfileobj(fileobj, out, 1024 * 1024)
-            out.flush()
-            os.fsync(out.fileno())
-        if default_storage.file_permissions_mode is not None:
-            os.chmod(tmp, default_storage.file_permissions_mode)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    for folder in (path.parent, *(d.parent for d in new_dirs)):
-        _fsync(folder)
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def inbound_email_process(*, inbound_email_id: int) -> None:

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
@@ -69,3 +71,50 @@ def local_path(key: str) -> Iterator[Path]:
         shutil.copyfileobj(src, tmp, _CHUNK)
         tmp.flush()
         yield Path(tmp.name)
+
+
+def durable_store(*, key: str, fileobj: IO[bytes], size: int) -> None:
+    """Store the raw message under its content key so that it survives a power cut.
+
+    On the local file system the bytes go to a temporary file that is fsynced and then renamed
+    onto the key, and the folder is fsynced for the new entry (and its parents for any folder made
+    here): a crash never leaves a short file under the key, and two concurrent deliveries of one
+    message each rename a complete copy. (FileSystemStorage itself writes in place without fsync.)
+    A file already stored is only fsynced, which costs nothing when it is on disk. Remote
+    storages (S3 and the like) answer only once the object is durable.
+    """
+    try:
+        path = Path(default_storage.path(key))
+    except NotImplementedError:
+        if default_storage.exists(key) and default_storage.size(key) != size:
+            default_storage.delete(key)
+        content_store(key=key, content=File(fileobj))
+        return
+    if path.exists() and path.stat().st_size == size:
+        fsync_path(path)
+        return
+    new_dirs = [folder for folder in path.parents if not folder.exists()]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        with open(tmp, "wb") as out:
+            fileobj.seek(0)
+            shutil.copyfileobj(fileobj, out, 1024 * 1024)
+            out.flush()
+            os.fsync(out.fileno())
+        if default_storage.file_permissions_mode is not None:
+            os.chmod(tmp, default_storage.file_permissions_mode)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    for folder in (path.parent, *(d.parent for d in new_dirs)):
+        fsync_path(folder)
+
+
+def fsync_path(path: Path) -> None:
+    """fsync a file or a folder (a folder: so a new entry in it survives a power cut)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
