@@ -198,13 +198,13 @@ def report_export_run(*, export_id: int) -> None:
                 key = default_storage.save(key, File(fh))
             size = path.stat().st_size
     except Exception as exc:
-        progress.close()
         logger.exception("export %s failed", export_id)
         ReportExport.objects.filter(id=export_id).update(
             status=ReportExport.Status.FAILED, error_message=f"{type(exc).__name__}: {exc}"[:2000]
         )
         raise
-    progress.close()
+    finally:
+        progress.close()
     now = timezone.now()
     ReportExport.objects.filter(id=export_id).update(
         status=ReportExport.Status.DONE,
