@@ -142,7 +142,7 @@ def _attachment_count(**where: object) -> Coalesce:
     return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
 
 
-# The stored search vectors: GIN indexes on these expressions (migration 0009_queue_search), so a
+# The stored search vectors: GIN indexes on these expressions (migration 0010_queue_search), so a
 # search reads an index instead of parsing every ticket's text (at 100,000 tickets: 1.7 s a page
 # before, see bench/queue.py). PostgreSQL uses an expression index only for the same expression
 # (same function, configuration and concatenation), so keep these in step with the migration.
