@@ -121,17 +121,10 @@ class TicketCreateForm(forms.Form):
 
 
 class UploadForm(forms.Form):
-    """One file sent by the page ahead of the ticket (intake.js), judged like the form's files."""
+    """One file sent by the page ahead of the ticket (intake.js). Its content is judged once, by
+    the service that stores it (upload_stage), like every other upload."""
 
     file = forms.FileField(allow_empty_file=True)
-
-    def clean_file(self) -> UploadedFile:
-        upload: UploadedFile = self.cleaned_data["file"]
-        try:
-            upload_check(fileobj=upload, name=upload.name or "", size_bytes=upload.size or 0)
-        except MediaRejected as exc:
-            raise forms.ValidationError(f"'{upload.name}': {exc.reason}", code="rejected") from None
-        return upload
 
 
 def intake_config() -> dict[str, object]:

@@ -60,14 +60,8 @@ def ticket_create_page(request: HttpRequest) -> HttpResponse:
                 return redirect("triage:ticket-detail", ticket_id=ticket.id)
     else:
         form = TicketCreateForm(user=request.user)
-    limits = {
-        "image_bytes": settings.TRIAGE_MAX_IMAGE_BYTES,
-        "video_bytes": settings.TRIAGE_MAX_VIDEO_BYTES,
-        "files": settings.DATA_UPLOAD_MAX_NUMBER_FILES,
-    }
     context = {
         "form": form,
-        "limits": limits,
         "intake": {**intake_config(), "uploadUrl": reverse("triage:ticket-upload")},
         # files uploaded ahead whose ticket form came back with an error: still listed, not lost
         "staged_uploads": form.staged_uploads if form.is_bound else [],
@@ -90,7 +84,7 @@ def ticket_upload(request: HttpRequest) -> JsonResponse:
         staged = upload_stage(
             upload=Upload(fileobj=upload, name=upload.name, size_bytes=upload.size), user=request.user
         )
-    except MediaRejected as exc:  # checked by the form already; the service's own guard
+    except MediaRejected as exc:
         return JsonResponse({"error": f"'{upload.name}': {exc.reason}"}, status=400)
     item = staged.checked
     return JsonResponse(
