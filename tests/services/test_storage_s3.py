@@ -150,7 +150,7 @@ def test_raw_emails_and_their_attachments_go_to_the_bucket(
 
     from tests.hostile.seeds import EMAIL_FIXTURES
     from triage.models import Attachment, InboundEmail
-    from triage.services.intake import inbound_email_process, inbound_email_receive
+    from triage.services.inbound_email import inbound_email_process, inbound_email_receive
 
     server, bucket = s3_media
     raw = (EMAIL_FIXTURES / "attachments.eml").read_bytes()

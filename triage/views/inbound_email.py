@@ -40,7 +40,7 @@ from django.views.decorators.http import require_POST, require_safe
 from triage import selectors
 from triage.models import InboundEmail
 from triage.roles import agent_required
-from triage.services.intake import inbound_email_receive, inbound_email_retry
+from triage.services.inbound_email import inbound_email_receive, inbound_email_retry
 
 logger = logging.getLogger(__name__)
 
