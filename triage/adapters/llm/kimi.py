@@ -26,11 +26,12 @@ import json
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import httpx2
 import openai
-from openai.types.chat import ChatCompletion
+from openai.types import FilePurpose
+from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
 
 from triage.adapters.llm import fit
 from triage.adapters.llm.base import Taxonomy, TicketInput, TriageOutcome
@@ -108,7 +109,7 @@ def _never_retry_hopeless_429(response: httpx2.Response) -> None:
         response.headers["x-should-retry"] = "false"  # honoured by the SDK's _should_retry
 
 
-class _HttpClient(openai.DefaultHttpxClient):  # type: ignore[misc,valid-type]
+class _HttpClient(openai.DefaultHttpxClient):
     """The SDK's default transport settings plus the quota hook; closes its pool when collected,
     like the SDK's own wrapper, because KimiClient is created per call by the service."""
 
@@ -245,7 +246,8 @@ class KimiClient:
             options = {"tools": tools, "tool_choice": "auto"}
         raw = self._client.chat.completions.with_raw_response.create(
             model=self.model,
-            messages=messages,  # type: ignore[arg-type]
+            # our messages are plain dicts in the wire shape (prompt.py), which the SDK's TypedDicts describe
+            messages=cast("list[ChatCompletionMessageParam]", messages),
             response_format={"type": "json_object"},
             max_completion_tokens=self.thinking_max_completion_tokens
             if thinking
@@ -350,10 +352,10 @@ class KimiClient:
             if len(video.data) <= self.inline_video_max_bytes:
                 urls.append(data_url(mime=video.mime, data=video.data))
                 continue
-            # purpose="video" is missing from the SDK's FilePurpose literal but accepted by Kimi (§3).
             uploaded = self._client.files.create(
                 file=(video.filename, video.data, video.mime),
-                purpose="video",  # type: ignore[arg-type]
+                # "video" is missing from the SDK's FilePurpose literal but accepted by Kimi (§3)
+                purpose=cast("FilePurpose", "video"),
             )
             run.uploaded.append(uploaded.id)
             urls.append(f"ms://{uploaded.id}")

@@ -314,7 +314,7 @@ def _video(path: Path, *, sniff: SniffResult, config: MediaConfig, partial: dict
         source_height=probe.height,
         duration_s=probe.duration_s,
         probe=probe,
-        representation=representation,  # type: ignore[arg-type]
+        representation=representation,
         why=(
             f"a {probe.duration_s:.1f} s recording sent as {_REPRESENTATION_PHRASE[representation]} "
             f"(~{tokens} tokens; {len(chosen)} frame(s) {_strategy_phrase(strategy)}): {why}."
