@@ -45,7 +45,7 @@ class S3Server:
         return {obj["Key"] for page in pages for obj in page.get("Contents", [])}
 
     def env(self, bucket: str) -> dict[str, str]:
-        """What a web or worker process on another machine is given (README "Scaling")."""
+        """What a web or worker process on another machine is given (docs/operations.md "Scaling")."""
         return {
             "TRIAGE_STORAGE": "s3",
             "TRIAGE_S3_BUCKET": bucket,

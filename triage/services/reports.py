@@ -15,7 +15,7 @@ from typing import IO, Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.core.mail import EmailMessage
@@ -145,7 +145,7 @@ def report_export_is_large(*, filters: ReportFilters) -> bool:
 
 
 @transaction.atomic
-def report_export_create(*, user: AbstractBaseUser, filters: ReportFilters, fmt: str) -> ReportExport:
+def report_export_create(*, user: User, filters: ReportFilters, fmt: str) -> ReportExport:
     """Record a background export and queue it once the row is committed."""
     from triage.tasks import report_export_run_task
 

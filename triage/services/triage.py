@@ -36,11 +36,12 @@ def _local_model() -> TriageClient:
 
 
 @functools.lru_cache(maxsize=4)
-def _kimi_client(**config: object) -> TriageClient:
-    """One client per configuration and process, so its HTTP connection pool is reused."""
+def _kimi_client(**config: Any) -> TriageClient:
+    """One client per configuration and process, so its HTTP connection pool is reused. `config` is
+    KimiClient's keyword arguments (hashable values, for the cache)."""
     from triage.adapters.llm.kimi import KimiClient
 
-    return KimiClient(**config)  # type: ignore[arg-type]
+    return KimiClient(**config)
 
 
 def triage_client_get(*, provider: str | None = None, thinking: str | None = None) -> TriageClient:
