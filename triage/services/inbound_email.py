@@ -285,7 +285,9 @@ def _inbound_email_apply(*, email: InboundEmail, parsed: ParsedEmail) -> None:
                         original_name=item.checked.name[:255],
                     )
                 )
-        if status == InboundEmail.Status.THREADED:
+        if ticket is None:
+            pass  # an auto-reply or bounce: stored, nothing to ticket
+        elif status == InboundEmail.Status.THREADED:
             _follow_up_retriage(ticket=ticket, new_attachments=bool(attachments))
         elif (
             status == InboundEmail.Status.TICKETED
@@ -298,7 +300,11 @@ def _inbound_email_apply(*, email: InboundEmail, parsed: ParsedEmail) -> None:
             ticket.status = Ticket.Status.TRIAGING
         for attachment in attachments:
             attachment_process_task.delay_on_commit(attachment_id=attachment.id)
-        if status == InboundEmail.Status.TICKETED and ticket.status == Ticket.Status.TRIAGING:
+        if (
+            ticket is not None
+            and status == InboundEmail.Status.TICKETED
+            and ticket.status == Ticket.Status.TRIAGING
+        ):
             ticket_triage_task.delay_on_commit(ticket_id=ticket.id)
         InboundEmail.objects.filter(id=locked.id).update(
             status=status,
