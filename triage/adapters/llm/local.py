@@ -19,7 +19,6 @@ The summary is extractive: 1-3 sentences copied verbatim from the ticket, never 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import re
 import threading
 import time
@@ -273,8 +272,7 @@ class _Models:
 
 
 def taxonomy_key(taxonomy: Taxonomy) -> str:
-    # Frozen dataclasses of str/tuple: repr is deterministic and covers every field.
-    return hashlib.sha256(repr(taxonomy).encode()).hexdigest()
+    return taxonomy.fingerprint
 
 
 def ticket_text(ticket: TicketInput) -> str:
