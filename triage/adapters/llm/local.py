@@ -36,6 +36,7 @@ from triage.adapters.llm import language, learned
 from triage.adapters.llm.base import Taxonomy, TaxonomyEntry, TicketInput, TriageOutcome
 from triage.adapters.llm.learned import TrainedModel
 from triage.adapters.llm.schema import FieldGuess, TriageResult
+from triage.adapters.llm.text_budget import language_sample
 from triage.adapters.llm.tfidf import union_transform
 
 MODEL_NAME = "local-tfidf-2"
@@ -428,7 +429,7 @@ class LocalTriageModel:
                 for name in FIELDS
             }
             language_code, lang_conf = detect_language(
-                f"{ticket.subject}\n{ticket.body}", accuracy=self.language_accuracy
+                language_sample(f"{ticket.subject}\n{ticket.body}"), accuracy=self.language_accuracy
             )
             result = TriageResult(
                 summary=join_summary(summaries[i])[:4000],
