@@ -241,7 +241,7 @@ class ReportFilterForm(forms.Form):
         return data
 
 
-# --- Roles: the taxonomy editor and the users page (issue 7) --------------------------------------
+# --- Roles: the taxonomy editor and the users page ----------------------------------------------
 class TaxonomyAddForm(forms.Form):
     field = forms.ChoiceField(choices=[(f, f.capitalize()) for f in TAXONOMY_FIELDS])
     value = forms.SlugField(
@@ -277,7 +277,7 @@ class UserRoleForm(forms.Form):
     role = forms.ChoiceField(choices=[("agent", "Agent"), ("manager", "Manager"), ("admin", "Administrator")])
 
 
-# --- Login throttling (issue 9) -------------------------------------------------------------------
+# --- Login throttling ----------------------------------------------------------------------------
 class ThrottledLoginMixin:
     """Refuses a username + address pair after too many failures (services/login_throttle.py),
     without checking the password, so guessing cannot go on."""

@@ -1,4 +1,4 @@
-"""The sign-in page with failure throttling (issue 9): a locked username + address gets 429."""
+"""The sign-in page with failure throttling: a locked username + address gets 429."""
 
 from __future__ import annotations
 
