@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from triage import selectors
 from triage.adapters.llm.base import ImagePart, Taxonomy, TicketInput, TriageClient, TriageOutcome, VideoPart
-from triage.adapters.llm.text_budget import MODEL_TEXT_CHARS, head_tail, model_text
+from triage.adapters.llm.text_budget import head_tail, model_text
 from triage.adapters.media.pipeline import STORYBOARD_TILES
 from triage.adapters.media.video import format_timestamp
 from triage.models import Attachment, InboundEmail, Rendition, ReviewDecision, Ticket, TriageRun
@@ -169,7 +169,7 @@ def _read(rendition: Rendition) -> bytes:
 
 
 def _model_text_chars() -> int:
-    return getattr(settings, "TRIAGE_MODEL_TEXT_CHARS", MODEL_TEXT_CHARS)
+    return settings.TRIAGE_MODEL_TEXT_CHARS
 
 
 def _messages_newest_first(ticket: Ticket) -> list[str]:

@@ -22,8 +22,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-# The default budget: ~15K tokens for Kimi, and what the offline classifiers read in ~0.1 s.
-MODEL_TEXT_CHARS = 60_000
 # Share of a cut message kept from its start; the rest comes from its end.
 HEAD_SHARE = 0.7
 # While older follow-ups follow, the newest takes at most this share of what is left for them.
