@@ -34,12 +34,13 @@ def _filter_form(request: HttpRequest) -> tuple[ReportFilterForm, ReportFilters]
         "channel": Ticket.Channel.choices,
     }
     data = request.GET if request.method == "GET" else request.POST
+    today = timezone.localdate()
+    default = ReportFilters(date_from=today - timedelta(days=DEFAULT_DAYS - 1), date_to=today)
     if not any(data.get(k) for k in ("date_from", "date_to", "queue", "channel", "category")):
-        today = timezone.localdate()
-        data = {"date_from": today - timedelta(days=DEFAULT_DAYS - 1), "date_to": today}
+        data = default.as_dict()
     form = ReportFilterForm(data, choices=choices)
     if not form.is_valid():
-        return form, ReportFilters()
+        return form, default  # the errors show above the default range, never all time by mistake
     cd = form.cleaned_data
     return form, ReportFilters(
         date_from=cd["date_from"],
