@@ -20,8 +20,9 @@ from triage.adapters import charts
 from triage.forms import ReportFilterForm
 from triage.models import ReportExport, TaxonomyField, Ticket
 from triage.roles import manager_required
-from triage.selectors_reports import Dashboard, ReportFilters, report_dashboard_get
+from triage.selectors_reports import Dashboard, ReportFilters
 from triage.services import reports
+from triage.services.report_rollups import report_dashboard_current
 
 DEFAULT_DAYS = 28
 TEMPLATE = "triage/reports/dashboard.html"
@@ -140,7 +141,7 @@ def _charts(d: Dashboard, labels: dict[str, dict[str, str]]) -> dict[str, Any]:
 @manager_required
 def reports_dashboard(request: HttpRequest) -> HttpResponse:
     form, filters = _filter_form(request)
-    dashboard = report_dashboard_get(filters=filters)
+    dashboard = report_dashboard_current(filters=filters)
     labels = selectors.taxonomy_labels()
     context = {
         "form": form,
