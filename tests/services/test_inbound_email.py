@@ -386,7 +386,9 @@ def test_a_reply_joins_its_ticket_by_in_reply_to_and_re_triages(deliver, sent):
     assert sent[-1] == ("llm", {"ticket_id": ticket.id})
     assert Ticket.objects.count() == 1
     body = ticket_input_build(ticket=ticket).body
-    assert body.startswith("Hi,") and "Follow-up from maria@example.com" in body
+    # the newest message first, then the one that opened the ticket
+    assert body.startswith("--- Follow-up from maria@example.com")
+    assert body.index("PayPal") < body.index("Hi,")
     assert "It also happens with PayPal now." in body
 
 
