@@ -167,7 +167,13 @@ def post(
         )
     except TRANSIENT_ERRORS as exc:
         latency = int((time.monotonic() - started) * 1000)
-        kind = "timed out" if isinstance(exc, urllib3.exceptions.TimeoutError) else "connection failed"
+        # NewConnectionError is a ConnectTimeoutError subclass in urllib3 2: test it first
+        refused = isinstance(exc, urllib3.exceptions.NewConnectionError)
+        kind = (
+            "timed out"
+            if isinstance(exc, urllib3.exceptions.TimeoutError) and not refused
+            else "connection failed"
+        )
         return PostResult(status_code=None, latency_ms=latency, excerpt="", error=f"{kind}: {exc}"[:300])
     finally:
         connection.close()
