@@ -96,7 +96,7 @@ class Ticket(models.Model):
             models.Index(fields=["category", "status"], name="ticket_category_status"),
             models.Index(fields=["queue", "status"], name="ticket_queue_status"),
         ]
-        # reports (issue 8): the dashboard and the exports filter by day; the included columns
+        # reports: the dashboard and the exports filter by day; the included columns
         # let the dashboard's grouped counts read this index alone (an index-only scan)
         indexes += [
             models.Index(
@@ -156,6 +156,9 @@ class Attachment(models.Model):
     failure_kind = models.CharField(max_length=16, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     processed_at = models.DateTimeField(null=True, blank=True)
+    # the sweep's requeues of a job that never finished (failed with a reason past its limit)
+    sweeps = models.PositiveSmallIntegerField(default=0)
+    swept_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["id"]
@@ -231,6 +234,10 @@ class TriageRun(models.Model):
     estimated_prompt_tokens = models.PositiveIntegerField(null=True, blank=True)
     # what else the provider reported: trace id, requests, SDK retries, uploaded files ...
     details = models.JSONField(default=dict, blank=True)
+    # the offline model's proposal recorded because Kimi could not answer; a person decides
+    provisional = models.BooleanField(default=False)
+    # a provisional run after transient Kimi trouble: the sweep triages its ticket again, once
+    catch_up = models.BooleanField(default=False)
     # USD from the tokens and settings.KIMI_PRICES_USD_PER_MTOK (services/costs.py); 0 for the offline model
     cost_usd = models.DecimalField(max_digits=12, decimal_places=6, default=Decimal("0"))
 
@@ -238,7 +245,7 @@ class TriageRun(models.Model):
         ordering = ["-started_at", "-id"]
         # the daily spend sum (checked before every Kimi ticket while a cap is set) reads one day
         indexes = [models.Index(fields=["provider", "started_at"], name="triagerun_provider_day_idx")]
-        # reports (issue 8): tokens and cost per day read this index alone (an index-only scan)
+        # reports: tokens and cost per day read this index alone (an index-only scan)
         indexes += [
             models.Index(
                 fields=["started_at"],
@@ -309,7 +316,7 @@ class TicketEvent(models.Model):
 
 
 class RenditionText(models.Model):
-    """Text read by OCR from one image rendition or video frame (issue 5). A row per rendition makes
+    """Text read by OCR from one image rendition or video frame. A row per rendition makes
     the OCR job idempotent: a rendition that has one is never read again."""
 
     rendition = models.OneToOneField(Rendition, on_delete=models.CASCADE, related_name="ocr")
@@ -432,6 +439,9 @@ class InboundEmail(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     received_at = models.DateTimeField(auto_now_add=True)
     processed_at = models.DateTimeField(null=True, blank=True)
+    # the sweep's requeues of a message never parsed (quarantined past its limit)
+    sweeps = models.PositiveSmallIntegerField(default=0)
+    swept_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["received_at", "id"]
@@ -452,7 +462,7 @@ class SentEmail(models.Model):
         return f"sent {self.message_id} for ticket {self.ticket_id}"
 
 
-# --- Roles and taxonomy editor (issue 7) ----------------------------------------------------------
+# --- Roles and taxonomy editor -------------------------------------------------------------------
 class TaxonomyChange(models.Model):
     """Who changed a taxonomy value, when, and what it was before: the editor's audit trail.
 

@@ -25,7 +25,7 @@ from tests.factories import (
     triaged_ticket,
 )
 from triage.models import InboundEmail, ReportExport, TaxonomyValue, WebhookDelivery, WebhookEvent
-from triage.services.intake import inbound_email_receive
+from triage.services.inbound_email import inbound_email_receive
 from triage.services.storage import content_store
 from triage.services.webhooks import webhook_endpoint_create
 

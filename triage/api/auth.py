@@ -20,14 +20,10 @@ from triage.services.api_tokens import api_token_authenticate
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
-def _rate_per_minute() -> int:
-    return int(getattr(settings, "TRIAGE_API_RATE_PER_MINUTE", 600))
-
-
 def _rate_check(token: ApiToken) -> None:
     """A fixed one-minute window per token, counted in the shared throttle cache (Redis when
     configured, so every web process sees one count). Over the limit: 429 with Retry-After."""
-    limit = _rate_per_minute()
+    limit = settings.TRIAGE_API_RATE_PER_MINUTE
     if limit <= 0:
         return
     now = time.time()

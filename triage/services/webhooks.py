@@ -63,14 +63,11 @@ SECRET_OVERLAP = timedelta(hours=24)
 
 
 def _allow_private() -> bool:
-    return bool(getattr(settings, "TRIAGE_WEBHOOK_ALLOW_PRIVATE_URLS", settings.DEBUG))
+    return settings.TRIAGE_WEBHOOK_ALLOW_PRIVATE_URLS
 
 
 def _timeouts() -> tuple[float, float]:
-    return (
-        float(getattr(settings, "TRIAGE_WEBHOOK_CONNECT_TIMEOUT_S", 5.0)),
-        float(getattr(settings, "TRIAGE_WEBHOOK_READ_TIMEOUT_S", 10.0)),
-    )
+    return settings.TRIAGE_WEBHOOK_CONNECT_TIMEOUT_S, settings.TRIAGE_WEBHOOK_READ_TIMEOUT_S
 
 
 def _subscribed_endpoints(event_type: str) -> list[WebhookEndpoint]:

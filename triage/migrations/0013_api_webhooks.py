@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('triage', '0011_reports_indexes'),
+        ('triage', '0012_sweep_columns'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
