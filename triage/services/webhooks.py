@@ -236,6 +236,11 @@ def _record(*, delivery: WebhookDelivery, result: wire.PostResult) -> float | No
             endpoint.save(update_fields=["failing_since"])
         elif now - endpoint.failing_since >= DISABLE_AFTER:
             _disable(endpoint, reason=f"every delivery failed for a day (last: {delivery.last_error})")
+            # kept for "Redeliver" once the receiver is fixed and the endpoint enabled again
+            delivery.status = WebhookDelivery.Status.FAILED
+            delivery.next_attempt_at = None
+            delivery.save(update_fields=["status", "next_attempt_at"])
+            return None
     return wait if wait is not None and wait <= COUNTDOWN_MAX_S else None
 
 
