@@ -158,7 +158,8 @@ def _triage(run: TriageRun | None) -> TriageOut | None:
     result = run.result
     fields = {}
     for name in CLASSIFIED_FIELDS:
-        guess = result.get(name) if isinstance(result.get(name), dict) else {}
+        raw = result.get(name)
+        guess: dict[str, Any] = raw if isinstance(raw, dict) else {}
         fields[name] = FieldOut(
             value=str(guess.get("value", "")),
             confidence=guess.get("confidence") if isinstance(guess.get("confidence"), int | float) else None,

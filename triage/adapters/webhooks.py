@@ -102,7 +102,7 @@ def target_resolve(url: str, *, allow_private: bool) -> Target:
         infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
     except (socket.gaierror, UnicodeError) as exc:
         raise AddressRefused(f"{host} does not resolve ({exc})") from None
-    addresses = [ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in infos]
+    addresses = [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
     if not allow_private:
         bad = [str(a) for a in addresses if _refused(a)]
         if bad:
@@ -138,6 +138,7 @@ def post(
     timeout = urllib3.Timeout(connect=connect_timeout_s, read=read_timeout_s)
     host_header = target.host if target.port in (80, 443) else f"{target.host}:{target.port}"
     kwargs: dict = {"timeout": timeout, "retries": False}
+    cls: type[urllib3.HTTPConnectionPool]
     if target.scheme == "https":
         kwargs.update(server_hostname=target.host, assert_hostname=target.host)
         cls = urllib3.HTTPSConnectionPool

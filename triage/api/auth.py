@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.core.cache import caches
 from django.http import HttpRequest
 from ninja.security import HttpBearer
@@ -18,6 +19,13 @@ from triage.roles import Role, user_has_role
 from triage.services.api_tokens import api_token_authenticate
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+class ApiRequest(HttpRequest):
+    """What an API operation receives: TokenAuth let it through, so `user` is the token's owner."""
+
+    user: User
+    auth: ApiToken
 
 
 def _rate_check(token: ApiToken) -> None:

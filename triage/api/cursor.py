@@ -85,21 +85,21 @@ def _ids_simple(qs: QuerySet[Ticket], sort: str, key: list | None, limit: int) -
             )
         else:
             qs = qs.filter(Q(confidence__gt=conf) | (Q(confidence=conf) & _after(created, ident)))
-    nulls = []
+    nulls: list[tuple[datetime, int]] = []
     if not key or key[0] is None:
         nulls = list(
             qs.filter(confidence__isnull=True)
             .order_by("created_at", "id")
             .values_list("created_at", "id")[:limit]
         )
-    rows = [(None, c.isoformat(), i) for c, i in nulls]
-    if len(rows) < limit:
+    found: list[tuple] = [(None, c.isoformat(), i) for c, i in nulls]
+    if len(found) < limit:
         rest = qs.filter(confidence__isnull=False).order_by("confidence", "created_at", "id")
-        rows += [
+        found += [
             (conf, c.isoformat(), i)
-            for conf, c, i in rest.values_list("confidence", "created_at", "id")[: limit - len(rows)]
+            for conf, c, i in rest.values_list("confidence", "created_at", "id")[: limit - len(found)]
         ]
-    return rows
+    return found
 
 
 def _ids_work(

@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.core.files.storage import default_storage
-from django.http import FileResponse, HttpRequest
+from django.http import FileResponse
 from django.urls import reverse
 from django.utils import timezone
 from ninja import Router, Schema, Status
 from pydantic import ConfigDict
 
 from triage import selectors
-from triage.api.auth import TokenAuth, role_check
+from triage.api.auth import ApiRequest, TokenAuth, role_check
 from triage.api.problems import Problem, invalid, not_found
 from triage.forms import ReportFilterForm
 from triage.models import ReportExport, TaxonomyField, Ticket
@@ -64,7 +64,7 @@ class ExportOut(Schema):
 
 
 @router.get("/taxonomy", response=TaxonomyOut, url_name="taxonomy_get", summary="Taxonomy")
-def taxonomy_get(request: HttpRequest):
+def taxonomy_get(request: ApiRequest):
     """The active values of each classified field, lowest priority first."""
     role_check(request, Role.AGENT)
     t = selectors.taxonomy_get()
@@ -100,7 +100,7 @@ def _export_out(export: ReportExport) -> dict:
     }
 
 
-def _own_export(request: HttpRequest, export_id: int) -> ReportExport:
+def _own_export(request: ApiRequest, export_id: int) -> ReportExport:
     export = ReportExport.objects.filter(id=export_id, requested_by=request.user).first()
     if export is None:
         raise not_found(f"There is no export {export_id} of yours.")
@@ -108,7 +108,7 @@ def _own_export(request: HttpRequest, export_id: int) -> ReportExport:
 
 
 @exports.post("/exports", response={202: ExportOut}, url_name="export_create", summary="Start an export")
-def export_create(request: HttpRequest, body: ExportIn):
+def export_create(request: ApiRequest, body: ExportIn):
     """Always a background job (the export worker); poll GET /exports/{id}, then download."""
     role_check(request, Role.MANAGER)
     choices = {
@@ -118,7 +118,7 @@ def export_create(request: HttpRequest, body: ExportIn):
     }
     form = ReportFilterForm(body.model_dump(exclude={"format"}), choices=choices)
     if not form.is_valid():
-        errors = [{"loc": ["body", n], "msg": " ".join(m)} for n, m in form.errors.items()]
+        errors = [{"loc": ["body", n], "msg": " ".join(str(x) for x in m)} for n, m in form.errors.items()]
         raise invalid("Some filters are not valid: see `errors`.", errors)
     cd = form.cleaned_data
     filters = ReportFilters(
@@ -133,13 +133,13 @@ def export_create(request: HttpRequest, body: ExportIn):
 
 
 @exports.get("/exports/{export_id}", response=ExportOut, url_name="export_get", summary="Poll an export")
-def export_get(request: HttpRequest, export_id: int):
+def export_get(request: ApiRequest, export_id: int):
     role_check(request, Role.MANAGER)
     return _export_out(_own_export(request, export_id))
 
 
 @exports.get("/exports/{export_id}/download", url_name="export_download", summary="Download an export")
-def export_download(request: HttpRequest, export_id: int):
+def export_download(request: ApiRequest, export_id: int):
     role_check(request, Role.MANAGER)
     export = _own_export(request, export_id)
     out = _export_out(export)

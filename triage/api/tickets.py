@@ -10,13 +10,13 @@ from typing import Annotated, Any, Literal
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
-from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from ninja import Router, Schema, Status
 from pydantic import ConfigDict, Field, ValidationError, field_validator
 
 from triage import selectors
 from triage.adapters.media import MediaRejected
-from triage.api.auth import role_check
+from triage.api.auth import ApiRequest, role_check
 from triage.api.cursor import ticket_cursor_page
 from triage.api.problems import Problem, conflict, invalid, not_found
 from triage.forms import STATUS_FILTERS, TAXONOMY_FIELDS, ReviewForm, queue_filter_form, queue_filters
@@ -118,7 +118,7 @@ def _errors(exc: ValidationError) -> list[dict[str, Any]]:
     return [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
 
 
-def _create_input(request: HttpRequest) -> tuple[TicketCreateIn, list, str]:
+def _create_input(request: ApiRequest) -> tuple[TicketCreateIn, list, str]:
     """The body (JSON or multipart) as a validated TicketCreateIn, the files, and a fingerprint of
     the request for Idempotency-Key (same key and same fingerprint: same ticket)."""
     content_type = request.content_type or ""
@@ -203,7 +203,7 @@ _CREATE_BODY = {
     openapi_extra=_CREATE_BODY,
     summary="Create a ticket",
 )
-def ticket_create(request: HttpRequest):
+def ticket_create(request: ApiRequest):
     role_check(request, Role.AGENT)
     body, files, fingerprint = _create_input(request)
     staged: list[StagedUpload] = []
@@ -223,7 +223,7 @@ def ticket_create(request: HttpRequest):
             subject=body.subject,
             description=body.description,
             requester_email=body.requester_email,
-            uploads=[Upload(fileobj=f, name=f.name, size_bytes=f.size) for f in files],
+            uploads=[Upload(fileobj=f, name=f.name or "upload", size_bytes=f.size or 0) for f in files],
             staged=staged,
         )
     except MediaRejected as exc:
@@ -241,7 +241,7 @@ def ticket_create(request: HttpRequest):
 
 @router.get("/tickets", response=TicketPage, url_name="ticket_list", summary="List tickets")
 def ticket_list(
-    request: HttpRequest,
+    request: ApiRequest,
     status: Literal["", "processing", "needs_review", "manual_triage", "reviewed"] = "",
     category: str = "",
     priority: str = "",
@@ -259,10 +259,13 @@ def ticket_list(
     """The review queue's filters and sorts (the same form validates them), a page at a time."""
     role_check(request, Role.AGENT)
     taxonomy = selectors.taxonomy_get()
-    data = {k: v for k, v in request.GET.items() if k not in ("status", "cursor", "limit")}
+    data = {k: str(v) for k, v in request.GET.items() if k not in ("status", "cursor", "limit")}
     form = queue_filter_form(data, taxonomy=taxonomy)
     if not form.is_valid():
-        errors = [{"loc": ["query", name], "msg": " ".join(msgs)} for name, msgs in form.errors.items()]
+        errors = [
+            {"loc": ["query", name], "msg": " ".join(str(m) for m in msgs)}
+            for name, msgs in form.errors.items()
+        ]
         raise invalid("Some filters are not valid: see `errors`.", errors)
     filters = queue_filters(
         status_filter=status if status in STATUS_FILTERS else "",
@@ -278,13 +281,13 @@ def ticket_list(
 
 
 @router.get("/tickets/{ticket_id}", response=TicketOut, url_name="ticket_get", summary="Get a ticket")
-def ticket_get(request: HttpRequest, ticket_id: int):
+def ticket_get(request: ApiRequest, ticket_id: int):
     role_check(request, Role.AGENT)
     return ticket_representation(_ticket(ticket_id))
 
 
 @router.post("/tickets/{ticket_id}/review", response=TicketOut, url_name="ticket_review", summary="Review")
-def ticket_review(request: HttpRequest, ticket_id: int, body: ReviewIn):
+def ticket_review(request: ApiRequest, ticket_id: int, body: ReviewIn):
     """Accept the proposal, or correct the fields and accept; `version` must be current."""
     role_check(request, Role.AGENT)
     ticket = _ticket(ticket_id)
@@ -305,23 +308,26 @@ def ticket_review(request: HttpRequest, ticket_id: int, body: ReviewIn):
             labels=selectors.taxonomy_labels(),
         )
         if not form.is_valid():
-            errors = [{"loc": ["body", "values", n], "msg": " ".join(m)} for n, m in form.errors.items()]
+            errors = [
+                {"loc": ["body", "values", n], "msg": " ".join(str(x) for x in m)}
+                for n, m in form.errors.items()
+            ]
             raise invalid("Some values are not valid: see `errors`.", errors)
         values = form.cleaned_data
     try:
         review_record(ticket_id=ticket.id, user=request.user, values=values, seen_version=body.version)
     except ReviewConflict as exc:
-        current = selectors.ticket_get_for_review(ticket_id=ticket.id)
+        now = selectors.ticket_get_for_review(ticket_id=ticket.id)
         raise conflict(
             "This ticket changed since you read it: " + "; ".join(exc.changes) + ". Nothing was saved.",
             changes=exc.changes,
-            current_version=ticket_version(ticket=current),
+            current_version=ticket_version(ticket=now),
         ) from None
     return ticket_representation(_ticket(ticket.id))
 
 
 @router.post("/tickets/{ticket_id}/assign", response=TicketOut, url_name="ticket_assign", summary="Assign")
-def ticket_assign_op(request: HttpRequest, ticket_id: int, body: AssignIn):
+def ticket_assign_op(request: ApiRequest, ticket_id: int, body: AssignIn):
     role_check(request, Role.AGENT)
     ticket = _ticket(ticket_id)
     _version_check(ticket, body.version)
@@ -342,7 +348,7 @@ def ticket_assign_op(request: HttpRequest, ticket_id: int, body: AssignIn):
     url_name="ticket_retriage",
     summary="Re-run triage",
 )
-def ticket_retriage_op(request: HttpRequest, ticket_id: int, body: RetriageIn):
+def ticket_retriage_op(request: ApiRequest, ticket_id: int, body: RetriageIn):
     role_check(request, Role.AGENT)
     ticket = _ticket(ticket_id)
     _version_check(ticket, body.version)
@@ -354,7 +360,7 @@ def ticket_retriage_op(request: HttpRequest, ticket_id: int, body: RetriageIn):
 
 
 @router.post("/uploads", response={201: UploadOut}, url_name="upload_create", summary="Upload a file ahead")
-def upload_create(request: HttpRequest):
+def upload_create(request: ApiRequest):
     """One file (multipart field `file`), checked and stored; reference its token in `uploads`."""
     role_check(request, Role.AGENT)
     upload = request.FILES.get("file") if request.content_type == "multipart/form-data" else None
@@ -362,7 +368,8 @@ def upload_create(request: HttpRequest):
         raise invalid("Send one file as multipart/form-data in the field `file`.")
     try:
         staged = upload_stage(
-            upload=Upload(fileobj=upload, name=upload.name, size_bytes=upload.size), user=request.user
+            upload=Upload(fileobj=upload, name=upload.name or "upload", size_bytes=upload.size or 0),
+            user=request.user,
         )
     except MediaRejected as exc:
         raise invalid(f"'{upload.name}': {exc.reason}") from None
@@ -380,7 +387,7 @@ def upload_create(request: HttpRequest):
 
 
 @router.get("/attachments/{attachment_id}/original", url_name="attachment_file", summary="An original file")
-def attachment_file(request: HttpRequest, attachment_id: int) -> HttpResponse:
+def attachment_file(request: ApiRequest, attachment_id: int) -> HttpResponseBase:
     role_check(request, Role.AGENT)
     a = Attachment.objects.filter(id=attachment_id).first()
     if a is None:
@@ -391,7 +398,7 @@ def attachment_file(request: HttpRequest, attachment_id: int) -> HttpResponse:
 
 
 @router.get("/renditions/{rendition_id}", url_name="rendition_file", summary="A rendition's file")
-def rendition_file(request: HttpRequest, rendition_id: int) -> HttpResponse:
+def rendition_file(request: ApiRequest, rendition_id: int) -> HttpResponseBase:
     role_check(request, Role.AGENT)
     r = Rendition.objects.filter(id=rendition_id).first()
     if r is None:

@@ -14,7 +14,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -36,7 +36,7 @@ def _digest(secret: str) -> str:
 
 
 @transaction.atomic
-def api_token_create(*, user: AbstractBaseUser, name: str, scope: str) -> CreatedToken:
+def api_token_create(*, user: User, name: str, scope: str) -> CreatedToken:
     prefix = secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)
     token = ApiToken.objects.create(
@@ -49,7 +49,7 @@ def api_token_create(*, user: AbstractBaseUser, name: str, scope: str) -> Create
     return CreatedToken(token=token, plaintext=f"{TOKEN_PREFIX}{prefix}_{secret}")
 
 
-def api_token_revoke(*, user: AbstractBaseUser, token_id: int) -> bool:
+def api_token_revoke(*, user: User, token_id: int) -> bool:
     """Revoke one of the user's own tokens; False when it is not theirs or already revoked."""
     return bool(
         ApiToken.objects.filter(id=token_id, user=user, revoked_at__isnull=True).update(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 
 from triage.models import ApiIdempotencyKey, Ticket
@@ -21,7 +21,7 @@ class IdempotencyMismatch(Exception):
     """The key was used before with a different request."""
 
 
-def _replay(*, user: AbstractBaseUser, key: str, fingerprint: str) -> Ticket | None:
+def _replay(*, user: User, key: str, fingerprint: str) -> Ticket | None:
     row = ApiIdempotencyKey.objects.select_related("ticket").filter(user=user, key=key).first()
     if row is None:
         return None
@@ -34,7 +34,7 @@ def ticket_create_idempotent(
     *,
     key: str | None,
     fingerprint: str,
-    user: AbstractBaseUser,
+    user: User,
     subject: str,
     description: str,
     requester_email: str,
@@ -42,21 +42,24 @@ def ticket_create_idempotent(
     staged: Sequence[StagedUpload] = (),
 ) -> tuple[Ticket, bool]:
     """(ticket, created). Raises IdempotencyMismatch, MediaRejected."""
-    fields = {
-        "subject": subject,
-        "description": description,
-        "requester_email": requester_email,
-        "uploads": uploads,
-        "staged": staged,
-        "created_by": user,
-    }
+
+    def create() -> Ticket:
+        return ticket_create(
+            subject=subject,
+            description=description,
+            requester_email=requester_email,
+            uploads=uploads,
+            staged=staged,
+            created_by=user,
+        )
+
     if not key:
-        return ticket_create(**fields), True
+        return create(), True
     if (found := _replay(user=user, key=key, fingerprint=fingerprint)) is not None:
         return found, False
     try:
         with transaction.atomic():
-            ticket = ticket_create(**fields)
+            ticket = create()
             ApiIdempotencyKey.objects.create(user=user, key=key, request_sha256=fingerprint, ticket=ticket)
     except IntegrityError:
         found = _replay(user=user, key=key, fingerprint=fingerprint)

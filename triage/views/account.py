@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
@@ -12,6 +12,7 @@ from django.views.decorators.http import require_http_methods
 from triage.models import ApiToken
 from triage.roles import agent_required, user_role
 from triage.services.api_tokens import api_token_create, api_token_revoke
+from triage.views import AuthedRequest
 
 
 class ApiTokenForm(forms.Form):
@@ -22,7 +23,7 @@ class ApiTokenForm(forms.Form):
 @never_cache  # the page that shows a new token's secret must not be kept by any cache
 @require_http_methods(["GET", "HEAD", "POST"])
 @agent_required
-def account_page(request: HttpRequest) -> HttpResponse:
+def account_page(request: AuthedRequest) -> HttpResponse:
     created = None
     form = ApiTokenForm()
     if request.method == "POST":
