@@ -211,7 +211,9 @@ def _record(*, delivery: WebhookDelivery, result: wire.PostResult) -> float | No
         response_excerpt=result.excerpt,
         error=result.error,
     )
-    endpoint = WebhookEndpoint.objects.select_for_update().get(id=delivery.endpoint_id)
+    # no lock on the endpoint row: every delivery to it would wait for the others' transactions.
+    # Its failure state changes by conditional UPDATEs; only disabling it reads and locks it.
+    endpoints = WebhookEndpoint.objects.filter(id=delivery.endpoint_id)
     delivery.last_status_code = result.status_code
     delivery.last_error = result.error or ("" if result.ok else f"HTTP {result.status_code}")
     if result.ok:
@@ -219,22 +221,19 @@ def _record(*, delivery: WebhookDelivery, result: wire.PostResult) -> float | No
         delivery.delivered_at = now
         delivery.next_attempt_at = None
         delivery.save()
-        if endpoint.failing_since is not None:
-            endpoint.failing_since = None
-            endpoint.save(update_fields=["failing_since"])
+        endpoints.filter(failing_since__isnull=False).update(failing_since=None)
         return None
-    wait = _backoff_s(delivery.attempts) if endpoint.is_active else None
+    active = delivery.endpoint.is_active
+    wait = _backoff_s(delivery.attempts) if active else None
     if wait is None:
         delivery.status = WebhookDelivery.Status.FAILED
         delivery.next_attempt_at = None
     else:
         delivery.next_attempt_at = now + timedelta(seconds=wait)
     delivery.save()
-    if endpoint.is_active:
-        if endpoint.failing_since is None:
-            endpoint.failing_since = now
-            endpoint.save(update_fields=["failing_since"])
-        elif now - endpoint.failing_since >= DISABLE_AFTER:
+    if active and not endpoints.filter(failing_since__isnull=True).update(failing_since=now):
+        endpoint = endpoints.select_for_update().get()
+        if endpoint.is_active and endpoint.failing_since and now - endpoint.failing_since >= DISABLE_AFTER:
             _disable(endpoint, reason=f"every delivery failed for a day (last: {delivery.last_error})")
             # kept for "Redeliver" once the receiver is fixed and the endpoint enabled again
             delivery.status = WebhookDelivery.Status.FAILED
