@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from datetime import date, timedelta
 from typing import Any
 
 from django import forms
@@ -12,6 +13,7 @@ from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.models import User
 from django.core.files.uploadedfile import UploadedFile
+from django.utils import timezone
 
 from triage.adapters.llm.base import Taxonomy
 from triage.adapters.media import MediaRejected
@@ -294,11 +296,37 @@ class ReportFilterForm(forms.Form):
         for name in ("queue", "channel", "category"):
             _choice_field(self, name).choices = [("", "All"), *choices[name]]
 
+    def _clean_day(self, name: str) -> date | None:
+        day = self.cleaned_data.get(name)
+        if day is None:
+            return None
+        first = date(settings.TRIAGE_REPORT_FIRST_YEAR, 1, 1)
+        last = timezone.localdate() + timedelta(days=366)
+        if not first <= day <= last:
+            raise forms.ValidationError(
+                f"Enter a date between {first:%Y-%m-%d} and {last:%Y-%m-%d}.", code="out_of_range"
+            )
+        return day
+
+    def clean_date_from(self) -> date | None:
+        return self._clean_day("date_from")
+
+    def clean_date_to(self) -> date | None:
+        return self._clean_day("date_to")
+
     def clean(self) -> dict[str, Any]:
         super().clean()
         data = self.cleaned_data
-        if data.get("date_from") and data.get("date_to") and data["date_from"] > data["date_to"]:
+        start, end = data.get("date_from"), data.get("date_to")
+        if start and end and start > end:
             raise forms.ValidationError("'From' must not be after 'To'.")
+        if start and end and (end - start).days + 1 > settings.TRIAGE_REPORT_MAX_DAYS:
+            raise forms.ValidationError(
+                f"The range spans {(end - start).days + 1:,} days; at most "
+                f"{settings.TRIAGE_REPORT_MAX_DAYS:,} are shown at once. Leave both dates empty "
+                "for all time.",
+                code="too_long",
+            )
         return data
 
 

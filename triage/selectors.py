@@ -145,10 +145,11 @@ def _attachment_count(**where: object) -> Coalesce:
 # The stored search vectors: GIN indexes on these expressions (migration 0010_queue_search), so a
 # search reads an index instead of parsing every ticket's text (at 100,000 tickets: 1.7 s a page
 # before, see bench/queue.py). PostgreSQL uses an expression index only for the same expression
-# (same function, configuration and concatenation), so keep these in step with the migration.
+# (same function, configuration and concatenation), so keep these in step with the migrations
+# (0012_search_vector_bounded: the first 100,000 characters of a description, a tsvector's limit).
 _PG_SEARCH = """
 SELECT t.id FROM triage_ticket t
-WHERE to_tsvector('simple'::regconfig, t.subject || ' ' || t.description || ' ' || t.summary)
+WHERE to_tsvector('simple'::regconfig, t.subject || ' ' || left(t.description, 100000) || ' ' || t.summary)
       @@ websearch_to_tsquery('simple'::regconfig, %s)
 UNION
 SELECT a.ticket_id FROM triage_renditiontext o

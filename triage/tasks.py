@@ -90,6 +90,13 @@ def report_export_purge_task() -> None:
     reports.report_export_purge()
 
 
+@shared_task(queue="reports", autoretry_for=_TRANSIENT, max_retries=3, time_limit=3600, **_LATE)
+def report_rollups_refresh_task() -> None:
+    from triage.services.report_rollups import report_rollups_refresh
+
+    report_rollups_refresh()
+
+
 @shared_task(bind=True, queue="intake", soft_time_limit=300, time_limit=330, **_RETRY)
 def inbound_email_process_task(self, *, inbound_email_id: int) -> None:
     from triage.services import inbound_email
