@@ -22,7 +22,7 @@ from triage.adapters import charts
 from triage.forms import ReportFilterForm
 from triage.models import ReportExport, TaxonomyField, Ticket
 from triage.roles import manager_required
-from triage.selectors_reports import Dashboard, ReportFilters, report_dashboard_get
+from triage.selectors.reports import Dashboard, ReportFilters, report_dashboard_get
 from triage.services import reports
 from triage.views import AuthedRequest
 
