@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from datetime import date, timedelta
 from typing import Any
 
 from django import forms
@@ -12,9 +13,13 @@ from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.models import User
 from django.core.files.uploadedfile import UploadedFile
+from django.utils import timezone
 
+from triage.adapters.llm.base import Taxonomy
 from triage.adapters.media import MediaRejected
 from triage.adapters.media.sniff import ACCEPTED_IMAGE_TYPES, ACCEPTED_VIDEO_TYPES
+from triage.models import Ticket
+from triage.selectors import QUEUE_SORTS, QueueFilters
 from triage.services.login_throttle import login_failure_record, login_throttle_clear, login_throttle_wait_s
 from triage.services.media import upload_check
 from triage.services.tickets import StagedUpload, staged_upload_get
@@ -235,6 +240,48 @@ class QueueFilterForm(forms.Form):
         return {name: value for name, value in self.cleaned_data.items() if name not in self.errors}
 
 
+# ?status= keys; "processing" covers both worker stages, since to a reviewer they mean "not yet".
+STATUS_FILTERS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "processing": ("Processing", (Ticket.Status.PROCESSING, Ticket.Status.TRIAGING)),
+    "needs_review": ("Needs review", (Ticket.Status.NEEDS_REVIEW,)),
+    "manual_triage": ("Manual triage", (Ticket.Status.MANUAL_TRIAGE,)),
+    "reviewed": ("Reviewed", (Ticket.Status.REVIEWED,)),
+}
+
+
+def queue_filter_form(data: Mapping[str, str], *, taxonomy: Taxonomy) -> QueueFilterForm:
+    """The queue's filter form over `data` (the queue page's and the API list's query string)."""
+    entries = {"category": taxonomy.categories, "priority": taxonomy.priorities, "queue": taxonomy.queues}
+    return QueueFilterForm(
+        data,
+        choices={name: [(e.value, e.label) for e in values] for name, values in entries.items()},
+        sorts=QUEUE_SORTS,
+        channels=Ticket.Channel.choices,
+    )
+
+
+def queue_filters(
+    *, status_filter: str, form: QueueFilterForm, taxonomy: Taxonomy, user_id: int | None
+) -> QueueFilters:
+    """The selector's filters from the form's valid fields (an invalid one is ignored)."""
+    statuses = STATUS_FILTERS[status_filter][1] if status_filter in STATUS_FILTERS else ()
+    values = form.cleaned_or_empty()
+    return QueueFilters(
+        statuses=statuses,
+        category=values.get("category") or "",
+        priority=values.get("priority") or "",
+        queue=values.get("queue") or "",
+        channel=values.get("channel") or "",
+        confidence_below=values.get("confidence_below"),
+        created_from=values.get("created_from"),
+        created_to=values.get("created_to"),
+        q=values.get("q") or "",
+        sort=values.get("sort") or "work",
+        urgent=tuple(e.value for e in taxonomy.priorities[-2:]),  # listed lowest to highest
+        assignee_id=user_id if values.get("mine") else None,
+    )
+
+
 class ReportFilterForm(forms.Form):
     """The dashboard's filters, read from the query string (so a filtered view is a link)."""
 
@@ -249,11 +296,37 @@ class ReportFilterForm(forms.Form):
         for name in ("queue", "channel", "category"):
             _choice_field(self, name).choices = [("", "All"), *choices[name]]
 
+    def _clean_day(self, name: str) -> date | None:
+        day = self.cleaned_data.get(name)
+        if day is None:
+            return None
+        first = date(settings.TRIAGE_REPORT_FIRST_YEAR, 1, 1)
+        last = timezone.localdate() + timedelta(days=366)
+        if not first <= day <= last:
+            raise forms.ValidationError(
+                f"Enter a date between {first:%Y-%m-%d} and {last:%Y-%m-%d}.", code="out_of_range"
+            )
+        return day
+
+    def clean_date_from(self) -> date | None:
+        return self._clean_day("date_from")
+
+    def clean_date_to(self) -> date | None:
+        return self._clean_day("date_to")
+
     def clean(self) -> dict[str, Any]:
         super().clean()
         data = self.cleaned_data
-        if data.get("date_from") and data.get("date_to") and data["date_from"] > data["date_to"]:
+        start, end = data.get("date_from"), data.get("date_to")
+        if start and end and start > end:
             raise forms.ValidationError("'From' must not be after 'To'.")
+        if start and end and (end - start).days + 1 > settings.TRIAGE_REPORT_MAX_DAYS:
+            raise forms.ValidationError(
+                f"The range spans {(end - start).days + 1:,} days; at most "
+                f"{settings.TRIAGE_REPORT_MAX_DAYS:,} are shown at once. Leave both dates empty "
+                "for all time.",
+                code="too_long",
+            )
         return data
 
 

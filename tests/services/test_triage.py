@@ -375,3 +375,70 @@ def test_an_unsure_offline_model_turns_thinking_on_only_when_asked_to(taxonomy, 
     run = triage.ticket_triage(ticket_id=_ticket().id)
     assert kimi.requests[-1]["thinking"] == {"type": "enabled"}
     assert "ambiguous ticket (offline model confidence" in run.details["thinking_why"]
+
+
+# --- what the model reads of a long ticket ------------------------------------------------------
+
+
+def _pasted_log(n_chars: int) -> str:
+    lines, size, i = [], 0, 0
+    while size < n_chars:
+        line = f"line {i:08d} of the pasted log\n"
+        lines.append(line)
+        size += len(line)
+        i += 1
+    return "".join(lines)
+
+
+def test_an_8_mb_body_reaches_kimi_as_head_and_tail_and_stays_whole_on_the_ticket(taxonomy, kimi, settings):
+    settings.TRIAGE_MODEL_TEXT_CHARS = 20_000
+    body = "Hello, checkout fails with HTTP 500.\n" + _pasted_log(8_000_000) + "Thanks, Maria"
+    kimi.reply_json(GOOD_REPLY)
+    ticket = _ticket(description=body)
+    run = triage.ticket_triage(ticket_id=ticket.id)
+    assert run.status == TriageRun.Status.DONE, run.error_message
+    (request,) = kimi.requests
+    sent = request["messages"][1]["content"][0]["text"]
+    assert len(sent) < 21_000  # the budget and the prompt's few labelled lines
+    assert "Hello, checkout fails with HTTP 500." in sent and sent.endswith("Thanks, Maria")
+    assert "line 00100000 of the pasted log" in body and "line 00100000" not in sent  # the middle
+    ticket.refresh_from_db()
+    assert ticket.description == body  # the full text is kept
+
+
+def test_the_offline_model_reads_the_capped_text_too(taxonomy, settings):
+    settings.TRIAGE_MODEL_TEXT_CHARS = 5_000
+    ticket = _ticket(description="Bitte erstatten, doppelt abgebucht.\n" + _pasted_log(3_000_000))
+    built = triage.ticket_input_build(ticket=ticket)
+    assert len(built.body) <= 5_000
+    run = triage.ticket_triage(ticket_id=ticket.id, provider="local")
+    assert run.status == TriageRun.Status.DONE
+    ticket.refresh_from_db()
+    assert "line 00050000" not in ticket.summary
+
+
+def test_follow_ups_reach_the_model_newest_first_before_the_opening_message(settings):
+    from django.utils import timezone
+
+    from triage.models import InboundEmail
+
+    settings.TRIAGE_MODEL_TEXT_CHARS = 1_000
+    ticket = _ticket(channel=Ticket.Channel.EMAIL, description="OPENING: the invoice is wrong.")
+    now = timezone.now()
+    for n in range(5):
+        email = InboundEmail.objects.create(
+            dedupe_key=f"k{n}",
+            source="raw",
+            sha256="0" * 64,
+            size_bytes=1,
+            status=InboundEmail.Status.THREADED,
+            ticket=ticket,
+            from_email="maria@example.com",
+            body_text=f"FOLLOW-UP {n} " + "x" * 250,
+        )
+        InboundEmail.objects.filter(id=email.id).update(received_at=now + timezone.timedelta(minutes=n))
+    body = triage.ticket_input_build(ticket=ticket).body
+    assert len(body) <= 1_000
+    assert body.index("FOLLOW-UP 4") < body.index("FOLLOW-UP 3")
+    assert "FOLLOW-UP 0" not in body and "earlier message(s) left out" in body
+    assert body.index("FOLLOW-UP 3") < body.index("OPENING: the invoice is wrong.")  # kept, last

@@ -1,9 +1,10 @@
 """Reads, one module per domain: querysets decide their joins here so views never trigger N+1 queries.
 
 queue (the review queue), tickets (one ticket and its neighbours), taxonomy, attachments (each
-file's stage), costs (model spend), inbound_email (quarantine), reports (the managers' dashboard).
+file's stage), costs (model spend), inbound_email (quarantine), reports (the managers' dashboard)
+and rollups (the same dashboard from per-day rollups).
 The names below are re-exported so `from triage import selectors; selectors.taxonomy_get()` reads
-the same whichever module holds it; reports is imported as its own module.
+the same whichever module holds it; reports and rollups are imported as their own modules.
 """
 
 from __future__ import annotations

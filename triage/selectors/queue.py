@@ -134,10 +134,11 @@ def _attachment_count(**where: object) -> Coalesce:
 # The stored search vectors: GIN indexes on these expressions (migration 0010_queue_search), so a
 # search reads an index instead of parsing every ticket's text (at 100,000 tickets: 1.7 s a page
 # before, see bench/queue.py). PostgreSQL uses an expression index only for the same expression
-# (same function, configuration and concatenation), so keep these in step with the migration.
+# (same function, configuration and concatenation), so keep these in step with the migrations
+# (0012_search_vector_bounded: the first 100,000 characters of a description, a tsvector's limit).
 _PG_SEARCH = """
 SELECT t.id FROM triage_ticket t
-WHERE to_tsvector('simple'::regconfig, t.subject || ' ' || t.description || ' ' || t.summary)
+WHERE to_tsvector('simple'::regconfig, t.subject || ' ' || left(t.description, 100000) || ' ' || t.summary)
       @@ websearch_to_tsquery('simple'::regconfig, %s)
 UNION
 SELECT a.ticket_id FROM triage_renditiontext o
@@ -208,7 +209,7 @@ def ticket_newest_id() -> int:
 _IN_PROGRESS_OR_DONE = (Ticket.Status.REVIEWED, Ticket.Status.PROCESSING, Ticket.Status.TRIAGING)
 
 
-def _work_bands(filters: QueueFilters, urgent: tuple[str, ...]) -> list[tuple[int, Q]]:
+def review_queue_bands(filters: QueueFilters, urgent: tuple[str, ...]) -> list[tuple[int, Q]]:
     """The work order's bands (see _ordered) as disjoint filters, first band first, without the
     bands the filters rule out: a band with no rows would walk the whole created_at index."""
     later = Q(status__in=_IN_PROGRESS_OR_DONE)
@@ -241,7 +242,7 @@ def _work_order_ids(qs: QuerySet[Ticket], *, filters: QueueFilters, start: int, 
         .annotate(band=Value(n, output_field=IntegerField()))
         .order_by("created_at", "id")
         .values_list("id", "band", "created_at")[:stop]
-        for n, band in _work_bands(filters, urgent)
+        for n, band in review_queue_bands(filters, urgent)
     ]
     if len(parts) == 1:
         return [row[0] for row in parts[0][start:stop]]

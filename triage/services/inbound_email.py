@@ -437,25 +437,3 @@ def inbound_email_mark_failed(*, inbound_email_id: int, message: str) -> None:
 def sent_email_record(*, ticket_id: int, message_id: str) -> None:
     """Remember the Message-ID of a mail we sent about a ticket, so replies to it thread back."""
     SentEmail.objects.get_or_create(message_id=message_id.strip("<> "), defaults={"ticket_id": ticket_id})
-
-
-def ticket_thread_text(*, ticket: Ticket) -> str:
-    """The follow-ups of an email ticket as text for the model, newest kept within the budget."""
-    follow_ups = list(
-        InboundEmail.objects.filter(ticket=ticket, status=InboundEmail.Status.THREADED)
-        .order_by("received_at", "id")
-        .values_list("from_email", "received_at", "body_text")
-    )
-    if not follow_ups:
-        return ""
-    budget = settings.INBOUND_EMAIL_THREAD_CHARS
-    blocks: list[str] = []
-    used = 0
-    for sender, received, body in reversed(follow_ups):
-        block = f"--- Follow-up from {sender or 'unknown sender'} on {received:%Y-%m-%d %H:%M} ---\n{body}"
-        if used + len(block) > budget and blocks:
-            blocks.append(f"[{len(follow_ups) - len(blocks)} earlier follow-ups left out]")
-            break
-        blocks.append(block[:budget])
-        used += len(block)
-    return "\n\n" + "\n\n".join(reversed(blocks))

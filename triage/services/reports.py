@@ -3,7 +3,6 @@ with progress, expiry of finished files, and the weekly email."""
 
 from __future__ import annotations
 
-import csv
 import io
 import logging
 import tempfile
@@ -24,7 +23,7 @@ from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from triage.adapters.export import TICKET_COLUMNS, csv_stream, neutralize, xlsx_write
+from triage.adapters.export import TICKET_COLUMNS, csv_stream, csv_writer, neutralize, xlsx_write
 from triage.adapters.export.render import Sheet, XlsxResult
 from triage.models import ReportExport
 from triage.roles import MANAGERS_GROUP
@@ -69,7 +68,7 @@ def report_csv_stream(
 
 def _with_header(blocks: Iterator[bytes], on_progress: Progress | None) -> Iterator[bytes]:
     header = io.StringIO()
-    csv.writer(header, lineterminator="\n").writerow([neutralize(h) for h in HEADERS])
+    csv_writer(header).writerow([neutralize(h) for h in HEADERS])
     yield header.getvalue().encode()
     lines = reported = 0
     for block in blocks:

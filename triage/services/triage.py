@@ -16,13 +16,15 @@ from django.utils import timezone
 
 from triage import selectors
 from triage.adapters.llm.base import ImagePart, Taxonomy, TicketInput, TriageClient, TriageOutcome, VideoPart
+from triage.adapters.llm.text_budget import head_tail, model_text
 from triage.adapters.media.pipeline import STORYBOARD_TILES
 from triage.adapters.media.video import format_timestamp
-from triage.models import Attachment, Rendition, ReviewDecision, Ticket, TriageRun
+from triage.models import Attachment, InboundEmail, Rendition, ReviewDecision, Ticket, TriageRun
 from triage.redact import redact
 from triage.services import costs
 from triage.services.llm_limits import LimitedClient
 from triage.services.ocr import ticket_ocr_text
+from triage.services.webhooks import webhook_event_record
 
 logger = logging.getLogger(__name__)
 
@@ -152,12 +154,14 @@ def ticket_input_build(*, ticket: Ticket, accepts_video: bool = False) -> Ticket
     return TicketInput(
         ticket_id=ticket.id,
         subject=ticket.subject,
-        body=ticket.description + _email_thread_text(ticket),
+        body=model_text(_messages_newest_first(ticket), max_chars=_model_text_chars()).text,
         requester=ticket.requester_email,
         images=tuple(images),
         videos=tuple(videos),
         notes=tuple(notes),
-        ocr_text=ticket_ocr_text(ticket_id=ticket.id),
+        # Read from screenshots and frames: a recording's worth can be long too; a quarter of the
+        # budget, head and tail.
+        ocr_text=head_tail(ticket_ocr_text(ticket_id=ticket.id), _model_text_chars() // 4),
     )
 
 
@@ -166,13 +170,28 @@ def _read(rendition: Rendition) -> bytes:
         return fh.read()
 
 
-def _email_thread_text(ticket: Ticket) -> str:
-    """Follow-up emails of the ticket, so a re-triage reads the whole thread."""
-    if ticket.channel != Ticket.Channel.EMAIL:
-        return ""
-    from triage.services.inbound_email import ticket_thread_text
+def _model_text_chars() -> int:
+    return settings.TRIAGE_MODEL_TEXT_CHARS
 
-    return ticket_thread_text(ticket=ticket)
+
+def _messages_newest_first(ticket: Ticket) -> list[str]:
+    """The ticket's messages for the model, newest first: each follow-up mail of an email ticket
+    (its quoted history was split off at intake), then the message that opened the ticket. The
+    whole text stays on the ticket and its InboundEmail rows; model_text picks what fits."""
+    if ticket.channel != Ticket.Channel.EMAIL:
+        return [ticket.description]
+    follow_ups = (
+        InboundEmail.objects.filter(ticket=ticket, status=InboundEmail.Status.THREADED)
+        .order_by("-received_at", "-id")
+        .values_list("from_email", "received_at", "body_text")
+    )
+    messages = [
+        f"--- Follow-up from {sender or 'unknown sender'} on {received:%Y-%m-%d %H:%M} ---\n{text}"
+        for sender, received, text in follow_ups
+    ]
+    if not messages:
+        return [ticket.description]
+    return [*messages, f"--- The message that opened the ticket ---\n{ticket.description}"]
 
 
 class TriageRetryLater(Exception):
@@ -399,14 +418,25 @@ def triage_run_record(
         ticket.latest_run = run
         ticket.status = Ticket.Status.MANUAL_TRIAGE
     ticket.save()
+    if ticket.status == Ticket.Status.MANUAL_TRIAGE:
+        webhook_event_record(event_type="ticket.needs_manual_triage", ticket_id=ticket.id)
+    else:
+        webhook_event_record(event_type="ticket.triaged", ticket_id=ticket.id)
+        if ticket.status == Ticket.Status.REVIEWED:  # auto-accepted
+            webhook_event_record(event_type="ticket.reviewed", ticket_id=ticket.id)
     return run
 
 
+@transaction.atomic
 def ticket_mark_manual(*, ticket_id: int, message: str) -> None:
     """Last resort after the task's retries: the ticket lands in the queue for a human."""
-    Ticket.objects.filter(id=ticket_id).exclude(status=Ticket.Status.REVIEWED).update(
-        status=Ticket.Status.MANUAL_TRIAGE, triaged_at=timezone.now()
+    moved = (
+        Ticket.objects.filter(id=ticket_id)
+        .exclude(status=Ticket.Status.REVIEWED)
+        .update(status=Ticket.Status.MANUAL_TRIAGE, triaged_at=timezone.now())
     )
+    if moved:
+        webhook_event_record(event_type="ticket.needs_manual_triage", ticket_id=ticket_id)
     logger.error("ticket %s sent to manual triage: %s", ticket_id, message)
 
 

@@ -70,6 +70,10 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute=0, hour=TRIAGE_REPORT_WEEKLY_HOUR, day_of_week=TRIAGE_REPORT_WEEKLY_DAY),
     },
     "report-export-purge": {"task": "triage.tasks.report_export_purge_task", "schedule": 3600.0},
+    # the dashboard refreshes before it reads; this keeps that to a few days of work
+    "report-rollups-refresh": {"task": "triage.tasks.report_rollups_refresh_task", "schedule": 60.0},
+    # outbound webhooks: publish outbox rows a crash left behind, queue retries that are due
+    "webhook-sweep": {"task": "triage.tasks.webhook_sweep_task", "schedule": 60.0},
 }
 # The worker of `make run` embeds beat (-B) and keeps its last-run times here.
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")

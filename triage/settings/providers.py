@@ -14,6 +14,9 @@ from triage.settings.base import DEBUG, VAR_DIR, env
 from triage.settings.celery import CELERY_BROKER_URL
 
 TRIAGE_PROVIDER = env.str("TRIAGE_PROVIDER", default="local")  # local | kimi
+# Ticket text any model reads (Kimi, the offline classifiers, the language detector): newest
+# message first, long bodies as head and tail (adapters/llm/text_budget.py). The ticket keeps all.
+TRIAGE_MODEL_TEXT_CHARS = env.int("TRIAGE_MODEL_TEXT_CHARS", default=60_000)
 
 # --- Kimi ---------------------------------------------------------------------------------------
 KIMI_API_KEY = env.str("KIMI_API_KEY", default="")

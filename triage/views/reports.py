@@ -22,8 +22,9 @@ from triage.adapters import charts
 from triage.forms import ReportFilterForm
 from triage.models import ReportExport, TaxonomyField, Ticket
 from triage.roles import manager_required
-from triage.selectors.reports import Dashboard, ReportFilters, report_dashboard_get
+from triage.selectors.reports import Dashboard, ReportFilters
 from triage.services import reports
+from triage.services.report_rollups import report_dashboard_current
 from triage.views import AuthedRequest
 
 DEFAULT_DAYS = 28
@@ -37,12 +38,13 @@ def _filter_form(request: AuthedRequest) -> tuple[ReportFilterForm, ReportFilter
         "channel": Ticket.Channel.choices,
     }
     data: Mapping[str, object] = request.GET if request.method == "GET" else request.POST
+    today = timezone.localdate()
+    default = ReportFilters(date_from=today - timedelta(days=DEFAULT_DAYS - 1), date_to=today)
     if not any(data.get(k) for k in ("date_from", "date_to", "queue", "channel", "category")):
-        today = timezone.localdate()
-        data = {"date_from": today - timedelta(days=DEFAULT_DAYS - 1), "date_to": today}
+        data = default.as_dict()
     form = ReportFilterForm(data, choices=choices)
     if not form.is_valid():
-        return form, ReportFilters()
+        return form, default  # the errors show above the default range, never all time by mistake
     cd = form.cleaned_data
     return form, ReportFilters(
         date_from=cd["date_from"],
@@ -142,7 +144,7 @@ def _charts(d: Dashboard, labels: dict[str, dict[str, str]]) -> dict[str, Any]:
 @manager_required
 def reports_dashboard(request: AuthedRequest) -> HttpResponse:
     form, filters = _filter_form(request)
-    dashboard = report_dashboard_get(filters=filters)
+    dashboard = report_dashboard_current(filters=filters)
     labels = selectors.taxonomy_labels()
     context = {
         "form": form,

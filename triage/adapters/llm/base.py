@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -34,6 +35,12 @@ class Taxonomy:
             }[field_name],
         )
         return tuple(e.value for e in entries)
+
+    @property
+    def fingerprint(self) -> str:
+        """sha256 over every field: changes whenever a value, label, description or example does."""
+        # Frozen dataclasses of str/tuple: repr is deterministic and covers every field.
+        return hashlib.sha256(repr(self).encode()).hexdigest()
 
 
 @dataclass(frozen=True)

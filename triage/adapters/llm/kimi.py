@@ -35,7 +35,7 @@ from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
 
 from triage.adapters.llm import fit
 from triage.adapters.llm.base import Taxonomy, TicketInput, TriageOutcome
-from triage.adapters.llm.prompt import PROMPT_VERSION, build_messages, data_url
+from triage.adapters.llm.prompt import PROMPT_VERSION, build_messages, data_url, prompt_cache_key
 from triage.adapters.llm.schema import SCHEMA_VERSION, InvalidReply, TriageResult, parse_triage_reply
 from triage.adapters.llm.tools import run_tool, tool_definitions
 
@@ -238,7 +238,7 @@ class KimiClient:
     def close(self) -> None:
         self._client.close()
 
-    def _call(self, messages: list[dict], *, ticket_id: int, thinking: bool, tools: list[dict]) -> _Reply:
+    def _call(self, messages: list[dict], *, cache_key: str, thinking: bool, tools: list[dict]) -> _Reply:
         extra: dict[str, Any] = {"thinking": {"type": "enabled" if thinking else "disabled"}}
         options: dict[str, Any] = {}
         if tools:
@@ -252,8 +252,9 @@ class KimiClient:
             max_completion_tokens=self.thinking_max_completion_tokens
             if thinking
             else self.max_completion_tokens,
-            # Per ticket, so the repair turn and a re-triage reuse the cached prefix.
-            prompt_cache_key=f"ticket-{ticket_id}",
+            # Shared by every ticket under the same prompt version and taxonomy: the ~9.5 KB system
+            # prompt is the common prefix, and a per-ticket key would keep it from being reused.
+            prompt_cache_key=cache_key,
             # Not an SDK argument: extra_body keys are merged into the top level of the JSON.
             extra_body=extra,
             **options,
@@ -518,7 +519,7 @@ class KimiClient:
         while True:
             run.requests += 1
             offer = tools if steps < self.max_tool_steps else []
-            reply = self._call(messages, ticket_id=ticket.ticket_id, thinking=thinking, tools=offer)
+            reply = self._call(messages, cache_key=prompt_cache_key(taxonomy), thinking=thinking, tools=offer)
             run.add(reply)
             if reply.finish_reason == "content_filter":
                 return self._outcome(

@@ -19,7 +19,6 @@ The summary is extractive: 1-3 sentences copied verbatim from the ticket, never 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import re
 import threading
 import time
@@ -38,6 +37,7 @@ from triage.adapters.llm import language, learned
 from triage.adapters.llm.base import Taxonomy, TaxonomyEntry, TicketInput, TriageOutcome
 from triage.adapters.llm.learned import TrainedModel
 from triage.adapters.llm.schema import FieldGuess, TriageResult
+from triage.adapters.llm.text_budget import language_sample
 from triage.adapters.llm.tfidf import union_transform
 
 MODEL_NAME = "local-tfidf-2"
@@ -274,8 +274,7 @@ class _Models:
 
 
 def taxonomy_key(taxonomy: Taxonomy) -> str:
-    # Frozen dataclasses of str/tuple: repr is deterministic and covers every field.
-    return hashlib.sha256(repr(taxonomy).encode()).hexdigest()
+    return taxonomy.fingerprint
 
 
 def ticket_text(ticket: TicketInput) -> str:
@@ -431,7 +430,7 @@ class LocalTriageModel:
                 for name in FIELDS
             }
             language_code, lang_conf = detect_language(
-                f"{ticket.subject}\n{ticket.body}", accuracy=self.language_accuracy
+                language_sample(f"{ticket.subject}\n{ticket.body}"), accuracy=self.language_accuracy
             )
             result = TriageResult(
                 summary=join_summary(summaries[i])[:4000],

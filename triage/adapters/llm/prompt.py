@@ -75,6 +75,13 @@ def system_prompt(taxonomy: Taxonomy) -> str:
     )
 
 
+def prompt_cache_key(taxonomy: Taxonomy) -> str:
+    """Kimi's `prompt_cache_key`: the same for every request that shares the system prompt, so one
+    ticket's request warms the cache for the next (kimi-api.md §8). The system prompt is a function
+    of the prompt version and the taxonomy alone; a new version or a taxonomy edit starts a new key."""
+    return f"triage-{PROMPT_VERSION}-{taxonomy.fingerprint[:16]}"
+
+
 def data_url(*, mime: str, data: bytes) -> str:
     mime = _MIME_ALIASES.get(mime.strip().lower(), mime.strip().lower())
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
