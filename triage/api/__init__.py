@@ -118,5 +118,6 @@ def api_urls():
     patterns, app_name, namespace = api.urls
     for pattern in patterns:
         # what django's login_not_required sets; ninja's views are plain functions
-        pattern.callback.login_required = False  # type: ignore[union-attr]
+        # ninja's patterns are URLPatterns (functions as callbacks), typed as URLPattern | URLResolver
+        pattern.callback.login_required = False  # type: ignore[union-attr]  # see above
     return patterns, app_name, namespace

@@ -29,6 +29,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import UploadedFile
 from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParser, MultiPartParserError
 from django.shortcuts import get_object_or_404, redirect, render
@@ -167,11 +168,11 @@ def inbound_email_raw(request: HttpRequest) -> HttpResponse:
             except MultiPartParserError as exc:
                 return HttpResponse(f"bad multipart body: {exc}\n", status=400, content_type="text/plain")
             upload = files.get("message") or next(iter(files.values()), None)
-            if upload is None:
+            if not isinstance(upload, UploadedFile) or upload.file is None:  # no file part at all
                 return HttpResponse(
                     "multipart body without a message file\n", status=400, content_type="text/plain"
                 )
-            fileobj, sha256 = upload.file, ""  # type: ignore[union-attr]  # files values are UploadedFile; the stub types MultiValueDict loosely  # the message is a part of the body: hashed by the service
+            fileobj, sha256 = upload.file, ""  # the message is a part of the body: hashed by the service
             recipient = recipient or fields.get("recipient", "")
         result = inbound_email_receive(fileobj=fileobj, source="raw", recipient=recipient, sha256=sha256)
     return JsonResponse(

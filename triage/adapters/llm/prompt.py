@@ -77,7 +77,7 @@ def system_prompt(taxonomy: Taxonomy) -> str:
 
 def prompt_cache_key(taxonomy: Taxonomy) -> str:
     """Kimi's `prompt_cache_key`: the same for every request that shares the system prompt, so one
-    ticket's request warms the cache for the next (kimi-api.md §8). The system prompt is a function
+    ticket's request warms the cache for the next (docs/kimi.md §8). The system prompt is a function
     of the prompt version and the taxonomy alone; a new version or a taxonomy edit starts a new key."""
     return f"triage-{PROMPT_VERSION}-{taxonomy.fingerprint[:16]}"
 
