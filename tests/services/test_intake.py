@@ -387,7 +387,8 @@ def test_a_reply_joins_its_ticket_by_in_reply_to_and_re_triages(deliver, sent):
     assert sent[-1] == ("llm", {"ticket_id": ticket.id})
     assert Ticket.objects.count() == 1
     body = ticket_input_build(ticket=ticket).body
-    assert body.startswith("Hi,") and "Follow-up from maria@example.com" in body
+    # newest first: the follow-up, then the message that opened the ticket
+    assert body.startswith("--- Follow-up from maria@example.com") and "\nHi,\n" in body
     assert "It also happens with PayPal now." in body
 
 
