@@ -505,7 +505,7 @@ class ReportTicketDay(models.Model):
 
 
 class ReportDurationDay(models.Model):
-    """Durations in seconds, rounded (to the second below 10,000 s, to 1 % above): percentiles
+    """Durations in seconds, rounded (to the second below 100 s, to 1 % steps above): percentiles
     from these counts are the raw ones to within that rounding."""
 
     day = models.DateField()
