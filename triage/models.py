@@ -156,6 +156,9 @@ class Attachment(models.Model):
     failure_kind = models.CharField(max_length=16, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     processed_at = models.DateTimeField(null=True, blank=True)
+    # the sweep's requeues of a job that never finished (failed with a reason past its limit)
+    sweeps = models.PositiveSmallIntegerField(default=0)
+    swept_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["id"]
@@ -231,6 +234,10 @@ class TriageRun(models.Model):
     estimated_prompt_tokens = models.PositiveIntegerField(null=True, blank=True)
     # what else the provider reported: trace id, requests, SDK retries, uploaded files ...
     details = models.JSONField(default=dict, blank=True)
+    # the offline model's proposal recorded because Kimi could not answer; a person decides
+    provisional = models.BooleanField(default=False)
+    # a provisional run after transient Kimi trouble: the sweep triages its ticket again, once
+    catch_up = models.BooleanField(default=False)
     # USD from the tokens and settings.KIMI_PRICES_USD_PER_MTOK (services/costs.py); 0 for the offline model
     cost_usd = models.DecimalField(max_digits=12, decimal_places=6, default=Decimal("0"))
 
@@ -432,6 +439,9 @@ class InboundEmail(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     received_at = models.DateTimeField(auto_now_add=True)
     processed_at = models.DateTimeField(null=True, blank=True)
+    # the sweep's requeues of a message never parsed (quarantined past its limit)
+    sweeps = models.PositiveSmallIntegerField(default=0)
+    swept_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["received_at", "id"]

@@ -362,9 +362,8 @@ def ticket_similar_list(*, query: str, exclude_id: int | None = None, limit: int
     words = {w.lower() for w in _WORD.findall(query)}
     if not words:
         return []
-    candidates = list(
-        Ticket.objects.exclude(id=exclude_id).order_by("-created_at", "-id")[:_SIMILAR_CANDIDATES]
-    )
+    others = Ticket.objects.all() if exclude_id is None else Ticket.objects.exclude(pk=exclude_id)
+    candidates = list(others.order_by("-created_at", "-id")[:_SIMILAR_CANDIDATES])
     bags = [
         {w.lower() for w in _WORD.findall(f"{t.subject} {t.description} {t.summary}")} for t in candidates
     ]
@@ -379,11 +378,10 @@ def ticket_similar_list(*, query: str, exclude_id: int | None = None, limit: int
 
 
 def requester_ticket_list(*, email: str, exclude_id: int | None = None, limit: int = 5) -> list[Ticket]:
-    return list(
-        Ticket.objects.filter(requester_email__iexact=email)
-        .exclude(id=exclude_id)
-        .order_by("-created_at", "-id")[:limit]
-    )
+    tickets = Ticket.objects.filter(requester_email__iexact=email)
+    if exclude_id is not None:
+        tickets = tickets.exclude(pk=exclude_id)
+    return list(tickets.order_by("-created_at", "-id")[:limit])
 
 
 def tickets_by_reference(*, references: Sequence[str]) -> list[Ticket]:

@@ -120,7 +120,8 @@ def run_cost_expression() -> Case:
 
 
 def _run_cost_sql() -> tuple[str, list[float | str]]:
-    parts, params = ["CASE WHEN provider = 'local' THEN 0.0"], []
+    parts: list[str] = ["CASE WHEN provider = 'local' THEN 0.0"]
+    params: list[float | str] = []
     for model, p in _prices().items():
         parts.append(
             "WHEN model = %s THEN ((prompt_tokens - cached_tokens) * %s + cached_tokens * %s"
@@ -210,7 +211,7 @@ def report_ticket_rows(*, filters: ReportFilters, chunk_size: int = 5000) -> Ite
     reviewed = Ticket.Status.REVIEWED.value
     lo = qs.first()
     while lo is not None:
-        hi = qs.filter(id__gte=lo)[chunk_size - 1 : chunk_size].first() or qs.last()
+        hi = qs.filter(id__gte=lo)[chunk_size - 1 : chunk_size].first() or qs.last() or lo
         sql, params = _export_sql(filters, lo, hi)
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
@@ -259,7 +260,7 @@ def _export_row(row: tuple, base: str, reviewed_status: str) -> tuple:
         triaged,
         reviewed,
         updated,
-        (triaged - created).total_seconds() if triaged else None,
+        (triaged - created).total_seconds() if triaged and created else None,
         (reviewed - triaged).total_seconds() if reviewed and triaged else None,
         provider or "",
         model or "",

@@ -62,7 +62,7 @@ def report_dashboard_from_rollups(*, filters: ReportFilters) -> Dashboard:
     matrix: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     manual, reviewed = Ticket.Status.MANUAL_TRIAGE.value, Ticket.Status.REVIEWED.value
     rows = (
-        _filtered(ReportTicketDay.objects, filters)
+        _filtered(ReportTicketDay.objects.all(), filters)
         .values_list("day", "category", "channel", "priority", "status", "proposed_category", "has_run")
         .annotate(n=Sum("tickets"))
     )
@@ -90,7 +90,7 @@ def report_dashboard_from_rollups(*, filters: ReportFilters) -> Dashboard:
     # durations
     buckets: dict[str, dict[float, int]] = {"arrival_to_triaged": {}, "triaged_to_reviewed": {}}
     for kind, seconds, n in (
-        _filtered(ReportDurationDay.objects, filters)
+        _filtered(ReportDurationDay.objects.all(), filters)
         .values_list("kind", "seconds")
         .annotate(n=Sum("tickets"))
     ):
@@ -107,7 +107,7 @@ def report_dashboard_from_rollups(*, filters: ReportFilters) -> Dashboard:
     review_by_field = {name: {"accepted": 0, "corrected": 0} for name in CLASSIFIED_FIELDS}
     review_by_day: dict[date, dict[str, int]] = defaultdict(lambda: {"accepted": 0, "corrected": 0})
     for decision_day, name, accepted, corrected in (
-        _filtered(ReportReviewDay.objects, filters)
+        _filtered(ReportReviewDay.objects.all(), filters)
         .values_list("decision_day", "field")
         .annotate(a=Sum("accepted"), c=Sum("corrected"))
     ):
@@ -122,7 +122,7 @@ def report_dashboard_from_rollups(*, filters: ReportFilters) -> Dashboard:
     failed = TriageRun.Status.FAILED.value
     failures: dict[str, int] = defaultdict(int)
     for run_day, status, error_kind, n, prompt, cached, completion, cost in (
-        _filtered(ReportRunDay.objects, filters)
+        _filtered(ReportRunDay.objects.all(), filters)
         .values_list("run_day", "status", "error_kind")
         .annotate(
             n=Sum("runs"),

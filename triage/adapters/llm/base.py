@@ -111,8 +111,14 @@ class TriageOutcome:
 
 
 class TriageClient(Protocol):
-    provider: str
-    accepts_video: bool  # whether TicketInput.videos reach the model (else frames are sent)
+    # read-only: a class attribute or a property (LimitedClient forwards its client's)
+    @property
+    def provider(self) -> str: ...
+
+    @property
+    def accepts_video(self) -> bool:
+        """Whether TicketInput.videos reach the model (else frames are sent)."""
+        ...
 
     def triage(self, ticket: TicketInput, taxonomy: Taxonomy) -> TriageOutcome:
         """Never raises for model or API trouble: that is reported in the outcome."""

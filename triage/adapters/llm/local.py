@@ -25,6 +25,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import sklearn
@@ -422,7 +423,7 @@ class LocalTriageModel:
         per_ticket_ms = int((time.monotonic() - started) * 1000 / max(1, len(tickets)))
         outcomes = []
         for i, ticket in enumerate(tickets):
-            guesses = {
+            guesses: dict[str, Any] = {  # category, priority, queue, sentiment: TriageResult's fields
                 name: FieldGuess(
                     value=fields[name].values[int(chosen[name][i])], confidence=confidences[i][name]
                 )
@@ -603,9 +604,13 @@ def _summary_sentences(
         if chosen and item[0] < floor:
             break
         # Near-repeats (a subject restated in the first sentence): keep the fuller one.
-        words = _words(item[2])
+        vocabulary = _words(item[2])
         twin = next(
-            (c for c in chosen if len(words & _words(c[2])) >= 0.6 * min(len(words), len(_words(c[2])))),
+            (
+                c
+                for c in chosen
+                if len(vocabulary & _words(c[2])) >= 0.6 * min(len(vocabulary), len(_words(c[2])))
+            ),
             None,
         )
         if twin is not None:

@@ -2,7 +2,7 @@
 
 Cache design: the system prompt depends only on the taxonomy and is byte-identical for every
 ticket, so Kimi's automatic context cache serves that prefix (cache hits cost ~1/6 of a miss,
-kimi-api.md §8). Everything ticket-specific goes in ONE user message after it.
+docs/kimi.md §8). Everything ticket-specific goes in ONE user message after it.
 """
 
 from __future__ import annotations

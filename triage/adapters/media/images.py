@@ -22,6 +22,7 @@ import zlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
@@ -197,7 +198,9 @@ def sample_animation(
                 raise MediaRejected(
                     f"the animation has {n_frames} frames; at most {max_frames_scanned} are accepted"
                 )
-            durations = _webp_durations(path) if img.format == "WEBP" else None
+            durations: list[int | None] | None = None
+            if img.format == "WEBP" and (webp := _webp_durations(path)) is not None:
+                durations = list(webp)
             if durations is None or len(durations) != n_frames:
                 durations = []
                 for index in range(n_frames):
@@ -488,14 +491,15 @@ def _to_standard_mode(img: Image.Image, *, icc: bytes | None) -> Image.Image:
         return img.point(lambda v: v * (1 / 256)).convert("L")
     if mode in ("I", "F"):
         # 32-bit integer or float samples have no fixed range: stretch what is there to 0..255.
-        lo, hi = img.getextrema()
+        lo, hi = cast("tuple[float, float]", img.getextrema())  # one band: (min, max)
         span = (hi - lo) or 1
         return img.point(lambda v: (v - lo) * (255 / span)).convert("L")
     if mode in ("1", "L"):
         return img.convert("L")
     if mode in ("LA", "La", "PA", "RGBA", "RGBa") or (mode == "P" and "transparency" in img.info):
         rgba = img.convert("RGBA")
-        if rgba.getextrema()[3][0] == 255:  # an alpha channel that hides nothing
+        bands = cast("tuple[tuple[int, int], ...]", rgba.getextrema())  # (min, max) per band; 3 is alpha
+        if bands[3][0] == 255:  # an alpha channel that hides nothing
             return rgba.convert("L" if mode in ("LA", "La") else "RGB")
         return rgba
     return img.convert("RGB")  # P, RGB, RGBX, YCbCr, LAB, HSV
