@@ -525,6 +525,9 @@ class ReportDurationDay(models.Model):
     kind = models.CharField(max_length=24)  # arrival_to_triaged | triaged_to_reviewed
     seconds = models.FloatField()
     tickets = models.PositiveIntegerField()
+    # the exact durations summed: a bucket holding one distinct value (the usual case for a small
+    # range) reads back exact, and a mixed one at its mean, inside the bucket
+    seconds_sum = models.FloatField(default=0.0)
 
     class Meta:
         indexes = [models.Index(fields=["day"], name="report_duration_day")]

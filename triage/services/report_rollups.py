@@ -143,25 +143,22 @@ def _rebuild_day(day: date) -> None:
         )
         for queue, channel, category, priority, status, proposed, has_run, n in groups
     )
-    durations: dict[tuple, int] = defaultdict(int)
+    durations: dict[tuple, list[float]] = defaultdict(lambda: [0, 0.0])
     for queue, channel, category, created, triaged, reviewed in tickets.filter(
         triaged_at__isnull=False
     ).values_list(*keys, "created_at", "triaged_at", "reviewed_at"):
-        durations[
-            (
-                queue,
-                channel,
-                category,
-                "arrival_to_triaged",
-                duration_bucket((triaged - created).total_seconds()),
-            )
-        ] += 1
+        pairs = [("arrival_to_triaged", (triaged - created).total_seconds())]
         if reviewed is not None:
-            seconds = duration_bucket((reviewed - triaged).total_seconds())
-            durations[(queue, channel, category, "triaged_to_reviewed", seconds)] += 1
+            pairs.append(("triaged_to_reviewed", (reviewed - triaged).total_seconds()))
+        for kind, seconds in pairs:
+            bucket = durations[(queue, channel, category, kind, duration_bucket(seconds))]
+            bucket[0] += 1
+            bucket[1] += seconds
     ReportDurationDay.objects.bulk_create(
-        ReportDurationDay(day=day, queue=q, channel=ch, category=c, kind=k, seconds=s, tickets=n)
-        for (q, ch, c, k, s), n in durations.items()
+        ReportDurationDay(
+            day=day, queue=q, channel=ch, category=c, kind=k, seconds=s, tickets=n, seconds_sum=total
+        )
+        for (q, ch, c, k, s), (n, total) in durations.items()
     )
     runs = (
         TriageRun.objects.filter(ticket__created_at__gte=start, ticket__created_at__lt=end)
