@@ -515,7 +515,7 @@ class ReportTicketDay(models.Model):
 
 
 class ReportDurationDay(models.Model):
-    """Durations in seconds, rounded (to the second below 10,000 s, to 1 % above): percentiles
+    """Durations in seconds, rounded (to the second below 100 s, to 1 % steps above): percentiles
     from these counts are the raw ones to within that rounding."""
 
     day = models.DateField()
@@ -525,6 +525,9 @@ class ReportDurationDay(models.Model):
     kind = models.CharField(max_length=24)  # arrival_to_triaged | triaged_to_reviewed
     seconds = models.FloatField()
     tickets = models.PositiveIntegerField()
+    # the exact durations summed: a bucket holding one distinct value (the usual case for a small
+    # range) reads back exact, and a mixed one at its mean, inside the bucket
+    seconds_sum = models.FloatField(default=0.0)
 
     class Meta:
         indexes = [models.Index(fields=["day"], name="report_duration_day")]

@@ -120,7 +120,10 @@ def test_dashboard_tables_show_the_fixture_numbers(manager, week):
         "1",
     ]
     cost = cells(section(html, "chart-cost"))
-    assert cost[6:12] == ["2026-03-02", "2", "11200", "2000", "1180", "$0.011920"]
+    assert cost[7:14] == ["2026-03-02", "2", "11200", "2000", "1,000", "1180", "$0.011920"]
+    # Kimi's prompt cache: hits in the range, and per run (4 runs: T1..T4)
+    hits = re.search(r'<p[^>]*id="cache-hits">(.*?)</p>', html, re.S).group(1)
+    assert "2000 of 14400 prompt tokens" in hits and "500 cached tokens per run" in hits, hits
     problems = cells(section(html, "chart-problems"))
     assert problems[2:4] == ["timeout", "1"]
     assert "<svg" in section(html, "chart-volume-category") and "<rect" in section(

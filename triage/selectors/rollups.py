@@ -89,12 +89,14 @@ def report_dashboard_from_rollups(*, filters: ReportFilters) -> Dashboard:
     d.category_matrix = {k: dict(v) for k, v in sorted(matrix.items())}
     # durations
     buckets: dict[str, dict[float, int]] = {"arrival_to_triaged": {}, "triaged_to_reviewed": {}}
-    for kind, seconds, n in (
+    for kind, _, n, total in (
         _filtered(ReportDurationDay.objects.all(), filters)
         .values_list("kind", "seconds")
-        .annotate(n=Sum("tickets"))
+        .annotate(n=Sum("tickets"), total=Sum("seconds_sum"))
     ):
-        buckets[kind][seconds] = buckets[kind].get(seconds, 0) + n
+        # each bucket at the mean of its durations: exact when it holds one distinct value
+        value = total / n
+        buckets[kind][value] = buckets[kind].get(value, 0) + n
     d.durations = {
         kind: {
             "n": sum(counts.values()),

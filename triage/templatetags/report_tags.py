@@ -33,6 +33,18 @@ def usd(value: float | None, places: int = 4) -> str:
 
 
 @register.filter
+def total(rows: Mapping | None, key: str) -> float:
+    """The sum of one figure over a mapping of rows, e.g. cost_by_day|total:"cached"."""
+    return sum(row.get(key, 0) for row in (rows or {}).values())
+
+
+@register.filter
+def per(value: float | None, count: float | None) -> str:
+    """value / count as a whole number, an em dash when there is nothing to divide by."""
+    return f"{value / count:,.0f}" if value is not None and count else "—"
+
+
+@register.filter
 def lookup(mapping: Mapping | None, key: Any) -> Any:
     return (mapping or {}).get(key, 0)
 
