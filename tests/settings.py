@@ -69,3 +69,5 @@ else:
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins in tests
 STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}  # noqa: F405
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405 - WhiteNoise warns about a missing folder
+# Rate-limit counters (services/throttle.py): one key space per session, as for the Kimi limits.
+TRIAGE_THROTTLE_KEY_PREFIX = f"triage-test-{os.getpid()}:throttle"

@@ -477,3 +477,15 @@ class TaxonomyChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} {self.taxonomy_value}"
+
+
+class RateCounter(models.Model):
+    """One fixed-window counter of services/throttle.py when there is no Redis (the embedded mode):
+    the database is the one store every web process shares. `window_ends` is Unix seconds."""
+
+    key = models.CharField(max_length=100, primary_key=True)
+    count = models.PositiveIntegerField(default=0)
+    window_ends = models.FloatField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.count}"

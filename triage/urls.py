@@ -3,12 +3,13 @@ from __future__ import annotations
 from django.contrib import admin
 from django.urls import include, path
 
-from triage.views.accounts import ThrottledLoginView
+from triage.views.accounts import ThrottledLoginView, ThrottledPasswordResetView
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    # the login with failure throttling (issue 9) shadows django.contrib.auth's own
+    # the throttled login and password reset shadow django.contrib.auth's own
     path("accounts/login/", ThrottledLoginView.as_view(), name="login"),
+    path("accounts/password_reset/", ThrottledPasswordResetView.as_view(), name="password_reset"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("triage.views.urls")),
 ]
