@@ -63,15 +63,16 @@ class DatabaseWindowCounter:
         now = time.time()
         table = self._table()
         # A window that has ended starts again at 1; otherwise one more. RETURNING gives the count
-        # this statement wrote, not one another process may have written since.
+        # this statement wrote, not one another process may have written since. The table name is
+        # our model's, quoted; every value is a parameter.
         sql = (
-            f'INSERT INTO {table} ("key", "count", "window_ends") VALUES (%s, 1, %s) '
+            f'INSERT INTO {table} ("key", "count", "window_ends") VALUES (%s, 1, %s) '  # noqa: S608
             f'ON CONFLICT ("key") DO UPDATE SET '
             f'"count" = CASE WHEN {table}."window_ends" <= %s THEN 1 ELSE {table}."count" + 1 END, '
             f'"window_ends" = CASE WHEN {table}."window_ends" <= %s THEN excluded."window_ends" '
             f'ELSE {table}."window_ends" END '
             f'RETURNING "count", "window_ends"'
-        )  # noqa: S608 - the table name is our model's, quoted; every value is a parameter
+        )
         with connection.cursor() as cursor:
             cursor.execute(sql, [key, now + window_s, now, now])
             count, window_ends = cursor.fetchone()
