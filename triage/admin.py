@@ -111,7 +111,7 @@ class InboundEmailAdmin(ReadOnlyMixin, admin.ModelAdmin):
     raw_id_fields = ("ticket",)
 
 
-# --- Roles (issue 7): the Django admin is for administrators (triage.roles), with the login throttle
+# --- Roles: the Django admin is for administrators (triage.roles), with the login throttle
 def _admin_site_has_permission(request: HttpRequest) -> bool:
     return user_is_admin(request.user)
 

@@ -12,7 +12,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "triage.settings")
 logger = logging.getLogger(__name__)
 
 
-# --- issue 9 (faults): the broker down must not turn a saved ticket into an error page ---------
+# The broker down must not turn a saved ticket into an error page.
 class RecordedFirstTask(DjangoTask):
     """`delay_on_commit` that never fails the request after the row is committed.
 
@@ -35,7 +35,6 @@ class RecordedFirstTask(DjangoTask):
 
 
 app = Celery("triage", task_cls=RecordedFirstTask)
-# --- end issue 9 ----------------------------------------------------------------------------
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks(["triage"])
 

@@ -241,7 +241,7 @@ class ReportFilterForm(forms.Form):
         return data
 
 
-# --- Roles: the taxonomy editor and the users page (issue 7) --------------------------------------
+# --- Roles: the taxonomy editor and the users page ----------------------------------------------
 class TaxonomyAddForm(forms.Form):
     field = forms.ChoiceField(choices=[(f, f.capitalize()) for f in TAXONOMY_FIELDS])
     value = forms.SlugField(

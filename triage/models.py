@@ -96,7 +96,7 @@ class Ticket(models.Model):
             models.Index(fields=["category", "status"], name="ticket_category_status"),
             models.Index(fields=["queue", "status"], name="ticket_queue_status"),
         ]
-        # reports (issue 8): the dashboard and the exports filter by day; the included columns
+        # reports: the dashboard and the exports filter by day; the included columns
         # let the dashboard's grouped counts read this index alone (an index-only scan)
         indexes += [
             models.Index(
@@ -238,7 +238,7 @@ class TriageRun(models.Model):
         ordering = ["-started_at", "-id"]
         # the daily spend sum (checked before every Kimi ticket while a cap is set) reads one day
         indexes = [models.Index(fields=["provider", "started_at"], name="triagerun_provider_day_idx")]
-        # reports (issue 8): tokens and cost per day read this index alone (an index-only scan)
+        # reports: tokens and cost per day read this index alone (an index-only scan)
         indexes += [
             models.Index(
                 fields=["started_at"],
@@ -309,7 +309,7 @@ class TicketEvent(models.Model):
 
 
 class RenditionText(models.Model):
-    """Text read by OCR from one image rendition or video frame (issue 5). A row per rendition makes
+    """Text read by OCR from one image rendition or video frame. A row per rendition makes
     the OCR job idempotent: a rendition that has one is never read again."""
 
     rendition = models.OneToOneField(Rendition, on_delete=models.CASCADE, related_name="ocr")
@@ -452,7 +452,7 @@ class SentEmail(models.Model):
         return f"sent {self.message_id} for ticket {self.ticket_id}"
 
 
-# --- Roles and taxonomy editor (issue 7) ----------------------------------------------------------
+# --- Roles and taxonomy editor -------------------------------------------------------------------
 class TaxonomyChange(models.Model):
     """Who changed a taxonomy value, when, and what it was before: the editor's audit trail.
 

@@ -458,7 +458,7 @@ def daily_cost_usd(*, day: dt.date | None = None, provider: str | None = None) -
     return daily_run_stats(day=day, provider=provider).cost_usd
 
 
-# --- Browser intake (issue 7): each attachment's stage on the ticket page ----------------------
+# --- Browser uploads: each attachment's stage on the ticket page ------------------------------
 # Derived, not recorded: the status, the kind, the OCR rows and the ticket's status already say
 # where an attachment is, so the workers write nothing more (no extra round trip in any loop) and
 # a redelivered job cannot leave a stale stage behind.

@@ -14,5 +14,5 @@ urlpatterns = [
     path("", include("triage.views.urls")),
 ]
 
-# issue 9: the database unavailable is a 503 "try again" page, not a 500 (triage/middleware.py)
+# the database unavailable is a 503 "try again" page, not a 500 (triage/middleware.py)
 handler500 = "triage.middleware.server_error"

@@ -304,7 +304,7 @@ def test_weekly_email_without_managers_sends_nothing(week, mailoutbox):
 
 def test_beat_schedules_the_weekly_email_and_the_purge(settings):
     from triage.celery import app
-    from triage.tasks import report_export_purge_task, report_weekly_send_task
+    from triage.tasks import report_export_purge_task, report_export_run_task, report_weekly_send_task
 
     schedule = settings.CELERY_BEAT_SCHEDULE
     weekly = schedule["report-weekly"]
@@ -313,8 +313,8 @@ def test_beat_schedules_the_weekly_email_and_the_purge(settings):
     assert weekly["schedule"].day_of_week == {1}  # "mon"
     assert schedule["report-export-purge"]["task"] == report_export_purge_task.name
     assert app.conf.beat_schedule == schedule
-    for name in ("report_export_run_task", "report_weekly_send_task", "report_export_purge_task"):
-        assert settings.CELERY_TASK_ROUTES[f"triage.tasks.{name}"] == {"queue": "reports"}
+    for task in (report_export_run_task, report_weekly_send_task, report_export_purge_task):
+        assert task.queue == "reports"
 
 
 def test_the_weekly_task_sends_the_email(week, mailoutbox):

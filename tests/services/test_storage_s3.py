@@ -94,7 +94,7 @@ def s3_media(settings, s3_server: S3Server, tmp_path: Path) -> Iterator[tuple[S3
 
 
 def test_settings_switch_to_s3_from_the_environment(s3_server: S3Server):
-    """triage/settings.py read in a fresh interpreter with TRIAGE_STORAGE=s3 (as a worker would)."""
+    """triage.settings read in a fresh interpreter with TRIAGE_STORAGE=s3 (as a worker would)."""
     code = (
         "import json; from triage import settings as s; "
         "print(json.dumps([s.STORAGES['default']['BACKEND'], s.STORAGES['default']['OPTIONS']]))"

@@ -32,7 +32,7 @@ def taxonomy_seed_defaults(*, model: type[TaxonomyValue] = TaxonomyValue) -> int
     return created
 
 
-# --- The managers' taxonomy editor (issue 7) ------------------------------------------------------
+# --- The managers' taxonomy editor --------------------------------------------------------------
 # Values are never deleted: tickets, reviews and trained models keep the slug, so a value goes out of
 # use by deactivation (it leaves the model's choices and the review form; old tickets still show it).
 

@@ -71,7 +71,7 @@ def ticket_create(
     return ticket
 
 
-# --- Browser intake (issue 7): each file is uploaded on its own, before the ticket exists --------
+# --- Browser uploads: each file is uploaded on its own, before the ticket exists ----------------
 # The page uploads every file as soon as it is added (one request each, with its own progress bar)
 # and gets back a signed token; the ticket form then carries the tokens instead of the bytes. A file
 # that fails is retried or removed alone: the form's text and the other files are never lost, and
