@@ -49,6 +49,8 @@ os.environ.setdefault("TRIAGE_OCR_ENABLED", "false")
 # which a fast suite would hit; tests of the limits set their own (tests/services/test_llm_limits.py).
 os.environ["KIMI_LIMITS_KEY_PREFIX"] = f"triage-test-{os.getpid()}:kimi"
 os.environ.setdefault("KIMI_MAX_RPM", "0")
+# Rate-limit counters (services/throttle.py): one key space per session too.
+os.environ["TRIAGE_THROTTLE_KEY_PREFIX"] = f"triage-test-{os.getpid()}:throttle"
 if SERVICES_AVAILABLE:
     os.environ["DATABASE_URL"] = _PG
     os.environ["CELERY_BROKER_URL"] = _REDIS
@@ -69,5 +71,3 @@ else:
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins in tests
 STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}  # noqa: F405
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405 - WhiteNoise warns about a missing folder
-# Rate-limit counters (services/throttle.py): one key space per session, as for the Kimi limits.
-TRIAGE_THROTTLE_KEY_PREFIX = f"triage-test-{os.getpid()}:throttle"

@@ -25,18 +25,9 @@ from django.conf import settings
 
 from triage.services.throttle import Check, Limit, throttle_clear, throttle_hit, throttle_refund
 
-# Defaults of the limits until they have a place in the settings package.
-_DEFAULTS = {
-    "TRIAGE_LOGIN_MAX_FAILURES_PER_USER": 20,
-    "TRIAGE_LOGIN_MAX_ATTEMPTS_PER_ADDRESS": 100,
-    "TRIAGE_PASSWORD_RESET_MAX_PER_EMAIL": 3,
-    "TRIAGE_PASSWORD_RESET_MAX_PER_ADDRESS": 20,
-    "TRIAGE_PASSWORD_RESET_WINDOW_S": 3600,
-}
-
 
 def _setting(name: str) -> int:
-    return int(getattr(settings, name, _DEFAULTS.get(name, 0)))
+    return int(getattr(settings, name))
 
 
 def _login_checks(*, username: str, ip: str) -> list[Check]:

@@ -95,8 +95,10 @@ def _counters() -> list[WindowCounter]:
     """The counter to use, then the fallback when Redis cannot be reached."""
     database = DatabaseWindowCounter()
     if settings.TRIAGE_LIMITS_REDIS_URL:
-        prefix = getattr(settings, "TRIAGE_THROTTLE_KEY_PREFIX", "triage:throttle")
-        return [_redis_counter(settings.TRIAGE_LIMITS_REDIS_URL, prefix), database]
+        return [
+            _redis_counter(settings.TRIAGE_LIMITS_REDIS_URL, settings.TRIAGE_THROTTLE_KEY_PREFIX),
+            database,
+        ]
     return [database]
 
 
