@@ -32,8 +32,7 @@ from django.core.files.storage import default_storage
 from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParser, MultiPartParserError
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import URLPattern, path
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.urls import URLPattern, path, reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST, require_safe
 
@@ -41,6 +40,7 @@ from triage import selectors
 from triage.models import InboundEmail
 from triage.roles import agent_required
 from triage.services.intake import inbound_email_receive, inbound_email_retry
+from triage.views.params import id_param, next_path
 
 logger = logging.getLogger(__name__)
 
@@ -144,7 +144,7 @@ def inbound_email_raw(request: HttpRequest) -> HttpResponse:
         return _refuse(request, "stale timestamp")
     # Over the message limit is still recorded (and reported on the row); far over it is refused.
     hard_limit = 2 * settings.INBOUND_EMAIL_MAX_BYTES
-    if int(request.META.get("CONTENT_LENGTH") or 0) > hard_limit:
+    if (id_param(request.META.get("CONTENT_LENGTH")) or 0) > hard_limit:
         return HttpResponse("message too large\n", status=413, content_type="text/plain")
     mac = hmac.new(settings.INBOUND_EMAIL_SECRET.encode(), f"{timestamp}.".encode(), hashlib.sha256)
     digest = hashlib.sha256()
@@ -194,10 +194,7 @@ def email_retry(request: HttpRequest, inbound_email_id: int) -> HttpResponse:
         messages.success(request, f"Email {email.id} is being read again.")
     else:
         messages.info(request, f"Email {email.id} is not in quarantine.")
-    target = request.POST.get("next", "")
-    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
-        return redirect(target)
-    return redirect("triage:email-quarantine")
+    return redirect(next_path(request, request.POST.get("next")) or reverse("triage:email-quarantine"))
 
 
 @require_safe
