@@ -489,3 +489,14 @@ class RateCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key}: {self.count}"
+
+
+class UploadStage(models.Model):
+    """When an original was last staged by the browser (services/tickets.py upload_stage) or stored
+    again: the purge of abandoned uploads reads it, under a row lock that ticket creation also takes."""
+
+    key = models.CharField(max_length=255, primary_key=True)
+    staged_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return self.key

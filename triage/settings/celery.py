@@ -70,6 +70,10 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute=0, hour=TRIAGE_REPORT_WEEKLY_HOUR, day_of_week=TRIAGE_REPORT_WEEKLY_DAY),
     },
     "report-export-purge": {"task": "triage.tasks.report_export_purge_task", "schedule": 3600.0},
+    # browser uploads no ticket took, once their tokens have expired (services/tickets.py)
+    "upload-stage-purge": {"task": "triage.tasks.upload_stage_purge_task", "schedule": 3600.0},
+    # the database's rate-limit counters whose window has ended (services/throttle.py)
+    "rate-counter-purge": {"task": "triage.tasks.rate_counter_purge_task", "schedule": 3600.0},
 }
 # The worker of `make run` embeds beat (-B) and keeps its last-run times here.
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
