@@ -92,6 +92,9 @@ ACCESS: dict[str, Row] = {
     "triage:email-inbound-sparkpost": everyone("POST", 400),
     "triage:email-inbound-mailjet": everyone("POST", 400),
     "triage:email-inbound-brevo": everyone("POST", 400),
+    "triage:email-inbound-mailersend": everyone("POST", 400),
+    "triage:email-inbound-mandrill": everyone("POST", 400),
+    "triage:email-inbound-postal": everyone("POST", 400),
     # --- accounts (django.contrib.auth) -------------------------------------------------------
     "login": everyone("GET", 200),
     "logout": agents("POST", REDIRECT),

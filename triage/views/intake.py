@@ -21,7 +21,10 @@ from anymail.signals import AnymailInboundEvent
 from anymail.webhooks.amazon_ses import AmazonSESInboundWebhookView
 from anymail.webhooks.brevo import BrevoInboundWebhookView
 from anymail.webhooks.mailgun import MailgunInboundWebhookView
+from anymail.webhooks.mailersend import MailerSendInboundWebhookView
 from anymail.webhooks.mailjet import MailjetInboundWebhookView
+from anymail.webhooks.mandrill import MandrillCombinedWebhookView
+from anymail.webhooks.postal import PostalInboundWebhookView
 from anymail.webhooks.postmark import PostmarkInboundWebhookView
 from anymail.webhooks.sendgrid import SendGridInboundWebhookView
 from anymail.webhooks.sparkpost import SparkPostInboundWebhookView
@@ -55,6 +58,10 @@ PROVIDER_VIEWS = {
     "sparkpost": SparkPostInboundWebhookView,
     "mailjet": MailjetInboundWebhookView,
     "brevo": BrevoInboundWebhookView,
+    "mailersend": MailerSendInboundWebhookView,
+    # Mandrill posts inbound and tracking events to one URL; only inbound ones reach our receiver
+    "mandrill": MandrillCombinedWebhookView,
+    "postal": PostalInboundWebhookView,
 }
 _SPOOL_BYTES = 2 * 1024 * 1024
 _CHUNK = 64 * 1024
