@@ -117,7 +117,8 @@ def _postal(client, postal_keys, *, good: bool):
         }
     ).encode()
     private = postal_keys[0] if good else rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    signature = base64.b64encode(private.sign(body, padding.PKCS1v15(), hashes.SHA1())).decode()
+    # Postal signs with SHA-1: its wire format, not our choice
+    signature = base64.b64encode(private.sign(body, padding.PKCS1v15(), hashes.SHA1())).decode()  # noqa: S303
     return client.post(
         "/intake/email/postal/",
         body,

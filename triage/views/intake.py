@@ -20,8 +20,8 @@ from anymail.inbound import AnymailInboundMessage
 from anymail.signals import AnymailInboundEvent
 from anymail.webhooks.amazon_ses import AmazonSESInboundWebhookView
 from anymail.webhooks.brevo import BrevoInboundWebhookView
-from anymail.webhooks.mailgun import MailgunInboundWebhookView
 from anymail.webhooks.mailersend import MailerSendInboundWebhookView
+from anymail.webhooks.mailgun import MailgunInboundWebhookView
 from anymail.webhooks.mailjet import MailjetInboundWebhookView
 from anymail.webhooks.mandrill import MandrillCombinedWebhookView
 from anymail.webhooks.postal import PostalInboundWebhookView
