@@ -116,5 +116,7 @@ def _admin_site_has_permission(request: HttpRequest) -> bool:
     return user_is_admin(request.user)
 
 
-admin.site.has_permission = _admin_site_has_permission  # type: ignore[method-assign]
+# Patched on the one default site rather than a custom AdminSite class (which would need its own
+# AdminConfig in INSTALLED_APPS); mypy forbids assigning to a method, hence the ignore.
+admin.site.has_permission = _admin_site_has_permission  # type: ignore[method-assign]  # see above
 admin.site.login_form = ThrottledAdminAuthenticationForm

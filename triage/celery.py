@@ -19,7 +19,7 @@ class RecordedFirstTask(DjangoTask):
     The row (ticket, attachment, inbound mail) is already saved when the message is sent; if the
     broker is down, raising would show the user an error for work that is in fact recorded, and
     an agent would submit it again. The failure is logged and the beat sweep
-    (triage.services.triage.triage_sweep) enqueues the stuck row once the broker is back.
+    (triage.services.sweep.sweep_run) enqueues the stuck row once the broker is back.
     """
 
     def delay_on_commit(self, *args: object, **kwargs: object) -> None:

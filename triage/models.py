@@ -156,6 +156,9 @@ class Attachment(models.Model):
     failure_kind = models.CharField(max_length=16, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     processed_at = models.DateTimeField(null=True, blank=True)
+    # the sweep's requeues of a job that never finished (failed with a reason past its limit)
+    sweeps = models.PositiveSmallIntegerField(default=0)
+    swept_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["id"]
@@ -231,6 +234,10 @@ class TriageRun(models.Model):
     estimated_prompt_tokens = models.PositiveIntegerField(null=True, blank=True)
     # what else the provider reported: trace id, requests, SDK retries, uploaded files ...
     details = models.JSONField(default=dict, blank=True)
+    # the offline model's proposal recorded because Kimi could not answer; a person decides
+    provisional = models.BooleanField(default=False)
+    # a provisional run after transient Kimi trouble: the sweep triages its ticket again, once
+    catch_up = models.BooleanField(default=False)
     # USD from the tokens and settings.KIMI_PRICES_USD_PER_MTOK (services/costs.py); 0 for the offline model
     cost_usd = models.DecimalField(max_digits=12, decimal_places=6, default=Decimal("0"))
 
@@ -432,6 +439,9 @@ class InboundEmail(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     received_at = models.DateTimeField(auto_now_add=True)
     processed_at = models.DateTimeField(null=True, blank=True)
+    # the sweep's requeues of a message never parsed (quarantined past its limit)
+    sweeps = models.PositiveSmallIntegerField(default=0)
+    swept_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["received_at", "id"]
@@ -477,6 +487,98 @@ class TaxonomyChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} {self.taxonomy_value}"
+
+
+# --- Report rollups: the dashboard's figures per day, rebuilt for every day a change touches -----
+# Every row is keyed by the local day the ticket was created (what the dashboard's date range
+# filters) and by the ticket's queue, channel and category (its other filters), so any filtered
+# dashboard is a sum over a few thousand rows, whatever the number of tickets. services/
+# report_rollups.py rebuilds a day from the raw rows; database triggers (migration
+# 0013_report_rollups) log the day of every ticket, run and review decision written, in the same
+# transaction as the write, so no path that changes tickets can forget it.
+class ReportTicketDay(models.Model):
+    day = models.DateField()
+    queue = models.CharField(max_length=64, blank=True)
+    channel = models.CharField(max_length=8)
+    category = models.CharField(max_length=64, blank=True)
+    priority = models.CharField(max_length=64, blank=True)
+    status = models.CharField(max_length=16)
+    proposed_category = models.CharField(max_length=64, blank=True)  # of the latest run, "" if none
+    has_run = models.BooleanField()
+    tickets = models.PositiveIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["day"], name="report_ticket_day")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.status}: {self.tickets} tickets"
+
+
+class ReportDurationDay(models.Model):
+    """Durations in seconds, rounded (to the second below 10,000 s, to 1 % above): percentiles
+    from these counts are the raw ones to within that rounding."""
+
+    day = models.DateField()
+    queue = models.CharField(max_length=64, blank=True)
+    channel = models.CharField(max_length=8)
+    category = models.CharField(max_length=64, blank=True)
+    kind = models.CharField(max_length=24)  # arrival_to_triaged | triaged_to_reviewed
+    seconds = models.FloatField()
+    tickets = models.PositiveIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["day"], name="report_duration_day")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.kind} {self.seconds:g} s: {self.tickets} tickets"
+
+
+class ReportRunDay(models.Model):
+    day = models.DateField()  # the ticket's
+    run_day = models.DateField()  # the run's start
+    queue = models.CharField(max_length=64, blank=True)
+    channel = models.CharField(max_length=8)
+    category = models.CharField(max_length=64, blank=True)
+    status = models.CharField(max_length=8)
+    error_kind = models.CharField(max_length=16, blank=True)
+    runs = models.PositiveIntegerField()
+    prompt_tokens = models.BigIntegerField()
+    cached_tokens = models.BigIntegerField()
+    completion_tokens = models.BigIntegerField()
+    cost_usd = models.FloatField()
+
+    class Meta:
+        indexes = [models.Index(fields=["day"], name="report_run_day")]
+
+    def __str__(self) -> str:
+        return f"{self.day} runs of {self.run_day}: {self.runs}"
+
+
+class ReportReviewDay(models.Model):
+    day = models.DateField()  # the ticket's
+    decision_day = models.DateField()
+    queue = models.CharField(max_length=64, blank=True)
+    channel = models.CharField(max_length=8)
+    category = models.CharField(max_length=64, blank=True)
+    field = models.CharField(max_length=16)
+    accepted = models.PositiveIntegerField()
+    corrected = models.PositiveIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["day"], name="report_review_day")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.field}: {self.accepted} accepted, {self.corrected} corrected"
+
+
+class ReportDirtyDay(models.Model):
+    """An append-only log of UTC days whose tickets changed (written by triggers). A rebuild
+    deletes exactly the rows it read, so a change committed meanwhile stays logged."""
+
+    utc_day = models.DateField()
+
+    def __str__(self) -> str:
+        return f"changed: {self.utc_day}"
 
 
 class RateCounter(models.Model):

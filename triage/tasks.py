@@ -9,7 +9,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
-from triage.services import media, ocr, reports, throttle, tickets, triage
+from triage.services import media, ocr, reports, sweep, throttle, tickets, triage
 
 # Only infrastructure hiccups are retried; bad input and model trouble are recorded on the row.
 _TRANSIENT = (OperationalError, InterfaceError)
@@ -44,7 +44,7 @@ def ticket_triage_task(
 
 @shared_task(queue="llm", soft_time_limit=300, time_limit=330, **_LATE)
 def triage_sweep_task() -> None:
-    triage.triage_sweep()
+    sweep.sweep_run()
 
 
 @shared_task(queue="media", soft_time_limit=600, time_limit=660, **_RETRY)
@@ -90,6 +90,13 @@ def report_export_purge_task() -> None:
     reports.report_export_purge()
 
 
+@shared_task(queue="reports", autoretry_for=_TRANSIENT, max_retries=3, time_limit=3600, **_LATE)
+def report_rollups_refresh_task() -> None:
+    from triage.services.report_rollups import report_rollups_refresh
+
+    report_rollups_refresh()
+
+
 @shared_task(queue="media", autoretry_for=_TRANSIENT, max_retries=3, time_limit=600, **_LATE)
 def upload_stage_purge_task() -> None:
     tickets.upload_stage_purge()
@@ -102,13 +109,13 @@ def rate_counter_purge_task() -> None:
 
 @shared_task(bind=True, queue="intake", soft_time_limit=300, time_limit=330, **_RETRY)
 def inbound_email_process_task(self, *, inbound_email_id: int) -> None:
-    from triage.services import intake
+    from triage.services import inbound_email
 
     try:
-        intake.inbound_email_process(inbound_email_id=inbound_email_id)
+        inbound_email.inbound_email_process(inbound_email_id=inbound_email_id)
     except _TRANSIENT as exc:
         if self.request.retries >= self.max_retries:
-            intake.inbound_email_mark_failed(
+            inbound_email.inbound_email_mark_failed(
                 inbound_email_id=inbound_email_id, message=f"database unavailable ({exc})"
             )
             return

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import IO
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core import signing
 from django.core.files.storage import default_storage
 from django.db import transaction
@@ -33,7 +33,7 @@ def ticket_create(
     requester_email: str,
     uploads: Sequence[Upload] = (),
     staged: Sequence[StagedUpload] = (),
-    created_by: AbstractBaseUser | None = None,
+    created_by: User | None = None,
     channel: str = Ticket.Channel.WEB,
 ) -> Ticket:
     """Create a ticket with its attachments. Raises MediaRejected if an upload is unacceptable
@@ -102,7 +102,7 @@ class StagedUpload:
     token: str
 
 
-def upload_stage(*, upload: Upload, user: AbstractBaseUser) -> StagedUpload:
+def upload_stage(*, upload: Upload, user: User) -> StagedUpload:
     """Check and store one browser upload; the token names it in the ticket form. Raises
     MediaRejected. The blob is content-addressed: an abandoned upload costs its bytes, once."""
     checked = upload_check(fileobj=upload.fileobj, name=upload.name, size_bytes=upload.size_bytes)
@@ -121,7 +121,7 @@ def upload_stage(*, upload: Upload, user: AbstractBaseUser) -> StagedUpload:
     return StagedUpload(checked=checked, key=key, token=token)
 
 
-def staged_upload_get(*, token: str, user: AbstractBaseUser) -> StagedUpload:
+def staged_upload_get(*, token: str, user: User) -> StagedUpload:
     """The staged upload a token names, for this user only. Raises MediaRejected when the token is
     forged, someone else's, older than a day, or its blob is gone."""
     try:

@@ -70,6 +70,8 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute=0, hour=TRIAGE_REPORT_WEEKLY_HOUR, day_of_week=TRIAGE_REPORT_WEEKLY_DAY),
     },
     "report-export-purge": {"task": "triage.tasks.report_export_purge_task", "schedule": 3600.0},
+    # the dashboard refreshes before it reads; this keeps that to a few days of work
+    "report-rollups-refresh": {"task": "triage.tasks.report_rollups_refresh_task", "schedule": 60.0},
     # browser uploads no ticket took, once their tokens have expired (services/tickets.py)
     "upload-stage-purge": {"task": "triage.tasks.upload_stage_purge_task", "schedule": 3600.0},
     # the database's rate-limit counters whose window has ended (services/throttle.py)

@@ -25,7 +25,6 @@ INBOUND_EMAIL_ADDRESSES = env.dict("INBOUND_EMAIL_ADDRESSES", default={"support@
 # A copy sent to two of our addresses: "one" ticket, or one ticket "per_queue".
 INBOUND_EMAIL_COPIES = env.str("INBOUND_EMAIL_COPIES", default="one")
 # Thread text the model sees on a follow-up (characters, newest kept); Kimi's 256K window holds it.
-INBOUND_EMAIL_THREAD_CHARS = env.int("INBOUND_EMAIL_THREAD_CHARS", default=200_000)
 # Mailgun signs each post with this key (its dashboard: "HTTP webhook signing key").
 _MAILGUN_KEY = env.str("MAILGUN_WEBHOOK_SIGNING_KEY", default="dev-only-mailgun-key" if DEBUG else "")
 # Providers whose anymail inbound webhook is mounted under /intake/email/<provider>/; Mailgun only

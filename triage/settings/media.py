@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from triage.settings.base import env
 
-# Kimi's vision encoder downsizes anything over 16,384 patches of 14x14 px (kimi-api.md §2):
+# Kimi's vision encoder downsizes anything over 16,384 patches of 14x14 px (docs/kimi.md §2):
 # more pixels only cost upload time, so this is the normalized size we send.
 TRIAGE_IMAGE_MAX_PIXELS = env.int("TRIAGE_IMAGE_MAX_PIXELS", default=16384 * 14 * 14)
 TRIAGE_IMAGE_MAX_SIDE = env.int("TRIAGE_IMAGE_MAX_SIDE", default=4096)

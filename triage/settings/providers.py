@@ -1,6 +1,6 @@
 """The model that triages: Kimi (the API) or the offline model, and what each may cost.
 
-The API facts behind the numbers (limits, prices, sizes) are cited from kimi-api.md.
+The API facts behind the numbers (limits, prices, sizes) are cited from docs/kimi.md.
 """
 
 from __future__ import annotations
@@ -14,6 +14,9 @@ from triage.settings.base import DEBUG, VAR_DIR, env
 from triage.settings.celery import CELERY_BROKER_URL
 
 TRIAGE_PROVIDER = env.str("TRIAGE_PROVIDER", default="local")  # local | kimi
+# Ticket text any model reads (Kimi, the offline classifiers, the language detector): newest
+# message first, long bodies as head and tail (adapters/llm/text_budget.py). The ticket keeps all.
+TRIAGE_MODEL_TEXT_CHARS = env.int("TRIAGE_MODEL_TEXT_CHARS", default=60_000)
 
 # --- Kimi ---------------------------------------------------------------------------------------
 KIMI_API_KEY = env.str("KIMI_API_KEY", default="")
@@ -25,7 +28,7 @@ KIMI_TIMEOUT_S = env.float("KIMI_TIMEOUT_S", default=300.0)
 KIMI_MAX_RETRIES = env.int("KIMI_MAX_RETRIES", default=3)
 KIMI_MAX_COMPLETION_TOKENS = env.int("KIMI_MAX_COMPLETION_TOKENS", default=4096)
 # A video up to this size goes inline as base64; a larger one is uploaded (files API, ms://<id>)
-# and deleted after the call. The whole request must stay under 100 MB (kimi-api.md §2).
+# and deleted after the call. The whole request must stay under 100 MB (docs/kimi.md §2).
 KIMI_INLINE_VIDEO_MAX_BYTES = env.int("KIMI_INLINE_VIDEO_MAX_BYTES", default=8 * 1024 * 1024)
 # Thinking: on | off | auto (auto: on for long or ambiguous tickets, see KimiClient.thinking_for).
 KIMI_THINKING = env.str("KIMI_THINKING", default="auto")
@@ -41,7 +44,7 @@ KIMI_MAX_TOOL_STEPS = env.int("KIMI_MAX_TOOL_STEPS", default=3)
 # Input tokens one request may take (Kimi's estimate); over it, the request is made smaller.
 KIMI_TICKET_TOKEN_BUDGET = env.int("KIMI_TICKET_TOKEN_BUDGET", default=100_000)
 # Requests with a video or at least this many images are measured with the token-estimate
-# endpoint before they are sent (kimi-api.md §4).
+# endpoint before they are sent (docs/kimi.md §4).
 KIMI_ESTIMATE_MIN_IMAGES = env.int("KIMI_ESTIMATE_MIN_IMAGES", default=3)
 # Task-level tries when Kimi stays down (each after the SDK's own retries), then the offline
 # model's provisional result and manual triage.
@@ -49,7 +52,7 @@ KIMI_TASK_RETRIES = env.int("KIMI_TASK_RETRIES", default=3)
 KIMI_TASK_RETRY_BACKOFF_S = env.int("KIMI_TASK_RETRY_BACKOFF_S", default=30)
 
 # --- Kimi cost, spend cap and shared rate limits ------------------------------------------------
-# USD per 1M tokens: [input cache hit, input cache miss, output] (kimi-api.md §8). Cache hits are part
+# USD per 1M tokens: [input cache hit, input cache miss, output] (docs/kimi.md §8). Cache hits are part
 # of prompt_tokens. The offline model costs nothing. Override with a JSON object in the environment.
 KIMI_PRICES_USD_PER_MTOK = env.json(
     "KIMI_PRICES_USD_PER_MTOK",
@@ -64,7 +67,7 @@ TRIAGE_PRICES = {
 # and shows managers a banner. 0 = no cap.
 KIMI_DAILY_SPEND_CAP_USD = Decimal(env.str("KIMI_DAILY_SPEND_CAP_USD", default="0"))
 # Across every worker process (Redis when the broker is Redis; else per process): Tier 1 of
-# kimi-api.md §7. A held slot is a lease renewed while the call runs, so a killed worker frees
+# docs/kimi.md §7. A held slot is a lease renewed while the call runs, so a killed worker frees
 # its slots after KIMI_SLOT_LEASE_S.
 KIMI_MAX_CONCURRENCY = env.int("KIMI_MAX_CONCURRENCY", default=50)
 KIMI_MAX_RPM = env.int("KIMI_MAX_RPM", default=200)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
@@ -16,6 +16,7 @@ from triage.forms import QueueFilterForm
 from triage.models import Ticket
 from triage.roles import agent_required
 from triage.services.review import review_bulk_accept
+from triage.views import AuthedRequest
 from triage.views.params import id_param, id_params, next_path
 
 # ?status= keys; "processing" covers both worker stages, since to a reviewer they mean "not yet".
@@ -27,7 +28,7 @@ STATUS_FILTERS: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
-def _filter_form(request: HttpRequest, taxonomy: Taxonomy) -> QueueFilterForm:
+def _filter_form(request: AuthedRequest, taxonomy: Taxonomy) -> QueueFilterForm:
     entries = {"category": taxonomy.categories, "priority": taxonomy.priorities, "queue": taxonomy.queues}
     return QueueFilterForm(
         request.GET,
@@ -58,7 +59,7 @@ def _filters(
     )
 
 
-def _row(request: HttpRequest, row_id: str) -> HttpResponse:
+def _row(request: AuthedRequest, row_id: str) -> HttpResponse:
     ticket_id = id_param(row_id)
     ticket = selectors.review_queue_list().filter(id=ticket_id).first() if ticket_id is not None else None
     if ticket is None:
@@ -71,12 +72,12 @@ def _row(request: HttpRequest, row_id: str) -> HttpResponse:
     return render(request, "triage/queue.html#ticket-row", context)
 
 
-def _status_filter(request: HttpRequest) -> str:
+def _status_filter(request: AuthedRequest) -> str:
     status_filter = request.GET.get("status", "").lower()
     return status_filter if status_filter in STATUS_FILTERS else ""
 
 
-def _new_tickets(request: HttpRequest, since_param: str) -> HttpResponse:
+def _new_tickets(request: AuthedRequest, since_param: str) -> HttpResponse:
     """The queue's poll: how many tickets matching the page's filters arrived after `since` (the
     newest id when the page was drawn). Counting ids past a marker is an index range scan, cheap
     every few seconds; the table itself is only redrawn when the reviewer asks (so nothing ticked
@@ -92,7 +93,7 @@ def _new_tickets(request: HttpRequest, since_param: str) -> HttpResponse:
 
 @require_safe
 @agent_required
-def review_queue(request: HttpRequest) -> HttpResponse:
+def review_queue(request: AuthedRequest) -> HttpResponse:
     if request.htmx and "row" in request.GET:
         response = _row(request, request.GET["row"])
     elif request.htmx and "since" in request.GET:
@@ -134,7 +135,7 @@ def review_queue(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @agent_required
-def review_queue_bulk(request: HttpRequest) -> HttpResponse:
+def review_queue_bulk(request: AuthedRequest) -> HttpResponse:
     """Bulk actions from the queue's checkboxes; back to the same filtered view."""
     ids = id_params(request.POST.getlist("ticket"), limit=200)
     back = next_path(request, request.POST.get("next")) or reverse("triage:review-queue")

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from triage.views import health, intake, media, queue, reports, system_health, taxonomy, tickets, users
+from triage.views import health, inbound_email, media, queue, reports, system_health, taxonomy, tickets, users
 
 app_name = "triage"
 urlpatterns = [
@@ -24,11 +24,11 @@ urlpatterns = [
         name="report-export-download",
     ),
     # inbound email: the raw MIME endpoint, the quarantine page, the providers' webhooks
-    path("intake/email/raw/", intake.inbound_email_raw, name="email-inbound-raw"),
-    path("intake/email/quarantine/", intake.email_quarantine, name="email-quarantine"),
-    path("intake/email/<int:inbound_email_id>/retry/", intake.email_retry, name="email-retry"),
-    path("intake/email/<int:inbound_email_id>/raw.eml", intake.email_raw_file, name="email-raw-file"),
-    *intake.provider_urlpatterns(),
+    path("intake/email/raw/", inbound_email.inbound_email_raw, name="email-inbound-raw"),
+    path("intake/email/quarantine/", inbound_email.email_quarantine, name="email-quarantine"),
+    path("intake/email/<int:inbound_email_id>/retry/", inbound_email.email_retry, name="email-retry"),
+    path("intake/email/<int:inbound_email_id>/raw.eml", inbound_email.email_raw_file, name="email-raw-file"),
+    *inbound_email.provider_urlpatterns(),
     path("health/", system_health.health_page, name="health"),
     # roles: managers edit the taxonomy, administrators the users
     path("taxonomy/", taxonomy.taxonomy_editor, name="taxonomy"),

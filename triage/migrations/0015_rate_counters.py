@@ -4,7 +4,7 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-    dependencies = [("triage", "0011_reports_indexes")]
+    dependencies = [("triage", "0014_merge_sweep_rollups")]
 
     operations = [
         migrations.CreateModel(

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from triage.models import InboundEmail, Ticket
-from triage.services.intake import inbound_email_process
+from triage.services.inbound_email import inbound_email_process
 
 pytestmark = pytest.mark.django_db
 
