@@ -493,3 +493,20 @@ def test_a_retried_reply_joins_its_thread_and_drops_the_quarantine_stand_in(
     reply.refresh_from_db()
     assert reply.status == InboundEmail.Status.THREADED and reply.ticket_id == first.ticket_id
     assert not Ticket.objects.filter(id=stand_in).exists()
+
+
+def test_a_mail_with_more_images_than_the_form_allows_keeps_the_cap_and_lists_the_rest_as_skipped(
+    deliver, settings
+):
+    from tests.factories import png_bytes
+
+    settings.DATA_UPLOAD_MAX_NUMBER_FILES = 3  # the web form's cap (TRIAGE_MAX_FILES_PER_TICKET)
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = "pat@example.com", "support@triage.local", "Many shots"
+    msg.set_content("See the screenshots.")
+    for n in range(8):
+        msg.add_attachment(png_bytes(20 + n, 20), maintype="image", subtype="png", filename=f"shot-{n}.png")
+    email = deliver(msg.as_bytes())
+    assert email.ticket.attachments.count() == 3
+    over = [s for s in email.details["skipped"] if "limit of 3 files" in s["reason"]]
+    assert [s["name"] for s in over] == [f"shot-{n}.png" for n in range(3, 8)]

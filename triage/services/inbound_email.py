@@ -167,9 +167,17 @@ def _parts_store(parts: tuple[EmailPart, ...]) -> tuple[list[_StoredPart], list[
     stored: list[_StoredPart] = []
     skipped: list[dict] = []
     seen: set[str] = set()
+    # the web form's cap (TRIAGE_MAX_FILES_PER_TICKET): checked before the bytes are sniffed and
+    # stored, so a mail with hundreds of images costs the worker no more than one with the cap
+    max_files = settings.DATA_UPLOAD_MAX_NUMBER_FILES
     for part in parts:
         if part.drop_reason:
             skipped.append({"name": part.filename, "reason": part.drop_reason})
+            continue
+        if max_files and len(stored) >= max_files:
+            skipped.append(
+                {"name": part.filename, "reason": f"over the limit of {max_files} files per message"}
+            )
             continue
         if len(part.data) > settings.INBOUND_EMAIL_MAX_ATTACHMENT_BYTES:
             limit_mb = settings.INBOUND_EMAIL_MAX_ATTACHMENT_BYTES // (1024 * 1024)
