@@ -53,7 +53,7 @@ def test_concurrent_hits_let_exactly_the_limit_through(store, transactional_db):
     for thread in threads:
         thread.join()
     assert waits.count(0) == 5
-    assert all(0 < w <= 600 for w in waits if w)
+    assert all(0 < w <= 601 for w in waits if w)  # each thread reads its own clock
 
 
 def test_a_refused_hit_stops_before_the_wider_limits(store, db):

@@ -30,6 +30,7 @@ from triage.adapters.media import MediaRejected
 from triage.models import Attachment, InboundEmail, SentEmail, Ticket
 from triage.services.media import CheckedUpload, original_store, upload_check
 from triage.services.storage import content_key, durable_store, sha256_of_file
+from triage.services.throttle import Check, Limit, throttle_hit
 
 logger = logging.getLogger(__name__)
 
@@ -153,7 +154,32 @@ def inbound_email_process(*, inbound_email_id: int) -> None:
             message=f"internal error while reading the message ({type(exc).__name__}: {exc})"[:2000],
         )
         return
+    wait = 0 if parsed.auto_kind else _new_ticket_rate_wait(email=email, parsed=parsed)
+    if wait:
+        inbound_email_quarantine(
+            inbound_email_id=email.id,
+            kind="rate_limited",
+            message=f"{parsed.from_email} opened more than {settings.INBOUND_EMAIL_MAX_NEW_TICKETS_PER_SENDER} "
+            f"new tickets by mail within {settings.INBOUND_EMAIL_SENDER_WINDOW_S // 60} minutes. The message "
+            f"is stored, not read further (no attachments, no model); retry it in {-(-wait // 60)} minutes "
+            "or later if it is genuine.",
+        )
+        return
     _inbound_email_apply(email=email, parsed=parsed)
+
+
+def _new_ticket_rate_wait(*, email: InboundEmail, parsed: ParsedEmail) -> int:
+    """Count a message that would open a new ticket against its sender's limit (a follow-up to a
+    thread is not counted): 0 to go on, else the seconds until the sender's window ends."""
+    ticket, _ = _thread_find(email=email, parsed=parsed)
+    if ticket is not None or not parsed.from_email:
+        return 0
+    limit = Limit(
+        "mail-sender",
+        settings.INBOUND_EMAIL_MAX_NEW_TICKETS_PER_SENDER,
+        settings.INBOUND_EMAIL_SENDER_WINDOW_S,
+    )
+    return throttle_hit(checks=[Check(limit, parsed.from_email.strip().casefold())])
 
 
 @dataclass(frozen=True)

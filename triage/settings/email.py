@@ -20,6 +20,10 @@ INBOUND_EMAIL_MAX_SKEW_S = env.int("INBOUND_EMAIL_MAX_SKEW_S", default=300)
 # Over this the message is still stored and recorded (status QUARANTINED, "too_large"), not parsed.
 INBOUND_EMAIL_MAX_BYTES = env.int("INBOUND_EMAIL_MAX_BYTES", default=40 * 1024 * 1024)
 INBOUND_EMAIL_MAX_ATTACHMENT_BYTES = env.int("INBOUND_EMAIL_MAX_ATTACHMENT_BYTES", default=25 * 1024 * 1024)
+# New tickets one sender may open by mail within the window (services/throttle.py counters); past
+# it the message is stored and quarantined ("rate_limited") with a retry button, not read further.
+INBOUND_EMAIL_MAX_NEW_TICKETS_PER_SENDER = env.int("INBOUND_EMAIL_MAX_NEW_TICKETS_PER_SENDER", default=20)
+INBOUND_EMAIL_SENDER_WINDOW_S = env.int("INBOUND_EMAIL_SENDER_WINDOW_S", default=3600)
 # Our addresses and the queue each feeds: "support@x.com=tier1,billing@x.com=billing_team".
 INBOUND_EMAIL_ADDRESSES = env.dict("INBOUND_EMAIL_ADDRESSES", default={"support@triage.local": ""})
 # A copy sent to two of our addresses: "one" ticket, or one ticket "per_queue".
