@@ -340,15 +340,15 @@ class ThrottledLoginMixin(AuthenticationForm):
     """Counts the attempt before the password is checked (services/login_throttle.py) and refuses it,
     without checking the password, past a limit: concurrent guesses are counted as they arrive."""
 
-    def clean(self) -> dict:
-        username = self.cleaned_data.get("username") or ""  # type: ignore[attr-defined]
-        if not username or not self.cleaned_data.get("password"):  # type: ignore[attr-defined]
-            return super().clean()  # type: ignore[misc]  # nothing to check: nothing to count
-        ip = client_address(self.request)  # type: ignore[attr-defined]
+    def clean(self) -> dict[str, Any]:
+        username = self.cleaned_data.get("username") or ""
+        if not username or not self.cleaned_data.get("password"):
+            return super().clean()  # nothing to check: nothing to count
+        ip = client_address(self.request)
         wait = login_attempt_begin(username=username, ip=ip)
         if wait:
             raise throttled_error(wait)
-        cleaned = super().clean()  # type: ignore[misc]  # a wrong password raises: it stays counted
+        cleaned = super().clean()  # a wrong password raises: it stays counted
         login_attempt_succeeded(username=username, ip=ip)
         return cleaned
 

@@ -16,7 +16,8 @@ def _too_many(response: HttpResponse, form: object) -> HttpResponse:
     throttled = [e for field_errors in errors for e in field_errors if e.code == "throttled"]
     if throttled:
         response.status_code = 429  # the page still says, in words, how long to wait
-        response["Retry-After"] = str(throttled[0].params["minutes"] * 60)  # type: ignore[index]
+        params = throttled[0].params or {}
+        response["Retry-After"] = str(params["minutes"] * 60)
     return response
 
 
