@@ -158,3 +158,17 @@ def test_a_badly_signed_post_is_a_400_and_stores_nothing(client, provider, posta
     response = _post(provider, client, postal_keys, good=False)
     assert response.status_code == 400
     assert not InboundEmail.objects.exists()
+
+
+def test_a_tracking_event_posted_to_the_inbound_url_is_a_400_that_says_so_and_is_logged(client, caplog):
+    body = json.dumps({"type": "activity.sent", "data": {"id": "ms-2"}}).encode()
+    signature = hmac.new(MAILERSEND_SECRET.encode(), body, hashlib.sha256).hexdigest()
+    with caplog.at_level("WARNING", logger="triage.views.inbound_email"):
+        response = client.post(
+            "/intake/email/mailersend/",
+            body,
+            content_type="application/json",
+            headers=_basic() | {"Signature": signature},
+        )
+    assert response.status_code == 400 and b"misconfigured webhook" in response.content
+    assert "activity.sent" in caplog.text and not InboundEmail.objects.exists()

@@ -6,6 +6,7 @@ answers; everything else happens in the `intake` worker.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import io
@@ -13,9 +14,10 @@ import logging
 import tempfile
 import time
 import warnings
+from collections.abc import Callable
 from typing import IO
 
-from anymail.exceptions import AnymailNotSupportedWarning
+from anymail.exceptions import AnymailConfigurationError, AnymailNotSupportedWarning
 from anymail.inbound import AnymailInboundMessage
 from anymail.signals import AnymailInboundEvent
 from anymail.webhooks.amazon_ses import AmazonSESInboundWebhookView
@@ -67,20 +69,40 @@ _SPOOL_BYTES = 2 * 1024 * 1024
 _CHUNK = 64 * 1024
 
 
+def _misconfiguration_is_400(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """A post anymail calls a misconfiguration (a tracking webhook pointed at an inbound URL, a
+    missing setting) is a 400 that says so, and a log line: a 500 would only make the provider
+    retry the same post forever."""
+
+    @functools.wraps(view)  # keeps csrf_exempt and login_not_required
+    def wrapped(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except AnymailConfigurationError as exc:
+            logger.warning("inbound webhook %s misconfigured: %s", request.path, exc)
+            return HttpResponse(f"misconfigured webhook: {exc}\n", status=400, content_type="text/plain")
+
+    return wrapped
+
+
 def provider_urlpatterns() -> list[URLPattern]:
     """`intake/email/<provider>/` for each enabled provider (anymail checks auth and signatures).
 
     Mailgun posts the raw MIME when its URL contains "mime": `intake/email/mailgun_mime/`.
     """
     patterns = [
-        path(f"intake/email/{name}/", PROVIDER_VIEWS[name].as_view(), name=f"email-inbound-{name}")
+        path(
+            f"intake/email/{name}/",
+            _misconfiguration_is_400(PROVIDER_VIEWS[name].as_view()),
+            name=f"email-inbound-{name}",
+        )
         for name in settings.INBOUND_EMAIL_PROVIDERS
     ]
     if "mailgun" in settings.INBOUND_EMAIL_PROVIDERS:
         patterns.append(
             path(
                 "intake/email/mailgun_mime/",
-                MailgunInboundWebhookView.as_view(),
+                _misconfiguration_is_400(MailgunInboundWebhookView.as_view()),
                 name="email-inbound-mailgun-mime",
             )
         )
