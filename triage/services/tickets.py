@@ -17,6 +17,7 @@ from django.utils import timezone
 from triage.adapters.media import MediaRejected, SniffResult
 from triage.models import Attachment, Ticket, UploadStage
 from triage.services.media import CheckedUpload, original_store, upload_check
+from triage.services.webhooks import webhook_event_record
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,7 @@ def ticket_create(
             attachment_process_task.delay_on_commit(attachment_id=attachment.id)
         if not checked:
             ticket_triage_task.delay_on_commit(ticket_id=ticket.id)
+        webhook_event_record(event_type="ticket.created", ticket_id=ticket.id)
     return ticket
 
 

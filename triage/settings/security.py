@@ -35,3 +35,12 @@ TRIAGE_PASSWORD_RESET_MAX_PER_ADDRESS = env.int("TRIAGE_PASSWORD_RESET_MAX_PER_A
 TRIAGE_PASSWORD_RESET_WINDOW_S = env.int("TRIAGE_PASSWORD_RESET_WINDOW_S", default=3600)
 TRIAGE_THROTTLE_KEY_PREFIX = env.str("TRIAGE_THROTTLE_KEY_PREFIX", default="triage:throttle")
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# --- The REST API and outbound webhooks ---------------------------------------------------------
+# Requests a minute per API token (the rate-limit counters above: Redis or the database).
+TRIAGE_API_RATE_PER_MINUTE = env.int("TRIAGE_API_RATE_PER_MINUTE", default=600)
+# Webhook URLs resolving to loopback, private, link-local or metadata addresses are refused unless
+# this is on: on for a laptop (DEBUG), off in production unless an on-premise receiver needs it.
+TRIAGE_WEBHOOK_ALLOW_PRIVATE_URLS = env.bool("TRIAGE_WEBHOOK_ALLOW_PRIVATE_URLS", default=DEBUG)
+TRIAGE_WEBHOOK_CONNECT_TIMEOUT_S = env.float("TRIAGE_WEBHOOK_CONNECT_TIMEOUT_S", default=5.0)
+TRIAGE_WEBHOOK_READ_TIMEOUT_S = env.float("TRIAGE_WEBHOOK_READ_TIMEOUT_S", default=10.0)

@@ -4,7 +4,7 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-    dependencies = [("triage", "0014_merge_sweep_rollups")]
+    dependencies = [("triage", "0015_api_webhooks")]
 
     operations = [
         migrations.CreateModel(

@@ -4,7 +4,7 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-    dependencies = [("triage", "0015_rate_counters")]
+    dependencies = [("triage", "0016_rate_counters")]
 
     operations = [
         migrations.CreateModel(
