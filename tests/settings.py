@@ -49,6 +49,12 @@ os.environ.setdefault("TRIAGE_OCR_ENABLED", "false")
 # which a fast suite would hit; tests of the limits set their own (tests/services/test_llm_limits.py).
 os.environ["KIMI_LIMITS_KEY_PREFIX"] = f"triage-test-{os.getpid()}:kimi"
 os.environ.setdefault("KIMI_MAX_RPM", "0")
+# Every signed provider is mounted (tests/views/test_intake_signed_providers.py sets the real keys).
+os.environ.setdefault("MAILERSEND_INBOUND_SECRET", "test-mailersend-secret")
+os.environ.setdefault("MANDRILL_WEBHOOK_KEY", "test-mandrill-key")
+os.environ.setdefault("POSTAL_WEBHOOK_KEY", "placeholder-set-per-test")
+# Rate-limit counters (services/throttle.py): one key space per session too.
+os.environ["TRIAGE_THROTTLE_KEY_PREFIX"] = f"triage-test-{os.getpid()}:throttle"
 if SERVICES_AVAILABLE:
     os.environ["DATABASE_URL"] = _PG
     os.environ["CELERY_BROKER_URL"] = _REDIS

@@ -20,7 +20,7 @@ from triage.adapters.media import MediaRejected
 from triage.adapters.media.sniff import ACCEPTED_IMAGE_TYPES, ACCEPTED_VIDEO_TYPES
 from triage.models import Ticket
 from triage.selectors import QUEUE_SORTS, QueueFilters
-from triage.services.login_throttle import login_failure_record, login_throttle_clear, login_throttle_wait_s
+from triage.services.login_throttle import login_attempt_begin, login_attempt_succeeded
 from triage.services.media import upload_check
 from triage.services.tickets import StagedUpload, staged_upload_get
 
@@ -366,29 +366,35 @@ class UserRoleForm(forms.Form):
     role = forms.ChoiceField(choices=[("agent", "Agent"), ("manager", "Manager"), ("admin", "Administrator")])
 
 
-# --- Login throttling ----------------------------------------------------------------------------
+# --- Sign-in throttling ---------------------------------------------------------------------------
+def throttled_error(wait_s: int, *, what: str = "failed sign-ins") -> forms.ValidationError:
+    minutes = -(-wait_s // 60)
+    return forms.ValidationError(
+        "Too many %(what)s. Try again in %(minutes)d minute%(s)s.",
+        code="throttled",
+        params={"what": what, "minutes": minutes, "s": "" if minutes == 1 else "s"},
+    )
+
+
+def client_address(request: object) -> str:
+    """The client's address as the server saw it (never a header the client could set)."""
+    return request.META.get("REMOTE_ADDR", "") if request is not None else ""  # type: ignore[attr-defined]
+
+
 class ThrottledLoginMixin(AuthenticationForm):
-    """Refuses a username + address pair after too many failures (services/login_throttle.py),
-    without checking the password, so guessing cannot go on."""
+    """Counts the attempt before the password is checked (services/login_throttle.py) and refuses it,
+    without checking the password, past a limit: concurrent guesses are counted as they arrive."""
 
     def clean(self) -> dict[str, Any]:
         username = self.cleaned_data.get("username") or ""
-        request = self.request
-        ip = request.META.get("REMOTE_ADDR", "") if request is not None else ""
-        wait = login_throttle_wait_s(username=username, ip=ip)
+        if not username or not self.cleaned_data.get("password"):
+            return super().clean()  # nothing to check: nothing to count
+        ip = client_address(self.request)
+        wait = login_attempt_begin(username=username, ip=ip)
         if wait:
-            minutes = -(-wait // 60)
-            raise forms.ValidationError(
-                "Too many failed sign-ins. Try again in %(minutes)d minute%(s)s.",
-                code="throttled",
-                params={"minutes": minutes, "s": "" if minutes == 1 else "s"},
-            )
-        try:
-            cleaned = super().clean()
-        except forms.ValidationError:
-            login_failure_record(username=username, ip=ip)
-            raise
-        login_throttle_clear(username=username, ip=ip)
+            raise throttled_error(wait)
+        cleaned = super().clean()  # a wrong password raises: it stays counted
+        login_attempt_succeeded(username=username, ip=ip)
         return cleaned
 
 

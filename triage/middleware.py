@@ -27,7 +27,7 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
-from django.http import HttpRequest, HttpResponse, HttpResponseServerError
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseServerError
 from django.http.response import HttpResponseBase
 from django.template.loader import render_to_string
 from django.views import defaults
@@ -69,6 +69,41 @@ class SecurityHeadersMiddleware:
         if self.permissions:
             response.headers.setdefault("Permissions-Policy", self.permissions)
         return response
+
+
+class RequestParametersMiddleware:
+    """A query or form value the database cannot take is a 400, before any view sees it.
+
+    PostgreSQL refuses NUL in text, so a NUL that reaches a query is a DataError (a 500) wherever a
+    view or the admin filters on the raw value. Our forms refuse NUL themselves (Django's CharField
+    does); this covers the values read without a form, the admin's search and filters included.
+    Django's admin also looks an empty `_to_field` up as a field name (FieldDoesNotExist, a 500).
+    Form bodies are only read where the CSRF check has already read them: csrf-exempt views (the
+    webhooks) read their own bodies, which may be streamed.
+    """
+
+    def __init__(self, get_response):  # noqa: ANN001 - Django's middleware factory protocol
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_view(self, request: HttpRequest, view_func, view_args, view_kwargs) -> HttpResponse | None:  # noqa: ANN001
+        sources = [request.GET]
+        if request.method == "POST" and not getattr(view_func, "csrf_exempt", False):
+            sources.append(request.POST)
+        for values in sources:
+            for key, items in values.lists():
+                if "\x00" in key or any("\x00" in item for item in items):
+                    return self._refuse(request, "a parameter contains a NUL character")
+                if key == "_to_field" and not any(items):
+                    return self._refuse(request, "an empty _to_field")
+        return None
+
+    @staticmethod
+    def _refuse(request: HttpRequest, reason: str) -> HttpResponse:
+        logger.warning("bad request parameters on %s: %s", request.path, reason)
+        return HttpResponseBadRequest(f"Bad request: {reason}.\n", content_type="text/plain")
 
 
 def database_unavailable_response(exc: BaseException) -> HttpResponse:

@@ -723,3 +723,26 @@ class WebhookAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"attempt {self.number} of {self.delivery_id}: {self.status_code or self.error}"
+
+
+class RateCounter(models.Model):
+    """One fixed-window counter of services/throttle.py when there is no Redis (the embedded mode):
+    the database is the one store every web process shares. `window_ends` is Unix seconds."""
+
+    key = models.CharField(max_length=100, primary_key=True)
+    count = models.PositiveIntegerField(default=0)
+    window_ends = models.FloatField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.count}"
+
+
+class UploadStage(models.Model):
+    """When an original was last staged by the browser (services/tickets.py upload_stage) or stored
+    again: the purge of abandoned uploads reads it, under a row lock that ticket creation also takes."""
+
+    key = models.CharField(max_length=255, primary_key=True)
+    staged_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return self.key

@@ -9,7 +9,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
-from triage.services import media, ocr, reports, sweep, triage
+from triage.services import media, ocr, reports, sweep, throttle, tickets, triage
 
 # Only infrastructure hiccups are retried; bad input and model trouble are recorded on the row.
 _TRANSIENT = (OperationalError, InterfaceError)
@@ -95,6 +95,16 @@ def report_rollups_refresh_task() -> None:
     from triage.services.report_rollups import report_rollups_refresh
 
     report_rollups_refresh()
+
+
+@shared_task(queue="media", autoretry_for=_TRANSIENT, max_retries=3, time_limit=600, **_LATE)
+def upload_stage_purge_task() -> None:
+    tickets.upload_stage_purge()
+
+
+@shared_task(queue="intake", max_retries=0, time_limit=300, **_LATE)
+def rate_counter_purge_task() -> None:
+    throttle.rate_counter_purge()
 
 
 @shared_task(bind=True, queue="intake", soft_time_limit=300, time_limit=330, **_RETRY)

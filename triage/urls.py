@@ -4,12 +4,13 @@ from django.contrib import admin
 from django.urls import include, path
 
 from triage.api import api_urls
-from triage.views.accounts import ThrottledLoginView
+from triage.views.accounts import ThrottledLoginView, ThrottledPasswordResetView
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    # the login with failure throttling shadows django.contrib.auth's own
+    # the throttled login and password reset shadow django.contrib.auth's own
     path("accounts/login/", ThrottledLoginView.as_view(), name="login"),
+    path("accounts/password_reset/", ThrottledPasswordResetView.as_view(), name="password_reset"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/v1/", api_urls()),
     path("", include("triage.views.urls")),

@@ -493,3 +493,39 @@ def test_a_retried_reply_joins_its_thread_and_drops_the_quarantine_stand_in(
     reply.refresh_from_db()
     assert reply.status == InboundEmail.Status.THREADED and reply.ticket_id == first.ticket_id
     assert not Ticket.objects.filter(id=stand_in).exists()
+
+
+def test_a_mail_with_more_images_than_the_form_allows_keeps_the_cap_and_lists_the_rest_as_skipped(
+    deliver, settings
+):
+    from tests.factories import png_bytes
+
+    settings.DATA_UPLOAD_MAX_NUMBER_FILES = 3  # the web form's cap (TRIAGE_MAX_FILES_PER_TICKET)
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = "pat@example.com", "support@triage.local", "Many shots"
+    msg.set_content("See the screenshots.")
+    for n in range(8):
+        msg.add_attachment(png_bytes(20 + n, 20), maintype="image", subtype="png", filename=f"shot-{n}.png")
+    email = deliver(msg.as_bytes())
+    assert email.ticket.attachments.count() == 3
+    over = [s for s in email.details["skipped"] if "limit of 3 files" in s["reason"]]
+    assert [s["name"] for s in over] == [f"shot-{n}.png" for n in range(3, 8)]
+
+
+def test_past_the_per_sender_limit_new_tickets_by_mail_are_stored_and_quarantined_with_the_reason(
+    deliver, settings
+):
+    import uuid
+
+    settings.INBOUND_EMAIL_MAX_NEW_TICKETS_PER_SENDER = 2
+    settings.TRIAGE_LIMITS_REDIS_URL = ""  # the database counters (the suite's Redis keeps counts)
+    sender = f"flood-{uuid.uuid4().hex[:6]}@example.com"
+    emails = [
+        deliver(mail(subject=f"Flood {n}", from_=sender, Message_ID=f"<flood-{n}@x>")) for n in range(3)
+    ]
+    assert [e.status for e in emails[:2]] == [InboundEmail.Status.TICKETED] * 2
+    held = emails[2]
+    assert held.status == InboundEmail.Status.QUARANTINED and held.failure_kind == "rate_limited"
+    assert sender in held.error_message and default_storage.exists(held.raw.name)
+    # another sender is not affected
+    assert deliver(mail(subject="Other", Message_ID="<other@x>")).status == InboundEmail.Status.TICKETED

@@ -76,3 +76,75 @@ def test_staged_uploads_become_attachments_each_queued_on_commit(django_capture_
         ("rec.mp4", Attachment.Kind.VIDEO, staged[1].key),
     ]
     assert len(callbacks) == 2
+
+
+# --- the purge of abandoned uploads -------------------------------------------------------------
+def _upload(data: bytes) -> Upload:
+    return Upload(fileobj=io.BytesIO(data), name="shot.png", size_bytes=len(data))
+
+
+def _days_later(days: float):
+    from django.utils import timezone
+
+    return timezone.now() + timezone.timedelta(days=days)
+
+
+def test_an_upload_no_ticket_took_is_purged_after_a_day_and_a_second_purge_does_nothing():
+    from triage.services.tickets import upload_stage_purge
+
+    user = UserFactory()
+    staged = upload_stage(upload=_upload(png_bytes(61, 40)), user=user)
+    assert upload_stage_purge(now=_days_later(0.5)) == 0  # its token is still good
+    assert default_storage.exists(staged.key)
+    assert upload_stage_purge(now=_days_later(1.1)) == 1
+    assert not default_storage.exists(staged.key)
+    assert upload_stage_purge(now=_days_later(1.1)) == 0  # idempotent
+
+
+def test_an_upload_a_ticket_took_is_kept():
+    from triage.services.tickets import upload_stage_purge
+
+    user = UserFactory()
+    staged = upload_stage(upload=_upload(png_bytes(62, 40)), user=user)
+    ticket_create(
+        subject="s", description="d", requester_email="a@example.com", staged=[staged], created_by=user
+    )
+    assert upload_stage_purge(now=_days_later(2)) == 0
+    assert default_storage.exists(staged.key)
+
+
+def test_a_ticket_created_after_the_purge_says_the_file_is_gone_rather_than_pointing_at_nothing():
+    from triage.services.tickets import upload_stage_purge
+
+    user = UserFactory()
+    staged = upload_stage(upload=_upload(png_bytes(63, 40)), user=user)
+    assert upload_stage_purge(now=_days_later(1.1)) == 1
+    with pytest.raises(MediaRejected):
+        ticket_create(
+            subject="s", description="d", requester_email="a@example.com", staged=[staged], created_by=user
+        )
+    assert not Ticket.objects.exists()
+
+
+def test_a_purge_skips_an_upload_whose_row_a_ticket_creation_holds(transactional_db):
+    """The race: a ticket being created holds the row; the purge skips it and the blob stays."""
+    import threading
+
+    from django.db import connection, transaction
+
+    from triage.models import UploadStage
+    from triage.services.tickets import upload_stage_purge
+
+    user = UserFactory()
+    staged = upload_stage(upload=_upload(png_bytes(64, 40)), user=user)
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks need PostgreSQL")
+    result: list[int] = []
+    with transaction.atomic():
+        list(UploadStage.objects.select_for_update().filter(key=staged.key))  # what ticket_create takes
+        thread = threading.Thread(
+            target=lambda: (result.append(upload_stage_purge(now=_days_later(1.1))), connection.close())
+        )
+        thread.start()
+        thread.join(timeout=30)
+    assert result == [0] and default_storage.exists(staged.key)

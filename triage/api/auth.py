@@ -3,13 +3,10 @@
 
 from __future__ import annotations
 
-import math
-import time
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.core.cache import caches
 from django.http import HttpRequest
 from ninja.security import HttpBearer
 
@@ -17,6 +14,7 @@ from triage.api.problems import Problem
 from triage.models import ApiToken
 from triage.roles import Role, user_has_role
 from triage.services.api_tokens import api_token_authenticate
+from triage.services.throttle import Check, Limit, throttle_hit
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
@@ -29,23 +27,12 @@ class ApiRequest(HttpRequest):
 
 
 def _rate_check(token: ApiToken) -> None:
-    """A fixed one-minute window per token, counted in the shared throttle cache (Redis when
-    configured, so every web process sees one count). Over the limit: 429 with Retry-After."""
+    """A one-minute window per token on the shared rate-limit counters (services/throttle.py: Redis
+    when configured, else the database, so every web process counts together; one atomic increment
+    per request). Over the limit: 429 with Retry-After."""
     limit = settings.TRIAGE_API_RATE_PER_MINUTE
-    if limit <= 0:
-        return
-    now = time.time()
-    window = int(now // 60)
-    key = f"api-rate:{token.prefix}:{window}"
-    cache = caches["login-throttle"]
-    cache.add(key, 0, timeout=120)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=120)
-        count = 1
-    if count > limit:
-        retry_after = max(1, math.ceil((window + 1) * 60 - now))
+    retry_after = throttle_hit(checks=[Check(Limit("api-rate", limit, 60), token.prefix)])
+    if retry_after:
         raise Problem(
             status=429,
             slug="rate-limited",

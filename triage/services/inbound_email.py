@@ -30,6 +30,7 @@ from triage.adapters.media import MediaRejected
 from triage.models import Attachment, InboundEmail, SentEmail, Ticket
 from triage.services.media import CheckedUpload, original_store, upload_check
 from triage.services.storage import content_key, durable_store, sha256_of_file
+from triage.services.throttle import Check, Limit, throttle_hit
 
 logger = logging.getLogger(__name__)
 
@@ -153,7 +154,32 @@ def inbound_email_process(*, inbound_email_id: int) -> None:
             message=f"internal error while reading the message ({type(exc).__name__}: {exc})"[:2000],
         )
         return
+    wait = 0 if parsed.auto_kind else _new_ticket_rate_wait(email=email, parsed=parsed)
+    if wait:
+        inbound_email_quarantine(
+            inbound_email_id=email.id,
+            kind="rate_limited",
+            message=f"{parsed.from_email} opened more than {settings.INBOUND_EMAIL_MAX_NEW_TICKETS_PER_SENDER} "
+            f"new tickets by mail within {settings.INBOUND_EMAIL_SENDER_WINDOW_S // 60} minutes. The message "
+            f"is stored, not read further (no attachments, no model); retry it in {-(-wait // 60)} minutes "
+            "or later if it is genuine.",
+        )
+        return
     _inbound_email_apply(email=email, parsed=parsed)
+
+
+def _new_ticket_rate_wait(*, email: InboundEmail, parsed: ParsedEmail) -> int:
+    """Count a message that would open a new ticket against its sender's limit (a follow-up to a
+    thread is not counted): 0 to go on, else the seconds until the sender's window ends."""
+    ticket, _ = _thread_find(email=email, parsed=parsed)
+    if ticket is not None or not parsed.from_email:
+        return 0
+    limit = Limit(
+        "mail-sender",
+        settings.INBOUND_EMAIL_MAX_NEW_TICKETS_PER_SENDER,
+        settings.INBOUND_EMAIL_SENDER_WINDOW_S,
+    )
+    return throttle_hit(checks=[Check(limit, parsed.from_email.strip().casefold())])
 
 
 @dataclass(frozen=True)
@@ -167,9 +193,17 @@ def _parts_store(parts: tuple[EmailPart, ...]) -> tuple[list[_StoredPart], list[
     stored: list[_StoredPart] = []
     skipped: list[dict] = []
     seen: set[str] = set()
+    # the web form's cap (TRIAGE_MAX_FILES_PER_TICKET): checked before the bytes are sniffed and
+    # stored, so a mail with hundreds of images costs the worker no more than one with the cap
+    max_files = settings.DATA_UPLOAD_MAX_NUMBER_FILES
     for part in parts:
         if part.drop_reason:
             skipped.append({"name": part.filename, "reason": part.drop_reason})
+            continue
+        if max_files and len(stored) >= max_files:
+            skipped.append(
+                {"name": part.filename, "reason": f"over the limit of {max_files} files per message"}
+            )
             continue
         if len(part.data) > settings.INBOUND_EMAIL_MAX_ATTACHMENT_BYTES:
             limit_mb = settings.INBOUND_EMAIL_MAX_ATTACHMENT_BYTES // (1024 * 1024)

@@ -18,7 +18,7 @@ from triage.adapters.media import pipeline as media_pipeline
 from triage.adapters.media import sniff as sniff_adapter
 from triage.adapters.media import tokens as token_adapter
 from triage.adapters.media.pipeline import MediaConfig
-from triage.models import Attachment, Rendition, Ticket
+from triage.models import Attachment, Rendition, Ticket, UploadStage
 from triage.services.storage import bytes_store, content_key, content_store, local_path, sha256_of_file
 
 logger = logging.getLogger(__name__)
@@ -53,6 +53,10 @@ def upload_check(*, fileobj: IO[bytes], name: str, size_bytes: int) -> CheckedUp
 
 def original_store(*, fileobj: IO[bytes], checked: CheckedUpload) -> str:
     key = content_key(prefix="originals", sha256=checked.sha256, extension=checked.sniff.extension)
+    # Stored again: a staged copy of these bytes is not abandoned. Before the store, so that a purge
+    # holding the row (services/tickets.py upload_stage_purge) finishes first and the store then
+    # finds the blob gone and writes it again.
+    UploadStage.objects.filter(key=key).update(staged_at=timezone.now())
     fileobj.seek(0)
     return content_store(key=key, content=File(fileobj))
 

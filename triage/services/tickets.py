@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import IO
@@ -10,9 +12,10 @@ from django.contrib.auth.models import User
 from django.core import signing
 from django.core.files.storage import default_storage
 from django.db import transaction
+from django.utils import timezone
 
 from triage.adapters.media import MediaRejected, SniffResult
-from triage.models import Attachment, Ticket
+from triage.models import Attachment, Ticket, UploadStage
 from triage.services.media import CheckedUpload, original_store, upload_check
 from triage.services.webhooks import webhook_event_record
 
@@ -48,6 +51,14 @@ def ticket_create(
         checked.append((item, original_store(fileobj=upload.fileobj, checked=item)))
 
     with transaction.atomic():
+        if staged:
+            # The purge of abandoned uploads takes these rows too: whichever comes first wins, and a
+            # purge that came first has deleted the blob, which we then say rather than point at it.
+            keys = [item.key for item in staged]
+            list(UploadStage.objects.select_for_update().filter(key__in=keys))
+            for key in keys:
+                if not default_storage.exists(key):
+                    raise MediaRejected("an uploaded file is gone: add it again")
         ticket = Ticket.objects.create(
             subject=subject.strip()[:300],
             description=description,
@@ -98,6 +109,7 @@ def upload_stage(*, upload: Upload, user: User) -> StagedUpload:
     MediaRejected. The blob is content-addressed: an abandoned upload costs its bytes, once."""
     checked = upload_check(fileobj=upload.fileobj, name=upload.name, size_bytes=upload.size_bytes)
     key = original_store(fileobj=upload.fileobj, checked=checked)
+    UploadStage.objects.update_or_create(key=key, defaults={"staged_at": timezone.now()})
     payload = {
         "key": key,
         "sha256": checked.sha256,
@@ -129,3 +141,35 @@ def staged_upload_get(*, token: str, user: User) -> StagedUpload:
         name=data["name"],
     )
     return StagedUpload(checked=checked, key=data["key"], token=token)
+
+
+logger = logging.getLogger(__name__)
+
+
+def upload_stage_purge(*, now: datetime.datetime | None = None) -> int:
+    """Delete the staged originals no ticket took, once no token can name them any more (older than
+    STAGED_MAX_AGE_S plus an hour). Returns how many blobs were deleted.
+
+    Idempotent, and safe against a ticket being created with one of them at that moment: each row is
+    taken with a lock that ticket_create takes too, its age and the references are read again under
+    it, and a locked row is skipped (the next run sees it).
+    """
+    now = now or timezone.now()
+    cutoff = now - datetime.timedelta(seconds=STAGED_MAX_AGE_S + 3600)
+    deleted = 0
+    for key in UploadStage.objects.filter(staged_at__lt=cutoff).values_list("key", flat=True)[:10_000]:
+        with transaction.atomic():
+            row = (
+                UploadStage.objects.select_for_update(skip_locked=True)
+                .filter(key=key, staged_at__lt=cutoff)
+                .first()
+            )
+            if row is None:  # taken by a ticket being created, or staged again: not abandoned
+                continue
+            if not Attachment.objects.filter(file=key).exists() and default_storage.exists(key):
+                default_storage.delete(key)
+                deleted += 1
+            row.delete()
+    if deleted:
+        logger.info("deleted %d abandoned staged upload(s)", deleted)
+    return deleted

@@ -53,6 +53,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # after the CSRF check has read the form: a NUL in a parameter is a 400, not a database error
+    "triage.middleware.RequestParametersMiddleware",
     # last, nearest the view: a view's OperationalError becomes a 503 "Database unavailable" page
     "triage.middleware.DatabaseUnavailableMiddleware",
 ]

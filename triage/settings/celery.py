@@ -74,6 +74,10 @@ CELERY_BEAT_SCHEDULE = {
     "report-rollups-refresh": {"task": "triage.tasks.report_rollups_refresh_task", "schedule": 60.0},
     # outbound webhooks: publish outbox rows a crash left behind, queue retries that are due
     "webhook-sweep": {"task": "triage.tasks.webhook_sweep_task", "schedule": 60.0},
+    # browser uploads no ticket took, once their tokens have expired (services/tickets.py)
+    "upload-stage-purge": {"task": "triage.tasks.upload_stage_purge_task", "schedule": 3600.0},
+    # the database's rate-limit counters whose window has ended (services/throttle.py)
+    "rate-counter-purge": {"task": "triage.tasks.rate_counter_purge_task", "schedule": 3600.0},
 }
 # The worker of `make run` embeds beat (-B) and keeps its last-run times here.
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")

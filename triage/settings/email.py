@@ -20,6 +20,10 @@ INBOUND_EMAIL_MAX_SKEW_S = env.int("INBOUND_EMAIL_MAX_SKEW_S", default=300)
 # Over this the message is still stored and recorded (status QUARANTINED, "too_large"), not parsed.
 INBOUND_EMAIL_MAX_BYTES = env.int("INBOUND_EMAIL_MAX_BYTES", default=40 * 1024 * 1024)
 INBOUND_EMAIL_MAX_ATTACHMENT_BYTES = env.int("INBOUND_EMAIL_MAX_ATTACHMENT_BYTES", default=25 * 1024 * 1024)
+# New tickets one sender may open by mail within the window (services/throttle.py counters); past
+# it the message is stored and quarantined ("rate_limited") with a retry button, not read further.
+INBOUND_EMAIL_MAX_NEW_TICKETS_PER_SENDER = env.int("INBOUND_EMAIL_MAX_NEW_TICKETS_PER_SENDER", default=20)
+INBOUND_EMAIL_SENDER_WINDOW_S = env.int("INBOUND_EMAIL_SENDER_WINDOW_S", default=3600)
 # Our addresses and the queue each feeds: "support@x.com=tier1,billing@x.com=billing_team".
 INBOUND_EMAIL_ADDRESSES = env.dict("INBOUND_EMAIL_ADDRESSES", default={"support@triage.local": ""})
 # A copy sent to two of our addresses: "one" ticket, or one ticket "per_queue".
@@ -29,10 +33,19 @@ INBOUND_EMAIL_COPIES = env.str("INBOUND_EMAIL_COPIES", default="one")
 _MAILGUN_KEY = env.str("MAILGUN_WEBHOOK_SIGNING_KEY", default="dev-only-mailgun-key" if DEBUG else "")
 # Providers whose anymail inbound webhook is mounted under /intake/email/<provider>/; Mailgun only
 # when its signing key is set.
+# MailerSend (its inbound route's "signing secret"), Mandrill (the webhook key) and Postal (the
+# server's public key, base64 without the PEM lines) sign their posts too: each is mounted when its
+# key is set, and anymail checks the signature as well as the basic auth.
+_MAILERSEND_KEY = env.str("MAILERSEND_INBOUND_SECRET", default="")
+_MANDRILL_KEY = env.str("MANDRILL_WEBHOOK_KEY", default="")
+_POSTAL_KEY = env.str("POSTAL_WEBHOOK_KEY", default="")
 INBOUND_EMAIL_PROVIDERS = env.list(
     "INBOUND_EMAIL_PROVIDERS",
     default=[
         *(["mailgun"] if _MAILGUN_KEY else []),
+        *(["mailersend"] if _MAILERSEND_KEY else []),
+        *(["mandrill"] if _MANDRILL_KEY else []),
+        *(["postal"] if _POSTAL_KEY else []),
         "sendgrid",
         "postmark",
         "amazon_ses",
@@ -46,7 +59,17 @@ ANYMAIL = {
     "MAILGUN_WEBHOOK_SIGNING_KEY": _MAILGUN_KEY,
     # Brevo posts attachment tokens; anymail downloads the files with this key.
     "BREVO_API_KEY": env.str("BREVO_API_KEY", default=""),
+    "MAILERSEND_INBOUND_SECRET": _MAILERSEND_KEY,
+    "MANDRILL_WEBHOOK_KEY": _MANDRILL_KEY,
+    # Mandrill signs the exact URL it posts to; behind a proxy that rewrites it, set it here.
+    "MANDRILL_WEBHOOK_URL": env.str("MANDRILL_WEBHOOK_URL", default="") or None,
+    "POSTAL_WEBHOOK_KEY": _POSTAL_KEY,
 }
+for _name, _key in (("mailersend", _MAILERSEND_KEY), ("mandrill", _MANDRILL_KEY), ("postal", _POSTAL_KEY)):
+    if _name in INBOUND_EMAIL_PROVIDERS and not _key:
+        raise environ.ImproperlyConfigured(
+            f"the {_name} inbound webhook needs its signing key (see docs/security.md)"
+        )
 if "mailgun" in INBOUND_EMAIL_PROVIDERS and not _MAILGUN_KEY:
     raise environ.ImproperlyConfigured("the mailgun inbound webhook needs MAILGUN_WEBHOOK_SIGNING_KEY")
 if INBOUND_EMAIL_COPIES not in ("one", "per_queue"):

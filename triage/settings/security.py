@@ -1,4 +1,4 @@
-"""Security headers, cookies, HTTPS and the sign-in throttle.
+"""Security headers, cookies, HTTPS and the rate limits.
 
 Content-Security-Policy and Permissions-Policy come from triage.middleware.SecurityHeadersMiddleware;
 Django sets nosniff, X-Frame-Options, Referrer-Policy and Cross-Origin-Opener-Policy from here.
@@ -7,7 +7,6 @@ Django sets nosniff, X-Frame-Options, Referrer-Policy and Cross-Origin-Opener-Po
 from __future__ import annotations
 
 from triage.settings.base import DEBUG, env
-from triage.settings.providers import TRIAGE_LIMITS_REDIS_URL
 
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
@@ -22,26 +21,23 @@ if not DEBUG:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", default=False)
     SECURE_SSL_REDIRECT = env.bool("DJANGO_SSL_REDIRECT", default=False)  # usually the proxy's job
 
-# Login throttling: after this many failed sign-ins for one username from one address within the
-# window, that pair is refused until the oldest failure leaves the window. Counted in Redis when
-# there is one (every web process sees the same count), else in the process.
+# Rate limits (triage/services/throttle.py): fixed-window counters, each attempt counted atomically
+# before the work it guards, in Redis when there is one, else in the database (every web process
+# shares either). Sign-ins, within TRIAGE_LOGIN_WINDOW_S: per username + address, per username from
+# any address, per address for any username; past one the password is not even checked.
 TRIAGE_LOGIN_MAX_FAILURES = env.int("TRIAGE_LOGIN_MAX_FAILURES", default=5)
+TRIAGE_LOGIN_MAX_FAILURES_PER_USER = env.int("TRIAGE_LOGIN_MAX_FAILURES_PER_USER", default=20)
+TRIAGE_LOGIN_MAX_ATTEMPTS_PER_ADDRESS = env.int("TRIAGE_LOGIN_MAX_ATTEMPTS_PER_ADDRESS", default=100)
 TRIAGE_LOGIN_WINDOW_S = env.int("TRIAGE_LOGIN_WINDOW_S", default=900)
-CACHES = {
-    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
-    "login-throttle": (
-        {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": TRIAGE_LIMITS_REDIS_URL,
-            "KEY_PREFIX": env.str("TRIAGE_LOGIN_THROTTLE_PREFIX", default="triage:login"),
-        }
-        if TRIAGE_LIMITS_REDIS_URL
-        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "login-throttle"}
-    ),
-}
+# Password-reset requests (each may send an email), within TRIAGE_PASSWORD_RESET_WINDOW_S.
+TRIAGE_PASSWORD_RESET_MAX_PER_EMAIL = env.int("TRIAGE_PASSWORD_RESET_MAX_PER_EMAIL", default=3)
+TRIAGE_PASSWORD_RESET_MAX_PER_ADDRESS = env.int("TRIAGE_PASSWORD_RESET_MAX_PER_ADDRESS", default=20)
+TRIAGE_PASSWORD_RESET_WINDOW_S = env.int("TRIAGE_PASSWORD_RESET_WINDOW_S", default=3600)
+TRIAGE_THROTTLE_KEY_PREFIX = env.str("TRIAGE_THROTTLE_KEY_PREFIX", default="triage:throttle")
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # --- The REST API and outbound webhooks ---------------------------------------------------------
-# Requests a minute per API token (counted in the login-throttle cache: Redis when configured).
+# Requests a minute per API token (the rate-limit counters above: Redis or the database).
 TRIAGE_API_RATE_PER_MINUTE = env.int("TRIAGE_API_RATE_PER_MINUTE", default=600)
 # Webhook URLs resolving to loopback, private, link-local or metadata addresses are refused unless
 # this is on: on for a laptop (DEBUG), off in production unless an on-premise receiver needs it.

@@ -6,6 +6,7 @@ answers; everything else happens in the `intake` worker.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import io
@@ -13,15 +14,19 @@ import logging
 import tempfile
 import time
 import warnings
+from collections.abc import Callable
 from typing import IO
 
-from anymail.exceptions import AnymailNotSupportedWarning
+from anymail.exceptions import AnymailConfigurationError, AnymailNotSupportedWarning
 from anymail.inbound import AnymailInboundMessage
 from anymail.signals import AnymailInboundEvent
 from anymail.webhooks.amazon_ses import AmazonSESInboundWebhookView
 from anymail.webhooks.brevo import BrevoInboundWebhookView
+from anymail.webhooks.mailersend import MailerSendInboundWebhookView
 from anymail.webhooks.mailgun import MailgunInboundWebhookView
 from anymail.webhooks.mailjet import MailjetInboundWebhookView
+from anymail.webhooks.mandrill import MandrillCombinedWebhookView
+from anymail.webhooks.postal import PostalInboundWebhookView
 from anymail.webhooks.postmark import PostmarkInboundWebhookView
 from anymail.webhooks.sendgrid import SendGridInboundWebhookView
 from anymail.webhooks.sparkpost import SparkPostInboundWebhookView
@@ -33,8 +38,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParser, MultiPartParserError
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import URLPattern, path
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.urls import URLPattern, path, reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST, require_safe
 
@@ -42,6 +46,7 @@ from triage import selectors
 from triage.models import InboundEmail
 from triage.roles import agent_required
 from triage.services.inbound_email import inbound_email_receive, inbound_email_retry
+from triage.views.params import id_param, next_path
 
 logger = logging.getLogger(__name__)
 
@@ -56,9 +61,29 @@ PROVIDER_VIEWS = {
     "sparkpost": SparkPostInboundWebhookView,
     "mailjet": MailjetInboundWebhookView,
     "brevo": BrevoInboundWebhookView,
+    "mailersend": MailerSendInboundWebhookView,
+    # Mandrill posts inbound and tracking events to one URL; only inbound ones reach our receiver
+    "mandrill": MandrillCombinedWebhookView,
+    "postal": PostalInboundWebhookView,
 }
 _SPOOL_BYTES = 2 * 1024 * 1024
 _CHUNK = 64 * 1024
+
+
+def _misconfiguration_is_400(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """A post anymail calls a misconfiguration (a tracking webhook pointed at an inbound URL, a
+    missing setting) is a 400 that says so, and a log line: a 500 would only make the provider
+    retry the same post forever."""
+
+    @functools.wraps(view)  # keeps csrf_exempt and login_not_required
+    def wrapped(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except AnymailConfigurationError as exc:
+            logger.warning("inbound webhook %s misconfigured: %s", request.path, exc)
+            return HttpResponse(f"misconfigured webhook: {exc}\n", status=400, content_type="text/plain")
+
+    return wrapped
 
 
 def provider_urlpatterns() -> list[URLPattern]:
@@ -67,14 +92,18 @@ def provider_urlpatterns() -> list[URLPattern]:
     Mailgun posts the raw MIME when its URL contains "mime": `intake/email/mailgun_mime/`.
     """
     patterns = [
-        path(f"intake/email/{name}/", PROVIDER_VIEWS[name].as_view(), name=f"email-inbound-{name}")
+        path(
+            f"intake/email/{name}/",
+            _misconfiguration_is_400(PROVIDER_VIEWS[name].as_view()),
+            name=f"email-inbound-{name}",
+        )
         for name in settings.INBOUND_EMAIL_PROVIDERS
     ]
     if "mailgun" in settings.INBOUND_EMAIL_PROVIDERS:
         patterns.append(
             path(
                 "intake/email/mailgun_mime/",
-                MailgunInboundWebhookView.as_view(),
+                _misconfiguration_is_400(MailgunInboundWebhookView.as_view()),
                 name="email-inbound-mailgun-mime",
             )
         )
@@ -145,7 +174,7 @@ def inbound_email_raw(request: HttpRequest) -> HttpResponse:
         return _refuse(request, "stale timestamp")
     # Over the message limit is still recorded (and reported on the row); far over it is refused.
     hard_limit = 2 * settings.INBOUND_EMAIL_MAX_BYTES
-    if int(request.META.get("CONTENT_LENGTH") or 0) > hard_limit:
+    if (id_param(request.META.get("CONTENT_LENGTH")) or 0) > hard_limit:
         return HttpResponse("message too large\n", status=413, content_type="text/plain")
     mac = hmac.new(settings.INBOUND_EMAIL_SECRET.encode(), f"{timestamp}.".encode(), hashlib.sha256)
     digest = hashlib.sha256()
@@ -195,10 +224,7 @@ def email_retry(request: HttpRequest, inbound_email_id: int) -> HttpResponse:
         messages.success(request, f"Email {email.id} is being read again.")
     else:
         messages.info(request, f"Email {email.id} is not in quarantine.")
-    target = request.POST.get("next", "")
-    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
-        return redirect(target)
-    return redirect("triage:email-quarantine")
+    return redirect(next_path(request, request.POST.get("next")) or reverse("triage:email-quarantine"))
 
 
 @require_safe

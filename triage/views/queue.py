@@ -8,7 +8,6 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST, require_safe
 
 from triage import selectors
@@ -16,10 +15,12 @@ from triage.forms import STATUS_FILTERS, queue_filter_form, queue_filters
 from triage.roles import agent_required
 from triage.services.review import review_bulk_accept
 from triage.views import AuthedRequest
+from triage.views.params import id_param, id_params, next_path
 
 
 def _row(request: AuthedRequest, row_id: str) -> HttpResponse:
-    ticket = selectors.review_queue_list().filter(id=row_id).first() if row_id.isdigit() else None
+    ticket_id = id_param(row_id)
+    ticket = selectors.review_queue_list().filter(id=ticket_id).first() if ticket_id is not None else None
     if ticket is None:
         return HttpResponse("")  # deleted meanwhile: the swap removes the row, and its polling
     context = {
@@ -35,7 +36,7 @@ def _status_filter(request: AuthedRequest) -> str:
     return status_filter if status_filter in STATUS_FILTERS else ""
 
 
-def _new_tickets(request: AuthedRequest, since: str) -> HttpResponse:
+def _new_tickets(request: AuthedRequest, since_param: str) -> HttpResponse:
     """The queue's poll: how many tickets matching the page's filters arrived after `since` (the
     newest id when the page was drawn). Counting ids past a marker is an index range scan, cheap
     every few seconds; the table itself is only redrawn when the reviewer asks (so nothing ticked
@@ -45,7 +46,8 @@ def _new_tickets(request: AuthedRequest, since: str) -> HttpResponse:
     filters = queue_filters(
         status_filter=_status_filter(request), form=form, taxonomy=taxonomy, user_id=request.user.id
     )
-    new = selectors.review_queue_new_count(filters=filters, since_id=int(since) if since.isdigit() else 0)
+    since = id_param(since_param) or 0
+    new = selectors.review_queue_new_count(filters=filters, since_id=since)
     context = {"new_count": new, "since": since, "live_s": settings.TRIAGE_QUEUE_LIVE_INTERVAL_S}
     return render(request, "triage/queue.html#live-bar", context)
 
@@ -98,12 +100,8 @@ def review_queue(request: AuthedRequest) -> HttpResponse:
 @agent_required
 def review_queue_bulk(request: AuthedRequest) -> HttpResponse:
     """Bulk actions from the queue's checkboxes; back to the same filtered view."""
-    ids = [int(v) for v in request.POST.getlist("ticket") if v.isdigit()][:200]
-    back = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}) or not back.startswith(
-        "/"
-    ):
-        back = reverse("triage:review-queue")
+    ids = id_params(request.POST.getlist("ticket"), limit=200)
+    back = next_path(request, request.POST.get("next")) or reverse("triage:review-queue")
     if request.POST.get("action") != "accept" or not ids:
         messages.error(request, "Choose tickets and an action.")
         return redirect(back)

@@ -31,6 +31,7 @@ from triage.services.review import (
 from triage.services.tickets import Upload, ticket_create, upload_stage
 from triage.templatetags.triage_tags import IN_PROGRESS
 from triage.views import AuthedRequest
+from triage.views.params import id_param
 
 FIELD_TITLES = {**dict(TaxonomyField.choices), "language": "Language", "summary": "Summary"}
 
@@ -288,8 +289,10 @@ def ticket_action(request: AuthedRequest, ticket_id: int) -> HttpResponse:
     ticket = get_object_or_404(Ticket, id=ticket_id)
     action = request.POST.get("action")
     if action == "assign":
-        assignee_id = request.POST.get("assignee", "")
-        assignee = selectors.assignee_list().filter(id=assignee_id).first() if assignee_id.isdigit() else None
+        assignee_id = id_param(request.POST.get("assignee"))
+        assignee = (
+            selectors.assignee_list().filter(id=assignee_id).first() if assignee_id is not None else None
+        )
         queue = request.POST.get("queue", "")
         if queue and queue not in {v for v, _ in selectors.taxonomy_choices(field="queue")}:
             messages.error(request, "Choose a queue from the list.")
