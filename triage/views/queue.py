@@ -23,7 +23,11 @@ STATUS_FILTERS: dict[str, tuple[str, tuple[str, ...]]] = {
     "processing": ("Processing", (Ticket.Status.PROCESSING, Ticket.Status.TRIAGING)),
     "needs_review": ("Needs review", (Ticket.Status.NEEDS_REVIEW,)),
     "manual_triage": ("Manual triage", (Ticket.Status.MANUAL_TRIAGE,)),
-    "reviewed": ("Reviewed", (Ticket.Status.REVIEWED,)),
+    # "reviewed" is the Open tab's key since before the lifecycle: links to it keep working
+    "reviewed": ("Open", (Ticket.Status.REVIEWED,)),
+    "pending": ("Pending", (Ticket.Status.PENDING,)),
+    "solved": ("Solved", (Ticket.Status.SOLVED,)),
+    "closed": ("Closed", (Ticket.Status.CLOSED,)),
 }
 
 

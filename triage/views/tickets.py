@@ -15,6 +15,7 @@ from triage.adapters.media import MediaRejected
 from triage.forms import TAXONOMY_FIELDS, ReviewForm, TicketCreateForm, UploadForm, intake_config
 from triage.models import ReviewDecision, TaxonomyField, Ticket, TriageRun
 from triage.roles import agent_required
+from triage.services.lifecycle import AGENT_STATUSES, StatusChangeRefused, ticket_status_set
 from triage.services.review import (
     REVIEWED_FIELDS,
     InvalidDuplicate,
@@ -125,7 +126,7 @@ def _proposal_rows(ticket: Ticket, labels: dict[str, dict[str, str]]) -> list[di
                 "confidence": guess.get("confidence"),
                 "current": current,
                 "current_label": labels.get(name, {}).get(current, current) or "—",
-                "changed": ticket.status == Ticket.Status.REVIEWED and current != value,
+                "changed": ticket.is_reviewed and current != value,
             }
         )
     return rows
@@ -258,6 +259,7 @@ def ticket_detail(request: HttpRequest, ticket_id: int) -> HttpResponse:
             "version": ticket_version(ticket=ticket),
             "assignees": selectors.assignee_list(),
             "queue_choices": choices["queue"],
+            "status_choices": [(s.value, s.label) for s in AGENT_STATUSES],
         }
     )
     response = render(request, "triage/ticket_detail.html", context)
@@ -292,6 +294,19 @@ def ticket_action(request: HttpRequest, ticket_id: int) -> HttpResponse:
             messages.success(
                 request, f"{ticket.reference} marked as a duplicate of {event.after['duplicate_of']}."
             )
+    elif action == "status":
+        try:
+            event = ticket_status_set(
+                ticket_id=ticket.id, user=request.user, status=request.POST.get("status", "")
+            )
+        except StatusChangeRefused as exc:
+            messages.error(request, f"Status not changed: {exc.reason}.")
+        else:
+            if event is None:
+                messages.info(request, "Nothing changed.")
+            else:
+                label = Ticket.Status(event.after["status"]).label
+                messages.success(request, f"{ticket.reference} is now {label}.")
     elif action == "retriage":
         provider = (
             request.POST.get("provider") if request.POST.get("provider") in ("kimi", "local") else "local"
