@@ -9,9 +9,13 @@ and join whoever sends them.
 
 from __future__ import annotations
 
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.utils import timezone
 
-from triage.models import InboundEmail, Ticket, TicketNote
+from triage.adapters.notes import mentions_find
+from triage.models import InboundEmail, NoteMention, Ticket, TicketNote
 
 
 def ticket_participants(*, ticket: Ticket) -> set[str]:
@@ -65,3 +69,38 @@ def ticket_link(*, ticket: Ticket, linked: Ticket, kind: str, sender: str) -> No
 @transaction.atomic
 def ticket_note_add_system(*, ticket_id: int, body: str) -> TicketNote:
     return TicketNote.objects.create(ticket_id=ticket_id, author=None, body=body)
+
+
+def note_add(*, ticket_id: int, author: AbstractBaseUser, body: str) -> TicketNote:
+    """An internal note (never emailed to the customer). Each active colleague named as @username
+    gets an unread mention (the header's badge) and an email; naming yourself notifies no one."""
+    from triage.services.outbound import mention_notify
+
+    body = body.strip()
+    if not body:
+        raise ValueError("a note needs some text")
+    User = get_user_model()
+    with transaction.atomic():
+        ticket = Ticket.objects.get(id=ticket_id)
+        note = TicketNote.objects.create(ticket=ticket, author=author, body=body)
+        names = mentions_find(body)
+        people = (
+            User.objects.filter(is_active=True, **{f"{User.USERNAME_FIELD}__in": names}).exclude(pk=author.pk)
+            if names
+            else User.objects.none()
+        )
+        for person in people:
+            NoteMention.objects.create(note=note, user=person)
+            mention_notify(ticket=ticket, user=person, author=author, note_body=body)
+    return note
+
+
+def mentions_unread_count(*, user: AbstractBaseUser) -> int:
+    return NoteMention.objects.filter(user=user, read_at__isnull=True).count()
+
+
+def mentions_mark_read(*, user: AbstractBaseUser, ticket_id: int) -> int:
+    """Opening the ticket reads its mentions of this user."""
+    return NoteMention.objects.filter(user=user, note__ticket_id=ticket_id, read_at__isnull=True).update(
+        read_at=timezone.now()
+    )

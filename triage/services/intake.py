@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from triage.adapters.email import EmailPart, EmailUnparseable, ParsedEmail
 from triage.adapters.email.headers import content_hash, header_peek
+from triage.adapters.email.outbound import ack_refusal
 from triage.adapters.email.parse import email_parse
 from triage.adapters.email.threading import reply_token_find, subject_refs
 from triage.adapters.media import MediaRejected
@@ -30,6 +31,7 @@ from triage.models import REVIEWED_STATES, Attachment, InboundEmail, SentEmail, 
 from triage.services.conversation import sender_is_participant, ticket_link
 from triage.services.lifecycle import ticket_customer_replied
 from triage.services.media import CheckedUpload, original_store, upload_check
+from triage.services.outbound import ticket_acknowledge
 from triage.services.storage import content_key, durable_store, sha256_of_file
 
 logger = logging.getLogger(__name__)
@@ -339,9 +341,28 @@ def _inbound_email_apply(*, email: InboundEmail, parsed: ParsedEmail) -> None:
                 "in_reply_to": list(parsed.in_reply_to),
                 "references": list(parsed.references[-20:]),
                 "defects": list(parsed.defects),
+                # who else was on the message: the reply's default Cc, and participants
+                "from_name": parsed.from_name,
+                "to": [a for a in parsed.to if a.lower() not in our_addresses()][:20],
+                "cc": [a for a in parsed.cc if a.lower() not in our_addresses()][:20],
             },
             processed_at=timezone.now(),
         )
+        if status == InboundEmail.Status.TICKETED:
+            refusal = ack_refusal(
+                sender=parsed.from_email,
+                auto_kind=parsed.auto_kind,
+                list_reason=parsed.list_reason,
+                our_addresses=our_addresses(),
+            )
+            if not refusal:
+                ticket_acknowledge(
+                    ticket=ticket,
+                    recipient=parsed.from_email,
+                    in_reply_to=parsed.message_id,
+                    references=parsed.references,
+                    text=f"{parsed.subject}\n{parsed.new_text}",
+                )
 
 
 def _follow_up_retriage(*, ticket: Ticket, new_attachments: bool) -> None:

@@ -29,6 +29,7 @@ from triage.services.review import (
 )
 from triage.services.tickets import Upload, ticket_create, upload_stage
 from triage.templatetags.triage_tags import IN_PROGRESS
+from triage.views.conversation import conversation_context
 
 FIELD_TITLES = {**dict(TaxonomyField.choices), "language": "Language", "summary": "Summary"}
 
@@ -262,6 +263,7 @@ def ticket_detail(request: HttpRequest, ticket_id: int) -> HttpResponse:
             "status_choices": [(s.value, s.label) for s in AGENT_STATUSES],
         }
     )
+    context.update(conversation_context(request, ticket))
     response = render(request, "triage/ticket_detail.html", context)
     patch_vary_headers(response, ("HX-Request",))
     return response

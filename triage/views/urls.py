@@ -2,7 +2,18 @@ from __future__ import annotations
 
 from django.urls import path
 
-from triage.views import health, intake, media, queue, reports, system_health, taxonomy, tickets, users
+from triage.views import (
+    conversation,
+    health,
+    intake,
+    media,
+    queue,
+    reports,
+    system_health,
+    taxonomy,
+    tickets,
+    users,
+)
 
 app_name = "triage"
 urlpatterns = [
@@ -12,6 +23,24 @@ urlpatterns = [
     path("tickets/uploads/", tickets.ticket_upload, name="ticket-upload"),
     path("tickets/<int:ticket_id>/", tickets.ticket_detail, name="ticket-detail"),
     path("tickets/<int:ticket_id>/actions/", tickets.ticket_action, name="ticket-action"),
+    path("tickets/<int:ticket_id>/reply/", conversation.ticket_reply, name="ticket-reply"),
+    path("tickets/<int:ticket_id>/notes/", conversation.ticket_note, name="ticket-note"),
+    path("tickets/<int:ticket_id>/macro/", conversation.macro_use, name="ticket-macro"),
+    path("tickets/<int:ticket_id>/draft/", conversation.ticket_draft, name="ticket-draft"),
+    path(
+        "tickets/<int:ticket_id>/mail/<int:outbound_email_id>/",
+        conversation.outbound_email_state,
+        name="outbound-email",
+    ),
+    path(
+        "tickets/<int:ticket_id>/mail/<int:outbound_email_id>/retry/",
+        conversation.outbound_email_retry_view,
+        name="outbound-email-retry",
+    ),
+    path("mentions/", conversation.mentions_page, name="mentions"),
+    path("macros/", conversation.macro_list, name="macros"),
+    path("macros/<int:macro_id>/", conversation.macro_list, name="macro-edit"),
+    path("acknowledgement/", conversation.ack_template_edit, name="ack-template"),
     path("media/attachments/<int:attachment_id>/original", media.attachment_file, name="attachment-file"),
     path("media/renditions/<int:rendition_id>", media.rendition_file, name="rendition-file"),
     path("health/model/", health.model_health, name="model-health"),
