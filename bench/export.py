@@ -50,7 +50,7 @@ def env() -> dict[str, str]:
         # production shape: DEBUG off (DEBUG keeps every query in memory)
         "DJANGO_DEBUG": "0",
         "DJANGO_SECRET_KEY": "bench-only",
-        # production settings require the webhook secrets (issue 6); the bench posts no mail
+        # production settings require the webhook secrets; the bench posts no mail
         "INBOUND_EMAIL_SECRET": "bench-only",
         "ANYMAIL_WEBHOOK_SECRET": "bench:only",
     }

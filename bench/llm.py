@@ -3,7 +3,7 @@
 
     python bench/llm.py [--tickets 400] [--concurrency 50] [--delay 2.0]
 
-With 50 requests in flight and 2 s per answer the ceiling is 25 tickets/s; the goal (issue 4) is
+With 50 requests in flight and 2 s per answer the ceiling is 25 tickets/s; the goal is
 at least 20, i.e. the worker is limited by the configured concurrency, not by our own overhead.
 The shared limiter runs for real (Redis when reachable) with KIMI_MAX_CONCURRENCY = --concurrency;
 KIMI_MAX_RPM is lifted for the run, because 200/min (Tier 1) would cap it at 3.3 tickets/s.

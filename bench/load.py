@@ -1,5 +1,5 @@
 """A burst of tickets through the raw email webhook and the upload form at once, under gunicorn
-with real workers, while a staff member keeps loading the queue page (issue 9).
+with real workers, while a staff member keeps loading the queue page.
 
     python bench/load.py [--tickets 10000] [--clients 8] [--gunicorn-workers 3]
 
@@ -291,7 +291,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script: set up, burst, drain, 
                 pct(values, 0.95),
                 "ms",
                 samples=len(values),
-                goal="responsive (issue 9 sets no number)",
+                goal="responsive (no number set)",
             )
         emit("load_ticket_latency_p50", statistics.median(latencies) if latencies else 0, "s")
         emit("load_ticket_latency_p95", pct(latencies, 0.95), "s")

@@ -324,17 +324,28 @@ def bench_memory() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument(
+        "--only",
+        choices=("memory", "images", "frames", "tokens"),
+        action="append",
+        help="run only these parts (repeatable); all by default",
+    )
     args = parser.parse_args()
+    parts = set(args.only or ("memory", "images", "frames", "tokens"))
     CACHE.mkdir(parents=True, exist_ok=True)
     import django
 
     django.setup()
     logging.getLogger("pyvips").setLevel(logging.WARNING)  # it logs every thumbnail at INFO
     started = time.perf_counter()
-    bench_memory()  # first, while this process is small: a child's maxrss starts at ours
-    bench_images(args.runs)
-    bench_frames()
-    bench_tokens()
+    if "memory" in parts:
+        bench_memory()  # first, while this process is small: a child's maxrss starts at ours
+    if "images" in parts:
+        bench_images(args.runs)
+    if "frames" in parts:
+        bench_frames()
+    if "tokens" in parts:
+        bench_tokens()
     emit("bench.total", time.perf_counter() - started, "s")
 
 

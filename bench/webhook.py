@@ -12,7 +12,7 @@ checkout (e.g. `sync:4@../main`) for a before/after in one run.
 
 Uses PostgreSQL and Redis when reachable on 127.0.0.1 (the production shape: a scratch database
 that is dropped afterwards, Redis database BENCH_REDIS_DB, default 12), else SQLite and the
-filesystem broker. Prints one JSON object per line. Goal (issue 6): >= 200 requests/s and
+filesystem broker. Prints one JSON object per line. Goal: >= 200 requests/s and
 p99 < 150 ms on 2 cores.
 """
 

@@ -3,7 +3,7 @@
 The real `openai` SDK talks to it over HTTP, so its retries, timeouts and parsing run for real.
 Scripted answers are served in the order they were queued; every chat request is validated first,
 so a client that sends something Kimi refuses fails here the way it would in production
-(rules and error bodies from /work/shared/docs/kimi-api.md §0, §2, §5, §6, §7).
+(rules and error bodies from docs/kimi.md §2, §5, §6, §7 and §9).
 
 Usage (the `kimi_fake` fixture is registered through `pytest_plugins = ["tests.kimi_fake"]`):
 
@@ -41,7 +41,7 @@ BILLING_REPLY = {
     "language": {"value": "de", "confidence": 0.99},
 }
 KNOWN_MODELS = frozenset({"kimi-k2.6", "kimi-k2.5"})
-# Fixed server-side for K2.5/K2.6: any value at all is a 400 (kimi-api.md §0.4).
+# Fixed server-side for K2.5/K2.6: any value at all is a 400 (docs/kimi.md §5).
 FIXED_SAMPLING = ("temperature", "top_p", "n", "presence_penalty", "frequency_penalty")
 RESPONSE_FORMATS = frozenset({"text", "json_object", "json_schema"})
 MAX_BODY_BYTES = 100 * 1024 * 1024
@@ -340,7 +340,7 @@ class KimiFake:
         return reply()
 
     def _upload(self, request: Request) -> Response:
-        """POST /v1/files (multipart: file, purpose), with the limits of kimi-api.md §2."""
+        """POST /v1/files (multipart: file, purpose), with the limits of docs/kimi.md §2."""
         if not request.headers.get("Authorization", "").startswith("Bearer "):
             return _refuse(401, "invalid_authentication_error", "Invalid Authentication")
         upload = request.files.get("file")

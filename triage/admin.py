@@ -111,10 +111,12 @@ class InboundEmailAdmin(ReadOnlyMixin, admin.ModelAdmin):
     raw_id_fields = ("ticket",)
 
 
-# --- Roles (issue 7): the Django admin is for administrators (triage.roles), with the login throttle
+# --- Roles: the Django admin is for administrators (triage.roles), with the login throttle
 def _admin_site_has_permission(request: HttpRequest) -> bool:
     return user_is_admin(request.user)
 
 
-admin.site.has_permission = _admin_site_has_permission  # type: ignore[method-assign]
+# Patched on the one default site rather than a custom AdminSite class (which would need its own
+# AdminConfig in INSTALLED_APPS); mypy forbids assigning to a method, hence the ignore.
+admin.site.has_permission = _admin_site_has_permission  # type: ignore[method-assign]  # see above
 admin.site.login_form = ThrottledAdminAuthenticationForm

@@ -11,6 +11,6 @@ class TriageConfig(AppConfig):
     def ready(self) -> None:
         from anymail.signals import inbound
 
-        from triage.views.intake import anymail_inbound_receive
+        from triage.views.inbound_email import anymail_inbound_receive
 
         inbound.connect(anymail_inbound_receive, dispatch_uid="triage-anymail-inbound")

@@ -12,14 +12,14 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "triage.settings")
 logger = logging.getLogger(__name__)
 
 
-# --- issue 9 (faults): the broker down must not turn a saved ticket into an error page ---------
+# The broker down must not turn a saved ticket into an error page.
 class RecordedFirstTask(DjangoTask):
     """`delay_on_commit` that never fails the request after the row is committed.
 
     The row (ticket, attachment, inbound mail) is already saved when the message is sent; if the
     broker is down, raising would show the user an error for work that is in fact recorded, and
     an agent would submit it again. The failure is logged and the beat sweep
-    (triage.services.triage.triage_sweep) enqueues the stuck row once the broker is back.
+    (triage.services.sweep.sweep_run) enqueues the stuck row once the broker is back.
     """
 
     def delay_on_commit(self, *args: object, **kwargs: object) -> None:
@@ -35,7 +35,6 @@ class RecordedFirstTask(DjangoTask):
 
 
 app = Celery("triage", task_cls=RecordedFirstTask)
-# --- end issue 9 ----------------------------------------------------------------------------
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks(["triage"])
 

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from datetime import date, timedelta
+from typing import Any
 
 from django import forms
 from django.conf import settings
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.files.uploadedfile import UploadedFile
 from django.core.validators import validate_email
+from django.utils import timezone
 
 from triage.adapters.media import MediaRejected
 from triage.adapters.media.sniff import ACCEPTED_IMAGE_TYPES, ACCEPTED_VIDEO_TYPES
@@ -22,6 +25,14 @@ from triage.services.tickets import StagedUpload, staged_upload_get
 ACCEPTED_UPLOAD_TYPES = ",".join((*ACCEPTED_IMAGE_TYPES, *ACCEPTED_VIDEO_TYPES))
 TAXONOMY_FIELDS = ("category", "priority", "queue", "sentiment")
 _LANGUAGE = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{2,8})?$")
+
+
+def _choice_field(form: forms.BaseForm, name: str) -> forms.ChoiceField:
+    """A choice field whose choices are set per request (from the taxonomy, the sorts...)."""
+    field = form.fields[name]
+    if not isinstance(field, forms.ChoiceField):
+        raise TypeError(f"{name!r} is not a choice field")
+    return field
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -69,7 +80,7 @@ class TicketCreateForm(forms.Form):
     # tokens of the files the page uploaded one by one beforehand (intake.js, services.tickets)
     staged = TokenListField(required=False)
 
-    def __init__(self, *args, user: AbstractBaseUser | None = None, **kwargs) -> None:
+    def __init__(self, *args, user: User | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.user = user
         self.staged_uploads: list[StagedUpload] = []
@@ -91,7 +102,7 @@ class TicketCreateForm(forms.Form):
         errors = []
         for upload in files:
             try:
-                upload_check(fileobj=upload, name=upload.name, size_bytes=upload.size)
+                upload_check(fileobj=upload, name=upload.name or "", size_bytes=upload.size or 0)
             except MediaRejected as exc:
                 errors.append(forms.ValidationError(f"'{upload.name}': {exc.reason}", code="rejected"))
         if errors:
@@ -100,18 +111,24 @@ class TicketCreateForm(forms.Form):
 
     def clean_staged(self) -> list[str]:
         tokens: list[str] = self.cleaned_data["staged"]
+        if not tokens:
+            return tokens
+        user = self.user
+        if user is None:  # a token is its uploader's own: without a user none is valid
+            raise forms.ValidationError("Sign in to attach files uploaded beforehand.", code="rejected")
         errors = []
         for token in tokens:
             try:
-                self.staged_uploads.append(staged_upload_get(token=token, user=self.user))  # type: ignore[arg-type]
+                self.staged_uploads.append(staged_upload_get(token=token, user=user))
             except MediaRejected as exc:
                 errors.append(forms.ValidationError(exc.reason, code="rejected"))
         if errors:
             raise forms.ValidationError(errors)
         return tokens
 
-    def clean(self) -> dict:
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
         total = len(data.get("attachments") or []) + len(self.staged_uploads)
         if total > settings.DATA_UPLOAD_MAX_NUMBER_FILES:
             self.add_error(
@@ -172,7 +189,7 @@ class ReviewForm(forms.Form):
                 # a value an admin has since deactivated stays acceptable for this ticket
                 label = (labels or {}).get(name, {}).get(value, value)
                 options.append((value, f"{label} (inactive)"))
-            self.fields[name].choices = [("", "— choose —"), *options]
+            _choice_field(self, name).choices = [("", "— choose —"), *options]
 
     def clean_language(self) -> str:
         language = self.cleaned_data["language"].strip().lower()
@@ -211,11 +228,11 @@ class QueueFilterForm(forms.Form):
     ):
         super().__init__(data)
         for name in ("category", "priority", "queue"):
-            self.fields[name].choices = [("", f"Any {name}"), *choices[name]]
-        self.fields["channel"].choices = [("", "Any channel"), *channels]
-        self.fields["sort"].choices = list(sorts.items())
+            _choice_field(self, name).choices = [("", f"Any {name}"), *choices[name]]
+        _choice_field(self, "channel").choices = [("", "Any channel"), *channels]
+        _choice_field(self, "sort").choices = list(sorts.items())
 
-    def cleaned_or_empty(self) -> dict[str, object]:
+    def cleaned_or_empty(self) -> dict[str, Any]:
         """The valid fields only: an invalid one is ignored."""
         self.is_valid()
         return {name: value for name, value in self.cleaned_data.items() if name not in self.errors}
@@ -233,16 +250,43 @@ class ReportFilterForm(forms.Form):
     def __init__(self, *args, choices: Mapping[str, Sequence[tuple[str, str]]], **kwargs) -> None:
         super().__init__(*args, **kwargs)
         for name in ("queue", "channel", "category"):
-            self.fields[name].choices = [("", "All"), *choices[name]]
+            _choice_field(self, name).choices = [("", "All"), *choices[name]]
 
-    def clean(self) -> dict:
-        data = super().clean()
-        if data.get("date_from") and data.get("date_to") and data["date_from"] > data["date_to"]:
+    def _clean_day(self, name: str) -> date | None:
+        day = self.cleaned_data.get(name)
+        if day is None:
+            return None
+        first = date(settings.TRIAGE_REPORT_FIRST_YEAR, 1, 1)
+        last = timezone.localdate() + timedelta(days=366)
+        if not first <= day <= last:
+            raise forms.ValidationError(
+                f"Enter a date between {first:%Y-%m-%d} and {last:%Y-%m-%d}.", code="out_of_range"
+            )
+        return day
+
+    def clean_date_from(self) -> date | None:
+        return self._clean_day("date_from")
+
+    def clean_date_to(self) -> date | None:
+        return self._clean_day("date_to")
+
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
+        start, end = data.get("date_from"), data.get("date_to")
+        if start and end and start > end:
             raise forms.ValidationError("'From' must not be after 'To'.")
+        if start and end and (end - start).days + 1 > settings.TRIAGE_REPORT_MAX_DAYS:
+            raise forms.ValidationError(
+                f"The range spans {(end - start).days + 1:,} days; at most "
+                f"{settings.TRIAGE_REPORT_MAX_DAYS:,} are shown at once. Leave both dates empty "
+                "for all time.",
+                code="too_long",
+            )
         return data
 
 
-# --- Roles: the taxonomy editor and the users page (issue 7) --------------------------------------
+# --- Roles: the taxonomy editor and the users page ----------------------------------------------
 class TaxonomyAddForm(forms.Form):
     field = forms.ChoiceField(choices=[(f, f.capitalize()) for f in TAXONOMY_FIELDS])
     value = forms.SlugField(
@@ -278,14 +322,14 @@ class UserRoleForm(forms.Form):
     role = forms.ChoiceField(choices=[("agent", "Agent"), ("manager", "Manager"), ("admin", "Administrator")])
 
 
-# --- Login throttling (issue 9) -------------------------------------------------------------------
-class ThrottledLoginMixin:
+# --- Login throttling ----------------------------------------------------------------------------
+class ThrottledLoginMixin(AuthenticationForm):
     """Refuses a username + address pair after too many failures (services/login_throttle.py),
     without checking the password, so guessing cannot go on."""
 
-    def clean(self) -> dict:
-        username = self.cleaned_data.get("username") or ""  # type: ignore[attr-defined]
-        request = self.request  # type: ignore[attr-defined]
+    def clean(self) -> dict[str, Any]:
+        username = self.cleaned_data.get("username") or ""
+        request = self.request
         ip = request.META.get("REMOTE_ADDR", "") if request is not None else ""
         wait = login_throttle_wait_s(username=username, ip=ip)
         if wait:
@@ -296,7 +340,7 @@ class ThrottledLoginMixin:
                 params={"minutes": minutes, "s": "" if minutes == 1 else "s"},
             )
         try:
-            cleaned = super().clean()  # type: ignore[misc]
+            cleaned = super().clean()
         except forms.ValidationError:
             login_failure_record(username=username, ip=ip)
             raise
@@ -304,7 +348,7 @@ class ThrottledLoginMixin:
         return cleaned
 
 
-class ThrottledAuthenticationForm(ThrottledLoginMixin, AuthenticationForm):
+class ThrottledAuthenticationForm(ThrottledLoginMixin):
     pass
 
 

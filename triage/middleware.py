@@ -1,5 +1,5 @@
 """Our middleware: the security headers Django does not set itself, and a clear 503 page when the
-database is briefly unavailable (issue 9).
+database is briefly unavailable.
 
 Security headers. Django 5.2 has no Content-Security-Policy of its own, and the policy here is one short string, so a
 middleware of ours rather than django-csp: nothing to configure per view, and the media views'

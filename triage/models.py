@@ -112,7 +112,7 @@ class Ticket(models.Model):
             models.Index(fields=["category", "status"], name="ticket_category_status"),
             models.Index(fields=["queue", "status"], name="ticket_queue_status"),
         ]
-        # reports (issue 8): the dashboard and the exports filter by day; the included columns
+        # reports: the dashboard and the exports filter by day; the included columns
         # let the dashboard's grouped counts read this index alone (an index-only scan)
         indexes += [
             models.Index(
@@ -185,6 +185,9 @@ class Attachment(models.Model):
     failure_kind = models.CharField(max_length=16, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     processed_at = models.DateTimeField(null=True, blank=True)
+    # the sweep's requeues of a job that never finished (failed with a reason past its limit)
+    sweeps = models.PositiveSmallIntegerField(default=0)
+    swept_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["id"]
@@ -260,6 +263,10 @@ class TriageRun(models.Model):
     estimated_prompt_tokens = models.PositiveIntegerField(null=True, blank=True)
     # what else the provider reported: trace id, requests, SDK retries, uploaded files ...
     details = models.JSONField(default=dict, blank=True)
+    # the offline model's proposal recorded because Kimi could not answer; a person decides
+    provisional = models.BooleanField(default=False)
+    # a provisional run after transient Kimi trouble: the sweep triages its ticket again, once
+    catch_up = models.BooleanField(default=False)
     # USD from the tokens and settings.KIMI_PRICES_USD_PER_MTOK (services/costs.py); 0 for the offline model
     cost_usd = models.DecimalField(max_digits=12, decimal_places=6, default=Decimal("0"))
 
@@ -267,7 +274,7 @@ class TriageRun(models.Model):
         ordering = ["-started_at", "-id"]
         # the daily spend sum (checked before every Kimi ticket while a cap is set) reads one day
         indexes = [models.Index(fields=["provider", "started_at"], name="triagerun_provider_day_idx")]
-        # reports (issue 8): tokens and cost per day read this index alone (an index-only scan)
+        # reports: tokens and cost per day read this index alone (an index-only scan)
         indexes += [
             models.Index(
                 fields=["started_at"],
@@ -339,7 +346,7 @@ class TicketEvent(models.Model):
 
 
 class RenditionText(models.Model):
-    """Text read by OCR from one image rendition or video frame (issue 5). A row per rendition makes
+    """Text read by OCR from one image rendition or video frame. A row per rendition makes
     the OCR job idempotent: a rendition that has one is never read again."""
 
     rendition = models.OneToOneField(Rendition, on_delete=models.CASCADE, related_name="ocr")
@@ -462,6 +469,9 @@ class InboundEmail(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     received_at = models.DateTimeField(auto_now_add=True)
     processed_at = models.DateTimeField(null=True, blank=True)
+    # the sweep's requeues of a message never parsed (quarantined past its limit)
+    sweeps = models.PositiveSmallIntegerField(default=0)
+    swept_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["received_at", "id"]
@@ -482,7 +492,7 @@ class SentEmail(models.Model):
         return f"sent {self.message_id} for ticket {self.ticket_id}"
 
 
-# --- Roles and taxonomy editor (issue 7) ----------------------------------------------------------
+# --- Roles and taxonomy editor -------------------------------------------------------------------
 class TaxonomyChange(models.Model):
     """Who changed a taxonomy value, when, and what it was before: the editor's audit trail.
 
@@ -645,3 +655,95 @@ class Macro(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+# --- Report rollups: the dashboard's figures per day, rebuilt for every day a change touches -----
+# Every row is keyed by the local day the ticket was created (what the dashboard's date range
+# filters) and by the ticket's queue, channel and category (its other filters), so any filtered
+# dashboard is a sum over a few thousand rows, whatever the number of tickets. services/
+# report_rollups.py rebuilds a day from the raw rows; database triggers (migration
+# 0013_report_rollups) log the day of every ticket, run and review decision written, in the same
+# transaction as the write, so no path that changes tickets can forget it.
+class ReportTicketDay(models.Model):
+    day = models.DateField()
+    queue = models.CharField(max_length=64, blank=True)
+    channel = models.CharField(max_length=8)
+    category = models.CharField(max_length=64, blank=True)
+    priority = models.CharField(max_length=64, blank=True)
+    status = models.CharField(max_length=16)
+    proposed_category = models.CharField(max_length=64, blank=True)  # of the latest run, "" if none
+    has_run = models.BooleanField()
+    tickets = models.PositiveIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["day"], name="report_ticket_day")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.status}: {self.tickets} tickets"
+
+
+class ReportDurationDay(models.Model):
+    """Durations in seconds, rounded (to the second below 10,000 s, to 1 % above): percentiles
+    from these counts are the raw ones to within that rounding."""
+
+    day = models.DateField()
+    queue = models.CharField(max_length=64, blank=True)
+    channel = models.CharField(max_length=8)
+    category = models.CharField(max_length=64, blank=True)
+    kind = models.CharField(max_length=24)  # arrival_to_triaged | triaged_to_reviewed
+    seconds = models.FloatField()
+    tickets = models.PositiveIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["day"], name="report_duration_day")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.kind} {self.seconds:g} s: {self.tickets} tickets"
+
+
+class ReportRunDay(models.Model):
+    day = models.DateField()  # the ticket's
+    run_day = models.DateField()  # the run's start
+    queue = models.CharField(max_length=64, blank=True)
+    channel = models.CharField(max_length=8)
+    category = models.CharField(max_length=64, blank=True)
+    status = models.CharField(max_length=8)
+    error_kind = models.CharField(max_length=16, blank=True)
+    runs = models.PositiveIntegerField()
+    prompt_tokens = models.BigIntegerField()
+    cached_tokens = models.BigIntegerField()
+    completion_tokens = models.BigIntegerField()
+    cost_usd = models.FloatField()
+
+    class Meta:
+        indexes = [models.Index(fields=["day"], name="report_run_day")]
+
+    def __str__(self) -> str:
+        return f"{self.day} runs of {self.run_day}: {self.runs}"
+
+
+class ReportReviewDay(models.Model):
+    day = models.DateField()  # the ticket's
+    decision_day = models.DateField()
+    queue = models.CharField(max_length=64, blank=True)
+    channel = models.CharField(max_length=8)
+    category = models.CharField(max_length=64, blank=True)
+    field = models.CharField(max_length=16)
+    accepted = models.PositiveIntegerField()
+    corrected = models.PositiveIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["day"], name="report_review_day")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.field}: {self.accepted} accepted, {self.corrected} corrected"
+
+
+class ReportDirtyDay(models.Model):
+    """An append-only log of UTC days whose tickets changed (written by triggers). A rebuild
+    deletes exactly the rows it read, so a change committed meanwhile stays logged."""
+
+    utc_day = models.DateField()
+
+    def __str__(self) -> str:
+        return f"changed: {self.utc_day}"

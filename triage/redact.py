@@ -1,4 +1,4 @@
-"""A logging filter that keeps secrets out of every log line (issue 9), on the console handler.
+"""A logging filter that keeps secrets out of every log line, on the console handler.
 
 Our own log calls never pass secrets, but libraries may: an upstream error that echoes the API key,
 an exception whose message quotes a header. So the last step before output replaces the configured

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import PermissionDenied
 from django.db.models import TextChoices
 from django.http import HttpRequest
@@ -40,37 +40,50 @@ class Role(TextChoices):
 
 _RANK = {Role.AGENT: 1, Role.MANAGER: 2, Role.ADMIN: 3}
 
-User = AbstractBaseUser | AnonymousUser | None
+AnyUser = User | AnonymousUser | None
+# where user_role keeps its one query's answer for the rest of the request
+_MANAGER_CACHE = "_triage_is_manager"
 
 
-def user_role(user: User) -> Role | None:
+def user_role(user: AnyUser) -> Role | None:
     """The user's role, or None for anonymous and deactivated users."""
     if user is None or not user.is_authenticated or not getattr(user, "is_active", False):
         return None
     if getattr(user, "is_superuser", False):
         return Role.ADMIN
     # groups are prefetched nowhere; one indexed query, cached on the user object for the request
-    cached = getattr(user, "_triage_is_manager", None)
+    cached = getattr(user, _MANAGER_CACHE, None)
     if cached is None:
-        cached = user.groups.filter(name=MANAGERS_GROUP).exists()  # type: ignore[union-attr]
-        user._triage_is_manager = cached  # type: ignore[union-attr]
+        cached = isinstance(user, User) and user.groups.filter(name=MANAGERS_GROUP).exists()
+        user_role_remember(user, is_manager=cached)
     return Role.MANAGER if cached else Role.AGENT
 
 
-def user_has_role(user: User, role: Role) -> bool:
+def user_role_remember(user: AnyUser, *, is_manager: bool | None) -> None:
+    """Tell user_role whether this user object is a manager (a page that listed the groups already
+    knows), or forget it (None) after the groups changed."""
+    if user is None:
+        return
+    if is_manager is None:
+        user.__dict__.pop(_MANAGER_CACHE, None)
+    else:
+        user.__dict__[_MANAGER_CACHE] = is_manager
+
+
+def user_has_role(user: AnyUser, role: Role) -> bool:
     actual = user_role(user)
     return actual is not None and _RANK[actual] >= _RANK[role]
 
 
-def user_is_agent(user: User) -> bool:
+def user_is_agent(user: AnyUser) -> bool:
     return user_has_role(user, Role.AGENT)
 
 
-def user_is_manager(user: User) -> bool:
+def user_is_manager(user: AnyUser) -> bool:
     return user_has_role(user, Role.MANAGER)
 
 
-def user_is_admin(user: User) -> bool:
+def user_is_admin(user: AnyUser) -> bool:
     return user_has_role(user, Role.ADMIN)
 
 
@@ -84,7 +97,6 @@ def role_required(role: Role, *, message: str) -> Callable[[Callable[..., Any]],
                 raise PermissionDenied(message)
             return view(request, *args, **kwargs)
 
-        wrapped.triage_role = role  # type: ignore[attr-defined]  # read by the access-table test
         return wrapped
 
     return decorator

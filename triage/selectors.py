@@ -145,10 +145,11 @@ def _attachment_count(**where: object) -> Coalesce:
 # The stored search vectors: GIN indexes on these expressions (migration 0010_queue_search), so a
 # search reads an index instead of parsing every ticket's text (at 100,000 tickets: 1.7 s a page
 # before, see bench/queue.py). PostgreSQL uses an expression index only for the same expression
-# (same function, configuration and concatenation), so keep these in step with the migration.
+# (same function, configuration and concatenation), so keep these in step with the migrations
+# (0012_search_vector_bounded: the first 100,000 characters of a description, a tsvector's limit).
 _PG_SEARCH = """
 SELECT t.id FROM triage_ticket t
-WHERE to_tsvector('simple'::regconfig, t.subject || ' ' || t.description || ' ' || t.summary)
+WHERE to_tsvector('simple'::regconfig, t.subject || ' ' || left(t.description, 100000) || ' ' || t.summary)
       @@ websearch_to_tsquery('simple'::regconfig, %s)
 UNION
 SELECT a.ticket_id FROM triage_renditiontext o
@@ -361,9 +362,8 @@ def ticket_similar_list(*, query: str, exclude_id: int | None = None, limit: int
     words = {w.lower() for w in _WORD.findall(query)}
     if not words:
         return []
-    candidates = list(
-        Ticket.objects.exclude(id=exclude_id).order_by("-created_at", "-id")[:_SIMILAR_CANDIDATES]
-    )
+    others = Ticket.objects.all() if exclude_id is None else Ticket.objects.exclude(pk=exclude_id)
+    candidates = list(others.order_by("-created_at", "-id")[:_SIMILAR_CANDIDATES])
     bags = [
         {w.lower() for w in _WORD.findall(f"{t.subject} {t.description} {t.summary}")} for t in candidates
     ]
@@ -378,11 +378,10 @@ def ticket_similar_list(*, query: str, exclude_id: int | None = None, limit: int
 
 
 def requester_ticket_list(*, email: str, exclude_id: int | None = None, limit: int = 5) -> list[Ticket]:
-    return list(
-        Ticket.objects.filter(requester_email__iexact=email)
-        .exclude(id=exclude_id)
-        .order_by("-created_at", "-id")[:limit]
-    )
+    tickets = Ticket.objects.filter(requester_email__iexact=email)
+    if exclude_id is not None:
+        tickets = tickets.exclude(pk=exclude_id)
+    return list(tickets.order_by("-created_at", "-id")[:limit])
 
 
 def tickets_by_reference(*, references: Sequence[str]) -> list[Ticket]:
@@ -458,7 +457,7 @@ def daily_cost_usd(*, day: dt.date | None = None, provider: str | None = None) -
     return daily_run_stats(day=day, provider=provider).cost_usd
 
 
-# --- Browser intake (issue 7): each attachment's stage on the ticket page ----------------------
+# --- Browser uploads: each attachment's stage on the ticket page ------------------------------
 # Derived, not recorded: the status, the kind, the OCR rows and the ticket's status already say
 # where an attachment is, so the workers write nothing more (no extra round trip in any loop) and
 # a redelivered job cannot leave a stale stage behind.

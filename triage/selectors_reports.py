@@ -38,7 +38,7 @@ from django.db.models.fields.json import KeyTextTransform, KeyTransform
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from triage.adapters.export import CLASSIFIED_FIELDS, TICKET_COLUMNS, neutralize
+from triage.adapters.export import CLASSIFIED_FIELDS, TICKET_COLUMNS, neutralize, neutralize_sql
 from triage.models import Attachment, ReviewDecision, Ticket, TriageRun
 
 
@@ -120,7 +120,8 @@ def run_cost_expression() -> Case:
 
 
 def _run_cost_sql() -> tuple[str, list[float | str]]:
-    parts, params = ["CASE WHEN provider = 'local' THEN 0.0"], []
+    parts: list[str] = ["CASE WHEN provider = 'local' THEN 0.0"]
+    params: list[float | str] = []
     for model, p in _prices().items():
         parts.append(
             "WHEN model = %s THEN ((prompt_tokens - cached_tokens) * %s + cached_tokens * %s"
@@ -210,7 +211,7 @@ def report_ticket_rows(*, filters: ReportFilters, chunk_size: int = 5000) -> Ite
     reviewed = Ticket.Status.REVIEWED.value
     lo = qs.first()
     while lo is not None:
-        hi = qs.filter(id__gte=lo)[chunk_size - 1 : chunk_size].first() or qs.last()
+        hi = qs.filter(id__gte=lo)[chunk_size - 1 : chunk_size].first() or qs.last() or lo
         sql, params = _export_sql(filters, lo, hi)
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
@@ -259,7 +260,7 @@ def _export_row(row: tuple, base: str, reviewed_status: str) -> tuple:
         triaged,
         reviewed,
         updated,
-        (triaged - created).total_seconds() if triaged else None,
+        (triaged - created).total_seconds() if triaged and created else None,
         (reviewed - triaged).total_seconds() if reviewed and triaged else None,
         provider or "",
         model or "",
@@ -288,7 +289,7 @@ def _pg_csv_columns(base: str) -> tuple[str, str, list[Any]]:
     outer, which would repeat each lookup for every use (24 us a row instead of ~8)."""
 
     def text(col: str) -> str:
-        return f"CASE WHEN left({col}, 1) IN ('=', '+', '-', '@', chr(9), chr(13)) THEN chr(39) || {col} ELSE NULLIF({col}, '') END"
+        return f"COALESCE({neutralize_sql(col)}, '')"
 
     def stamp(col: str) -> str:
         # timestamp output is C; to_char() costs twice as much. The session time zone does not
@@ -369,22 +370,29 @@ def _pg_csv_columns(base: str) -> tuple[str, str, list[Any]]:
         exprs[f"proposed_{n}"] = f"p_{n}"
         exprs[f"confidence_{n}"] = f"c_{n}"
         exprs[f"final_{n}"] = f"CASE WHEN is_reviewed THEN cur_{n} ELSE '' END"
+    # csv_writer's dialect: text, timestamps and amounts quoted (FORCE_QUOTE in _copy_sql), numbers
+    # bare, an empty cell "" (a non-NULL '' is quoted by COPY as it matches the NULL string).
     outer = []
-    for column in TICKET_COLUMNS:
+    for i, column in enumerate(TICKET_COLUMNS):
         expr = exprs[column.key]
         if column.key in ("reference", "url"):
-            pass  # never empty; the url's first character is the (already neutralized) base's
+            pass  # never empty; the url's only user part is the (already neutralized) base
         elif column.kind == "text":
             expr = text(expr)
         elif column.kind == "datetime":
-            expr = stamp(expr)
+            expr = f"COALESCE({stamp(expr)}, '')"
         elif column.kind == "seconds":
-            expr = f"round({expr})"
+            expr = f"COALESCE(round({expr})::text, '')"
         elif column.kind == "usd":
-            expr = f"to_char({expr}, 'FM999999990.000000')"
-        outer.append(expr)
+            expr = f"COALESCE(to_char({expr}, 'FM999999990.000000'), '')"
+        else:
+            expr = f"COALESCE(({expr})::text, '')"
+        outer.append(f"{expr} AS c{i}")
     sep = ",\n               "
     return sep.join(inner), sep.join(outer), [neutralize(base)]
+
+
+_QUOTED_KINDS = ("text", "datetime", "usd")  # what csv_writer gets as str
 
 
 def report_ticket_csv_copy(
@@ -454,6 +462,7 @@ def _copy_sql(filters: ReportFilters, id_range: tuple[int, int] | None) -> tuple
         ids_sql, id_params = qs.values("id").query.sql_with_params()
         sub_where.append(f"ticket_id IN ({ids_sql})")
         sub_params += list(id_params)
+    quoted = ", ".join(f"c{i}" for i, c in enumerate(TICKET_COLUMNS) if c.kind in _QUOTED_KINDS)
     sub_filter = ("WHERE " + " AND ".join(sub_where)) if sub_where else ""
     ticket_filter = ("WHERE " + " AND ".join(ticket_where)) if ticket_where else ""
     sql = f"""
@@ -481,7 +490,7 @@ def _copy_sql(filters: ReportFilters, id_range: tuple[int, int] | None) -> tuple
         ORDER BY t.id
         OFFSET 0
         ) x ORDER BY id
-        ) TO STDOUT WITH (FORMAT csv)
+        ) TO STDOUT WITH (FORMAT csv, FORCE_QUOTE ({quoted}))
     """  # noqa: S608 - table names from model meta and the ORM's compiled SQL; values are parameters
     return sql, outer_params + source_params + cost_params + sub_params + sub_params + ticket_params
 

@@ -1,4 +1,8 @@
-"""Thin Celery tasks: ids in, one service call, the retry policy. Queues are set in settings."""
+"""Thin Celery tasks: ids in, one service call, the retry policy.
+
+Each task names its queue here (queues by workload: `media` CPU-bound, `llm` waiting on the model,
+`intake` inbound mail, `reports` exports and the weekly email); the workers consume them by name.
+"""
 
 from __future__ import annotations
 
@@ -6,35 +10,22 @@ from celery import shared_task
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
-from triage.services import media, ocr, reports, triage
+from triage.services import media, ocr, reports, sweep, triage
 
 # Only infrastructure hiccups are retried; bad input and model trouble are recorded on the row.
 _TRANSIENT = (OperationalError, InterfaceError)
+# Every task acknowledges after it ran (a killed worker's message is delivered again: the jobs are
+# idempotent); most also retry the transient errors with a growing backoff.
+_LATE = {"acks_late": True}
+_RETRY = {**_LATE, "autoretry_for": _TRANSIENT, "retry_backoff": 2, "retry_backoff_max": 60, "max_retries": 5}
 
 
-@shared_task(
-    acks_late=True,
-    autoretry_for=_TRANSIENT,
-    retry_backoff=2,
-    retry_backoff_max=60,
-    max_retries=5,
-    soft_time_limit=900,
-    time_limit=960,
-)
+@shared_task(queue="media", soft_time_limit=900, time_limit=960, **_RETRY)
 def attachment_process_task(*, attachment_id: int) -> None:
     media.attachment_process(attachment_id=attachment_id)
 
 
-@shared_task(
-    bind=True,
-    acks_late=True,
-    autoretry_for=_TRANSIENT,
-    retry_backoff=2,
-    retry_backoff_max=60,
-    max_retries=5,
-    soft_time_limit=1200,
-    time_limit=1260,
-)
+@shared_task(bind=True, queue="llm", soft_time_limit=1200, time_limit=1260, **_RETRY)
 def ticket_triage_task(
     self, *, ticket_id: int, provider: str | None = None, thinking: str | None = None, rerun: bool = False
 ) -> None:
@@ -52,20 +43,12 @@ def ticket_triage_task(
         raise self.retry(countdown=exc.countdown_s, max_retries=None) from None
 
 
-@shared_task(acks_late=True, soft_time_limit=300, time_limit=330)
+@shared_task(queue="llm", soft_time_limit=300, time_limit=330, **_LATE)
 def triage_sweep_task() -> None:
-    triage.triage_sweep()
+    sweep.sweep_run()
 
 
-@shared_task(
-    acks_late=True,
-    autoretry_for=_TRANSIENT,
-    retry_backoff=2,
-    retry_backoff_max=60,
-    max_retries=5,
-    soft_time_limit=600,
-    time_limit=660,
-)
+@shared_task(queue="media", soft_time_limit=600, time_limit=660, **_RETRY)
 def attachment_ocr_task(*, attachment_id: int) -> None:
     """Read the text of an attachment's renditions, then let the ticket move on to triage."""
     ocr.attachment_ocr(attachment_id=attachment_id)
@@ -74,7 +57,9 @@ def attachment_ocr_task(*, attachment_id: int) -> None:
         media.ticket_media_settle(ticket_id=ticket_id)
 
 
-@shared_task(acks_late=True, autoretry_for=_TRANSIENT, max_retries=3, soft_time_limit=1800, time_limit=1860)
+@shared_task(
+    queue="media", autoretry_for=_TRANSIENT, max_retries=3, soft_time_limit=1800, time_limit=1860, **_LATE
+)
 def classifier_train_task(*, force: bool = False) -> None:
     from triage.services import offline_model  # scikit-learn only in the processes that train
 
@@ -82,62 +67,53 @@ def classifier_train_task(*, force: bool = False) -> None:
 
 
 @shared_task(
-    acks_late=True,
+    queue="reports",
     autoretry_for=_TRANSIENT,
     retry_backoff=5,
     max_retries=3,
     soft_time_limit=3600,
     time_limit=3660,
+    **_LATE,
 )
 def report_export_run_task(*, export_id: int) -> None:
     reports.report_export_run(export_id=export_id)
 
 
-@shared_task(acks_late=True, autoretry_for=_TRANSIENT, retry_backoff=60, max_retries=3, time_limit=3600)
+@shared_task(
+    queue="reports", autoretry_for=_TRANSIENT, retry_backoff=60, max_retries=3, time_limit=3600, **_LATE
+)
 def report_weekly_send_task() -> None:
     reports.report_weekly_send()
 
 
-@shared_task(acks_late=True, autoretry_for=_TRANSIENT, max_retries=3, time_limit=600)
+@shared_task(queue="reports", autoretry_for=_TRANSIENT, max_retries=3, time_limit=600, **_LATE)
 def report_export_purge_task() -> None:
     reports.report_export_purge()
 
 
-@shared_task(
-    bind=True,
-    acks_late=True,
-    autoretry_for=_TRANSIENT,
-    retry_backoff=2,
-    retry_backoff_max=60,
-    max_retries=5,
-    soft_time_limit=300,
-    time_limit=330,
-)
+@shared_task(queue="reports", autoretry_for=_TRANSIENT, max_retries=3, time_limit=3600, **_LATE)
+def report_rollups_refresh_task() -> None:
+    from triage.services.report_rollups import report_rollups_refresh
+
+    report_rollups_refresh()
+
+
+@shared_task(bind=True, queue="intake", soft_time_limit=300, time_limit=330, **_RETRY)
 def inbound_email_process_task(self, *, inbound_email_id: int) -> None:
-    from triage.services import intake
+    from triage.services import inbound_email
 
     try:
-        intake.inbound_email_process(inbound_email_id=inbound_email_id)
+        inbound_email.inbound_email_process(inbound_email_id=inbound_email_id)
     except _TRANSIENT as exc:
         if self.request.retries >= self.max_retries:
-            intake.inbound_email_mark_failed(
+            inbound_email.inbound_email_mark_failed(
                 inbound_email_id=inbound_email_id, message=f"database unavailable ({exc})"
             )
             return
         raise
 
 
-@shared_task(
-    bind=True,
-    queue="outbound",
-    acks_late=True,
-    autoretry_for=_TRANSIENT,
-    retry_backoff=2,
-    retry_backoff_max=60,
-    max_retries=5,
-    soft_time_limit=120,
-    time_limit=150,
-)
+@shared_task(bind=True, queue="outbound", soft_time_limit=120, time_limit=150, **_RETRY)
 def outbound_email_send_task(self, *, outbound_email_id: int) -> None:
     """Send one outbox row. A mail server that is down or answers 4xx is tried again with backoff
     (TRIAGE_OUTBOUND_RETRIES times); the last attempt records the failure on the row."""
@@ -152,14 +128,14 @@ def outbound_email_send_task(self, *, outbound_email_id: int) -> None:
         raise self.retry(countdown=min(60, 2 ** (self.request.retries + 1)), max_retries=retries) from None
 
 
-@shared_task(queue="reports", acks_late=True, autoretry_for=_TRANSIENT, max_retries=3, time_limit=600)
+@shared_task(queue="reports", autoretry_for=_TRANSIENT, max_retries=3, time_limit=600, **_LATE)
 def tickets_auto_close_task() -> None:
     from triage.services import lifecycle
 
     lifecycle.tickets_auto_close(days=settings.TRIAGE_AUTO_CLOSE_DAYS)
 
 
-@shared_task(queue="outbound", acks_late=True, autoretry_for=_TRANSIENT, max_retries=3, time_limit=300)
+@shared_task(queue="outbound", autoretry_for=_TRANSIENT, max_retries=3, time_limit=300, **_LATE)
 def outbound_email_sweep_task() -> None:
     """Publish again the sends a lost job left behind (a broker restart, a worker killed)."""
     from triage.services import outbound

@@ -7,11 +7,11 @@ from triage.views.accounts import ThrottledLoginView
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    # the login with failure throttling (issue 9) shadows django.contrib.auth's own
+    # the login with failure throttling shadows django.contrib.auth's own
     path("accounts/login/", ThrottledLoginView.as_view(), name="login"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("triage.views.urls")),
 ]
 
-# issue 9: the database unavailable is a 503 "try again" page, not a 500 (triage/middleware.py)
+# the database unavailable is a 503 "try again" page, not a 500 (triage/middleware.py)
 handler500 = "triage.middleware.server_error"

@@ -10,7 +10,7 @@ import openpyxl
 import pytest
 
 from triage.adapters import export
-from triage.adapters.export import TICKET_COLUMNS, csv_stream, neutralize, xlsx_write
+from triage.adapters.export import FORMULA_PREFIXES, TICKET_COLUMNS, csv_stream, neutralize, xlsx_write
 from triage.adapters.export import render as render_module
 from triage.adapters.export.render import Sheet
 
@@ -26,6 +26,7 @@ ROWS = [
     (6, "\tcmd", WHEN, 0.3, 0.0, 1.0),
     (7, "\rcmd", WHEN, 0.3, 0.0, 1.0),
     (8, "a=b is fine", WHEN, 0.3, 0.0, 1.0),
+    (9, "x;=cmd|' /C calc'!A0", WHEN, 0.3, 0.0, 1.0),
 ]
 
 
@@ -39,6 +40,14 @@ ROWS = [
         ("\tx", "'\tx"),
         ("\rx", "'\rx"),
         ("x=1", "x=1"),
+        ("x;=cmd|' /C calc'!A0", "'x;'=cmd|' /C calc'!A0"),
+        ("a,+1", "'a,'+1"),
+        ("a|@x", "'a|'@x"),
+        ("a; -1", "'a; '-1"),
+        ("a;\tb", "'a;'\tb"),
+        ("=1;=2", "'=1;'=2"),
+        ("a;b=c", "a;b=c"),
+        ("a - b", "a - b"),
         ("", ""),
         ("Plain subject", "Plain subject"),
     ],
@@ -54,8 +63,34 @@ def test_csv_round_trips_values_and_neutralizes_formulas():
     assert parsed[1] == ["1", "Checkout fails", "2026-03-02 09:30:15", "0.92", "0.001235", "62"]
     assert parsed[2] == ["2", '\'=HYPERLINK("http://evil","x")', "", "", "0.000000", ""]
     subjects = [row[1] for row in parsed[1:]]
-    assert subjects[2:] == ["'+1 555 0100", "'-2+3", "'@SUM(A1:A2)", "'\tcmd", "'\rcmd", "a=b is fine"]
+    assert subjects[2:] == [
+        "'+1 555 0100",
+        "'-2+3",
+        "'@SUM(A1:A2)",
+        "'\tcmd",
+        "'\rcmd",
+        "a=b is fine",
+        "'x;'=cmd|' /C calc'!A0",
+    ]
     assert len(parsed) == len(ROWS) + 1
+
+
+def test_csv_quotes_every_text_cell_so_no_locale_splits_it_at_a_separator():
+    text = "".join(csv_stream(headers=HEADERS, kinds=KINDS, rows=ROWS[8:], block_rows=3))
+    header, row = text.splitlines()
+    assert header == ",".join(f'"{h}"' for h in HEADERS)
+    # the id and the numbers bare; the subject quoted whole, so a ";" reader keeps it one text cell
+    assert row == '9,"\'x;\'=cmd|\' /C calc\'!A0","2026-03-02 09:30:15",0.3,"0.000000",1'
+    for separator in ";|":
+        cells = [c for line in text.splitlines() for c in _split_unquoted(line, separator)]
+        assert not any(c.lstrip(" ").startswith(FORMULA_PREFIXES) for c in cells), separator
+    empty = "".join(csv_stream(headers=HEADERS, kinds=KINDS, rows=[(1, "", None, None, None, None)]))
+    assert empty.splitlines()[1] == '1,"","","","",""'
+
+
+def _split_unquoted(line: str, separator: str) -> list[str]:
+    """How a spreadsheet whose list separator is `separator` cuts a line: not inside quotes."""
+    return next(csv.reader([line], delimiter=separator))
 
 
 def test_csv_is_yielded_in_blocks_and_reports_progress():
@@ -102,7 +137,7 @@ def test_xlsx_cells_types_and_summary_sheets(tmp_path):
         progress_every=5,
     )
     assert result.rows == len(ROWS) and not result.truncated
-    assert seen == [5, 8]
+    assert seen == [5, 9]
     book = openpyxl.load_workbook(path)
     assert book.sheetnames == ["Tickets", "Summary"]
     ws = book["Tickets"]
@@ -119,13 +154,14 @@ def test_xlsx_cells_types_and_summary_sheets(tmp_path):
     assert ws["E2"].number_format == "0.000000"
     assert [c.value for c in ws[3]] == [2, '\'=HYPERLINK("http://evil","x")', None, None, 0, None]
     # XlsxWriter stores a CR as the OOXML escape _x000D_, which Excel decodes and openpyxl does not
-    assert [ws.cell(row=r, column=2).value for r in range(4, 10)] == [
+    assert [ws.cell(row=r, column=2).value for r in range(4, 11)] == [
         "'+1 555 0100",
         "'-2+3",
         "'@SUM(A1:A2)",
         "'\tcmd",
         "'_x000D_cmd",
         "a=b is fine",
+        "'x;'=cmd|' /C calc'!A0",
     ]
     for row in ws.iter_rows(min_row=2):
         for cell in row:

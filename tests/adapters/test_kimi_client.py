@@ -3,6 +3,7 @@ from __future__ import annotations
 import base64
 import json
 import socket
+from dataclasses import replace
 
 import httpx2
 import openai
@@ -11,7 +12,7 @@ import pytest
 from tests.kimi_fake import BILLING_REPLY, KimiFake, load_fixture
 from triage.adapters.llm.base import ImagePart, TicketInput, TriageClient
 from triage.adapters.llm.kimi import TRANSIENT_ERRORS, KimiClient
-from triage.adapters.llm.prompt import PROMPT_VERSION
+from triage.adapters.llm.prompt import PROMPT_VERSION, prompt_cache_key
 from triage.adapters.llm.schema import SCHEMA_VERSION
 from triage.taxonomy_defaults import taxonomy_from_rows
 
@@ -51,7 +52,7 @@ def test_the_request_has_kimis_shape_and_no_fixed_sampling_parameters(kimi_fake)
     assert body["response_format"] == {"type": "json_object"}
     assert body["thinking"] == {"type": "disabled"}
     assert body["max_completion_tokens"] == 2048 and "max_tokens" not in body
-    assert body["prompt_cache_key"] == "ticket-7"
+    assert body["prompt_cache_key"] == prompt_cache_key(TAXONOMY)
     assert not set(SAMPLING) & set(body)
     assert "tool_choice" not in body and "stream" not in body
     assert [m["role"] for m in body["messages"]] == ["system", "user"]
@@ -62,7 +63,7 @@ def test_the_request_has_kimis_shape_and_no_fixed_sampling_parameters(kimi_fake)
     assert kimi_fake.request_headers[0]["Authorization"] == "Bearer sk-test"
 
 
-def test_the_system_prompt_is_identical_across_tickets(kimi_fake):
+def test_two_tickets_share_the_system_prompt_and_the_prompt_cache_key(kimi_fake):
     kimi_fake.reply_json(GOOD)
     kimi_fake.reply_json(GOOD)
     client = _client(kimi_fake)
@@ -70,7 +71,27 @@ def test_the_system_prompt_is_identical_across_tickets(kimi_fake):
     client.triage(_ticket(ticket_id=2, subject="Other", body="Other body"), TAXONOMY)
     first, second = kimi_fake.requests
     assert first["messages"][0] == second["messages"][0]
-    assert (first["prompt_cache_key"], second["prompt_cache_key"]) == ("ticket-1", "ticket-2")
+    assert first["prompt_cache_key"] == second["prompt_cache_key"]
+    key = first["prompt_cache_key"]
+    assert PROMPT_VERSION in key
+    assert not key.startswith("ticket-")
+
+
+def test_a_taxonomy_change_changes_the_prompt_cache_key(kimi_fake):
+    kimi_fake.reply_json(GOOD)
+    kimi_fake.reply_json(GOOD)
+    client = _client(kimi_fake)
+    client.triage(_ticket(ticket_id=1), TAXONOMY)
+    first = TAXONOMY.categories[0]
+    edited = replace(
+        TAXONOMY,
+        categories=(replace(first, description=first.description + " (edited)"), *TAXONOMY.categories[1:]),
+    )
+    client.triage(_ticket(ticket_id=1), edited)
+    before, after = kimi_fake.requests
+    assert before["messages"][0] != after["messages"][0]  # the system prompt changed...
+    assert before["prompt_cache_key"] != after["prompt_cache_key"]  # ...so the cache key did too
+    assert after["prompt_cache_key"] == prompt_cache_key(edited)
 
 
 def test_the_client_satisfies_the_triage_client_protocol(kimi_fake):
@@ -133,7 +154,7 @@ def test_a_malformed_reply_is_repaired_in_one_more_turn(kimi_fake):
     assert "corrected JSON object only" in repair[3]["content"]
     assert (outcome.prompt_tokens, outcome.completion_tokens, outcome.cached_tokens) == (2100, 100, 1000)
     assert outcome.extra["requests"] == 2 and outcome.extra["repaired"] is True
-    assert kimi_fake.requests[1]["prompt_cache_key"] == "ticket-7"  # the repair reuses the cache
+    assert kimi_fake.requests[1]["prompt_cache_key"] == kimi_fake.requests[0]["prompt_cache_key"]
 
 
 def test_a_reply_that_stays_malformed_is_bad_output_with_the_raw_text_kept(kimi_fake):

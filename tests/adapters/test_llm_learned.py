@@ -1,6 +1,6 @@
 """The learned classifiers and the evaluation on the labeled multilingual set (tests/fixtures/eval).
 
-Floors are a few points under what was measured when they were written (README "Offline model"),
+Floors are a few points under what was measured when they were written (bench/RESULTS.md "Offline model"),
 so a real regression fails while run-to-run noise does not.
 """
 

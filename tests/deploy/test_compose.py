@@ -22,7 +22,7 @@ from triage.celery import app as celery_app
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 COMPOSE = ROOT / "docker-compose.yml"
-SETTINGS_SOURCE = (ROOT / "triage" / "settings.py").read_text()
+SETTINGS_SOURCE = "\n".join(p.read_text() for p in sorted((ROOT / "triage" / "settings").glob("*.py")))
 # Secrets a production `docker compose up` must be given (the file refuses to start without them).
 SECRETS = {
     "DJANGO_SECRET_KEY": "s" * 50,
@@ -114,7 +114,7 @@ def _app_services(compose: dict) -> dict[str, dict]:
 def _routed_queues() -> dict[str, str]:
     """task name -> queue, for every task the app registers."""
     celery_app.loader.import_default_modules()
-    routes = settings.CELERY_TASK_ROUTES
+    routes = celery_app.conf.task_routes or {}
     default = celery_app.conf.task_default_queue or "celery"
     return {
         name: (routes.get(name) or {}).get("queue") or getattr(task, "queue", None) or default

@@ -20,7 +20,7 @@ from django.contrib.auth import get_user_model
 from tests import media_samples as samples
 from tests.hostile.seeds import image_seeds, png_claiming_size, video_seeds
 from triage.models import Attachment, InboundEmail
-from triage.services.intake import inbound_email_process
+from triage.services.inbound_email import inbound_email_process
 from triage.services.media import attachment_process
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -53,7 +53,7 @@ def test_tickets_flow_to_manual_triage_while_kimi_is_down_and_catch_up_when_it_r
     for ticket in Ticket.objects.filter(id__in=ids):
         run = ticket.latest_run
         assert run.provider == "local" and run.status == TriageRun.Status.DONE
-        assert run.details["provisional"] is True and run.details["catch_up"] is True
+        assert run.provisional is True and run.catch_up is True
         assert ticket.category  # the provisional proposal is there for the person
     assert TriageRun.objects.filter(provider="kimi", status=TriageRun.Status.FAILED).count() == 2 * COUNT
 

@@ -22,7 +22,7 @@ from tests.test_email_e2e import mail_with_image, post_signed
 from tests.test_pipeline_e2e import http_create_ticket, http_login
 from tests.worker import broker_use, wait_for
 from triage.models import Attachment, InboundEmail, Rendition, Ticket, TriageRun
-from triage.services.triage import triage_sweep
+from triage.services.sweep import sweep_run
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
@@ -72,7 +72,7 @@ def test_queued_tickets_survive_a_redis_restart_and_tickets_sent_while_it_is_dow
     assert Ticket.objects.exclude(status__in=DONE_STATES).count() == 2
     assert InboundEmail.objects.filter(status=InboundEmail.Status.RECEIVED).count() == 2
     # ... the sweep (beat, every TRIAGE_SWEEP_EVERY_S) finds them once they are stale
-    done = triage_sweep(now=timezone.now() + timedelta(hours=1))
+    done = sweep_run(now=timezone.now() + timedelta(hours=1))
     assert done["attachments"] == 2 and done["emails"] == 2
     wait_for(
         lambda: Ticket.objects.filter(status__in=DONE_STATES).count() == 10,

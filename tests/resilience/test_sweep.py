@@ -1,4 +1,4 @@
-"""The periodic sweep (triage_sweep) against every intermediate state a lost message or a killed
+"""The periodic sweep (services/sweep.py) against every intermediate state a lost message or a killed
 worker can leave behind: each stuck row is requeued, or failed with a reason a person can read.
 
 Intermediate states: Ticket PROCESSING/TRIAGING, Attachment QUEUED/PROCESSING, TriageRun RUNNING,
@@ -18,7 +18,7 @@ from django.utils import timezone
 from tests.factories import AttachmentFactory, TicketFactory
 from triage import tasks
 from triage.models import Attachment, InboundEmail, ReportExport, Ticket, TriageRun
-from triage.services import triage
+from triage.services import sweep
 
 pytestmark = pytest.mark.django_db
 
@@ -66,7 +66,7 @@ def test_a_processing_ticket_whose_attachments_all_finished_is_sent_on_to_triage
     _age(Ticket, waiting.id, "updated_at")
 
     with django_capture_on_commit_callbacks(execute=True):
-        done = triage.triage_sweep()
+        done = sweep.sweep_run()
     assert done["settled"] == 1
     ticket.refresh_from_db()
     assert ticket.status == Ticket.Status.TRIAGING
@@ -76,7 +76,7 @@ def test_a_processing_ticket_whose_attachments_all_finished_is_sent_on_to_triage
     ]
     assert Ticket.objects.get(id=waiting.id).status == Ticket.Status.PROCESSING
     queued.clear()
-    assert triage.triage_sweep()["tickets"] == 0 and not [q for q in queued if q[0] == "ticket_triage_task"]
+    assert sweep.sweep_run()["tickets"] == 0 and not [q for q in queued if q[0] == "ticket_triage_task"]
 
 
 def test_a_queued_attachment_is_requeued_then_failed_with_a_reason_and_its_ticket_moves_on(
@@ -87,10 +87,10 @@ def test_a_queued_attachment_is_requeued_then_failed_with_a_reason_and_its_ticke
     _age(Attachment, attachment.id, "created_at")
     now = timezone.now()
     for n in range(3):  # one requeue per stale period
-        assert triage.triage_sweep(now=now + timedelta(hours=n))["attachments"] == 1
+        assert sweep.sweep_run(now=now + timedelta(hours=n))["attachments"] == 1
     assert [q[0] for q in queued] == ["attachment_process_task"] * 3
     with django_capture_on_commit_callbacks(execute=True):
-        done = triage.triage_sweep(now=now + timedelta(hours=3))
+        done = sweep.sweep_run(now=now + timedelta(hours=3))
     assert done["failed"] == 1 and done["attachments"] == 0
     attachment.refresh_from_db()
     assert attachment.status == Attachment.Status.FAILED
@@ -105,14 +105,14 @@ def test_an_inbound_mail_never_parsed_is_requeued_then_quarantined_as_a_ticket(q
     fresh = _email(InboundEmail.Status.RECEIVED, n=2)
     InboundEmail.objects.filter(id=fresh.id).update(received_at=timezone.now())
     now = timezone.now()
-    assert triage.triage_sweep(now=now)["emails"] == 1
+    assert sweep.sweep_run(now=now)["emails"] == 1
     assert queued == [("inbound_email_process_task", {"inbound_email_id": email.id})]
-    assert InboundEmail.objects.get(id=fresh.id).details == {}  # a recent mail is left to its job
+    assert InboundEmail.objects.get(id=fresh.id).sweeps == 0  # a recent mail is left to its job
     fresh.delete()
-    assert triage.triage_sweep(now=now + timedelta(seconds=60))["emails"] == 0  # gives that job its time
+    assert sweep.sweep_run(now=now + timedelta(seconds=60))["emails"] == 0  # gives that job its time
     for n in range(1, 3):
-        assert triage.triage_sweep(now=now + timedelta(hours=n))["emails"] == 1
-    done = triage.triage_sweep(now=now + timedelta(hours=3))
+        assert sweep.sweep_run(now=now + timedelta(hours=n))["emails"] == 1
+    done = sweep.sweep_run(now=now + timedelta(hours=3))
     assert done["failed"] == 1
     email.refresh_from_db()
     assert email.status == InboundEmail.Status.QUARANTINED and email.failure_kind == "bug"
@@ -128,13 +128,13 @@ def test_a_queued_export_is_requeued_and_one_running_past_its_time_limit_is_fail
     _age(ReportExport, running.id, "created_at")  # an hour: may still be running (limit ~61 min)
     fresh = ReportExport.objects.create(requested_by=user, format="csv")
 
-    done = triage.triage_sweep()
+    done = sweep.sweep_run()
     assert done["exports"] == 1 and done["failed"] == 0
     assert queued == [("report_export_run_task", {"export_id": waiting.id})]
     assert ReportExport.objects.get(id=running.id).status == ReportExport.Status.RUNNING
 
     later = timezone.now() + timedelta(hours=2)
-    done = triage.triage_sweep(now=later)
+    done = sweep.sweep_run(now=later)
     running.refresh_from_db()
     assert running.status == ReportExport.Status.FAILED and "ask for it again" in running.error_message
     assert ReportExport.objects.get(id=fresh.id).status == ReportExport.Status.QUEUED
@@ -145,7 +145,7 @@ def test_an_abandoned_run_is_closed_and_its_ticket_requeued(queued):
     run = TriageRun.objects.create(ticket=ticket, provider="kimi", status=TriageRun.Status.RUNNING)
     _age(TriageRun, run.id, "started_at")
     _age(Ticket, ticket.id, "updated_at")
-    done = triage.triage_sweep()
+    done = sweep.sweep_run()
     assert done["runs"] == 1 and done["tickets"] == 1
     run.refresh_from_db()
     assert run.status == TriageRun.Status.FAILED and run.error_kind == TriageRun.ErrorKind.TIMEOUT
@@ -159,7 +159,7 @@ def test_a_ticket_whose_triage_is_running_is_not_sent_to_triage_a_second_time(qu
     TriageRun.objects.create(
         ticket=ticket, provider="kimi", status=TriageRun.Status.RUNNING
     )  # ... running now
-    done = triage.triage_sweep()
+    done = sweep.sweep_run()
     assert done["tickets"] == 0 and queued == []
     assert TriageRun.objects.get(ticket=ticket).status == TriageRun.Status.RUNNING
 
@@ -172,4 +172,4 @@ def test_media_that_took_long_counts_the_wait_for_triage_from_when_it_settled(qu
 
     assert ticket_media_settle(ticket_id=ticket.id)
     assert Ticket.objects.get(id=ticket.id).updated_at > timezone.now() - timedelta(minutes=1)
-    assert triage.triage_sweep()["tickets"] == 0  # its triage job is queued, not stuck
+    assert sweep.sweep_run()["tickets"] == 0  # its triage job is queued, not stuck

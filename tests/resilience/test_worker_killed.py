@@ -19,8 +19,8 @@ from tests.kimi_fake import BILLING_REPLY
 from tests.test_pipeline_e2e import http_create_ticket, http_login
 from tests.worker import wait_for
 from triage.models import Attachment, Rendition, Ticket, TriageRun
+from triage.services.sweep import sweep_run
 from triage.services.tickets import ticket_create
-from triage.services.triage import triage_sweep
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
@@ -115,7 +115,7 @@ def test_a_worker_killed_mid_model_call_is_redelivered_and_leaves_one_done_run(
     assert done.count() == 1 and ticket.latest_run_id == done.get().id
     assert (ticket.category, ticket.latest_run.provider) == ("billing", "kimi")
     # the killed attempt's run is left RUNNING until the sweep closes it, marked abandoned
-    assert triage_sweep(now=timezone.now() + timedelta(hours=1))["runs"] == 1
+    assert sweep_run(now=timezone.now() + timedelta(hours=1))["runs"] == 1
     abandoned = TriageRun.objects.exclude(id=done.get().id).get(ticket=ticket)
     assert abandoned.status == TriageRun.Status.FAILED and "abandoned" in abandoned.error_message
     assert abandoned.error_kind == TriageRun.ErrorKind.TIMEOUT

@@ -25,7 +25,7 @@ from tests.factories import (
     triaged_ticket,
 )
 from triage.models import InboundEmail, Macro, OutboundEmail, ReportExport, TaxonomyValue
-from triage.services.intake import inbound_email_receive
+from triage.services.inbound_email import inbound_email_receive
 from triage.services.storage import content_store
 
 ROLES = ("anonymous", "agent", "manager", "admin")

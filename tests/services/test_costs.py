@@ -18,7 +18,7 @@ def _cost(**kw) -> Decimal:
 
 
 def test_cost_prices_cache_hits_misses_and_output_separately():
-    # 1M each: a miss costs 0.95, a hit 0.16, an output token 4.00 (kimi-api.md §8)
+    # 1M each: a miss costs 0.95, a hit 0.16, an output token 4.00 (docs/kimi.md §8)
     assert _cost(prompt_tokens=1_000_000) == Decimal("0.95")
     assert _cost(prompt_tokens=1_000_000, cached_tokens=1_000_000) == Decimal("0.16")
     assert _cost(completion_tokens=1_000_000) == Decimal("4.00")

@@ -14,8 +14,8 @@ from django.utils import timezone
 
 from tests.factories import UserFactory
 from tests.report_fixture import RANGE, at, build_week, manager_user
+from triage.adapters.export import FORMULA_PREFIXES, TICKET_COLUMNS
 from triage.adapters.export import TICKET_COLUMN_INDEX as COL
-from triage.adapters.export import TICKET_COLUMNS
 from triage.models import ReportExport, Ticket
 from triage.selectors_reports import ReportFilters, percentile, report_dashboard_get, report_ticket_rows
 from triage.services import reports
@@ -169,14 +169,23 @@ def test_postgres_copy_csv_equals_the_python_rendering(week, filters):
         pytest.skip("COPY is PostgreSQL's")
     Ticket.objects.filter(id=week.t3.id).update(subject="-dash\rcarriage", requester_email="")
     Ticket.objects.filter(id=week.t4.id).update(subject='"quoted", comma\nnew line')
+    Ticket.objects.filter(id=week.t2.id).update(subject="x;=cmd|' /C calc'!A0", summary="a, -1 |@b")
     fast = b"".join(reports.report_csv_stream(filters=filters)).decode()
     slow = b"".join(reports.report_csv_stream(filters=filters, fast=False)).decode()
+    assert fast == slow  # byte for byte: quoting, empty cells, line ends
     fast_rows = list(csv.reader(io.StringIO(fast, newline="")))
     slow_rows = list(csv.reader(io.StringIO(slow, newline="")))
     assert len(fast_rows) == len(slow_rows) > 1
     for fast_row, slow_row in zip(fast_rows, slow_rows, strict=True):
         assert fast_row == slow_row
     assert any(row[COL["subject"]] == "'-dash\rcarriage" for row in fast_rows) or filters.channel
+    t2 = next(row for row in fast_rows[1:] if row[0] == str(week.t2.id))
+    assert (t2[COL["subject"]], t2[COL["summary"]]) == ("'x;'=cmd|' /C calc'!A0", "'a, '-1 |'@b")
+    # a spreadsheet splitting lines at ";" or "|" (its locale's list separator) starts no formula
+    for separator in ";|":
+        for line in fast.splitlines():
+            cells = next(csv.reader([line], delimiter=separator))
+            assert not any(c.lstrip(" ").startswith(FORMULA_PREFIXES) for c in cells), line
 
 
 def test_progress_is_reported_by_both_csv_paths(week):
@@ -304,7 +313,7 @@ def test_weekly_email_without_managers_sends_nothing(week, mailoutbox):
 
 def test_beat_schedules_the_weekly_email_and_the_purge(settings):
     from triage.celery import app
-    from triage.tasks import report_export_purge_task, report_weekly_send_task
+    from triage.tasks import report_export_purge_task, report_export_run_task, report_weekly_send_task
 
     schedule = settings.CELERY_BEAT_SCHEDULE
     weekly = schedule["report-weekly"]
@@ -313,8 +322,8 @@ def test_beat_schedules_the_weekly_email_and_the_purge(settings):
     assert weekly["schedule"].day_of_week == {1}  # "mon"
     assert schedule["report-export-purge"]["task"] == report_export_purge_task.name
     assert app.conf.beat_schedule == schedule
-    for name in ("report_export_run_task", "report_weekly_send_task", "report_export_purge_task"):
-        assert settings.CELERY_TASK_ROUTES[f"triage.tasks.{name}"] == {"queue": "reports"}
+    for task in (report_export_run_task, report_weekly_send_task, report_export_purge_task):
+        assert task.queue == "reports"
 
 
 def test_the_weekly_task_sends_the_email(week, mailoutbox):

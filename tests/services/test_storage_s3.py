@@ -45,7 +45,7 @@ class S3Server:
         return {obj["Key"] for page in pages for obj in page.get("Contents", [])}
 
     def env(self, bucket: str) -> dict[str, str]:
-        """What a web or worker process on another machine is given (README "Scaling")."""
+        """What a web or worker process on another machine is given (docs/operations.md "Scaling")."""
         return {
             "TRIAGE_STORAGE": "s3",
             "TRIAGE_S3_BUCKET": bucket,
@@ -94,7 +94,7 @@ def s3_media(settings, s3_server: S3Server, tmp_path: Path) -> Iterator[tuple[S3
 
 
 def test_settings_switch_to_s3_from_the_environment(s3_server: S3Server):
-    """triage/settings.py read in a fresh interpreter with TRIAGE_STORAGE=s3 (as a worker would)."""
+    """triage.settings read in a fresh interpreter with TRIAGE_STORAGE=s3 (as a worker would)."""
     code = (
         "import json; from triage import settings as s; "
         "print(json.dumps([s.STORAGES['default']['BACKEND'], s.STORAGES['default']['OPTIONS']]))"
@@ -150,7 +150,7 @@ def test_raw_emails_and_their_attachments_go_to_the_bucket(
 
     from tests.hostile.seeds import EMAIL_FIXTURES
     from triage.models import Attachment, InboundEmail
-    from triage.services.intake import inbound_email_process, inbound_email_receive
+    from triage.services.inbound_email import inbound_email_process, inbound_email_receive
 
     server, bucket = s3_media
     raw = (EMAIL_FIXTURES / "attachments.eml").read_bytes()

@@ -6,7 +6,7 @@ from django.contrib.auth import get_user_model
 from tests.kimi_fake import BILLING_REPLY
 from triage import selectors
 from triage.models import Ticket, TriageRun
-from triage.services import review, triage
+from triage.services import review, sweep, triage
 
 pytestmark = pytest.mark.django_db
 
@@ -70,7 +70,7 @@ def _assert_provisional(ticket: Ticket, run: TriageRun, *, failed_kind: str) -> 
     ticket.refresh_from_db()
     assert ticket.status == Ticket.Status.MANUAL_TRIAGE  # a person decides
     assert run.provider == "local" and run.status == TriageRun.Status.DONE
-    assert run.details["provisional"] is True and run.details["failed_error_kind"] == failed_kind
+    assert run.provisional is True and run.details["failed_error_kind"] == failed_kind
     assert ticket.latest_run == run and ticket.category  # the offline proposal is there to check
 
 
@@ -83,7 +83,7 @@ def test_a_reply_that_stays_malformed_gets_a_provisional_offline_proposal_and_ma
     assert failed.status == TriageRun.Status.FAILED and failed.error_kind == "bad_output"
     assert "still not json" in failed.raw_output
     _assert_provisional(ticket, run, failed_kind="bad_output")
-    assert run.details["catch_up"] is False  # the same reply would come back: no catch-up
+    assert run.catch_up is False  # the same reply would come back: no catch-up
 
 
 def test_a_value_outside_the_taxonomy_is_not_accepted(taxonomy, kimi):
@@ -126,7 +126,7 @@ def test_after_the_last_try_the_offline_model_proposes_and_catch_up_is_allowed(t
     run = triage.ticket_triage(ticket_id=ticket.id, attempt=settings.KIMI_TASK_RETRIES)
     assert _kimi_run(ticket).error_kind == "upstream"
     _assert_provisional(ticket, run, failed_kind="upstream")
-    assert run.details["catch_up"] is True and "internal error" in run.details["failed_error"]
+    assert run.catch_up is True and "internal error" in run.details["failed_error"]
 
 
 def test_a_timeout_is_recorded_as_such(taxonomy, kimi, settings):
@@ -257,7 +257,7 @@ def test_kimi_gets_the_recording_as_video_and_the_run_keeps_the_estimate(taxonom
     assert run.details["requests"] == 1 and run.details["trace_id"]
 
 
-# --- tools over our own data, and the sweep ------------------------------------------------------
+# --- tools over our own data, and the catch-up after Kimi trouble ------------------------------------------------------
 
 
 def test_similar_tickets_rank_rare_shared_words_first_and_never_the_ticket_itself():
@@ -284,47 +284,6 @@ def test_kimi_gets_lookups_over_the_requesters_history(taxonomy, kimi):
     assert [t["subject"] for t in call["output"]["tickets"]] == ["Earlier: invoice address"]
 
 
-def test_the_sweep_requeues_stuck_work_and_closes_abandoned_runs(taxonomy, settings, monkeypatch):
-    from datetime import timedelta
-
-    from django.utils import timezone
-
-    from tests.factories import AttachmentFactory
-    from triage import tasks
-    from triage.models import Attachment
-
-    queued: list[tuple[str, dict]] = []
-    monkeypatch.setattr(tasks.ticket_triage_task, "delay", lambda **kw: queued.append(("triage", kw)))
-    monkeypatch.setattr(tasks.attachment_process_task, "delay", lambda **kw: queued.append(("media", kw)))
-    settings.TRIAGE_STALE_AFTER_S = 600
-    old = timezone.now() - timedelta(hours=1)
-
-    stuck_ticket = _ticket()
-    fresh_ticket = _ticket()
-    Ticket.objects.filter(id=stuck_ticket.id).update(updated_at=old)
-    stuck_attachment = AttachmentFactory(
-        ticket=_ticket(status=Ticket.Status.PROCESSING), status=Attachment.Status.PROCESSING
-    )
-    Attachment.objects.filter(id=stuck_attachment.id).update(created_at=old)
-    abandoned = TriageRun.objects.create(
-        ticket=fresh_ticket, provider="kimi", status=TriageRun.Status.RUNNING
-    )
-    TriageRun.objects.filter(id=abandoned.id).update(started_at=old)
-
-    done = triage.triage_sweep()
-    assert done == {"attachments": 1, "tickets": 1, "runs": 1, "catch_up": 0} | dict.fromkeys(
-        ("settled", "emails", "exports", "failed"), 0
-    )
-    assert sorted(queued) == [
-        ("media", {"attachment_id": stuck_attachment.id}),
-        ("triage", {"ticket_id": stuck_ticket.id}),
-    ]
-    abandoned.refresh_from_db()
-    assert abandoned.status == TriageRun.Status.FAILED and "abandoned" in abandoned.error_message
-    queued.clear()
-    assert triage.triage_sweep()["tickets"] == 0 and queued == []  # not again on the next sweep
-
-
 def test_the_sweep_catches_up_a_provisional_ticket_once_when_kimi_is_configured(
     taxonomy, kimi, settings, monkeypatch
 ):
@@ -341,11 +300,11 @@ def test_the_sweep_catches_up_a_provisional_ticket_once_when_kimi_is_configured(
     ticket = _ticket()
     run = triage.ticket_triage(ticket_id=ticket.id, attempt=settings.KIMI_TASK_RETRIES)
     TriageRun.objects.filter(id=run.id).update(finished_at=timezone.now() - timedelta(hours=2))
-    assert triage.triage_sweep()["catch_up"] == 1 and queued == [ticket.id]
+    assert sweep.sweep_run()["catch_up"] == 1 and queued == [ticket.id]
     ticket.refresh_from_db()
     assert ticket.status == Ticket.Status.TRIAGING
     Ticket.objects.filter(id=ticket.id).update(status=Ticket.Status.MANUAL_TRIAGE)
-    assert triage.triage_sweep()["catch_up"] == 0  # once only
+    assert sweep.sweep_run()["catch_up"] == 0  # once only
 
 
 def test_auto_accept_is_off_by_default(taxonomy, kimi):
@@ -416,3 +375,70 @@ def test_an_unsure_offline_model_turns_thinking_on_only_when_asked_to(taxonomy, 
     run = triage.ticket_triage(ticket_id=_ticket().id)
     assert kimi.requests[-1]["thinking"] == {"type": "enabled"}
     assert "ambiguous ticket (offline model confidence" in run.details["thinking_why"]
+
+
+# --- what the model reads of a long ticket ------------------------------------------------------
+
+
+def _pasted_log(n_chars: int) -> str:
+    lines, size, i = [], 0, 0
+    while size < n_chars:
+        line = f"line {i:08d} of the pasted log\n"
+        lines.append(line)
+        size += len(line)
+        i += 1
+    return "".join(lines)
+
+
+def test_an_8_mb_body_reaches_kimi_as_head_and_tail_and_stays_whole_on_the_ticket(taxonomy, kimi, settings):
+    settings.TRIAGE_MODEL_TEXT_CHARS = 20_000
+    body = "Hello, checkout fails with HTTP 500.\n" + _pasted_log(8_000_000) + "Thanks, Maria"
+    kimi.reply_json(GOOD_REPLY)
+    ticket = _ticket(description=body)
+    run = triage.ticket_triage(ticket_id=ticket.id)
+    assert run.status == TriageRun.Status.DONE, run.error_message
+    (request,) = kimi.requests
+    sent = request["messages"][1]["content"][0]["text"]
+    assert len(sent) < 21_000  # the budget and the prompt's few labelled lines
+    assert "Hello, checkout fails with HTTP 500." in sent and sent.endswith("Thanks, Maria")
+    assert "line 00100000 of the pasted log" in body and "line 00100000" not in sent  # the middle
+    ticket.refresh_from_db()
+    assert ticket.description == body  # the full text is kept
+
+
+def test_the_offline_model_reads_the_capped_text_too(taxonomy, settings):
+    settings.TRIAGE_MODEL_TEXT_CHARS = 5_000
+    ticket = _ticket(description="Bitte erstatten, doppelt abgebucht.\n" + _pasted_log(3_000_000))
+    built = triage.ticket_input_build(ticket=ticket)
+    assert len(built.body) <= 5_000
+    run = triage.ticket_triage(ticket_id=ticket.id, provider="local")
+    assert run.status == TriageRun.Status.DONE
+    ticket.refresh_from_db()
+    assert "line 00050000" not in ticket.summary
+
+
+def test_follow_ups_reach_the_model_newest_first_before_the_opening_message(settings):
+    from django.utils import timezone
+
+    from triage.models import InboundEmail
+
+    settings.TRIAGE_MODEL_TEXT_CHARS = 1_000
+    ticket = _ticket(channel=Ticket.Channel.EMAIL, description="OPENING: the invoice is wrong.")
+    now = timezone.now()
+    for n in range(5):
+        email = InboundEmail.objects.create(
+            dedupe_key=f"k{n}",
+            source="raw",
+            sha256="0" * 64,
+            size_bytes=1,
+            status=InboundEmail.Status.THREADED,
+            ticket=ticket,
+            from_email="maria@example.com",
+            body_text=f"FOLLOW-UP {n} " + "x" * 250,
+        )
+        InboundEmail.objects.filter(id=email.id).update(received_at=now + timezone.timedelta(minutes=n))
+    body = triage.ticket_input_build(ticket=ticket).body
+    assert len(body) <= 1_000
+    assert body.index("FOLLOW-UP 4") < body.index("FOLLOW-UP 3")
+    assert "FOLLOW-UP 0" not in body and "earlier message(s) left out" in body
+    assert body.index("FOLLOW-UP 3") < body.index("OPENING: the invoice is wrong.")  # kept, last

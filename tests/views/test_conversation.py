@@ -12,7 +12,7 @@ import pytest
 
 from tests.factories import UserFactory
 from triage.models import AckThrottle, InboundEmail, NoteMention, OutboundEmail, Ticket, TicketNote
-from triage.services.intake import inbound_email_process
+from triage.services.inbound_email import inbound_email_process
 from triage.services.outbound import outbound_email_send
 from triage.tasks import (
     attachment_process_task,

@@ -117,7 +117,7 @@ def test_every_kimi_scenario_ends_in_the_queue_with_its_state_shown(
     kimi_run = ticket.runs.get(provider="kimi")
     if status == Ticket.Status.MANUAL_TRIAGE:
         assert kimi_run.status == TriageRun.Status.FAILED
-        assert ticket.latest_run.details["provisional"] is True and ticket.category  # a proposal to check
+        assert ticket.latest_run.provisional is True and ticket.category  # a proposal to check
     else:
         assert ticket.latest_run == kimi_run and kimi_run.status == TriageRun.Status.DONE
     html = agent.get(reverse("triage:ticket-detail", args=[ticket.id])).content.decode()

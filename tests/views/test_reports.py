@@ -140,6 +140,35 @@ def test_an_invalid_range_is_reported(manager, week):
     assert "must not be after" in html
 
 
+@pytest.mark.parametrize(
+    ("date_from", "date_to", "message"),
+    [
+        ("2026-03-01", "9999-12-31", "Enter a date between"),
+        ("0001-01-01", "2026-03-01", "Enter a date between"),
+        ("1926-03-01", "2026-03-01", "Enter a date between"),  # the 100-year range
+        ("2001-01-01", "2026-03-01", "at most 3,660 are shown at once"),
+    ],
+)
+def test_ranges_past_the_limits_are_refused_with_a_message_not_computed(
+    manager, week, date_from, date_to, message
+):
+    response = manager.get(DASHBOARD, {"date_from": date_from, "date_to": date_to})
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    export = manager.post(EXPORT, {"date_from": date_from, "date_to": date_to, "format": "csv"})
+    assert export.status_code == 400
+
+
+def test_an_invalid_range_shows_the_default_weeks_not_all_time(manager, week):
+    from triage.selectors_reports import ReportFilters
+
+    response = manager.get(DASHBOARD, {"date_from": "2026-03-01", "date_to": "9999-12-31"})
+    filters = response.context["filters"]
+    assert isinstance(filters, ReportFilters)
+    assert filters.date_from is not None and filters.date_to is not None
+    assert (filters.date_to - filters.date_from).days == 27
+
+
 def test_small_csv_export_streams_at_once_with_the_filters(manager, week):
     response = manager.post(EXPORT, {**RANGE_QUERY, "channel": "EMAIL", "format": "csv"})
     assert response.status_code == 200 and response.streaming

@@ -10,7 +10,7 @@ from email.message import EmailMessage
 import pytest
 
 from triage.models import InboundEmail, Ticket, TicketNote
-from triage.services.intake import inbound_email_process
+from triage.services.inbound_email import inbound_email_process
 from triage.tasks import attachment_process_task, inbound_email_process_task, ticket_triage_task
 
 pytestmark = pytest.mark.django_db

@@ -253,8 +253,8 @@ def test_a_provisional_offline_proposal_says_why_kimi_did_not_answer(agent):
     ticket = triaged_ticket(result=PROPOSAL)
     ticket.status = Ticket.Status.MANUAL_TRIAGE
     ticket.save()
+    ticket.latest_run.provisional = True
     ticket.latest_run.details = {
-        "provisional": True,
         "instead_of": "kimi",
         "failed_error": "Kimi API error (InternalServerError 500 server_error): Kimi server error: down",
     }

@@ -76,7 +76,7 @@ def stacked_bars_svg(
     bar_w = max(1.0, slot * 0.7)
     body = []
     for i, x_label in enumerate(x_labels):
-        y = PAD_T + plot_h
+        y: float = PAD_T + plot_h
         for s, (name, values) in enumerate(series):
             if not values[i]:
                 continue

@@ -16,7 +16,7 @@ import io
 import threading
 import time
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 DETECTION_MAX_SIDE = 960
 MIN_LINE_SCORE = 0.5  # below this RapidOCR's recognizer is mostly guessing at icons and noise
@@ -54,10 +54,10 @@ class RapidOcrReader:
 
     def __init__(self, *, detection_max_side: int = DETECTION_MAX_SIDE) -> None:
         self._detection_max_side = detection_max_side
-        self._engine = None
+        self._engine: Any = None  # a RapidOCR, loaded on first use (rapidocr ships no types)
         self._lock = threading.Lock()
 
-    def _load(self):  # type: ignore[no-untyped-def]
+    def _load(self) -> Any:
         with self._lock:
             if self._engine is None:
                 from rapidocr import RapidOCR

@@ -128,7 +128,7 @@ class RedisLimiter:
     def acquire(self, *, wait_s: float) -> str | None:
         token = uuid.uuid4().hex
         deadline = time.monotonic() + wait_s
-        args = [self.max_concurrency, self.max_rpm, self.lease_s, token]
+        args: list[str | int | float] = [self.max_concurrency, self.max_rpm, self.lease_s, token]
         poll = _POLL_FIRST_S
         while True:
             try:

@@ -1,4 +1,4 @@
-"""Stored search vectors for the review queue (issue 7): GIN indexes on the expressions
+"""Stored search vectors for the review queue: GIN indexes on the expressions
 triage/selectors.py searches, on PostgreSQL only. SQLite (the embedded default) has no tsvector and
 keeps its substring search, so there the operations do nothing."""
 

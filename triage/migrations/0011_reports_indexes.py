@@ -1,4 +1,4 @@
-"""Reports (issue 8): covering indexes for the dashboard's grouped counts and the day filters."""
+"""Reports: covering indexes for the dashboard's grouped counts and the day filters."""
 
 from django.db import migrations, models
 

@@ -1,7 +1,7 @@
 """What model runs cost, and the daily spend cap that switches new tickets to the offline model.
 
 Prices are USD per 1M tokens from settings.KIMI_PRICES_USD_PER_MTOK: [input cache hit, input cache
-miss, output] (kimi-api.md §8). Kimi counts cache hits inside prompt_tokens, so the miss part is
+miss, output] (docs/kimi.md §8). Kimi counts cache hits inside prompt_tokens, so the miss part is
 prompt_tokens - cached_tokens. Amounts are Decimal throughout: a day's total is a sum of thousands
 of sub-cent figures and must match what the page shows to the cent.
 """

@@ -55,7 +55,7 @@ def _queue_sizes() -> dict[str, int | None]:
             finally:
                 client.close()
         elif url.startswith("filesystem"):
-            folder = Path(settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"])
+            folder = Path(str(settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"]))
             names = [entry.name for entry in os.scandir(folder)] if folder.is_dir() else []
             for queue in QUEUES:  # kombu names each message <time>_<uuid>.<queue>.msg
                 sizes[queue] = sum(1 for name in names if name.endswith(f".{queue}.msg"))

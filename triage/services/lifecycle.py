@@ -2,7 +2,7 @@
 
 Agents move a reviewed ticket between Open, Pending and Solved; Closed comes only from time
 (TRIAGE_AUTO_CLOSE_DAYS after Solved, `tickets_auto_close` on beat). A customer's reply reopens a
-Pending or Solved ticket; a reply to a Closed one opens a new ticket linked to it (services/intake).
+Pending or Solved ticket; a reply to a Closed one opens a new ticket linked to it (services/inbound_email).
 Every change is a STATUS event in the ticket's history, with who made it (none: Triage itself).
 """
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import IO
 
@@ -280,3 +281,47 @@ def ticket_media_settle(*, ticket_id: int) -> bool:
 
             ticket_triage_task.delay_on_commit(ticket_id=ticket_id)
         return bool(moved)
+
+
+def attachment_requeue_stale(*, stale: datetime, now: datetime, max_sweeps: int) -> tuple[int, int]:
+    """Attachments QUEUED/PROCESSING since before `stale` (a worker killed, a message lost, the
+    broker down when they were enqueued) are queued again: the job is idempotent. One requeued
+    `max_sweeps` times already is failed with a reason, so a file that kills the worker every time
+    does not loop for ever. A recent requeue's job is given its time. Returns (requeued, failed)."""
+    from triage.tasks import attachment_process_task
+
+    requeued = failed = 0
+    stuck = (
+        Attachment.objects.filter(
+            status__in=[Attachment.Status.QUEUED, Attachment.Status.PROCESSING], created_at__lt=stale
+        )
+        .exclude(swept_at__gt=stale)
+        .order_by("id")
+        .only("id", "ticket_id", "sweeps")
+    )
+    for attachment in stuck[:500]:
+        if attachment.sweeps >= max_sweeps:
+            attachment_mark_failed(
+                attachment_id=attachment.id,
+                kind="bug",
+                message=f"processing never finished, even after {attachment.sweeps} more tries",
+            )
+            ticket_media_settle(ticket_id=attachment.ticket_id)  # stamps updated_at: not requeued
+            failed += 1
+            continue
+        Attachment.objects.filter(id=attachment.id).update(sweeps=attachment.sweeps + 1, swept_at=now)
+        attachment_process_task.delay(attachment_id=attachment.id)
+        requeued += 1
+    return requeued, failed
+
+
+def ticket_media_settle_stale(*, stale: datetime) -> int:
+    """Tickets left in PROCESSING since before `stale` although no attachment is pending (the
+    settling step's message was lost, or the broker was down when it was sent): settled now."""
+    waiting = (
+        Ticket.objects.filter(status=Ticket.Status.PROCESSING, updated_at__lt=stale)
+        .exclude(attachments__status__in=[Attachment.Status.QUEUED, Attachment.Status.PROCESSING])
+        .values_list("id", flat=True)[:500]
+    )
+    # settling stamps updated_at: the next sweep's TRIAGING requeue does not send it again
+    return sum(ticket_media_settle(ticket_id=ticket_id) for ticket_id in waiting)

@@ -3,19 +3,18 @@ with progress, expiry of finished files, and the weekly email."""
 
 from __future__ import annotations
 
-import csv
 import io
 import logging
 import tempfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.core.mail import EmailMessage
@@ -24,7 +23,7 @@ from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from triage.adapters.export import TICKET_COLUMNS, csv_stream, neutralize, xlsx_write
+from triage.adapters.export import TICKET_COLUMNS, csv_stream, csv_writer, neutralize, xlsx_write
 from triage.adapters.export.render import Sheet, XlsxResult
 from triage.models import ReportExport
 from triage.roles import MANAGERS_GROUP
@@ -75,7 +74,7 @@ def report_csv_stream(
 
 def _with_header(blocks: Iterator[bytes], on_progress: Progress | None) -> Iterator[bytes]:
     header = io.StringIO()
-    csv.writer(header, lineterminator="\n").writerow([neutralize(h) for h in HEADERS])
+    csv_writer(header).writerow([neutralize(h) for h in HEADERS])
     yield header.getvalue().encode()
     lines = reported = 0
     for block in blocks:
@@ -145,7 +144,7 @@ def report_export_is_large(*, filters: ReportFilters) -> bool:
 
 
 @transaction.atomic
-def report_export_create(*, user: AbstractBaseUser, filters: ReportFilters, fmt: str) -> ReportExport:
+def report_export_create(*, user: User, filters: ReportFilters, fmt: str) -> ReportExport:
     """Record a background export and queue it once the row is committed."""
     from triage.tasks import report_export_run_task
 
@@ -314,3 +313,25 @@ def report_weekly_send(*, now: Any = None) -> int:
         message.attach(name, path.read_bytes(), XLSX_CONTENT_TYPE)
         message.send()
     return len(recipients)
+
+
+def report_export_requeue_stale(*, stale: datetime, now: datetime) -> tuple[int, int]:
+    """Exports QUEUED since before `stale` are queued again (the claim makes a duplicate a no-op);
+    one RUNNING for longer than its task may run was killed with its worker (a redelivery would have
+    restarted it): failed with a reason, the person asks again. Returns (requeued, failed)."""
+    from triage.tasks import report_export_run_task
+
+    limit_s = report_export_run_task.time_limit or 3600
+    dead = stale - timedelta(seconds=limit_s)
+    failed = ReportExport.objects.filter(status=ReportExport.Status.RUNNING, created_at__lt=dead).update(
+        status=ReportExport.Status.FAILED,
+        finished_at=now,
+        error_message="the export stopped before it finished (found by the sweep); please ask for it again",
+    )
+    requeued = 0
+    for export_id in ReportExport.objects.filter(
+        status=ReportExport.Status.QUEUED, created_at__lt=stale
+    ).values_list("id", flat=True)[:100]:
+        report_export_run_task.delay(export_id=export_id)
+        requeued += 1
+    return requeued, failed

@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping
 from datetime import datetime
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -41,7 +41,7 @@ def ticket_version(*, ticket: Ticket) -> str:
 
 @transaction.atomic
 def review_record(
-    *, ticket_id: int, user: AbstractBaseUser, values: Mapping[str, str], seen_version: str | None = None
+    *, ticket_id: int, user: User, values: Mapping[str, str], seen_version: str | None = None
 ) -> ReviewDecision:
     """Set the ticket's final values and record who decided what, and what it was before.
 
@@ -102,7 +102,7 @@ def _changes_since(*, ticket: Ticket, seen_version: str) -> list[str]:
     return changes or ["the ticket was updated by someone else"]
 
 
-def review_bulk_accept(*, ticket_ids: list[int], user: AbstractBaseUser) -> tuple[list[int], list[str]]:
+def review_bulk_accept(*, ticket_ids: list[int], user: User) -> tuple[list[int], list[str]]:
     """Accept the model's proposal on each ticket that has one and is waiting for review.
 
     Returns (accepted ids, one reason per ticket skipped). Each ticket is its own transaction: a
@@ -132,9 +132,7 @@ def review_bulk_accept(*, ticket_ids: list[int], user: AbstractBaseUser) -> tupl
 
 
 @transaction.atomic
-def ticket_assign(
-    *, ticket_id: int, user: AbstractBaseUser, assignee: AbstractBaseUser | None, queue: str
-) -> TicketEvent | None:
+def ticket_assign(*, ticket_id: int, user: User, assignee: User | None, queue: str) -> TicketEvent | None:
     """Give the ticket to a person and/or a queue; recorded with what it was. None: nothing changed."""
     ticket = Ticket.objects.select_for_update(of=("self",)).get(id=ticket_id)
     before = {"assignee": ticket.assignee.get_username() if ticket.assignee else "", "queue": ticket.queue}
@@ -154,7 +152,7 @@ class InvalidDuplicate(Exception):
 
 
 @transaction.atomic
-def ticket_mark_duplicate(*, ticket_id: int, user: AbstractBaseUser, original_reference: str) -> TicketEvent:
+def ticket_mark_duplicate(*, ticket_id: int, user: User, original_reference: str) -> TicketEvent:
     """Say this ticket repeats another (TRI-<id>); a ticket is never its own, or a loop's, original."""
     ticket = Ticket.objects.select_for_update(of=("self",)).get(id=ticket_id)
     reference = original_reference.strip().upper()
@@ -184,7 +182,7 @@ def ticket_mark_duplicate(*, ticket_id: int, user: AbstractBaseUser, original_re
     )
 
 
-def ticket_retriage(*, ticket_id: int, user: AbstractBaseUser, provider: str, thinking: str) -> bool:
+def ticket_retriage(*, ticket_id: int, user: User, provider: str, thinking: str) -> bool:
     """Run triage again with the provider and thinking mode chosen; reviewed values stay as they are
     (a run never overwrites them). False when the ticket is still being processed."""
     from triage.tasks import ticket_triage_task

@@ -102,8 +102,10 @@ def durable_store(*, key: str, fileobj: IO[bytes], size: int) -> None:
             shutil.copyfileobj(fileobj, out, 1024 * 1024)
             out.flush()
             os.fsync(out.fileno())
-        if default_storage.file_permissions_mode is not None:
-            os.chmod(tmp, default_storage.file_permissions_mode)
+        # FileSystemStorage's setting (a storage with a path is one); Storage itself has none
+        mode = getattr(default_storage, "file_permissions_mode", None)
+        if mode is not None:
+            os.chmod(tmp, mode)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 
 from triage.models import TaxonomyChange, TaxonomyField, TaxonomyValue
@@ -32,7 +32,7 @@ def taxonomy_seed_defaults(*, model: type[TaxonomyValue] = TaxonomyValue) -> int
     return created
 
 
-# --- The managers' taxonomy editor (issue 7) ------------------------------------------------------
+# --- The managers' taxonomy editor --------------------------------------------------------------
 # Values are never deleted: tickets, reviews and trained models keep the slug, so a value goes out of
 # use by deactivation (it leaves the model's choices and the review form; old tickets still show it).
 
@@ -41,14 +41,14 @@ class TaxonomyEditError(ValueError):
     """A change the editor refuses, with a message for the page."""
 
 
-def _record(*, row: TaxonomyValue, action: str, before: str, after: str, user: AbstractBaseUser) -> None:
+def _record(*, row: TaxonomyValue, action: str, before: str, after: str, user: User) -> None:
     TaxonomyChange.objects.create(
         taxonomy_value=row, action=action, before=before, after=after, changed_by=user
     )
 
 
 @transaction.atomic
-def taxonomy_value_add(*, field: str, value: str, label: str, user: AbstractBaseUser) -> TaxonomyValue:
+def taxonomy_value_add(*, field: str, value: str, label: str, user: User) -> TaxonomyValue:
     if field not in TaxonomyField.values:
         raise TaxonomyEditError(f"Unknown field {field!r}.")
     if TaxonomyValue.objects.filter(field=field, value=value).exists():
@@ -62,7 +62,7 @@ def taxonomy_value_add(*, field: str, value: str, label: str, user: AbstractBase
 
 
 @transaction.atomic
-def taxonomy_value_rename(*, value_id: int, label: str, user: AbstractBaseUser) -> TaxonomyValue:
+def taxonomy_value_rename(*, value_id: int, label: str, user: User) -> TaxonomyValue:
     """Change the label people and the model see; the slug stored on tickets stays."""
     row = TaxonomyValue.objects.select_for_update().get(id=value_id)
     label = label.strip()
@@ -76,7 +76,7 @@ def taxonomy_value_rename(*, value_id: int, label: str, user: AbstractBaseUser) 
 
 
 @transaction.atomic
-def taxonomy_value_set_active(*, value_id: int, active: bool, user: AbstractBaseUser) -> TaxonomyValue:
+def taxonomy_value_set_active(*, value_id: int, active: bool, user: User) -> TaxonomyValue:
     row = TaxonomyValue.objects.select_for_update().get(id=value_id)
     if row.is_active == active:
         return row  # a double click records nothing

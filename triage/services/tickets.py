@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import IO
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core import signing
 from django.core.files.storage import default_storage
 from django.db import transaction
@@ -30,7 +30,7 @@ def ticket_create(
     requester_email: str,
     uploads: Sequence[Upload] = (),
     staged: Sequence[StagedUpload] = (),
-    created_by: AbstractBaseUser | None = None,
+    created_by: User | None = None,
     channel: str = Ticket.Channel.WEB,
 ) -> Ticket:
     """Create a ticket with its attachments. Raises MediaRejected if an upload is unacceptable
@@ -76,7 +76,7 @@ def ticket_create(
     return ticket
 
 
-# --- Browser intake (issue 7): each file is uploaded on its own, before the ticket exists --------
+# --- Browser uploads: each file is uploaded on its own, before the ticket exists ----------------
 # The page uploads every file as soon as it is added (one request each, with its own progress bar)
 # and gets back a signed token; the ticket form then carries the tokens instead of the bytes. A file
 # that fails is retried or removed alone: the form's text and the other files are never lost, and
@@ -96,7 +96,7 @@ class StagedUpload:
     token: str
 
 
-def upload_stage(*, upload: Upload, user: AbstractBaseUser) -> StagedUpload:
+def upload_stage(*, upload: Upload, user: User) -> StagedUpload:
     """Check and store one browser upload; the token names it in the ticket form. Raises
     MediaRejected. The blob is content-addressed: an abandoned upload costs its bytes, once."""
     checked = upload_check(fileobj=upload.fileobj, name=upload.name, size_bytes=upload.size_bytes)
@@ -114,7 +114,7 @@ def upload_stage(*, upload: Upload, user: AbstractBaseUser) -> StagedUpload:
     return StagedUpload(checked=checked, key=key, token=token)
 
 
-def staged_upload_get(*, token: str, user: AbstractBaseUser) -> StagedUpload:
+def staged_upload_get(*, token: str, user: User) -> StagedUpload:
     """The staged upload a token names, for this user only. Raises MediaRejected when the token is
     forged, someone else's, older than a day, or its blob is gone."""
     try:

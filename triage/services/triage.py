@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -16,9 +16,18 @@ from django.utils import timezone
 
 from triage import selectors
 from triage.adapters.llm.base import ImagePart, Taxonomy, TicketInput, TriageClient, TriageOutcome, VideoPart
+from triage.adapters.llm.text_budget import head_tail, model_text
 from triage.adapters.media.pipeline import STORYBOARD_TILES
 from triage.adapters.media.video import format_timestamp
-from triage.models import REVIEWED_STATES, Attachment, Rendition, ReviewDecision, Ticket, TriageRun
+from triage.models import (
+    REVIEWED_STATES,
+    Attachment,
+    InboundEmail,
+    Rendition,
+    ReviewDecision,
+    Ticket,
+    TriageRun,
+)
 from triage.redact import redact
 from triage.services import costs
 from triage.services.llm_limits import LimitedClient
@@ -36,11 +45,12 @@ def _local_model() -> TriageClient:
 
 
 @functools.lru_cache(maxsize=4)
-def _kimi_client(**config: object) -> TriageClient:
-    """One client per configuration and process, so its HTTP connection pool is reused."""
+def _kimi_client(**config: Any) -> TriageClient:
+    """One client per configuration and process, so its HTTP connection pool is reused. `config` is
+    KimiClient's keyword arguments (hashable values, for the cache)."""
     from triage.adapters.llm.kimi import KimiClient
 
-    return KimiClient(**config)  # type: ignore[arg-type]
+    return KimiClient(**config)
 
 
 def triage_client_get(*, provider: str | None = None, thinking: str | None = None) -> TriageClient:
@@ -151,12 +161,14 @@ def ticket_input_build(*, ticket: Ticket, accepts_video: bool = False) -> Ticket
     return TicketInput(
         ticket_id=ticket.id,
         subject=ticket.subject,
-        body=ticket.description + _email_thread_text(ticket),
+        body=model_text(_messages_newest_first(ticket), max_chars=_model_text_chars()).text,
         requester=ticket.requester_email,
         images=tuple(images),
         videos=tuple(videos),
         notes=tuple(notes),
-        ocr_text=ticket_ocr_text(ticket_id=ticket.id),
+        # Read from screenshots and frames: a recording's worth can be long too; a quarter of the
+        # budget, head and tail.
+        ocr_text=head_tail(ticket_ocr_text(ticket_id=ticket.id), _model_text_chars() // 4),
     )
 
 
@@ -165,13 +177,28 @@ def _read(rendition: Rendition) -> bytes:
         return fh.read()
 
 
-def _email_thread_text(ticket: Ticket) -> str:
-    """Follow-up emails of the ticket, so a re-triage reads the whole thread."""
-    if ticket.channel != Ticket.Channel.EMAIL:
-        return ""
-    from triage.services.intake import ticket_thread_text
+def _model_text_chars() -> int:
+    return settings.TRIAGE_MODEL_TEXT_CHARS
 
-    return ticket_thread_text(ticket=ticket)
+
+def _messages_newest_first(ticket: Ticket) -> list[str]:
+    """The ticket's messages for the model, newest first: each follow-up mail of an email ticket
+    (its quoted history was split off at intake), then the message that opened the ticket. The
+    whole text stays on the ticket and its InboundEmail rows; model_text picks what fits."""
+    if ticket.channel != Ticket.Channel.EMAIL:
+        return [ticket.description]
+    follow_ups = (
+        InboundEmail.objects.filter(ticket=ticket, status=InboundEmail.Status.THREADED)
+        .order_by("-received_at", "-id")
+        .values_list("from_email", "received_at", "body_text")
+    )
+    messages = [
+        f"--- Follow-up from {sender or 'unknown sender'} on {received:%Y-%m-%d %H:%M} ---\n{text}"
+        for sender, received, text in follow_ups
+    ]
+    if not messages:
+        return [ticket.description]
+    return [*messages, f"--- The message that opened the ticket ---\n{ticket.description}"]
 
 
 class TriageRetryLater(Exception):
@@ -310,23 +337,32 @@ def _provisional_record(*, ticket: Ticket, failed: TriageOutcome) -> TriageRun:
         )
     extra = {
         **outcome.extra,
-        "provisional": True,
         "instead_of": failed.provider,
         "failed_error_kind": failed.error_kind,
         "failed_error": redact(failed.error_message)[:500],
-        "catch_up": bool(failed.extra.get("transient")),
     }
     return triage_run_record(
-        run_id=run.id, outcome=dataclasses.replace(outcome, extra=extra), status=Ticket.Status.MANUAL_TRIAGE
+        run_id=run.id,
+        outcome=dataclasses.replace(outcome, extra=extra),
+        status=Ticket.Status.MANUAL_TRIAGE,
+        provisional=True,
+        catch_up=bool(failed.extra.get("transient")),
     )
 
 
 @transaction.atomic
 def triage_run_record(
-    *, run_id: int, outcome: TriageOutcome, final: bool = True, status: str | None = None
+    *,
+    run_id: int,
+    outcome: TriageOutcome,
+    final: bool = True,
+    status: str | None = None,
+    provisional: bool = False,
+    catch_up: bool = False,
 ) -> TriageRun:
     """Persist a run's outcome; with `final`, move the ticket on (NEEDS_REVIEW, or MANUAL_TRIAGE
-    when the run failed; `status` overrides, e.g. a provisional proposal still needs a person)."""
+    when the run failed; `status` overrides, e.g. a provisional proposal still needs a person).
+    `provisional`: the offline model's stand-in for Kimi; `catch_up`: the sweep tries Kimi again."""
     run = TriageRun.objects.select_for_update().get(id=run_id)
     run.model = outcome.model[:64]
     run.prompt_version = outcome.prompt_version[:32]
@@ -351,6 +387,8 @@ def triage_run_record(
     estimated = outcome.extra.get("estimated_prompt_tokens")
     run.estimated_prompt_tokens = estimated if isinstance(estimated, int) else None
     run.details = {k: v for k, v in outcome.extra.items() if k != "estimated_prompt_tokens"}
+    run.provisional = provisional
+    run.catch_up = catch_up
     run.save()
     if not final:
         return run
@@ -398,59 +436,21 @@ def ticket_mark_manual(*, ticket_id: int, message: str) -> None:
     logger.error("ticket %s sent to manual triage: %s", ticket_id, message)
 
 
-_MAX_SWEEPS = 3  # requeues of one attachment before it is failed with a reason
-
-
-def triage_sweep(*, now: datetime | None = None) -> dict[str, int]:
-    """Find work stuck in an intermediate state (a worker killed, a message lost, the broker down
-    when the work was enqueued) and requeue it, or fail it with a reason.
-
-    Every intermediate state, older than TRIAGE_STALE_AFTER_S:
-    - TriageRun RUNNING: closed as FAILED/timeout ("abandoned"); the ticket's own retry makes a new run.
-    - Attachment QUEUED/PROCESSING: queued again (the job is idempotent), failed after _MAX_SWEEPS.
-    - Ticket PROCESSING whose attachments are all finished: settled (sent on to triage).
-    - Ticket TRIAGING: queued again.
-    - InboundEmail RECEIVED/PROCESSING: queued again, quarantined (a ticket a person sees) after
-      _MAX_SWEEPS, so a message that kills the worker every time does not loop for ever.
-    - ReportExport QUEUED: queued again (the claim makes a duplicate a no-op); RUNNING past the
-      export task's time limit: failed with a reason (the person asks again).
-    Tickets a provisional offline proposal left in manual triage after transient Kimi trouble are
-    triaged again once (catch-up). Returns what it did, by kind.
-    """
-    from triage.tasks import attachment_process_task, ticket_triage_task
-
-    now = now or timezone.now()
-    stale = now - timedelta(seconds=settings.TRIAGE_STALE_AFTER_S)
-    done = dict.fromkeys(
-        ("attachments", "tickets", "runs", "catch_up", "settled", "emails", "exports", "failed"), 0
-    )
-    done["runs"] = TriageRun.objects.filter(status=TriageRun.Status.RUNNING, started_at__lt=stale).update(
+def triage_run_abandon_stale(*, stale: datetime, now: datetime) -> int:
+    """Runs still RUNNING that started before `stale`: their worker stopped. Closed as FAILED/timeout
+    ("abandoned"); the ticket's own retry or requeue makes a new run."""
+    return TriageRun.objects.filter(status=TriageRun.Status.RUNNING, started_at__lt=stale).update(
         status=TriageRun.Status.FAILED,
         finished_at=now,
         error_kind=TriageRun.ErrorKind.TIMEOUT,
         error_message="abandoned: the worker stopped before it finished (found by the sweep)",
     )
-    for attachment in Attachment.objects.filter(
-        status__in=[Attachment.Status.QUEUED, Attachment.Status.PROCESSING], created_at__lt=stale
-    ).order_by("id")[:500]:
-        meta = attachment.metadata or {}
-        sweeps = _sweeps_so_far(meta, stale=stale)
-        if sweeps is None:
-            continue
-        if sweeps >= _MAX_SWEEPS:
-            from triage.services.media import attachment_mark_failed, ticket_media_settle
 
-            attachment_mark_failed(
-                attachment_id=attachment.id,
-                kind="bug",
-                message=f"processing never finished, even after {sweeps} more tries",
-            )
-            ticket_media_settle(ticket_id=attachment.ticket_id)  # stamps updated_at: not requeued below
-            done["failed"] += 1
-            continue
-        Attachment.objects.filter(id=attachment.id).update(metadata=_swept(meta, sweeps=sweeps, now=now))
-        attachment_process_task.delay(attachment_id=attachment.id)
-        done["attachments"] += 1
+
+def ticket_triage_requeue_stale(*, stale: datetime, now: datetime) -> int:
+    """Tickets TRIAGING since before `stale` with no run going: their triage is queued again."""
+    from triage.tasks import ticket_triage_task
+
     # a run still going (started within the window) is that ticket's triage: not a second one
     running = TriageRun.objects.filter(
         ticket_id=OuterRef("pk"), status=TriageRun.Status.RUNNING, started_at__gte=stale
@@ -458,116 +458,38 @@ def triage_sweep(*, now: datetime | None = None) -> dict[str, int]:
     stuck = Ticket.objects.filter(status=Ticket.Status.TRIAGING, updated_at__lt=stale).exclude(
         Exists(running)
     )
+    requeued = 0
     for ticket_id in stuck.values_list("id", flat=True)[:500]:
         Ticket.objects.filter(id=ticket_id).update(updated_at=now)  # not again on the next sweep
         ticket_triage_task.delay(ticket_id=ticket_id)
-        done["tickets"] += 1
-    # after the TRIAGING requeue: a ticket settled here is enqueued once, by the settling step
-    done["settled"] = _sweep_settle(stale=stale)
-    emails, failed = _sweep_emails(now=now, stale=stale)
-    done["emails"] += emails
-    done["failed"] += failed
-    exports, failed = _sweep_exports(now=now, stale=stale)
-    done["exports"] += exports
-    done["failed"] += failed
-    if settings.TRIAGE_PROVIDER != "local":
-        catch_up = Ticket.objects.filter(
-            status=Ticket.Status.MANUAL_TRIAGE,
-            latest_run__details__provisional=True,
-            latest_run__details__catch_up=True,
-            latest_run__finished_at__lt=stale,
-        ).values_list("id", flat=True)[:100]
-        for ticket_id in catch_up:
-            moved = Ticket.objects.filter(id=ticket_id, status=Ticket.Status.MANUAL_TRIAGE).update(
-                status=Ticket.Status.TRIAGING, updated_at=now
-            )
-            if moved:
-                # once only: if Kimi is still down, the next provisional run is the answer
-                for run in TriageRun.objects.filter(ticket_id=ticket_id, details__catch_up=True):
-                    run.details = {**run.details, "catch_up": False}
-                    run.save(update_fields=["details"])
-                ticket_triage_task.delay(ticket_id=ticket_id)
-                done["catch_up"] += moved
-    if any(done.values()):
-        logger.warning("sweep: %s", done)
-    return done
-
-
-def _sweeps_so_far(record: dict, *, stale: datetime) -> int | None:
-    """How often the sweep has requeued this row (kept in its JSON details), or None when a recent
-    sweep requeued it and that job still has its time."""
-    if record.get("swept_at", 0) > stale.timestamp():
-        return None
-    return int(record.get("sweeps", 0))
-
-
-def _swept(record: dict, *, sweeps: int, now: datetime) -> dict:
-    return {**record, "sweeps": sweeps + 1, "swept_at": now.timestamp()}
-
-
-def _sweep_settle(*, stale: datetime) -> int:
-    """Tickets left in PROCESSING although no attachment is pending (the settling step's message
-    was lost, or the broker was down when it was sent)."""
-    from triage.services.media import ticket_media_settle
-
-    waiting = (
-        Ticket.objects.filter(status=Ticket.Status.PROCESSING, updated_at__lt=stale)
-        .exclude(attachments__status__in=[Attachment.Status.QUEUED, Attachment.Status.PROCESSING])
-        .values_list("id", flat=True)[:500]
-    )
-    # settling stamps updated_at: the next sweep's TRIAGING requeue does not send it again
-    return sum(ticket_media_settle(ticket_id=ticket_id) for ticket_id in waiting)
-
-
-def _sweep_emails(*, now: datetime, stale: datetime) -> tuple[int, int]:
-    """Inbound mail stored but never parsed: requeue it; after _MAX_SWEEPS, quarantine it."""
-    from triage.models import InboundEmail
-    from triage.services.intake import inbound_email_quarantine
-    from triage.tasks import inbound_email_process_task
-
-    requeued = failed = 0
-    for email in InboundEmail.objects.filter(
-        status__in=[InboundEmail.Status.RECEIVED, InboundEmail.Status.PROCESSING], received_at__lt=stale
-    ).order_by("id")[:500]:
-        details = email.details or {}
-        sweeps = _sweeps_so_far(details, stale=stale)
-        if sweeps is None:
-            continue
-        if sweeps >= _MAX_SWEEPS:
-            inbound_email_quarantine(
-                inbound_email_id=email.id,
-                kind="bug",
-                message=f"reading the message never finished, even after {sweeps} more tries "
-                f"({email.attempts} attempts in all)",
-            )
-            failed += 1
-            continue
-        InboundEmail.objects.filter(id=email.id).update(details=_swept(details, sweeps=sweeps, now=now))
-        inbound_email_process_task.delay(inbound_email_id=email.id)
         requeued += 1
-    return requeued, failed
+    return requeued
 
 
-def _sweep_exports(*, now: datetime, stale: datetime) -> tuple[int, int]:
-    """Exports never started are queued again; one RUNNING for longer than its task may run was
-    killed with its worker (a redelivery would have restarted it): failed with a reason."""
-    from triage.models import ReportExport
-    from triage.tasks import report_export_run_task
+def ticket_triage_catch_up(*, stale: datetime, now: datetime) -> int:
+    """Tickets a provisional offline proposal left in manual triage after transient Kimi trouble
+    (finished before `stale`) are triaged again, once; nothing to do with the offline model."""
+    from triage.tasks import ticket_triage_task
 
-    limit_s = report_export_run_task.time_limit or 3600
-    dead = now - timedelta(seconds=limit_s + settings.TRIAGE_STALE_AFTER_S)
-    failed = ReportExport.objects.filter(status=ReportExport.Status.RUNNING, created_at__lt=dead).update(
-        status=ReportExport.Status.FAILED,
-        finished_at=now,
-        error_message="the export stopped before it finished (found by the sweep); please ask for it again",
-    )
-    requeued = 0
-    for export_id in ReportExport.objects.filter(
-        status=ReportExport.Status.QUEUED, created_at__lt=stale
-    ).values_list("id", flat=True)[:100]:
-        report_export_run_task.delay(export_id=export_id)
-        requeued += 1
-    return requeued, failed
+    if settings.TRIAGE_PROVIDER == "local":
+        return 0
+    caught_up = 0
+    waiting = Ticket.objects.filter(
+        status=Ticket.Status.MANUAL_TRIAGE,
+        latest_run__provisional=True,
+        latest_run__catch_up=True,
+        latest_run__finished_at__lt=stale,
+    ).values_list("id", flat=True)[:100]
+    for ticket_id in waiting:
+        moved = Ticket.objects.filter(id=ticket_id, status=Ticket.Status.MANUAL_TRIAGE).update(
+            status=Ticket.Status.TRIAGING, updated_at=now
+        )
+        if moved:
+            # once only: if Kimi is still down, the next provisional run is the answer
+            TriageRun.objects.filter(ticket_id=ticket_id, catch_up=True).update(catch_up=False)
+            ticket_triage_task.delay(ticket_id=ticket_id)
+            caught_up += moved
+    return caught_up
 
 
 def _offline_agrees(result: Any, ticket_input: TicketInput, taxonomy: Taxonomy) -> bool:

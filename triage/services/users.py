@@ -8,31 +8,30 @@ Accounts are never deleted: tickets, reviews and audit rows point at them.
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.base_user import AbstractBaseUser
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, User
 from django.db import transaction
 
-from triage.roles import AGENTS_GROUP, MANAGERS_GROUP, Role, user_role
+from triage.roles import AGENTS_GROUP, MANAGERS_GROUP, Role, user_role, user_role_remember
 
 
 class UserEditError(ValueError):
     """A change the users page refuses, with a message for the page."""
 
 
-def _apply_role(user: AbstractBaseUser, role: Role) -> None:
+def _apply_role(user: User, role: Role) -> None:
     managers, _ = Group.objects.get_or_create(name=MANAGERS_GROUP)
     agents, _ = Group.objects.get_or_create(name=AGENTS_GROUP)
-    user.is_superuser = user.is_staff = role == Role.ADMIN  # type: ignore[attr-defined]
+    user.is_superuser = user.is_staff = role == Role.ADMIN
     user.save(update_fields=["is_superuser", "is_staff"])
-    user.groups.remove(managers, agents)  # type: ignore[attr-defined]
-    user.groups.add(managers if role in (Role.MANAGER, Role.ADMIN) else agents)  # type: ignore[attr-defined]
-    user.__dict__.pop("_triage_is_manager", None)
+    user.groups.remove(managers, agents)
+    user.groups.add(managers if role in (Role.MANAGER, Role.ADMIN) else agents)
+    user_role_remember(user, is_manager=None)
 
 
 @transaction.atomic
 def user_create(
     *, username: str, email: str, first_name: str, last_name: str, role: Role, password: str
-) -> AbstractBaseUser:
+) -> User:
     """`password` is validated by the form (AUTH_PASSWORD_VALIDATORS); the person changes it later
     at /accounts/password_change/."""
     model = get_user_model()
@@ -45,13 +44,13 @@ def user_create(
     return user
 
 
-def _last_admin(user: AbstractBaseUser) -> bool:
+def _last_admin(user: User) -> bool:
     others = get_user_model().objects.filter(is_superuser=True, is_active=True).exclude(pk=user.pk)
     return user_role(user) == Role.ADMIN and not others.exists()
 
 
 @transaction.atomic
-def user_set_role(*, user_id: int, role: Role, by: AbstractBaseUser) -> AbstractBaseUser:
+def user_set_role(*, user_id: int, role: Role, by: User) -> User:
     user = get_user_model().objects.select_for_update().get(pk=user_id)
     if user.pk == by.pk and role != Role.ADMIN:
         raise UserEditError("You cannot take the administrator role from yourself.")
@@ -62,7 +61,7 @@ def user_set_role(*, user_id: int, role: Role, by: AbstractBaseUser) -> Abstract
 
 
 @transaction.atomic
-def user_set_active(*, user_id: int, active: bool, by: AbstractBaseUser) -> AbstractBaseUser:
+def user_set_active(*, user_id: int, active: bool, by: User) -> User:
     """A deactivated user cannot sign in and their open sessions stop working (Django checks
     `is_active` on every request through ModelBackend)."""
     user = get_user_model().objects.select_for_update().get(pk=user_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
@@ -17,6 +17,7 @@ from triage.forms import QueueFilterForm
 from triage.models import Ticket
 from triage.roles import agent_required
 from triage.services.review import review_bulk_accept
+from triage.views import AuthedRequest
 
 # ?status= keys; "processing" covers both worker stages, since to a reviewer they mean "not yet".
 STATUS_FILTERS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -31,7 +32,7 @@ STATUS_FILTERS: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
-def _filter_form(request: HttpRequest, taxonomy: Taxonomy) -> QueueFilterForm:
+def _filter_form(request: AuthedRequest, taxonomy: Taxonomy) -> QueueFilterForm:
     entries = {"category": taxonomy.categories, "priority": taxonomy.priorities, "queue": taxonomy.queues}
     return QueueFilterForm(
         request.GET,
@@ -62,7 +63,7 @@ def _filters(
     )
 
 
-def _row(request: HttpRequest, row_id: str) -> HttpResponse:
+def _row(request: AuthedRequest, row_id: str) -> HttpResponse:
     ticket = selectors.review_queue_list().filter(id=row_id).first() if row_id.isdigit() else None
     if ticket is None:
         return HttpResponse("")  # deleted meanwhile: the swap removes the row, and its polling
@@ -74,12 +75,12 @@ def _row(request: HttpRequest, row_id: str) -> HttpResponse:
     return render(request, "triage/queue.html#ticket-row", context)
 
 
-def _status_filter(request: HttpRequest) -> str:
+def _status_filter(request: AuthedRequest) -> str:
     status_filter = request.GET.get("status", "").lower()
     return status_filter if status_filter in STATUS_FILTERS else ""
 
 
-def _new_tickets(request: HttpRequest, since: str) -> HttpResponse:
+def _new_tickets(request: AuthedRequest, since: str) -> HttpResponse:
     """The queue's poll: how many tickets matching the page's filters arrived after `since` (the
     newest id when the page was drawn). Counting ids past a marker is an index range scan, cheap
     every few seconds; the table itself is only redrawn when the reviewer asks (so nothing ticked
@@ -94,7 +95,7 @@ def _new_tickets(request: HttpRequest, since: str) -> HttpResponse:
 
 @require_safe
 @agent_required
-def review_queue(request: HttpRequest) -> HttpResponse:
+def review_queue(request: AuthedRequest) -> HttpResponse:
     if request.htmx and "row" in request.GET:
         response = _row(request, request.GET["row"])
     elif request.htmx and "since" in request.GET:
@@ -136,7 +137,7 @@ def review_queue(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @agent_required
-def review_queue_bulk(request: HttpRequest) -> HttpResponse:
+def review_queue_bulk(request: AuthedRequest) -> HttpResponse:
     """Bulk actions from the queue's checkboxes; back to the same filtered view."""
     ids = [int(v) for v in request.POST.getlist("ticket") if v.isdigit()][:200]
     back = request.POST.get("next", "")

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Mapping
 from datetime import date, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core.files.storage import default_storage
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -20,26 +22,29 @@ from triage.adapters import charts
 from triage.forms import ReportFilterForm
 from triage.models import ReportExport, TaxonomyField, Ticket
 from triage.roles import manager_required
-from triage.selectors_reports import Dashboard, ReportFilters, report_dashboard_get
+from triage.selectors_reports import Dashboard, ReportFilters
 from triage.services import reports
+from triage.services.report_rollups import report_dashboard_current
+from triage.views import AuthedRequest
 
 DEFAULT_DAYS = 28
 TEMPLATE = "triage/reports/dashboard.html"
 
 
-def _filter_form(request: HttpRequest) -> tuple[ReportFilterForm, ReportFilters]:
+def _filter_form(request: AuthedRequest) -> tuple[ReportFilterForm, ReportFilters]:
     choices = {
         "queue": selectors.taxonomy_choices(field=TaxonomyField.QUEUE),
         "category": selectors.taxonomy_choices(field=TaxonomyField.CATEGORY),
         "channel": Ticket.Channel.choices,
     }
-    data = request.GET if request.method == "GET" else request.POST
+    data: Mapping[str, object] = request.GET if request.method == "GET" else request.POST
+    today = timezone.localdate()
+    default = ReportFilters(date_from=today - timedelta(days=DEFAULT_DAYS - 1), date_to=today)
     if not any(data.get(k) for k in ("date_from", "date_to", "queue", "channel", "category")):
-        today = timezone.localdate()
-        data = {"date_from": today - timedelta(days=DEFAULT_DAYS - 1), "date_to": today}
+        data = default.as_dict()
     form = ReportFilterForm(data, choices=choices)
     if not form.is_valid():
-        return form, ReportFilters()
+        return form, default  # the errors show above the default range, never all time by mistake
     cd = form.cleaned_data
     return form, ReportFilters(
         date_from=cd["date_from"],
@@ -137,9 +142,9 @@ def _charts(d: Dashboard, labels: dict[str, dict[str, str]]) -> dict[str, Any]:
 
 @require_safe
 @manager_required
-def reports_dashboard(request: HttpRequest) -> HttpResponse:
+def reports_dashboard(request: AuthedRequest) -> HttpResponse:
     form, filters = _filter_form(request)
-    dashboard = report_dashboard_get(filters=filters)
+    dashboard = report_dashboard_current(filters=filters)
     labels = selectors.taxonomy_labels()
     context = {
         "form": form,
@@ -162,7 +167,7 @@ def _filename(filters: ReportFilters, fmt: str) -> str:
 
 @require_POST
 @manager_required
-def report_export(request: HttpRequest) -> HttpResponse:
+def report_export(request: AuthedRequest) -> HttpResponseBase:
     """Small exports download at once; large ones become a background job shown on the page."""
     form, filters = _filter_form(request)
     fmt = request.POST.get("format", "csv")
@@ -187,7 +192,7 @@ def report_export(request: HttpRequest) -> HttpResponse:
 
 @require_safe
 @manager_required
-def report_export_status(request: HttpRequest, export_id: int) -> HttpResponse:
+def report_export_status(request: AuthedRequest, export_id: int) -> HttpResponse:
     export = get_object_or_404(ReportExport, id=export_id, requested_by=request.user)
     return render(
         request, f"{TEMPLATE}#export-row", {"export": export, "poll_s": settings.TRIAGE_POLL_INTERVAL_S}
@@ -196,7 +201,7 @@ def report_export_status(request: HttpRequest, export_id: int) -> HttpResponse:
 
 @require_safe
 @manager_required
-def report_export_download(request: HttpRequest, export_id: int) -> HttpResponse:
+def report_export_download(request: AuthedRequest, export_id: int) -> HttpResponseBase:
     export = get_object_or_404(ReportExport, id=export_id, requested_by=request.user)
     if export.status != ReportExport.Status.DONE or (
         export.expires_at and export.expires_at <= timezone.now()

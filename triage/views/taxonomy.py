@@ -6,7 +6,7 @@ Values are never deleted (tickets keep their slugs); each change is recorded wit
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -19,9 +19,10 @@ from triage.services.taxonomy import (
     taxonomy_value_rename,
     taxonomy_value_set_active,
 )
+from triage.views import AuthedRequest
 
 
-def _page(request: HttpRequest, *, add_form: TaxonomyAddForm, status: int = 200) -> HttpResponse:
+def _page(request: AuthedRequest, *, add_form: TaxonomyAddForm, status: int = 200) -> HttpResponse:
     rows = TaxonomyValue.objects.order_by("field", "position", "value")
     fields = [
         {"name": field.value, "label": field.label, "values": [r for r in rows if r.field == field.value]}
@@ -34,7 +35,7 @@ def _page(request: HttpRequest, *, add_form: TaxonomyAddForm, status: int = 200)
 
 @require_http_methods(["GET", "HEAD", "POST"])
 @manager_required
-def taxonomy_editor(request: HttpRequest) -> HttpResponse:
+def taxonomy_editor(request: AuthedRequest) -> HttpResponse:
     if request.method != "POST":
         return _page(request, add_form=TaxonomyAddForm())
     form = TaxonomyAddForm(request.POST)
@@ -51,7 +52,7 @@ def taxonomy_editor(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @manager_required
-def taxonomy_value_edit(request: HttpRequest, value_id: int) -> HttpResponse:
+def taxonomy_value_edit(request: AuthedRequest, value_id: int) -> HttpResponse:
     row = get_object_or_404(TaxonomyValue, id=value_id)
     action = request.POST.get("action", "")
     try:

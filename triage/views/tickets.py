@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
@@ -29,6 +31,7 @@ from triage.services.review import (
 )
 from triage.services.tickets import Upload, ticket_create, upload_stage
 from triage.templatetags.triage_tags import IN_PROGRESS
+from triage.views import AuthedRequest
 from triage.views.conversation import conversation_context
 
 FIELD_TITLES = {**dict(TaxonomyField.choices), "language": "Language", "summary": "Summary"}
@@ -36,7 +39,7 @@ FIELD_TITLES = {**dict(TaxonomyField.choices), "language": "Language", "summary"
 
 @require_http_methods(["GET", "HEAD", "POST"])
 @agent_required
-def ticket_create_page(request: HttpRequest) -> HttpResponse:
+def ticket_create_page(request: AuthedRequest) -> HttpResponse:
     """The new-ticket form. Works as a plain multipart POST; intake.js sends the files ahead
     (ticket_upload) and posts their tokens in `staged` instead."""
     if request.method == "POST":
@@ -73,7 +76,7 @@ def ticket_create_page(request: HttpRequest) -> HttpResponse:
 
 @agent_required
 @require_POST
-def ticket_upload(request: HttpRequest) -> JsonResponse:
+def ticket_upload(request: AuthedRequest) -> JsonResponse:
     """One file of a ticket being written, sent ahead by intake.js with its own progress bar.
 
     201 with a token the ticket form carries; 400 with the reason the file is refused."""
@@ -101,16 +104,28 @@ def ticket_upload(request: HttpRequest) -> JsonResponse:
     )
 
 
-def _has_proposal(ticket: Ticket) -> bool:
+def _proposal(ticket: Ticket) -> dict[str, Any] | None:
+    """The latest run's result when it is a finished proposal, else None."""
     run = ticket.latest_run
-    return bool(run and run.status == TriageRun.Status.DONE and run.result)
+    if (
+        run is None
+        or run.status != TriageRun.Status.DONE
+        or not isinstance(run.result, dict)
+        or not run.result
+    ):
+        return None
+    return run.result
+
+
+def _has_proposal(ticket: Ticket) -> bool:
+    return _proposal(ticket) is not None
 
 
 def _proposal_rows(ticket: Ticket, labels: dict[str, dict[str, str]]) -> list[dict]:
     """One row per classified field of the latest run: value, its label, confidence, current value."""
-    if not _has_proposal(ticket):
+    result = _proposal(ticket)
+    if result is None:
         return []
-    result = ticket.latest_run.result  # type: ignore[union-attr]
     rows = []
     for name in REVIEWED_FIELDS:
         if name == "summary":
@@ -145,9 +160,9 @@ _REPORT = (
 
 def _report(ticket: Ticket) -> list[dict]:
     """The model's structured report of the problem, each claim with what it rests on."""
-    if not _has_proposal(ticket):
+    result = _proposal(ticket)
+    if result is None:
         return []
-    result = ticket.latest_run.result  # type: ignore[union-attr]
     report = []
     for name, title in _REPORT:
         value = result.get(name)
@@ -159,11 +174,12 @@ def _report(ticket: Ticket) -> list[dict]:
 
 
 def _duplicates(ticket: Ticket) -> list[dict]:
-    if not _has_proposal(ticket):
+    result = _proposal(ticket)
+    if result is None:
         return []
     guesses = {
         d.get("reference"): d.get("confidence")
-        for d in ticket.latest_run.result.get("duplicate_of") or []  # type: ignore[union-attr]
+        for d in result.get("duplicate_of") or []
         if isinstance(d, dict)
     }
     found = selectors.tickets_by_reference(references=[r for r in guesses if isinstance(r, str)])
@@ -191,7 +207,7 @@ def _review_message(ticket: Ticket, decision: ReviewDecision) -> str:
 
 @require_http_methods(["GET", "HEAD", "POST"])
 @agent_required
-def ticket_detail(request: HttpRequest, ticket_id: int) -> HttpResponse:
+def ticket_detail(request: AuthedRequest, ticket_id: int) -> HttpResponse:
     try:
         ticket = selectors.ticket_get_for_review(ticket_id=ticket_id)
     except Ticket.DoesNotExist:
@@ -271,7 +287,7 @@ def ticket_detail(request: HttpRequest, ticket_id: int) -> HttpResponse:
 
 @require_POST
 @agent_required
-def ticket_action(request: HttpRequest, ticket_id: int) -> HttpResponse:
+def ticket_action(request: AuthedRequest, ticket_id: int) -> HttpResponse:
     """Reassign, mark as duplicate, or re-run triage; back to the ticket with what happened."""
     ticket = get_object_or_404(Ticket, id=ticket_id)
     action = request.POST.get("action")
@@ -310,12 +326,10 @@ def ticket_action(request: HttpRequest, ticket_id: int) -> HttpResponse:
                 label = Ticket.Status(event.after["status"]).label
                 messages.success(request, f"{ticket.reference} is now {label}.")
     elif action == "retriage":
-        provider = (
-            request.POST.get("provider") if request.POST.get("provider") in ("kimi", "local") else "local"
-        )
-        thinking = (
-            request.POST.get("thinking") if request.POST.get("thinking") in ("auto", "on", "off") else "auto"
-        )
+        provider = request.POST.get("provider", "")
+        provider = provider if provider in ("kimi", "local") else "local"
+        thinking = request.POST.get("thinking", "")
+        thinking = thinking if thinking in ("auto", "on", "off") else "auto"
         if ticket_retriage(ticket_id=ticket.id, user=request.user, provider=provider, thinking=thinking):
             messages.success(
                 request, f"Triage of {ticket.reference} started again ({provider}, thinking {thinking})."

@@ -5,7 +5,7 @@ from django.urls import path
 from triage.views import (
     conversation,
     health,
-    intake,
+    inbound_email,
     media,
     queue,
     reports,
@@ -52,14 +52,14 @@ urlpatterns = [
         reports.report_export_download,
         name="report-export-download",
     ),
-    # inbound email (issue 6)
-    path("intake/email/raw/", intake.inbound_email_raw, name="email-inbound-raw"),
-    path("intake/email/quarantine/", intake.email_quarantine, name="email-quarantine"),
-    path("intake/email/<int:inbound_email_id>/retry/", intake.email_retry, name="email-retry"),
-    path("intake/email/<int:inbound_email_id>/raw.eml", intake.email_raw_file, name="email-raw-file"),
-    *intake.provider_urlpatterns(),
+    # inbound email: the raw MIME endpoint, the quarantine page, the providers' webhooks
+    path("intake/email/raw/", inbound_email.inbound_email_raw, name="email-inbound-raw"),
+    path("intake/email/quarantine/", inbound_email.email_quarantine, name="email-quarantine"),
+    path("intake/email/<int:inbound_email_id>/retry/", inbound_email.email_retry, name="email-retry"),
+    path("intake/email/<int:inbound_email_id>/raw.eml", inbound_email.email_raw_file, name="email-raw-file"),
+    *inbound_email.provider_urlpatterns(),
     path("health/", system_health.health_page, name="health"),
-    # roles (issue 7)
+    # roles: managers edit the taxonomy, administrators the users
     path("taxonomy/", taxonomy.taxonomy_editor, name="taxonomy"),
     path("taxonomy/<int:value_id>/", taxonomy.taxonomy_value_edit, name="taxonomy-value"),
     path("users/", users.user_list, name="users"),

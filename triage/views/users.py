@@ -9,19 +9,20 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth import get_user_model
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from triage.forms import UserCreateForm, UserRoleForm
-from triage.roles import Role, admin_required, user_role
+from triage.roles import MANAGERS_GROUP, Role, admin_required, user_role, user_role_remember
 from triage.services.users import UserEditError, user_create, user_set_active, user_set_role
+from triage.views import AuthedRequest
 
 
-def _page(request: HttpRequest, *, create_form: UserCreateForm, status: int = 200) -> HttpResponse:
+def _page(request: AuthedRequest, *, create_form: UserCreateForm, status: int = 200) -> HttpResponse:
     users = list(get_user_model().objects.prefetch_related("groups").order_by("-is_active", "username"))
     for user in users:
-        user._triage_is_manager = any(g.name == "managers" for g in user.groups.all())
+        user_role_remember(user, is_manager=any(g.name == MANAGERS_GROUP for g in user.groups.all()))
     rows = [{"user": u, "role": user_role(u) if u.is_active else None} for u in users]
     context = {"rows": rows, "create_form": create_form, "roles": Role.choices}
     return render(request, "triage/users.html", context, status=status)
@@ -29,7 +30,7 @@ def _page(request: HttpRequest, *, create_form: UserCreateForm, status: int = 20
 
 @require_http_methods(["GET", "HEAD", "POST"])
 @admin_required
-def user_list(request: HttpRequest) -> HttpResponse:
+def user_list(request: AuthedRequest) -> HttpResponse:
     if request.method != "POST":
         return _page(request, create_form=UserCreateForm())
     form = UserCreateForm(request.POST)
@@ -47,7 +48,7 @@ def user_list(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @admin_required
-def user_edit(request: HttpRequest, user_id: int) -> HttpResponse:
+def user_edit(request: AuthedRequest, user_id: int) -> HttpResponse:
     user = get_object_or_404(get_user_model(), pk=user_id)
     action = request.POST.get("action", "")
     try:

@@ -256,7 +256,12 @@ def auto_detect(msg: Message, *, from_email: str, our_addresses: Sequence[str]) 
     if msg.get("x-triage-loop") or (from_email and from_email.lower() in ours):
         return "loop", "sent by Triage itself"
     ctype = msg.get_content_type()
-    if ctype == "multipart/report" and (msg.get_param("report-type") or "").lower() == "delivery-status":
+    report_type = msg.get_param("report-type")  # a str, or a (charset, language, value) RFC 2231 tuple
+    if (
+        ctype == "multipart/report"
+        and isinstance(report_type, str)
+        and report_type.lower() == "delivery-status"
+    ):
         return "bounce", "delivery status report"
     if _DAEMON.match(from_email or ""):
         return "bounce", f"sent by {from_email}"

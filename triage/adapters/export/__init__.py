@@ -12,7 +12,9 @@ from triage.adapters.export.render import (  # noqa: I001
     FORMULA_PREFIXES,
     XLSX_MAX_ROWS,
     csv_stream,
+    csv_writer,
     neutralize,
+    neutralize_sql,
     xlsx_write,
 )
 
@@ -82,6 +84,8 @@ __all__ = [
     "XLSX_MAX_ROWS",
     "Column",
     "csv_stream",
+    "csv_writer",
     "neutralize",
+    "neutralize_sql",
     "xlsx_write",
 ]

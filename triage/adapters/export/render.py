@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -19,13 +20,39 @@ import xlsxwriter
 # A spreadsheet runs a cell starting with one of these as a formula (OWASP "CSV injection"); a
 # leading apostrophe makes it text again in Excel, LibreOffice and Google Sheets.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# ...and Excel splits a line at the list separator of its locale (";" in much of Europe, "|" in
+# some setups) even inside a comma file's quoted cell, so `x;=cmd|...` starts a formula in a cell of
+# its own. OWASP's rule: a formula must not be able to start anywhere a reader may start a cell.
+# So a cell where one could (at its start, or after a separator and optional spaces) is prefixed
+# with an apostrophe, each such separator is followed by one too (whatever the reader's separator,
+# the cell it starts is text), and every text cell is quoted (csv_writer). neutralize_sql gives
+# PostgreSQL's COPY export the same bytes (its regex engine reads these patterns alike).
+FORMULA_PATTERN = r"^[-=+@\t\r]|[,;|] *[-=+@\t\r]"
+_FORMULA = re.compile(FORMULA_PATTERN)
+_INNER_FORMULA = re.compile(r"([,;|] *)(?=[-=+@\t\r])")
 XLSX_MAX_ROWS = 1_048_576  # Excel's hard limit, header included
 
 Progress = Callable[[int], None]
 
 
 def neutralize(value: str) -> str:
-    return "'" + value if value.startswith(FORMULA_PREFIXES) else value
+    if not _FORMULA.search(value):
+        return value
+    return "'" + _INNER_FORMULA.sub(r"\1'", value)
+
+
+def neutralize_sql(column: str) -> str:
+    """`neutralize` as a PostgreSQL expression over a text column (NULL stays NULL). The patterns
+    hold no quote, so they are plain SQL literals; the replacement is \1 then an apostrophe."""
+    inner = f"regexp_replace({column}, '{_INNER_FORMULA.pattern}', '\\1''', 'g')"
+    return f"CASE WHEN {column} ~ '{FORMULA_PATTERN}' THEN chr(39) || {inner} ELSE {column} END"
+
+
+def csv_writer(buffer: IO[str]) -> Any:
+    """The one CSV dialect of every export: text and timestamps always quoted (so a reader never
+    splits a cell at a separator inside it), an empty cell as "", numbers bare, lines ending in
+    LF (what PostgreSQL's COPY writes, so both export paths give the same bytes)."""
+    return csv.writer(buffer, quoting=csv.QUOTE_NONNUMERIC, lineterminator="\n")
 
 
 def _csv_converter(kinds: Sequence[str]) -> Callable[[Sequence[Any]], Sequence[Any]]:
@@ -35,13 +62,14 @@ def _csv_converter(kinds: Sequence[str]) -> Callable[[Sequence[Any]], Sequence[A
     stamps = [i for i, k in enumerate(kinds) if k == "datetime"]
     seconds = [i for i, k in enumerate(kinds) if k == "seconds"]
     usd = [i for i, k in enumerate(kinds) if k == "usd"]
+    search = _FORMULA.search
 
     def convert(row: Sequence[Any]) -> Sequence[Any]:
         out = list(row)
         for i in text:
             v = out[i]
-            if v and v.startswith(FORMULA_PREFIXES):
-                out[i] = "'" + v
+            if v and search(v):
+                out[i] = neutralize(v)
         for i in stamps:
             v = out[i]
             if v is not None:
@@ -71,7 +99,7 @@ def csv_stream(
     """Yield the CSV in blocks of `block_rows` rows (a few tens of KB each)."""
     convert = _csv_converter(kinds)
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = csv_writer(buffer)
     writer.writerow([neutralize(h) for h in headers])
     count = 0
     for row in rows:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -34,6 +35,12 @@ class Taxonomy:
             }[field_name],
         )
         return tuple(e.value for e in entries)
+
+    @property
+    def fingerprint(self) -> str:
+        """sha256 over every field: changes whenever a value, label, description or example does."""
+        # Frozen dataclasses of str/tuple: repr is deterministic and covers every field.
+        return hashlib.sha256(repr(self).encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -104,8 +111,14 @@ class TriageOutcome:
 
 
 class TriageClient(Protocol):
-    provider: str
-    accepts_video: bool  # whether TicketInput.videos reach the model (else frames are sent)
+    # read-only: a class attribute or a property (LimitedClient forwards its client's)
+    @property
+    def provider(self) -> str: ...
+
+    @property
+    def accepts_video(self) -> bool:
+        """Whether TicketInput.videos reach the model (else frames are sent)."""
+        ...
 
     def triage(self, ticket: TicketInput, taxonomy: Taxonomy) -> TriageOutcome:
         """Never raises for model or API trouble: that is reported in the outcome."""

@@ -1,6 +1,6 @@
 """Evaluation as a feature: taxonomy JSON and labeled CSV in, per-field figures out. Pure, no ORM.
 
-Formats (also in README "Offline model"):
+Formats (also in docs/models.md, "triage_eval"):
 - taxonomy JSON: {"category": [{"value", "label", "description", "examples": [...]}, ...],
   "priority": [...], "queue": [...], "sentiment": [...]}; priorities from lowest to highest.
 - dataset CSV (UTF-8, header row): `subject`, `body`, and one column per scored field

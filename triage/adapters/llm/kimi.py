@@ -1,10 +1,22 @@
-"""Kimi (Moonshot) through the openai SDK: one JSON-mode request, one repair turn, errors as outcomes.
+"""Kimi (Moonshot) through the openai SDK: one ticket, a short conversation, errors as outcomes.
 
-Request shape (kimi-api.md): thinking disabled (a short classification needs no reasoning budget,
-and with thinking on the reasoning eats the same max_completion_tokens); JSON mode with the shape
-described in the prompt; never temperature/top_p/n/penalties, which are fixed for K2.5/K2.6 so any
-value is a 400. Retries of 408/409/429/5xx and connection errors are the SDK's (`max_retries`,
-exponential backoff, Retry-After honoured) - this module adds none of its own.
+What one `triage()` does (the API facts behind each step are in docs/kimi.md):
+- thinking on or off for this ticket (`thinking_for`: KIMI_THINKING on/off, or auto: on for long
+  tickets, a recording sent as video, many images or an unsure offline model), sent as
+  `extra_body={"thinking": ...}` with the matching max_completion_tokens budget (§5);
+- recordings inline as base64 data URLs, or uploaded through the files API and sent as `ms://<id>`,
+  deleted after the call (§3);
+- a media-heavy request measured first with the token-estimate endpoint and made smaller
+  (fit.shrink) until it fits the ticket budget and the context window; a "too long" 400 gets one
+  smaller request (§4, §7);
+- JSON mode, the shape described in the prompt; up to `max_tool_steps` rounds of read-only tool
+  calls (tool_choice "auto", the only one allowed while thinking) before the answer; then at most
+  one repair turn quoting what was wrong with the reply (§6);
+- never temperature/top_p/n/penalties, which are fixed for K2.5/K2.6 so any value is a 400 (§5).
+Retries of 408/409/429/5xx and connection errors are the SDK's (`max_retries`, exponential backoff,
+Retry-After honoured), except an exhausted balance, which is never retried (§7). Every failure comes
+back as a TriageOutcome with an error kind, never as an exception; `extra["transient"]` and
+`extra["retry_after_s"]` tell the task whether and when to try again.
 """
 
 from __future__ import annotations
@@ -14,15 +26,16 @@ import json
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import httpx2
 import openai
-from openai.types.chat import ChatCompletion
+from openai.types import FilePurpose
+from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
 
 from triage.adapters.llm import fit
 from triage.adapters.llm.base import Taxonomy, TicketInput, TriageOutcome
-from triage.adapters.llm.prompt import PROMPT_VERSION, build_messages, data_url
+from triage.adapters.llm.prompt import PROMPT_VERSION, build_messages, data_url, prompt_cache_key
 from triage.adapters.llm.schema import SCHEMA_VERSION, InvalidReply, TriageResult, parse_triage_reply
 from triage.adapters.llm.tools import run_tool, tool_definitions
 
@@ -37,7 +50,7 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     openai.InternalServerError,
 )
 
-# Kimi error types that no amount of retrying fixes (kimi-api.md §7): an empty balance.
+# Kimi error types that no amount of retrying fixes (docs/kimi.md §7): an empty balance.
 _NEVER_RETRY = frozenset({"exceeded_current_quota_error"})
 
 _STATUS_LABELS = {
@@ -70,7 +83,7 @@ _WAIT_IN_MESSAGE = re.compile(r"after (\d+(?:\.\d+)?) ?s(?:econds?)?\b", re.IGNO
 
 def _stated_wait(header: str, message: str) -> int | None:
     """The wait Kimi asked for: Retry-After (seconds), or "try again after N seconds" in the
-    rate-limit message (kimi-api.md §7). Capped at 10 minutes."""
+    rate-limit message (docs/kimi.md §7). Capped at 10 minutes."""
     for text in (header.strip(), *(m.group(1) for m in _WAIT_IN_MESSAGE.finditer(message))):
         try:
             seconds = float(text)
@@ -96,7 +109,7 @@ def _never_retry_hopeless_429(response: httpx2.Response) -> None:
         response.headers["x-should-retry"] = "false"  # honoured by the SDK's _should_retry
 
 
-class _HttpClient(openai.DefaultHttpxClient):  # type: ignore[misc,valid-type]
+class _HttpClient(openai.DefaultHttpxClient):
     """The SDK's default transport settings plus the quota hook; closes its pool when collected,
     like the SDK's own wrapper, because KimiClient is created per call by the service."""
 
@@ -165,9 +178,9 @@ class _Run:
         self.sdk_retries += reply.sdk_retries
 
 
-# kimi-k2.6's context window (kimi-api.md §1).
+# kimi-k2.6's context window (docs/kimi.md §1).
 CONTEXT_WINDOW_TOKENS = 262_144
-# Kimi's 400s for a request over the window (kimi-api.md §7): one smaller request follows.
+# Kimi's 400s for a request over the window (docs/kimi.md §7): one smaller request follows.
 _TOO_LONG = re.compile(r"token length too long|exceeded model token limit", re.IGNORECASE)
 THINKING_MODES = ("on", "off", "auto")
 
@@ -225,21 +238,23 @@ class KimiClient:
     def close(self) -> None:
         self._client.close()
 
-    def _call(self, messages: list[dict], *, ticket_id: int, thinking: bool, tools: list[dict]) -> _Reply:
+    def _call(self, messages: list[dict], *, cache_key: str, thinking: bool, tools: list[dict]) -> _Reply:
         extra: dict[str, Any] = {"thinking": {"type": "enabled" if thinking else "disabled"}}
         options: dict[str, Any] = {}
         if tools:
-            # "auto" only: a forced tool_choice is refused while thinking is on (kimi-api.md §6).
+            # "auto" only: a forced tool_choice is refused while thinking is on (docs/kimi.md §6).
             options = {"tools": tools, "tool_choice": "auto"}
         raw = self._client.chat.completions.with_raw_response.create(
             model=self.model,
-            messages=messages,  # type: ignore[arg-type]
+            # our messages are plain dicts in the wire shape (prompt.py), which the SDK's TypedDicts describe
+            messages=cast("list[ChatCompletionMessageParam]", messages),
             response_format={"type": "json_object"},
             max_completion_tokens=self.thinking_max_completion_tokens
             if thinking
             else self.max_completion_tokens,
-            # Per ticket, so the repair turn and a re-triage reuse the cached prefix.
-            prompt_cache_key=f"ticket-{ticket_id}",
+            # Shared by every ticket under the same prompt version and taxonomy: the ~9.5 KB system
+            # prompt is the common prefix, and a per-ticket key would keep it from being reused.
+            prompt_cache_key=cache_key,
             # Not an SDK argument: extra_body keys are merged into the top level of the JSON.
             extra_body=extra,
             **options,
@@ -331,17 +346,17 @@ class KimiClient:
         )
 
     def _video_urls(self, ticket: TicketInput, run: _Run) -> list[str]:
-        """A data URL for a small video, `ms://<id>` after an upload for a larger one (kimi-api.md
+        """A data URL for a small video, `ms://<id>` after an upload for a larger one (docs/kimi.md
         §3): base64 adds a third, and the whole request must stay under 100 MB."""
         urls: list[str] = []
         for video in ticket.videos:
             if len(video.data) <= self.inline_video_max_bytes:
                 urls.append(data_url(mime=video.mime, data=video.data))
                 continue
-            # purpose="video" is missing from the SDK's FilePurpose literal but accepted by Kimi.
             uploaded = self._client.files.create(
                 file=(video.filename, video.data, video.mime),
-                purpose="video",  # type: ignore[arg-type]
+                # "video" is missing from the SDK's FilePurpose literal but accepted by Kimi (§3)
+                purpose=cast("FilePurpose", "video"),
             )
             run.uploaded.append(uploaded.id)
             urls.append(f"ms://{uploaded.id}")
@@ -504,7 +519,7 @@ class KimiClient:
         while True:
             run.requests += 1
             offer = tools if steps < self.max_tool_steps else []
-            reply = self._call(messages, ticket_id=ticket.ticket_id, thinking=thinking, tools=offer)
+            reply = self._call(messages, cache_key=prompt_cache_key(taxonomy), thinking=thinking, tools=offer)
             run.add(reply)
             if reply.finish_reason == "content_filter":
                 return self._outcome(

@@ -1,4 +1,4 @@
-"""Kimi account reads: the balance (`GET {base}/users/me/balance`, kimi-api.md §4 and §9.6).
+"""Kimi account reads: the balance (`GET {base}/users/me/balance`, docs/kimi.md §4 and §9).
 
 Pure adapter: an `openai.OpenAI` client in (or a key and base URL), a frozen value out. Nothing
 raises: a page that shows the balance must still render when the API is down or the key is wrong,

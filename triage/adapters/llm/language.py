@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import re
 import threading
+from typing import Any
 
 SUPPORTED = ("en", "de", "es", "fr", "pt", "it", "nl")
 # Below this many letters a detector guesses; the answer is kept but its confidence is capped.
@@ -24,7 +25,7 @@ _lock = threading.Lock()
 
 
 @functools.cache
-def _detector(accuracy: str):  # type: ignore[no-untyped-def]
+def _detector(accuracy: str) -> Any:  # a lingua LanguageDetector, imported on first use
     from lingua import IsoCode639_1, LanguageDetectorBuilder
 
     codes = [getattr(IsoCode639_1, code.upper()) for code in SUPPORTED]

@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import sparse
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -169,7 +170,7 @@ def _fit(features: sparse.csr_matrix, labels: list[str], weights: np.ndarray) ->
     return classifier
 
 
-def reliability_table(confidence: Sequence[float], correct: Sequence[bool]) -> list[dict]:
+def reliability_table(confidence: ArrayLike, correct: ArrayLike) -> list[dict]:
     """Confidence bucket vs observed accuracy; empty buckets are listed with n=0."""
     conf = np.asarray(confidence, dtype=float)
     hits = np.asarray(correct, dtype=bool)

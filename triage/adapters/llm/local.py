@@ -19,13 +19,13 @@ The summary is extractive: 1-3 sentences copied verbatim from the ticket, never 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import re
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import sklearn
@@ -37,6 +37,7 @@ from triage.adapters.llm import language, learned
 from triage.adapters.llm.base import Taxonomy, TaxonomyEntry, TicketInput, TriageOutcome
 from triage.adapters.llm.learned import TrainedModel
 from triage.adapters.llm.schema import FieldGuess, TriageResult
+from triage.adapters.llm.text_budget import language_sample
 from triage.adapters.llm.tfidf import union_transform
 
 MODEL_NAME = "local-tfidf-2"
@@ -273,8 +274,7 @@ class _Models:
 
 
 def taxonomy_key(taxonomy: Taxonomy) -> str:
-    # Frozen dataclasses of str/tuple: repr is deterministic and covers every field.
-    return hashlib.sha256(repr(taxonomy).encode()).hexdigest()
+    return taxonomy.fingerprint
 
 
 def ticket_text(ticket: TicketInput) -> str:
@@ -423,14 +423,14 @@ class LocalTriageModel:
         per_ticket_ms = int((time.monotonic() - started) * 1000 / max(1, len(tickets)))
         outcomes = []
         for i, ticket in enumerate(tickets):
-            guesses = {
+            guesses: dict[str, Any] = {  # category, priority, queue, sentiment: TriageResult's fields
                 name: FieldGuess(
                     value=fields[name].values[int(chosen[name][i])], confidence=confidences[i][name]
                 )
                 for name in FIELDS
             }
             language_code, lang_conf = detect_language(
-                f"{ticket.subject}\n{ticket.body}", accuracy=self.language_accuracy
+                language_sample(f"{ticket.subject}\n{ticket.body}"), accuracy=self.language_accuracy
             )
             result = TriageResult(
                 summary=join_summary(summaries[i])[:4000],
@@ -604,9 +604,13 @@ def _summary_sentences(
         if chosen and item[0] < floor:
             break
         # Near-repeats (a subject restated in the first sentence): keep the fuller one.
-        words = _words(item[2])
+        vocabulary = _words(item[2])
         twin = next(
-            (c for c in chosen if len(words & _words(c[2])) >= 0.6 * min(len(words), len(_words(c[2])))),
+            (
+                c
+                for c in chosen
+                if len(vocabulary & _words(c[2])) >= 0.6 * min(len(vocabulary), len(_words(c[2])))
+            ),
             None,
         )
         if twin is not None:

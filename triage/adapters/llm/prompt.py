@@ -2,7 +2,7 @@
 
 Cache design: the system prompt depends only on the taxonomy and is byte-identical for every
 ticket, so Kimi's automatic context cache serves that prefix (cache hits cost ~1/6 of a miss,
-kimi-api.md §8). Everything ticket-specific goes in ONE user message after it.
+docs/kimi.md §8). Everything ticket-specific goes in ONE user message after it.
 """
 
 from __future__ import annotations
@@ -73,6 +73,13 @@ def system_prompt(taxonomy: Taxonomy) -> str:
             "your output format.",
         ]
     )
+
+
+def prompt_cache_key(taxonomy: Taxonomy) -> str:
+    """Kimi's `prompt_cache_key`: the same for every request that shares the system prompt, so one
+    ticket's request warms the cache for the next (kimi-api.md §8). The system prompt is a function
+    of the prompt version and the taxonomy alone; a new version or a taxonomy edit starts a new key."""
+    return f"triage-{PROMPT_VERSION}-{taxonomy.fingerprint[:16]}"
 
 
 def data_url(*, mime: str, data: bytes) -> str:

@@ -183,7 +183,7 @@ def result_json_schema(taxonomy: Taxonomy | None = None) -> dict:
 
     With a taxonomy the classified fields carry `enum`s of its values, which is what a
     `json_schema` response_format would need; the prompt currently shows `result_json_example`
-    (JSON mode) because json_schema is only third-party verified on Kimi (kimi-api.md §6).
+    (JSON mode) because json_schema is only third-party verified on Kimi (docs/kimi.md §6).
     """
 
     def guess(description: str, values: tuple[str, ...] | None = None) -> dict:

@@ -1,6 +1,6 @@
 """Read-only tools the model may call while it triages: our own data, never anything that writes.
 
-The definitions follow Kimi's tool rules (kimi-api.md §6): names match ^[a-zA-Z_][a-zA-Z0-9-_]{2,63}$,
+The definitions follow Kimi's tool rules (docs/kimi.md §6): names match ^[a-zA-Z_][a-zA-Z0-9-_]{2,63}$,
 the parameters root is an object, every property has a type. `run_tool` answers a call through the
 TicketLookup the service passes in; a malformed call gets an error object back, never an exception,
 so the model can correct itself on the next turn.

@@ -17,9 +17,14 @@ import functools
 import io
 import math
 import os
+import struct
+import zlib
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import cast
 
+import numpy as np
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 from triage.adapters.media import Frame, ImageLimits, MediaRejected, NormalizedImage
@@ -94,21 +99,33 @@ def normalize_image(path: Path, *, limits: ImageLimits) -> NormalizedImage:
     swapped = orientation in _ROTATED_ORIENTATIONS
     source_w, source_h = (height, width) if swapped else (width, height)  # as displayed
     target = _target_size(source_w, source_h, limits=limits)
+    # Screenshots -> PNG, photos -> JPEG. A JPEG source is a photo (or was already degraded to one);
+    # for PNG, GIF and WebP (lossless or not) the colour count decides: a lossy-WebP screenshot has
+    # ~1 % distinct colours, a photo saved as PNG over 50 %. Judged on the source (a sample of its
+    # own pixels), so a screenshot can go straight from the resize to the PNG encoder band by band.
+    photo = source_format in _PHOTO_FORMATS or _looks_like_photo(converted)
+    if not photo:
+        # Each band is resized, colour-converted and deflated on its own thread (_png_write).
+        srgb = icc if icc and converted.mode in ("RGB", "RGBA") else None
+        data = _png_encode_resized(converted, target, icc=srgb)
+        return NormalizedImage(
+            data=data,
+            mime="image/png",
+            extension="png",
+            width=target[0],
+            height=target[1],
+            source_width=source_w,
+            source_height=source_h,
+        )
     if converted.size != target:
         # Never an upscale: target <= source by construction. Photos take BICUBIC (thumbnail()'s
         # filter; on a camera photo no one, model or person, tells it from LANCZOS, and it costs
-        # two thirds); everything else keeps LANCZOS, the sharpest for text.
-        resample = Image.Resampling.BICUBIC if source_format in _PHOTO_FORMATS else Image.Resampling.LANCZOS
-        converted = _resize(converted, target, resample=resample)
+        # two thirds); screenshots keep LANCZOS, the sharpest for text.
+        converted = _resize(converted, target, resample=Image.Resampling.BICUBIC)
     if icc and converted.mode in ("RGB", "RGBA"):
         # After the resize: the colour transform then runs on the small image.
         converted = _to_srgb(converted, icc=icc)
-
-    # Screenshots -> PNG, photos -> JPEG. A JPEG source is a photo (or was already degraded to one);
-    # for PNG, GIF and WebP (lossless or not) the colour count decides: a lossy-WebP screenshot has
-    # ~1 % distinct colours, a photo saved as PNG over 50 %.
-    photo = source_format in _PHOTO_FORMATS or _looks_like_photo(converted)
-    return _encode(converted, photo=photo, source_size=(source_w, source_h))
+    return _encode(converted, photo=True, source_size=(source_w, source_h))
 
 
 def thumbnail(data: bytes, *, side: int) -> NormalizedImage:
@@ -181,7 +198,9 @@ def sample_animation(
                 raise MediaRejected(
                     f"the animation has {n_frames} frames; at most {max_frames_scanned} are accepted"
                 )
-            durations = _webp_durations(path) if img.format == "WEBP" else None
+            durations: list[int | None] | None = None
+            if img.format == "WEBP" and (webp := _webp_durations(path)) is not None:
+                durations = list(webp)
             if durations is None or len(durations) != n_frames:
                 durations = []
                 for index in range(n_frames):
@@ -323,6 +342,21 @@ def _resize(img: Image.Image, target: tuple[int, int], *, resample: Image.Resamp
     resize by at most one level of rounding. 3000x2000 -> 2194x1463 BICUBIC: 99 ms in one call,
     about half on two threads (bench/media.py).
     """
+    source, edges = _band_plan(img, target)
+    if len(edges) == 2:
+        return source.resize(target, resample) if source.size != target else source
+    out = Image.new(source.mode, target)
+    parts = _resize_pool().map(
+        lambda i: _resize_band(source, target, edges, i, resample), range(len(edges) - 1)
+    )
+    for top, part in zip(edges, parts, strict=False):
+        out.paste(part, (0, top))
+    return out
+
+
+def _band_plan(img: Image.Image, target: tuple[int, int]) -> tuple[Image.Image, list[int]]:
+    """(the source after the integer reduce() of reducing_gap, the bands' first rows in the
+    target plus its height). One band when the image is too small to share or not L/RGB."""
     width, height = target
     factor_x = int(img.width / width / _REDUCING_GAP) or 1
     factor_y = int(img.height / height / _REDUCING_GAP) or 1
@@ -332,20 +366,115 @@ def _resize(img: Image.Image, target: tuple[int, int], *, resample: Image.Resamp
     # RGBA is resized premultiplied and divided back by alpha, which magnifies a band's rounding
     # where alpha is low: transparent images (rare, small) take the single call.
     if bands < 2 or img.mode not in ("L", "RGB"):
-        return img.resize(target, resample)
+        return img, [0, height]
+    return img, [height * i // bands for i in range(bands + 1)]
+
+
+def _resize_band(
+    img: Image.Image, target: tuple[int, int], edges: list[int], i: int, resample: Image.Resampling
+) -> Image.Image:
+    width, height = target
+    top, bottom = edges[i], edges[i + 1]
+    if img.size == target:
+        return img.crop((0, top, width, bottom)) if len(edges) > 2 else img
     scale_y = img.height / height
-    edges = [height * i // bands for i in range(bands + 1)]
+    return img.resize((width, bottom - top), resample, box=(0, top * scale_y, img.width, bottom * scale_y))
+
+
+# --- PNG, written here rather than by Pillow ----------------------------------------------------
+# Pillow's PNG encoder tries all five row filters on every row and deflates on one thread: 52 ms
+# of the 188 ms a 3840x2160 screenshot took (bench/media.py). Screenshots are flat colours and
+# text: with no filter, deflate level 3 takes 12 ms and gives 160 KB for that screenshot (Pillow at
+# level 6: 163 KB; libvips at compression 6: 185 KB). Each band is deflated on its own thread
+# into a raw stream ended by a full flush (byte-aligned, no final bit), so the streams concatenate
+# into one valid zlib stream, as pigz does; the bands' Adler-32 checksums combine arithmetically.
+_PNG_LEVEL = 3
+_SCREENSHOT_RESAMPLE = Image.Resampling.BICUBIC
+_PNG_COLOUR_TYPE = {"L": 0, "RGB": 2, "RGBA": 6}
+_PNG_BYTES_PER_PIXEL = {"L": 1, "RGB": 3, "RGBA": 4}
+_ADLER_BASE = 65521
+
+
+def _png_encode_resized(img: Image.Image, target: tuple[int, int], *, icc: bytes | None) -> bytes:
+    """PNG bytes of `img` resized to `target`, converted to sRGB when `icc` is given; each band
+    resized, converted and deflated on one thread.
+
+    BICUBIC, not LANCZOS: on the 3840x2160 screenshot of bench/media.py it is 51 dB (PSNR) from
+    Pillow's LANCZOS, as close as libvips's own lanczos3 is (52 dB), for two thirds of the time
+    (62 against 86 ms on one core); BILINEAR (44 dB) visibly softens small text."""
+    source, edges = _band_plan(img, target)
+    if len(edges) == 2 and source.size != target:
+        # one resize (RGBA, or a small image), then bands only for the deflate
+        source = source.resize(target, _SCREENSHOT_RESAMPLE)
+        rows = target[1]
+        count = max(1, min(_RESIZE_THREADS, rows // _BAND_MIN_ROWS))
+        edges = [rows * i // count for i in range(count + 1)]
 
     def band(i: int) -> Image.Image:
-        top, bottom = edges[i], edges[i + 1]
-        return img.resize(
-            (width, bottom - top), resample, box=(0, top * scale_y, img.width, bottom * scale_y)
-        )
+        part = _resize_band(source, target, edges, i, _SCREENSHOT_RESAMPLE)
+        return _to_srgb(part, icc=icc) if icc else part
 
-    out = Image.new(img.mode, target)
-    for top, part in zip(edges, _resize_pool().map(band, range(bands)), strict=False):
-        out.paste(part, (0, top))
-    return out
+    return _png_write(band, edges=edges, size=target, mode=source.mode)
+
+
+def _png_encode(img: Image.Image) -> bytes:
+    rows = img.height
+    count = max(1, min(_RESIZE_THREADS, rows // _BAND_MIN_ROWS))
+    edges = [rows * i // count for i in range(count + 1)]
+    if count == 1:
+        return _png_write(lambda i: img, edges=edges, size=img.size, mode=img.mode)
+    return _png_write(
+        lambda i: img.crop((0, edges[i], img.width, edges[i + 1])), edges=edges, size=img.size, mode=img.mode
+    )
+
+
+def _png_write(
+    band: Callable[[int], Image.Image], *, edges: list[int], size: tuple[int, int], mode: str
+) -> bytes:
+    width, height = size
+    row_bytes = width * _PNG_BYTES_PER_PIXEL[mode]
+    last = len(edges) - 2
+
+    def deflate(i: int) -> tuple[bytes, int, int]:
+        part = band(i)
+        if part.mode != mode or part.size != (width, edges[i + 1] - edges[i]):
+            raise ValueError(f"band {i} is {part.mode} {part.size}")  # a bug, not bad input
+        rows = np.empty((part.height, row_bytes + 1), dtype=np.uint8)
+        rows[:, 0] = 0  # filter type None on every row
+        rows[:, 1:] = np.frombuffer(part.tobytes(), dtype=np.uint8).reshape(part.height, row_bytes)
+        raw = rows.data
+        compressor = zlib.compressobj(_PNG_LEVEL, zlib.DEFLATED, -15)
+        stream = compressor.compress(raw) + compressor.flush(
+            zlib.Z_FINISH if i == last else zlib.Z_FULL_FLUSH
+        )
+        return stream, zlib.adler32(raw), rows.nbytes
+
+    parts = list(_resize_pool().map(deflate, range(len(edges) - 1))) if last else [deflate(0)]
+    checksum = parts[0][1]
+    for _, adler, length in parts[1:]:
+        checksum = _adler32_combine(checksum, adler, length)
+    idat = b"\x78\x9c" + b"".join(stream for stream, _, _ in parts) + struct.pack(">I", checksum)
+    header = struct.pack(">IIBBBBB", width, height, 8, _PNG_COLOUR_TYPE[mode], 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", header)
+        + _png_chunk(b"IDAT", idat)
+        + _png_chunk(b"IEND", b"")
+    )
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(data, zlib.crc32(kind)))
+
+
+def _adler32_combine(first: int, second: int, second_length: int) -> int:
+    """Adler-32 of A + B from those of A and B and the length of B (zlib's adler32_combine)."""
+    rem = second_length % _ADLER_BASE
+    sum1 = first & 0xFFFF
+    sum2 = (rem * sum1) % _ADLER_BASE
+    sum1 = (sum1 + (second & 0xFFFF) + _ADLER_BASE - 1) % _ADLER_BASE
+    sum2 = (sum2 + ((first >> 16) & 0xFFFF) + ((second >> 16) & 0xFFFF) + _ADLER_BASE - rem) % _ADLER_BASE
+    return sum1 | (sum2 << 16)
 
 
 def _to_standard_mode(img: Image.Image, *, icc: bytes | None) -> Image.Image:
@@ -362,14 +491,15 @@ def _to_standard_mode(img: Image.Image, *, icc: bytes | None) -> Image.Image:
         return img.point(lambda v: v * (1 / 256)).convert("L")
     if mode in ("I", "F"):
         # 32-bit integer or float samples have no fixed range: stretch what is there to 0..255.
-        lo, hi = img.getextrema()
+        lo, hi = cast("tuple[float, float]", img.getextrema())  # one band: (min, max)
         span = (hi - lo) or 1
         return img.point(lambda v: (v - lo) * (255 / span)).convert("L")
     if mode in ("1", "L"):
         return img.convert("L")
     if mode in ("LA", "La", "PA", "RGBA", "RGBa") or (mode == "P" and "transparency" in img.info):
         rgba = img.convert("RGBA")
-        if rgba.getextrema()[3][0] == 255:  # an alpha channel that hides nothing
+        bands = cast("tuple[tuple[int, int], ...]", rgba.getextrema())  # (min, max) per band; 3 is alpha
+        if bands[3][0] == 255:  # an alpha channel that hides nothing
             return rgba.convert("L" if mode in ("LA", "La") else "RGB")
         return rgba
     return img.convert("RGB")  # P, RGB, RGBX, YCbCr, LAB, HSV
@@ -414,7 +544,7 @@ def _encode(img: Image.Image, *, photo: bool, source_size: tuple[int, int]) -> N
     img.info = {}
     out = io.BytesIO()
     if not photo:
-        img.save(out, format="PNG", optimize=False, compress_level=6)
+        out.write(_png_encode(img))
         mime, extension = "image/png", "png"
     else:
         img.save(out, format="JPEG", quality=85, optimize=False, progressive=False)

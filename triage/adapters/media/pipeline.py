@@ -46,7 +46,7 @@ _PLAYBACK_TIMEOUT_FACTOR = 5
 Representation = Literal["image", "frames", "storyboard", "native-video", "animation-frames"]
 # MediaConfig.representation: what the setting may ask for (recordings only; images are images)
 REPRESENTATIONS = ("auto", "frames", "storyboard", "native")
-# Kimi's limit for one uploaded file and for a whole request body (kimi-api.md §2).
+# Kimi's limit for one uploaded file and for a whole request body (docs/kimi.md §2).
 NATIVE_VIDEO_MAX_BYTES = 100 * 1024 * 1024
 STORYBOARD_TILES = 9  # frames per sheet: 3 x 3
 
@@ -113,7 +113,7 @@ class MediaResult:
             "representation": self.representation,
             "why": self.why,
             "token_estimate": self.token_estimate,
-            "token_estimate_is": "local estimate (kimi-api.md formula), not a count",
+            "token_estimate_is": "local estimate (docs/kimi.md §2 formula), not a count",
             "frames_chosen": self.frames_chosen,
         }
         if self.token_options:
@@ -181,7 +181,7 @@ def _image(path: Path, *, config: MediaConfig) -> MediaResult:
 
 
 def _animation(path: Path, *, config: MediaConfig) -> MediaResult:
-    # Kimi may bill an animated GIF/WebP as video (kimi-api.md §2); a few stills from it say as
+    # Kimi may bill an animated GIF/WebP as video (docs/kimi.md §2); a few stills from it say as
     # much and cost a known amount.
     frames: list[Frame] = image_adapter.sample_animation(
         path, count=max(1, config.frames), limits=config.image_limits
@@ -314,7 +314,7 @@ def _video(path: Path, *, sniff: SniffResult, config: MediaConfig, partial: dict
         source_height=probe.height,
         duration_s=probe.duration_s,
         probe=probe,
-        representation=representation,  # type: ignore[arg-type]
+        representation=representation,
         why=(
             f"a {probe.duration_s:.1f} s recording sent as {_REPRESENTATION_PHRASE[representation]} "
             f"(~{tokens} tokens; {len(chosen)} frame(s) {_strategy_phrase(strategy)}): {why}."

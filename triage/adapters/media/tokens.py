@@ -1,4 +1,4 @@
-"""Estimated Kimi input tokens for images and videos (kimi-api.md §2-3). Pure arithmetic.
+"""Estimated Kimi input tokens for images and videos (docs/kimi.md §2-3). Pure arithmetic.
 
 Every figure here is an ESTIMATE from the open-weight vision preprocessor (14 px patches, 2x2 merge,
 16,384 patches per image, 4,096 per video frame, 2 frames per second, 4 frames pooled into one);

@@ -278,7 +278,7 @@ def _grab_frames(
         stamps_ms = [at if data else 0 for at, data in zip(stamps_ms, grabbed, strict=True)]
         grabbed = [data or first for data in grabbed]
     frames: list[Frame] = []
-    seen: set[bytes] = set()
+    seen = set()
     for at_ms, data in zip(stamps_ms, grabbed, strict=True):
         digest = hashlib.sha256(data).digest()
         if not data or digest in seen:

@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group, Permission
+from django.contrib.auth.models import Group, Permission, User
 from django.core.management.base import BaseCommand
 
 from triage.demo_media import render_recording, render_screenshot
@@ -51,14 +51,14 @@ class Command(BaseCommand):
                 f"  {group[:-1]:8} user {username!r:10} password {os.environ.get(env_name, default)!r}"
             )
 
-    def _users(self) -> dict[str, object]:
+    def _users(self) -> dict[str, User]:
         user_model = get_user_model()
         managers, _ = Group.objects.get_or_create(name="managers")
         Group.objects.get_or_create(name="agents")
         managers.permissions.add(
             *Permission.objects.filter(content_type__app_label="triage", codename__endswith="taxonomyvalue")
         )
-        users: dict[str, object] = {}
+        users: dict[str, User] = {}
         for username, group, env_name, default in DEMO_USERS:
             user, _ = user_model.objects.get_or_create(
                 username=username, defaults={"email": f"{username}@example.com"}
@@ -73,7 +73,7 @@ class Command(BaseCommand):
             users[username] = user
         return users
 
-    def _tickets(self, *, creator: object) -> None:
+    def _tickets(self, *, creator: User) -> None:
         checkout_shot = render_screenshot(
             title="Acme Shop - Checkout",
             lines=["Order #10234", "Card ending 4242", "Total: 129.00 EUR", "[ Pay now ]"],

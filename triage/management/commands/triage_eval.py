@@ -1,4 +1,4 @@
-"""Score a provider on a labeled ticket set: one JSON object per line (formats in README)."""
+"""Score a provider on a labeled ticket set: one JSON object per line (formats in docs/models.md)."""
 
 from __future__ import annotations
 

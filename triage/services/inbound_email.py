@@ -13,6 +13,7 @@ import hashlib
 import io
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from typing import IO
 
 from django.conf import settings
@@ -306,7 +307,9 @@ def _inbound_email_apply(*, email: InboundEmail, parsed: ParsedEmail) -> None:
                         original_name=item.checked.name[:255],
                     )
                 )
-        if status == InboundEmail.Status.THREADED:
+        if ticket is None:
+            pass  # an auto-reply or bounce: stored, nothing to ticket
+        elif status == InboundEmail.Status.THREADED:
             _follow_up_retriage(ticket=ticket, new_attachments=bool(attachments))
         elif (
             status == InboundEmail.Status.TICKETED
@@ -319,7 +322,11 @@ def _inbound_email_apply(*, email: InboundEmail, parsed: ParsedEmail) -> None:
             ticket.status = Ticket.Status.TRIAGING
         for attachment in attachments:
             attachment_process_task.delay_on_commit(attachment_id=attachment.id)
-        if status == InboundEmail.Status.TICKETED and ticket.status == Ticket.Status.TRIAGING:
+        if (
+            ticket is not None
+            and status == InboundEmail.Status.TICKETED
+            and ticket.status == Ticket.Status.TRIAGING
+        ):
             ticket_triage_task.delay_on_commit(ticket_id=ticket.id)
         InboundEmail.objects.filter(id=locked.id).update(
             status=status,
@@ -437,6 +444,37 @@ def inbound_email_retry(*, inbound_email_id: int) -> bool:
     return bool(moved)
 
 
+def inbound_email_requeue_stale(*, stale: datetime, now: datetime, max_sweeps: int) -> tuple[int, int]:
+    """Mail stored but never parsed (RECEIVED/PROCESSING since before `stale`) is queued again; one
+    requeued `max_sweeps` times already is quarantined (a ticket a person sees), so a message that
+    kills the worker every time does not loop for ever. Returns (requeued, quarantined)."""
+    from triage.tasks import inbound_email_process_task
+
+    requeued = failed = 0
+    stuck = (
+        InboundEmail.objects.filter(
+            status__in=[InboundEmail.Status.RECEIVED, InboundEmail.Status.PROCESSING], received_at__lt=stale
+        )
+        .exclude(swept_at__gt=stale)
+        .order_by("id")
+        .only("id", "sweeps", "attempts")
+    )
+    for email in stuck[:500]:
+        if email.sweeps >= max_sweeps:
+            inbound_email_quarantine(
+                inbound_email_id=email.id,
+                kind="bug",
+                message=f"reading the message never finished, even after {email.sweeps} more tries "
+                f"({email.attempts} attempts in all)",
+            )
+            failed += 1
+            continue
+        InboundEmail.objects.filter(id=email.id).update(sweeps=email.sweeps + 1, swept_at=now)
+        inbound_email_process_task.delay(inbound_email_id=email.id)
+        requeued += 1
+    return requeued, failed
+
+
 def inbound_email_mark_failed(*, inbound_email_id: int, message: str) -> None:
     """Last resort after the task's retries (the database kept failing): quarantine it."""
     inbound_email_quarantine(inbound_email_id=inbound_email_id, kind="upstream", message=message)
@@ -445,25 +483,3 @@ def inbound_email_mark_failed(*, inbound_email_id: int, message: str) -> None:
 def sent_email_record(*, ticket_id: int, message_id: str) -> None:
     """Remember the Message-ID of a mail we sent about a ticket, so replies to it thread back."""
     SentEmail.objects.get_or_create(message_id=message_id.strip("<> "), defaults={"ticket_id": ticket_id})
-
-
-def ticket_thread_text(*, ticket: Ticket) -> str:
-    """The follow-ups of an email ticket as text for the model, newest kept within the budget."""
-    follow_ups = list(
-        InboundEmail.objects.filter(ticket=ticket, status=InboundEmail.Status.THREADED)
-        .order_by("received_at", "id")
-        .values_list("from_email", "received_at", "body_text")
-    )
-    if not follow_ups:
-        return ""
-    budget = settings.INBOUND_EMAIL_THREAD_CHARS
-    blocks: list[str] = []
-    used = 0
-    for sender, received, body in reversed(follow_ups):
-        block = f"--- Follow-up from {sender or 'unknown sender'} on {received:%Y-%m-%d %H:%M} ---\n{body}"
-        if used + len(block) > budget and blocks:
-            blocks.append(f"[{len(follow_ups) - len(blocks)} earlier follow-ups left out]")
-            break
-        blocks.append(block[:budget])
-        used += len(block)
-    return "\n\n" + "\n\n".join(reversed(blocks))

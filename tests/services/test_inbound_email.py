@@ -14,13 +14,12 @@ from django.db import connection
 from tests.factories import TicketFactory
 from triage.adapters.email.threading import reply_address_make
 from triage.models import Attachment, InboundEmail, SentEmail, Ticket
-from triage.services import intake, storage
-from triage.services.intake import (
+from triage.services import inbound_email, storage
+from triage.services.inbound_email import (
     inbound_email_process,
     inbound_email_receive,
     inbound_email_retry,
     sent_email_record,
-    ticket_thread_text,
 )
 from triage.services.triage import ticket_input_build
 from triage.tasks import attachment_process_task, inbound_email_process_task, ticket_triage_task
@@ -96,7 +95,7 @@ def test_the_same_message_id_delivered_again_is_a_no_op(db, sent, django_capture
     again = b"Received: from relay2\r\n" + raw
     with django_capture_on_commit_callbacks(execute=True):
         second = inbound_email_receive(fileobj=io.BytesIO(again), source="raw")
-    assert second == intake.ReceiveResult(inbound_email_id=first.inbound_email_id, created=False)
+    assert second == inbound_email.ReceiveResult(inbound_email_id=first.inbound_email_id, created=False)
     assert InboundEmail.objects.count() == 1
     assert len(sent) == 1
 
@@ -132,7 +131,7 @@ def test_copies_to_two_of_our_addresses_follow_the_setting(settings, deliver, co
 def test_concurrent_duplicate_deliveries_make_one_row(sent):
     raw = fixture("alternative.eml")
     barrier = threading.Barrier(6)
-    results: list[intake.ReceiveResult] = []
+    results: list[inbound_email.ReceiveResult] = []
     errors: list[BaseException] = []
 
     def post() -> None:
@@ -262,7 +261,7 @@ def test_a_worker_killed_mid_job_is_redone_once(
     def killed(**_: object) -> None:
         raise SystemExit("worker killed")
 
-    monkeypatch.setattr(intake, "_thread_find", killed)
+    monkeypatch.setattr(inbound_email, "_thread_find", killed)
     with pytest.raises(SystemExit):
         inbound_email_process(inbound_email_id=result.inbound_email_id)
     assert InboundEmail.objects.get().status == InboundEmail.Status.PROCESSING
@@ -389,7 +388,9 @@ def test_a_reply_joins_its_ticket_by_in_reply_to_and_re_triages(deliver, sent):
     assert sent[-1] == ("llm", {"ticket_id": ticket.id})
     assert Ticket.objects.count() == 1
     body = ticket_input_build(ticket=ticket).body
-    assert body.startswith("Hi,") and "Follow-up from maria@example.com" in body
+    # the newest message first, then the one that opened the ticket
+    assert body.startswith("--- Follow-up from maria@example.com")
+    assert body.index("PayPal") < body.index("Hi,")
     assert "It also happens with PayPal now." in body
 
 
@@ -436,23 +437,6 @@ def test_threading_order_in_reply_to_wins_over_the_subject(deliver):
     assert reply.thread_reason == InboundEmail.ThreadReason.IN_REPLY_TO
 
 
-def test_long_threads_keep_the_newest_follow_ups_within_the_budget(settings, deliver):
-    first = deliver(fixture("plain_new.eml"))
-    for n in range(5):
-        deliver(
-            mail(
-                subject="Re",
-                body=f"follow-up {n} " + "x" * 200,
-                In_Reply_To="<CAF-plain-001@mail.example.com>",
-            )
-        )
-    settings.INBOUND_EMAIL_THREAD_CHARS = 700
-    text = ticket_thread_text(ticket=first.ticket)
-    assert "follow-up 4" in text and "follow-up 3" in text
-    assert "follow-up 0" not in text
-    assert "earlier follow-ups left out" in text
-
-
 # --- quarantine -----------------------------------------------------------------------------
 
 
@@ -469,16 +453,16 @@ def test_an_unparseable_message_becomes_a_quarantined_ticket(deliver, sent):
 def test_retry_after_a_parser_bug_reuses_the_quarantine_ticket(
     deliver, sent, monkeypatch, django_capture_on_commit_callbacks
 ):
-    real_parse = intake.email_parse
+    real_parse = inbound_email.email_parse
 
     def broken(*args, **kwargs):
         raise RuntimeError("parser bug")
 
-    monkeypatch.setattr(intake, "email_parse", broken)
+    monkeypatch.setattr(inbound_email, "email_parse", broken)
     email = deliver(fixture("plain_new.eml"))
     assert email.status == InboundEmail.Status.QUARANTINED and email.failure_kind == "bug"
     placeholder = email.ticket_id
-    monkeypatch.setattr(intake, "email_parse", real_parse)
+    monkeypatch.setattr(inbound_email, "email_parse", real_parse)
     with django_capture_on_commit_callbacks(execute=True):
         assert inbound_email_retry(inbound_email_id=email.id)
         assert not inbound_email_retry(inbound_email_id=email.id)  # already queued again
@@ -496,12 +480,14 @@ def test_a_retried_reply_joins_its_thread_and_drops_the_quarantine_stand_in(
     deliver, monkeypatch, django_capture_on_commit_callbacks
 ):
     first = deliver(fixture("plain_new.eml"))
-    real_parse = intake.email_parse
-    monkeypatch.setattr(intake, "email_parse", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("bug")))
+    real_parse = inbound_email.email_parse
+    monkeypatch.setattr(
+        inbound_email, "email_parse", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("bug"))
+    )
     reply = deliver(fixture("reply_in_reply_to.eml"))
     stand_in = reply.ticket_id
     assert reply.status == InboundEmail.Status.QUARANTINED and stand_in != first.ticket_id
-    monkeypatch.setattr(intake, "email_parse", real_parse)
+    monkeypatch.setattr(inbound_email, "email_parse", real_parse)
     with django_capture_on_commit_callbacks(execute=True):
         inbound_email_retry(inbound_email_id=reply.id)
     with django_capture_on_commit_callbacks(execute=True):

@@ -40,7 +40,7 @@ from django.views.decorators.http import require_POST, require_safe
 from triage import selectors
 from triage.models import InboundEmail
 from triage.roles import agent_required
-from triage.services.intake import inbound_email_receive, inbound_email_retry
+from triage.services.inbound_email import inbound_email_receive, inbound_email_retry
 
 logger = logging.getLogger(__name__)
 
@@ -159,7 +159,7 @@ def inbound_email_raw(request: HttpRequest) -> HttpResponse:
         recipient = request.headers.get("X-Triage-Recipient", "")
         fileobj: IO[bytes] = spool
         sha256 = digest.hexdigest()
-        if request.content_type.startswith("multipart/"):
+        if (request.content_type or "").startswith("multipart/"):
             try:
                 fields, files = MultiPartParser(
                     request.META, spool, request.upload_handlers, request.encoding
@@ -171,7 +171,7 @@ def inbound_email_raw(request: HttpRequest) -> HttpResponse:
                 return HttpResponse(
                     "multipart body without a message file\n", status=400, content_type="text/plain"
                 )
-            fileobj, sha256 = upload.file, ""  # the message is a part of the body: hashed by the service
+            fileobj, sha256 = upload.file, ""  # type: ignore[union-attr]  # files values are UploadedFile; the stub types MultiValueDict loosely  # the message is a part of the body: hashed by the service
             recipient = recipient or fields.get("recipient", "")
         result = inbound_email_receive(fileobj=fileobj, source="raw", recipient=recipient, sha256=sha256)
     return JsonResponse(

@@ -16,7 +16,7 @@ from django.test.client import BOUNDARY, encode_multipart
 from django.urls import reverse
 
 from triage.models import InboundEmail, Ticket
-from triage.services.intake import inbound_email_process
+from triage.services.inbound_email import inbound_email_process
 from triage.tasks import attachment_process_task, inbound_email_process_task, ticket_triage_task
 
 pytestmark = pytest.mark.django_db
@@ -117,7 +117,7 @@ def test_unsigned_badly_signed_or_stale_requests_get_403_and_are_logged(client, 
         headers = signed(body, timestamp=int(time.time()) - 301)
     elif headers == "future":
         headers = signed(body, timestamp=int(time.time()) + 301)
-    with caplog.at_level(logging.WARNING, logger="triage.views.intake"):
+    with caplog.at_level(logging.WARNING, logger="triage.views.inbound_email"):
         response = post_raw(client, body, headers=headers)
     assert response.status_code == 403
     assert InboundEmail.objects.count() == 0

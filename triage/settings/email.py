@@ -1,0 +1,84 @@
+"""Email out (replies, acknowledgements, mention notices, the weekly report) and in (raw MIME
+endpoint and the providers' webhooks)."""
+
+from __future__ import annotations
+
+import environ
+
+from triage.settings.base import DEBUG, env
+
+# SMTP: django.core.mail.backends.smtp.EmailBackend with EMAIL_HOST...; a provider's API:
+# anymail.backends.<esp>.EmailBackend with its keys in ANYMAIL (below). The console backend prints.
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="triage@localhost")
+EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", default=False)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT_S", default=30)
+# Sends that meet a server down or a 4xx are retried this many times (backoff 2, 4 ... 60 s).
+TRIAGE_OUTBOUND_RETRIES = env.int("TRIAGE_OUTBOUND_RETRIES", default=5)
+# Acknowledgements of new tickets: at most one per sender per interval (RFC 3834 loop safety).
+TRIAGE_ACK_ENABLED = env.bool("TRIAGE_ACK_ENABLED", default=True)
+TRIAGE_ACK_MIN_INTERVAL_S = env.int("TRIAGE_ACK_MIN_INTERVAL_S", default=3600)
+
+# The raw MIME endpoint's HMAC secret; anymail's basic-auth secret ("user:password", a list rotates).
+if DEBUG:
+    INBOUND_EMAIL_SECRET = env.str("INBOUND_EMAIL_SECRET", default="dev-only-inbound-email-secret")
+    _ANYMAIL_SECRET = env.list("ANYMAIL_WEBHOOK_SECRET", default=["triage:dev-only-webhook-secret"])
+else:
+    INBOUND_EMAIL_SECRET = env.str("INBOUND_EMAIL_SECRET")  # required in production
+    _ANYMAIL_SECRET = env.list("ANYMAIL_WEBHOOK_SECRET")  # required in production
+INBOUND_EMAIL_MAX_SKEW_S = env.int("INBOUND_EMAIL_MAX_SKEW_S", default=300)
+# Over this the message is still stored and recorded (status QUARANTINED, "too_large"), not parsed.
+INBOUND_EMAIL_MAX_BYTES = env.int("INBOUND_EMAIL_MAX_BYTES", default=40 * 1024 * 1024)
+INBOUND_EMAIL_MAX_ATTACHMENT_BYTES = env.int("INBOUND_EMAIL_MAX_ATTACHMENT_BYTES", default=25 * 1024 * 1024)
+# Our addresses and the queue each feeds: "support@x.com=tier1,billing@x.com=billing_team".
+INBOUND_EMAIL_ADDRESSES = env.dict("INBOUND_EMAIL_ADDRESSES", default={"support@triage.local": ""})
+# A copy sent to two of our addresses: "one" ticket, or one ticket "per_queue".
+INBOUND_EMAIL_COPIES = env.str("INBOUND_EMAIL_COPIES", default="one")
+# Thread text the model sees on a follow-up (characters, newest kept); Kimi's 256K window holds it.
+# Mailgun signs each post with this key (its dashboard: "HTTP webhook signing key").
+_MAILGUN_KEY = env.str("MAILGUN_WEBHOOK_SIGNING_KEY", default="dev-only-mailgun-key" if DEBUG else "")
+# Providers whose anymail inbound webhook is mounted under /intake/email/<provider>/; Mailgun only
+# when its signing key is set.
+INBOUND_EMAIL_PROVIDERS = env.list(
+    "INBOUND_EMAIL_PROVIDERS",
+    default=[
+        *(["mailgun"] if _MAILGUN_KEY else []),
+        "sendgrid",
+        "postmark",
+        "amazon_ses",
+        "sparkpost",
+        "mailjet",
+        "brevo",
+    ],
+)
+# Replies and acknowledgements come from this address; its +token form is their Reply-To.
+TRIAGE_SUPPORT_EMAIL = env.str(
+    "TRIAGE_SUPPORT_EMAIL", default=next(iter(INBOUND_EMAIL_ADDRESSES), "support@triage.local")
+)
+ANYMAIL = {
+    "WEBHOOK_SECRET": _ANYMAIL_SECRET,
+    "MAILGUN_WEBHOOK_SIGNING_KEY": _MAILGUN_KEY,
+    # Brevo posts attachment tokens; anymail downloads the files with this key.
+    "BREVO_API_KEY": env.str("BREVO_API_KEY", default=""),
+    # sending through a provider (EMAIL_BACKEND=anymail.backends.<esp>.EmailBackend)
+    **{
+        key: env.str(key)
+        for key in (
+            "MAILGUN_API_KEY",
+            "MAILGUN_SENDER_DOMAIN",
+            "POSTMARK_SERVER_TOKEN",
+            "SENDGRID_API_KEY",
+            "AMAZON_SES_CONFIGURATION_SET_NAME",
+        )
+        if env.str(key, default="")
+    },
+}
+if "mailgun" in INBOUND_EMAIL_PROVIDERS and not _MAILGUN_KEY:
+    raise environ.ImproperlyConfigured("the mailgun inbound webhook needs MAILGUN_WEBHOOK_SIGNING_KEY")
+if INBOUND_EMAIL_COPIES not in ("one", "per_queue"):
+    raise environ.ImproperlyConfigured("INBOUND_EMAIL_COPIES must be 'one' or 'per_queue'")
