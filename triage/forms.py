@@ -384,7 +384,7 @@ class ReplyForm(forms.Form):
         errors = []
         for upload in files:
             try:
-                checked = upload_check(fileobj=upload, name=upload.name, size_bytes=upload.size)
+                checked = upload_check(fileobj=upload, name=upload.name or "", size_bytes=upload.size or 0)
             except MediaRejected as exc:
                 errors.append(forms.ValidationError(f"'{upload.name}': {exc.reason}", code="rejected"))
                 continue
@@ -421,10 +421,15 @@ class MacroForm(forms.Form):
         **kwargs,
     ) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["queue"].choices = [("", "Every queue"), *queues]
-        self.fields["set_queue"].choices = [("", "—"), *queues]
-        self.fields["set_priority"].choices = [("", "—"), *priorities]
-        self.fields["set_status"].choices = [("", "—"), *statuses]
+        for name, first, options in (
+            ("queue", "Every queue", queues),
+            ("set_queue", "—", queues),
+            ("set_priority", "—", priorities),
+            ("set_status", "—", statuses),
+        ):
+            field = self.fields[name]
+            assert isinstance(field, forms.ChoiceField)
+            field.choices = [("", first), *options]
 
 
 class AckTemplateForm(forms.Form):

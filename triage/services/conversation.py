@@ -10,7 +10,7 @@ and join whoever sends them.
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -71,7 +71,7 @@ def ticket_note_add_system(*, ticket_id: int, body: str) -> TicketNote:
     return TicketNote.objects.create(ticket_id=ticket_id, author=None, body=body)
 
 
-def note_add(*, ticket_id: int, author: AbstractBaseUser, body: str) -> TicketNote:
+def note_add(*, ticket_id: int, author: User, body: str) -> TicketNote:
     """An internal note (never emailed to the customer). Each active colleague named as @username
     gets an unread mention (the header's badge) and an email; naming yourself notifies no one."""
     from triage.services.outbound import mention_notify
@@ -95,11 +95,11 @@ def note_add(*, ticket_id: int, author: AbstractBaseUser, body: str) -> TicketNo
     return note
 
 
-def mentions_unread_count(*, user: AbstractBaseUser) -> int:
+def mentions_unread_count(*, user: User) -> int:
     return NoteMention.objects.filter(user=user, read_at__isnull=True).count()
 
 
-def mentions_mark_read(*, user: AbstractBaseUser, ticket_id: int) -> int:
+def mentions_mark_read(*, user: User, ticket_id: int) -> int:
     """Opening the ticket reads its mentions of this user."""
     return NoteMention.objects.filter(user=user, note__ticket_id=ticket_id, read_at__isnull=True).update(
         read_at=timezone.now()

@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db.models import Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -64,7 +64,7 @@ def macro_best_match(*, ticket: Ticket) -> Macro | None:
     return best
 
 
-def reply_draft_offline(*, ticket: Ticket, agent: AbstractBaseUser) -> Draft:
+def reply_draft_offline(*, ticket: Ticket, agent: User) -> Draft:
     macro = macro_best_match(ticket=ticket)
     if macro is None:
         return Draft(text="", source="none", note="No macro matches this conversation.")
@@ -82,7 +82,7 @@ def _tokens_used(ticket: Ticket) -> int:
     return int(totals["p"]) + int(totals["c"])
 
 
-def reply_draft_kimi(*, ticket: Ticket, agent: AbstractBaseUser) -> Draft:
+def reply_draft_kimi(*, ticket: Ticket, agent: User) -> Draft:
     """Kimi writes a draft in the customer's language, thinking off, within what is left of the
     ticket's token budget (KIMI_TICKET_TOKEN_BUDGET, shared with its triage runs). The call is a
     run like any other: tokens, cost and errors recorded, `details.purpose` "draft"."""
@@ -150,7 +150,7 @@ def reply_draft_kimi(*, ticket: Ticket, agent: AbstractBaseUser) -> Draft:
     return Draft(text=answer.text.strip(), source="kimi", note="Drafted by Kimi: check it before sending.")
 
 
-def reply_draft(*, ticket_id: int, agent: AbstractBaseUser) -> Draft:
+def reply_draft(*, ticket_id: int, agent: User) -> Draft:
     """Kimi's draft when Kimi is the provider, else the best-matching macro. Never sent."""
     ticket = Ticket.objects.get(id=ticket_id)
     if settings.TRIAGE_PROVIDER == "kimi":

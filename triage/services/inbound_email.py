@@ -355,7 +355,7 @@ def _inbound_email_apply(*, email: InboundEmail, parsed: ParsedEmail) -> None:
             },
             processed_at=timezone.now(),
         )
-        if status == InboundEmail.Status.TICKETED:
+        if status == InboundEmail.Status.TICKETED and ticket is not None:
             refusal = ack_refusal(
                 sender=parsed.from_email,
                 auto_kind=parsed.auto_kind,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -26,9 +26,7 @@ class StatusChangeRefused(Exception):
         self.reason = reason
 
 
-def _status_write(
-    *, ticket: Ticket, status: str, user: AbstractBaseUser | None, why: str = ""
-) -> TicketEvent:
+def _status_write(*, ticket: Ticket, status: str, user: User | None, why: str = "") -> TicketEvent:
     """Change a locked ticket's status and record it. The caller holds the row lock."""
     before = ticket.status
     ticket.status = status
@@ -46,7 +44,7 @@ def _status_write(
 
 
 @transaction.atomic
-def ticket_status_set(*, ticket_id: int, user: AbstractBaseUser | None, status: str) -> TicketEvent | None:
+def ticket_status_set(*, ticket_id: int, user: User | None, status: str) -> TicketEvent | None:
     """An agent moves a reviewed ticket to Open, Pending or Solved. None when it already is."""
     if status not in AGENT_STATUSES:
         raise StatusChangeRefused(f"a ticket cannot be set to {status} by hand")

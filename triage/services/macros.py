@@ -6,7 +6,7 @@ values are strings prepared here, so a manager's text can show data but never ru
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 
 from triage.adapters.email.outbound import template_check, template_render
@@ -53,7 +53,7 @@ def _requester_names(ticket: Ticket) -> tuple[str, str]:
     return (name.split()[0] if name else "there"), (name or "there")
 
 
-def template_values(*, ticket: Ticket, agent: AbstractBaseUser | None = None) -> dict[str, str]:
+def template_values(*, ticket: Ticket, agent: User | None = None) -> dict[str, str]:
     first, full = _requester_names(ticket)
     agent_name = (agent.get_full_name() or agent.get_username()) if agent else "Support team"
     return {
@@ -132,12 +132,12 @@ def macros_for(*, ticket: Ticket) -> list[Macro]:
     return list(Macro.objects.filter(is_active=True, queue__in=["", ticket.queue]).order_by("name"))
 
 
-def macro_render(*, macro: Macro, ticket: Ticket, agent: AbstractBaseUser | None) -> str:
+def macro_render(*, macro: Macro, ticket: Ticket, agent: User | None) -> str:
     return template_render(macro.body, values=template_values(ticket=ticket, agent=agent))
 
 
 @transaction.atomic
-def macro_apply(*, macro_id: int, ticket_id: int, agent: AbstractBaseUser) -> str:
+def macro_apply(*, macro_id: int, ticket_id: int, agent: User) -> str:
     """The macro's text for the composer, and the fields it sets, changed now and recorded."""
     from triage.services.lifecycle import ticket_status_set
 

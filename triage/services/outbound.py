@@ -8,14 +8,14 @@ kill: a row that is not SENT is retried with the same Message-ID, a SENT row is 
 
 from __future__ import annotations
 
-import io
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import IO
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.files.storage import default_storage
 from django.core.mail import get_connection
 from django.db import IntegrityError, transaction
@@ -50,7 +50,7 @@ class SendRetryLater(Exception):
 
 @dataclass(frozen=True)
 class ReplyUpload:
-    fileobj: io.IOBase
+    fileobj: IO[bytes]
     name: str
     size_bytes: int
 
@@ -127,7 +127,7 @@ def _attachments_store(uploads: Sequence[ReplyUpload]) -> list[dict]:
 def reply_send(
     *,
     ticket_id: int,
-    author: AbstractBaseUser | None,
+    author: User | None,
     body: str,
     to: Sequence[str],
     cc: Sequence[str] = (),
@@ -163,7 +163,7 @@ def _queue(
     *,
     ticket: Ticket,
     kind: str,
-    author: AbstractBaseUser | None,
+    author: User | None,
     to: list[str],
     subject: str,
     body: str,
@@ -364,7 +364,7 @@ def ticket_acknowledge(
 
 
 def mention_notify(
-    *, ticket: Ticket, user: AbstractBaseUser, author: AbstractBaseUser | None, note_body: str
+    *, ticket: Ticket, user: User, author: User | None, note_body: str
 ) -> OutboundEmail | None:
     """Tell a colleague by email that a note names them (the header badge tells them in the app)."""
     address = getattr(user, "email", "")

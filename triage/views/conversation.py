@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
@@ -23,12 +23,13 @@ from triage.services.drafts import reply_draft
 from triage.services.lifecycle import AGENT_STATUSES
 from triage.services.macros import VARIABLES, ack_template_save, macro_apply, macro_save, macros_for
 from triage.services.outbound import ReplyUpload, outbound_email_retry, reply_defaults, reply_send
+from triage.views import AuthedRequest
 
 TIMELINE = "triage/partials/_timeline.html"
 
 
 def conversation_context(
-    request: HttpRequest,
+    request: AuthedRequest,
     ticket: Ticket,
     *,
     reply_form: ReplyForm | None = None,
@@ -49,7 +50,7 @@ def conversation_context(
     }
 
 
-def _timeline_response(request: HttpRequest, ticket: Ticket, **forms: object) -> HttpResponse:
+def _timeline_response(request: AuthedRequest, ticket: Ticket, **forms: object) -> HttpResponse:
     context = conversation_context(request, ticket, **forms)  # type: ignore[arg-type]
     response = render(request, TIMELINE, context)
     patch_vary_headers(response, ("HX-Request",))
@@ -58,7 +59,7 @@ def _timeline_response(request: HttpRequest, ticket: Ticket, **forms: object) ->
 
 @require_POST
 @agent_required
-def ticket_reply(request: HttpRequest, ticket_id: int) -> HttpResponse:
+def ticket_reply(request: AuthedRequest, ticket_id: int) -> HttpResponse:
     ticket = get_object_or_404(Ticket, id=ticket_id)
     form = ReplyForm(request.POST, request.FILES)
     if form.is_valid():
@@ -89,7 +90,7 @@ def ticket_reply(request: HttpRequest, ticket_id: int) -> HttpResponse:
 
 @require_POST
 @agent_required
-def ticket_note(request: HttpRequest, ticket_id: int) -> HttpResponse:
+def ticket_note(request: AuthedRequest, ticket_id: int) -> HttpResponse:
     ticket = get_object_or_404(Ticket, id=ticket_id)
     form = NoteForm(request.POST)
     if form.is_valid():
@@ -104,7 +105,7 @@ def ticket_note(request: HttpRequest, ticket_id: int) -> HttpResponse:
 
 @require_safe
 @agent_required
-def outbound_email_state(request: HttpRequest, ticket_id: int, outbound_email_id: int) -> HttpResponse:
+def outbound_email_state(request: AuthedRequest, ticket_id: int, outbound_email_id: int) -> HttpResponse:
     """One mail's entry in the timeline; polled while it is being sent."""
     mail = get_object_or_404(OutboundEmail, id=outbound_email_id, ticket_id=ticket_id)
     response = render(
@@ -118,7 +119,7 @@ def outbound_email_state(request: HttpRequest, ticket_id: int, outbound_email_id
 
 @require_POST
 @agent_required
-def outbound_email_retry_view(request: HttpRequest, ticket_id: int, outbound_email_id: int) -> HttpResponse:
+def outbound_email_retry_view(request: AuthedRequest, ticket_id: int, outbound_email_id: int) -> HttpResponse:
     mail = get_object_or_404(OutboundEmail, id=outbound_email_id, ticket_id=ticket_id)
     outbound_email_retry(outbound_email_id=mail.id)
     if request.htmx:
@@ -128,7 +129,7 @@ def outbound_email_retry_view(request: HttpRequest, ticket_id: int, outbound_ema
 
 @require_POST
 @agent_required
-def macro_use(request: HttpRequest, ticket_id: int) -> HttpResponse:
+def macro_use(request: AuthedRequest, ticket_id: int) -> HttpResponse:
     """Put a macro's text in the composer (and set what it sets); the agent edits, then sends."""
     ticket = get_object_or_404(Ticket, id=ticket_id)
     macro_id = request.POST.get("macro", "")
@@ -140,7 +141,7 @@ def macro_use(request: HttpRequest, ticket_id: int) -> HttpResponse:
 
 @require_safe
 @agent_required
-def mentions_page(request: HttpRequest) -> HttpResponse:
+def mentions_page(request: AuthedRequest) -> HttpResponse:
     mentions = (
         NoteMention.objects.filter(user=request.user)
         .select_related("note__ticket", "note__author")
@@ -162,7 +163,7 @@ def _macro_form(data: dict | None = None, initial: dict | None = None) -> MacroF
 
 @require_http_methods(["GET", "HEAD", "POST"])
 @manager_required
-def macro_list(request: HttpRequest, macro_id: int | None = None) -> HttpResponse:
+def macro_list(request: AuthedRequest, macro_id: int | None = None) -> HttpResponse:
     macro = get_object_or_404(Macro, id=macro_id) if macro_id else None
     if request.method == "POST":
         form = _macro_form(request.POST)
@@ -193,7 +194,7 @@ def macro_list(request: HttpRequest, macro_id: int | None = None) -> HttpRespons
 
 @require_http_methods(["GET", "HEAD", "POST"])
 @manager_required
-def ack_template_edit(request: HttpRequest) -> HttpResponse:
+def ack_template_edit(request: AuthedRequest) -> HttpResponse:
     language = request.GET.get("language", "")
     current = AckTemplate.objects.filter(language=language).first()
     if request.method == "POST":
@@ -220,7 +221,7 @@ def ack_template_edit(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @agent_required
-def ticket_draft(request: HttpRequest, ticket_id: int) -> HttpResponse:
+def ticket_draft(request: AuthedRequest, ticket_id: int) -> HttpResponse:
     """ "Draft a reply": the text goes into the composer only; sending stays a person's act."""
     ticket = get_object_or_404(Ticket, id=ticket_id)
     draft = reply_draft(ticket_id=ticket.id, agent=request.user)

@@ -314,16 +314,16 @@ def ticket_action(request: AuthedRequest, ticket_id: int) -> HttpResponse:
             )
     elif action == "status":
         try:
-            event = ticket_status_set(
+            changed = ticket_status_set(
                 ticket_id=ticket.id, user=request.user, status=request.POST.get("status", "")
             )
         except StatusChangeRefused as exc:
             messages.error(request, f"Status not changed: {exc.reason}.")
         else:
-            if event is None:
+            if changed is None:
                 messages.info(request, "Nothing changed.")
             else:
-                label = Ticket.Status(event.after["status"]).label
+                label = Ticket.Status(changed.after["status"]).label
                 messages.success(request, f"{ticket.reference} is now {label}.")
     elif action == "retriage":
         provider = request.POST.get("provider", "")
