@@ -39,7 +39,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from triage.adapters.export import CLASSIFIED_FIELDS, TICKET_COLUMNS, neutralize, neutralize_sql
-from triage.models import Attachment, ReviewDecision, Ticket, TriageRun
+from triage.models import REVIEWED_STATES, Attachment, ReviewDecision, Ticket, TriageRun
 
 
 @dataclass(frozen=True)
@@ -208,7 +208,7 @@ def report_ticket_rows(*, filters: ReportFilters, chunk_size: int = 5000) -> Ite
     """
     qs = report_ticket_list(filters=filters).order_by("id").values_list("id", flat=True)
     base = settings.TRIAGE_PUBLIC_URL.rstrip("/")
-    reviewed = Ticket.Status.REVIEWED.value
+    reviewed = frozenset(s.value for s in REVIEWED_STATES)
     lo = qs.first()
     while lo is not None:
         hi = qs.filter(id__gte=lo)[chunk_size - 1 : chunk_size].first() or qs.last() or lo
@@ -221,7 +221,7 @@ def report_ticket_rows(*, filters: ReportFilters, chunk_size: int = 5000) -> Ite
         lo = qs.filter(id__gt=hi).first()
 
 
-def _export_row(row: tuple, base: str, reviewed_status: str) -> tuple:
+def _export_row(row: tuple, base: str, reviewed_status: frozenset[str]) -> tuple:
     (
         tid, created, channel, status, email, subject, summary,
         cat, pri, que, sen, lang, conf, triaged, reviewed, updated, reviewer,
@@ -233,7 +233,7 @@ def _export_row(row: tuple, base: str, reviewed_status: str) -> tuple:
     if isinstance(result, str):  # SQLite hands JSON back as text
         result = json.loads(result)
     result = result or {}
-    is_reviewed = status == reviewed_status
+    is_reviewed = status in reviewed_status
     out: list[Any] = [
         tid,
         f"TRI-{tid}",
@@ -313,7 +313,7 @@ def _pg_csv_columns(base: str) -> tuple[str, str, list[Any]]:
         "lr.model",
         "lr.error_kind AS failure_kind",
         "(lr.result IS NOT NULL AND lr.result <> '{}'::jsonb) AS has_result",
-        "t.status = 'REVIEWED' AS is_reviewed",
+        "t.status IN ('REVIEWED', 'PENDING', 'SOLVED', 'CLOSED') AS is_reviewed",
         "r.runs",
         "r.failed_runs",
         "r.prompt_tokens",
@@ -633,6 +633,8 @@ class Dashboard:
     manual_total: int = 0
     failed_runs: int = 0
     reviewed: int = 0
+    # tickets per status, the lifecycle's (Open, Pending, Solved, Closed) included
+    by_status: dict[str, int] = field(default_factory=dict)
 
     @property
     def cost_per_ticket(self) -> float | None:
@@ -680,7 +682,7 @@ def _pg_durations(tickets: QuerySet[Ticket]) -> dict[str, dict[str, float | int 
 def _category_pairs(tickets: QuerySet[Ticket]) -> list[tuple[str | None, str, int]]:
     """(proposed category, final category, tickets) over the reviewed tickets with a model run,
     grouped in the database: a million reviewed tickets are a few dozen pairs."""
-    reviewed = tickets.filter(status=Ticket.Status.REVIEWED, latest_run__isnull=False).order_by()
+    reviewed = tickets.filter(status__in=REVIEWED_STATES, latest_run__isnull=False).order_by()
     if connection.vendor != "postgresql":
         pairs = (
             reviewed.annotate(
@@ -726,7 +728,7 @@ def report_dashboard_get(*, filters: ReportFilters) -> Dashboard:
     by_cat: dict[str, dict[date, int]] = defaultdict(dict)
     by_chan: dict[str, dict[date, int]] = defaultdict(dict)
     priorities: dict[str, int] = defaultdict(int)
-    manual, reviewed = Ticket.Status.MANUAL_TRIAGE.value, Ticket.Status.REVIEWED.value
+    manual, reviewed = Ticket.Status.MANUAL_TRIAGE.value, {s.value for s in REVIEWED_STATES}
     groups = (
         tickets.annotate(day=TruncDate("created_at"))
         .values_list("day", "category", "channel", "priority", "status")
@@ -738,9 +740,10 @@ def report_dashboard_get(*, filters: ReportFilters) -> Dashboard:
         by_cat[cat][day] = by_cat[cat].get(day, 0) + n
         by_chan[chan][day] = by_chan[chan].get(day, 0) + n
         priorities[pri or "(none)"] += n
+        d.by_status[status] = d.by_status.get(status, 0) + n
         if status == manual:
             d.manual_by_day[day] = d.manual_by_day.get(day, 0) + n
-        elif status == reviewed:
+        elif status in reviewed:
             d.reviewed += n
         days.add(day)
         d.tickets += n
