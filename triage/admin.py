@@ -6,12 +6,27 @@ edits them: a hand-edited status would skip the pipeline and the review history.
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
 
+from triage.adapters.webhooks import secret_new
 from triage.forms import ThrottledAdminAuthenticationForm
-from triage.models import Attachment, InboundEmail, ReviewDecision, TaxonomyValue, Ticket, TriageRun
+from triage.models import (
+    Attachment,
+    InboundEmail,
+    ReviewDecision,
+    TaxonomyValue,
+    Ticket,
+    TriageRun,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from triage.roles import user_is_admin
+from triage.services import webhooks
 
 
 class ReadOnlyMixin:
@@ -120,3 +135,107 @@ def _admin_site_has_permission(request: HttpRequest) -> bool:
 # AdminConfig in INSTALLED_APPS); mypy forbids assigning to a method, hence the ignore.
 admin.site.has_permission = _admin_site_has_permission  # type: ignore[method-assign]  # see above
 admin.site.login_form = ThrottledAdminAuthenticationForm
+
+
+# --- Outbound webhooks ---------------------------------------------------------------------------
+class WebhookEndpointForm(forms.ModelForm):
+    events = forms.MultipleChoiceField(
+        choices=[(e.name, f"{e.name}: {e.description}") for e in webhooks.EVENT_TYPES],
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text="None ticked: every event.",
+    )
+    url = forms.URLField(assume_scheme="https", max_length=500)
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ("url", "description", "events", "is_active")
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(admin.ModelAdmin):
+    form = WebhookEndpointForm
+    list_display = ("url", "description", "is_active", "failing_since", "disabled_reason")
+    readonly_fields = (
+        "secret",
+        "previous_secret_expires_at",
+        "failing_since",
+        "disabled_reason",
+        "delivery_log",
+    )
+    actions = ("send_test_event", "rotate_secret")
+
+    @admin.display(description="Delivery log")
+    def delivery_log(self, obj: WebhookEndpoint) -> str:
+        if not obj.pk:
+            return "—"
+        url = reverse("admin:triage_webhookdelivery_changelist") + f"?endpoint__id__exact={obj.pk}"
+        return format_html('<a href="{}">Deliveries to this endpoint</a>', url)
+
+    def save_model(self, request: HttpRequest, obj: WebhookEndpoint, form, change: bool) -> None:
+        if not obj.secret:
+            obj.secret = secret_new()
+        if obj.is_active:
+            obj.disabled_reason = ""
+            obj.failing_since = None
+        super().save_model(request, obj, form, change)
+
+    @admin.action(description="Send test event")
+    def send_test_event(self, request: HttpRequest, queryset) -> None:
+        for endpoint in queryset:
+            webhooks.webhook_test_send(endpoint_id=endpoint.id)
+        self.message_user(request, f"Test event queued for {queryset.count()} endpoint(s).")
+
+    @admin.action(description="Rotate signing secret (the old one stays valid 24 h)")
+    def rotate_secret(self, request: HttpRequest, queryset) -> None:
+        for endpoint in queryset:
+            webhooks.webhook_endpoint_rotate_secret(endpoint_id=endpoint.id)
+        self.message_user(request, "New secrets made; both sign for the next 24 hours.")
+
+
+class WebhookAttemptInline(ReadOnlyMixin, admin.TabularInline):
+    model = WebhookAttempt
+    extra = 0
+    can_delete = False
+    fields = ("at", "number", "status_code", "latency_ms", "error", "response_excerpt")
+    readonly_fields = fields
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    """The delivery log: time, event, status code, latency (per attempt), and Redeliver."""
+
+    list_display = (
+        "created_at",
+        "endpoint",
+        "event_type",
+        "status",
+        "attempts",
+        "last_status_code",
+        "last_error",
+    )
+    list_filter = ("status", "endpoint")
+    list_select_related = ("event", "endpoint")
+    inlines = (WebhookAttemptInline,)
+    actions = ("redeliver",)
+    fields = (
+        "endpoint",
+        "event",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "delivered_at",
+        "last_status_code",
+        "last_error",
+    )
+    readonly_fields = fields
+
+    @admin.display(description="Event")
+    def event_type(self, obj: WebhookDelivery) -> str:
+        return obj.event.event_type
+
+    @admin.action(description="Redeliver")
+    def redeliver(self, request: HttpRequest, queryset) -> None:
+        for delivery_id in queryset.values_list("id", flat=True):
+            webhooks.webhook_redeliver(delivery_id=delivery_id)
+        self.message_user(request, f"{queryset.count()} deliver(ies) queued again.")

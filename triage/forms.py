@@ -16,8 +16,11 @@ from django.core.files.uploadedfile import UploadedFile
 from django.core.validators import validate_email
 from django.utils import timezone
 
+from triage.adapters.llm.base import Taxonomy
 from triage.adapters.media import MediaRejected
 from triage.adapters.media.sniff import ACCEPTED_IMAGE_TYPES, ACCEPTED_VIDEO_TYPES
+from triage.models import Ticket
+from triage.selectors import QUEUE_SORTS, QueueFilters
 from triage.services.login_throttle import login_failure_record, login_throttle_clear, login_throttle_wait_s
 from triage.services.media import upload_check
 from triage.services.tickets import StagedUpload, staged_upload_get
@@ -236,6 +239,52 @@ class QueueFilterForm(forms.Form):
         """The valid fields only: an invalid one is ignored."""
         self.is_valid()
         return {name: value for name, value in self.cleaned_data.items() if name not in self.errors}
+
+
+# ?status= keys; "processing" covers both worker stages, since to a reviewer they mean "not yet".
+STATUS_FILTERS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "processing": ("Processing", (Ticket.Status.PROCESSING, Ticket.Status.TRIAGING)),
+    "needs_review": ("Needs review", (Ticket.Status.NEEDS_REVIEW,)),
+    "manual_triage": ("Manual triage", (Ticket.Status.MANUAL_TRIAGE,)),
+    # "reviewed" is the Open tab's key since before the lifecycle: links to it keep working
+    "reviewed": ("Open", (Ticket.Status.REVIEWED,)),
+    "pending": ("Pending", (Ticket.Status.PENDING,)),
+    "solved": ("Solved", (Ticket.Status.SOLVED,)),
+    "closed": ("Closed", (Ticket.Status.CLOSED,)),
+}
+
+
+def queue_filter_form(data: Mapping[str, str], *, taxonomy: Taxonomy) -> QueueFilterForm:
+    """The queue's filter form over `data` (the queue page's and the API list's query string)."""
+    entries = {"category": taxonomy.categories, "priority": taxonomy.priorities, "queue": taxonomy.queues}
+    return QueueFilterForm(
+        data,
+        choices={name: [(e.value, e.label) for e in values] for name, values in entries.items()},
+        sorts=QUEUE_SORTS,
+        channels=Ticket.Channel.choices,
+    )
+
+
+def queue_filters(
+    *, status_filter: str, form: QueueFilterForm, taxonomy: Taxonomy, user_id: int | None
+) -> QueueFilters:
+    """The selector's filters from the form's valid fields (an invalid one is ignored)."""
+    statuses = STATUS_FILTERS[status_filter][1] if status_filter in STATUS_FILTERS else ()
+    values = form.cleaned_or_empty()
+    return QueueFilters(
+        statuses=statuses,
+        category=values.get("category") or "",
+        priority=values.get("priority") or "",
+        queue=values.get("queue") or "",
+        channel=values.get("channel") or "",
+        confidence_below=values.get("confidence_below"),
+        created_from=values.get("created_from"),
+        created_to=values.get("created_to"),
+        q=values.get("q") or "",
+        sort=values.get("sort") or "work",
+        urgent=tuple(e.value for e in taxonomy.priorities[-2:]),  # listed lowest to highest
+        assignee_id=user_id if values.get("mine") else None,
+    )
 
 
 class ReportFilterForm(forms.Form):

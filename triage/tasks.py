@@ -141,3 +141,31 @@ def outbound_email_sweep_task() -> None:
     from triage.services import outbound
 
     outbound.outbound_email_requeue_stale()
+
+
+# --- Outbound webhooks: their own queue, so a slow receiver never delays media or triage --------
+_WEBHOOKS = {"queue": "webhooks", "acks_late": True, "autoretry_for": _TRANSIENT, "max_retries": 5}
+
+
+@shared_task(**_WEBHOOKS, retry_backoff=2, soft_time_limit=60, time_limit=90)
+def webhook_event_publish_task(*, event_id: int) -> None:
+    from triage.services import webhooks
+
+    webhooks.webhook_event_publish(event_id=event_id)
+
+
+@shared_task(bind=True, **_WEBHOOKS, retry_backoff=2, soft_time_limit=60, time_limit=90)
+def webhook_deliver_task(self, *, delivery_id: int) -> None:
+    from triage.services import webhooks
+
+    wait = webhooks.webhook_deliver(delivery_id=delivery_id)
+    if wait is not None:
+        # a short backoff waits in the broker; longer ones are picked up by webhook_sweep_task
+        webhook_deliver_task.apply_async(kwargs={"delivery_id": delivery_id}, countdown=wait)
+
+
+@shared_task(queue="webhooks", acks_late=True, soft_time_limit=120, time_limit=150)
+def webhook_sweep_task() -> None:
+    from triage.services import webhooks
+
+    webhooks.webhook_sweep()

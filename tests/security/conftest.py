@@ -24,9 +24,18 @@ from tests.factories import (
     taxonomy_rows,
     triaged_ticket,
 )
-from triage.models import InboundEmail, Macro, OutboundEmail, ReportExport, TaxonomyValue
+from triage.models import (
+    InboundEmail,
+    Macro,
+    OutboundEmail,
+    ReportExport,
+    TaxonomyValue,
+    WebhookDelivery,
+    WebhookEvent,
+)
 from triage.services.inbound_email import inbound_email_receive
 from triage.services.storage import content_store
+from triage.services.webhooks import webhook_endpoint_create
 
 ROLES = ("anonymous", "agent", "manager", "admin")
 
@@ -55,6 +64,18 @@ def role_clients(role_users) -> dict[str, Client]:
     for role, user in role_users.items():
         clients[role] = Client()
         clients[role].force_login(user)
+    return clients
+
+
+@pytest.fixture
+def api_clients(role_users) -> dict[str, Client]:
+    """Clients that send each role's personal API token (write scope); anonymous sends none."""
+    from triage.services.api_tokens import api_token_create
+
+    clients = {"anonymous": Client()}
+    for role, user in role_users.items():
+        token = api_token_create(user=user, name="crawl", scope="write").plaintext
+        clients[role] = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
     return clients
 
 
@@ -90,6 +111,9 @@ def world(role_users) -> World:
         expires_at=timezone.now() + timezone.timedelta(hours=1),
     )
     value = TaxonomyValue.objects.order_by("id").first()
+    endpoint = webhook_endpoint_create(url="https://hooks.example.com/triage", events=[])
+    event = WebhookEvent.objects.create(msg_id="msg_crawl", event_type="ticket.created", payload={})
+    delivery = WebhookDelivery.objects.create(event=event, endpoint=endpoint)
     agent = role_users["agent"]
     mail = OutboundEmail.objects.create(
         ticket=ticket,
@@ -112,6 +136,8 @@ def world(role_users) -> World:
         "triage_triagerun": ticket.latest_run,
         "triage_reviewdecision": decision,
         "triage_inboundemail": email,
+        "triage_webhookendpoint": endpoint,
+        "triage_webhookdelivery": delivery,
     }
     kwargs: dict[str, dict[str, object]] = {
         "triage:ticket-detail": {"ticket_id": ticket.id},
@@ -131,6 +157,14 @@ def world(role_users) -> World:
         "triage:email-raw-file": {"inbound_email_id": email.id},
         "triage:taxonomy-value": {"value_id": value.id},
         "triage:user-edit": {"user_id": agent.id},
+        "api:ticket_get": {"ticket_id": ticket.id},
+        "api:ticket_review": {"ticket_id": ticket.id},
+        "api:ticket_assign": {"ticket_id": ticket.id},
+        "api:ticket_retriage": {"ticket_id": ticket.id},
+        "api:attachment_file": {"attachment_id": attachment.id},
+        "api:rendition_file": {"rendition_id": rendition.id},
+        "api:export_get": {"export_id": export.id},
+        "api:export_download": {"export_id": export.id},
         # a user nobody signs in as (signing in changes last_login, which voids the token)
         "password_reset_confirm": {
             "uidb64": urlsafe_base64_encode(force_bytes(resetting.pk)),

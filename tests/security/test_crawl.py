@@ -49,6 +49,14 @@ def admins(method: str, ok: object) -> Row:
     return Row(method, LOGIN, 403, 403, ok)
 
 
+def api_agents(method: str, ok: object) -> Row:
+    return Row(method, 401, ok, ok, ok)
+
+
+def api_managers(method: str, ok: object) -> Row:
+    return Row(method, 401, 403, ok, ok)
+
+
 def django_admin(ok: object, *, anonymous: object = ADMIN_LOGIN) -> Row:
     """The Django admin sends everyone but administrators to its own login (admin.py has_permission).
     Its per-model views are not `login_not_required`, so our middleware sends anonymous users to
@@ -102,6 +110,24 @@ ACCESS: dict[str, Row] = {
     "triage:email-inbound-sparkpost": everyone("POST", 400),
     "triage:email-inbound-mailjet": everyone("POST", 400),
     "triage:email-inbound-brevo": everyone("POST", 400),
+    "triage:account": agents("GET", 200),
+    "triage:api-docs": everyone("GET", 200),  # the API's shape only, like the schema
+    # --- the REST API: crawled with each role's token (anonymous: none), so its owner's role applies
+    "api:openapi-json": everyone("GET", 200),
+    "api:api-root": everyone("GET", 404),
+    "api:ticket_list": api_agents("GET", 200),
+    "api:ticket_get": api_agents("GET", 200),
+    "api:ticket_review": api_agents("POST", 400),  # an empty form body, not JSON
+    "api:ticket_assign": api_agents("POST", 400),
+    "api:ticket_retriage": api_agents("POST", 400),
+    "api:upload_create": api_agents("POST", 422),  # no file
+    "api:attachment_file": api_agents("GET", 200),
+    "api:rendition_file": api_agents("GET", 200),
+    "api:taxonomy_get": api_agents("GET", 200),
+    "api:export_create": api_managers("POST", 400),
+    # an export is its requester's (the manager's): anyone else, even an admin, gets 404
+    "api:export_get": Row("GET", 401, 403, 200, 404),
+    "api:export_download": Row("GET", 401, 403, 200, 404),
     # --- accounts (django.contrib.auth) -------------------------------------------------------
     "login": everyone("GET", 200),
     "logout": agents("POST", REDIRECT),
@@ -127,7 +153,13 @@ ACCESS: dict[str, Row] = {
 }
 # Every model the admin registers: its five views (generated from the registry, so a new ModelAdmin
 # is covered; a custom admin URL still needs its own row above). Read-only models refuse "add".
-_READ_ONLY_ADD = {"triage_ticket", "triage_triagerun", "triage_reviewdecision", "triage_inboundemail"}
+_READ_ONLY_ADD = {
+    "triage_ticket",
+    "triage_triagerun",
+    "triage_reviewdecision",
+    "triage_inboundemail",
+    "triage_webhookdelivery",
+}
 for _model in admin.site._registry:
     _prefix = f"{_model._meta.app_label}_{_model._meta.model_name}"
     ACCESS[f"admin:{_prefix}_changelist"] = django_admin(200, anonymous=LOGIN)
@@ -189,8 +221,9 @@ def _outcome(response) -> object:
     return response.status_code
 
 
-def test_every_url_answers_every_role_as_the_table_says(world, role_clients):
-    """Crawl: the one test that proves no page is open to a role that should not see it."""
+def test_every_url_answers_every_role_as_the_table_says(world, role_clients, api_clients):
+    """Crawl: the one test that proves no page is open to a role that should not see it.
+    API routes are requested with each role's personal token instead of its session."""
     wrong = []
     seen = set()
     for key, pattern in url_patterns():
@@ -200,7 +233,7 @@ def test_every_url_answers_every_role_as_the_table_says(world, role_clients):
         row = ACCESS[key]
         url = _url(key, pattern, world.kwargs.get(key, {}))
         for role in ("anonymous", "agent", "manager", "admin"):
-            client = role_clients[role]
+            client = api_clients[role] if key.startswith("api:") else role_clients[role]
             response = client.post(url) if row.method == "POST" else client.get(url)
             actual = _outcome(response)
             if actual != row.expected(role):

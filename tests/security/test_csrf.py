@@ -19,6 +19,9 @@ pytestmark = pytest.mark.django_db
 
 # csrf_exempt on purpose: posted by mail relays and providers, which authenticate with signatures
 WEBHOOKS = {key for key, _ in url_patterns() if key.startswith("triage:email-inbound-")}
+# the REST API: authenticated by a bearer token only, never by the session cookie, so a forged
+# cross-site request (which carries only cookies) cannot act; see the test at the end
+TOKEN_AUTH = {key for key, _ in url_patterns() if key.startswith("api:")}
 CSRF_REFUSED = "This form has expired"  # templates/403_csrf.html
 
 
@@ -34,7 +37,7 @@ def test_every_form_posted_without_the_token_is_refused_403(world, strict):
     tickets_before = Ticket.objects.count()
     accepted = []
     for key, pattern in url_patterns():
-        if key in WEBHOOKS:
+        if key in WEBHOOKS or key in TOKEN_AUTH:
             continue
         response = strict.post(_url(key, pattern, world.kwargs.get(key, {})), {"subject": "x", "label": "x"})
         if response.status_code != 403 or CSRF_REFUSED not in response.content.decode():
@@ -65,3 +68,10 @@ def test_webhooks_need_no_token_but_a_signature(strict):
     for key in WEBHOOKS - {"triage:email-inbound-raw"}:
         response = anonymous.post(reverse(key), {})
         assert response.status_code in (400, 401), key  # anymail's own check, not CSRF's 403
+
+
+def test_the_api_ignores_the_session_cookie_so_a_forged_post_cannot_act(world, strict):
+    before = Ticket.objects.count()
+    response = strict.post("/api/v1/tickets", {"subject": "forged"}, content_type="application/json")
+    assert response.status_code == 401
+    assert Ticket.objects.count() == before

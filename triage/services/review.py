@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from triage.models import REVIEWED_STATES, ReviewDecision, Ticket, TicketEvent
+from triage.services.webhooks import webhook_event_record
 
 REVIEWED_FIELDS = ("category", "priority", "queue", "sentiment", "language", "summary")
 
@@ -66,9 +67,11 @@ def review_record(
     ticket.reviewed_at = timezone.now()
     ticket.reviewed_by = user
     ticket.save()
-    return ReviewDecision.objects.create(
+    decision = ReviewDecision.objects.create(
         ticket=ticket, user=user, action=action, before=before, after=after, run=ticket.latest_run
     )
+    webhook_event_record(event_type="ticket.reviewed", ticket_id=ticket.id)
+    return decision
 
 
 def _changes_since(*, ticket: Ticket, seen_version: str) -> list[str]:

@@ -14,6 +14,7 @@ from django.db import transaction
 from triage.adapters.media import MediaRejected, SniffResult
 from triage.models import Attachment, Ticket
 from triage.services.media import CheckedUpload, original_store, upload_check
+from triage.services.webhooks import webhook_event_record
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,7 @@ def ticket_create(
             attachment_process_task.delay_on_commit(attachment_id=attachment.id)
         if not checked:
             ticket_triage_task.delay_on_commit(ticket_id=ticket.id)
+        webhook_event_record(event_type="ticket.created", ticket_id=ticket.id)
         if requester_email:
             # a web ticket written for a customer: they hear from us as a mailed one would
             from triage.services.outbound import ticket_acknowledge

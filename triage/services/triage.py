@@ -32,6 +32,7 @@ from triage.redact import redact
 from triage.services import costs
 from triage.services.llm_limits import LimitedClient
 from triage.services.ocr import ticket_ocr_text
+from triage.services.webhooks import webhook_event_record
 
 logger = logging.getLogger(__name__)
 
@@ -425,14 +426,25 @@ def triage_run_record(
         ticket.latest_run = run
         ticket.status = Ticket.Status.MANUAL_TRIAGE
     ticket.save()
+    if ticket.status == Ticket.Status.MANUAL_TRIAGE:
+        webhook_event_record(event_type="ticket.needs_manual_triage", ticket_id=ticket.id)
+    else:
+        webhook_event_record(event_type="ticket.triaged", ticket_id=ticket.id)
+        if ticket.status == Ticket.Status.REVIEWED:  # auto-accepted
+            webhook_event_record(event_type="ticket.reviewed", ticket_id=ticket.id)
     return run
 
 
+@transaction.atomic
 def ticket_mark_manual(*, ticket_id: int, message: str) -> None:
     """Last resort after the task's retries: the ticket lands in the queue for a human."""
-    Ticket.objects.filter(id=ticket_id).exclude(status__in=REVIEWED_STATES).update(
-        status=Ticket.Status.MANUAL_TRIAGE, triaged_at=timezone.now()
+    moved = (
+        Ticket.objects.filter(id=ticket_id)
+        .exclude(status__in=REVIEWED_STATES)
+        .update(status=Ticket.Status.MANUAL_TRIAGE, triaged_at=timezone.now())
     )
+    if moved:
+        webhook_event_record(event_type="ticket.needs_manual_triage", ticket_id=ticket_id)
     logger.error("ticket %s sent to manual triage: %s", ticket_id, message)
 
 

@@ -76,6 +76,8 @@ CELERY_BEAT_SCHEDULE = {
     "tickets-auto-close": {"task": "triage.tasks.tickets_auto_close_task", "schedule": 3600.0},
     # sends a lost job left QUEUED or SENDING are published again
     "outbound-email-sweep": {"task": "triage.tasks.outbound_email_sweep_task", "schedule": 300.0},
+    # outbound webhooks: publish outbox rows a crash left behind, queue retries that are due
+    "webhook-sweep": {"task": "triage.tasks.webhook_sweep_task", "schedule": 60.0},
 }
 TRIAGE_AUTO_CLOSE_DAYS = env.int("TRIAGE_AUTO_CLOSE_DAYS", default=7)
 # The worker of `make run` embeds beat (-B) and keeps its last-run times here.

@@ -39,3 +39,12 @@ CACHES = {
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "login-throttle"}
     ),
 }
+
+# --- The REST API and outbound webhooks ---------------------------------------------------------
+# Requests a minute per API token (counted in the login-throttle cache: Redis when configured).
+TRIAGE_API_RATE_PER_MINUTE = env.int("TRIAGE_API_RATE_PER_MINUTE", default=600)
+# Webhook URLs resolving to loopback, private, link-local or metadata addresses are refused unless
+# this is on: on for a laptop (DEBUG), off in production unless an on-premise receiver needs it.
+TRIAGE_WEBHOOK_ALLOW_PRIVATE_URLS = env.bool("TRIAGE_WEBHOOK_ALLOW_PRIVATE_URLS", default=DEBUG)
+TRIAGE_WEBHOOK_CONNECT_TIMEOUT_S = env.float("TRIAGE_WEBHOOK_CONNECT_TIMEOUT_S", default=5.0)
+TRIAGE_WEBHOOK_READ_TIMEOUT_S = env.float("TRIAGE_WEBHOOK_READ_TIMEOUT_S", default=10.0)

@@ -12,55 +12,10 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST, require_safe
 
 from triage import selectors
-from triage.adapters.llm.base import Taxonomy
-from triage.forms import QueueFilterForm
-from triage.models import Ticket
+from triage.forms import STATUS_FILTERS, queue_filter_form, queue_filters
 from triage.roles import agent_required
 from triage.services.review import review_bulk_accept
 from triage.views import AuthedRequest
-
-# ?status= keys; "processing" covers both worker stages, since to a reviewer they mean "not yet".
-STATUS_FILTERS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "processing": ("Processing", (Ticket.Status.PROCESSING, Ticket.Status.TRIAGING)),
-    "needs_review": ("Needs review", (Ticket.Status.NEEDS_REVIEW,)),
-    "manual_triage": ("Manual triage", (Ticket.Status.MANUAL_TRIAGE,)),
-    # "reviewed" is the Open tab's key since before the lifecycle: links to it keep working
-    "reviewed": ("Open", (Ticket.Status.REVIEWED,)),
-    "pending": ("Pending", (Ticket.Status.PENDING,)),
-    "solved": ("Solved", (Ticket.Status.SOLVED,)),
-    "closed": ("Closed", (Ticket.Status.CLOSED,)),
-}
-
-
-def _filter_form(request: AuthedRequest, taxonomy: Taxonomy) -> QueueFilterForm:
-    entries = {"category": taxonomy.categories, "priority": taxonomy.priorities, "queue": taxonomy.queues}
-    return QueueFilterForm(
-        request.GET,
-        choices={name: [(e.value, e.label) for e in values] for name, values in entries.items()},
-        sorts=selectors.QUEUE_SORTS,
-        channels=Ticket.Channel.choices,
-    )
-
-
-def _filters(
-    status_filter: str, form: QueueFilterForm, taxonomy: Taxonomy, user_id: int | None
-) -> selectors.QueueFilters:
-    statuses = STATUS_FILTERS[status_filter][1] if status_filter in STATUS_FILTERS else ()
-    values = form.cleaned_or_empty()
-    return selectors.QueueFilters(
-        statuses=statuses,
-        category=values.get("category") or "",
-        priority=values.get("priority") or "",
-        queue=values.get("queue") or "",
-        channel=values.get("channel") or "",
-        confidence_below=values.get("confidence_below"),
-        created_from=values.get("created_from"),
-        created_to=values.get("created_to"),
-        q=values.get("q") or "",
-        sort=values.get("sort") or "work",
-        urgent=tuple(e.value for e in taxonomy.priorities[-2:]),  # listed lowest to highest
-        assignee_id=user_id if values.get("mine") else None,
-    )
 
 
 def _row(request: AuthedRequest, row_id: str) -> HttpResponse:
@@ -86,8 +41,10 @@ def _new_tickets(request: AuthedRequest, since: str) -> HttpResponse:
     every few seconds; the table itself is only redrawn when the reviewer asks (so nothing ticked
     or focused is lost)."""
     taxonomy = selectors.taxonomy_get()
-    form = _filter_form(request, taxonomy)
-    filters = _filters(_status_filter(request), form, taxonomy, request.user.id)
+    form = queue_filter_form(request.GET, taxonomy=taxonomy)
+    filters = queue_filters(
+        status_filter=_status_filter(request), form=form, taxonomy=taxonomy, user_id=request.user.id
+    )
     new = selectors.review_queue_new_count(filters=filters, since_id=int(since) if since.isdigit() else 0)
     context = {"new_count": new, "since": since, "live_s": settings.TRIAGE_QUEUE_LIVE_INTERVAL_S}
     return render(request, "triage/queue.html#live-bar", context)
@@ -103,8 +60,10 @@ def review_queue(request: AuthedRequest) -> HttpResponse:
     else:
         status_filter = _status_filter(request)
         taxonomy = selectors.taxonomy_get()
-        form = _filter_form(request, taxonomy)
-        filters = _filters(status_filter, form, taxonomy, request.user.id)
+        form = queue_filter_form(request.GET, taxonomy=taxonomy)
+        filters = queue_filters(
+            status_filter=status_filter, form=form, taxonomy=taxonomy, user_id=request.user.id
+        )
         counts = selectors.ticket_status_counts()
         tabs = [("", "All", sum(counts.values()))] + [
             (key, title, sum(counts.get(s, 0) for s in statuses))

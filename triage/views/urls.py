@@ -3,6 +3,8 @@ from __future__ import annotations
 from django.urls import path
 
 from triage.views import (
+    account,
+    api_docs,
     conversation,
     health,
     inbound_email,
@@ -64,4 +66,6 @@ urlpatterns = [
     path("taxonomy/<int:value_id>/", taxonomy.taxonomy_value_edit, name="taxonomy-value"),
     path("users/", users.user_list, name="users"),
     path("users/<int:user_id>/", users.user_edit, name="user-edit"),
+    path("account/", account.account_page, name="account"),
+    path("api/v1/docs", api_docs.api_docs, name="api-docs"),
 ]

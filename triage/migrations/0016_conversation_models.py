@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('triage', '0014_merge_sweep_rollups'),
+        ('triage', '0015_api_webhooks'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from standardwebhooks import Webhook, WebhookVerificationError
+from werkzeug import Response
+
+from triage.adapters import webhooks as wire
+
+BODY = json.dumps({"type": "ticket.created", "data": {"ticket": {"id": 1}}}).encode()
+
+
+def test_signature_verifies_with_the_reference_implementation():
+    secret = wire.secret_new()
+    assert secret.startswith("whsec_")
+    now = int(time.time())
+    headers = wire.signed_headers(secrets_=[secret], msg_id="msg_1", timestamp=now, body=BODY)
+    assert headers["webhook-signature"].startswith("v1,")
+    assert Webhook(secret).verify(BODY, headers)["type"] == "ticket.created"
+    with pytest.raises(WebhookVerificationError):
+        Webhook(wire.secret_new()).verify(BODY, headers)
+    with pytest.raises(WebhookVerificationError):
+        Webhook(secret).verify(BODY + b" ", headers)
+
+
+def test_during_a_rotation_both_secrets_sign_space_separated():
+    old, new = wire.secret_new(), wire.secret_new()
+    headers = wire.signed_headers(secrets_=[new, old], msg_id="msg_2", timestamp=int(time.time()), body=BODY)
+    assert len(headers["webhook-signature"].split(" ")) == 2
+    assert Webhook(old).verify(BODY, headers) and Webhook(new).verify(BODY, headers)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1/hook",
+        "http://localhost:8000/hook",
+        "http://10.1.2.3/hook",
+        "http://192.168.0.10/hook",
+        "http://169.254.169.254/latest/meta-data",
+        "http://[::1]/hook",
+        "http://[::ffff:127.0.0.1]/hook",
+        "http://0.0.0.0/hook",
+        "http://metadata.google.internal/computeMetadata/v1/",
+        "ftp://example.com/hook",
+        "http://user:pass@example.com/hook",
+    ],
+)
+def test_private_loopback_link_local_and_metadata_addresses_are_refused(url):
+    with pytest.raises(wire.AddressRefused):
+        wire.target_resolve(url, allow_private=False)
+
+
+def test_a_public_address_passes_and_the_setting_allows_local_ones():
+    target = wire.target_resolve("https://93.184.216.34:8443/in?x=1", allow_private=False)
+    assert (target.address, target.port, target.path) == ("93.184.216.34", 8443, "/in?x=1")
+    assert wire.target_resolve("http://127.0.0.1:9/hook", allow_private=True).address == "127.0.0.1"
+
+
+def test_post_reads_at_most_64_kb_and_keeps_an_excerpt(httpserver):
+    httpserver.expect_request("/big", method="POST").respond_with_data("x" * 1_000_000, status=200)
+    target = wire.target_resolve(httpserver.url_for("/big"), allow_private=True)
+    result = wire.post(target, headers={}, body=b"{}", connect_timeout_s=2, read_timeout_s=2, max_bytes=65536)
+    assert result.ok and len(result.excerpt) == wire.EXCERPT_CHARS
+
+
+def test_post_times_out_and_says_so(httpserver):
+    def slow(request):
+        time.sleep(0.6)
+        return Response("late")
+
+    httpserver.expect_request("/slow").respond_with_handler(slow)
+    target = wire.target_resolve(httpserver.url_for("/slow"), allow_private=True)
+    result = wire.post(target, headers={}, body=b"{}", connect_timeout_s=1, read_timeout_s=0.3)
+    assert not result.ok and result.status_code is None and "timed out" in result.error
+    time.sleep(0.5)  # the test server is single-threaded: let the slow answer finish first
+
+
+def test_post_does_not_follow_redirects(httpserver):
+    httpserver.expect_request("/moved").respond_with_data(
+        "", status=302, headers={"Location": "http://169.254.169.254/"}
+    )
+    target = wire.target_resolve(httpserver.url_for("/moved"), allow_private=True)
+    result = wire.post(target, headers={}, body=b"{}", connect_timeout_s=1, read_timeout_s=1)
+    assert result.status_code == 302 and not result.ok
+
+
+def test_connection_refused_is_an_error_not_an_exception():
+    target = wire.Target(scheme="http", host="127.0.0.1", port=9, path="/", address="127.0.0.1")
+    result = wire.post(target, headers={}, body=b"{}", connect_timeout_s=0.5, read_timeout_s=0.5)
+    assert result.status_code is None and "connection failed" in result.error

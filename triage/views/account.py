@@ -1,0 +1,50 @@
+"""The signed-in user's account page: personal API tokens (create, shown once; revoke)."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods
+
+from triage.models import ApiToken
+from triage.roles import agent_required, user_role
+from triage.services.api_tokens import api_token_create, api_token_revoke
+from triage.views import AuthedRequest
+
+
+class ApiTokenForm(forms.Form):
+    name = forms.CharField(max_length=100, help_text="What it is for, e.g. 'helpdesk sync'.")
+    scope = forms.ChoiceField(choices=ApiToken.Scope.choices, initial=ApiToken.Scope.READ)
+
+
+@never_cache  # the page that shows a new token's secret must not be kept by any cache
+@require_http_methods(["GET", "HEAD", "POST"])
+@agent_required
+def account_page(request: AuthedRequest) -> HttpResponse:
+    created = None
+    form = ApiTokenForm()
+    if request.method == "POST":
+        if request.POST.get("action") == "revoke":
+            token_id = request.POST.get("token", "")
+            if token_id.isdigit() and api_token_revoke(user=request.user, token_id=int(token_id)):
+                messages.success(request, "Token revoked: it no longer works.")
+            else:
+                messages.error(request, "No such live token of yours.")
+            return redirect("triage:account")
+        form = ApiTokenForm(request.POST)
+        if form.is_valid():
+            # rendered, not redirected: the secret exists only in this response
+            created = api_token_create(
+                user=request.user, name=form.cleaned_data["name"], scope=form.cleaned_data["scope"]
+            )
+            form = ApiTokenForm()
+    context = {
+        "form": form,
+        "created": created,
+        "tokens": ApiToken.objects.filter(user=request.user),
+        "role": user_role(request.user),
+    }
+    return render(request, "triage/account.html", context)
