@@ -34,7 +34,7 @@ def child(repeat: int) -> None:
     from django.db import connection
     from django.utils import timezone
 
-    from triage.selectors_reports import ReportFilters, report_dashboard_get
+    from triage.selectors.reports import ReportFilters, report_dashboard_get
 
     today = timezone.localdate()
     cases = {

@@ -1,5 +1,5 @@
 """Export throughput and memory: N tickets (1,000,000 by default) in PostgreSQL, exported as CSV and
-as XLSX through the same code the app uses (selectors_reports.report_ticket_rows + the export
+as XLSX through the same code the app uses (services/export_engine.report_ticket_rows + the export
 adapter), once for a tenth of the rows and once for all of them, each in a fresh process. The CSV
 runs twice side by side: one COPY stream (the export before parallel streams) and --streams
 parallel COPY streams (TRIAGE_REPORT_COPY_STREAMS, what the app does now).
@@ -155,7 +155,7 @@ def child(fmt: str, rows_wanted: int, total: int, streams: int) -> None:
 
     from django.utils import timezone
 
-    from triage.selectors_reports import ReportFilters
+    from triage.selectors.reports import ReportFilters
     from triage.services import reports
 
     filters = ReportFilters()

@@ -27,7 +27,7 @@ from tests.factories import (
     triaged_ticket,
 )
 from triage.models import Attachment, ReviewDecision, Ticket, TriageRun
-from triage.selectors_reports import ReportFilters
+from triage.selectors.reports import ReportFilters
 from triage.services.review import review_record
 
 RANGE = ReportFilters(date_from=datetime(2026, 3, 2).date(), date_to=datetime(2026, 3, 4).date())

@@ -1,4 +1,4 @@
-"""Data shape only. Behaviour lives in services/, reads in selectors.py."""
+"""Data shape only. Behaviour lives in services/, reads in selectors/."""
 
 from __future__ import annotations
 

@@ -10,8 +10,8 @@ import pytest
 from tests.factories import UserFactory, triaged_ticket
 from tests.report_fixture import RANGE, at, build_week
 from triage.models import ReportDirtyDay, ReportTicketDay, Ticket
-from triage.selectors_reports import ReportFilters, report_dashboard_get
-from triage.selectors_rollups import report_dashboard_from_rollups
+from triage.selectors.reports import ReportFilters, report_dashboard_get
+from triage.selectors.rollups import report_dashboard_from_rollups
 from triage.services import report_rollups
 from triage.services.review import review_record, ticket_assign
 

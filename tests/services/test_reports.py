@@ -17,8 +17,9 @@ from tests.report_fixture import RANGE, at, build_week, manager_user
 from triage.adapters.export import FORMULA_PREFIXES, TICKET_COLUMNS
 from triage.adapters.export import TICKET_COLUMN_INDEX as COL
 from triage.models import ReportExport, Ticket
-from triage.selectors_reports import ReportFilters, percentile, report_dashboard_get, report_ticket_rows
+from triage.selectors.reports import ReportFilters, percentile, report_dashboard_get
 from triage.services import reports
+from triage.services.export_engine import report_ticket_rows
 
 pytestmark = pytest.mark.django_db
 

@@ -173,7 +173,7 @@ def test_exports_are_written_to_and_purged_from_the_bucket(s3_media, db, django_
     from django.utils import timezone
 
     from triage.models import ReportExport
-    from triage.selectors_reports import ReportFilters
+    from triage.selectors.reports import ReportFilters
     from triage.services.reports import report_export_create, report_export_purge, report_export_run
 
     server, bucket = s3_media

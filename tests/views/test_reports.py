@@ -160,7 +160,7 @@ def test_ranges_past_the_limits_are_refused_with_a_message_not_computed(
 
 
 def test_an_invalid_range_shows_the_default_weeks_not_all_time(manager, week):
-    from triage.selectors_reports import ReportFilters
+    from triage.selectors.reports import ReportFilters
 
     response = manager.get(DASHBOARD, {"date_from": "2026-03-01", "date_to": "9999-12-31"})
     filters = response.context["filters"]

@@ -3,7 +3,7 @@
 A cursor names the last row a page returned by its sort key, never by an offset: a ticket inserted
 meanwhile lands before or after that key, so a client walking the pages sees every row that existed
 when it started exactly once. The "work" sort's bands are read one band at a time, each from the
-created_at index (the queue page does the same, selectors._work_order_ids); at most one query per
+created_at index (the queue page does the same, selectors/queue.py); at most one query per
 band plus one for the rows, whatever the page size: a constant query count.
 """
 
@@ -20,6 +20,7 @@ from django.db.models import Q, QuerySet
 from triage import selectors
 from triage.api.problems import bad_request
 from triage.models import Ticket
+from triage.selectors.queue import review_queue_bands
 
 
 @dataclass(frozen=True)
@@ -107,7 +108,7 @@ def _ids_work(
 ) -> list[tuple]:
     urgent = filters.urgent or tuple(e.value for e in selectors.taxonomy_get().priorities[-2:])
     rows: list[tuple] = []
-    for band, where in selectors._work_bands(filters, urgent):
+    for band, where in review_queue_bands(filters, urgent):
         if key and band < key[0]:
             continue
         part = qs.filter(where)

@@ -17,7 +17,7 @@ from triage.api.problems import Problem, invalid, not_found
 from triage.forms import ReportFilterForm
 from triage.models import ReportExport, TaxonomyField, Ticket
 from triage.roles import Role
-from triage.selectors_reports import ReportFilters
+from triage.selectors.reports import ReportFilters
 from triage.services import reports
 
 router = Router(tags=["taxonomy"])

@@ -1,5 +1,5 @@
 """Stored search vectors for the review queue: GIN indexes on the expressions
-triage/selectors.py searches, on PostgreSQL only. SQLite (the embedded default) has no tsvector and
+triage/selectors/queue.py searches, on PostgreSQL only. SQLite (the embedded default) has no tsvector and
 keeps its substring search, so there the operations do nothing."""
 
 from django.db import migrations, models

@@ -3,7 +3,7 @@
 PostgreSQL refuses a tsvector over 1 MB ("string is too long for tsvector"), and the index
 expression is computed on every INSERT and UPDATE of the row: a ticket from a mail with a few MB
 of pasted log could not be stored at all. 100,000 characters of text give a vector well under the
-limit; selectors._PG_SEARCH uses the same expression (an expression index serves only its own)."""
+limit; selectors/queue.py's _PG_SEARCH uses the same expression (an expression index serves only its own)."""
 
 from django.db import migrations
 

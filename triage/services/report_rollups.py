@@ -34,7 +34,7 @@ from triage.models import (
     Ticket,
     TriageRun,
 )
-from triage.selectors_reports import Dashboard, ReportFilters, run_cost_expression
+from triage.selectors.reports import Dashboard, ReportFilters, run_cost_expression
 
 # Days rebuilt per transaction: a backfill of years commits as it goes.
 BATCH_DAYS = 31
@@ -81,7 +81,7 @@ def report_rollups_refresh(*, limit: int = 10_000) -> int:
 def report_dashboard_current(*, filters: ReportFilters) -> Dashboard:
     """The dashboard from the rollups, after rebuilding the days changed since the last refresh
     (after ordinary work a few days, a few ms each): always the figures of the raw rows."""
-    from triage.selectors_rollups import report_dashboard_from_rollups
+    from triage.selectors.rollups import report_dashboard_from_rollups
 
     report_rollups_refresh()
     return report_dashboard_from_rollups(filters=filters)

@@ -27,14 +27,8 @@ from triage.adapters.export import TICKET_COLUMNS, csv_stream, csv_writer, neutr
 from triage.adapters.export.render import Sheet, XlsxResult
 from triage.models import ReportExport
 from triage.roles import MANAGERS_GROUP
-from triage.selectors_reports import (
-    Dashboard,
-    ReportFilters,
-    report_dashboard_get,
-    report_ticket_count,
-    report_ticket_csv_copy,
-    report_ticket_rows,
-)
+from triage.selectors.reports import Dashboard, ReportFilters, report_dashboard_get, report_ticket_count
+from triage.services.export_engine import report_ticket_csv_copy, report_ticket_rows
 
 logger = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from triage.adapters.media import MediaRejected
 from triage.forms import AckTemplateForm, MacroForm, NoteForm, ReplyForm
 from triage.models import AckTemplate, Macro, NoteMention, OutboundEmail, Ticket
 from triage.roles import agent_required, manager_required
-from triage.selectors_timeline import ticket_timeline
+from triage.selectors.conversation import ticket_timeline
 from triage.services.conversation import mentions_mark_read, note_add
 from triage.services.drafts import reply_draft
 from triage.services.lifecycle import AGENT_STATUSES

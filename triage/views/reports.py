@@ -22,7 +22,7 @@ from triage.adapters import charts
 from triage.forms import ReportFilterForm
 from triage.models import ReportExport, TaxonomyField, Ticket
 from triage.roles import manager_required
-from triage.selectors_reports import Dashboard, ReportFilters
+from triage.selectors.reports import Dashboard, ReportFilters
 from triage.services import reports
 from triage.services.report_rollups import report_dashboard_current
 from triage.views import AuthedRequest

@@ -19,7 +19,7 @@ from triage.models import (
     Ticket,
     TriageRun,
 )
-from triage.selectors_reports import Dashboard, ReportFilters, _day_axis
+from triage.selectors.reports import Dashboard, ReportFilters, _day_axis
 
 
 def _filtered(qs: QuerySet, filters: ReportFilters) -> QuerySet:

@@ -15,8 +15,9 @@ from django.db import connection, transaction
 from tests.report_fixture import RANGE, build_week
 from triage.adapters.export import TICKET_COLUMN_INDEX as COL
 from triage.models import Ticket
-from triage.selectors_reports import ReportFilters, _id_ranges, report_ticket_csv_copy
+from triage.selectors.reports import ReportFilters
 from triage.services import reports
+from triage.services.export_engine import _id_ranges, report_ticket_csv_copy
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -1,13 +1,10 @@
-"""Reads. Querysets decide their joins here so views never trigger N+1 queries."""
+"""The review queue: filters, search, the work order and its pages."""
 
 from __future__ import annotations
 
-import datetime as dt
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
 
 from django.core.paginator import Page, Paginator
 from django.db import connection
@@ -21,27 +18,19 @@ from django.db.models import (
     Q,
     QuerySet,
     Subquery,
-    Sum,
     Value,
     When,
 )
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
-from django.utils import timezone as dj_timezone
 
-from triage.adapters.llm.base import Taxonomy, TaxonomyEntry
 from triage.models import (
     REVIEWED_STATES,
     Attachment,
-    InboundEmail,
     Rendition,
-    ReviewDecision,
-    TaxonomyField,
-    TaxonomyValue,
     Ticket,
-    TicketEvent,
-    TriageRun,
 )
+from triage.selectors.taxonomy import taxonomy_get
 
 
 @dataclass(frozen=True)
@@ -222,7 +211,7 @@ def ticket_newest_id() -> int:
 _IN_PROGRESS_OR_DONE = (*REVIEWED_STATES, Ticket.Status.PROCESSING, Ticket.Status.TRIAGING)
 
 
-def _work_bands(filters: QueueFilters, urgent: tuple[str, ...]) -> list[tuple[int, Q]]:
+def review_queue_bands(filters: QueueFilters, urgent: tuple[str, ...]) -> list[tuple[int, Q]]:
     """The work order's bands (see _ordered) as disjoint filters, first band first, without the
     bands the filters rule out: a band with no rows would walk the whole created_at index."""
     later = Q(status__in=_IN_PROGRESS_OR_DONE)
@@ -255,7 +244,7 @@ def _work_order_ids(qs: QuerySet[Ticket], *, filters: QueueFilters, start: int, 
         .annotate(band=Value(n, output_field=IntegerField()))
         .order_by("created_at", "id")
         .values_list("id", "band", "created_at")[:stop]
-        for n, band in _work_bands(filters, urgent)
+        for n, band in review_queue_bands(filters, urgent)
     ]
     if len(parts) == 1:
         return [row[0] for row in parts[0][start:stop]]
@@ -284,250 +273,3 @@ def _ordered(qs: QuerySet[Ticket], sort: str, *, urgent: tuple[str, ...] | None)
         output_field=IntegerField(),
     )
     return qs.annotate(band=band).order_by("band", "created_at", "id")
-
-
-def ticket_get_for_review(*, ticket_id: int) -> Ticket:
-    return (
-        Ticket.objects.select_related("latest_run", "created_by", "reviewed_by", "assignee", "duplicate_of")
-        .prefetch_related(
-            Prefetch(
-                "attachments",
-                queryset=Attachment.objects.prefetch_related(
-                    Prefetch(
-                        "renditions",
-                        queryset=Rendition.objects.select_related("ocr").order_by("kind", "index"),
-                    )
-                ),
-            ),
-            "runs",
-            "emails",
-            Prefetch("decisions", queryset=ReviewDecision.objects.select_related("user")),
-            Prefetch("events", queryset=TicketEvent.objects.select_related("user")),
-        )
-        .get(id=ticket_id)
-    )
-
-
-def ticket_status_counts() -> dict[str, int]:
-    # COUNT(*), not COUNT(id): it can be answered from a (.., status) index alone, without reading
-    # the table (at 100,000 tickets ~6x faster; every queue page shows these counts)
-    rows = Ticket.objects.order_by().values("status").annotate(n=Count("*"))
-    return {row["status"]: row["n"] for row in rows}
-
-
-def taxonomy_get() -> Taxonomy:
-    rows = TaxonomyValue.objects.filter(is_active=True).order_by("field", "position", "value")
-    grouped: dict[str, list[TaxonomyEntry]] = {f.value: [] for f in TaxonomyField}
-    for row in rows:
-        grouped[row.field].append(
-            TaxonomyEntry(
-                value=row.value,
-                label=row.label,
-                description=row.description,
-                examples=tuple(line.strip() for line in row.examples.splitlines() if line.strip()),
-            )
-        )
-    return Taxonomy(
-        categories=tuple(grouped[TaxonomyField.CATEGORY]),
-        priorities=tuple(grouped[TaxonomyField.PRIORITY]),
-        queues=tuple(grouped[TaxonomyField.QUEUE]),
-        sentiments=tuple(grouped[TaxonomyField.SENTIMENT]),
-    )
-
-
-def taxonomy_choices(*, field: str) -> list[tuple[str, str]]:
-    return list(
-        TaxonomyValue.objects.filter(field=field, is_active=True)
-        .order_by("position", "value")
-        .values_list("value", "label")
-    )
-
-
-def taxonomy_labels() -> dict[str, dict[str, str]]:
-    labels: dict[str, dict[str, str]] = {f.value: {} for f in TaxonomyField}
-    for field, value, label in TaxonomyValue.objects.values_list("field", "value", "label"):
-        labels[field][value] = label
-    return labels
-
-
-_WORD = re.compile(r"\w{3,}", re.UNICODE)
-_SIMILAR_CANDIDATES = 1000
-
-
-def ticket_similar_list(*, query: str, exclude_id: int | None = None, limit: int = 5) -> list[Ticket]:
-    """Earlier tickets sharing the most words (3+ letters) with `query`, best first.
-
-    Scores the newest _SIMILAR_CANDIDATES tickets in Python: the same on SQLite and Postgres, and
-    bounded however large the history grows. Words are weighted by rarity among the candidates,
-    so "error" counts for less than "ERR_PAYMENT_DECLINED".
-    """
-    words = {w.lower() for w in _WORD.findall(query)}
-    if not words:
-        return []
-    others = Ticket.objects.all() if exclude_id is None else Ticket.objects.exclude(pk=exclude_id)
-    candidates = list(others.order_by("-created_at", "-id")[:_SIMILAR_CANDIDATES])
-    bags = [
-        {w.lower() for w in _WORD.findall(f"{t.subject} {t.description} {t.summary}")} for t in candidates
-    ]
-    frequency = {w: sum(1 for bag in bags if w in bag) for w in words}
-    scored = []
-    for ticket, bag in zip(candidates, bags, strict=True):
-        score = sum(1.0 / frequency[w] for w in words & bag)
-        if score > 0:
-            scored.append((score, ticket.created_at, ticket))
-    scored.sort(key=lambda item: (-item[0], -item[1].timestamp()))
-    return [ticket for _, _, ticket in scored[:limit]]
-
-
-def requester_ticket_list(*, email: str, exclude_id: int | None = None, limit: int = 5) -> list[Ticket]:
-    tickets = Ticket.objects.filter(requester_email__iexact=email)
-    if exclude_id is not None:
-        tickets = tickets.exclude(pk=exclude_id)
-    return list(tickets.order_by("-created_at", "-id")[:limit])
-
-
-def tickets_by_reference(*, references: Sequence[str]) -> list[Ticket]:
-    """Tickets named as "TRI-<id>", in the order given; unknown references are skipped."""
-    ids = [int(r[4:]) for r in references if re.fullmatch(r"TRI-\d{1,12}", r)]
-    found = {t.id: t for t in Ticket.objects.filter(id__in=ids)}
-    return [found[i] for i in ids if i in found]
-
-
-def assignee_list() -> QuerySet:
-    """The people a ticket can be assigned to: active users, by name."""
-    from django.contrib.auth import get_user_model
-
-    return get_user_model().objects.filter(is_active=True).order_by("first_name", "last_name", "username")
-
-
-def email_quarantine_list(*, limit: int = 200) -> QuerySet[InboundEmail]:
-    """Inbound mail that could not be read, newest first."""
-    return (
-        InboundEmail.objects.filter(status=InboundEmail.Status.QUARANTINED)
-        .select_related("ticket")
-        .order_by("-received_at", "-id")[:limit]
-    )
-
-
-# --- cost (services/costs.py computes; these sum) ------------------------------------------------
-
-
-def utc_day_bounds(day: dt.date | None = None) -> tuple[dt.datetime, dt.datetime]:
-    """[start, end) of a UTC day: the spend cap resets at midnight UTC whatever TIME_ZONE says."""
-    day = day or dj_timezone.now().astimezone(dt.UTC).date()
-    start = dt.datetime.combine(day, dt.time.min, tzinfo=dt.UTC)
-    return start, start + dt.timedelta(days=1)
-
-
-def ticket_cost_usd(*, ticket_id: int) -> Decimal:
-    total = TriageRun.objects.filter(ticket_id=ticket_id).aggregate(total=Sum("cost_usd"))["total"]
-    return total or Decimal("0")
-
-
-@dataclass(frozen=True)
-class RunStats:
-    runs: int
-    cost_usd: Decimal
-    prompt_tokens: int
-    cached_tokens: int
-    completion_tokens: int
-
-
-def daily_run_stats(*, day: dt.date | None = None, provider: str | None = None) -> RunStats:
-    """Runs started on a UTC day: how many, their cost and tokens (optionally one provider's)."""
-    start, end = utc_day_bounds(day)
-    qs = TriageRun.objects.filter(started_at__gte=start, started_at__lt=end)
-    if provider:
-        qs = qs.filter(provider=provider)
-    row = qs.aggregate(
-        runs=Count("id"),
-        cost_usd=Sum("cost_usd"),
-        prompt_tokens=Sum("prompt_tokens"),
-        cached_tokens=Sum("cached_tokens"),
-        completion_tokens=Sum("completion_tokens"),
-    )
-    return RunStats(
-        runs=row["runs"] or 0,
-        cost_usd=row["cost_usd"] or Decimal("0"),
-        prompt_tokens=row["prompt_tokens"] or 0,
-        cached_tokens=row["cached_tokens"] or 0,
-        completion_tokens=row["completion_tokens"] or 0,
-    )
-
-
-def daily_cost_usd(*, day: dt.date | None = None, provider: str | None = None) -> Decimal:
-    return daily_run_stats(day=day, provider=provider).cost_usd
-
-
-# --- Browser uploads: each attachment's stage on the ticket page ------------------------------
-# Derived, not recorded: the status, the kind, the OCR rows and the ticket's status already say
-# where an attachment is, so the workers write nothing more (no extra round trip in any loop) and
-# a redelivered job cannot leave a stale stage behind.
-
-_STEP_LABELS = {
-    "uploaded": "Uploaded",
-    "normalizing": "Normalizing",
-    "sampling": "Sampling frames",
-    "reading": "Reading text",
-    "triaging": "Triaging",
-    "done": "Done",
-}
-
-
-def _ocr_pending(attachment: Attachment) -> bool:
-    for rendition in attachment.renditions.all():  # prefetched with their OCR row
-        if rendition.kind in (Rendition.Kind.IMAGE, Rendition.Kind.FRAME):
-            try:
-                rendition.ocr  # noqa: B018 (the access is the check)
-            except Rendition.ocr.RelatedObjectDoesNotExist:
-                return True
-    return False
-
-
-def attachment_stage(*, attachment: Attachment, ticket_status: str, ocr_enabled: bool) -> dict:
-    """Where one attachment is: `key`, `label`, `terminal`, and the `steps` of its way
-    (uploaded → normalizing or sampling frames → reading text → triaging → done), each
-    `done`, `current`, `failed` or `todo`."""
-    media_step = "normalizing" if attachment.kind == Attachment.Kind.IMAGE else "sampling"
-    keys = ["uploaded", media_step, *(["reading"] if ocr_enabled else []), "triaging", "done"]
-    status = attachment.status
-    if status in (Attachment.Status.REJECTED, Attachment.Status.FAILED):
-        key, label, failed = status.lower(), attachment.get_status_display(), True
-        current = media_step
-    else:
-        failed = False
-        if status == Attachment.Status.QUEUED:
-            current = key = "uploaded"
-        elif status == Attachment.Status.PROCESSING:
-            current = key = media_step
-        elif ticket_status == Ticket.Status.PROCESSING:
-            if ocr_enabled and _ocr_pending(attachment):
-                current = key = "reading"
-            else:  # this one is ready; another attachment of the ticket is not
-                current, key = "triaging", "waiting"
-        elif ticket_status == Ticket.Status.TRIAGING:
-            current = key = "triaging"
-        else:
-            current = key = "done"
-        label = "Waiting for the other files" if key == "waiting" else _STEP_LABELS[key]
-    position = keys.index(current)
-    steps = []
-    for i, step in enumerate(keys):
-        if i < position or (step == "done" and key == "done"):
-            state = "done"
-        elif i == position:
-            state = "failed" if failed else "current"
-        else:
-            state = "todo"
-        if failed and i > position:
-            continue  # a refused file goes no further
-        steps.append({"key": step, "label": _STEP_LABELS[step], "state": state})
-    return {"key": key, "label": label, "terminal": failed or key == "done", "steps": steps}
-
-
-def attachment_stages(*, ticket: Ticket, ocr_enabled: bool) -> dict[int, dict]:
-    """attachment_stage of each attachment of a ticket from ticket_get_for_review (no query)."""
-    return {
-        a.id: attachment_stage(attachment=a, ticket_status=ticket.status, ocr_enabled=ocr_enabled)
-        for a in ticket.attachments.all()
-    }
