@@ -74,6 +74,7 @@ run: install
 	@trap 'kill 0' INT TERM EXIT; \
 	  $(VENV)/bin/celery -A triage worker -B --schedule var/celerybeat-schedule -Q media,intake,reports --pool prefork --concurrency 2 --loglevel WARNING -n media@%h & \
 	  $(VENV)/bin/celery -A triage worker -Q llm --pool threads --concurrency $(LLM_CONCURRENCY) --loglevel WARNING -n llm@%h & \
+	  $(VENV)/bin/celery -A triage worker -Q outbound --pool threads --concurrency 4 --loglevel WARNING -n outbound@%h & \
 	  $(VENV)/bin/celery -A triage worker -Q webhooks --pool threads --concurrency 8 --loglevel WARNING -n webhooks@%h & \
 	  $(PY) manage.py runserver $(HOST):$(PORT) --noreload
 
@@ -84,6 +85,7 @@ worker: install
 	@trap 'kill 0' INT TERM EXIT; \
 	  $(VENV)/bin/celery -A triage worker -B --schedule var/celerybeat-schedule -Q media,intake,reports --pool prefork --concurrency 2 --loglevel INFO -n media@%h & \
 	  $(VENV)/bin/celery -A triage worker -Q llm --pool threads --concurrency $(LLM_CONCURRENCY) --loglevel INFO -n llm@%h & \
+	  $(VENV)/bin/celery -A triage worker -Q outbound --pool threads --concurrency 4 --loglevel INFO -n outbound@%h & \
 	  $(VENV)/bin/celery -A triage worker -Q webhooks --pool threads --concurrency 8 --loglevel INFO -n webhooks@%h
 
 # Lint and types first: a suite that passes on code ruff or mypy reject is not green.

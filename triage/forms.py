@@ -13,6 +13,7 @@ from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.models import User
 from django.core.files.uploadedfile import UploadedFile
+from django.core.validators import validate_email
 from django.utils import timezone
 
 from triage.adapters.llm.base import Taxonomy
@@ -245,7 +246,11 @@ STATUS_FILTERS: dict[str, tuple[str, tuple[str, ...]]] = {
     "processing": ("Processing", (Ticket.Status.PROCESSING, Ticket.Status.TRIAGING)),
     "needs_review": ("Needs review", (Ticket.Status.NEEDS_REVIEW,)),
     "manual_triage": ("Manual triage", (Ticket.Status.MANUAL_TRIAGE,)),
-    "reviewed": ("Reviewed", (Ticket.Status.REVIEWED,)),
+    # "reviewed" is the Open tab's key since before the lifecycle: links to it keep working
+    "reviewed": ("Open", (Ticket.Status.REVIEWED,)),
+    "pending": ("Pending", (Ticket.Status.PENDING,)),
+    "solved": ("Solved", (Ticket.Status.SOLVED,)),
+    "closed": ("Closed", (Ticket.Status.CLOSED,)),
 }
 
 
@@ -404,3 +409,93 @@ class ThrottledAuthenticationForm(ThrottledLoginMixin):
 
 class ThrottledAdminAuthenticationForm(ThrottledLoginMixin, AdminAuthenticationForm):
     pass
+
+
+# --- Conversation: replies, notes, macros, the acknowledgement -----------------------------------
+class EmailListField(forms.CharField):
+    """Addresses separated by commas, semicolons or new lines; each one validated."""
+
+    def to_python(self, value) -> list[str]:  # type: ignore[override]
+        text = super().to_python(value) or ""
+        items = [item.strip() for item in re.split(r"[,;\n]+", text) if item.strip()]
+        for item in items:
+            validate_email(item)
+        return list(dict.fromkeys(items))
+
+
+class ReplyForm(forms.Form):
+    to = EmailListField(label="To", max_length=2000)
+    cc = EmailListField(label="Cc", required=False, max_length=2000)
+    body = forms.CharField(widget=forms.Textarea(attrs={"rows": 8}), max_length=50_000)
+    attachments = MultipleFileField(
+        required=False,
+        allow_empty_file=True,
+        label="Images",
+        widget=MultipleFileInput(attrs={"accept": ",".join(ACCEPTED_IMAGE_TYPES)}),
+    )
+
+    def clean_attachments(self) -> list[UploadedFile]:
+        files: list[UploadedFile] = self.cleaned_data["attachments"]
+        errors = []
+        for upload in files:
+            try:
+                checked = upload_check(fileobj=upload, name=upload.name or "", size_bytes=upload.size or 0)
+            except MediaRejected as exc:
+                errors.append(forms.ValidationError(f"'{upload.name}': {exc.reason}", code="rejected"))
+                continue
+            if checked.sniff.kind != "image":
+                errors.append(
+                    forms.ValidationError(f"'{upload.name}': replies carry images only", code="rejected")
+                )
+        if len(files) > settings.DATA_UPLOAD_MAX_NUMBER_FILES:
+            errors.append(forms.ValidationError(f"At most {settings.DATA_UPLOAD_MAX_NUMBER_FILES} images."))
+        if errors:
+            raise forms.ValidationError(errors)
+        return files
+
+
+class NoteForm(forms.Form):
+    body = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), max_length=20_000, label="Internal note")
+
+
+class MacroForm(forms.Form):
+    name = forms.CharField(max_length=120)
+    queue = forms.ChoiceField(required=False, label="Queue")
+    body = forms.CharField(widget=forms.Textarea(attrs={"rows": 8}), label="Text")
+    set_status = forms.ChoiceField(required=False, label="Set status")
+    set_priority = forms.ChoiceField(required=False, label="Set priority")
+    set_queue = forms.ChoiceField(required=False, label="Move to queue")
+    is_active = forms.BooleanField(required=False, initial=True, label="Active")
+
+    def __init__(
+        self,
+        *args,
+        queues: list[tuple[str, str]],
+        priorities: list[tuple[str, str]],
+        statuses: list[tuple[str, str]],
+        **kwargs,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        for name, first, options in (
+            ("queue", "Every queue", queues),
+            ("set_queue", "—", queues),
+            ("set_priority", "—", priorities),
+            ("set_status", "—", statuses),
+        ):
+            field = self.fields[name]
+            assert isinstance(field, forms.ChoiceField)
+            field.choices = [("", first), *options]
+
+
+class AckTemplateForm(forms.Form):
+    language = forms.CharField(
+        max_length=16, required=False, help_text="Empty: the default for every language."
+    )
+    subject = forms.CharField(max_length=300)
+    body = forms.CharField(widget=forms.Textarea(attrs={"rows": 10}))
+
+    def clean_language(self) -> str:
+        value = self.cleaned_data["language"].strip().lower()
+        if value and not _LANGUAGE.match(value):
+            raise forms.ValidationError("Use an ISO 639-1 code such as en, de or pt-br.")
+        return value

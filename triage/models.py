@@ -41,7 +41,16 @@ class Ticket(models.Model):
         TRIAGING = "TRIAGING", "Triaging"
         NEEDS_REVIEW = "NEEDS_REVIEW", "Needs review"
         MANUAL_TRIAGE = "MANUAL_TRIAGE", "Needs manual triage"
-        REVIEWED = "REVIEWED", "Reviewed"
+        # After review the ticket is worked: Open (stored as REVIEWED, the value reports, exports,
+        # training and history already read), Pending on the customer, Solved, then Closed.
+        REVIEWED = "REVIEWED", "Open"
+        PENDING = "PENDING", "Pending"
+        SOLVED = "SOLVED", "Solved"
+        CLOSED = "CLOSED", "Closed"
+
+    class LinkKind(models.TextChoices):
+        MENTIONS = "MENTIONS", "Mentions"
+        FOLLOW_UP = "FOLLOW_UP", "Follow-up of"
 
     class Channel(models.TextChoices):
         WEB = "WEB", "Web form"
@@ -85,6 +94,13 @@ class Ticket(models.Model):
     duplicate_of = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="duplicates"
     )
+    # Another ticket this one points to: a mail from a stranger naming it ("mentions TRI-n"), or a
+    # customer's reply to a closed ticket, which opens this new one instead of reopening it.
+    linked_ticket = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="linked_from"
+    )
+    link_kind = models.CharField(max_length=12, choices=LinkKind.choices, blank=True)
+    solved_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -122,6 +138,19 @@ class Ticket(models.Model):
     @property
     def reference(self) -> str:
         return f"TRI-{self.pk}"
+
+    @property
+    def is_reviewed(self) -> bool:
+        return self.status in REVIEWED_STATES
+
+
+# A person confirmed the fields of a ticket in any of these; the lifecycle moves between them.
+REVIEWED_STATES = (
+    Ticket.Status.REVIEWED,
+    Ticket.Status.PENDING,
+    Ticket.Status.SOLVED,
+    Ticket.Status.CLOSED,
+)
 
 
 class Attachment(models.Model):
@@ -298,6 +327,7 @@ class TicketEvent(models.Model):
         ASSIGN = "ASSIGN", "Reassigned"
         DUPLICATE = "DUPLICATE", "Marked as duplicate"
         RETRIAGE = "RETRIAGE", "Triage re-run requested"
+        STATUS = "STATUS", "Status changed"
 
     ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="events")
     user = models.ForeignKey(
@@ -487,6 +517,144 @@ class TaxonomyChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} {self.taxonomy_value}"
+
+
+# --- Conversation with the customer --------------------------------------------------------------
+class TicketNote(models.Model):
+    """An internal note on a ticket: never emailed to the customer. `author` null: written by Triage
+    itself (a stranger's mail naming this ticket, a reply to it after it closed)."""
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="notes")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    body = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"note {self.pk} on {self.ticket_id}"
+
+
+class NoteMention(models.Model):
+    """A colleague named as @username in a note; unread ones make the header's badge."""
+
+    note = models.ForeignKey(TicketNote, on_delete=models.CASCADE, related_name="mentions")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="mentions")
+    read_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["note", "user"], name="note_mention_unique")]
+        indexes = [models.Index(fields=["user", "read_at"], name="note_mention_unread")]
+
+    def __str__(self) -> str:
+        return f"@{self.user_id} in note {self.note_id}"
+
+
+class OutboundEmail(models.Model):
+    """The outbox: one mail we send about a ticket, recorded before it is attempted.
+
+    The row (with its Message-ID, unique) commits before the `outbound` worker talks to the SMTP
+    server, so a crash leaves a row to retry rather than a reply lost; a retry sends the same
+    Message-ID again, so a second copy after a crash is recorded here (attempts) and collapses into
+    one in the customer's mail program. A SENT row is never sent again.
+    """
+
+    class Kind(models.TextChoices):
+        REPLY = "REPLY", "Reply"
+        ACK = "ACK", "Acknowledgement"
+        MENTION = "MENTION", "Mention notification"
+
+    class Status(models.TextChoices):
+        QUEUED = "QUEUED", "Sending"
+        SENDING = "SENDING", "Sending"
+        SENT = "SENT", "Sent"
+        FAILED = "FAILED", "Failed"
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="outbound_emails")
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    message_id = models.CharField(max_length=998, unique=True)
+    from_email = models.CharField(max_length=254)
+    reply_to = models.CharField(max_length=254, blank=True)
+    to = models.JSONField(default=list)
+    cc = models.JSONField(default=list, blank=True)
+    subject = models.CharField(max_length=300)
+    body = models.TextField()
+    in_reply_to = models.CharField(max_length=998, blank=True)
+    references = models.TextField(blank=True)
+    # extra headers (Auto-Submitted on acknowledgements); attachments as [{key, name, mime, size}]
+    headers = models.JSONField(default=dict, blank=True)
+    attachments = models.JSONField(default=list, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    failure_kind = models.CharField(max_length=16, blank=True)
+    error_message = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    attempted_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["status", "attempted_at"], name="outbound_status_attempted")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.message_id} ({self.status})"
+
+
+class AckThrottle(models.Model):
+    """When we last acknowledged mail from an address: at most one per TRIAGE_ACK_MIN_INTERVAL_S.
+
+    One row per address, claimed by a conditional UPDATE (or the INSERT that the unique key lets
+    only one of two concurrent deliveries win): the check and the claim are one statement."""
+
+    address = models.CharField(max_length=254, unique=True)
+    last_sent_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"ack to {self.address} at {self.last_sent_at}"
+
+
+class AckTemplate(models.Model):
+    """The acknowledgement text, one per language ('' is the default); managers edit it."""
+
+    language = models.CharField(max_length=16, blank=True, unique=True)
+    subject = models.CharField(max_length=300)
+    body = models.TextField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["language"]
+
+    def __str__(self) -> str:
+        return f"acknowledgement ({self.language or 'default'})"
+
+
+class Macro(models.Model):
+    """A canned reply for a queue ('' = every queue); applying it may also set fields."""
+
+    name = models.CharField(max_length=120)
+    queue = models.CharField(max_length=64, blank=True)
+    body = models.TextField(help_text="Variables: {{ requester.first_name }}, {{ ticket.reference }}, …")
+    set_status = models.CharField(max_length=16, blank=True)
+    set_priority = models.CharField(max_length=64, blank=True)
+    set_queue = models.CharField(max_length=64, blank=True)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["queue", "name"]
+        constraints = [models.UniqueConstraint(fields=["queue", "name"], name="macro_queue_name_unique")]
+
+    def __str__(self) -> str:
+        return self.name
 
 
 # --- Report rollups: the dashboard's figures per day, rebuilt for every day a change touches -----

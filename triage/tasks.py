@@ -7,6 +7,7 @@ Each task names its queue here (queues by workload: `media` CPU-bound, `llm` wai
 from __future__ import annotations
 
 from celery import shared_task
+from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
 from triage.services import media, ocr, reports, sweep, throttle, tickets, triage
@@ -120,6 +121,36 @@ def inbound_email_process_task(self, *, inbound_email_id: int) -> None:
             )
             return
         raise
+
+
+@shared_task(bind=True, queue="outbound", soft_time_limit=120, time_limit=150, **_RETRY)
+def outbound_email_send_task(self, *, outbound_email_id: int) -> None:
+    """Send one outbox row. A mail server that is down or answers 4xx is tried again with backoff
+    (TRIAGE_OUTBOUND_RETRIES times); the last attempt records the failure on the row."""
+    from triage.services import outbound
+
+    retries = settings.TRIAGE_OUTBOUND_RETRIES
+    try:
+        outbound.outbound_email_send(
+            outbound_email_id=outbound_email_id, final_attempt=self.request.retries >= retries
+        )
+    except outbound.SendRetryLater:
+        raise self.retry(countdown=min(60, 2 ** (self.request.retries + 1)), max_retries=retries) from None
+
+
+@shared_task(queue="reports", autoretry_for=_TRANSIENT, max_retries=3, time_limit=600, **_LATE)
+def tickets_auto_close_task() -> None:
+    from triage.services import lifecycle
+
+    lifecycle.tickets_auto_close(days=settings.TRIAGE_AUTO_CLOSE_DAYS)
+
+
+@shared_task(queue="outbound", autoretry_for=_TRANSIENT, max_retries=3, time_limit=300, **_LATE)
+def outbound_email_sweep_task() -> None:
+    """Publish again the sends a lost job left behind (a broker restart, a worker killed)."""
+    from triage.services import outbound
+
+    outbound.outbound_email_requeue_stale()
 
 
 # --- Outbound webhooks: their own queue, so a slow receiver never delays media or triage --------

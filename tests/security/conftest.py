@@ -24,7 +24,15 @@ from tests.factories import (
     taxonomy_rows,
     triaged_ticket,
 )
-from triage.models import InboundEmail, ReportExport, TaxonomyValue, WebhookDelivery, WebhookEvent
+from triage.models import (
+    InboundEmail,
+    Macro,
+    OutboundEmail,
+    ReportExport,
+    TaxonomyValue,
+    WebhookDelivery,
+    WebhookEvent,
+)
 from triage.services.inbound_email import inbound_email_receive
 from triage.services.storage import content_store
 from triage.services.webhooks import webhook_endpoint_create
@@ -107,6 +115,18 @@ def world(role_users) -> World:
     event = WebhookEvent.objects.create(msg_id="msg_crawl", event_type="ticket.created", payload={})
     delivery = WebhookDelivery.objects.create(event=event, endpoint=endpoint)
     agent = role_users["agent"]
+    mail = OutboundEmail.objects.create(
+        ticket=ticket,
+        kind=OutboundEmail.Kind.REPLY,
+        status=OutboundEmail.Status.FAILED,
+        message_id="crawl@triage.local",
+        from_email="support@triage.local",
+        to=["customer@example.com"],
+        subject="Re: crawl",
+        body="Hello",
+        error_message="550 refused",
+    )
+    macro = Macro.objects.create(name="Crawl", body="Hello {{ requester.first_name }}")
     resetting = UserFactory(username="forgot-password")
     objects = {
         "auth_group": Group.objects.get(name="agents"),
@@ -122,6 +142,13 @@ def world(role_users) -> World:
     kwargs: dict[str, dict[str, object]] = {
         "triage:ticket-detail": {"ticket_id": ticket.id},
         "triage:ticket-action": {"ticket_id": ticket.id},
+        "triage:ticket-reply": {"ticket_id": ticket.id},
+        "triage:ticket-note": {"ticket_id": ticket.id},
+        "triage:ticket-macro": {"ticket_id": ticket.id},
+        "triage:ticket-draft": {"ticket_id": ticket.id},
+        "triage:outbound-email": {"ticket_id": ticket.id, "outbound_email_id": mail.id},
+        "triage:outbound-email-retry": {"ticket_id": ticket.id, "outbound_email_id": mail.id},
+        "triage:macro-edit": {"macro_id": macro.id},
         "triage:attachment-file": {"attachment_id": attachment.id},
         "triage:rendition-file": {"rendition_id": rendition.id},
         "triage:report-export-status": {"export_id": export.id},

@@ -77,6 +77,13 @@ ACCESS: dict[str, Row] = {
     "triage:email-quarantine": agents("GET", 200),
     "triage:email-retry": agents("POST", REDIRECT),
     "triage:email-raw-file": agents("GET", 200),
+    "triage:ticket-reply": agents("POST", REDIRECT),  # nothing written: back to the ticket, told why
+    "triage:ticket-note": agents("POST", REDIRECT),
+    "triage:ticket-macro": agents("POST", 404),  # no macro chosen
+    "triage:ticket-draft": agents("POST", 200),  # the composer's text area, filled or not
+    "triage:outbound-email": agents("GET", 200),
+    "triage:outbound-email-retry": agents("POST", REDIRECT),
+    "triage:mentions": agents("GET", 200),
     # --- managers -----------------------------------------------------------------------------
     "triage:model-health": managers("GET", 200),
     "triage:reports": managers("GET", 200),
@@ -87,6 +94,9 @@ ACCESS: dict[str, Row] = {
     "triage:health": managers("GET", 200),
     "triage:taxonomy": managers("GET", 200),
     "triage:taxonomy-value": managers("POST", REDIRECT),
+    "triage:macros": managers("GET", 200),
+    "triage:macro-edit": managers("GET", 200),
+    "triage:ack-template": managers("GET", 200),
     # --- administrators -----------------------------------------------------------------------
     "triage:users": admins("GET", 200),
     "triage:user-edit": admins("POST", REDIRECT),

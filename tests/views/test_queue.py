@@ -423,3 +423,16 @@ def test_the_poll_with_a_bad_marker_counts_from_the_start(agent):
     TicketFactory()
     bar = agent.get(QUEUE, {"since": "x"}, HTTP_HX_REQUEST="true").content.decode()
     assert "1 new ticket " in bar
+
+
+@pytest.mark.parametrize("status_filter", ["reviewed", "pending", "solved", "closed"])
+def test_the_lifecycle_tabs_list_their_tickets(agent, status_filter):
+    tickets = {
+        "reviewed": TicketFactory(status=Ticket.Status.REVIEWED),
+        "pending": TicketFactory(status=Ticket.Status.PENDING),
+        "solved": TicketFactory(status=Ticket.Status.SOLVED),
+        "closed": TicketFactory(status=Ticket.Status.CLOSED),
+    }
+    html = agent.get(QUEUE, {"status": status_filter}).content.decode()
+    assert set(references(html)) == {tickets[status_filter].reference}
+    assert f'href="?status={status_filter}" aria-current="page"' in html

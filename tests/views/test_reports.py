@@ -10,7 +10,7 @@ import openpyxl
 import pytest
 from django.urls import reverse
 
-from tests.factories import UserFactory
+from tests.factories import TicketFactory, UserFactory
 from tests.report_fixture import build_week, manager_user
 from triage.models import ReportExport
 from triage.services import reports
@@ -233,3 +233,12 @@ def test_bad_format_is_refused(manager):
 def test_an_unknown_filter_value_is_reported(manager):
     html = manager.get(DASHBOARD, {"queue": "nope"}).content.decode()
     assert "Select a valid choice" in html
+
+
+def test_the_dashboard_counts_the_lifecycle_statuses_as_reviewed(client):
+    client.force_login(manager_user())
+    for status in ("REVIEWED", "PENDING", "PENDING", "SOLVED", "CLOSED", "NEEDS_REVIEW"):
+        TicketFactory(status=status)
+    html = client.get("/reports/").content.decode()
+    assert "<b>1 / 2 / 1 / 1</b><span>open / pending / solved / closed</span>" in html
+    assert '<div class="stat"><b>5</b><span>reviewed</span></div>' in html

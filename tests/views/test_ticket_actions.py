@@ -79,3 +79,20 @@ def test_retriage_of_a_reviewed_ticket_keeps_its_values(agent, taxonomy):
     ticket.refresh_from_db()
     assert ticket.status == Ticket.Status.REVIEWED and ticket.category == "billing"
     assert ticket.runs.count() == 2  # the new run is recorded all the same
+
+
+def test_an_agent_sets_a_reviewed_ticket_pending_from_the_ticket_page(agent):
+    ticket = TicketFactory(status=Ticket.Status.REVIEWED)
+    page = agent.get(f"/tickets/{ticket.id}/").content.decode()
+    assert 'id="status-form"' in page and '<option value="PENDING">Pending</option>' in page
+    response = agent.post(
+        f"/tickets/{ticket.id}/actions/", {"action": "status", "status": "PENDING"}, follow=True
+    )
+    assert f"{ticket.reference} is now Pending." in response.content.decode()
+    assert Ticket.objects.get(id=ticket.id).status == Ticket.Status.PENDING
+    assert TicketEvent.objects.get(ticket=ticket).kind == TicketEvent.Kind.STATUS
+    refused = agent.post(
+        f"/tickets/{ticket.id}/actions/", {"action": "status", "status": "CLOSED"}, follow=True
+    )
+    assert "Status not changed" in refused.content.decode()
+    assert Ticket.objects.get(id=ticket.id).status == Ticket.Status.PENDING

@@ -25,6 +25,7 @@ from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 
 from triage.models import (
+    REVIEWED_STATES,
     Attachment,
     Rendition,
     Ticket,
@@ -206,7 +207,8 @@ def ticket_newest_id() -> int:
     return Ticket.objects.order_by("-id").values_list("id", flat=True).first() or 0
 
 
-_IN_PROGRESS_OR_DONE = (Ticket.Status.REVIEWED, Ticket.Status.PROCESSING, Ticket.Status.TRIAGING)
+# Reviewed in any lifecycle status (Open, Pending, Solved, Closed) is "done" for the review order.
+_IN_PROGRESS_OR_DONE = (*REVIEWED_STATES, Ticket.Status.PROCESSING, Ticket.Status.TRIAGING)
 
 
 def review_queue_bands(filters: QueueFilters, urgent: tuple[str, ...]) -> list[tuple[int, Q]]:
@@ -261,7 +263,7 @@ def _ordered(qs: QuerySet[Ticket], sort: str, *, urgent: tuple[str, ...] | None)
         urgent = tuple(e.value for e in taxonomy_get().priorities[-2:])  # listed lowest to highest
     band = Case(
         When(
-            status__in=[Ticket.Status.REVIEWED, Ticket.Status.PROCESSING, Ticket.Status.TRIAGING],
+            status__in=list(_IN_PROGRESS_OR_DONE),
             then=Value(3),
         ),
         When(status=Ticket.Status.MANUAL_TRIAGE, then=Value(0)),

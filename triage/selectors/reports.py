@@ -32,7 +32,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from triage.adapters.export import CLASSIFIED_FIELDS
-from triage.models import ReviewDecision, Ticket, TriageRun
+from triage.models import REVIEWED_STATES, ReviewDecision, Ticket, TriageRun
 
 
 @dataclass(frozen=True)
@@ -160,6 +160,8 @@ class Dashboard:
     manual_total: int = 0
     failed_runs: int = 0
     reviewed: int = 0
+    # tickets per status, the lifecycle's (Open, Pending, Solved, Closed) included
+    by_status: dict[str, int] = field(default_factory=dict)
 
     @property
     def cost_per_ticket(self) -> float | None:
@@ -207,7 +209,7 @@ def _pg_durations(tickets: QuerySet[Ticket]) -> dict[str, dict[str, float | int 
 def _category_pairs(tickets: QuerySet[Ticket]) -> list[tuple[str | None, str, int]]:
     """(proposed category, final category, tickets) over the reviewed tickets with a model run,
     grouped in the database: a million reviewed tickets are a few dozen pairs."""
-    reviewed = tickets.filter(status=Ticket.Status.REVIEWED, latest_run__isnull=False).order_by()
+    reviewed = tickets.filter(status__in=REVIEWED_STATES, latest_run__isnull=False).order_by()
     if connection.vendor != "postgresql":
         pairs = (
             reviewed.annotate(
@@ -253,7 +255,7 @@ def report_dashboard_get(*, filters: ReportFilters) -> Dashboard:
     by_cat: dict[str, dict[date, int]] = defaultdict(dict)
     by_chan: dict[str, dict[date, int]] = defaultdict(dict)
     priorities: dict[str, int] = defaultdict(int)
-    manual, reviewed = Ticket.Status.MANUAL_TRIAGE.value, Ticket.Status.REVIEWED.value
+    manual, reviewed = Ticket.Status.MANUAL_TRIAGE.value, {s.value for s in REVIEWED_STATES}
     groups = (
         tickets.annotate(day=TruncDate("created_at"))
         .values_list("day", "category", "channel", "priority", "status")
@@ -265,9 +267,10 @@ def report_dashboard_get(*, filters: ReportFilters) -> Dashboard:
         by_cat[cat][day] = by_cat[cat].get(day, 0) + n
         by_chan[chan][day] = by_chan[chan].get(day, 0) + n
         priorities[pri or "(none)"] += n
+        d.by_status[status] = d.by_status.get(status, 0) + n
         if status == manual:
             d.manual_by_day[day] = d.manual_by_day.get(day, 0) + n
-        elif status == reviewed:
+        elif status in reviewed:
             d.reviewed += n
         days.add(day)
         d.tickets += n

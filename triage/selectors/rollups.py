@@ -11,6 +11,7 @@ from django.db.models import QuerySet, Sum
 
 from triage.adapters.export import CLASSIFIED_FIELDS
 from triage.models import (
+    REVIEWED_STATES,
     ReportDurationDay,
     ReportReviewDay,
     ReportRunDay,
@@ -60,7 +61,7 @@ def report_dashboard_from_rollups(*, filters: ReportFilters) -> Dashboard:
     by_chan: dict[str, dict[date, int]] = defaultdict(dict)
     priorities: dict[str, int] = defaultdict(int)
     matrix: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    manual, reviewed = Ticket.Status.MANUAL_TRIAGE.value, Ticket.Status.REVIEWED.value
+    manual, reviewed = Ticket.Status.MANUAL_TRIAGE.value, {s.value for s in REVIEWED_STATES}
     rows = (
         _filtered(ReportTicketDay.objects.all(), filters)
         .values_list("day", "category", "channel", "priority", "status", "proposed_category", "has_run")
@@ -71,9 +72,10 @@ def report_dashboard_from_rollups(*, filters: ReportFilters) -> Dashboard:
         by_cat[cat_key][day] = by_cat[cat_key].get(day, 0) + n
         by_chan[chan][day] = by_chan[chan].get(day, 0) + n
         priorities[pri or "(none)"] += n
+        d.by_status[status] = d.by_status.get(status, 0) + n
         if status == manual:
             d.manual_by_day[day] = d.manual_by_day.get(day, 0) + n
-        elif status == reviewed:
+        elif status in reviewed:
             d.reviewed += n
             if proposed:
                 matrix[proposed][cat or "(none)"] += n

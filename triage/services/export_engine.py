@@ -27,7 +27,7 @@ from django.db.models import (
 )
 
 from triage.adapters.export import CLASSIFIED_FIELDS, TICKET_COLUMNS, neutralize, neutralize_sql
-from triage.models import Attachment, Ticket, TriageRun
+from triage.models import REVIEWED_STATES, Attachment, Ticket, TriageRun
 from triage.selectors.reports import ReportFilters, report_ticket_list, run_cost_sql
 
 # --- export rows ------------------------------------------------------------------------------
@@ -106,7 +106,7 @@ def report_ticket_rows(*, filters: ReportFilters, chunk_size: int = 5000) -> Ite
     """
     qs = report_ticket_list(filters=filters).order_by("id").values_list("id", flat=True)
     base = settings.TRIAGE_PUBLIC_URL.rstrip("/")
-    reviewed = Ticket.Status.REVIEWED.value
+    reviewed = frozenset(s.value for s in REVIEWED_STATES)
     lo = qs.first()
     while lo is not None:
         hi = qs.filter(id__gte=lo)[chunk_size - 1 : chunk_size].first() or qs.last() or lo
@@ -119,7 +119,7 @@ def report_ticket_rows(*, filters: ReportFilters, chunk_size: int = 5000) -> Ite
         lo = qs.filter(id__gt=hi).first()
 
 
-def _export_row(row: tuple, base: str, reviewed_status: str) -> tuple:
+def _export_row(row: tuple, base: str, reviewed_status: frozenset[str]) -> tuple:
     (
         tid, created, channel, status, email, subject, summary,
         cat, pri, que, sen, lang, conf, triaged, reviewed, updated, reviewer,
@@ -131,7 +131,7 @@ def _export_row(row: tuple, base: str, reviewed_status: str) -> tuple:
     if isinstance(result, str):  # SQLite hands JSON back as text
         result = json.loads(result)
     result = result or {}
-    is_reviewed = status == reviewed_status
+    is_reviewed = status in reviewed_status
     out: list[Any] = [
         tid,
         f"TRI-{tid}",
@@ -211,7 +211,7 @@ def _pg_csv_columns(base: str) -> tuple[str, str, list[Any]]:
         "lr.model",
         "lr.error_kind AS failure_kind",
         "(lr.result IS NOT NULL AND lr.result <> '{}'::jsonb) AS has_result",
-        "t.status = 'REVIEWED' AS is_reviewed",
+        "t.status IN ('REVIEWED', 'PENDING', 'SOLVED', 'CLOSED') AS is_reviewed",
         "r.runs",
         "r.failed_runs",
         "r.prompt_tokens",

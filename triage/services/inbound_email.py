@@ -24,11 +24,15 @@ from django.utils import timezone
 
 from triage.adapters.email import EmailPart, EmailUnparseable, ParsedEmail
 from triage.adapters.email.headers import content_hash, header_peek
+from triage.adapters.email.outbound import ack_refusal
 from triage.adapters.email.parse import email_parse
 from triage.adapters.email.threading import reply_token_find, subject_refs
 from triage.adapters.media import MediaRejected
-from triage.models import Attachment, InboundEmail, SentEmail, Ticket
+from triage.models import REVIEWED_STATES, Attachment, InboundEmail, SentEmail, Ticket
+from triage.services.conversation import sender_is_participant, ticket_link
+from triage.services.lifecycle import ticket_customer_replied
 from triage.services.media import CheckedUpload, original_store, upload_check
+from triage.services.outbound import ticket_acknowledge
 from triage.services.storage import content_key, durable_store, sha256_of_file
 from triage.services.throttle import Check, Limit, throttle_hit
 
@@ -229,13 +233,14 @@ def _parts_store(parts: tuple[EmailPart, ...]) -> tuple[list[_StoredPart], list[
     return stored, skipped
 
 
-def _thread_find(*, email: InboundEmail, parsed: ParsedEmail) -> tuple[Ticket | None, str]:
-    """The ticket this message continues, and why, in the documented order."""
+def _thread_find(*, email: InboundEmail, parsed: ParsedEmail) -> tuple[Ticket | None, str, Ticket | None]:
+    """The ticket this message continues, and why, in the documented order; and the ticket its
+    subject names when the sender may not join it (the new ticket then shows "mentions TRI-n")."""
     others = InboundEmail.objects.exclude(id=email.id).filter(ticket__isnull=False)
     if parsed.in_reply_to:
         hit = others.filter(message_id__in=parsed.in_reply_to).order_by("id").first()
         if hit is not None:
-            return hit.ticket, InboundEmail.ThreadReason.IN_REPLY_TO
+            return hit.ticket, InboundEmail.ThreadReason.IN_REPLY_TO, None
     if parsed.references:
         known = {
             message_id: ticket_id
@@ -245,23 +250,28 @@ def _thread_find(*, email: InboundEmail, parsed: ParsedEmail) -> tuple[Ticket | 
         }
         for message_id in reversed(parsed.references):  # the most recent reference first
             if message_id in known:
-                return Ticket.objects.get(id=known[message_id]), InboundEmail.ThreadReason.REFERENCES
+                return Ticket.objects.get(id=known[message_id]), InboundEmail.ThreadReason.REFERENCES, None
     ids = parsed.in_reply_to + parsed.references
     if ids:
         sent = SentEmail.objects.filter(message_id__in=ids).select_related("ticket").order_by("-id").first()
         if sent is not None:
-            return sent.ticket, InboundEmail.ThreadReason.SENT_MESSAGE_ID
+            return sent.ticket, InboundEmail.ThreadReason.SENT_MESSAGE_ID, None
     addresses = (*([email.recipient] if email.recipient else []), *parsed.recipients)
     ticket_id = reply_token_find(addresses, secret=settings.INBOUND_EMAIL_SECRET)
     if ticket_id is not None:
         ticket = Ticket.objects.filter(id=ticket_id).first()
         if ticket is not None:
-            return ticket, InboundEmail.ThreadReason.REPLY_TOKEN
+            return ticket, InboundEmail.ThreadReason.REPLY_TOKEN, None
+    # a reference in the subject is only a claim: anyone can type "TRI-7"
+    mentioned = None
     for ref in subject_refs(parsed.subject):
         ticket = Ticket.objects.filter(id=ref).first()
-        if ticket is not None:
-            return ticket, InboundEmail.ThreadReason.SUBJECT_REF
-    return None, InboundEmail.ThreadReason.NEW
+        if ticket is None:
+            continue
+        if sender_is_participant(ticket=ticket, address=parsed.from_email):
+            return ticket, InboundEmail.ThreadReason.SUBJECT_REF, None
+        mentioned = mentioned or ticket
+    return None, InboundEmail.ThreadReason.NEW, mentioned
 
 
 def _inbound_email_apply(*, email: InboundEmail, parsed: ParsedEmail) -> None:
@@ -273,7 +283,11 @@ def _inbound_email_apply(*, email: InboundEmail, parsed: ParsedEmail) -> None:
         locked = InboundEmail.objects.select_for_update().get(id=email.id)
         if locked.status != InboundEmail.Status.PROCESSING:
             return  # a concurrent run finished it first
-        ticket, reason = _thread_find(email=locked, parsed=parsed)
+        ticket, reason, mentioned = _thread_find(email=locked, parsed=parsed)
+        closed = None
+        if ticket is not None and ticket.status == Ticket.Status.CLOSED and not automatic:
+            # a closed ticket stays closed: the customer's new message is a new ticket linked to it
+            closed, ticket, reason = ticket, None, InboundEmail.ThreadReason.NEW
         placeholder = locked.ticket  # set when an earlier attempt was quarantined
         if automatic:
             status = InboundEmail.Status.AUTOMATIC
@@ -286,6 +300,14 @@ def _inbound_email_apply(*, email: InboundEmail, parsed: ParsedEmail) -> None:
             ticket.channel = Ticket.Channel.EMAIL
             ticket.status = Ticket.Status.PROCESSING if stored else Ticket.Status.TRIAGING
             ticket.save()
+            if closed is not None:
+                ticket_link(
+                    ticket=ticket, linked=closed, kind=Ticket.LinkKind.FOLLOW_UP, sender=parsed.from_email
+                )
+            elif mentioned is not None and mentioned.id != ticket.id:
+                ticket_link(
+                    ticket=ticket, linked=mentioned, kind=Ticket.LinkKind.MENTIONS, sender=parsed.from_email
+                )
         else:
             status = InboundEmail.Status.THREADED
         if (
@@ -360,19 +382,43 @@ def _inbound_email_apply(*, email: InboundEmail, parsed: ParsedEmail) -> None:
                 "in_reply_to": list(parsed.in_reply_to),
                 "references": list(parsed.references[-20:]),
                 "defects": list(parsed.defects),
+                # who else was on the message: the reply's default Cc, and participants
+                "from_name": parsed.from_name,
+                "to": [a for a in parsed.to if a.lower() not in our_addresses()][:20],
+                "cc": [a for a in parsed.cc if a.lower() not in our_addresses()][:20],
             },
             processed_at=timezone.now(),
         )
+        if status == InboundEmail.Status.TICKETED and ticket is not None:
+            refusal = ack_refusal(
+                sender=parsed.from_email,
+                auto_kind=parsed.auto_kind,
+                list_reason=parsed.list_reason,
+                our_addresses=our_addresses(),
+            )
+            if not refusal:
+                ticket_acknowledge(
+                    ticket=ticket,
+                    recipient=parsed.from_email,
+                    in_reply_to=parsed.message_id,
+                    references=parsed.references,
+                    text=f"{parsed.subject}\n{parsed.new_text}",
+                )
 
 
 def _follow_up_retriage(*, ticket: Ticket, new_attachments: bool) -> None:
-    """A follow-up sends the ticket back through media and triage with the whole thread.
+    """A follow-up sends a ticket not yet reviewed back through media and triage with the whole
+    thread; a ticket already being processed picks the message up when its triage reads the thread.
 
-    A ticket already being processed picks the message up when its triage reads the thread.
-    A reviewed ticket is reopened: the new message may change what it needs.
+    A reviewed ticket is a conversation under way: its fields were confirmed by a person, so the
+    customer's answer is not triaged again; it reopens the ticket when it was Pending or Solved
+    (its new attachments are still processed, for the page).
     """
     from triage.tasks import ticket_triage_task
 
+    if ticket.status in REVIEWED_STATES:
+        ticket_customer_replied(ticket_id=ticket.id)
+        return
     if new_attachments:
         Ticket.objects.filter(id=ticket.id).update(status=Ticket.Status.PROCESSING)
         return

@@ -26,14 +26,14 @@ from triage import selectors
 from triage.adapters.llm.base import TicketInput
 from triage.adapters.llm.learned import FIELDS, TrainedModel
 from triage.adapters.llm.local import LocalTriageModel, local_model_train, taxonomy_key
-from triage.models import ClassifierVersion, Ticket
+from triage.models import REVIEWED_STATES, ClassifierVersion, Ticket
 from triage.services.ocr import ticket_ocr_text
 
 logger = logging.getLogger(__name__)
 
 
 def _reviewed_samples() -> list[tuple[TicketInput, dict[str, str]]]:
-    tickets = Ticket.objects.filter(status=Ticket.Status.REVIEWED).order_by("id")
+    tickets = Ticket.objects.filter(status__in=REVIEWED_STATES).order_by("id")
     samples = []
     for ticket in tickets:
         labels = {name: getattr(ticket, name) for name in FIELDS if getattr(ticket, name)}

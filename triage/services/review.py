@@ -10,7 +10,7 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
-from triage.models import ReviewDecision, Ticket, TicketEvent
+from triage.models import REVIEWED_STATES, ReviewDecision, Ticket, TicketEvent
 from triage.services.webhooks import webhook_event_record
 
 REVIEWED_FIELDS = ("category", "priority", "queue", "sentiment", "language", "summary")
@@ -195,7 +195,7 @@ def ticket_retriage(*, ticket_id: int, user: User, provider: str, thinking: str)
         if ticket.status in (Ticket.Status.PROCESSING, Ticket.Status.TRIAGING):
             return False
         before = {"status": ticket.status}
-        if ticket.status != Ticket.Status.REVIEWED:
+        if ticket.status not in REVIEWED_STATES:
             ticket.status = Ticket.Status.TRIAGING
             ticket.save(update_fields=["status", "updated_at"])
         TicketEvent.objects.create(
@@ -205,7 +205,7 @@ def ticket_retriage(*, ticket_id: int, user: User, provider: str, thinking: str)
             before=before,
             after={"provider": provider, "thinking": thinking},
         )
-        reviewed = ticket.status == Ticket.Status.REVIEWED
+        reviewed = ticket.status in REVIEWED_STATES
         transaction.on_commit(
             lambda: ticket_triage_task.delay(
                 ticket_id=ticket_id, provider=provider, thinking=thinking, rerun=reviewed

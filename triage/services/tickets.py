@@ -81,6 +81,11 @@ def ticket_create(
         if not checked:
             ticket_triage_task.delay_on_commit(ticket_id=ticket.id)
         webhook_event_record(event_type="ticket.created", ticket_id=ticket.id)
+        if requester_email:
+            # a web ticket written for a customer: they hear from us as a mailed one would
+            from triage.services.outbound import ticket_acknowledge
+
+            ticket_acknowledge(ticket=ticket, recipient=requester_email, text=f"{subject}\n{description}")
     return ticket
 
 

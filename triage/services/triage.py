@@ -19,7 +19,15 @@ from triage.adapters.llm.base import ImagePart, Taxonomy, TicketInput, TriageCli
 from triage.adapters.llm.text_budget import head_tail, model_text
 from triage.adapters.media.pipeline import STORYBOARD_TILES
 from triage.adapters.media.video import format_timestamp
-from triage.models import Attachment, InboundEmail, Rendition, ReviewDecision, Ticket, TriageRun
+from triage.models import (
+    REVIEWED_STATES,
+    Attachment,
+    InboundEmail,
+    Rendition,
+    ReviewDecision,
+    Ticket,
+    TriageRun,
+)
 from triage.redact import redact
 from triage.services import costs
 from triage.services.llm_limits import LimitedClient
@@ -220,7 +228,7 @@ def ticket_triage(
     triage, where a person checks it. Nothing leaves the ticket without a state a person can act on.
     """
     # `rerun`: a person asked for another run on a reviewed ticket; its values stay as reviewed.
-    claimable = [Ticket.Status.TRIAGING, *([Ticket.Status.REVIEWED] if rerun else [])]
+    claimable = [Ticket.Status.TRIAGING, *(REVIEWED_STATES if rerun else [])]
     ticket = Ticket.objects.filter(id=ticket_id, status__in=claimable).first()
     if ticket is None:
         return None
@@ -388,7 +396,7 @@ def triage_run_record(
 
     ticket = Ticket.objects.select_for_update().get(id=run.ticket_id)
     ticket.triaged_at = run.finished_at
-    if ticket.status == Ticket.Status.REVIEWED:
+    if ticket.status in REVIEWED_STATES:
         # Human-confirmed values are never overwritten by a model run.
         ticket.save(update_fields=["triaged_at", "updated_at"])
         return run
@@ -432,7 +440,7 @@ def ticket_mark_manual(*, ticket_id: int, message: str) -> None:
     """Last resort after the task's retries: the ticket lands in the queue for a human."""
     moved = (
         Ticket.objects.filter(id=ticket_id)
-        .exclude(status=Ticket.Status.REVIEWED)
+        .exclude(status__in=REVIEWED_STATES)
         .update(status=Ticket.Status.MANUAL_TRIAGE, triaged_at=timezone.now())
     )
     if moved:

@@ -72,6 +72,10 @@ CELERY_BEAT_SCHEDULE = {
     "report-export-purge": {"task": "triage.tasks.report_export_purge_task", "schedule": 3600.0},
     # the dashboard refreshes before it reads; this keeps that to a few days of work
     "report-rollups-refresh": {"task": "triage.tasks.report_rollups_refresh_task", "schedule": 60.0},
+    # Solved tickets close TRIAGE_AUTO_CLOSE_DAYS later; an hour's lateness does not matter
+    "tickets-auto-close": {"task": "triage.tasks.tickets_auto_close_task", "schedule": 3600.0},
+    # sends a lost job left QUEUED or SENDING are published again
+    "outbound-email-sweep": {"task": "triage.tasks.outbound_email_sweep_task", "schedule": 300.0},
     # outbound webhooks: publish outbox rows a crash left behind, queue retries that are due
     "webhook-sweep": {"task": "triage.tasks.webhook_sweep_task", "schedule": 60.0},
     # browser uploads no ticket took, once their tokens have expired (services/tickets.py)
@@ -79,5 +83,6 @@ CELERY_BEAT_SCHEDULE = {
     # the database's rate-limit counters whose window has ended (services/throttle.py)
     "rate-counter-purge": {"task": "triage.tasks.rate_counter_purge_task", "schedule": 3600.0},
 }
+TRIAGE_AUTO_CLOSE_DAYS = env.int("TRIAGE_AUTO_CLOSE_DAYS", default=7)
 # The worker of `make run` embeds beat (-B) and keeps its last-run times here.
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")

@@ -1,4 +1,5 @@
-"""Email out (the weekly report) and in (raw MIME endpoint and the providers' webhooks)."""
+"""Email out (replies, acknowledgements, mention notices, the weekly report) and in (raw MIME
+endpoint and the providers' webhooks)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,22 @@ import environ
 
 from triage.settings.base import DEBUG, env
 
+# SMTP: django.core.mail.backends.smtp.EmailBackend with EMAIL_HOST...; a provider's API:
+# anymail.backends.<esp>.EmailBackend with its keys in ANYMAIL (below). The console backend prints.
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="triage@localhost")
+EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", default=False)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT_S", default=30)
+# Sends that meet a server down or a 4xx are retried this many times (backoff 2, 4 ... 60 s).
+TRIAGE_OUTBOUND_RETRIES = env.int("TRIAGE_OUTBOUND_RETRIES", default=5)
+# Acknowledgements of new tickets: at most one per sender per interval (RFC 3834 loop safety).
+TRIAGE_ACK_ENABLED = env.bool("TRIAGE_ACK_ENABLED", default=True)
+TRIAGE_ACK_MIN_INTERVAL_S = env.int("TRIAGE_ACK_MIN_INTERVAL_S", default=3600)
 
 # The raw MIME endpoint's HMAC secret; anymail's basic-auth secret ("user:password", a list rotates).
 if DEBUG:
@@ -54,6 +69,10 @@ INBOUND_EMAIL_PROVIDERS = env.list(
         "brevo",
     ],
 )
+# Replies and acknowledgements come from this address; its +token form is their Reply-To.
+TRIAGE_SUPPORT_EMAIL = env.str(
+    "TRIAGE_SUPPORT_EMAIL", default=next(iter(INBOUND_EMAIL_ADDRESSES), "support@triage.local")
+)
 ANYMAIL = {
     "WEBHOOK_SECRET": _ANYMAIL_SECRET,
     "MAILGUN_WEBHOOK_SIGNING_KEY": _MAILGUN_KEY,
@@ -64,6 +83,18 @@ ANYMAIL = {
     # Mandrill signs the exact URL it posts to; behind a proxy that rewrites it, set it here.
     "MANDRILL_WEBHOOK_URL": env.str("MANDRILL_WEBHOOK_URL", default="") or None,
     "POSTAL_WEBHOOK_KEY": _POSTAL_KEY,
+    # sending through a provider (EMAIL_BACKEND=anymail.backends.<esp>.EmailBackend)
+    **{
+        key: env.str(key)
+        for key in (
+            "MAILGUN_API_KEY",
+            "MAILGUN_SENDER_DOMAIN",
+            "POSTMARK_SERVER_TOKEN",
+            "SENDGRID_API_KEY",
+            "AMAZON_SES_CONFIGURATION_SET_NAME",
+        )
+        if env.str(key, default="")
+    },
 }
 for _name, _key in (("mailersend", _MAILERSEND_KEY), ("mandrill", _MANDRILL_KEY), ("postal", _POSTAL_KEY)):
     if _name in INBOUND_EMAIL_PROVIDERS and not _key:

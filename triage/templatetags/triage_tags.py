@@ -7,6 +7,7 @@ from datetime import datetime
 
 from django import template
 from django.utils import dateformat, timezone
+from django.utils.safestring import SafeString, mark_safe
 
 from triage.models import Attachment, ReviewDecision, Ticket
 from triage.services.review import REVIEWED_FIELDS
@@ -119,3 +120,42 @@ _REPRESENTATIONS = {
 def representation_label(value: str) -> str:
     """How an attachment went to the model (Attachment.metadata["representation"]), in words."""
     return _REPRESENTATIONS.get(str(value), str(value))
+
+
+@register.filter
+def note_format(text: str) -> SafeString:
+    """A note's simple formatting as HTML; the text itself is escaped (adapters/notes.py)."""
+    from django.contrib.auth import get_user_model
+
+    from triage.adapters.notes import mentions_find, note_html
+
+    names = mentions_find(text)
+    User = get_user_model()
+    known = (
+        frozenset(
+            User.objects.filter(**{f"{User.USERNAME_FIELD}__in": names}).values_list(
+                User.USERNAME_FIELD, flat=True
+            )
+        )
+        if names
+        else frozenset()
+    )
+    return mark_safe(note_html(text, known_usernames=known))  # noqa: S308 - escaped by note_html
+
+
+@register.inclusion_tag("triage/partials/_mention_badge.html", takes_context=True)
+def mention_badge(context: dict) -> dict:
+    """The header's count of unread @mentions of the signed-in user."""
+    from triage.services.conversation import mentions_unread_count
+
+    user = context.get("user")
+    count = mentions_unread_count(user=user) if user is not None and user.is_authenticated else 0
+    return {"count": count}
+
+
+@register.filter
+def status_label(value: str) -> str:
+    try:
+        return str(Ticket.Status(value).label)
+    except ValueError:
+        return value or "—"

@@ -7,7 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from triage.models import ClassifierVersion, RenditionText, Ticket
+from triage.models import REVIEWED_STATES, ClassifierVersion, RenditionText, Ticket
 from triage.roles import manager_required
 
 FIELDS = ("category", "priority", "queue", "sentiment")
@@ -42,7 +42,7 @@ def model_health(request: HttpRequest) -> HttpResponse:
         "active": active,
         "versions": versions,
         "fields": fields,
-        "reviewed": Ticket.objects.filter(status=Ticket.Status.REVIEWED).count(),
+        "reviewed": Ticket.objects.filter(status__in=REVIEWED_STATES).count(),
         "ocr_count": RenditionText.objects.count(),
     }
     return render(request, "triage/model_health.html", context)

@@ -17,6 +17,7 @@ from triage.adapters.media import MediaRejected
 from triage.forms import TAXONOMY_FIELDS, ReviewForm, TicketCreateForm, UploadForm, intake_config
 from triage.models import ReviewDecision, TaxonomyField, Ticket, TriageRun
 from triage.roles import agent_required
+from triage.services.lifecycle import AGENT_STATUSES, StatusChangeRefused, ticket_status_set
 from triage.services.review import (
     REVIEWED_FIELDS,
     InvalidDuplicate,
@@ -32,6 +33,7 @@ from triage.services.tickets import Upload, ticket_create, upload_stage
 from triage.templatetags.triage_tags import IN_PROGRESS
 from triage.views import AuthedRequest
 from triage.views.params import id_param
+from triage.views.conversation import conversation_context
 
 FIELD_TITLES = {**dict(TaxonomyField.choices), "language": "Language", "summary": "Summary"}
 
@@ -141,7 +143,7 @@ def _proposal_rows(ticket: Ticket, labels: dict[str, dict[str, str]]) -> list[di
                 "confidence": guess.get("confidence"),
                 "current": current,
                 "current_label": labels.get(name, {}).get(current, current) or "—",
-                "changed": ticket.status == Ticket.Status.REVIEWED and current != value,
+                "changed": ticket.is_reviewed and current != value,
             }
         )
     return rows
@@ -275,8 +277,10 @@ def ticket_detail(request: AuthedRequest, ticket_id: int) -> HttpResponse:
             "version": ticket_version(ticket=ticket),
             "assignees": selectors.assignee_list(),
             "queue_choices": choices["queue"],
+            "status_choices": [(s.value, s.label) for s in AGENT_STATUSES],
         }
     )
+    context.update(conversation_context(request, ticket))
     response = render(request, "triage/ticket_detail.html", context)
     patch_vary_headers(response, ("HX-Request",))
     return response
@@ -311,6 +315,19 @@ def ticket_action(request: AuthedRequest, ticket_id: int) -> HttpResponse:
             messages.success(
                 request, f"{ticket.reference} marked as a duplicate of {event.after['duplicate_of']}."
             )
+    elif action == "status":
+        try:
+            changed = ticket_status_set(
+                ticket_id=ticket.id, user=request.user, status=request.POST.get("status", "")
+            )
+        except StatusChangeRefused as exc:
+            messages.error(request, f"Status not changed: {exc.reason}.")
+        else:
+            if changed is None:
+                messages.info(request, "Nothing changed.")
+            else:
+                label = Ticket.Status(changed.after["status"]).label
+                messages.success(request, f"{ticket.reference} is now {label}.")
     elif action == "retriage":
         provider = request.POST.get("provider", "")
         provider = provider if provider in ("kimi", "local") else "local"

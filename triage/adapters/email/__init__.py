@@ -69,6 +69,8 @@ class ParsedEmail:
     auto_kind: str  # "" | "auto_reply" | "bounce" | "loop"
     auto_reason: str
     defects: tuple[str, ...]
+    # mail from a list or a bulk sender: triaged like any mail, but never auto-answered (RFC 3834)
+    list_reason: str = ""
 
     @property
     def recipients(self) -> tuple[str, ...]:

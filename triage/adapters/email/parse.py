@@ -281,6 +281,17 @@ def auto_detect(msg: Message, *, from_email: str, our_addresses: Sequence[str]) 
     return "", ""
 
 
+def list_detect(msg: Message) -> str:
+    """Why this is list or bulk mail ('' if it is not): List-* headers or a bulk Precedence."""
+    for name in ("list-id", "list-unsubscribe", "list-post"):
+        if msg.get(name):
+            return f"mailing list ({name.title()})"
+    precedence = str(msg.get("precedence") or "").strip().lower()
+    if precedence in ("bulk", "list", "junk"):
+        return f"Precedence: {precedence}"
+    return ""
+
+
 def email_parse(raw: bytes, *, our_addresses: Sequence[str] = ()) -> ParsedEmail:
     if not raw or not raw.strip():
         raise EmailUnparseable("the message is empty")
@@ -327,6 +338,7 @@ def email_parse(raw: bytes, *, our_addresses: Sequence[str] = ()) -> ParsedEmail
         quoted_text=quoted,
         body_source=source,
         parts=tuple(acc.parts),
+        list_reason=list_detect(msg),
         auto_kind=auto_kind,
         auto_reason=auto_reason,
         defects=tuple(dict.fromkeys(defects)),

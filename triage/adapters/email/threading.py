@@ -39,7 +39,9 @@ def _signature(ticket_id: int, secret: str) -> str:
 def reply_token_make(*, ticket_id: int, secret: str) -> str:
     """The tag put after `+` in the Reply-To address of mail we send about a ticket.
 
-    Signed, so nobody can attach mail to a ticket by guessing its number.
+    Signed, so the token cannot be made up from a ticket's number. A ticket's reference in a subject
+    (`subject_refs`) is such a made-up claim: it joins a ticket only when the sender already takes
+    part in its conversation (services/conversation.py); anyone else's mail opens a new ticket.
     """
     return f"t{ticket_id}-{_signature(ticket_id, secret)}"
 
@@ -62,5 +64,5 @@ def reply_token_find(addresses: Iterable[str], *, secret: str) -> int | None:
 
 
 def subject_refs(subject: str) -> tuple[int, ...]:
-    """Ticket ids referenced as TRI-<n> in a subject, in order."""
+    """Ticket ids referenced as TRI-<n> in a subject, in order. Unauthenticated: a hint, not proof."""
     return tuple(dict.fromkeys(int(n) for n in _SUBJECT_REF.findall(subject or "")))

@@ -35,6 +35,7 @@ from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
 
 from triage.adapters.llm import fit
 from triage.adapters.llm.base import Taxonomy, TicketInput, TriageOutcome
+from triage.adapters.llm.draft import DraftAnswer
 from triage.adapters.llm.prompt import PROMPT_VERSION, build_messages, data_url, prompt_cache_key
 from triage.adapters.llm.schema import SCHEMA_VERSION, InvalidReply, TriageResult, parse_triage_reply
 from triage.adapters.llm.tools import run_tool, tool_definitions
@@ -639,3 +640,28 @@ class KimiClient:
         if wait is not None:
             outcome.extra["retry_after_s"] = wait
         return outcome
+
+
+def kimi_reply_draft(client: KimiClient, messages: list[dict], *, max_completion_tokens: int) -> DraftAnswer:
+    """One plain-text completion with thinking off (a draft is a short answer, not a diagnosis).
+
+    Raises openai.OpenAIError for trouble at the API; the caller records it."""
+    raw = client._client.chat.completions.with_raw_response.create(
+        model=client.model,
+        messages=cast("list[ChatCompletionMessageParam]", messages),
+        max_completion_tokens=max_completion_tokens,
+        extra_body={"thinking": {"type": "disabled"}},
+    )
+    completion = raw.parse()
+    if not isinstance(completion, ChatCompletion) or not completion.choices:
+        raise _UnexpectedAnswer("HTTP 200 that is not a chat completion")
+    usage = completion.usage
+    cached = (getattr(usage, "cached_tokens", None) or 0) if usage is not None else 0
+    content = completion.choices[0].message.content if completion.choices[0].message else ""
+    return DraftAnswer(
+        text=content if isinstance(content, str) else "",
+        prompt_tokens=_count(usage.prompt_tokens) if usage is not None else 0,
+        completion_tokens=_count(usage.completion_tokens) if usage is not None else 0,
+        cached_tokens=_count(cached),
+        trace_id=raw.headers.get("x-trace-id", ""),
+    )
