@@ -175,7 +175,7 @@ def inbound_email_process(*, inbound_email_id: int) -> None:
 def _new_ticket_rate_wait(*, email: InboundEmail, parsed: ParsedEmail) -> int:
     """Count a message that would open a new ticket against its sender's limit (a follow-up to a
     thread is not counted): 0 to go on, else the seconds until the sender's window ends."""
-    ticket, _ = _thread_find(email=email, parsed=parsed)
+    ticket, _, _ = _thread_find(email=email, parsed=parsed)
     if ticket is not None or not parsed.from_email:
         return 0
     limit = Limit(

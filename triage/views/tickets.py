@@ -32,8 +32,8 @@ from triage.services.review import (
 from triage.services.tickets import Upload, ticket_create, upload_stage
 from triage.templatetags.triage_tags import IN_PROGRESS
 from triage.views import AuthedRequest
-from triage.views.params import id_param
 from triage.views.conversation import conversation_context
+from triage.views.params import id_param
 
 FIELD_TITLES = {**dict(TaxonomyField.choices), "language": "Language", "summary": "Summary"}
 
