@@ -103,6 +103,13 @@ class RequestParametersMiddleware:
     @staticmethod
     def _refuse(request: HttpRequest, reason: str) -> HttpResponse:
         logger.warning("bad request parameters on %s: %s", request.path, reason)
+        if request.path.startswith("/api/"):
+            # API clients read every error as problem+json, this one too
+            from triage.api.problems import problem_response
+
+            return problem_response(
+                status=400, slug="bad-request", title="Bad request", detail=f"Bad request: {reason}."
+            )
         return HttpResponseBadRequest(f"Bad request: {reason}.\n", content_type="text/plain")
 
 

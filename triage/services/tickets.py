@@ -36,6 +36,7 @@ def ticket_create(
     staged: Sequence[StagedUpload] = (),
     created_by: User | None = None,
     channel: str = Ticket.Channel.WEB,
+    acknowledge: bool = True,
 ) -> Ticket:
     """Create a ticket with its attachments. Raises MediaRejected if an upload is unacceptable
     (the form has already told the user; this is the service's own guard).
@@ -81,7 +82,7 @@ def ticket_create(
         if not checked:
             ticket_triage_task.delay_on_commit(ticket_id=ticket.id)
         webhook_event_record(event_type="ticket.created", ticket_id=ticket.id)
-        if requester_email:
+        if requester_email and acknowledge:
             # a web ticket written for a customer: they hear from us as a mailed one would
             from triage.services.outbound import ticket_acknowledge
 

@@ -13,6 +13,7 @@ from triage.models import ApiToken
 from triage.roles import agent_required, user_role
 from triage.services.api_tokens import api_token_create, api_token_revoke
 from triage.views import AuthedRequest
+from triage.views.params import id_param
 
 
 class ApiTokenForm(forms.Form):
@@ -28,8 +29,8 @@ def account_page(request: AuthedRequest) -> HttpResponse:
     form = ApiTokenForm()
     if request.method == "POST":
         if request.POST.get("action") == "revoke":
-            token_id = request.POST.get("token", "")
-            if token_id.isdigit() and api_token_revoke(user=request.user, token_id=int(token_id)):
+            token_id = id_param(request.POST.get("token"))
+            if token_id is not None and api_token_revoke(user=request.user, token_id=token_id):
                 messages.success(request, "Token revoked: it no longer works.")
             else:
                 messages.error(request, "No such live token of yours.")

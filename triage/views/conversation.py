@@ -24,6 +24,7 @@ from triage.services.lifecycle import AGENT_STATUSES
 from triage.services.macros import VARIABLES, ack_template_save, macro_apply, macro_save, macros_for
 from triage.services.outbound import ReplyUpload, outbound_email_retry, reply_defaults, reply_send
 from triage.views import AuthedRequest
+from triage.views.params import id_param
 
 TIMELINE = "triage/partials/_timeline.html"
 
@@ -132,10 +133,10 @@ def outbound_email_retry_view(request: AuthedRequest, ticket_id: int, outbound_e
 def macro_use(request: AuthedRequest, ticket_id: int) -> HttpResponse:
     """Put a macro's text in the composer (and set what it sets); the agent edits, then sends."""
     ticket = get_object_or_404(Ticket, id=ticket_id)
-    macro_id = request.POST.get("macro", "")
-    if not macro_id.isdigit() or not Macro.objects.filter(id=macro_id, is_active=True).exists():
+    macro_id = id_param(request.POST.get("macro"))
+    if macro_id is None or not Macro.objects.filter(id=macro_id, is_active=True).exists():
         raise Http404("No such macro")
-    text = macro_apply(macro_id=int(macro_id), ticket_id=ticket.id, agent=request.user)
+    text = macro_apply(macro_id=macro_id, ticket_id=ticket.id, agent=request.user)
     return render(request, "triage/partials/_reply_body.html", {"text": text, "source": "macro"})
 
 

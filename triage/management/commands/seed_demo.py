@@ -140,4 +140,5 @@ class Command(BaseCommand):
                 requester_email=requester,
                 uploads=uploads,
                 created_by=creator,
+                acknowledge=False,  # demo requesters are made up: no mail goes to them
             )
