@@ -328,6 +328,7 @@ class TicketEvent(models.Model):
         DUPLICATE = "DUPLICATE", "Marked as duplicate"
         RETRIAGE = "RETRIAGE", "Triage re-run requested"
         STATUS = "STATUS", "Status changed"
+        HANDOFF = "HANDOFF", "Handed off"
 
     ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="events")
     user = models.ForeignKey(
@@ -914,3 +915,101 @@ class UploadStage(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class Destination(models.Model):
+    """An outside tool a routing rule can hand a ticket to. The secret (API token, Slack webhook
+    URL) is stored encrypted (services/handoff.py) or named by an environment variable."""
+
+    class Kind(models.TextChoices):
+        JIRA = "jira", "Jira Cloud"
+        GITHUB = "github", "GitHub Issues"
+        ZENDESK = "zendesk", "Zendesk"
+        SLACK = "slack", "Slack"
+
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    name = models.CharField(max_length=100, unique=True)
+    base_url = models.URLField(
+        max_length=500,
+        blank=True,
+        help_text="Jira site, GitHub API (https://api.github.com), Zendesk https://<sub>.zendesk.com; "
+        "empty for Slack (the webhook URL is its secret).",
+    )
+    project = models.CharField(
+        max_length=200, blank=True, help_text="Jira project key, GitHub owner/repo, Zendesk group id."
+    )
+    account = models.CharField(max_length=254, blank=True, help_text="Jira or Zendesk user email.")
+    # field mappings and options: issue_type, priority_map, label_map, tags, channel ...
+    options = models.JSONField(default=dict, blank=True)
+    secret_encrypted = models.TextField(blank=True)
+    secret_env = models.CharField(max_length=100, blank=True)
+    sync_secret_encrypted = models.TextField(blank=True)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.name}"
+
+
+class RoutingRule(models.Model):
+    """When a reviewed ticket matches every condition set, it goes to each destination. Rules run in
+    `position` order; `stop` ends the evaluation at the first match."""
+
+    name = models.CharField(max_length=120)
+    position = models.PositiveIntegerField(default=0)
+    is_active = models.BooleanField(default=True)
+    queue = models.CharField(max_length=64, blank=True)
+    category = models.CharField(max_length=64, blank=True)
+    min_priority = models.CharField(max_length=64, blank=True, help_text="This priority or higher.")
+    language = models.CharField(max_length=16, blank=True)
+    channel = models.CharField(max_length=8, blank=True)
+    min_confidence = models.FloatField(null=True, blank=True)
+    on_auto_accept = models.BooleanField(default=False, help_text="Also when auto-accepted.")
+    stop = models.BooleanField(default=False, help_text="No later rule runs after this one matched.")
+    destinations = models.ManyToManyField(Destination, related_name="rules")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Handoff(models.Model):
+    """One ticket sent to one destination: the intent is written before the call, the external
+    object's id and URL after. Exactly one per ticket and destination."""
+
+    class Status(models.TextChoices):
+        INTENT = "intent", "Sending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="handoffs")
+    destination = models.ForeignKey(Destination, on_delete=models.CASCADE, related_name="handoffs")
+    rule = models.ForeignKey(RoutingRule, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.INTENT)
+    external_id = models.CharField(max_length=100, blank=True)
+    external_url = models.URLField(max_length=500, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    last_status_code = models.PositiveIntegerField(null=True, blank=True)
+    # due again at (a retry's backoff); null: due now
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # a worker is calling the service since then (cleared after); see services/handoff.py
+    calling_since = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["ticket", "destination"], name="handoff_unique")]
+        indexes = [models.Index(fields=["destination", "external_id"], name="handoff_external_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.ticket_id} -> {self.destination_id} ({self.status})"

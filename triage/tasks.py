@@ -179,3 +179,24 @@ def webhook_sweep_task() -> None:
     from triage.services import webhooks
 
     webhooks.webhook_sweep()
+
+
+# --- Hand-off to Jira, GitHub, Zendesk, Slack: its own queue, calls that wait on outside APIs ----
+_HANDOFF = {"queue": "handoff", "acks_late": True, "autoretry_for": _TRANSIENT, "max_retries": 5}
+
+
+@shared_task(**_HANDOFF, retry_backoff=2, soft_time_limit=300, time_limit=330)
+def handoff_send_task(*, handoff_id: int) -> None:
+    from triage.services import handoff
+
+    wait = handoff.handoff_send(handoff_id=handoff_id)
+    if wait is not None:
+        # a short backoff (a 429's Retry-After, a 5xx) waits in the broker; longer ones for the sweep
+        handoff_send_task.apply_async(kwargs={"handoff_id": handoff_id}, countdown=wait)
+
+
+@shared_task(queue="handoff", acks_late=True, soft_time_limit=120, time_limit=150)
+def handoff_sweep_task() -> None:
+    from triage.services import handoff
+
+    handoff.handoff_sweep()

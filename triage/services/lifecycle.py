@@ -68,6 +68,25 @@ def ticket_customer_replied(*, ticket_id: int) -> bool:
     return True
 
 
+@transaction.atomic
+def ticket_status_from_outside(*, ticket_id: int, status: str, why: str) -> bool:
+    """A tool the ticket was handed to closed (Solved) or reopened (Open) its issue. A ticket not
+    reviewed yet, or Closed, is left as it is. True when the status changed."""
+    from triage.services.webhooks import webhook_event_record
+
+    if status not in (Ticket.Status.SOLVED, Ticket.Status.REVIEWED):
+        raise StatusChangeRefused(f"a ticket cannot be set to {status} from outside")
+    ticket = Ticket.objects.select_for_update(of=("self",)).get(id=ticket_id)
+    if ticket.status not in REVIEWED_STATES or ticket.status in (Ticket.Status.CLOSED, status):
+        return False
+    if status == Ticket.Status.REVIEWED and ticket.status != Ticket.Status.SOLVED:
+        return False  # only a solved ticket is reopened; Open and Pending stay as they are
+    _status_write(ticket=ticket, status=status, user=None, why=why)
+    if status == Ticket.Status.REVIEWED:
+        webhook_event_record(event_type="ticket.reopened", ticket_id=ticket.id)
+    return True
+
+
 def tickets_auto_close(*, days: int, now: datetime | None = None, batch: int = 500) -> int:
     """Close tickets Solved more than `days` ago. Idempotent: a closed ticket is no longer Solved,
     and each row is re-checked under its lock, so two runs at once close each ticket once."""

@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from triage.models import REVIEWED_STATES, ReviewDecision, Ticket, TicketEvent
+from triage.services.handoff import handoff_plan
 from triage.services.webhooks import webhook_event_record
 
 REVIEWED_FIELDS = ("category", "priority", "queue", "sentiment", "language", "summary")
@@ -71,6 +72,7 @@ def review_record(
         ticket=ticket, user=user, action=action, before=before, after=after, run=ticket.latest_run
     )
     webhook_event_record(event_type="ticket.reviewed", ticket_id=ticket.id)
+    handoff_plan(ticket=ticket, auto=False)  # the routing rules' intents, in this transaction
     return decision
 
 

@@ -432,6 +432,9 @@ def triage_run_record(
         webhook_event_record(event_type="ticket.triaged", ticket_id=ticket.id)
         if ticket.status == Ticket.Status.REVIEWED:  # auto-accepted
             webhook_event_record(event_type="ticket.reviewed", ticket_id=ticket.id)
+            from triage.services.handoff import handoff_plan
+
+            handoff_plan(ticket=ticket, auto=True)  # rules that also take auto-accepted tickets
     return run
 
 

@@ -78,6 +78,8 @@ CELERY_BEAT_SCHEDULE = {
     "outbound-email-sweep": {"task": "triage.tasks.outbound_email_sweep_task", "schedule": 300.0},
     # outbound webhooks: publish outbox rows a crash left behind, queue retries that are due
     "webhook-sweep": {"task": "triage.tasks.webhook_sweep_task", "schedule": 60.0},
+    # hand-offs: intents never queued, long backoffs that are due, a caller that died
+    "handoff-sweep": {"task": "triage.tasks.handoff_sweep_task", "schedule": 60.0},
     # browser uploads no ticket took, once their tokens have expired (services/tickets.py)
     "upload-stage-purge": {"task": "triage.tasks.upload_stage_purge_task", "schedule": 3600.0},
     # the database's rate-limit counters whose window has ended (services/throttle.py)

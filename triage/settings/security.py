@@ -44,3 +44,12 @@ TRIAGE_API_RATE_PER_MINUTE = env.int("TRIAGE_API_RATE_PER_MINUTE", default=600)
 TRIAGE_WEBHOOK_ALLOW_PRIVATE_URLS = env.bool("TRIAGE_WEBHOOK_ALLOW_PRIVATE_URLS", default=DEBUG)
 TRIAGE_WEBHOOK_CONNECT_TIMEOUT_S = env.float("TRIAGE_WEBHOOK_CONNECT_TIMEOUT_S", default=5.0)
 TRIAGE_WEBHOOK_READ_TIMEOUT_S = env.float("TRIAGE_WEBHOOK_READ_TIMEOUT_S", default=10.0)
+
+# --- Hand-off to Jira, GitHub, Zendesk, Slack (services/handoff.py) -----------------------------
+# The Fernet key (urlsafe base64 of 32 bytes) that encrypts the destinations' API tokens and webhook
+# secrets in the database. Empty: derived from DJANGO_SECRET_KEY (rotating that then voids them).
+TRIAGE_INTEGRATIONS_KEY = env.str("TRIAGE_INTEGRATIONS_KEY", default="")
+# Tries of one hand-off before it is shown as failed (429, 5xx and time-outs are tried again).
+TRIAGE_HANDOFF_MAX_ATTEMPTS = env.int("TRIAGE_HANDOFF_MAX_ATTEMPTS", default=8)
+# Read time-out of one call to Jira, GitHub, Zendesk or Slack (connect: the webhooks' setting).
+TRIAGE_HANDOFF_READ_TIMEOUT_S = env.float("TRIAGE_HANDOFF_READ_TIMEOUT_S", default=30.0)
