@@ -76,6 +76,7 @@ run: install
 	  $(VENV)/bin/celery -A triage worker -Q llm --pool threads --concurrency $(LLM_CONCURRENCY) --loglevel WARNING -n llm@%h & \
 	  $(VENV)/bin/celery -A triage worker -Q outbound --pool threads --concurrency 4 --loglevel WARNING -n outbound@%h & \
 	  $(VENV)/bin/celery -A triage worker -Q webhooks --pool threads --concurrency 8 --loglevel WARNING -n webhooks@%h & \
+	  $(VENV)/bin/celery -A triage worker -Q handoff --pool threads --concurrency 4 --loglevel WARNING -n handoff@%h & \
 	  $(PY) manage.py runserver $(HOST):$(PORT) --noreload
 
 web: install

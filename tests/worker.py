@@ -84,7 +84,7 @@ def broker(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     url, options = _broker_config(request.param, tmp_path)
     broker_use(url=url, transport_options=options)
     with celery_app.connection_for_write() as conn:
-        for queue in ("media", "llm", "intake", "reports", "webhooks", "outbound"):
+        for queue in ("media", "llm", "intake", "reports", "webhooks", "outbound", "handoff"):
             # a queue that does not exist yet has nothing to purge
             with contextlib.suppress(Exception):
                 conn.default_channel.queue_purge(queue)

@@ -25,10 +25,13 @@ from tests.factories import (
     triaged_ticket,
 )
 from triage.models import (
+    Destination,
+    Handoff,
     InboundEmail,
     Macro,
     OutboundEmail,
     ReportExport,
+    RoutingRule,
     TaxonomyValue,
     WebhookDelivery,
     WebhookEvent,
@@ -127,6 +130,9 @@ def world(role_users) -> World:
         error_message="550 refused",
     )
     macro = Macro.objects.create(name="Crawl", body="Hello {{ requester.first_name }}")
+    destination = Destination.objects.create(kind="slack", name="Crawl Slack")
+    rule = RoutingRule.objects.create(name="Crawl rule")
+    handoff = Handoff.objects.create(ticket=ticket, destination=destination, rule=rule, status="failed")
     resetting = UserFactory(username="forgot-password")
     objects = {
         "auth_group": Group.objects.get(name="agents"),
@@ -149,6 +155,8 @@ def world(role_users) -> World:
         "triage:outbound-email": {"ticket_id": ticket.id, "outbound_email_id": mail.id},
         "triage:outbound-email-retry": {"ticket_id": ticket.id, "outbound_email_id": mail.id},
         "triage:macro-edit": {"macro_id": macro.id},
+        "triage:routing-rule": {"rule_id": rule.id},
+        "triage:handoff-retry": {"ticket_id": ticket.id, "handoff_id": handoff.id},
         "triage:attachment-file": {"attachment_id": attachment.id},
         "triage:rendition-file": {"rendition_id": rendition.id},
         "triage:report-export-status": {"export_id": export.id},

@@ -83,6 +83,7 @@ ACCESS: dict[str, Row] = {
     "triage:ticket-draft": agents("POST", 200),  # the composer's text area, filled or not
     "triage:outbound-email": agents("GET", 200),
     "triage:outbound-email-retry": agents("POST", REDIRECT),
+    "triage:handoff-retry": agents("POST", REDIRECT),
     "triage:mentions": agents("GET", 200),
     # --- managers -----------------------------------------------------------------------------
     "triage:model-health": managers("GET", 200),
@@ -97,6 +98,8 @@ ACCESS: dict[str, Row] = {
     "triage:macros": managers("GET", 200),
     "triage:macro-edit": managers("GET", 200),
     "triage:ack-template": managers("GET", 200),
+    "triage:integrations": managers("GET", 200),
+    "triage:routing-rule": managers("POST", REDIRECT),  # no action chosen: back to the page, told why
     # --- administrators -----------------------------------------------------------------------
     "triage:users": admins("GET", 200),
     "triage:user-edit": admins("POST", REDIRECT),
@@ -113,6 +116,10 @@ ACCESS: dict[str, Row] = {
     "triage:email-inbound-mailersend": everyone("POST", 400),
     "triage:email-inbound-mandrill": everyone("POST", 400),
     "triage:email-inbound-postal": everyone("POST", 400),
+    # the services' status webhooks: a request no destination's secret signed is a 401
+    "triage:hook-github": everyone("POST", 401),
+    "triage:hook-jira": everyone("POST", 401),
+    "triage:hook-zendesk": everyone("POST", 401),
     "triage:account": agents("GET", 200),
     "triage:api-docs": everyone("GET", 200),  # the API's shape only, like the schema
     # --- the REST API: crawled with each role's token (anonymous: none), so its owner's role applies

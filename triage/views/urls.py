@@ -8,6 +8,7 @@ from triage.views import (
     conversation,
     health,
     inbound_email,
+    integrations,
     media,
     queue,
     reports,
@@ -68,4 +69,15 @@ urlpatterns = [
     path("users/<int:user_id>/", users.user_edit, name="user-edit"),
     path("account/", account.account_page, name="account"),
     path("api/v1/docs", api_docs.api_docs, name="api-docs"),
+    # hand-off: destinations and routing rules, Retry, the services' status webhooks
+    path("integrations/", integrations.integrations_page, name="integrations"),
+    path("integrations/rules/<int:rule_id>/", integrations.routing_rule_edit, name="routing-rule"),
+    path(
+        "tickets/<int:ticket_id>/handoffs/<int:handoff_id>/retry/",
+        integrations.handoff_retry_view,
+        name="handoff-retry",
+    ),
+    path("hooks/github/", integrations.github_hook, name="hook-github"),
+    path("hooks/jira/", integrations.jira_hook, name="hook-jira"),
+    path("hooks/zendesk/", integrations.zendesk_hook, name="hook-zendesk"),
 ]
