@@ -268,8 +268,9 @@ def _absolute(path: str) -> str:
     return settings.TRIAGE_PUBLIC_URL.rstrip("/") + path
 
 
-def _images(ticket: Ticket) -> tuple[Image, ...]:
-    """The normalized screenshots and each recording's storyboard, as the service gets them."""
+def _images(ticket: Ticket, *, content: bool) -> tuple[Image, ...]:
+    """The normalized screenshots and each recording's storyboard: their bytes for a service that
+    takes uploads (Jira), their links in Triage for the others."""
     renditions = (
         Rendition.objects.filter(
             attachment__ticket=ticket,
@@ -283,8 +284,10 @@ def _images(ticket: Ticket) -> tuple[Image, ...]:
     for rendition in renditions:
         if rendition.size_bytes > MAX_IMAGE_BYTES:
             continue
-        with rendition.file.open("rb") as handle:
-            content = handle.read()
+        data = b""
+        if content:
+            with rendition.file.open("rb") as handle:
+                data = handle.read()
         stem = re.sub(
             r"[^\w.-]", "_", (rendition.attachment.original_name or "attachment").rsplit(".", 1)[0]
         )[:60]
@@ -294,14 +297,14 @@ def _images(ticket: Ticket) -> tuple[Image, ...]:
             Image(
                 name=f"{stem}-{rendition.attachment_id}-{suffix}.{extension}",
                 mime=rendition.mime,
-                content=content,
+                content=data,
                 url=_absolute(reverse("triage:rendition-file", args=[rendition.id])),
             )
         )
     return tuple(images)
 
 
-def ticket_data(*, ticket: Ticket, rule: RoutingRule | None = None, with_images: bool = True) -> TicketData:
+def ticket_data(*, ticket: Ticket, rule: RoutingRule | None = None, image_bytes: bool = True) -> TicketData:
     result = (ticket.latest_run.result if ticket.latest_run else None) or {}
     report: dict[str, list[tuple[str, str]]] = {}
     for name in ("problem", "steps_to_reproduce", "expected", "actual", "environment", "error_messages"):
@@ -328,7 +331,7 @@ def ticket_data(*, ticket: Ticket, rule: RoutingRule | None = None, with_images:
         requester_email=ticket.requester_email,
         rule=rule.name if rule else "",
         report=report,
-        images=_images(ticket) if with_images else (),
+        images=_images(ticket, content=image_bytes),
     )
 
 
@@ -362,7 +365,7 @@ def _attempt(row: Handoff) -> Outcome:
     if not config.secret:
         return Outcome(error=f"{destination.name} has no credentials (set them on the integrations page)")
     data = ticket_data(
-        ticket=row.ticket, rule=row.rule, with_images=destination.kind == Destination.Kind.JIRA
+        ticket=row.ticket, rule=row.rule, image_bytes=destination.kind == Destination.Kind.JIRA
     )
     try:
         external = External(id=row.external_id, url=row.external_url) if row.external_id else None
@@ -410,7 +413,11 @@ def handoff_send(*, handoff_id: int) -> float | None:
 
 @transaction.atomic
 def _record(*, handoff_id: int, outcome: Outcome) -> float | None:
-    row = Handoff.objects.select_for_update().select_related("destination", "rule").get(id=handoff_id)
+    row = (
+        Handoff.objects.select_for_update(of=("self",))
+        .select_related("destination", "rule")
+        .get(id=handoff_id)
+    )
     now = timezone.now()
     row.calling_since = None
     row.last_status_code = outcome.status_code
