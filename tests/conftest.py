@@ -5,7 +5,7 @@ import os
 import pytest
 from django.conf import settings
 
-pytest_plugins = ["tests.kimi_fake", "tests.worker", "tests.smtp_fake"]
+pytest_plugins = ["tests.kimi_fake", "tests.worker", "tests.smtp_fake", "tests.handoff_fakes"]
 
 # Playwright's sync API runs an event loop in this thread; Django's ORM calls from the test body
 # are still synchronous and safe.

@@ -17,6 +17,7 @@ import json
 import re
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import pytest
@@ -68,6 +69,7 @@ class JiraFake(Script):
         super().__init__()
         self.issues: dict[str, dict] = {}
         self.creates = 0
+        self.release = threading.Event()  # ends a create_delay_s early
 
     def auth_ok(self, request: Request) -> bool:
         token = base64.b64encode(f"{JIRA_EMAIL}:{JIRA_TOKEN}".encode()).decode()
@@ -110,7 +112,7 @@ class JiraFake(Script):
             key = f"{JIRA_PROJECT}-{number}"
             self.issues[key] = {"id": str(10000 + number), "fields": fields, "attachments": [], "links": {}}
             if self.create_delay_s:
-                time.sleep(self.create_delay_s)
+                self.release.wait(self.create_delay_s)
             return _json(
                 {"id": str(10000 + number), "key": key, "self": f"{request.host_url}rest/api/3/issue/{key}"},
                 201,
@@ -268,3 +270,16 @@ class HandoffFakes:
 @pytest.fixture
 def handoff_fakes(httpserver: HTTPServer) -> HandoffFakes:
     return HandoffFakes(httpserver)
+
+
+@pytest.fixture
+def threaded_handoff_fakes() -> Iterator[HandoffFakes]:
+    """The fakes on a server answering requests concurrently (a create held open by
+    `create_delay_s` does not block the next worker's look-up)."""
+    server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
+    server.start()
+    try:
+        yield HandoffFakes(server)
+    finally:
+        server.clear()
+        server.stop()
