@@ -383,6 +383,9 @@ def _attempt(row: Handoff) -> Outcome:
         return Outcome(error=f"{destination.get_kind_display()} did not answer: {exc}", retry_after=0.0)
     except wire.AddressRefused as exc:
         return Outcome(error=f"refused: {exc}")
+    except Exception as exc:  # a bug or the soft time limit: recorded, tried again a bounded number of times
+        logger.exception("hand-off %s to %s failed unexpectedly", row.id, destination.kind)
+        return Outcome(error=f"internal error ({type(exc).__name__}); tried again", retry_after=60.0)
 
 
 def _backoff_s(attempts: int, retry_after: float) -> float:
