@@ -33,6 +33,7 @@ class DestinationForm(forms.Form):
         max_length=500, required=False, widget=forms.PasswordInput(render_value=False),
         label="Webhook secret (status back-sync)",
     )  # fmt: skip
+    is_active = forms.BooleanField(required=False, initial=True, label="Active")
     options = forms.CharField(
         required=False, widget=forms.Textarea(attrs={"rows": 3}), label="Field mappings (JSON)",
         help_text='e.g. {"issue_type": "Bug", "priority_map": {"urgent": "Highest", "high": "High"}}',

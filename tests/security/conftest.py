@@ -156,6 +156,7 @@ def world(role_users) -> World:
         "triage:outbound-email-retry": {"ticket_id": ticket.id, "outbound_email_id": mail.id},
         "triage:macro-edit": {"macro_id": macro.id},
         "triage:routing-rule": {"rule_id": rule.id},
+        "triage:destination-edit": {"destination_id": destination.id},
         "triage:handoff-retry": {"ticket_id": ticket.id, "handoff_id": handoff.id},
         "triage:attachment-file": {"attachment_id": attachment.id},
         "triage:rendition-file": {"rendition_id": rendition.id},

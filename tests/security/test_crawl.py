@@ -99,6 +99,7 @@ ACCESS: dict[str, Row] = {
     "triage:macro-edit": managers("GET", 200),
     "triage:ack-template": managers("GET", 200),
     "triage:integrations": managers("GET", 200),
+    "triage:destination-edit": managers("GET", 200),
     "triage:routing-rule": managers("POST", REDIRECT),  # no action chosen: back to the page, told why
     # --- administrators -----------------------------------------------------------------------
     "triage:users": admins("GET", 200),

@@ -81,6 +81,40 @@ def integrations_page(request: AuthedRequest) -> HttpResponse:
     return redirect("triage:integrations")
 
 
+@require_http_methods(["GET", "HEAD", "POST"])
+@manager_required
+def destination_edit(request: AuthedRequest, destination_id: int) -> HttpResponse:
+    """Change a destination; an empty token or secret keeps the stored one (never shown)."""
+    row = get_object_or_404(Destination, id=destination_id)
+    if request.method == "POST":
+        form = DestinationForm(request.POST)
+        if form.is_valid():
+            try:
+                destination_save(destination_id=row.id, **form.cleaned_data)
+            except DestinationInvalid as exc:
+                form.add_error(None, str(exc))
+            else:
+                messages.success(request, f"Destination “{form.cleaned_data['name']}” saved.")
+                return redirect("triage:integrations")
+        status = 400
+    else:
+        form = DestinationForm(
+            initial={
+                "kind": row.kind,
+                "name": row.name,
+                "base_url": row.base_url,
+                "project": row.project,
+                "account": row.account,
+                "secret_env": row.secret_env,
+                "is_active": row.is_active,
+                "options": json.dumps(row.options, indent=1) if row.options else "",
+            }
+        )
+        status = 200
+    context = {"destination": row, "form": form}
+    return render(request, "triage/integrations_destination.html", context, status=status)
+
+
 @require_POST
 @manager_required
 def routing_rule_edit(request: AuthedRequest, rule_id: int) -> HttpResponse:

@@ -71,6 +71,11 @@ urlpatterns = [
     path("api/v1/docs", api_docs.api_docs, name="api-docs"),
     # hand-off: destinations and routing rules, Retry, the services' status webhooks
     path("integrations/", integrations.integrations_page, name="integrations"),
+    path(
+        "integrations/destinations/<int:destination_id>/",
+        integrations.destination_edit,
+        name="destination-edit",
+    ),
     path("integrations/rules/<int:rule_id>/", integrations.routing_rule_edit, name="routing-rule"),
     path(
         "tickets/<int:ticket_id>/handoffs/<int:handoff_id>/retry/",
