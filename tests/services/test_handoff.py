@@ -421,3 +421,33 @@ def test_zendesk_signed_webhook_solves_then_reopens(fakes, taxonomy):
     assert Ticket.objects.get(id=ticket.id).status == "REVIEWED"
     headers["X-Zendesk-Webhook-Signature"] = "bm9wZQ=="
     assert _post("/hooks/zendesk/", {"ticket_id": row.external_id, "status": "solved"}, headers) == 401
+
+
+def test_a_sent_hand_off_emits_ticket_handed_off(fakes, taxonomy):
+    from triage.models import WebhookEvent
+    from triage.services.webhooks import webhook_endpoint_create
+
+    webhook_endpoint_create(url="https://hooks.example.com/x", events=["ticket.handed_off"])
+    rule(slack(fakes))
+    ticket = reviewed(taxonomy)
+    assert not WebhookEvent.objects.filter(event_type="ticket.handed_off").exists()
+    send_all()
+    event = WebhookEvent.objects.get(event_type="ticket.handed_off")
+    assert event.ticket_id == ticket.id
+
+
+def test_the_sweep_queues_intents_never_queued_and_retries_that_are_due(fakes, taxonomy, monkeypatch):
+    from triage import tasks
+
+    queued: list[int] = []
+    monkeypatch.setattr(tasks.handoff_send_task, "delay", lambda **kw: queued.append(kw["handoff_id"]))
+    rule(slack(fakes))
+    fresh = Handoff.objects.get(ticket=reviewed(taxonomy))
+    assert handoff.handoff_sweep() == 0  # just made: its own job is on the way
+    later = timezone.now() + timedelta(minutes=1)
+    assert handoff.handoff_sweep(now=later) == 1 and queued == [fresh.id]
+    Handoff.objects.filter(id=fresh.id).update(next_attempt_at=later + timedelta(hours=1))
+    assert handoff.handoff_sweep(now=later) == 0  # a backoff not over yet
+    assert handoff.handoff_sweep(now=later + timedelta(hours=2)) == 1
+    Handoff.objects.filter(id=fresh.id).update(status="sent")
+    assert handoff.handoff_sweep(now=later + timedelta(hours=2)) == 0

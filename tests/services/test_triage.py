@@ -442,3 +442,35 @@ def test_follow_ups_reach_the_model_newest_first_before_the_opening_message(sett
     assert body.index("FOLLOW-UP 4") < body.index("FOLLOW-UP 3")
     assert "FOLLOW-UP 0" not in body and "earlier message(s) left out" in body
     assert body.index("FOLLOW-UP 3") < body.index("OPENING: the invoice is wrong.")  # kept, last
+
+
+def test_an_auto_accepted_ticket_goes_only_to_destinations_whose_rule_takes_auto_accepted_ones(
+    taxonomy, kimi, settings
+):
+    from triage.models import Destination, Handoff, RoutingRule
+
+    settings.TRIAGE_AUTO_ACCEPT = dict.fromkeys(
+        ("category", "priority", "queue", "sentiment", "language"), 0.5
+    )
+    offline = (
+        triage._local_model()
+        .triage(triage.ticket_input_build(ticket=_ticket()), selectors.taxonomy_get())
+        .result
+    )
+    kimi.reply_json(
+        GOOD_REPLY
+        | {
+            name: {"value": getattr(offline, name).value, "confidence": 0.95}
+            for name in ("category", "priority", "queue", "sentiment", "language")
+        }
+    )
+    reviewed_only, auto_too = (
+        Destination.objects.create(kind="slack", name=name, secret_encrypted="x") for name in ("a", "b")
+    )
+    RoutingRule.objects.create(name="reviewed only").destinations.set([reviewed_only])
+    RoutingRule.objects.create(name="auto too", on_auto_accept=True).destinations.set([auto_too])
+    ticket = _ticket()
+    triage.ticket_triage(ticket_id=ticket.id)
+    ticket.refresh_from_db()
+    assert ticket.status == Ticket.Status.REVIEWED
+    assert list(Handoff.objects.filter(ticket=ticket).values_list("destination__name", flat=True)) == ["b"]
