@@ -70,6 +70,7 @@ class JiraFake(Script):
         self.issues: dict[str, dict] = {}
         self.creates = 0
         self.release = threading.Event()  # ends a create_delay_s early
+        self.refuse_uploads = 0  # a status to answer every attachment upload with
 
     def auth_ok(self, request: Request) -> bool:
         token = base64.b64encode(f"{JIRA_EMAIL}:{JIRA_TOKEN}".encode()).decode()
@@ -128,6 +129,10 @@ class JiraFake(Script):
                 {"key": match[1], "fields": {"attachment": [{"filename": a} for a in issue["attachments"]]}}
             )
         if match[2] == "/attachments" and request.method == "POST":
+            if self.refuse_uploads:
+                return _json(
+                    {"errorMessages": ["The file exceeds the maximum attachment size."]}, self.refuse_uploads
+                )
             if request.headers.get("X-Atlassian-Token") != "no-check":
                 return Response("XSRF check failed", status=403)
             upload = request.files.get("file")

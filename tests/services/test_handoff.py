@@ -451,3 +451,35 @@ def test_the_sweep_queues_intents_never_queued_and_retries_that_are_due(fakes, t
     assert handoff.handoff_sweep(now=later + timedelta(hours=2)) == 1
     Handoff.objects.filter(id=fresh.id).update(status="sent")
     assert handoff.handoff_sweep(now=later + timedelta(hours=2)) == 0
+
+
+def test_an_issue_made_whose_attachment_is_refused_is_kept_and_retry_only_adds_what_is_missing(
+    fakes, taxonomy
+):
+    rule(jira(fakes))
+    ticket = triaged_ticket()
+    _with_screenshot(ticket)
+    review_record(ticket_id=ticket.id, user=role_user("agent"), values={})
+    fakes.jira.refuse_uploads = 413
+    send_all()
+    row = Handoff.objects.get(ticket=ticket)
+    assert (
+        row.status == "failed" and row.external_id == "WEB-1" and "maximum attachment size" in row.last_error
+    )
+    html = _ticket_page(ticket)
+    assert "made as" in html and f"{fakes.base_url}/jira/browse/WEB-1" in html and "Retry" in html
+    fakes.jira.refuse_uploads = 0
+    assert handoff.handoff_retry(handoff_id=row.id, ticket_id=ticket.id)
+    handoff.handoff_send(handoff_id=row.id)
+    row.refresh_from_db()
+    assert (
+        row.status == "sent"
+        and fakes.jira.creates == 1
+        and len(fakes.jira.issues["WEB-1"]["attachments"]) == 1
+    )
+
+
+def _ticket_page(ticket: Ticket) -> str:
+    client = Client()
+    client.force_login(role_user("agent", "page-reader"))
+    return client.get(f"/tickets/{ticket.id}/").content.decode()
