@@ -113,6 +113,7 @@ ACCESS: dict[str, Row] = {
     "triage:email-inbound-mailersend": everyone("POST", 400),
     "triage:email-inbound-mandrill": everyone("POST", 400),
     "triage:email-inbound-postal": everyone("POST", 400),
+    "triage:email-inbound-resend": everyone("POST", 400),
     "triage:account": agents("GET", 200),
     "triage:api-docs": everyone("GET", 200),  # the API's shape only, like the schema
     # --- the REST API: crawled with each role's token (anonymous: none), so its owner's role applies
