@@ -6,6 +6,7 @@ the intake job from local fakes speaking the providers' wire formats (tests/inbo
 from __future__ import annotations
 
 import base64
+import json
 import socket
 import time
 
@@ -307,3 +308,18 @@ def test_the_stored_post_downloads_as_json_until_the_message_is_fetched(
     download = agent.get(reverse("triage:email-raw-file", args=[email.id]))
     assert download.status_code == 200 and download["Content-Type"] == "application/json"
     assert b"DownloadToken" in b"".join(download.streaming_content)
+
+
+def test_a_brevo_post_not_in_its_documented_format_is_quarantined_not_crashed(
+    client, jobs, httpserver, django_capture_on_commit_callbacks
+):
+    payload = json.loads(fakes.brevo_post())
+    payload["items"][0]["Attachments"] = "settings.png"  # a string where a list belongs
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            "/intake/email/brevo/", json.dumps(payload), content_type="application/json", headers=_basic()
+        )
+    assert response.status_code == 200
+    email = _process(InboundEmail.objects.get().id, django_capture_on_commit_callbacks, final_attempt=False)
+    assert email.status == InboundEmail.Status.QUARANTINED
+    assert "documented format" in email.error_message and httpserver.log == []

@@ -15,6 +15,7 @@ import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from email.utils import parseaddr
 from typing import IO
 
 from django.conf import settings
@@ -133,6 +134,8 @@ def inbound_email_receive_pending(
     """
     sha = hashlib.sha256(payload).hexdigest()
     key = content_key(prefix="inbound", sha256=sha, extension="json")
+    fetch = {name: nul_free(str(value))[:1000] for name, value in fetch.items()}
+    recipient = parseaddr(nul_free(recipient))[1]
     durable_store(key=key, fileobj=io.BytesIO(payload), size=len(payload))
     dedupe = hashlib.sha256(f"fetch:{source}:{event_id or sha}".encode("utf-8", "replace")).hexdigest()
     return _row_create(
@@ -274,7 +277,13 @@ def _message_fetch(
     updated row, or None when the mail was quarantined."""
     provider = _FETCH_FROM.get(str(fetch.get("provider")), str(fetch.get("provider")))
     try:
-        raw = _provider_fetch(fetch=fetch)
+        try:
+            raw = _provider_fetch(fetch=fetch)
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:  # a post not as documented
+            raise FetchFailed(
+                f"the provider's post is not in its documented format ({type(exc).__name__}: {exc})",
+                permanent=True,
+            ) from exc
     except FetchFailed as exc:
         if exc.permanent or final_attempt:
             tries = "" if exc.permanent else f" after {attempt + 1} attempts"

@@ -72,6 +72,11 @@ class PendingInboundEvent(AnymailInboundEvent):
         self.fetch, self.recipient, self.subject, self.from_email = fetch, recipient, subject, from_email
 
 
+def _first(value: object) -> str:
+    """The first of a list the provider sent, as text ("" for anything else)."""
+    return str(value[0] or "") if isinstance(value, list) and value else ""
+
+
 class SESInboundView(AmazonSESInboundWebhookView):
     """anymail's SES view, but the S3 action's object is downloaded by the worker, not here."""
 
@@ -91,9 +96,9 @@ class SESInboundView(AmazonSESInboundWebhookView):
         return [
             PendingInboundEvent(
                 fetch={"provider": "amazon_ses", "bucket": str(bucket), "key": str(key)},
-                recipient=str((receipt.get("recipients") or [""])[0]),
+                recipient=_first(receipt.get("recipients")),
                 subject=str(common.get("subject") or ""),
-                from_email=str((common.get("from") or [mail.get("source") or ""])[0]),
+                from_email=_first(common.get("from")) or str(mail.get("source") or ""),
                 event_id=mail.get("messageId") or str(key),
                 esp_event=ses_event,
             )
@@ -131,7 +136,7 @@ class ResendInboundView(ResendInboundWebhookView):
             raise AnymailConfigurationError("Resend email.received event without data.email_id")
         return PendingInboundEvent(
             fetch={"provider": "resend", "email_id": str(email_id)},
-            recipient=str((data.get("to") or [""])[0]),
+            recipient=_first(data.get("to")),
             subject=str(data.get("subject") or ""),
             from_email=str(data.get("from") or ""),
             event_id=str(email_id),
