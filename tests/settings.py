@@ -53,6 +53,9 @@ os.environ.setdefault("KIMI_MAX_RPM", "0")
 os.environ.setdefault("MAILERSEND_INBOUND_SECRET", "test-mailersend-secret")
 os.environ.setdefault("MANDRILL_WEBHOOK_KEY", "test-mandrill-key")
 os.environ.setdefault("POSTAL_WEBHOOK_KEY", "placeholder-set-per-test")
+os.environ.setdefault(
+    "RESEND_INBOUND_SECRET", "whsec_dHJpYWdlLXRlc3QtcmVzZW5kLXN2aXgtc2VjcmV0ISE="
+)  # Svix's format: whsec_ + base64
 # Rate-limit counters (services/throttle.py): one key space per session too.
 os.environ["TRIAGE_THROTTLE_KEY_PREFIX"] = f"triage-test-{os.getpid()}:throttle"
 if SERVICES_AVAILABLE:

@@ -110,10 +110,20 @@ def rate_counter_purge_task() -> None:
 
 @shared_task(bind=True, queue="intake", soft_time_limit=300, time_limit=330, **_RETRY)
 def inbound_email_process_task(self, *, inbound_email_id: int) -> None:
+    """Parse one stored mail. A message still at the provider (SES's S3 object, Brevo's attachments,
+    Resend) is fetched first; a provider out of reach is tried again with backoff
+    (INBOUND_EMAIL_FETCH_RETRIES times), and the last attempt quarantines it with the reason."""
     from triage.services import inbound_email
 
+    retries = settings.INBOUND_EMAIL_FETCH_RETRIES
     try:
-        inbound_email.inbound_email_process(inbound_email_id=inbound_email_id)
+        inbound_email.inbound_email_process(
+            inbound_email_id=inbound_email_id,
+            attempt=self.request.retries,
+            final_attempt=self.request.retries >= retries,
+        )
+    except inbound_email.FetchRetryLater as exc:
+        raise self.retry(countdown=exc.countdown_s, max_retries=retries) from None
     except _TRANSIENT as exc:
         if self.request.retries >= self.max_retries:
             inbound_email.inbound_email_mark_failed(

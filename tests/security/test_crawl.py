@@ -121,6 +121,7 @@ ACCESS: dict[str, Row] = {
     "triage:hook-github": everyone("POST", 401),
     "triage:hook-jira": everyone("POST", 401),
     "triage:hook-zendesk": everyone("POST", 401),
+    "triage:email-inbound-resend": everyone("POST", 400),
     "triage:account": agents("GET", 200),
     "triage:api-docs": everyone("GET", 200),  # the API's shape only, like the schema
     # --- the REST API: crawled with each role's token (anonymous: none), so its owner's role applies

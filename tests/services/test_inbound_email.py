@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import threading
+import uuid
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -29,6 +30,13 @@ FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "email"
 
 def fixture(name: str) -> bytes:
     return (FIXTURES / name).read_bytes()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_sender_counters(settings):
+    """The per-sender limit counts in Redis, which outlives each test's rolled-back transaction:
+    other tests' mail from the same fixture senders must not count against this one's."""
+    settings.TRIAGE_THROTTLE_KEY_PREFIX = f"{settings.TRIAGE_THROTTLE_KEY_PREFIX}:{uuid.uuid4().hex}"
 
 
 @pytest.fixture

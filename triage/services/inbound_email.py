@@ -11,9 +11,11 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from email.utils import parseaddr
 from typing import IO
 
 from django.conf import settings
@@ -22,10 +24,17 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from triage.adapters.email import EmailPart, EmailUnparseable, ParsedEmail
+from triage.adapters.email import EmailPart, EmailUnparseable, ParsedEmail, nul_free
 from triage.adapters.email.headers import content_hash, header_peek
 from triage.adapters.email.outbound import ack_refusal
 from triage.adapters.email.parse import email_parse
+from triage.adapters.email.providers import (
+    FetchFailed,
+    HttpLimits,
+    brevo_message_build,
+    resend_message_fetch,
+    ses_s3_fetch,
+)
 from triage.adapters.email.threading import reply_token_find, subject_refs
 from triage.adapters.media import MediaRejected
 from triage.models import REVIEWED_STATES, Attachment, InboundEmail, SentEmail, Ticket
@@ -79,8 +88,6 @@ def inbound_email_receive(
     the INSERT runs in a savepoint and the job waits for the caller's commit. `sha256`: the
     hex SHA-256 of exactly these bytes when the caller already computed it while reading them.
     """
-    from triage.tasks import inbound_email_process_task
-
     sha = sha256 or sha256_of_file(fileobj)
     fileobj.seek(0, io.SEEK_END)
     size = fileobj.tell()
@@ -94,8 +101,73 @@ def inbound_email_receive(
     if not message_id and size > _PEEK_BYTES:
         fileobj.seek(0)
         content_sha = content_hash(fileobj.read()) if size <= settings.INBOUND_EMAIL_MAX_BYTES else sha
-    subject, from_email = peek.subject, peek.from_email
-    dedupe = _dedupe_key(message_id=message_id, content_sha256=content_sha, recipient=recipient)
+    return _row_create(
+        dedupe=_dedupe_key(message_id=message_id, content_sha256=content_sha, recipient=recipient),
+        message_id=message_id,
+        source=source,
+        recipient=recipient,
+        raw=key,
+        sha256=sha,
+        size=size,
+        subject=peek.subject,
+        from_email=peek.from_email,
+        details={},
+    )
+
+
+def inbound_email_receive_pending(
+    *,
+    source: str,
+    payload: bytes,
+    fetch: dict[str, str],
+    event_id: str,
+    recipient: str = "",
+    subject: str = "",
+    from_email: str = "",
+) -> ReceiveResult:
+    """Store a provider's post that only points at the message (SES's S3 object, Brevo's
+    attachment tokens, Resend's email id) and queue the worker that fetches it.
+
+    Durable before the caller answers 2xx, as `inbound_email_receive`: the post is stored as
+    `raw` (.json), the row committed with `details["fetch"]` saying where the message is. Keyed by
+    the provider's id for the message, so the provider's retry of the same post is a no-op.
+    """
+    sha = hashlib.sha256(payload).hexdigest()
+    key = content_key(prefix="inbound", sha256=sha, extension="json")
+    fetch = {name: nul_free(str(value))[:1000] for name, value in fetch.items()}
+    recipient = parseaddr(nul_free(recipient))[1]
+    durable_store(key=key, fileobj=io.BytesIO(payload), size=len(payload))
+    dedupe = hashlib.sha256(f"fetch:{source}:{event_id or sha}".encode("utf-8", "replace")).hexdigest()
+    return _row_create(
+        dedupe=dedupe,
+        message_id="",
+        source=source,
+        recipient=recipient,
+        raw=key,
+        sha256=sha,
+        size=len(payload),
+        subject=subject,
+        from_email=from_email,
+        details={"fetch": {**fetch, "post": key}},
+    )
+
+
+def _row_create(
+    *,
+    dedupe: str,
+    message_id: str,
+    source: str,
+    recipient: str,
+    raw: str,
+    sha256: str,
+    size: int,
+    subject: str,
+    from_email: str,
+    details: dict,
+) -> ReceiveResult:
+    """One autocommitted INSERT (a savepoint inside a caller's transaction), then the job."""
+    from triage.tasks import inbound_email_process_task
+
     connection = transaction.get_connection()
     try:
         with transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext():
@@ -104,11 +176,12 @@ def inbound_email_receive(
                 message_id=message_id,
                 source=source[:32],
                 recipient=recipient.lower()[:254],
-                raw=key,
-                sha256=sha,
+                raw=raw,
+                sha256=sha256,
                 size_bytes=size,
-                subject=subject[:300],
-                from_email=from_email[:254],
+                subject=nul_free(subject)[:300],
+                from_email=nul_free(from_email)[:254],
+                details=details,
             )
     except IntegrityError:
         existing = InboundEmail.objects.filter(dedupe_key=dedupe).first()
@@ -121,12 +194,31 @@ def inbound_email_receive(
     return ReceiveResult(inbound_email_id=email.id, created=True)
 
 
-def inbound_email_process(*, inbound_email_id: int) -> None:
+class FetchRetryLater(Exception):
+    """The provider could not be reached this time: the task tries again after `countdown_s`."""
+
+    def __init__(self, reason: str, *, countdown_s: int) -> None:
+        super().__init__(reason)
+        self.countdown_s = countdown_s
+
+
+_FETCH_FROM = {
+    "amazon_ses": "Amazon S3 (the SES receipt rule's S3 action)",
+    "brevo": "Brevo",
+    "resend": "Resend",
+}
+
+
+def inbound_email_process(*, inbound_email_id: int, attempt: int = 0, final_attempt: bool = True) -> None:
     """Parse one stored message into a new ticket, a follow-up, an automatic mail or quarantine.
 
     Idempotent: only RECEIVED or PROCESSING rows are claimed, and the deciding transaction re-checks
     the status under a row lock, so a redelivered job (a worker killed mid-parse) or a concurrent
     one creates nothing twice.
+
+    A row stored from a post that only points at the message is fetched first. When the provider
+    cannot be reached this raises FetchRetryLater (`attempt`: the task's retries so far); on the
+    `final_attempt`, or when trying again cannot help, the mail is quarantined with the reason.
     """
     claimed = InboundEmail.objects.filter(
         id=inbound_email_id, status__in=[InboundEmail.Status.RECEIVED, InboundEmail.Status.PROCESSING]
@@ -134,6 +226,12 @@ def inbound_email_process(*, inbound_email_id: int) -> None:
     if not claimed:
         return
     email = InboundEmail.objects.get(id=inbound_email_id)
+    fetch = email.details.get("fetch") if isinstance(email.details, dict) else None
+    if fetch and not fetch.get("fetched"):
+        fetched = _message_fetch(email=email, fetch=fetch, attempt=attempt, final_attempt=final_attempt)
+        if fetched is None:
+            return
+        email = fetched
     if email.size_bytes > settings.INBOUND_EMAIL_MAX_BYTES:
         limit_mb = settings.INBOUND_EMAIL_MAX_BYTES / (1024 * 1024)
         inbound_email_quarantine(
@@ -170,6 +268,87 @@ def inbound_email_process(*, inbound_email_id: int) -> None:
         )
         return
     _inbound_email_apply(email=email, parsed=parsed)
+
+
+def _message_fetch(
+    *, email: InboundEmail, fetch: dict, attempt: int, final_attempt: bool
+) -> InboundEmail | None:
+    """Fetch the message the stored post points at and make it the row's raw .eml. Returns the
+    updated row, or None when the mail was quarantined."""
+    provider = _FETCH_FROM.get(str(fetch.get("provider")), str(fetch.get("provider")))
+    try:
+        try:
+            raw = _provider_fetch(fetch=fetch)
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:  # a post not as documented
+            raise FetchFailed(
+                f"the provider's post is not in its documented format ({type(exc).__name__}: {exc})",
+                permanent=True,
+            ) from exc
+    except FetchFailed as exc:
+        if exc.permanent or final_attempt:
+            tries = "" if exc.permanent else f" after {attempt + 1} attempts"
+            inbound_email_quarantine(
+                inbound_email_id=email.id,
+                kind="fetch_failed",
+                message=f"the message could not be fetched from {provider}{tries}: {exc.reason}. "
+                "The provider's post is stored; retry once the cause is fixed.",
+            )
+            return None
+        countdown = min(60, 2 ** (attempt + 1))
+        InboundEmail.objects.filter(id=email.id).update(
+            error_message=f"fetching from {provider} failed (attempt {attempt + 1}), trying again in "
+            f"{countdown} s: {exc.reason}"[:2000]
+        )
+        logger.info("inbound email %s: fetch from %s failed, retrying: %s", email.id, provider, exc.reason)
+        raise FetchRetryLater(exc.reason, countdown_s=countdown) from exc
+    sha = hashlib.sha256(raw).hexdigest()
+    key = content_key(prefix="inbound", sha256=sha, extension="eml")
+    durable_store(key=key, fileobj=io.BytesIO(raw), size=len(raw))
+    peek = header_peek(raw[:_PEEK_BYTES])
+    InboundEmail.objects.filter(id=email.id).update(
+        raw=key,
+        sha256=sha,
+        size_bytes=len(raw),
+        message_id=peek.message_id[:998],
+        subject=(peek.subject or email.subject)[:300],
+        from_email=(peek.from_email or email.from_email)[:254],
+        details={**email.details, "fetch": {**fetch, "fetched": timezone.now().isoformat()}},
+        error_message="",
+    )
+    return InboundEmail.objects.get(id=email.id)
+
+
+def _provider_fetch(*, fetch: dict) -> bytes:
+    limits = HttpLimits(
+        timeout_s=settings.INBOUND_EMAIL_FETCH_TIMEOUT_S, max_bytes=2 * settings.INBOUND_EMAIL_MAX_BYTES
+    )
+    provider = fetch.get("provider")
+    if provider == "amazon_ses":
+        return ses_s3_fetch(
+            bucket=str(fetch["bucket"]),
+            key=str(fetch["key"]),
+            endpoint_url=settings.INBOUND_EMAIL_S3_ENDPOINT_URL or None,
+            region=settings.INBOUND_EMAIL_S3_REGION or None,
+            limits=limits,
+        )
+    anymail = settings.ANYMAIL
+    if provider == "resend":
+        return resend_message_fetch(
+            email_id=str(fetch["email_id"]),
+            api_url=anymail.get("RESEND_API_URL") or "https://api.resend.com/",
+            api_key=anymail.get("RESEND_API_KEY") or "",
+            limits=limits,
+        )
+    if provider == "brevo":
+        with default_storage.open(str(fetch["post"]), "rb") as fh:
+            item = json.loads(fh.read())
+        return brevo_message_build(
+            item=item,
+            api_url=anymail.get("BREVO_API_URL") or "https://api.brevo.com/v3/",
+            api_key=anymail.get("BREVO_API_KEY") or "",
+            limits=limits,
+        )
+    raise FetchFailed(f"no way to fetch from provider {provider!r}", permanent=True)
 
 
 def _new_ticket_rate_wait(*, email: InboundEmail, parsed: ParsedEmail) -> int:
@@ -375,6 +554,7 @@ def _inbound_email_apply(*, email: InboundEmail, parsed: ParsedEmail) -> None:
             failure_kind="",
             error_message="",
             details={
+                **({"fetch": locked.details["fetch"]} if locked.details.get("fetch") else {}),
                 "auto_reason": parsed.auto_reason,
                 "skipped": skipped,
                 "attachments": [a.id for a in attachments],
@@ -435,12 +615,14 @@ def inbound_email_quarantine(*, inbound_email_id: int, kind: str, message: str) 
     """Record why a message could not be read; it still becomes a ticket an agent can open,
     with the raw .eml to download and a retry button."""
     email = InboundEmail.objects.get(id=inbound_email_id)
-    try:
-        with default_storage.open(email.raw.name, "rb") as fh:
-            peek = header_peek(fh.read(256 * 1024))
-        subject, sender = peek.subject, peek.from_email
-    except Exception:
-        subject, sender = email.subject, email.from_email
+    subject, sender = email.subject, email.from_email
+    if not email.raw.name.endswith(".json"):  # a provider's post, not a message: what it said is on the row
+        try:
+            with default_storage.open(email.raw.name, "rb") as fh:
+                peek = header_peek(fh.read(256 * 1024))
+            subject, sender = peek.subject or subject, peek.from_email or sender
+        except Exception:  # the row's own subject and sender will do
+            logger.debug("inbound email %s: headers unreadable for the quarantine ticket", email.id)
     with transaction.atomic():
         locked = InboundEmail.objects.select_for_update().get(id=inbound_email_id)
         if locked.status in _DONE and locked.status != InboundEmail.Status.QUARANTINED:

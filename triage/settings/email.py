@@ -54,6 +54,9 @@ _MAILGUN_KEY = env.str("MAILGUN_WEBHOOK_SIGNING_KEY", default="dev-only-mailgun-
 _MAILERSEND_KEY = env.str("MAILERSEND_INBOUND_SECRET", default="")
 _MANDRILL_KEY = env.str("MANDRILL_WEBHOOK_KEY", default="")
 _POSTAL_KEY = env.str("POSTAL_WEBHOOK_KEY", default="")
+# Resend signs with Svix: its webhook's signing secret ("whsec_..."). The post carries only the
+# email's id; the intake worker reads the message from Resend's API with RESEND_API_KEY.
+_RESEND_SECRET = env.str("RESEND_INBOUND_SECRET", default="")
 INBOUND_EMAIL_PROVIDERS = env.list(
     "INBOUND_EMAIL_PROVIDERS",
     default=[
@@ -61,6 +64,7 @@ INBOUND_EMAIL_PROVIDERS = env.list(
         *(["mailersend"] if _MAILERSEND_KEY else []),
         *(["mandrill"] if _MANDRILL_KEY else []),
         *(["postal"] if _POSTAL_KEY else []),
+        *(["resend"] if _RESEND_SECRET else []),
         "sendgrid",
         "postmark",
         "amazon_ses",
@@ -76,8 +80,12 @@ TRIAGE_SUPPORT_EMAIL = env.str(
 ANYMAIL = {
     "WEBHOOK_SECRET": _ANYMAIL_SECRET,
     "MAILGUN_WEBHOOK_SIGNING_KEY": _MAILGUN_KEY,
-    # Brevo posts attachment tokens; anymail downloads the files with this key.
+    # Brevo posts attachment tokens; the intake worker downloads the files with this key.
     "BREVO_API_KEY": env.str("BREVO_API_KEY", default=""),
+    "BREVO_API_URL": env.str("BREVO_API_URL", default="https://api.brevo.com/v3/"),
+    "RESEND_INBOUND_SECRET": _RESEND_SECRET or None,
+    "RESEND_API_KEY": env.str("RESEND_API_KEY", default=""),
+    "RESEND_API_URL": env.str("RESEND_API_URL", default="https://api.resend.com/"),
     "MAILERSEND_INBOUND_SECRET": _MAILERSEND_KEY,
     "MANDRILL_WEBHOOK_KEY": _MANDRILL_KEY,
     # Mandrill signs the exact URL it posts to; behind a proxy that rewrites it, set it here.
@@ -96,7 +104,21 @@ ANYMAIL = {
         if env.str(key, default="")
     },
 }
-for _name, _key in (("mailersend", _MAILERSEND_KEY), ("mandrill", _MANDRILL_KEY), ("postal", _POSTAL_KEY)):
+# Providers whose post only points at the message (SES's S3 action, Brevo's attachments, Resend):
+# the webhook stores the post and answers; the intake worker fetches, with a timeout, and tries again
+# with backoff (2, 4 ... 60 s) this many times before it quarantines the mail with the reason.
+INBOUND_EMAIL_FETCH_RETRIES = env.int("INBOUND_EMAIL_FETCH_RETRIES", default=6)
+INBOUND_EMAIL_FETCH_TIMEOUT_S = env.float("INBOUND_EMAIL_FETCH_TIMEOUT_S", default=30.0)
+# SES's S3 action: empty is AWS itself (boto3's region and credential chain); set the endpoint for
+# an S3-compatible server (path-style addressing) or a local fake.
+INBOUND_EMAIL_S3_ENDPOINT_URL = env.str("INBOUND_EMAIL_S3_ENDPOINT_URL", default="")
+INBOUND_EMAIL_S3_REGION = env.str("INBOUND_EMAIL_S3_REGION", default="")
+for _name, _key in (
+    ("mailersend", _MAILERSEND_KEY),
+    ("mandrill", _MANDRILL_KEY),
+    ("postal", _POSTAL_KEY),
+    ("resend", _RESEND_SECRET),
+):
     if _name in INBOUND_EMAIL_PROVIDERS and not _key:
         raise environ.ImproperlyConfigured(
             f"the {_name} inbound webhook needs its signing key (see docs/security.md)"

@@ -1,7 +1,9 @@
 """Inbound email endpoints (provider webhooks and the signed raw MIME endpoint) and the quarantine page.
 
 The webhooks only authenticate and hand the bytes to `inbound_email_receive`, which stores them and
-answers; everything else happens in the `intake` worker.
+answers; everything else happens in the `intake` worker. A post that only points at the message
+(SES's S3 action, Brevo's attachment tokens, Resend's email id) is stored as posted, and the worker
+fetches the message: no request waits on the provider's network.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import functools
 import hashlib
 import hmac
 import io
+import json
 import logging
 import tempfile
 import time
@@ -19,7 +22,7 @@ from typing import IO
 
 from anymail.exceptions import AnymailConfigurationError, AnymailNotSupportedWarning
 from anymail.inbound import AnymailInboundMessage
-from anymail.signals import AnymailInboundEvent
+from anymail.signals import AnymailInboundEvent, EventType
 from anymail.webhooks.amazon_ses import AmazonSESInboundWebhookView
 from anymail.webhooks.brevo import BrevoInboundWebhookView
 from anymail.webhooks.mailersend import MailerSendInboundWebhookView
@@ -28,6 +31,7 @@ from anymail.webhooks.mailjet import MailjetInboundWebhookView
 from anymail.webhooks.mandrill import MandrillCombinedWebhookView
 from anymail.webhooks.postal import PostalInboundWebhookView
 from anymail.webhooks.postmark import PostmarkInboundWebhookView
+from anymail.webhooks.resend import ResendInboundWebhookView
 from anymail.webhooks.sendgrid import SendGridInboundWebhookView
 from anymail.webhooks.sparkpost import SparkPostInboundWebhookView
 from django.conf import settings
@@ -43,9 +47,14 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST, require_safe
 
 from triage import selectors
+from triage.adapters.email.providers import message_bytes
 from triage.models import InboundEmail
 from triage.roles import agent_required
-from triage.services.inbound_email import inbound_email_receive, inbound_email_retry
+from triage.services.inbound_email import (
+    inbound_email_receive,
+    inbound_email_receive_pending,
+    inbound_email_retry,
+)
 from triage.views.params import id_param, next_path
 
 logger = logging.getLogger(__name__)
@@ -53,14 +62,97 @@ logger = logging.getLogger(__name__)
 # SendGrid still posts in the format anymail parses; anymail only stopped testing against it.
 warnings.filterwarnings("ignore", category=AnymailNotSupportedWarning)
 
+
+class PendingInboundEvent(AnymailInboundEvent):
+    """An inbound post whose message is still at the provider: `fetch` says where (the worker's
+    job), `esp_event` is what the provider posted and is stored as is."""
+
+    def __init__(self, *, fetch: dict[str, str], recipient: str, subject: str, from_email: str, **kwargs):
+        super().__init__(event_type=EventType.INBOUND, message=None, **kwargs)
+        self.fetch, self.recipient, self.subject, self.from_email = fetch, recipient, subject, from_email
+
+
+def _first(value: object) -> str:
+    """The first of a list the provider sent, as text ("" for anything else)."""
+    return str(value[0] or "") if isinstance(value, list) and value else ""
+
+
+class SESInboundView(AmazonSESInboundWebhookView):
+    """anymail's SES view, but the S3 action's object is downloaded by the worker, not here."""
+
+    def esp_to_anymail_events(self, ses_event, sns_message):
+        receipt = ses_event.get("receipt") or {}
+        action = receipt.get("action") or {}
+        if ses_event.get("notificationType") != "Received" or action.get("type") != "S3":
+            return super().esp_to_anymail_events(ses_event, sns_message)
+        bucket, key = action.get("bucketName"), action.get("objectKey")
+        if not bucket or not key:
+            raise AnymailConfigurationError(
+                "Amazon SES S3 receipt action without bucketName and objectKey "
+                f"(SNS TopicArn {sns_message.get('TopicArn')})"
+            )
+        mail = ses_event.get("mail") or {}
+        common = mail.get("commonHeaders") or {}
+        return [
+            PendingInboundEvent(
+                fetch={"provider": "amazon_ses", "bucket": str(bucket), "key": str(key)},
+                recipient=_first(receipt.get("recipients")),
+                subject=str(common.get("subject") or ""),
+                from_email=_first(common.get("from")) or str(mail.get("source") or ""),
+                event_id=mail.get("messageId") or str(key),
+                esp_event=ses_event,
+            )
+        ]
+
+
+class BrevoInboundView(BrevoInboundWebhookView):
+    """anymail's Brevo view, but a message with attachments is built by the worker, which
+    downloads them."""
+
+    def esp_to_anymail_event(self, esp_event):
+        if not esp_event.get("Attachments"):
+            return super().esp_to_anymail_event(esp_event)
+        headers = esp_event.get("Headers") or {}
+        sender = esp_event.get("From") or {}
+        uuid = esp_event.get("Uuid") or []
+        return PendingInboundEvent(
+            fetch={"provider": "brevo"},
+            recipient=str(headers.get("Delivered-To") or "").strip("<>"),
+            subject=str(esp_event.get("Subject") or ""),
+            from_email=str(sender.get("Address") or "") if isinstance(sender, dict) else "",
+            event_id=str(uuid[0] if uuid else esp_event.get("MessageId") or ""),
+            esp_event=esp_event,
+        )
+
+
+class ResendInboundView(ResendInboundWebhookView):
+    """anymail's Resend view (Svix signature check), but the message is read from Resend's API by
+    the worker."""
+
+    def esp_to_anymail_event(self, esp_event, request):
+        data = esp_event.get("data") or {}
+        email_id = data.get("email_id") if isinstance(data, dict) else None
+        if not email_id:
+            raise AnymailConfigurationError("Resend email.received event without data.email_id")
+        return PendingInboundEvent(
+            fetch={"provider": "resend", "email_id": str(email_id)},
+            recipient=_first(data.get("to")),
+            subject=str(data.get("subject") or ""),
+            from_email=str(data.get("from") or ""),
+            event_id=str(email_id),
+            esp_event=esp_event,
+        )
+
+
 PROVIDER_VIEWS = {
     "mailgun": MailgunInboundWebhookView,
     "sendgrid": SendGridInboundWebhookView,
     "postmark": PostmarkInboundWebhookView,
-    "amazon_ses": AmazonSESInboundWebhookView,
+    "amazon_ses": SESInboundView,
     "sparkpost": SparkPostInboundWebhookView,
     "mailjet": MailjetInboundWebhookView,
-    "brevo": BrevoInboundWebhookView,
+    "brevo": BrevoInboundView,
+    "resend": ResendInboundView,
     "mailersend": MailerSendInboundWebhookView,
     # Mandrill posts inbound and tracking events to one URL; only inbound ones reach our receiver
     "mandrill": MandrillCombinedWebhookView,
@@ -115,12 +207,20 @@ def anymail_inbound_receive(sender: object, event: AnymailInboundEvent, esp_name
 
     An exception here makes anymail answer 500, so the provider retries: nothing is lost.
     """
-    message: AnymailInboundMessage = event.message
-    try:
-        raw = message.as_bytes()
-    except Exception:  # a header the default policy cannot fold: fall back to the lenient serializer
-        raw = message.as_string(policy=message.policy.clone(max_line_length=0)).encode("utf-8", "replace")
     source = esp_name.lower().replace(" ", "_")
+    if isinstance(event, PendingInboundEvent):
+        inbound_email_receive_pending(
+            source=source,
+            payload=json.dumps(event.esp_event, ensure_ascii=False).encode(),
+            fetch=event.fetch,
+            event_id=str(event.event_id or ""),
+            recipient=event.recipient,
+            subject=event.subject,
+            from_email=event.from_email,
+        )
+        return
+    message: AnymailInboundMessage = event.message
+    raw = message_bytes(message)
     inbound_email_receive(
         fileobj=io.BytesIO(raw), source=source, recipient=str(message.envelope_recipient or "")
     )
@@ -230,13 +330,15 @@ def email_retry(request: HttpRequest, inbound_email_id: int) -> HttpResponse:
 @require_safe
 @agent_required
 def email_raw_file(request: HttpRequest, inbound_email_id: int) -> FileResponse:
-    """The message as received, downloaded as .eml (never rendered by the browser)."""
+    """The message as received, downloaded as .eml (never rendered by the browser); the provider's
+    post as .json while the message it points at has not been fetched."""
     email = get_object_or_404(InboundEmail, id=inbound_email_id)
+    posted = email.raw.name.endswith(".json")
     response = FileResponse(
         default_storage.open(email.raw.name, "rb"),
         as_attachment=True,
-        filename=f"email-{email.id}.eml",
-        content_type="message/rfc822",
+        filename=f"email-{email.id}-post.json" if posted else f"email-{email.id}.eml",
+        content_type="application/json" if posted else "message/rfc822",
     )
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
