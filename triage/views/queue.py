@@ -16,6 +16,7 @@ from triage.roles import agent_required
 from triage.services.review import review_bulk_accept
 from triage.views import AuthedRequest
 from triage.views.params import id_param, id_params, next_path
+from triage.views.queue_view import view_string
 
 
 def _row(request: AuthedRequest, row_id: str) -> HttpResponse:
@@ -27,6 +28,7 @@ def _row(request: AuthedRequest, row_id: str) -> HttpResponse:
         "ticket": ticket,
         "labels": selectors.taxonomy_labels(),
         "poll_s": settings.TRIAGE_POLL_INTERVAL_S,
+        "view": view_string(request.GET),
     }
     return render(request, "triage/queue.html#ticket-row", context)
 
@@ -90,6 +92,7 @@ def review_queue(request: AuthedRequest) -> HttpResponse:
             "since": selectors.ticket_newest_id(),
             "new_count": 0,
             "live_s": settings.TRIAGE_QUEUE_LIVE_INTERVAL_S,
+            "view": view_string(request.GET),  # carried to the tickets: their next/previous
         }
         response = render(request, "triage/queue.html", context)
     patch_vary_headers(response, ("HX-Request",))

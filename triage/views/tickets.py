@@ -34,6 +34,7 @@ from triage.templatetags.triage_tags import IN_PROGRESS
 from triage.views import AuthedRequest
 from triage.views.conversation import conversation_context
 from triage.views.params import id_param
+from triage.views.queue_view import view_links
 
 FIELD_TITLES = {**dict(TaxonomyField.choices), "language": "Language", "summary": "Summary"}
 
@@ -229,6 +230,9 @@ def ticket_detail(request: AuthedRequest, ticket_id: int) -> HttpResponse:
         return response
 
     current = {name: getattr(ticket, name) for name in REVIEWED_FIELDS}
+    # next/previous in the queue view the reviewer came from, read before a decision moves the
+    # ticket out of that view (or to another band of its order)
+    links = view_links(request, ticket_id=ticket.id)
     choices = {name: selectors.taxonomy_choices(field=name) for name in TAXONOMY_FIELDS}
     if request.method == "POST":
         form = ReviewForm(request.POST, choices=choices, current=current, labels=labels)
@@ -260,7 +264,9 @@ def ticket_detail(request: AuthedRequest, ticket_id: int) -> HttpResponse:
                 )
             else:
                 messages.success(request, _review_message(ticket, decision))
-                return redirect("triage:review-queue")
+                if request.GET.get("then") == "next" and links.next_url:
+                    return redirect(links.next_url)
+                return redirect(links.list_url)
     else:
         form = ReviewForm(initial=current, choices=choices, current=current, labels=labels)
 
@@ -278,6 +284,7 @@ def ticket_detail(request: AuthedRequest, ticket_id: int) -> HttpResponse:
             "assignees": selectors.assignee_list(),
             "queue_choices": choices["queue"],
             "status_choices": [(s.value, s.label) for s in AGENT_STATUSES],
+            "view_links": links,
         }
     )
     context.update(conversation_context(request, ticket))
