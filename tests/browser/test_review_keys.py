@@ -36,10 +36,14 @@ def test_accept_and_correct_from_the_keyboard_stay_in_the_view(live_server, page
     page.keyboard.press("j")
     expect(page.locator(f"#ticket-row-{first.id}")).to_be_focused()
     page.keyboard.press("o")
-    expect(page).to_have_url(f"{live_server.url}/tickets/{first.id}/?view=status%3Dneeds_review%26sort%3Doldest")
+    expect(page).to_have_url(
+        f"{live_server.url}/tickets/{first.id}/?view=status%3Dneeds_review%26sort%3Doldest"
+    )
 
     page.keyboard.press("a")  # accept as proposed, then the next ticket of this view
-    expect(page).to_have_url(f"{live_server.url}/tickets/{second.id}/?view=status%3Dneeds_review%26sort%3Doldest")
+    expect(page).to_have_url(
+        f"{live_server.url}/tickets/{second.id}/?view=status%3Dneeds_review%26sort%3Doldest"
+    )
     expect(page.locator(".flash-success")).to_contain_text(f"{first.reference} accepted as proposed")
 
     page.keyboard.press("e")
@@ -50,16 +54,24 @@ def test_accept_and_correct_from_the_keyboard_stay_in_the_view(live_server, page
     summary.focus()
     page.keyboard.type(" an")  # typing in a field: neither a nor n fires
     expect(summary).to_have_value(re.compile(r"^ an"))
-    expect(page).to_have_url(f"{live_server.url}/tickets/{second.id}/?view=status%3Dneeds_review%26sort%3Doldest")
+    expect(page).to_have_url(
+        f"{live_server.url}/tickets/{second.id}/?view=status%3Dneeds_review%26sort%3Doldest"
+    )
     page.keyboard.press("Control+Enter")  # Save & next
-    expect(page).to_have_url(f"{live_server.url}/tickets/{third.id}/?view=status%3Dneeds_review%26sort%3Doldest")
+    expect(page).to_have_url(
+        f"{live_server.url}/tickets/{third.id}/?view=status%3Dneeds_review%26sort%3Doldest"
+    )
     decision = ReviewDecision.objects.get(ticket=second)
     assert decision.action == ReviewDecision.Action.CORRECT and decision.after["category"] == "billing"
 
     page.keyboard.press("n")
-    expect(page).to_have_url(f"{live_server.url}/tickets/{fourth.id}/?view=status%3Dneeds_review%26sort%3Doldest")
+    expect(page).to_have_url(
+        f"{live_server.url}/tickets/{fourth.id}/?view=status%3Dneeds_review%26sort%3Doldest"
+    )
     page.keyboard.press("p")
-    expect(page).to_have_url(f"{live_server.url}/tickets/{third.id}/?view=status%3Dneeds_review%26sort%3Doldest")
+    expect(page).to_have_url(
+        f"{live_server.url}/tickets/{third.id}/?view=status%3Dneeds_review%26sort%3Doldest"
+    )
 
     page.keyboard.press("?")
     dialog = page.get_by_role("dialog", name="Keyboard shortcuts")

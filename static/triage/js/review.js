@@ -96,6 +96,45 @@
     restore();
   }
 
+  // ---- Bulk: select all on the page, then "all N matching"; only the chosen action's value shows.
+  function setupBulk(form) {
+    var say = announcer();
+    var all = document.getElementById("pick-all");
+    var scope = document.getElementById("bulk-scope");
+    var everything = document.getElementById("bulk-all");
+    var count = document.getElementById("bulk-count");
+    var change = document.getElementById("bulk-change");
+    function boxes() { return Array.prototype.slice.call(document.querySelectorAll('table.queue input[name="ticket"]')); }
+    function update() {
+      var ticked = boxes().filter(function (b) { return b.checked; }).length;
+      var total = boxes().length;
+      if (scope.value === "all" && ticked < total) scope.value = "";
+      if (all) { all.checked = total > 0 && ticked === total; all.indeterminate = ticked > 0 && ticked < total; }
+      if (everything) {
+        everything.hidden = !(ticked === total && total > 0);
+        everything.textContent = scope.value === "all" ? "Clear selection" : "Select all " + everything.dataset.count + " matching";
+      }
+      count.textContent = scope.value === "all" ? "All " + everything.dataset.count + " matching tickets selected" : ticked ? ticked + " selected" : "";
+    }
+    if (all) all.addEventListener("change", function () {
+      boxes().forEach(function (b) { b.checked = all.checked; });
+      scope.value = "";
+      update();
+    });
+    if (everything) everything.addEventListener("click", function () {
+      if (scope.value === "all") { scope.value = ""; boxes().forEach(function (b) { b.checked = false; }); }
+      else scope.value = "all";
+      update();
+      say(count.textContent || "Selection cleared");
+    });
+    document.addEventListener("change", function (event) { if (event.target.name === "ticket") update(); });
+    function showValue() {
+      form.querySelectorAll(".bulk-value").forEach(function (control) { control.hidden = control.dataset.for !== change.value; });
+    }
+    if (change) { change.addEventListener("change", showValue); showValue(); }
+    update();
+  }
+
   // ---- The ticket page.
   function setupTicket() {
     var say = announcer();
@@ -176,6 +215,8 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     if (document.querySelector("table.queue")) setupQueue();
+    var bulk = document.getElementById("bulk");
+    if (bulk && document.getElementById("bulk-scope")) setupBulk(bulk);
     if (document.getElementById("shortcuts")) setupTicket();
   });
 })();
