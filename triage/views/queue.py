@@ -26,7 +26,7 @@ def _row(request: AuthedRequest, row_id: str) -> HttpResponse:
     ticket = selectors.review_queue_list().filter(id=ticket_id).first() if ticket_id is not None else None
     if ticket is None:
         return HttpResponse("")  # deleted meanwhile: the swap removes the row, and its polling
-    ticket.seen_version = ticket_version(ticket=ticket)
+    ticket.seen_version = ticket_version(ticket=ticket)  # type: ignore[attr-defined]
     context = {
         "ticket": ticket,
         "labels": selectors.taxonomy_labels(),
