@@ -100,3 +100,22 @@ def test_the_focused_row_survives_back(live_server, page: Page):
     expect(page.locator(f"#ticket-row-{made[1].id}")).to_be_focused()
     page.keyboard.press("j")
     expect(page.locator(f"#ticket-row-{made[2].id}")).to_be_focused()
+
+
+def test_select_all_matching_and_set_the_priority_in_bulk(live_server, page: Page, settings):
+    settings.TRIAGE_QUEUE_PAGE_SIZE = 2
+    taxonomy_rows()
+    UserFactory(username="kim")
+    made = tickets(3)
+    log_in(page, live_server.url, "kim")
+    page.goto(f"{live_server.url}/?sort=oldest")
+    page.get_by_label("Select all tickets on this page").check()
+    expect(page.locator("#bulk-count")).to_have_text("2 selected")
+    page.get_by_role("button", name="Select all 3 matching").click()
+    expect(page.locator("#bulk-count")).to_have_text("All 3 matching tickets selected")
+    page.get_by_label("Bulk action", exact=True).select_option("priority")
+    expect(page.get_by_label("Assign to")).to_be_hidden()
+    page.get_by_label("Priority", exact=True).last.select_option("low")
+    page.get_by_role("button", name="Apply to selected").click()
+    expect(page.locator(".messages")).to_contain_text("Set priority: 3 tickets done.")
+    assert {t.priority for t in Ticket.objects.filter(id__in=[t.id for t in made])} == {"low"}
