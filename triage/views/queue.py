@@ -15,6 +15,7 @@ from triage import selectors
 from triage.forms import STATUS_FILTERS, queue_filter_form, queue_filters
 from triage.roles import agent_required
 from triage.services.bulk import BULK_ACTIONS, BULK_MAX_TICKETS, bulk_apply, bulk_summary, ticket_versions
+from triage.services.presence import presence_for_tickets
 from triage.services.review import ticket_version
 from triage.views import AuthedRequest
 from triage.views.params import id_param, id_params, next_path
@@ -33,6 +34,7 @@ def _row(request: AuthedRequest, row_id: str) -> HttpResponse:
         "poll_s": settings.TRIAGE_POLL_INTERVAL_S,
         "view": view_string(request.GET),
         "assignee_names": _assignee_names(list(selectors.assignee_list())),
+        "present": presence_for_tickets(ticket_ids=[ticket.id], exclude_user_id=request.user.id),
     }
     return render(request, "triage/queue.html#ticket-row", context)
 
@@ -101,6 +103,9 @@ def review_queue(request: AuthedRequest) -> HttpResponse:
                 for name in ("priority", "queue", "category")
             ],
             "page_obj": page,
+            "present": presence_for_tickets(
+                ticket_ids=[t.id for t in page.object_list], exclude_user_id=request.user.id
+            ),
             "status_filter": status_filter,
             "filters": tabs,
             "filter_form": form,

@@ -213,7 +213,22 @@
     });
   }
 
+  // ---- Presence: the first change in the review form tells the others "editing".
+  function setupPresence(form) {
+    var flag = document.getElementById("presence-editing");
+    if (!flag) return;
+    function editing() {
+      if (flag.value === "1") return;
+      flag.value = "1";
+      document.body.dispatchEvent(new CustomEvent("presence-editing"));
+    }
+    form.addEventListener("input", editing);
+    form.addEventListener("change", editing);
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    var reviewForm = document.getElementById("review-form");
+    if (reviewForm) setupPresence(reviewForm);
     if (document.querySelector("table.queue")) setupQueue();
     var bulk = document.getElementById("bulk");
     if (bulk && document.getElementById("bulk-scope")) setupBulk(bulk);
