@@ -226,6 +226,19 @@
     form.addEventListener("change", editing);
   }
 
+  // ---- A frame or a line of the recording's text: play the recording from that moment.
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest && event.target.closest("[data-seek]");
+    if (!link) return;
+    var video = link.closest("article") && link.closest("article").querySelector("video");
+    if (!video) return;
+    event.preventDefault();
+    video.currentTime = parseFloat(link.dataset.seek) || 0;
+    video.focus();
+    var played = video.play();
+    if (played && played.catch) played.catch(function () { /* autoplay refused: it is seeked */ });
+  });
+
   document.addEventListener("DOMContentLoaded", function () {
     var reviewForm = document.getElementById("review-form");
     if (reviewForm) setupPresence(reviewForm);
