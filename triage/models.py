@@ -1050,6 +1050,9 @@ class BusinessHours(models.Model):
     start = models.TimeField(default=datetime.time(9, 0))
     end = models.TimeField(default=datetime.time(17, 0))
 
+    def __str__(self) -> str:
+        return f"{self.weekdays} {self.start}-{self.end} {self.timezone}"
+
 
 class SavedView(models.Model):
     """A named queue view: its query string (filters + sort) and the columns shown. Personal, or
