@@ -101,6 +101,7 @@ ACCESS: dict[str, Row] = {
     "triage:integrations": managers("GET", 200),
     "triage:destination-edit": managers("GET", 200),
     "triage:routing-rule": managers("POST", REDIRECT),  # no action chosen: back to the page, told why
+    "triage:sla": managers("GET", 200),
     # --- administrators -----------------------------------------------------------------------
     "triage:users": admins("GET", 200),
     "triage:user-edit": admins("POST", REDIRECT),

@@ -12,6 +12,7 @@ from triage.views import (
     media,
     queue,
     reports,
+    sla,
     system_health,
     taxonomy,
     tickets,
@@ -85,4 +86,6 @@ urlpatterns = [
     path("hooks/github/", integrations.github_hook, name="hook-github"),
     path("hooks/jira/", integrations.jira_hook, name="hook-jira"),
     path("hooks/zendesk/", integrations.zendesk_hook, name="hook-zendesk"),
+    # service levels (managers)
+    path("sla/", sla.sla_policies, name="sla"),
 ]
