@@ -42,7 +42,7 @@ class DurationField(forms.CharField):
         kwargs.setdefault("max_length", 12)
         super().__init__(**kwargs)
 
-    def clean(self, value):  # type: ignore[override]
+    def clean(self, value):
         return duration_minutes(super().clean(value) or "")
 
 
@@ -81,8 +81,8 @@ class BusinessHoursForm(forms.Form):
             raise forms.ValidationError("Not a time zone name (IANA, like Europe/Paris).")
         return tz
 
-    def clean(self):  # type: ignore[override]
-        data = super().clean()
+    def clean(self) -> dict:
+        data = super().clean() or {}
         if data.get("start") and data.get("end") and data["start"] >= data["end"]:
             raise forms.ValidationError("Business hours must end after they start.")
         return data
