@@ -12,6 +12,7 @@ from triage.views import (
     media,
     queue,
     reports,
+    saved_views,
     sla,
     system_health,
     taxonomy,
@@ -88,4 +89,7 @@ urlpatterns = [
     path("hooks/zendesk/", integrations.zendesk_hook, name="hook-zendesk"),
     # service levels (managers)
     path("sla/", sla.sla_policies, name="sla"),
+    # saved queue views
+    path("views/", saved_views.saved_views_post, name="saved-views"),
+    path("views/counts/", saved_views.saved_view_counts, name="saved-view-counts"),
 ]
