@@ -165,3 +165,41 @@ def test_a_policy_needs_a_target_and_is_unique_per_priority_and_queue():
             priority="low", queue="", first_decision_minutes=9, resolution_minutes=None, business_hours=False
         )
     assert SlaPolicy.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_the_bulk_recompute_agrees_with_the_per_ticket_computation():
+    """sla_recompute writes wall-clock policies in SQL and business-hours ones in Python: both must
+    give what a single ticket's save computes."""
+    now = timezone.now()
+    tickets = [
+        TicketFactory(status=Ticket.Status.NEEDS_REVIEW, priority="high", queue="tier1"),
+        TicketFactory(status=Ticket.Status.REVIEWED, priority="high", queue="tier1", reviewed_at=now),
+        TicketFactory(status=Ticket.Status.NEEDS_REVIEW, priority="low", queue="tier2"),
+        TicketFactory(status=Ticket.Status.REVIEWED, priority="low", queue="billing_team", reviewed_at=now),
+        TicketFactory(status=Ticket.Status.NEEDS_REVIEW, priority="normal", queue=""),
+    ]
+    sla_policy_save(
+        priority="high", queue="", first_decision_minutes=30, resolution_minutes=None, business_hours=False
+    )
+    sla_policy_save(
+        priority="low", queue="", first_decision_minutes=None, resolution_minutes=600, business_hours=True
+    )
+    sla_policy_save(
+        priority="", queue="tier1", first_decision_minutes=5, resolution_minutes=50, business_hours=False
+    )
+    from triage.services.sla import sla_ticket_refresh
+
+    stored = {t.id: t for t in Ticket.objects.filter(id__in=[t.id for t in tickets])}
+    for ticket in stored.values():
+        before = (ticket.sla_first_due_at, ticket.sla_resolve_due_at, ticket.sla_due_at)
+        due = sla_ticket_refresh(ticket=ticket)
+        assert before == (due.first, due.resolve, due.next), ticket.priority
+    high_open, high_reviewed, low_open, low_reviewed, normal = (stored[t.id] for t in tickets)
+    assert high_open.sla_due_at == high_open.created_at + dt.timedelta(minutes=30)
+    assert high_reviewed.sla_due_at is None  # no resolution target, first decision made
+    assert low_open.sla_due_at == low_open.sla_resolve_due_at is not None  # no first-decision target
+    assert (
+        low_reviewed.sla_first_due_at is None and low_reviewed.sla_due_at == low_reviewed.sla_resolve_due_at
+    )
+    assert normal.sla_due_at is None
