@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.test_review_flow import log_in
+from tests.browser.test_review_flow import log_in, shot
 from tests.factories import UserFactory, taxonomy_rows, triaged_ticket
 from triage.models import SavedView
 
@@ -15,7 +15,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def test_save_a_view_then_its_count_and_columns_show(live_server, page: Page):
     taxonomy_rows()
     UserFactory(username="kim")
-    triaged_ticket(subject="Refund please")
+    triaged_ticket(subject="Refund please", description="I was charged twice, I want a refund for order 42")
     triaged_ticket(subject="Another refund")
     triaged_ticket(subject="Password reset")
     log_in(page, live_server.url, "kim")
@@ -34,3 +34,5 @@ def test_save_a_view_then_its_count_and_columns_show(live_server, page: Page):
     expect(page.locator("table.queue thead th", has_text="Channel")).to_be_hidden()
     expect(page.locator("table.queue thead th", has_text="Status")).to_be_visible()
     expect(page.locator("table.queue tbody tr")).to_have_count(2)
+    expect(page.locator(".snippet").first).to_be_visible()
+    shot(page, "queue-saved-view-desktop")

@@ -9,7 +9,7 @@ from django.contrib.auth.models import Group
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
-from tests.browser.test_review_flow import log_in
+from tests.browser.test_review_flow import log_in, shot
 from tests.factories import UserFactory, taxonomy_rows, triaged_ticket
 from triage.models import Ticket
 
@@ -32,6 +32,7 @@ def test_a_manager_adds_a_policy_and_the_queue_shows_time_left_and_sorts_by_it(l
     page.get_by_role("button", name="Add").click()
     expect(page.locator(".messages")).to_contain_text("Policy saved")
     expect(page.locator("#sla-policies")).to_contain_text("High")
+    shot(page, "sla-policies-desktop")
 
     page.goto(f"{live_server.url}/")
     page.get_by_label("Sort").select_option("due")
@@ -43,3 +44,12 @@ def test_a_manager_adds_a_policy_and_the_queue_shows_time_left_and_sorts_by_it(l
     expect(rows.nth(1)).to_contain_text("Just arrived")
     expect(rows.nth(1).locator(".sla")).to_contain_text(" left")
     assert fresh.id != old.id
+    shot(page, "queue-sla-desktop")
+
+    # at phone width the SLA page's content fits (the header's menu is the layout's own business)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{live_server.url}/sla/")
+    assert page.evaluate("document.querySelector('main').scrollWidth <= window.innerWidth")
+    shot(page, "sla-policies-phone")
+    page.goto(f"{live_server.url}/?sort=due")
+    shot(page, "queue-sla-phone")
