@@ -31,7 +31,7 @@ from pathlib import PurePosixPath
 from typing import IO, Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
@@ -288,7 +288,7 @@ def _strip_run_result(result: Any) -> Any:
 
 
 def requester_erase(
-    *, email: str, by: AbstractBaseUser | None = None, via: str = "command", dry_run: bool = False
+    *, email: str, by: User | None = None, via: str = "command", dry_run: bool = False
 ) -> ErasurePlan:
     """Erase one requester. Safe to run again: a second run finds nothing left under the address
     (it was blanked) and records an erasure of nothing."""
@@ -335,7 +335,7 @@ def requester_erase(
         tickets.update(subject=ERASED_SUBJECT, description="", summary="", requester_email="", erased_at=now)
         ErasureRecord.objects.create(
             email_hash=requester_hash(email),
-            by=by if by is not None and by.pk else None,
+            by=by,
             via=via,
             tickets=plan.tickets,
             attachments=plan.attachments,

@@ -156,6 +156,8 @@ def attachment_file(request: HttpRequest, attachment_id: int) -> HttpResponseBas
     attachment = get_object_or_404(
         Attachment.objects.only("file", "mime", "sha256", "original_name"), id=attachment_id
     )
+    if not attachment.file:
+        raise Http404("The file has expired (retention) or was erased")
     return stored_file_response(
         request,
         key=attachment.file.name,
