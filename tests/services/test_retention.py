@@ -295,3 +295,13 @@ def test_the_export_is_a_zip_of_their_tickets_and_files():
     assert archive.read(path) == default_storage.open(attachment.file.name).read()
     assert archive.read(body["mail"][0]["raw"]) == default_storage.open(inbound.raw.name).read()
     assert all(".." not in name and not name.startswith("/") for name in archive.namelist())
+
+
+def test_a_ticket_triaged_again_after_its_media_expired_tells_the_model_so():
+    from triage.services.triage import ticket_input_build
+
+    ticket, attachment, _ = with_media(45)
+    assert len(ticket_input_build(ticket=ticket).images) == 1
+    retention_run(now=NOW, media_days=30, mail_days=0)
+    built = ticket_input_build(ticket=Ticket.objects.get(id=ticket.id))
+    assert built.images == () and any("has expired" in note for note in built.notes)
