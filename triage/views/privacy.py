@@ -27,11 +27,17 @@ _SPOOL_BYTES = 8 * 1024 * 1024
 
 
 def _page(
-    request: AuthedRequest, *, form: RequesterForm, plan: object = None, status: int = 200
+    request: AuthedRequest,
+    *,
+    form: RequesterForm,
+    plan: object = None,
+    erased: bool = False,
+    status: int = 200,
 ) -> HttpResponse:
     context = {
         "form": form,
         "plan": plan,
+        "erased": erased,
         "media_days": settings.TRIAGE_RETAIN_MEDIA_DAYS,
         "mail_days": settings.TRIAGE_RETAIN_MAIL_DAYS,
         "erasures": ErasureRecord.objects.select_related("by")[:20],
@@ -63,5 +69,5 @@ def privacy_page(request: AuthedRequest) -> HttpResponse | FileResponse:
             f"Erased: {plan.tickets} tickets, {plan.attachments} attachments, {plan.mails} mails, "
             f"{plan.exports} report exports, {plan.files} files.",
         )
-        return _page(request, form=RequesterForm(), plan=plan)
+        return _page(request, form=RequesterForm(), plan=plan, erased=True)
     return _page(request, form=RequesterForm(initial={"email": email}), plan=requester_plan(email=email))
