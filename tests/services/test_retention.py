@@ -305,3 +305,21 @@ def test_a_ticket_triaged_again_after_its_media_expired_tells_the_model_so():
     retention_run(now=NOW, media_days=30, mail_days=0)
     built = ticket_input_build(ticket=Ticket.objects.get(id=ticket.id))
     assert built.images == () and any("has expired" in note for note in built.notes)
+
+
+def test_a_ticket_with_an_attachment_still_processing_is_left_for_later():
+    ticket, attachment, _ = with_media(90)
+    AttachmentFactory(ticket=ticket, status=Attachment.Status.PROCESSING, content=b"late bytes")
+    assert retention_run(now=NOW, media_days=30, mail_days=0) is None
+    assert default_storage.exists(attachment.file.name)
+
+
+def test_erasure_deletes_their_quarantined_mail_and_blanks_the_read_one():
+    _, _, _, inbound, _ = requester_world()
+    stuck = mail(None, days=1, body=b"unparsed", sender="jane.doe@example.com")
+    InboundEmail.objects.filter(id=stuck.id).update(status=InboundEmail.Status.QUARANTINED)
+    plan = requester_erase(email="jane.doe@example.com")
+    assert plan.mails == 2
+    assert not InboundEmail.objects.filter(id=stuck.id).exists()
+    assert not default_storage.exists(stuck.raw.name)
+    assert InboundEmail.objects.get(id=inbound.id).body_text == ""

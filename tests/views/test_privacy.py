@@ -179,3 +179,18 @@ def test_an_erased_ticket_says_so():
     page = agent_client().get(reverse("triage:ticket-detail", args=[ticket.id])).content.decode()
     assert "The requester&#x27;s data was erased" in page or "The requester's data was erased" in page
     assert EMAIL not in page
+
+
+def test_the_api_answers_404_for_an_expired_file():
+    from triage.services.api_tokens import api_token_create
+
+    ticket = triaged_ticket()
+    attachment = AttachmentFactory(ticket=ticket)
+    rendition = RenditionFactory(attachment=attachment)
+    Ticket.objects.filter(id=ticket.id).update(created_at=timezone.now() - timezone.timedelta(days=40))
+    retention_run(media_days=30, mail_days=0)
+    user = UserFactory(username="api-agent")
+    token = api_token_create(user=user, name="t", scope="read").plaintext
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert client.get(reverse("api:attachment_file", args=[attachment.id])).status_code == 404
+    assert client.get(reverse("api:rendition_file", args=[rendition.id])).status_code == 404

@@ -154,6 +154,14 @@ def retention_run(
             Ticket.objects.filter(created_at__lt=media_cutoff, media_expired_at__isnull=True)
             .exclude(status__in=_TICKET_BUSY)
             .filter(Exists(Attachment.objects.filter(ticket_id=OuterRef("pk"))))
+            # an attachment still queued or processing is left to the media worker (and the sweep)
+            .exclude(
+                Exists(
+                    Attachment.objects.filter(ticket_id=OuterRef("pk")).exclude(
+                        status__in=Attachment.TERMINAL
+                    )
+                )
+            )
             .order_by("id")
         )
         last_id = 0
@@ -307,6 +315,9 @@ def requester_erase(
     with transaction.atomic():
         _exports_holding(ticket_ids).update(status=ReportExport.Status.EXPIRED, file="")
         Attachment.objects.filter(id__in=attachment_ids).delete()  # renditions and OCR text with them
+        # mail no worker is done with (waiting, being read, quarantined) goes entirely: a worker
+        # that claims it later finds no row; what was read stays, blanked, in its ticket's thread
+        InboundEmail.objects.filter(id__in=mail_ids).exclude(status__in=_MAIL_DONE).delete()
         InboundEmail.objects.filter(id__in=mail_ids).update(
             raw="",
             raw_deleted_at=now,

@@ -115,6 +115,8 @@ def stored_file_response(
     request: HttpRequest, *, key: str, mime: str, sha256: str, filename: str
 ) -> HttpResponseBase:
     """Stream a stored object, honouring If-None-Match, If-Range and a single-range Range."""
+    if not key:  # expired (retention) or erased: the row stays, the file is gone
+        raise Http404("The file has expired or was erased")
     etag = f'"{sha256}"'  # keys are content hashes, so the hash is a strong validator
     if request.headers.get("If-None-Match") == etag:
         return _protect(HttpResponseNotModified(), etag=etag)
