@@ -36,3 +36,19 @@ def test_dry_run_then_erase_then_again():
 def test_not_an_address_is_refused():
     with pytest.raises(CommandError):
         run("not-an-address")
+
+
+def test_requester_export_writes_the_zip_and_never_overwrites(tmp_path):
+    import json
+    import zipfile
+
+    ticket = triaged_ticket(requester_email="sam@example.org")
+    AttachmentFactory(ticket=ticket)
+    out = StringIO()
+    target = tmp_path / "sam.zip"
+    call_command("requester_export", "sam@example.org", str(target), stdout=out)
+    assert "1 tickets written" in out.getvalue()
+    body = json.loads(zipfile.ZipFile(target).read("tickets.json"))
+    assert body["tickets"][0]["reference"] == ticket.reference
+    with pytest.raises(FileExistsError):
+        call_command("requester_export", "sam@example.org", str(target), stdout=StringIO())
