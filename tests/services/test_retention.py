@@ -235,6 +235,8 @@ def test_erasure_blanks_text_deletes_files_and_keeps_an_audit_record_without_the
         requested_by=admin_user, format="csv", status=ReportExport.Status.DONE, file=key
     )
 
+    assert requester_erase(email="jane.doe@example.com", dry_run=True).files == 5  # with the export
+
     plan = requester_erase(email=" jane.doe@EXAMPLE.com ", by=admin_user, via="page")
 
     assert (plan.tickets, plan.mails, plan.exports) == (1, 1, 1)

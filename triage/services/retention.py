@@ -257,7 +257,10 @@ def requester_plan(*, email: str) -> ErasurePlan:
     )
     plan.exports = _exports_holding(ticket_ids).count()
     plan.handoffs = Ticket.objects.filter(id__in=ticket_ids, handoffs__external_id__gt="").count()
-    plan.files = len(_erasure_keys(ticket_ids=ticket_ids, attachment_ids=attachment_ids, mails=mails))
+    export_keys = {key for key in _exports_holding(ticket_ids).values_list("file", flat=True) if key}
+    plan.files = len(
+        _erasure_keys(ticket_ids=ticket_ids, attachment_ids=attachment_ids, mails=mails) | export_keys
+    )
     return plan
 
 
