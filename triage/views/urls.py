@@ -10,6 +10,7 @@ from triage.views import (
     inbound_email,
     integrations,
     media,
+    privacy,
     queue,
     reports,
     saved_views,
@@ -92,4 +93,6 @@ urlpatterns = [
     # saved queue views
     path("views/", saved_views.saved_views_post, name="saved-views"),
     path("views/counts/", saved_views.saved_view_counts, name="saved-view-counts"),
+    # retention in force, a requester's export and erasure (administrators)
+    path("privacy/", privacy.privacy_page, name="privacy"),
 ]

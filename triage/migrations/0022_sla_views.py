@@ -8,7 +8,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("triage", "0019_i16_route"),
+        ("triage", "0021_mgr_edges"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
