@@ -29,6 +29,7 @@ def model_health(request: HttpRequest) -> HttpResponse:
         heldout = active.metrics.get("heldout", {})
         reliability = active.metrics.get("reliability", {})
         calibrated = active.metrics.get("calibrated", {})
+        low_below = active.metrics.get("low_below", {})
         for name in FIELDS:
             fields.append(
                 {
@@ -36,6 +37,7 @@ def model_health(request: HttpRequest) -> HttpResponse:
                     "heldout": heldout.get(name),
                     "reliability": reliability.get(name, []),
                     "calibrated": calibrated.get(name, False),
+                    "low_below": low_below.get(name),
                 }
             )
     context = {

@@ -58,6 +58,10 @@ MIN_CALIBRATION_REVIEWS = 30  # fewer held-out points make an isotonic map a sta
 MAX_FOLDS = 5
 MAX_CONFIDENCE = 0.99
 RELIABILITY_BUCKETS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+# The LOW level per field: calibrated confidence below which held-out accuracy falls under this.
+LOW_ACCURACY = 0.7
+BAND_WIDTH = 0.1
+MIN_BAND = 10  # a band with fewer held-out tickets says nothing about where accuracy falls
 
 PriorFn = Callable[[list[str]], Mapping[str, np.ndarray]]
 
@@ -103,7 +107,9 @@ class TrainedModel:
     vectorizer: FeatureUnion
     fields: dict[str, FieldClassifier]
     reliability: dict[str, list[dict]] = field(default_factory=dict)
-    heldout: dict[str, dict] = field(default_factory=dict)  # per field: n, accuracy, macro_f1
+    heldout: dict[str, dict] = field(default_factory=dict)  # per field: n, accuracy, macro_f1, ece
+    # per field: the calibrated confidence below which held-out accuracy fell under LOW_ACCURACY
+    low_below: dict[str, float] = field(default_factory=dict)
 
     def matches(self, taxonomy: Taxonomy, name: str) -> bool:
         """False when the taxonomy's values changed since training: that field falls back to day one."""
@@ -237,6 +243,34 @@ def reliability_table(confidence: ArrayLike, correct: ArrayLike) -> list[dict]:
     return rows
 
 
+def expected_calibration_error(confidence: ArrayLike, correct: ArrayLike) -> float:
+    """Mean |observed accuracy - mean confidence| over 0.1-wide bands, weighted by their share."""
+    conf = np.asarray(confidence, dtype=float)
+    hits = np.asarray(correct, dtype=bool)
+    if not conf.size:
+        return 0.0
+    band = np.minimum((conf / BAND_WIDTH).astype(int), int(round(1 / BAND_WIDTH)) - 1)
+    error = 0.0
+    for b in np.unique(band):
+        mask = band == b
+        error += mask.mean() * abs(hits[mask].mean() - conf[mask].mean())
+    return round(float(error), 4)
+
+
+def low_level(confidence: ArrayLike, correct: ArrayLike) -> float:
+    """The confidence below which held-out accuracy falls under LOW_ACCURACY: the upper edge of the
+    highest 0.1-wide band (with MIN_BAND tickets) whose accuracy is under it; 0 when none is."""
+    conf = np.asarray(confidence, dtype=float)
+    hits = np.asarray(correct, dtype=bool)
+    level = 0.0
+    for index in range(int(round(1 / BAND_WIDTH))):
+        low, high = index * BAND_WIDTH, (index + 1) * BAND_WIDTH
+        mask = (conf >= low) & (conf < high)
+        if mask.sum() >= MIN_BAND and hits[mask].mean() < LOW_ACCURACY:
+            level = round(high, 2)
+    return level
+
+
 def field_scores(truth: Sequence[str], predicted: Sequence[str]) -> dict[str, float]:
     labels = sorted(set(truth) | set(predicted))
     return {
@@ -275,6 +309,7 @@ def train(
     fields: dict[str, FieldClassifier] = {}
     reliability: dict[str, list[dict]] = {}
     heldout: dict[str, dict] = {}
+    low_below: dict[str, float] = {}
     for name in FIELDS:
         values = taxonomy.values(name)
         seed_text = [t for t, _ in seeds[name]]
@@ -341,6 +376,8 @@ def train(
             else:
                 shown = np.minimum(top, MAX_CONFIDENCE)
             reliability[name] = reliability_table(shown, hits)
+            heldout[name]["ece"] = expected_calibration_error(shown, hits)
+            low_below[name] = low_level(shown, hits)
         fields[name] = model
     return TrainedModel(
         version=version,
@@ -349,6 +386,7 @@ def train(
         fields=fields,
         reliability=reliability,
         heldout=heldout,
+        low_below=low_below,
     )
 
 
