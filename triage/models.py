@@ -510,6 +510,7 @@ class TaxonomyChange(models.Model):
         RENAME = "RENAME", "Renamed"
         DEACTIVATE = "DEACTIVATE", "Deactivated"
         REACTIVATE = "REACTIVATE", "Reactivated"
+        DESCRIBE = "DESCRIBE", "Described"  # description or example phrases edited
 
     taxonomy_value = models.ForeignKey(TaxonomyValue, on_delete=models.PROTECT, related_name="changes")
     action = models.CharField(max_length=16, choices=Action.choices)
@@ -1066,3 +1067,23 @@ class ErasureRecord(models.Model):
 
     def __str__(self) -> str:
         return f"erasure {self.email_hash[:12]}… ({self.tickets} tickets)"
+
+
+# --- Worker liveness -------------------------------------------------------------------------------
+class WorkerHeartbeat(models.Model):
+    """The last sign of life of one worker (hostname, e.g. `llm@host`) consuming one queue: a thread
+    in every worker writes it every TRIAGE_HEARTBEAT_EVERY_S (triage/celery.py). The health page
+    calls a queue's worker dead after TRIAGE_HEARTBEAT_MISSED beats without a row newer."""
+
+    queue = models.CharField(max_length=64)
+    hostname = models.CharField(max_length=255)
+    pid = models.PositiveIntegerField(default=0)
+    started_at = models.DateTimeField()
+    beat_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["queue", "hostname"]
+        constraints = [models.UniqueConstraint(fields=["queue", "hostname"], name="worker_heartbeat_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.hostname} on {self.queue} at {self.beat_at:%H:%M:%S}"

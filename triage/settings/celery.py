@@ -94,3 +94,10 @@ TRIAGE_RETAIN_MEDIA_DAYS = env.int("TRIAGE_RETAIN_MEDIA_DAYS", default=0)
 TRIAGE_RETAIN_MAIL_DAYS = env.int("TRIAGE_RETAIN_MAIL_DAYS", default=0)
 # The worker of `make run` embeds beat (-B) and keeps its last-run times here.
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+
+# Every queue a task names (triage/tasks.py): the health page shows each one's depth, oldest job and
+# workers. A worker writes a heartbeat per queue it consumes every TRIAGE_HEARTBEAT_EVERY_S; a queue
+# whose newest heartbeat is older than TRIAGE_HEARTBEAT_MISSED beats has no live worker.
+TRIAGE_QUEUES = ("media", "llm", "intake", "reports", "outbound", "webhooks", "handoff")
+TRIAGE_HEARTBEAT_EVERY_S = env.int("TRIAGE_HEARTBEAT_EVERY_S", default=15)
+TRIAGE_HEARTBEAT_MISSED = env.int("TRIAGE_HEARTBEAT_MISSED", default=3)
