@@ -7,10 +7,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
+from triage.fields import TAXONOMY_FIELDS
 from triage.models import REVIEWED_STATES, ClassifierVersion, RenditionText, Ticket
 from triage.roles import manager_required
-
-FIELDS = ("category", "priority", "queue", "sentiment")
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -30,7 +29,7 @@ def model_health(request: HttpRequest) -> HttpResponse:
         reliability = active.metrics.get("reliability", {})
         calibrated = active.metrics.get("calibrated", {})
         low_below = active.metrics.get("low_below", {})
-        for name in FIELDS:
+        for name in TAXONOMY_FIELDS:
             fields.append(
                 {
                     "name": name,

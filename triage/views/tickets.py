@@ -14,13 +14,13 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from triage import selectors
 from triage.adapters.media import MediaRejected
-from triage.forms import TAXONOMY_FIELDS, ReviewForm, TicketCreateForm, UploadForm, intake_config
+from triage.fields import REVIEWED_FIELDS, TAXONOMY_FIELDS
+from triage.forms import ReviewForm, TicketCreateForm, UploadForm, intake_config
 from triage.models import ReviewDecision, TaxonomyField, Ticket, TriageRun
 from triage.roles import agent_required
 from triage.selectors.calibration import low_levels
 from triage.services.lifecycle import AGENT_STATUSES, StatusChangeRefused, ticket_status_set
 from triage.services.review import (
-    REVIEWED_FIELDS,
     InvalidDuplicate,
     ReviewConflict,
     review_record,

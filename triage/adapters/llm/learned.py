@@ -38,8 +38,8 @@ from sklearn.svm import LinearSVC
 
 from triage.adapters.llm.base import Taxonomy, TaxonomyEntry
 from triage.adapters.llm.tfidf import union_transform
+from triage.fields import TAXONOMY_FIELDS as FIELDS
 
-FIELDS = ("category", "priority", "queue", "sentiment")
 # A reviewed ticket is real evidence about this desk; a taxonomy phrase is a hint.
 REVIEW_WEIGHT = 1.0
 # Scale of the day-one probabilities next to unit-length TF-IDF rows: the SVM can lean on them

@@ -39,10 +39,11 @@ from triage.adapters.llm.learned import TrainedModel
 from triage.adapters.llm.schema import FieldGuess, TriageResult
 from triage.adapters.llm.text_budget import language_sample
 from triage.adapters.llm.tfidf import union_transform
+from triage.fields import TAXONOMY_FIELDS
 
 MODEL_NAME = "local-tfidf-2"
 PROMPT_VERSION = "local-2"
-FIELDS = ("category", "priority", "queue", "sentiment")
+FIELDS = TAXONOMY_FIELDS
 
 # Softmax temperature over blended cosine scores. Measured on the default taxonomy: a clear
 # ticket's best category leads the runner-up by 0.3-0.6 (confidence >= 0.85), while a lead under
