@@ -11,8 +11,7 @@ from triage.adapters.llm import evaluation
 from triage.adapters.llm.base import TicketInput
 from triage.adapters.llm.baseline import NAME, baseline_predict
 from triage.adapters.llm.learned import field_scores
-
-BASELINE_FIELDS = ("category", "priority", "queue", "sentiment")  # language: a detector, not trained
+from triage.fields import TAXONOMY_FIELDS as BASELINE_FIELDS  # language: a detector, not trained
 
 
 class Command(BaseCommand):
