@@ -98,6 +98,7 @@ def classifier_train(*, force: bool = False) -> ClassifierVersion | None:
     metrics = {
         "heldout": trained.heldout,
         "reliability": trained.reliability,
+        "low_below": getattr(trained, "low_below", {}),
         "n_reviewed": {name: trained.fields[name].n_reviewed for name in trained.fields},
         "calibrated": {name: trained.fields[name].calibrator is not None for name in trained.fields},
     }

@@ -28,6 +28,7 @@ def model_health(request: HttpRequest) -> HttpResponse:
         heldout = active.metrics.get("heldout", {})
         reliability = active.metrics.get("reliability", {})
         calibrated = active.metrics.get("calibrated", {})
+        low_below = active.metrics.get("low_below", {})
         for name in TAXONOMY_FIELDS:
             fields.append(
                 {
@@ -35,6 +36,7 @@ def model_health(request: HttpRequest) -> HttpResponse:
                     "heldout": heldout.get(name),
                     "reliability": reliability.get(name, []),
                     "calibrated": calibrated.get(name, False),
+                    "low_below": low_below.get(name),
                 }
             )
     context = {
