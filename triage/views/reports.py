@@ -23,6 +23,7 @@ from triage.forms import ReportFilterForm
 from triage.models import ReportExport, TaxonomyField, Ticket
 from triage.roles import manager_required
 from triage.selectors.reports import Dashboard, ReportFilters
+from triage.selectors.sla import sla_report
 from triage.services import reports
 from triage.services.report_rollups import report_dashboard_current
 from triage.views import AuthedRequest
@@ -92,8 +93,11 @@ def _charts(d: Dashboard, labels: dict[str, dict[str, str]]) -> dict[str, Any]:
         ("manual triage", [d.manual_by_day.get(day, 0) for day in days]),
     ]
     timing = [
-        (f"{name} {stat} (min)", round((d.durations[key][stat] or 0) / 60, 1))
-        for key, name in (("arrival_to_triaged", "to triaged"), ("triaged_to_reviewed", "to reviewed"))
+        (f"{name}, {stat}", round((d.durations[key][stat] or 0) / 60, 1))
+        for key, name in (
+            ("arrival_to_triaged", "Arrival → triaged"),
+            ("triaged_to_reviewed", "Triaged → reviewed"),
+        )
         for stat in ("median", "p90")
     ]
     finals = sorted({f for row in d.category_matrix.values() for f in row})
@@ -153,6 +157,7 @@ def reports_dashboard(request: AuthedRequest) -> HttpResponse:
         "d": dashboard,
         "labels": labels,
         "charts": _charts(dashboard, labels),
+        "sla": sla_report(filters=filters),
         "exports": ReportExport.objects.filter(requested_by=request.user)[:5],
         "sync_max": settings.TRIAGE_REPORT_SYNC_MAX_ROWS,
         "poll_s": settings.TRIAGE_POLL_INTERVAL_S,
