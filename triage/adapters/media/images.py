@@ -25,9 +25,9 @@ from pathlib import Path
 from typing import cast
 
 import numpy as np
-from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageCms, UnidentifiedImageError
 
-from triage.adapters.media import Frame, ImageLimits, MediaRejected, NormalizedImage
+from triage.adapters.media import Frame, ImageLimits, MediaRejected, NormalizedImage, png_fast
 
 _UNIDENTIFIED = "the file is not a PNG, JPEG, WebP, GIF, BMP or HEIC image"
 
@@ -48,6 +48,17 @@ _PHOTO_FORMATS = ("JPEG", "HEIF")
 _DEFAULT_FRAME_MS = 100
 _EXIF_ORIENTATION = 0x0112
 _ROTATED_ORIENTATIONS = {5, 6, 7, 8}  # the ones that swap width and height
+# What ImageOps.exif_transpose() does for each EXIF orientation, without needing the EXIF block on
+# the decoded image (the fast PNG path decodes into a new one).
+_ORIENTATION_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
 # A photo has a distinct colour in most pixels; a screenshot (flat UI, anti-aliased text) has a
 # few hundred colours in total. Measured on a nearest-neighbour sample: a 2880x1800 screenshot
 # 0.1 %, the scikit-learn sample photos 54-64 %. The threshold sits far from both.
@@ -78,12 +89,25 @@ def normalize_image(path: Path, *, limits: ImageLimits) -> NormalizedImage:
                 # Decode at 1/2, 1/4 or 1/8 scale straight from the DCT when that still covers the
                 # target: 6000x4000 -> 1920 takes 170 ms instead of 351 ms (LIBRARY-NOTES).
                 img.draft("RGB", raw_target)
-            orientation = img.getexif().get(_EXIF_ORIENTATION)
+            fast = None
+            if source_format == "PNG" and not getattr(img, "is_animated", False):
+                # the plain 8-bit screenshot: libdeflate inflates, Pillow unfilters (png_fast)
+                fast = png_fast.decode(path, size=img.size, mode=img.mode)
+            if fast is None:
+                orientation = img.getexif().get(_EXIF_ORIENTATION)
+                img.load()  # animated GIF/WebP: the first frame only (frames are sampled elsewhere)
+                decoded: Image.Image = img
+            else:
+                decoded, exif = fast
+                if exif is None and "Raw profile type exif" in img.info:
+                    orientation = img.getexif().get(_EXIF_ORIENTATION)  # ImageMagick's text chunk
+                else:
+                    orientation = _exif_from_png(exif).get(_EXIF_ORIENTATION) if exif else None
             icc = img.info.get("icc_profile")
-            img.load()  # animated GIF/WebP: the first frame only (frames are sampled elsewhere)
             # Orientation before colour work: exif_transpose needs the source's EXIF block. It
             # copies the image even when there is nothing to do (13 ms at 3000x2000): skip that.
-            oriented = ImageOps.exif_transpose(img) if orientation in range(2, 9) else img
+            transpose = _ORIENTATION_TRANSPOSE.get(orientation) if isinstance(orientation, int) else None
+            oriented = decoded.transpose(transpose) if transpose is not None else decoded
             converted = _to_standard_mode(oriented, icc=icc)
             del oriented
     except MediaRejected:
@@ -107,7 +131,11 @@ def normalize_image(path: Path, *, limits: ImageLimits) -> NormalizedImage:
     if not photo:
         # Each band is resized, colour-converted and deflated on its own thread (_png_write).
         srgb = icc if icc and converted.mode in ("RGB", "RGBA") else None
-        data = _png_encode_resized(converted, target, icc=srgb)
+        if converted.size != target and png_fast.can_resize(converted, target):
+            small = png_fast.resize(converted, target)
+            data = _png_encode(_to_srgb(small, icc=srgb) if srgb else small)
+        else:
+            data = _png_encode_resized(converted, target, icc=srgb)
         return NormalizedImage(
             data=data,
             mime="image/png",
@@ -293,6 +321,15 @@ def _frame(img: Image.Image, *, limits: ImageLimits, timestamp_ms: int) -> Frame
         height=encoded.height,
         timestamp_ms=timestamp_ms,
     )
+
+
+def _exif_from_png(data: bytes) -> Image.Exif:
+    exif = Image.Exif()
+    try:
+        exif.load(data)
+    except Exception:  # policy, as Pillow's own getexif(): a broken block carries no orientation
+        return Image.Exif()
+    return exif
 
 
 @functools.cache
