@@ -93,23 +93,28 @@ def normalize_image(path: Path, *, limits: ImageLimits) -> NormalizedImage:
             if source_format == "PNG" and not getattr(img, "is_animated", False):
                 # the plain 8-bit screenshot: libdeflate inflates, Pillow unfilters (png_fast)
                 fast = png_fast.decode(path, size=img.size, mode=img.mode)
+            pixels = None
             if fast is None:
                 orientation = img.getexif().get(_EXIF_ORIENTATION)
                 img.load()  # animated GIF/WebP: the first frame only (frames are sampled elsewhere)
-                decoded: Image.Image = img
+                decoded: Image.Image | None = img
             else:
-                decoded, exif = fast
+                pixels, exif = fast
                 if exif is None and "Raw profile type exif" in img.info:
                     orientation = img.getexif().get(_EXIF_ORIENTATION)  # ImageMagick's text chunk
                 else:
                     orientation = _exif_from_png(exif).get(_EXIF_ORIENTATION) if exif else None
+                # upright (nearly every screenshot): the pixels stay an array until they are small
+                decoded = Image.fromarray(pixels) if orientation in range(2, 9) else None
             icc = img.info.get("icc_profile")
-            # Orientation before colour work: exif_transpose needs the source's EXIF block. It
-            # copies the image even when there is nothing to do (13 ms at 3000x2000): skip that.
-            transpose = _ORIENTATION_TRANSPOSE.get(orientation) if isinstance(orientation, int) else None
-            oriented = decoded.transpose(transpose) if transpose is not None else decoded
-            converted = _to_standard_mode(oriented, icc=icc)
-            del oriented
+            converted = None
+            if decoded is not None:
+                # Orientation before colour work: exif_transpose needs the source's EXIF block. It
+                # copies the image even when there is nothing to do (13 ms at 3000x2000): skip that.
+                transpose = _ORIENTATION_TRANSPOSE.get(orientation) if isinstance(orientation, int) else None
+                oriented = decoded.transpose(transpose) if transpose is not None else decoded
+                converted = _to_standard_mode(oriented, icc=icc)
+                del oriented, decoded
     except MediaRejected:
         raise
     except Image.DecompressionBombError:
@@ -127,15 +132,28 @@ def normalize_image(path: Path, *, limits: ImageLimits) -> NormalizedImage:
     # for PNG, GIF and WebP (lossless or not) the colour count decides: a lossy-WebP screenshot has
     # ~1 % distinct colours, a photo saved as PNG over 50 %. Judged on the source (a sample of its
     # own pixels), so a screenshot can go straight from the resize to the PNG encoder band by band.
+    if converted is None:
+        assert pixels is not None  # the fast PNG path, upright
+        sample = png_fast.colour_sample(pixels, pixels_wanted=_COLOUR_SAMPLE_PIXELS)
+        if not _looks_like_photo(sample) and png_fast.can_resize(pixels, target):
+            small = Image.fromarray(png_fast.resize(pixels, target))
+            srgb = icc if icc and small.mode == "RGB" else None
+            return NormalizedImage(
+                data=_png_encode(_to_srgb(small, icc=srgb) if srgb else small),
+                mime="image/png",
+                extension="png",
+                width=target[0],
+                height=target[1],
+                source_width=source_w,
+                source_height=source_h,
+            )
+        converted = Image.fromarray(pixels)  # a photo, or no resize: as any other image
+        del pixels
     photo = source_format in _PHOTO_FORMATS or _looks_like_photo(converted)
     if not photo:
         # Each band is resized, colour-converted and deflated on its own thread (_png_write).
         srgb = icc if icc and converted.mode in ("RGB", "RGBA") else None
-        if converted.size != target and png_fast.can_resize(converted, target):
-            small = png_fast.resize(converted, target)
-            data = _png_encode(_to_srgb(small, icc=srgb) if srgb else small)
-        else:
-            data = _png_encode_resized(converted, target, icc=srgb)
+        data = _png_encode_resized(converted, target, icc=srgb)
         return NormalizedImage(
             data=data,
             mime="image/png",
