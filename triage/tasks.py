@@ -184,6 +184,18 @@ def webhook_deliver_task(self, *, delivery_id: int) -> None:
         webhook_deliver_task.apply_async(kwargs={"delivery_id": delivery_id}, countdown=wait)
 
 
+@shared_task(**_WEBHOOKS, retry_backoff=2, soft_time_limit=90, time_limit=120)
+def webhook_drain_task() -> None:
+    from triage.services import webhook_batch
+
+    done = webhook_batch.webhook_drain()
+    if done["more"]:
+        webhook_drain_task.delay()  # stopped on time with work left: give the thread back, go on
+    elif done["retry_in"] >= 0:
+        # the soonest short backoff waits in the broker; longer ones are the sweep's
+        webhook_drain_task.apply_async(countdown=done["retry_in"])
+
+
 @shared_task(queue="webhooks", acks_late=True, soft_time_limit=120, time_limit=150)
 def webhook_sweep_task() -> None:
     from triage.services import webhooks
