@@ -134,3 +134,14 @@ def test_a_4k_screenshot_is_downscaled_as_sharply_as_lanczos(tmp_path: Path):
     squares = sum(n * (i % 256) ** 2 for i, n in enumerate(diff.histogram()))
     mse = squares / (img.width * img.height * 3)
     assert mse == 0 or 10 * math.log10(255**2 / mse) >= 50
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (3, 640), (1100, 700), (1100, 700, 3), (5, 1, 3)])
+def test_the_png_writer_takes_an_array_and_round_trips_every_pixel(shape):
+    from triage.adapters.media.images import _png_encode_array
+
+    pixels = np.random.default_rng(7).integers(0, 256, size=shape, dtype=np.uint8)
+    decoded = Image.open(io.BytesIO(_png_encode_array(pixels)))
+    decoded.load()
+    assert decoded.mode == ("RGB" if len(shape) == 3 else "L")
+    assert np.array_equal(np.asarray(decoded), pixels)

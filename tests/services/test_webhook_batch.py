@@ -44,7 +44,10 @@ def _events(count: int) -> list[WebhookEvent]:
     for _ in range(count):
         ticket = triaged_ticket()
         review_record(
-            ticket_id=ticket.id, user=user, values={"priority": "low"}, seen_version=ticket_version(ticket=ticket)
+            ticket_id=ticket.id,
+            user=user,
+            values={"priority": "low"},
+            seen_version=ticket_version(ticket=ticket),
         )
     events = list(WebhookEvent.objects.order_by("id"))
     for event in events:
@@ -95,7 +98,9 @@ def test_two_drains_never_claim_the_same_delivery(receiver, taxonomy):
 def test_a_drain_killed_after_its_claim_loses_nothing(receiver, taxonomy):
     got, _ = receiver
     events = _events(4)
-    claimed = webhook_batch.deliveries_claim(batch=10)  # ...and the worker dies: nothing sent, nothing recorded
+    claimed = webhook_batch.deliveries_claim(
+        batch=10
+    )  # ...and the worker dies: nothing sent, nothing recorded
     assert len(claimed) == 4 and not got
     assert set(WebhookDelivery.objects.values_list("status", flat=True)) == {"PENDING"}
     assert webhook_batch.webhook_drain()["sent"] == 0, "leased: no second sender while it may be running"

@@ -136,10 +136,13 @@ def normalize_image(path: Path, *, limits: ImageLimits) -> NormalizedImage:
         assert pixels is not None  # the fast PNG path, upright
         sample = png_fast.colour_sample(pixels, pixels_wanted=_COLOUR_SAMPLE_PIXELS)
         if not _looks_like_photo(sample) and png_fast.can_resize(pixels, target):
-            small = Image.fromarray(png_fast.resize(pixels, target))
-            srgb = icc if icc and small.mode == "RGB" else None
+            small = png_fast.resize(pixels, target)
+            if icc and small.ndim == 3:
+                data = _png_encode(_to_srgb(Image.fromarray(small), icc=icc))
+            else:
+                data = _png_encode_array(small)
             return NormalizedImage(
-                data=_png_encode(_to_srgb(small, icc=srgb) if srgb else small),
+                data=data,
                 mime="image/png",
                 extension="png",
                 width=target[0],
@@ -483,8 +486,18 @@ def _png_encode(img: Image.Image) -> bytes:
     )
 
 
+def _png_encode_array(pixels: np.ndarray) -> bytes:
+    """_png_encode() of L (h x w) or RGB (h x w x 3) pixels, without a Pillow image in between."""
+    rows = pixels.shape[0]
+    count = max(1, min(_RESIZE_THREADS, rows // _BAND_MIN_ROWS))
+    edges = [rows * i // count for i in range(count + 1)]
+    mode = "L" if pixels.ndim == 2 else "RGB"
+    size = (pixels.shape[1], rows)
+    return _png_write(lambda i: pixels[edges[i] : edges[i + 1]], edges=edges, size=size, mode=mode)
+
+
 def _png_write(
-    band: Callable[[int], Image.Image], *, edges: list[int], size: tuple[int, int], mode: str
+    band: Callable[[int], Image.Image | np.ndarray], *, edges: list[int], size: tuple[int, int], mode: str
 ) -> bytes:
     width, height = size
     row_bytes = width * _PNG_BYTES_PER_PIXEL[mode]
@@ -492,11 +505,18 @@ def _png_write(
 
     def deflate(i: int) -> tuple[bytes, int, int]:
         part = band(i)
-        if part.mode != mode or part.size != (width, edges[i + 1] - edges[i]):
+        band_rows = edges[i + 1] - edges[i]
+        if isinstance(part, np.ndarray):
+            if part.shape[:2] != (band_rows, width) or part.size != band_rows * row_bytes:
+                raise ValueError(f"band {i} is {part.shape}")  # a bug, not bad input
+            pixels = part.reshape(band_rows, row_bytes)
+        elif part.mode != mode or part.size != (width, band_rows):
             raise ValueError(f"band {i} is {part.mode} {part.size}")  # a bug, not bad input
-        rows = np.empty((part.height, row_bytes + 1), dtype=np.uint8)
+        else:
+            pixels = np.frombuffer(part.tobytes(), dtype=np.uint8).reshape(band_rows, row_bytes)
+        rows = np.empty((band_rows, row_bytes + 1), dtype=np.uint8)
         rows[:, 0] = 0  # filter type None on every row
-        rows[:, 1:] = np.frombuffer(part.tobytes(), dtype=np.uint8).reshape(part.height, row_bytes)
+        rows[:, 1:] = pixels
         raw = rows.data
         compressor = zlib.compressobj(_PNG_LEVEL, zlib.DEFLATED, -15)
         stream = compressor.compress(raw) + compressor.flush(
