@@ -111,3 +111,24 @@ def test_a_drain_killed_after_its_claim_loses_nothing(receiver, taxonomy):
     assert webhook_batch.webhook_drain()["delivered"] == 4
     assert sorted(got) == sorted(e.msg_id for e in events)
     assert set(WebhookDelivery.objects.values_list("attempts", flat=True)) == {2}, "the lost try is counted"
+
+
+def test_the_publish_task_sends_its_deliveries_without_a_message_each(receiver, taxonomy, monkeypatch):
+    from triage import tasks
+
+    got, _ = receiver
+    ticket = triaged_ticket()
+    review_record(
+        ticket_id=ticket.id,
+        user=role_user("agent"),
+        values={"priority": "low"},
+        seen_version=ticket_version(ticket=ticket),
+    )
+    sent: list[str] = []
+    monkeypatch.setattr(tasks.webhook_deliver_task, "delay", lambda **kw: sent.append("deliver"))
+    monkeypatch.setattr(tasks.webhook_drain_task, "delay", lambda **kw: sent.append("drain"))
+    monkeypatch.setattr(tasks.webhook_drain_task, "apply_async", lambda **kw: sent.append("drain later"))
+    event = WebhookEvent.objects.get()
+    tasks.webhook_event_publish_task.run(event_id=event.id)  # as the worker runs it
+    assert got == [event.msg_id] and sent == []
+    assert WebhookDelivery.objects.get().status == "DELIVERED"

@@ -2,8 +2,8 @@
 
 1. A service that changes a ticket calls `webhook_event_record` inside its own transaction: the
    event row (with the ticket as the API shows it) commits with the change or not at all.
-2. On commit, `webhook_event_publish` makes one delivery row per subscribed endpoint and queues
-   them; a crash between commit and publish leaves `published_at` empty, and the sweep publishes it.
+2. On commit, `webhook_event_publish` makes one delivery row per subscribed endpoint, and its task
+   sends them with whatever else is due; a crash between commit and publish leaves `published_at` empty, and the sweep publishes it.
 3. `webhook_batch.webhook_drain` claims due deliveries in batches (a short transaction, a lease in
    `next_attempt_at`), POSTs them side by side with no transaction open, then records the attempts
    (`webhook_deliver` does the same for one: Redeliver, Send test event). Failures back off exponentially with
@@ -104,9 +104,7 @@ def webhook_event_record(*, event_type: str, ticket_id: int) -> WebhookEvent | N
 
 
 def webhook_event_publish(*, event_id: int) -> list[int]:
-    """Create the event's deliveries (once) and queue them. Returns the delivery ids queued."""
-    from triage.tasks import webhook_drain_task
-
+    """Create the event's deliveries (once), due now. Returns their ids (the caller sends them)."""
     with transaction.atomic():
         event = WebhookEvent.objects.select_for_update(skip_locked=True).filter(id=event_id).first()
         if event is None or event.published_at is not None:
@@ -124,9 +122,7 @@ def webhook_event_publish(*, event_id: int) -> list[int]:
                 "id", flat=True
             )
         )
-        if ids:
-            # one drain sends them (and whatever else is due) in a batch: not a message per delivery
-            webhook_drain_task.delay_on_commit()
+    # the publish task drains them right after this commit (webhook_batch), with whatever else is due
     return ids
 
 
@@ -345,12 +341,12 @@ def webhook_sweep(*, now: datetime | None = None, batch: int = 1000) -> dict[str
         .values_list("id", flat=True)[:batch]
     )
     for event_id in unpublished:
-        webhook_event_publish(event_id=event_id)
+        webhook_event_publish(event_id=event_id)  # their deliveries are due: the drain below sends them
     due = list(
         WebhookDelivery.objects.filter(status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now)
         .order_by("next_attempt_at")
         .values_list("id", flat=True)[:batch]
     )
-    if due:
+    if due or unpublished:
         webhook_drain_task.delay()  # due retries and leases a killed drain left: sent in batches
     return {"published": len(unpublished), "queued": len(due)}
