@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from triage.models import ClassifierVersion
+from collections.abc import Iterable
+
+from triage.fields import CLASSIFIED_FIELDS
+from triage.models import ClassifierVersion, Ticket
+from triage.selectors.queue import LOW_CONFIDENCE  # a field's LOW level without a calibrated one
 
 
 def low_levels(run_model: str) -> dict[str, float]:
@@ -16,3 +20,47 @@ def low_levels(run_model: str) -> dict[str, float]:
         return {}
     levels = row.metrics.get("low_below") or {}
     return {str(name): float(level) for name, level in levels.items()}
+
+
+def low_levels_by_model(run_models: Iterable[str]) -> dict[str, dict[str, float]]:
+    """low_levels for many runs' models at once (one query for a whole queue page, none when no
+    run was decided by a trained version): {run model: {field: level}}, calibrated models only."""
+    versions = {model: model.split("+", 1)[1] for model in set(run_models) if "+" in model}
+    if not versions:
+        return {}
+    metrics = dict(
+        ClassifierVersion.objects.filter(version__in=set(versions.values())).values_list("version", "metrics")
+    )
+    levels: dict[str, dict[str, float]] = {}
+    for model, version in versions.items():
+        found = (metrics.get(version) or {}).get("low_below") or {}
+        if found:
+            levels[model] = {str(name): float(level) for name, level in found.items()}
+    return levels
+
+
+def ticket_is_low(ticket: Ticket, levels_by_model: dict[str, dict[str, float]]) -> bool:
+    """The LOW badge of a ticket: some proposed field's confidence is below its calibrated level
+    (the fixed LOW_CONFIDENCE for a field, or a model, without one); never once a person reviewed it."""
+    if ticket.is_reviewed:
+        return False
+    run = ticket.latest_run
+    result = run.result if run is not None and isinstance(run.result, dict) else None
+    if not result:
+        return ticket.confidence is not None and ticket.confidence < LOW_CONFIDENCE
+    levels = levels_by_model.get(run.model, {}) if run is not None else {}
+    for name in CLASSIFIED_FIELDS:
+        guess = result.get(name)
+        confidence = guess.get("confidence") if isinstance(guess, dict) else None
+        if isinstance(confidence, int | float) and float(confidence) < levels.get(name, LOW_CONFIDENCE):
+            return True
+    return False
+
+
+def queue_mark_low(tickets: Iterable[Ticket]) -> None:
+    """Set `low` (see ticket_is_low) on each of a queue page's tickets, reading the calibrated levels
+    of all their models once."""
+    tickets = list(tickets)
+    levels = low_levels_by_model(t.latest_run.model for t in tickets if t.latest_run is not None)
+    for ticket in tickets:
+        ticket.low = ticket_is_low(ticket, levels)  # type: ignore[attr-defined]
