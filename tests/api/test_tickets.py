@@ -298,3 +298,17 @@ def test_the_schema_describes_the_sla_targets(client, db):
     document = json.loads(client.get("/api/v1/schema").content)
     target = document["components"]["schemas"]["SlaTargetOut"]
     assert set(target["properties"]) == {"target", "due_at", "done_at", "state", "seconds_left"}
+
+
+def test_list_filters_flagged_low_like_the_queue(api_client):
+    from tests.factories import PROPOSAL
+
+    client = api_client()
+    unsure = triaged_ticket(subject="unsure")  # sentiment 0.55, below the fixed 60%
+    sure = triaged_ticket(
+        subject="sure", result={**PROPOSAL, "sentiment": {"value": "negative", "confidence": 0.9}}
+    )
+    items = _json(client.api("get", "/api/v1/tickets", {"low": "true"}))["items"]
+    assert [t["id"] for t in items] == [unsure.id]
+    everything = _json(client.api("get", "/api/v1/tickets"))["items"]
+    assert {unsure.id, sure.id} <= {t["id"] for t in everything}

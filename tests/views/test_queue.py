@@ -500,3 +500,21 @@ def test_a_reviewed_ticket_is_never_flagged_low(agent):
     html = agent.get(QUEUE).content.decode()
     assert "30%" in row_html(html, ticket) and "conf-low" not in row_html(html, ticket)
     assert "30%" in row_html(html, plain) and "conf-low" not in row_html(html, plain)
+
+
+def test_the_flagged_low_filter_uses_the_same_calibrated_levels_as_the_badge(agent):
+    strict = triaged_ticket(subject="strict", result=_sure_but("queue", 0.65))
+    lenient = triaged_ticket(subject="lenient", result=_sure_but("queue", 0.65))
+    unset = triaged_ticket(subject="unset", result=_sure_but("sentiment", 0.55))  # no level: 60%
+    kimi_sure = triaged_ticket(subject="kimi sure", result=_sure_but("queue", 0.65))
+    kimi_unsure = triaged_ticket(subject="kimi unsure", result=_sure_but("queue", 0.55))
+    reviewed = triaged_ticket(subject="reviewed", result=_sure_but("queue", 0.3))
+    _decided_by_trained_version(strict, "v-strict", {"queue": 0.7})
+    _decided_by_trained_version(lenient, "v-lenient", {"queue": 0.5})
+    _decided_by_trained_version(unset, "v-unset", {"queue": 0.5})
+    Ticket.objects.filter(id=reviewed.id).update(status=Ticket.Status.REVIEWED)
+    html = agent.get(QUEUE, {"low": "on", "sort": "oldest"}).content.decode()
+    assert references(html) == [t.reference for t in (strict, unset, kimi_unsure)]
+    assert html.count("conf-low") == 3  # every row the filter keeps carries the badge
+    assert 'name="low"' in html and "checked" in re.search(r'<input[^>]*name="low"[^>]*>', html).group(0)
+    assert set(references(agent.get(QUEUE).content.decode())) >= {lenient.reference, kimi_sure.reference}

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from django.db.models import Q
+
 from triage.fields import CLASSIFIED_FIELDS
-from triage.models import ClassifierVersion, Ticket
-from triage.selectors.queue import LOW_CONFIDENCE  # a field's LOW level without a calibrated one
+from triage.models import REVIEWED_STATES, ClassifierVersion, Ticket
+
+# a field's LOW level without a calibrated one (a Kimi run, or before a trained version)
+LOW_CONFIDENCE = 0.6
 
 
 def low_levels(run_model: str) -> dict[str, float]:
@@ -64,3 +68,27 @@ def queue_mark_low(tickets: Iterable[Ticket]) -> None:
     levels = low_levels_by_model(t.latest_run.model for t in tickets if t.latest_run is not None)
     for ticket in tickets:
         ticket.low = ticket_is_low(ticket, levels)  # type: ignore[attr-defined]
+
+
+def low_flag_q() -> Q:
+    """The queue's "Flagged LOW" filter: the tickets ticket_is_low flags, as one filter (reads the
+    calibrated versions once). A run by a calibrated version is LOW where some field's confidence
+    in its result is below that field's level; any other ticket where its lowest confidence is
+    below the fixed level."""
+    calibrated = Q(pk__in=[])
+    by_version: list[Q] = []
+    for version, metrics in ClassifierVersion.objects.values_list("version", "metrics"):
+        levels = (metrics or {}).get("low_below") or {}
+        if not levels:
+            continue
+        run = Q(latest_run__model__endswith=f"+{version}")
+        calibrated |= run
+        below = Q(pk__in=[])
+        for name in CLASSIFIED_FIELDS:
+            level = float(levels.get(name, LOW_CONFIDENCE))
+            below |= Q(**{f"latest_run__result__{name}__confidence__lt": level})
+        by_version.append(run & below)
+    low = ~calibrated & Q(confidence__lt=LOW_CONFIDENCE)
+    for q in by_version:
+        low |= q
+    return ~Q(status__in=REVIEWED_STATES) & low
