@@ -348,6 +348,7 @@ def test_assigned_to_me(agent):
         ({"status": "needs_review"}, {"statuses": (Ticket.Status.NEEDS_REVIEW,)}),
         ({"status": "manual_triage"}, {"statuses": (Ticket.Status.MANUAL_TRIAGE,)}),
         ({"confidence_below": "0.5"}, {"confidence_below": 0.5}),
+        ({"low": "on"}, {"low": True}),
     ],
 )
 def test_every_page_of_the_work_order_matches_the_full_sort(agent, settings, params, filters):
