@@ -473,6 +473,7 @@ def test_the_low_badge_follows_each_rows_calibrated_level_per_field(agent, djang
     with django_assert_max_num_queries(13):  # the levels of both versions in one query
         html = agent.get(QUEUE).content.decode()
     assert "65%" in row_html(html, strict) and "conf-low" in row_html(html, strict)  # 0.65 < 0.7
+    assert 'title="Low confidence (queue):' in row_html(html, strict)  # the field it is about
     assert "65%" in row_html(html, lenient) and "conf-low" not in row_html(html, lenient)  # >= 0.5
     assert "conf-low" not in row_html(html, fixed)  # >= the fixed 60%
     # the polled single row agrees with the page

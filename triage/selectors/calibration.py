@@ -43,31 +43,41 @@ def low_levels_by_model(run_models: Iterable[str]) -> dict[str, dict[str, float]
     return levels
 
 
+def ticket_low_fields(ticket: Ticket, levels_by_model: dict[str, dict[str, float]]) -> list[str]:
+    """The proposed fields whose confidence is below their calibrated level (the fixed
+    LOW_CONFIDENCE for a field, or a model, without one); none once a person reviewed the ticket."""
+    run = ticket.latest_run
+    if ticket.is_reviewed or run is None or not isinstance(run.result, dict):
+        return []
+    levels = levels_by_model.get(run.model, {})
+    low = []
+    for name in CLASSIFIED_FIELDS:
+        guess = run.result.get(name)
+        confidence = guess.get("confidence") if isinstance(guess, dict) else None
+        if isinstance(confidence, int | float) and float(confidence) < levels.get(name, LOW_CONFIDENCE):
+            low.append(name)
+    return low
+
+
 def ticket_is_low(ticket: Ticket, levels_by_model: dict[str, dict[str, float]]) -> bool:
-    """The LOW badge of a ticket: some proposed field's confidence is below its calibrated level
-    (the fixed LOW_CONFIDENCE for a field, or a model, without one); never once a person reviewed it."""
+    """The LOW badge of a ticket: some field in ticket_low_fields; without a proposal to read, its
+    lowest confidence below the fixed level. Never once a person reviewed it."""
     if ticket.is_reviewed:
         return False
     run = ticket.latest_run
-    result = run.result if run is not None and isinstance(run.result, dict) else None
-    if not result:
+    if run is None or not isinstance(run.result, dict) or not run.result:
         return ticket.confidence is not None and ticket.confidence < LOW_CONFIDENCE
-    levels = levels_by_model.get(run.model, {}) if run is not None else {}
-    for name in CLASSIFIED_FIELDS:
-        guess = result.get(name)
-        confidence = guess.get("confidence") if isinstance(guess, dict) else None
-        if isinstance(confidence, int | float) and float(confidence) < levels.get(name, LOW_CONFIDENCE):
-            return True
-    return False
+    return bool(ticket_low_fields(ticket, levels_by_model))
 
 
 def queue_mark_low(tickets: Iterable[Ticket]) -> None:
-    """Set `low` (see ticket_is_low) on each of a queue page's tickets, reading the calibrated levels
-    of all their models once."""
+    """Set `low` (ticket_is_low) and `low_fields` (ticket_low_fields) on each of a queue page's
+    tickets, reading the calibrated levels of all their models once."""
     tickets = list(tickets)
     levels = low_levels_by_model(t.latest_run.model for t in tickets if t.latest_run is not None)
     for ticket in tickets:
         ticket.low = ticket_is_low(ticket, levels)  # type: ignore[attr-defined]
+        ticket.low_fields = ticket_low_fields(ticket, levels) if ticket.low else []  # type: ignore[attr-defined]
 
 
 def low_flag_q() -> Q:
