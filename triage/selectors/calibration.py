@@ -32,13 +32,16 @@ def low_levels_by_model(run_models: Iterable[str]) -> dict[str, dict[str, float]
     versions = {model: model.split("+", 1)[1] for model in set(run_models) if "+" in model}
     if not versions:
         return {}
-    metrics = dict(
-        ClassifierVersion.objects.filter(version__in=set(versions.values())).values_list("version", "metrics")
+    # only the levels, not the whole metrics document (reliability tables and all)
+    stored = dict(
+        ClassifierVersion.objects.filter(version__in=set(versions.values())).values_list(
+            "version", "metrics__low_below"
+        )
     )
     levels: dict[str, dict[str, float]] = {}
     for model, version in versions.items():
-        found = (metrics.get(version) or {}).get("low_below") or {}
-        if found:
+        found = stored.get(version)
+        if isinstance(found, dict) and found:
             levels[model] = {str(name): float(level) for name, level in found.items()}
     return levels
 
@@ -87,9 +90,8 @@ def low_flag_q() -> Q:
     below the fixed level."""
     calibrated = Q(pk__in=[])
     by_version: list[Q] = []
-    for version, metrics in ClassifierVersion.objects.values_list("version", "metrics"):
-        levels = (metrics or {}).get("low_below") or {}
-        if not levels:
+    for version, levels in ClassifierVersion.objects.values_list("version", "metrics__low_below"):
+        if not isinstance(levels, dict) or not levels:
             continue
         run = Q(latest_run__model__endswith=f"+{version}")
         calibrated |= run
