@@ -131,6 +131,8 @@ class Ticket(models.Model):
                 name="ticket_report_created_idx",
             )
         ]
+        # TRIAGE_REDACT=everywhere: who sees personal data and secrets as they came (docs/privacy.md)
+        permissions = [("view_sensitive_data", "Can view sensitive data (unredacted)")]
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.subject}"

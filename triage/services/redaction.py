@@ -50,8 +50,14 @@ class TicketRedaction:
         return self.redactor.redact(value)
 
     def image(self, data: bytes, *, mime: str, lines: list[dict] | None, label: str) -> tuple[bytes, bool]:
-        """The image with its findings covered (the same bytes when there is nothing to cover)."""
-        covers = cover_boxes(lines or [], language=self.language)
+        """The image with its findings covered (the same bytes when there is nothing to cover).
+        `lines` None: the image was never read, so nothing in it is known to be safe: it goes as a
+        blank of its size (the report says it was withheld)."""
+        if lines is None:
+            covers = [Cover("unread", (0, 0, 100_000, 100_000))]
+            self.media.append({"label": label, "counts": {}, "boxes": [], "withheld": True})
+            return paint_covers(data, covers, mime=mime), True
+        covers = cover_boxes(lines, language=self.language)
         if not covers:
             return data, False
         self._record(label, covers)
@@ -80,6 +86,9 @@ def report_lines(report: dict | None) -> list[str]:
     if phrase := counts_phrase(report.get("text") or {}):
         lines.append(f"{phrase} in the text")
     for item in report.get("media") or []:
+        if item.get("withheld"):
+            lines.append(f"{item.get('label')} was not read by OCR yet: sent blank")
+            continue
         where = ", ".join(f"({b[0]}, {b[1]})" for b in (item.get("boxes") or [])[:4])
         lines.append(f"{counts_phrase(item.get('counts') or {})} in {item.get('label')} at {where}")
     for name in report.get("videos_as_frames") or []:
@@ -89,3 +98,102 @@ def report_lines(report: dict | None) -> list[str]:
 
 def frame_redacted(frame: Frame, data: bytes) -> Frame:
     return dataclasses.replace(frame, data=data)
+
+
+def rendition_covers(*, rendition_id: int, language: str = "") -> list[Cover]:
+    from triage.models import RenditionText
+
+    text = RenditionText.objects.filter(rendition_id=rendition_id).only("lines").first()
+    return cover_boxes(text.lines or [], language=language) if text is not None else []
+
+
+def attachment_has_findings(*, attachment_id: int, language: str = "") -> bool:
+    """Whether any screenshot or frame of the attachment shows something to redact: its original,
+    its video and its storyboards are then withheld from users who see the ticket redacted."""
+    from triage.models import RenditionText
+
+    lines = RenditionText.objects.filter(rendition__attachment_id=attachment_id).values_list(
+        "lines", flat=True
+    )
+    return any(cover_boxes(value or [], language=language) for value in lines)
+
+
+# what a page shows of a ticket and its conversation, attribute by attribute
+_SHOWN_FIELDS = (
+    "subject",
+    "description",
+    "requester_email",
+    "summary",
+    "body_text",
+    "quoted_text",
+    "body",
+    "text",
+    "from_email",
+    "from_name",
+    "to",
+    "cc",
+    "reply_to",
+    "original_name",
+)
+
+
+def redact_for_display(objects: Any, redaction: TicketRedaction) -> None:
+    """Replace, in memory only, what the page shows of each object (a ticket, its attachments and
+    their OCR text, mails, notes) with the redacted text. Never saved: the rows keep the originals."""
+    for obj in objects:
+        if obj is None:
+            continue
+        for name in _SHOWN_FIELDS:
+            value = getattr(obj, name, None)
+            if isinstance(value, str) and value:
+                try:
+                    setattr(obj, name, redaction.text(value))
+                except (AttributeError, TypeError):  # a read-only property
+                    continue
+            elif isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+                setattr(obj, name, [redaction.text(v) for v in value])
+
+
+def ticket_redact_for_display(ticket: Any, *, timeline: list | None = None) -> TicketRedaction:
+    """The ticket page for a user who sees it redacted: the ticket, its attachments' names and OCR
+    text, and each timeline entry's object."""
+    redaction = TicketRedaction(language=getattr(ticket, "language", ""))
+    objects: list[Any] = [ticket]
+    for attachment in ticket.attachments.all():
+        objects.append(attachment)
+        for rendition in attachment.renditions.all():
+            ocr = getattr(rendition, "ocr", None) if _has_ocr(rendition) else None
+            objects.append(ocr)
+    objects += [getattr(entry, "item", None) for entry in timeline or []]
+    redact_for_display(objects, redaction)
+    return redaction
+
+
+def _has_ocr(rendition: Any) -> bool:
+    try:
+        return rendition.ocr is not None
+    except Exception:  # RelatedObjectDoesNotExist
+        return False
+
+
+def ticket_placeholders_restore(ticket: Any, text: str) -> str:
+    """The placeholders of a ticket's redacted page in `text` back to their values: the page
+    numbered them in the order of the ticket's shown fields, and so does this."""
+    redaction = TicketRedaction(language=getattr(ticket, "language", ""))
+    for name in _SHOWN_FIELDS:
+        value = getattr(ticket, name, None)
+        if isinstance(value, str):
+            redaction.text(value)
+    return redaction.redactor.restore(text)
+
+
+def redact_data(value: Any, redaction: TicketRedaction) -> Any:
+    """Every string in a JSON-like value redacted (ids, dates, statuses and URLs have nothing to
+    find, so they come back as they were)."""
+    if isinstance(value, str):
+        return redaction.text(value)
+    if isinstance(value, dict):
+        return {k: redact_data(v, redaction) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact_data(v, redaction) for v in value]
+    return value

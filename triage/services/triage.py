@@ -205,11 +205,12 @@ def _read(rendition: Rendition) -> bytes:
         return fh.read()
 
 
-def _ocr_lines(rendition: Rendition) -> list[dict]:
+def _ocr_lines(rendition: Rendition) -> list[dict] | None:
+    """The rendition's OCR lines; None when it was never read (OCR off, or not yet)."""
     try:
         return list(rendition.ocr.lines or [])
     except RenditionText.DoesNotExist:
-        return []
+        return None
 
 
 def _read_redacted(rendition: Rendition, redaction: TicketRedaction | None, label: str) -> tuple[bytes, bool]:
