@@ -91,7 +91,16 @@ _PAIR = re.compile(
     r"(?P<value>[^\s\"',;]{4,})"
 )
 _CARD = re.compile(r"(?<![\w+-])(?:\d[ -]?){12,18}\d(?![\w-])")
-_CARD_PREFIX = re.compile(r"^(?:4|5[1-5]|2[2-7]|3[47]|3(?:0[0-5]|[689])|6(?:011|5|4[4-9]|2)|35)")
+# a network's prefix and the lengths its numbers have (Visa, Mastercard, Amex, Diners, Discover/
+# UnionPay, JCB)
+_CARD_NETWORKS = (
+    (re.compile(r"^4"), (13, 16, 19)),
+    (re.compile(r"^(?:5[1-5]|2[2-7])"), (16,)),
+    (re.compile(r"^3[47]"), (15,)),
+    (re.compile(r"^3(?:0[0-5]|[689])"), (14, 15, 16, 17, 18, 19)),
+    (re.compile(r"^(?:6011|65|64[4-9]|62)"), (16, 17, 18, 19)),
+    (re.compile(r"^35"), (16, 17, 18, 19)),
+)
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b")
 _IP = re.compile(r"(?<![\w.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?![\w.])")
 _PHONE_CONTEXT = re.compile(
@@ -114,7 +123,8 @@ def _cards(text: str) -> Iterable[Finding]:
     for m in _CARD.finditer(text):
         raw = m.group()
         digits = re.sub(r"\D", "", raw)
-        if not 13 <= len(digits) <= 19 or not _CARD_PREFIX.match(digits) or not _luhn_ok(digits):
+        network = any(p.match(digits) and len(digits) in lengths for p, lengths in _CARD_NETWORKS)
+        if not network or not _luhn_ok(digits):
             continue
         if len(set(digits)) == 1:
             continue

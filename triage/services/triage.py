@@ -39,6 +39,7 @@ from triage.services.webhooks import webhook_event_record
 
 logger = logging.getLogger(__name__)
 
+STORYBOARD_MAX_SIDE = 1920  # MediaConfig's default: a rebuilt sheet is the size of the stored one
 TRIAGED_FIELDS = ("category", "priority", "queue", "sentiment", "language")
 
 
@@ -169,7 +170,7 @@ def ticket_input_build(
                 moments = ", ".join(format_timestamp(f.timestamp_ms or 0) for f in tiles)
                 sheet_data, sheet_mime = _read(sheet), sheet.mime
                 if any(frame_data[f.id][1] for f in tiles):  # rebuilt from the covered frames
-                    rebuilt = _storyboard_from(tiles, frame_data, max_side=max(sheet.width, sheet.height))
+                    rebuilt = _storyboard_from(tiles, frame_data)
                     sheet_data, sheet_mime = rebuilt.data, rebuilt.mime
                 images.append(
                     ImagePart(
@@ -222,9 +223,7 @@ def _read_redacted(rendition: Rendition, redaction: TicketRedaction | None, labe
     return redaction.image(data, mime=rendition.mime, lines=_ocr_lines(rendition), label=label)
 
 
-def _storyboard_from(
-    tiles: list[Rendition], frame_data: dict[int, tuple[bytes, bool]], *, max_side: int
-) -> Frame:
+def _storyboard_from(tiles: list[Rendition], frame_data: dict[int, tuple[bytes, bool]]) -> Frame:
     from triage.adapters.media.storyboard import build_storyboard
 
     return build_storyboard(
@@ -239,7 +238,7 @@ def _storyboard_from(
             )
             for t in tiles
         ],
-        max_side=max_side,
+        max_side=STORYBOARD_MAX_SIDE,  # as the pipeline builds the sheet
     )
 
 
