@@ -340,14 +340,14 @@ def render(rnd: random.Random, *, width: int, height: int, n_values: int, scroll
 def _covered_share(box, covers) -> float:
     left, top, right, bottom = box
     area = max(1, (right - left) * (bottom - top))
-    mask = Image.new("1", (right - left, bottom - top), 0)
+    mask = Image.new("L", (right - left, bottom - top), 0)
     d = ImageDraw.Draw(mask)
     for c in covers:
         cl, ct, cr, cb = c.box
         if cr <= left or cl >= right or cb <= top or ct >= bottom:
             continue
-        d.rectangle((cl - left, ct - top, cr - left - 1, cb - top - 1), fill=1)
-    return mask.histogram()[-1] / area  # pixels set to 1 (255 in the histogram)
+        d.rectangle((cl - left, ct - top, cr - left - 1, cb - top - 1), fill=255)
+    return mask.histogram()[255] / area
 
 
 def bench_pixels(screens: int, recordings: int, rnd: random.Random) -> None:

@@ -59,7 +59,7 @@ class Finding:
 
 _EMAIL = re.compile(
     r"(?<![\w.+-])[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"
-    r"[A-Za-z]{2,24}(?![\w-])"
+    r"[A-Za-z]{2,24}(?![A-Za-z-])"  # digits may follow: OCR drops the space before a date
 )
 _PRIVATE_KEY = re.compile(
     r"-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----.*?(?:-----END (?:[A-Z]+ )?PRIVATE KEY-----|\Z)", re.S
@@ -101,7 +101,7 @@ _CARD_NETWORKS = (
     (re.compile(r"^(?:6011|65|64[4-9]|62)"), (16, 17, 18, 19)),
     (re.compile(r"^35"), (16, 17, 18, 19)),
 )
-_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b")
+_IBAN = re.compile(r"(?:(?<=IBAN)|\b)[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b")
 _IP = re.compile(r"(?<![\w.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?![\w.])")
 _PHONE_CONTEXT = re.compile(
     r"(?i)(?:phone|tel(?:efon|éfono|efone|ephone|éphone)?|mobile?|cell|handy|portable|móvil|celular|"
@@ -297,8 +297,10 @@ def cover_boxes(lines: Iterable[dict], *, language: str = "", kinds: Sequence[st
         per_char = (right - left) / max(1, len(text))
         pad_y = max(2, (bottom - top) // 6)
         for f in findings:
-            x0 = left + per_char * f.start - per_char * 1.5
-            x1 = left + per_char * f.end + per_char * 1.5
+            # an average width drifts along a long line of a proportional font: more slack further on
+            slack = per_char * (1.5 + 0.04 * f.start)
+            x0 = left + per_char * f.start - slack
+            x1 = left + per_char * f.end + slack
             covers.append(
                 Cover(
                     f.kind,

@@ -300,6 +300,10 @@ def ticket_detail(request: AuthedRequest, ticket_id: int) -> HttpResponse:
         redaction = ticket_redact_for_display(ticket, timeline=context.get("timeline"))
         if not form.is_bound:
             form.initial["summary"] = redaction.text(form.initial.get("summary") or "")
+        reply_form = context.get("reply_form")
+        if reply_form is not None and not reply_form.is_bound:
+            for name in ("to", "cc"):
+                reply_form.initial[name] = redaction.text(reply_form.initial.get(name) or "")
     response = render(request, "triage/ticket_detail.html", context)
     patch_vary_headers(response, ("HX-Request",))
     return response
