@@ -5,7 +5,7 @@ from django.db import migrations
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("triage", "0019_i16_route"),
+        ("triage", "0020_p20_retain"),
     ]
 
     operations = [
