@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
+from django.contrib.admin import helpers
+from django.contrib.auth.models import User
 from django.http import HttpRequest
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
@@ -26,7 +29,7 @@ from triage.models import (
     WebhookEndpoint,
 )
 from triage.roles import user_is_admin
-from triage.services import webhooks
+from triage.services import retention, webhooks
 
 
 class ReadOnlyMixin:
@@ -65,6 +68,10 @@ class TriageRunInline(ReadOnlyMixin, admin.TabularInline):
     show_change_link = True
 
 
+def _user(request: HttpRequest) -> User | None:
+    return request.user if isinstance(request.user, User) else None
+
+
 @admin.register(Ticket)
 class TicketAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_display = (
@@ -83,10 +90,33 @@ class TicketAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_select_related = ("latest_run",)
     inlines = (AttachmentInline, TriageRunInline)
     readonly_fields = ("reference",)
+    actions = ("erase_requesters",)
 
     @admin.display(description="Ref", ordering="id")
     def reference(self, obj: Ticket) -> str:
         return obj.reference
+
+    @admin.action(description="Erase the requesters of the selected tickets (all their data)")
+    def erase_requesters(self, request: HttpRequest, queryset) -> TemplateResponse | None:
+        """Like Django's own delete action: a page of what would go, then the erasure on confirm."""
+        emails = sorted(
+            {e.strip().lower() for e in queryset.values_list("requester_email", flat=True)} - {""}
+        )
+        if request.POST.get("post") != "yes":
+            context = {
+                **self.admin_site.each_context(request),
+                "title": "Erase these requesters?",
+                "opts": self.model._meta,
+                "queryset": queryset,
+                "plans": [(email, retention.requester_plan(email=email)) for email in emails],
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            }
+            return TemplateResponse(request, "admin/triage/ticket/erase_requesters.html", context)
+        tickets = 0
+        for email in emails:
+            tickets += retention.requester_erase(email=email, by=_user(request), via="admin").tickets
+        self.message_user(request, f"Erased {len(emails)} requester(s): {tickets} tickets.")
+        return None
 
 
 @admin.register(TriageRun)

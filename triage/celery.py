@@ -3,8 +3,11 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import socket
+import threading
+import time
 
-from celery import Celery
+from celery import Celery, signals
 from celery.contrib.django.task import DjangoTask
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "triage.settings")
@@ -46,3 +49,49 @@ def _ensure_filesystem_broker_folders(sender: Celery, **_: object) -> None:
     for key in ("data_folder_in", "data_folder_out", "processed_folder", "control_folder"):
         if options.get(key):
             os.makedirs(options[key], exist_ok=True)
+
+
+@signals.before_task_publish.connect
+def _stamp_sent_at(headers: dict[str, object] | None = None, **_: object) -> None:
+    """When a message entered the broker: the health page's "oldest job" on Redis (adapters/broker.py)."""
+    if headers is not None:
+        headers.setdefault("triage_sent_at", time.time())
+
+
+def _consumed_queues(consumer: object) -> list[str]:
+    app_queues = getattr(getattr(consumer, "app", None), "amqp", None)
+    names = list(getattr(getattr(app_queues, "queues", None), "consume_from", None) or {})
+    if not names:
+        task_consumer = getattr(consumer, "task_consumer", None)
+        names = [q.name for q in getattr(task_consumer, "queues", [])]
+    return sorted(set(names))
+
+
+@signals.worker_ready.connect
+def _start_heartbeat(sender: object = None, **_: object) -> None:
+    """A daemon thread writing this worker's heartbeat per queue (services/workers.py)."""
+    from django.conf import settings
+
+    queues = _consumed_queues(sender)
+    hostname = str(getattr(sender, "hostname", "") or socket.gethostname())
+    every = max(1, int(settings.TRIAGE_HEARTBEAT_EVERY_S))
+    threading.Thread(
+        target=_heartbeat_loop, args=(queues, hostname, every), name="triage-heartbeat", daemon=True
+    ).start()
+
+
+def _heartbeat_loop(queues: list[str], hostname: str, every: int) -> None:
+    from django.db import connection
+    from django.utils import timezone
+
+    from triage.services.workers import worker_heartbeat_write
+
+    started_at = timezone.now()
+    while True:
+        try:
+            worker_heartbeat_write(queues=queues, hostname=hostname, pid=os.getpid(), started_at=started_at)
+        except Exception:  # the database away for a moment: the next beat tries again
+            logger.warning("heartbeat of %s not written", hostname, exc_info=True)
+        finally:
+            connection.close()  # no connection held between beats (and none for a forked child)
+        time.sleep(every)

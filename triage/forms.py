@@ -352,19 +352,8 @@ class UserCreateForm(forms.Form):
     username = forms.RegexField(regex=r"^[\w.@+-]+\Z", max_length=150)
     first_name = forms.CharField(max_length=150, required=False)
     last_name = forms.CharField(max_length=150, required=False)
-    email = forms.EmailField(required=False)
+    email = forms.EmailField(help_text="The invitation goes here: a link to choose their own password.")
     role = forms.ChoiceField(choices=[("agent", "Agent"), ("manager", "Manager"), ("admin", "Administrator")])
-    password = forms.CharField(
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-        help_text="Tell the person; they change it under Account → Change password.",
-    )
-
-    def clean_password(self) -> str:
-        from django.contrib.auth.password_validation import validate_password
-
-        password = self.cleaned_data["password"]
-        validate_password(password)
-        return password
 
 
 class UserRoleForm(forms.Form):

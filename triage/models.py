@@ -101,6 +101,10 @@ class Ticket(models.Model):
     )
     link_kind = models.CharField(max_length=12, choices=LinkKind.choices, blank=True)
     solved_at = models.DateTimeField(null=True, blank=True)
+    # retention deleted the originals and renditions then (services/retention.py); the record stays
+    media_expired_at = models.DateTimeField(null=True, blank=True)
+    # the requester's data was erased then: text blanked, media and mail deleted (services/retention.py)
+    erased_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -475,6 +479,8 @@ class InboundEmail(models.Model):
     # the sweep's requeues of a message never parsed (quarantined past its limit)
     sweeps = models.PositiveSmallIntegerField(default=0)
     swept_at = models.DateTimeField(null=True, blank=True)
+    # retention or an erasure deleted the raw message then (`raw` is empty since)
+    raw_deleted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["received_at", "id"]
@@ -506,6 +512,7 @@ class TaxonomyChange(models.Model):
         RENAME = "RENAME", "Renamed"
         DEACTIVATE = "DEACTIVATE", "Deactivated"
         REACTIVATE = "REACTIVATE", "Reactivated"
+        DESCRIBE = "DESCRIBE", "Described"  # description or example phrases edited
 
     taxonomy_value = models.ForeignKey(TaxonomyValue, on_delete=models.PROTECT, related_name="changes")
     action = models.CharField(max_length=16, choices=Action.choices)
@@ -1015,3 +1022,70 @@ class Handoff(models.Model):
 
     def __str__(self) -> str:
         return f"{self.ticket_id} -> {self.destination_id} ({self.status})"
+
+
+# --- Retention and erasure ----------------------------------------------------------------------
+class RetentionRun(models.Model):
+    """What one retention pass deleted (services/retention.py): counts only, no personal data."""
+
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    media_cutoff = models.DateTimeField(null=True, blank=True)
+    mail_cutoff = models.DateTimeField(null=True, blank=True)
+    tickets = models.PositiveIntegerField(default=0)
+    attachments = models.PositiveIntegerField(default=0)
+    renditions = models.PositiveIntegerField(default=0)
+    mails = models.PositiveIntegerField(default=0)
+    files = models.PositiveIntegerField(default=0)
+    bytes = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"retention {self.started_at:%Y-%m-%d %H:%M}: {self.files} files"
+
+
+class ErasureRecord(models.Model):
+    """The audit trail of a requester's erasure: who, when, how much. The address itself is not
+    kept, only its keyed hash (services/retention.py requester_hash), so an administrator can tell
+    whether an address was erased without the record holding it."""
+
+    email_hash = models.CharField(max_length=64, db_index=True)
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    via = models.CharField(max_length=16, help_text="page, admin or command")
+    created_at = models.DateTimeField(auto_now_add=True)
+    tickets = models.PositiveIntegerField(default=0)
+    attachments = models.PositiveIntegerField(default=0)
+    mails = models.PositiveIntegerField(default=0)
+    messages = models.PositiveIntegerField(default=0)
+    exports = models.PositiveIntegerField(default=0)
+    files = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"erasure {self.email_hash[:12]}… ({self.tickets} tickets)"
+
+
+# --- Worker liveness -------------------------------------------------------------------------------
+class WorkerHeartbeat(models.Model):
+    """The last sign of life of one worker (hostname, e.g. `llm@host`) consuming one queue: a thread
+    in every worker writes it every TRIAGE_HEARTBEAT_EVERY_S (triage/celery.py). The health page
+    calls a queue's worker dead after TRIAGE_HEARTBEAT_MISSED beats without a row newer."""
+
+    queue = models.CharField(max_length=64)
+    hostname = models.CharField(max_length=255)
+    pid = models.PositiveIntegerField(default=0)
+    started_at = models.DateTimeField()
+    beat_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["queue", "hostname"]
+        constraints = [models.UniqueConstraint(fields=["queue", "hostname"], name="worker_heartbeat_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.hostname} on {self.queue} at {self.beat_at:%H:%M:%S}"

@@ -210,3 +210,10 @@ def handoff_sweep_task() -> None:
     from triage.services import handoff
 
     handoff.handoff_sweep()
+
+
+@shared_task(queue="media", autoretry_for=_TRANSIENT, max_retries=3, time_limit=3600, **_LATE)
+def retention_run_task() -> None:
+    from triage.services import retention
+
+    retention.retention_run()

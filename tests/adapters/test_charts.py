@@ -33,3 +33,29 @@ def test_labels_are_escaped():
 def test_lines_leave_gaps_for_missing_days():
     svg = charts.lines_svg(label="rate", x_labels=["a", "b", "c"], series=[("s", [50, None, 100])], y_max=100)
     assert svg.count("<circle") == 2
+
+
+def test_horizontal_bar_names_get_room_for_their_length():
+    long_name = "Triaged → reviewed, median"
+    svg = charts.hbars_svg(label="t", items=[(long_name, 12.5), ("x", 3)])
+    name_w = float(re.search(r'<rect x="([\d.]+)"', svg).group(1))
+    assert name_w >= 6 * len(long_name)  # the right-aligned name starts inside the viewBox
+    width = float(re.search(r'viewBox="0 0 ([\d.]+)', svg).group(1))
+    value_x = max(float(x) for x in re.findall(r'<text x="([\d.]+)" y="[\d.]+" class="tick">', svg))
+    assert value_x + 6 * len("12.5") <= width
+
+
+def test_one_day_of_data_in_28_is_a_visible_bar_with_its_value_and_day():
+    days = [f"11-{d:02d}" for d in range(1, 29)]
+    values = [0] * 27 + [7]
+    svg = charts.stacked_bars_svg(label="t", x_labels=days, series=[("web", values)])
+    (bar_w,) = (float(w) for w in re.findall(r'<rect [^>]*width="([\d.]+)"', svg))
+    assert bar_w >= 12
+    assert 'class="tick value"' in svg and ">7</text>" in svg
+    assert ">11-28</text>" in svg  # the day with data is labelled even off the every-3rd-day grid
+    assert 'class="axis"' in svg
+
+
+def test_dense_charts_keep_the_plain_look():
+    svg = charts.stacked_bars_svg(label="t", x_labels=["a", "b", "c", "d"], series=[("s", [1, 2, 3, 4])])
+    assert 'class="tick value"' not in svg

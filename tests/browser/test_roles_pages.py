@@ -3,8 +3,12 @@ every page a role may open is visited and no CSP violation may be reported."""
 
 from __future__ import annotations
 
+import re
+from urllib.parse import urlsplit
+
 import pytest
 from django.contrib.auth.models import Group
+from django.core import mail
 from playwright.sync_api import Page, expect
 
 from tests.browser.test_review_flow import demo_ticket, log_in, shot
@@ -55,15 +59,23 @@ def test_an_admin_creates_an_agent_who_then_sees_no_manager_links(page: Page, li
     page.get_by_role("link", name="Users").click()
     form = page.locator("#user-create")
     form.get_by_label("Username").fill("newbie")
+    form.get_by_label("Email").fill("newbie@example.com")
     form.get_by_label("Role").select_option("agent")
-    form.get_by_label("Password").fill("lighthouse-otter-42")
-    form.get_by_role("button", name="Create").click()
-    expect(page.locator(".flash-success")).to_contain_text("Created newbie (agent).")
+    form.get_by_role("button", name="Send invitation").click()
+    expect(page.locator(".flash-success")).to_contain_text("Invited newbie")
     shot(page, "users-page")
     page.goto(f"{live_server.url}/admin/")
     expect(page.locator("body")).to_contain_text("Site administration")
     page.goto(f"{live_server.url}/")
     page.get_by_role("button", name="Log out").click()
+    (invitation,) = mail.outbox
+    link = re.search(r"https?://\S+/accounts/reset/\S+/", invitation.body).group(0)
+    page.goto(live_server.url + urlsplit(link).path)
+    expect(page.get_by_role("heading", name="Choose a password")).to_be_visible()
+    page.get_by_label("New password", exact=True).fill("lighthouse-otter-42")
+    page.get_by_label("New password confirmation").fill("lighthouse-otter-42")
+    page.get_by_role("button", name="Set password").click()
+    expect(page.get_by_role("heading", name="Password set")).to_be_visible()
     page.goto(f"{live_server.url}/accounts/login/")
     page.get_by_label("Username").fill("newbie")
     page.get_by_label("Password").fill("lighthouse-otter-42")

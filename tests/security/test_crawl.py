@@ -104,6 +104,7 @@ ACCESS: dict[str, Row] = {
     # --- administrators -----------------------------------------------------------------------
     "triage:users": admins("GET", 200),
     "triage:user-edit": admins("POST", REDIRECT),
+    "triage:privacy": admins("GET", 200),
     # --- webhooks: no session; each checks its own signature (an empty post fails it) ----------
     "triage:email-inbound-raw": everyone("POST", 403),
     "triage:email-inbound-mailgun": everyone("POST", 400),

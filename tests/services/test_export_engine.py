@@ -60,9 +60,9 @@ def test_parallel_copy_is_byte_identical_to_one_stream(week, filters, tickets, s
 
 
 def test_parallel_rows_come_in_id_order_with_neutralized_cells_and_the_header(week):
-    text = b"".join(
-        reports.report_csv_stream(filters=ReportFilters(), streams=3)
-    ).decode()  # via the service: header first
+    text = b"".join(reports.report_csv_stream(filters=ReportFilters(), streams=3)).decode(
+        "utf-8-sig"
+    )  # via the service: header first
     rows = list(csv.reader(io.StringIO(text, newline="")))
     assert rows[0] == [c for c in reports.HEADERS]
     body = rows[1:]
@@ -73,7 +73,7 @@ def test_parallel_rows_come_in_id_order_with_neutralized_cells_and_the_header(we
     assert by_id[week.t3.id][COL["subject"]] == "'-dash\rcarriage"
     assert by_id[week.t4.id][COL["subject"]] == '\'@SUM(1)"quoted", comma\nnew line'
     assert by_id[week.t5.id][COL["summary"]] == "'+1 then =2"
-    slow = b"".join(reports.report_csv_stream(filters=ReportFilters(), fast=False)).decode()
+    slow = b"".join(reports.report_csv_stream(filters=ReportFilters(), fast=False)).decode("utf-8-sig")
     assert list(csv.reader(io.StringIO(slow, newline=""))) == rows
 
 

@@ -3,6 +3,7 @@ against the hand-worked week in tests/report_fixture.py."""
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 from datetime import date, timedelta
@@ -153,7 +154,7 @@ def test_export_cost_per_ticket_adds_up_to_the_dashboard_total(week):
 
 
 def test_csv_export_neutralizes_a_hostile_subject(week):
-    text = b"".join(reports.report_csv_stream(filters=RANGE)).decode()
+    text = b"".join(reports.report_csv_stream(filters=RANGE)).decode("utf-8-sig")
     parsed = list(csv.DictReader(io.StringIO(text)))
     assert len(parsed) == 4
     by_id = {int(r["Ticket id"]): r for r in parsed}
@@ -227,13 +228,16 @@ def test_xlsx_export_checked_cell_by_cell(week, tmp_path):
     summary = {row[0].value: row[1].value for row in book["Summary"].iter_rows(min_row=2)}
     assert summary["Tickets"] == 4 and summary["Manual triage"] == 1 and summary["Reviewed"] == 2
     assert summary["Cost (USD)"] == pytest.approx(T1_COST + T3_COST + T4_COST)
-    assert summary["arrival_to_triaged median (s)"] == 150
+    assert summary["Arrival → triaged, median (s)"] == 150
+    assert not any("_" in str(key) for key in summary)  # the dashboard's words, not raw keys
     matrix = [[c.value for c in row] for row in book["Category matrix"].iter_rows()]
-    assert matrix == [["Proposed \\ final", "billing", "bug"], ["bug", 1, 1]]
+    assert matrix == [["Proposed \\ final", "Billing & payments", "Bug / error"], ["Bug / error", 1, 1]]
+    for name in book.sheetnames:  # every sheet sorts and filters in Excel
+        assert book[name].auto_filter.ref and book[name].auto_filter.ref.startswith("A1:"), name
     review = {
         row[0].value: (row[1].value, row[2].value) for row in book["Review by field"].iter_rows(min_row=2)
     }
-    assert review["category"] == (1, 1) and review["priority"] == (2, 0)
+    assert review["Category"] == (1, 1) and review["Priority"] == (2, 0)
 
 
 def test_large_export_is_queued_on_commit_and_written_by_the_job(week, django_capture_on_commit_callbacks):
@@ -348,3 +352,13 @@ def test_a_large_csv_job_reports_progress_while_copy_streams():
     assert export.status == ReportExport.Status.DONE and export.done_rows == 5_100
     with default_storage.open(export.file.name) as fh:
         assert sum(1 for _ in fh) == 5_101
+
+
+def test_csv_starts_with_a_utf8_byte_order_mark_by_default_for_excel(week, settings):
+    body = b"".join(reports.report_csv_stream(filters=RANGE))
+    assert body.startswith(codecs.BOM_UTF8) and body.count(codecs.BOM_UTF8) == 1
+    assert body[3:].decode().startswith('"Ticket id"')
+    slow = b"".join(reports.report_csv_stream(filters=RANGE, fast=False))
+    assert slow == body  # the COPY path and the Python path alike
+    settings.TRIAGE_CSV_BOM = False
+    assert b"".join(reports.report_csv_stream(filters=RANGE)) == body[3:]

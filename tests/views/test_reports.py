@@ -179,7 +179,9 @@ def test_small_csv_export_streams_at_once_with_the_filters(manager, week):
         response["Content-Disposition"]
         == 'attachment; filename="triage-tickets-2026-03-02-to-2026-03-04.csv"'
     )
-    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    body = b"".join(response.streaming_content)
+    assert body.startswith("\ufeff".encode())  # Excel on Windows reads it as UTF-8
+    rows = list(csv.DictReader(io.StringIO(body.decode("utf-8-sig"))))
     assert [int(r["Ticket id"]) for r in rows] == [week.t2.id, week.t4.id]
     assert rows[0]["Subject"].startswith("'=")
     assert not ReportExport.objects.exists()
@@ -242,3 +244,8 @@ def test_the_dashboard_counts_the_lifecycle_statuses_as_reviewed(client):
     html = client.get("/reports/").content.decode()
     assert "<b>1 / 2 / 1 / 1</b><span>open / pending / solved / closed</span>" in html
     assert '<div class="stat"><b>5</b><span>reviewed</span></div>' in html
+
+
+def test_no_template_comment_shows_raw_beside_the_export_buttons(manager, week):
+    html = manager.get(DASHBOARD, RANGE_QUERY).content.decode()
+    assert "{#" not in html and "#}" not in html and "a plain POST" not in html

@@ -88,3 +88,30 @@ def test_cap_banner_shows_to_managers_only_while_reached(manager, client, settin
     settings.KIMI_DAILY_SPEND_CAP_USD = Decimal("0")
     client.force_login(UserFactory(username="boss"))
     assert BANNER not in client.get(QUEUE).content.decode()
+
+
+def test_health_shows_every_queue_with_its_depth_oldest_job_and_worker_liveness(manager, settings, tmp_path):
+    import os
+    import time
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from triage.services.workers import worker_heartbeat_write
+
+    settings.CELERY_BROKER_URL = "filesystem://"
+    settings.CELERY_BROKER_TRANSPORT_OPTIONS = {"data_folder_in": str(tmp_path)}
+    message = tmp_path / "123_abc.reports.msg"
+    message.write_text("{}")
+    os.utime(message, (time.time() - 150, time.time() - 150))
+    now = timezone.now()
+    worker_heartbeat_write(queues=["media", "reports"], hostname="media@h", pid=1, started_at=now, now=now)
+    worker_heartbeat_write(
+        queues=["llm"], hostname="llm@h", pid=2, started_at=now, now=now - timedelta(minutes=5)
+    )
+    html = manager.get(HEALTH).content.decode()
+    for queue in settings.TRIAGE_QUEUES:
+        assert f'id="queue-{queue}"' in html
+    row = lambda q: html.split(f'id="queue-{q}"')[1].split("</tr>")[0]  # noqa: E731
+    assert "1 alive" in row("media") and "no live worker" in row("llm") and "never" in row("handoff")
+    assert ">1<" in row("reports") and "2m 3" in row("reports")

@@ -108,3 +108,63 @@ def test_agents_cannot_edit(agent):
     assert agent.get(reverse("triage:taxonomy")).status_code == 403
     response = agent.post(reverse("triage:taxonomy-value", args=[row.id]), {"action": "deactivate"})
     assert response.status_code == 403 and _value("priority", "low").is_active
+
+
+def test_describing_a_value_changes_what_the_models_read_and_is_recorded(manager):
+    from triage.adapters.llm.local import taxonomy_key
+    from triage.adapters.llm.prompt import prompt_cache_key, system_prompt
+
+    billing = _value("category", "billing")
+    before = selectors.taxonomy_get()
+    html = manager.get(reverse("triage:taxonomy")).content.decode()
+    assert f'id="description-{billing.id}"' in html and f'id="examples-{billing.id}"' in html
+    response = manager.post(
+        reverse("triage:taxonomy-value", args=[billing.id]),
+        {
+            "action": "describe",
+            "description": "  Invoices, refunds, card charges and VAT receipts. ",
+            "examples": "I was charged twice\n\n  where is my VAT receipt?  \nReembolso por favor\n",
+        },
+    )
+    assert response.status_code == 302
+    billing.refresh_from_db()
+    assert billing.description == "Invoices, refunds, card charges and VAT receipts."
+    assert billing.examples == "I was charged twice\nwhere is my VAT receipt?\nReembolso por favor"
+    after = selectors.taxonomy_get()
+    entry = next(e for e in after.categories if e.value == "billing")
+    assert entry.examples == ("I was charged twice", "where is my VAT receipt?", "Reembolso por favor")
+    # the offline model refits for the new taxonomy, Kimi gets a new prompt and cache key
+    assert taxonomy_key(after) != taxonomy_key(before)
+    assert prompt_cache_key(after) != prompt_cache_key(before)
+    assert "where is my VAT receipt?" in system_prompt(after)
+    change = TaxonomyChange.objects.get()
+    assert (change.action, change.changed_by.username) == ("DESCRIBE", "mona")
+    assert change.after.startswith("Invoices, refunds") and change.after.endswith("(3 examples)")
+    page = manager.get(reverse("triage:taxonomy")).content.decode()
+    assert "Described category" in page
+
+
+def test_saving_the_same_description_records_nothing(manager):
+    row = _value("priority", "low")
+    data = {"action": "describe", "description": row.description, "examples": row.examples}
+    manager.post(reverse("triage:taxonomy-value", args=[row.id]), data)
+    assert not TaxonomyChange.objects.exists()
+
+
+def test_a_too_long_description_is_refused(manager):
+    row = _value("priority", "low")
+    response = manager.post(
+        reverse("triage:taxonomy-value", args=[row.id]),
+        {"action": "describe", "description": "x" * 2001},
+        follow=True,
+    )
+    assert "at most 2,000 characters" in response.content.decode()
+    assert _value("priority", "low").description == row.description
+
+
+def test_agents_cannot_describe(agent, view_taxonomy):
+    row = _value("priority", "low")
+    response = agent.post(
+        reverse("triage:taxonomy-value", args=[row.id]), {"action": "describe", "description": "x"}
+    )
+    assert response.status_code == 403 and _value("priority", "low").description == row.description

@@ -48,15 +48,24 @@ def _frame(width: int, height: int, label: str, body: list[str], y_max: float, s
     )
 
 
-def _x_labels(labels: Sequence[str], width: int, height: int) -> list[str]:
+def _x_labels(
+    labels: Sequence[str], width: int, height: int, always: frozenset[int] = frozenset()
+) -> list[str]:
+    """Every `step`-th label, plus the ones in `always` (the few days that have data on a sparse
+    chart) when they do not collide with a shown neighbour."""
     n = len(labels)
     step = max(1, n // 10)
     slot = (width - PAD_L - PAD_R) / max(n, 1)
+    shown = {i for i in range(n) if i % step == 0}
+    for i in always:
+        shown = {j for j in shown if abs(j - i) * slot >= 36} | {i}
     return [
-        f'<text x="{PAD_L + slot * (i + 0.5):.1f}" y="{height - 8}" class="tick" text-anchor="middle">{escape(lab)}</text>'
-        for i, lab in enumerate(labels)
-        if i % step == 0
+        f'<text x="{PAD_L + slot * (i + 0.5):.1f}" y="{height - 8}" class="tick" text-anchor="middle">{escape(labels[i])}</text>'
+        for i in sorted(shown)
     ]
+
+
+SPARSE_MAX = 3  # at most this many bars with data: each gets its value and its day written out
 
 
 def stacked_bars_svg(
@@ -67,14 +76,30 @@ def stacked_bars_svg(
     width: int = 720,
     height: int = 220,
 ) -> SafeString:
-    """One bar per x label, one coloured segment per series."""
+    """One bar per x label, one coloured segment per series.
+
+    A sparse chart (a 28-day range with data on one day) would be a thin sliver at one edge: its
+    bars are drawn at least 12 px wide over a baseline, with their value above and their day below,
+    so the one day reads as a day among empty ones."""
     n = len(x_labels)
     totals = [sum(values[i] for _, values in series) for i in range(n)]
     y_max = _nice_max(max(totals, default=0))
     plot_h = height - PAD_T - PAD_B
     slot = (width - PAD_L - PAD_R) / max(n, 1)
-    bar_w = max(1.0, slot * 0.7)
-    body = []
+    with_data = frozenset(i for i, total in enumerate(totals) if total)
+    sparse = 0 < len(with_data) <= SPARSE_MAX and n > len(with_data)
+    bar_w = max(12.0 if sparse else 1.0, slot * 0.7)
+    body = [
+        f'<line x1="{PAD_L}" x2="{width - PAD_R}" y1="{PAD_T + plot_h}" y2="{PAD_T + plot_h}" class="axis"/>'
+    ]
+    if sparse:
+        for i in sorted(with_data):
+            x = min(max(PAD_L + slot * (i + 0.5), PAD_L + 14), width - PAD_R - 14)
+            y_top = PAD_T + plot_h * (1 - totals[i] / y_max)
+            body.append(
+                f'<text x="{x:.1f}" y="{max(y_top - 4, PAD_T + 8):.1f}" class="tick value" '
+                f'text-anchor="middle">{_fmt(totals[i])}</text>'
+            )
     for i, x_label in enumerate(x_labels):
         y: float = PAD_T + plot_h
         for s, (name, values) in enumerate(series):
@@ -87,7 +112,8 @@ def stacked_bars_svg(
                 f'height="{h:.1f}" fill="{color(s)}"><title>{escape(x_label)} · {escape(name)}: '
                 f"{_fmt(values[i])}</title></rect>"
             )
-    return _frame(width, height, label, body + _x_labels(x_labels, width, height), y_max, "")
+    labels = _x_labels(x_labels, width, height, always=with_data if sparse else frozenset())
+    return _frame(width, height, label, body + labels, y_max, "")
 
 
 def lines_svg(
@@ -124,20 +150,29 @@ def lines_svg(
     return _frame(width, height, label, body + _x_labels(x_labels, width, height), top, suffix)
 
 
+def _text_w(text: str) -> float:
+    """A generous width for a 10px tick label (about 0.62 em a character), so nothing is clipped."""
+    return 6.2 * len(text)
+
+
 def hbars_svg(
     *, label: str, items: Sequence[tuple[str, float]], width: int = 360, row_h: int = 22
 ) -> SafeString:
-    """Horizontal bars, one per item, the value written at the end of the bar."""
+    """Horizontal bars, one per item, the value written at the end of the bar. The name column and
+    the room after the longest bar are measured from the labels, so long names are not clipped."""
     height = max(row_h * len(items), row_h) + 4
     top = max((v for _, v in items), default=0) or 1
-    name_w, plot_w = 110, width - 110 - 40
+    name_w = max(60.0, max((_text_w(name) for name, _ in items), default=0) + 10)
+    value_w = max(30.0, max((_text_w(_fmt(v)) for _, v in items), default=0) + 8)
+    width = max(width, int(name_w + value_w + 120))
+    plot_w = width - name_w - value_w
     body = []
     for i, (name, value) in enumerate(items):
         y = 2 + i * row_h
         w = plot_w * value / top
         body.append(
-            f'<text x="{name_w - 6}" y="{y + row_h * 0.65:.1f}" class="tick" text-anchor="end">{escape(name)}</text>'
-            f'<rect x="{name_w}" y="{y + 3}" width="{w:.1f}" height="{row_h - 6}" fill="{color(i)}">'
+            f'<text x="{name_w - 6:.1f}" y="{y + row_h * 0.65:.1f}" class="tick" text-anchor="end">{escape(name)}</text>'
+            f'<rect x="{name_w:.1f}" y="{y + 3}" width="{w:.1f}" height="{row_h - 6}" fill="{color(i)}">'
             f"<title>{escape(name)}: {_fmt(value)}</title></rect>"
             f'<text x="{name_w + w + 4:.1f}" y="{y + row_h * 0.65:.1f}" class="tick">{_fmt(value)}</text>'
         )

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
 
 from django.conf import settings
 from django.utils import timezone
@@ -17,10 +15,9 @@ from triage.adapters.llm.kimi_account import Balance, balance_get
 from triage.models import Ticket
 from triage.services import costs
 from triage.services.llm_limits import kimi_limiter
+from triage.services.workers import QueueHealth, queue_health_list
 
 logger = logging.getLogger(__name__)
-
-QUEUES = ("llm", "media")
 
 
 @dataclass(frozen=True)
@@ -34,34 +31,16 @@ class Health:
     today: selectors.RunStats  # every provider (the offline model is free)
     kimi_today: selectors.RunStats  # what the cap counts
     queue_sizes: dict[str, int | None]  # messages waiting in the broker; None: not readable
+    queues: list[QueueHealth]  # every queue: depth, oldest job, live workers (services/workers.py)
     tickets_waiting: dict[str, int]  # PROCESSING / TRIAGING tickets in the database
     max_concurrency: int
     max_rpm: int
     in_flight: int | None
 
 
-def _queue_sizes() -> dict[str, int | None]:
-    """Waiting messages per queue, when the broker makes that cheap (Redis LLEN, a folder count)."""
-    url: str = settings.CELERY_BROKER_URL
-    sizes: dict[str, int | None] = dict.fromkeys(QUEUES)
-    try:
-        if url.startswith(("redis://", "rediss://")):
-            import redis
-
-            client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
-            try:
-                for queue in QUEUES:
-                    sizes[queue] = int(client.llen(queue))
-            finally:
-                client.close()
-        elif url.startswith("filesystem"):
-            folder = Path(str(settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"]))
-            names = [entry.name for entry in os.scandir(folder)] if folder.is_dir() else []
-            for queue in QUEUES:  # kombu names each message <time>_<uuid>.<queue>.msg
-                sizes[queue] = sum(1 for name in names if name.endswith(f".{queue}.msg"))
-    except Exception as exc:  # the page must render whatever the broker does
-        logger.warning("health: queue sizes not readable (%s)", exc)
-    return sizes
+def _queue_sizes(queues: list[QueueHealth]) -> dict[str, int | None]:
+    """Waiting messages per queue (every queue of TRIAGE_QUEUES), as the broker reports them."""
+    return {q.name: q.waiting for q in queues}
 
 
 def health_get(*, read_balance: bool = True) -> Health:
@@ -76,6 +55,7 @@ def health_get(*, read_balance: bool = True) -> Health:
     except Exception:  # Redis down: the page still renders
         in_flight = None
     counts = selectors.ticket_status_counts()
+    queues = queue_health_list()
     return Health(
         provider=provider,
         model=settings.KIMI_MODEL if provider == "kimi" else "offline (TF-IDF)",
@@ -85,7 +65,8 @@ def health_get(*, read_balance: bool = True) -> Health:
         cap_usd=costs.spend_cap_usd(),
         today=selectors.daily_run_stats(day=day),
         kimi_today=selectors.daily_run_stats(day=day, provider="kimi"),
-        queue_sizes=_queue_sizes(),
+        queue_sizes=_queue_sizes(queues),
+        queues=queues,
         tickets_waiting={s: counts.get(s, 0) for s in (Ticket.Status.PROCESSING, Ticket.Status.TRIAGING)},
         max_concurrency=settings.KIMI_MAX_CONCURRENCY,
         max_rpm=settings.KIMI_MAX_RPM,

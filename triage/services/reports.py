@@ -3,7 +3,9 @@ with progress, expiry of finished files, and the weekly email."""
 
 from __future__ import annotations
 
+import codecs
 import io
+import itertools
 import logging
 import tempfile
 from collections.abc import Callable, Iterator
@@ -28,6 +30,7 @@ from triage.adapters.export.render import Sheet, XlsxResult
 from triage.models import ReportExport
 from triage.roles import MANAGERS_GROUP
 from triage.selectors.reports import Dashboard, ReportFilters, report_dashboard_get, report_ticket_count
+from triage.selectors.taxonomy import taxonomy_labels
 from triage.services.export_engine import report_ticket_csv_copy, report_ticket_rows
 from triage.services.redaction import redact_mode
 
@@ -57,7 +60,7 @@ def report_csv_stream(
     fast = fast and redact_mode() != "everywhere"
     copy = report_ticket_csv_copy(filters=filters, streams=streams) if fast else None
     if copy is None:
-        return (
+        blocks: Iterator[bytes] = (
             block.encode()
             for block in csv_stream(
                 headers=HEADERS,
@@ -66,7 +69,10 @@ def report_csv_stream(
                 on_progress=on_progress,
             )
         )
-    return _with_header(copy, on_progress)
+    else:
+        blocks = _with_header(copy, on_progress)
+    # the byte order mark that makes Excel on Windows read UTF-8 (TRIAGE_CSV_BOM, on by default)
+    return itertools.chain([codecs.BOM_UTF8], blocks) if settings.TRIAGE_CSV_BOM else blocks
 
 
 def _with_header(blocks: Iterator[bytes], on_progress: Progress | None) -> Iterator[bytes]:
@@ -84,6 +90,10 @@ def _with_header(blocks: Iterator[bytes], on_progress: Progress | None) -> Itera
         on_progress(lines)
 
 
+# the dashboard's words for its intervals, not the keys of Dashboard.durations
+DURATION_LABELS = {"arrival_to_triaged": "Arrival → triaged", "triaged_to_reviewed": "Triaged → reviewed"}
+
+
 def report_summary_sheets(*, dashboard: Dashboard) -> list[Sheet]:
     """The dashboard's tables as small sheets beside the ticket rows."""
     d = dashboard
@@ -97,26 +107,32 @@ def report_summary_sheets(*, dashboard: Dashboard) -> list[Sheet]:
         ("Cost per triaged ticket (USD)", d.cost_per_ticket),
     ]
     for key, stats in d.durations.items():
-        headline += [(f"{key} median (s)", stats["median"]), (f"{key} p90 (s)", stats["p90"])]
+        name = DURATION_LABELS.get(key, key.replace("_", " ").capitalize())
+        headline += [(f"{name}, median (s)", stats["median"]), (f"{name}, p90 (s)", stats["p90"])]
+    labels = taxonomy_labels()
+    category, priority = labels.get("category", {}), labels.get("priority", {})
     categories = list(d.volume_by_category)
     volume = [
         [day, *(d.volume_by_category[c].get(day, 0) for c in categories)]
         for day in d.days
         if any(day in d.volume_by_category[c] for c in categories)
     ]
-    review = [[name, s["accepted"], s["corrected"]] for name, s in d.review_by_field.items()]
+    review = [
+        [name.replace("_", " ").capitalize(), s["accepted"], s["corrected"]]
+        for name, s in d.review_by_field.items()
+    ]
     cost = [
         [day, v["runs"], v["prompt"], v["cached"], v["completion"], round(v["cost"], 6)]
         for day, v in d.cost_by_day.items()
     ]
     finals = sorted({f for row in d.category_matrix.values() for f in row})
-    matrix = [[p, *(row.get(f, 0) for f in finals)] for p, row in d.category_matrix.items()]
+    matrix = [[category.get(p, p), *(row.get(f, 0) for f in finals)] for p, row in d.category_matrix.items()]
     return [
         Sheet("Summary", ["Measure", "Value"], headline),
-        Sheet("Volume by category", ["Day", *categories], volume),
-        Sheet("Priority mix", ["Priority", "Tickets"], d.priority_mix),
+        Sheet("Volume by category", ["Day", *(category.get(c, c) for c in categories)], volume),
+        Sheet("Priority mix", ["Priority", "Tickets"], [(priority.get(p, p), n) for p, n in d.priority_mix]),
         Sheet("Review by field", ["Field", "Accepted", "Corrected"], review),
-        Sheet("Category matrix", ["Proposed \\ final", *finals], matrix),
+        Sheet("Category matrix", ["Proposed \\ final", *(category.get(f, f) for f in finals)], matrix),
         Sheet("Cost by day", ["Day", "Runs", "Prompt", "Cached", "Completion", "Cost (USD)"], cost),
         Sheet("Failures", ["Failure kind", "Runs"], d.failures_by_kind),
     ]

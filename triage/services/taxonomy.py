@@ -1,4 +1,4 @@
-"""The taxonomy is data: defaults for a software company's support desk, editable in the admin."""
+"""The taxonomy is data: defaults for a software company's support desk, edited by managers on /taxonomy/."""
 
 from __future__ import annotations
 
@@ -86,4 +86,39 @@ def taxonomy_value_set_active(*, value_id: int, active: bool, user: User) -> Tax
     row.save(update_fields=["is_active"])
     action = TaxonomyChange.Action.REACTIVATE if active else TaxonomyChange.Action.DEACTIVATE
     _record(row=row, action=action, before=row.label, after=row.label, user=user)
+    return row
+
+
+def _examples_normalized(examples: str) -> str:
+    return "\n".join(line.strip() for line in examples.splitlines() if line.strip())
+
+
+def _described(description: str, examples: str) -> str:
+    """What a DESCRIBE change records before and after (the audit columns hold 120 characters)."""
+    n = len(examples.splitlines()) if examples else 0
+    text = f"{description} ({n} example{'' if n == 1 else 's'})" if description else f"({n} examples)"
+    return text if len(text) <= 120 else text[:119] + "…"
+
+
+@transaction.atomic
+def taxonomy_value_describe(*, value_id: int, description: str, examples: str, user: User) -> TaxonomyValue:
+    """Edit the description and example phrases the offline model and the Kimi prompt are built from.
+
+    Both read the taxonomy through `selectors.taxonomy_get()`, whose fingerprint covers descriptions and
+    examples: the next triage uses the new text (a new Kimi prompt-cache key, the offline model's
+    per-taxonomy classifiers refitted) and the next training run sees a changed taxonomy."""
+    row = TaxonomyValue.objects.select_for_update().get(id=value_id)
+    description, examples = description.strip(), _examples_normalized(examples)
+    if (description, examples) == (row.description, row.examples):
+        return row  # nothing changed: nothing recorded
+    before = _described(row.description, row.examples)
+    row.description, row.examples = description, examples
+    row.save(update_fields=["description", "examples"])
+    _record(
+        row=row,
+        action=TaxonomyChange.Action.DESCRIBE,
+        before=before,
+        after=_described(description, examples),
+        user=user,
+    )
     return row

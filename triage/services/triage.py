@@ -119,6 +119,9 @@ def ticket_input_build(
                 f"attachment '{name}' could not be used: {attachment.reject_reason or attachment.status}"
             )
             continue
+        if not attachment.file:  # deleted by retention or an erasure: say so rather than skip it
+            notes.append(f"attachment '{name}' has expired: its file was deleted")
+            continue
         by_kind: dict[str, list[Rendition]] = {}
         for rendition in attachment.renditions.all():
             by_kind.setdefault(rendition.kind, []).append(rendition)

@@ -30,10 +30,10 @@ def _apply_role(user: User, role: Role) -> None:
 
 @transaction.atomic
 def user_create(
-    *, username: str, email: str, first_name: str, last_name: str, role: Role, password: str
+    *, username: str, email: str, first_name: str, last_name: str, role: Role, password: str | None
 ) -> User:
-    """`password` is validated by the form (AUTH_PASSWORD_VALIDATORS); the person changes it later
-    at /accounts/password_change/."""
+    """`password` is validated by the form (AUTH_PASSWORD_VALIDATORS); None makes an account that
+    cannot sign in until its person sets a password (an invitation, services/accounts.py)."""
     model = get_user_model()
     if model.objects.filter(username__iexact=username).exists():
         raise UserEditError(f"The username {username!r} is taken.")

@@ -84,7 +84,20 @@ CELERY_BEAT_SCHEDULE = {
     "upload-stage-purge": {"task": "triage.tasks.upload_stage_purge_task", "schedule": 3600.0},
     # the database's rate-limit counters whose window has ended (services/throttle.py)
     "rate-counter-purge": {"task": "triage.tasks.rate_counter_purge_task", "schedule": 3600.0},
+    # retention: media and raw mail past TRIAGE_RETAIN_*_DAYS (a no-op while both are 0)
+    "retention-run": {"task": "triage.tasks.retention_run_task", "schedule": 3600.0},
 }
 TRIAGE_AUTO_CLOSE_DAYS = env.int("TRIAGE_AUTO_CLOSE_DAYS", default=7)
+# Retention (services/retention.py): originals and renditions of tickets, and raw inbound mail,
+# older than this many days are deleted; the ticket, its runs, review and summary stay. 0: forever.
+TRIAGE_RETAIN_MEDIA_DAYS = env.int("TRIAGE_RETAIN_MEDIA_DAYS", default=0)
+TRIAGE_RETAIN_MAIL_DAYS = env.int("TRIAGE_RETAIN_MAIL_DAYS", default=0)
 # The worker of `make run` embeds beat (-B) and keeps its last-run times here.
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+
+# Every queue a task names (triage/tasks.py): the health page shows each one's depth, oldest job and
+# workers. A worker writes a heartbeat per queue it consumes every TRIAGE_HEARTBEAT_EVERY_S; a queue
+# whose newest heartbeat is older than TRIAGE_HEARTBEAT_MISSED beats has no live worker.
+TRIAGE_QUEUES = ("media", "llm", "intake", "reports", "outbound", "webhooks", "handoff")
+TRIAGE_HEARTBEAT_EVERY_S = env.int("TRIAGE_HEARTBEAT_EVERY_S", default=15)
+TRIAGE_HEARTBEAT_MISSED = env.int("TRIAGE_HEARTBEAT_MISSED", default=3)

@@ -13,3 +13,6 @@ TRIAGE_REPORT_COPY_STREAMS = env.int("TRIAGE_REPORT_COPY_STREAMS", default=2)
 # first year of data to a year from now): a 100-year range or 9999-12-31 is refused with a message.
 TRIAGE_REPORT_MAX_DAYS = env.int("TRIAGE_REPORT_MAX_DAYS", default=3660)
 TRIAGE_REPORT_FIRST_YEAR = env.int("TRIAGE_REPORT_FIRST_YEAR", default=2000)
+# CSV exports start with a UTF-8 byte order mark, so Excel on Windows reads them as UTF-8 (without it
+# it guesses the ANSI code page and garbles accents); off for tools that want bare UTF-8.
+TRIAGE_CSV_BOM = env.bool("TRIAGE_CSV_BOM", default=True)

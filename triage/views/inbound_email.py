@@ -39,7 +39,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
-from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParser, MultiPartParserError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import URLPattern, path, reverse
@@ -333,6 +333,8 @@ def email_raw_file(request: HttpRequest, inbound_email_id: int) -> FileResponse:
     """The message as received, downloaded as .eml (never rendered by the browser); the provider's
     post as .json while the message it points at has not been fetched."""
     email = get_object_or_404(InboundEmail, id=inbound_email_id)
+    if not email.raw:
+        raise Http404("The raw message was deleted (retention or erasure)")
     posted = email.raw.name.endswith(".json")
     response = FileResponse(
         default_storage.open(email.raw.name, "rb"),

@@ -117,6 +117,8 @@ def stored_file_response(
     request: HttpRequest, *, key: str, mime: str, sha256: str, filename: str
 ) -> HttpResponseBase:
     """Stream a stored object, honouring If-None-Match, If-Range and a single-range Range."""
+    if not key:  # expired (retention) or erased: the row stays, the file is gone
+        raise Http404("The file has expired or was erased")
     etag = f'"{sha256}"'  # keys are content hashes, so the hash is a strong validator
     if request.headers.get("If-None-Match") == etag:
         return _protect(HttpResponseNotModified(), etag=etag)
@@ -158,6 +160,8 @@ def attachment_file(request: HttpRequest, attachment_id: int) -> HttpResponseBas
     attachment = get_object_or_404(
         Attachment.objects.only("file", "mime", "sha256", "original_name"), id=attachment_id
     )
+    if not attachment.file:
+        raise Http404("The file has expired (retention) or was erased")
     if redacts_for_user(request.user) and attachment_has_findings(attachment_id=attachment.id):
         return withheld_response()
     return stored_file_response(

@@ -92,8 +92,11 @@ def _charts(d: Dashboard, labels: dict[str, dict[str, str]]) -> dict[str, Any]:
         ("manual triage", [d.manual_by_day.get(day, 0) for day in days]),
     ]
     timing = [
-        (f"{name} {stat} (min)", round((d.durations[key][stat] or 0) / 60, 1))
-        for key, name in (("arrival_to_triaged", "to triaged"), ("triaged_to_reviewed", "to reviewed"))
+        (f"{name}, {stat}", round((d.durations[key][stat] or 0) / 60, 1))
+        for key, name in (
+            ("arrival_to_triaged", "Arrival → triaged"),
+            ("triaged_to_reviewed", "Triaged → reviewed"),
+        )
         for stat in ("median", "p90")
     ]
     finals = sorted({f for row in d.category_matrix.values() for f in row})

@@ -3,6 +3,7 @@ spend-cap banner every page shows them."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
@@ -14,7 +15,12 @@ from triage.services import costs, health
 @require_safe
 @manager_required
 def health_page(request: HttpRequest) -> HttpResponse:
-    return render(request, "triage/system_health.html", {"health": health.health_get()})
+    context = {
+        "health": health.health_get(),
+        "heartbeat_every": settings.TRIAGE_HEARTBEAT_EVERY_S,
+        "heartbeat_missed": settings.TRIAGE_HEARTBEAT_MISSED,
+    }
+    return render(request, "triage/system_health.html", context)
 
 
 def spend_cap_banner(request: HttpRequest) -> dict[str, object]:

@@ -1,10 +1,12 @@
-"""The managers' taxonomy editor: list every value, add one, rename or (de)activate it.
+"""The managers' taxonomy editor: list every value, add one, rename or (de)activate it, edit its
+description and example phrases (what the offline model and the Kimi prompt are built from).
 
 Values are never deleted (tickets keep their slugs); each change is recorded with who and when.
 """
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -16,10 +18,16 @@ from triage.roles import manager_required
 from triage.services.taxonomy import (
     TaxonomyEditError,
     taxonomy_value_add,
+    taxonomy_value_describe,
     taxonomy_value_rename,
     taxonomy_value_set_active,
 )
 from triage.views import AuthedRequest
+
+
+class TaxonomyDescribeForm(forms.Form):
+    description = forms.CharField(max_length=2000, required=False, strip=True)
+    examples = forms.CharField(max_length=8000, required=False)
 
 
 def _page(request: AuthedRequest, *, add_form: TaxonomyAddForm, status: int = 200) -> HttpResponse:
@@ -62,6 +70,12 @@ def taxonomy_value_edit(request: AuthedRequest, value_id: int) -> HttpResponse:
                 raise TaxonomyEditError("A label is 1 to 120 characters.")
             row = taxonomy_value_rename(value_id=row.id, label=form.cleaned_data["label"], user=request.user)
             messages.success(request, f"Renamed to “{row.label}”.")
+        elif action == "describe":
+            describe = TaxonomyDescribeForm(request.POST)
+            if not describe.is_valid():
+                raise TaxonomyEditError("A description is at most 2,000 characters, the examples 8,000.")
+            row = taxonomy_value_describe(value_id=row.id, **describe.cleaned_data, user=request.user)
+            messages.success(request, f"Saved the description and examples of “{row.label}”.")
         elif action in ("deactivate", "reactivate"):
             active = action == "reactivate"
             row = taxonomy_value_set_active(value_id=row.id, active=active, user=request.user)

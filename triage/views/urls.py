@@ -10,6 +10,7 @@ from triage.views import (
     inbound_email,
     integrations,
     media,
+    privacy,
     queue,
     reports,
     system_health,
@@ -85,4 +86,6 @@ urlpatterns = [
     path("hooks/github/", integrations.github_hook, name="hook-github"),
     path("hooks/jira/", integrations.jira_hook, name="hook-jira"),
     path("hooks/zendesk/", integrations.zendesk_hook, name="hook-zendesk"),
+    # retention in force, a requester's export and erasure (administrators)
+    path("privacy/", privacy.privacy_page, name="privacy"),
 ]

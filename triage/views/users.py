@@ -1,4 +1,5 @@
-"""The administrators' users page: list accounts, create one, set the role, (de)activate.
+"""The administrators' users page: list accounts, invite a person by email (services/accounts.py),
+resend an invitation, set the role, (de)activate.
 
 A page of our own rather than the Django admin's user screens: the admin shows permissions,
 groups and flags that mean nothing here, and lets anyone with access edit them, while this page
@@ -15,7 +16,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from triage.forms import UserCreateForm, UserRoleForm
 from triage.roles import MANAGERS_GROUP, Role, admin_required, user_role, user_role_remember
-from triage.services.users import UserEditError, user_create, user_set_active, user_set_role
+from triage.services.accounts import Invitation, user_invite, user_invite_send
+from triage.services.users import UserEditError, user_set_active, user_set_role
 from triage.views import AuthedRequest
 
 
@@ -38,12 +40,26 @@ def user_list(request: AuthedRequest) -> HttpResponse:
         return _page(request, create_form=form, status=400)
     data = form.cleaned_data
     try:
-        user = user_create(**{**data, "role": Role(data["role"])})
+        invitation = user_invite(**{**data, "role": Role(data["role"])}, by=request.user)
     except UserEditError as exc:
-        form.add_error("username", str(exc))
+        form.add_error("email" if "email" in str(exc) else "username", str(exc))
         return _page(request, create_form=form, status=400)
-    messages.success(request, f"Created {user.get_username()} ({Role(data['role']).label.lower()}).")
+    _invitation_message(request, invitation, verb="Invited")
     return redirect("triage:users")
+
+
+def _invitation_message(request: AuthedRequest, invitation: Invitation, *, verb: str) -> None:
+    user = invitation.user
+    if invitation.sent:
+        messages.success(
+            request, f"{verb} {user.get_username()}: a link to choose a password was emailed to {user.email}."
+        )
+    else:
+        messages.error(
+            request,
+            f"{user.get_username()} exists, but the invitation was not sent ({invitation.error}). "
+            "Use Resend invitation.",
+        )
 
 
 @require_POST
@@ -59,6 +75,10 @@ def user_edit(request: AuthedRequest, user_id: int) -> HttpResponse:
             role = Role(form.cleaned_data["role"])
             user_set_role(user_id=user.pk, role=role, by=request.user)
             messages.success(request, f"{user.get_username()} is now {role.label.lower()}.")
+        elif action == "invite":
+            if user.has_usable_password() or not user.is_active:
+                raise UserEditError(f"{user.get_username()} has a password already; they can reset it.")
+            _invitation_message(request, user_invite_send(user=user, by=request.user), verb="Invited again")
         elif action in ("deactivate", "activate"):
             user_set_active(user_id=user.pk, active=action == "activate", by=request.user)
             messages.success(request, f"{user.get_username()} was {action}d.")

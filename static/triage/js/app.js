@@ -74,3 +74,19 @@
     });
   });
 })();
+
+// The header's user menu (a <details>): Escape or a click elsewhere closes it.
+(function () {
+  "use strict";
+  document.addEventListener("click", function (event) {
+    var menu = document.getElementById("user-menu");
+    if (menu && menu.open && !menu.contains(event.target)) menu.open = false;
+  });
+  document.addEventListener("keydown", function (event) {
+    var menu = document.getElementById("user-menu");
+    if (event.key === "Escape" && menu && menu.open) {
+      menu.open = false;
+      menu.querySelector("summary").focus();
+    }
+  });
+})();

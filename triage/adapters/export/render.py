@@ -192,6 +192,7 @@ def xlsx_write(
             on_progress(count)
     if on_progress is not None:
         on_progress(count)
+    ws.autofilter(0, 0, count, max(len(headers) - 1, 0))
     workbook.close()
     return XlsxResult(rows=count, truncated=truncated)
 
@@ -209,3 +210,6 @@ def _write_small_sheet(ws: Any, sheet: Sheet, bold: Any, fmt: dict[str, Any]) ->
                 ws.write_datetime(r, c, value, fmt["datetime" if isinstance(value, datetime) else "date"])
             else:
                 ws.write_number(r, c, value)
+    # frozen bold header and an autofilter, like the ticket rows, so each summary sorts in Excel
+    ws.freeze_panes(1, 0)
+    ws.autofilter(0, 0, max(len(sheet.rows), 1), max(len(sheet.headers) - 1, 0))
