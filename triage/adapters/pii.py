@@ -91,6 +91,8 @@ _PAIR = re.compile(
     r"(?P<value>[^\s\"',;]{4,})"
 )
 _CARD = re.compile(r"(?<![\w+-])(?:\d[ -]?){12,18}\d(?![\w-])")
+# OCR drops spaces ("card4242 4242 ..."): in OCR lines only digits bound a number
+_CARD_OCR = re.compile(r"(?<![\d+-])(?:\d[ -]?){12,18}\d(?![\d-])")
 # a network's prefix and the lengths its numbers have (Visa, Mastercard, Amex, Diners, Discover/
 # UnionPay, JCB)
 _CARD_NETWORKS = (
@@ -102,7 +104,9 @@ _CARD_NETWORKS = (
     (re.compile(r"^35"), (16, 17, 18, 19)),
 )
 _IBAN = re.compile(r"(?:(?<=IBAN)|\b)[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b")
-_IP = re.compile(r"(?<![\w.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?![\w.])")
+_IP_OCTETS = r"(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)"
+_IP = re.compile(rf"(?<![\w.]){_IP_OCTETS}(?![\w.])")
+_IP_OCR = re.compile(rf"(?<![\d.]){_IP_OCTETS}(?![\d.])")
 _PHONE_CONTEXT = re.compile(
     r"(?i)(?:phone|tel(?:efon|éfono|efone|ephone|éphone)?|mobile?|cell|handy|portable|móvil|celular|"
     r"whatsapp|call|anrufen|appel(?:er|ez)?|ligue|llame|fax)\W{0,6}$"
@@ -119,8 +123,8 @@ def _luhn_ok(digits: str) -> bool:
     return total % 10 == 0
 
 
-def _cards(text: str) -> Iterable[Finding]:
-    for m in _CARD.finditer(text):
+def _cards(text: str, pattern: re.Pattern[str] = _CARD) -> Iterable[Finding]:
+    for m in pattern.finditer(text):
         raw = m.group()
         digits = re.sub(r"\D", "", raw)
         network = any(p.match(digits) and len(digits) in lengths for p, lengths in _CARD_NETWORKS)
@@ -152,14 +156,19 @@ def _ibans(text: str) -> Iterable[Finding]:
 _PHONE_CANDIDATE = re.compile(
     r"(?<![\w+/.:-])(?:\+|00)?(?:\(\d{1,5}\)[ .-]?)?\d[\d \t().\/-]{4,20}\d(?![\w/:-])"
 )
+_PHONE_CANDIDATE_OCR = re.compile(
+    r"(?<![\d+/.:-])(?:\+|00)?(?:\(\d{1,5}\)[ .-]?)?\d[\d \t().\/-]{4,20}\d(?![\d/:-])"
+)
 _DATE_LIKE = re.compile(r"\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./]\d{2,4}|\d+\.\d+\.\d+")
 
 
-def _phones(text: str, regions: Sequence[str]) -> Iterable[Finding]:
+def _phones(
+    text: str, regions: Sequence[str], pattern: re.Pattern[str] = _PHONE_CANDIDATE
+) -> Iterable[Finding]:
     """Runs of digits that libphonenumber parses as a valid number: international ones (+, 00) as
     they are, national ones in the first region (of `regions`) where they are valid. A bare run of
     digits counts only after a phone word; dates and version strings never."""
-    for candidate in _PHONE_CANDIDATE.finditer(text):
+    for candidate in pattern.finditer(text):
         raw = candidate.group().rstrip(" \t.-/(")
         digits = sum(c.isdigit() for c in raw)
         if not 7 <= digits <= 15 or _DATE_LIKE.search(raw):
@@ -194,9 +203,13 @@ def _secrets(text: str) -> Iterable[Finding]:
         yield Finding("secret", m.start("value"), m.end("value"), value, value)
 
 
-def detect(text: str, *, language: str = "", kinds: Sequence[str] = KINDS) -> list[Finding]:
+def detect(
+    text: str, *, language: str = "", kinds: Sequence[str] = KINDS, ocr: bool = False
+) -> list[Finding]:
     """Every finding in `text`, without overlaps (the earlier and longer one wins; secrets and
-    checksummed numbers before phones, so a card is not also read as a phone number)."""
+    checksummed numbers before phones, so a card is not also read as a phone number). `ocr`: text
+    read from pixels, where spaces go missing ("Server10.0.0.1"): numbers are bounded by digits
+    only, not by letters."""
     if not text:
         return []
     found: list[Finding] = []
@@ -209,16 +222,17 @@ def detect(text: str, *, language: str = "", kinds: Sequence[str] = KINDS) -> li
     if "iban" in kinds:
         found += _ibans(text)
     if "card" in kinds:
-        found += _cards(text)
+        found += _cards(text, _CARD_OCR if ocr else _CARD)
     if "ip" in kinds:
-        for m in _IP.finditer(text):
+        for m in (_IP_OCR if ocr else _IP).finditer(text):
             before = text[max(0, m.start() - 8) : m.start()].lower()
             if not re.search(r"(?:v|version|versão|versión|build)\s*$", before):
                 found.append(Finding("ip", m.start(), m.end(), m.group(), m.group()))
     if "phone" in kinds and sum(c.isdigit() for c in text) >= 6:
         region = LANGUAGE_REGIONS.get((language or "")[:2].lower())
         regions = dict.fromkeys([region, *_FALLBACK_REGIONS] if region else _FALLBACK_REGIONS)
-        found += _phones(text, [r for r in regions if r])
+        pattern = _PHONE_CANDIDATE_OCR if ocr else _PHONE_CANDIDATE
+        found += _phones(text, [r for r in regions if r], pattern)
     chosen: list[Finding] = []
     taken: list[tuple[int, int]] = []
     for f in found:  # in priority order; keep a finding only where nothing earlier overlaps
@@ -291,7 +305,7 @@ def cover_boxes(lines: Iterable[dict], *, language: str = "", kinds: Sequence[st
         if len(box) != 4 or not text:
             continue
         left, top, right, bottom = (int(v) for v in box)
-        findings = detect(text, language=language, kinds=kinds)
+        findings = detect(text, language=language, kinds=kinds, ocr=True)
         if not findings:
             continue
         per_char = (right - left) / max(1, len(text))

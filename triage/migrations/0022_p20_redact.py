@@ -5,7 +5,7 @@ from django.db import migrations
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("triage", "0020_p20_retain"),
+        ("triage", "0021_mgr_edges"),
     ]
 
     operations = [
