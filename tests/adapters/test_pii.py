@@ -89,6 +89,6 @@ def test_cover_boxes_cover_the_finding_not_the_whole_line_and_paint_is_solid():
 def test_ocr_lines_that_lost_their_spaces_still_give_up_their_numbers():
     line = "Server120.47.139.73Order #9307169849 llame al+44 20 7946 1089Total card4242 4242 4242 4242ref"
     assert [f.kind for f in detect(line, ocr=True)] == ["ip", "phone", "card"]
-    assert detect(line) == [] or [f.kind for f in detect(line)] != ["ip", "phone", "card"]
+    assert detect(line) == []  # typed text: a number glued to a word is not one of these
     (cover,) = cover_boxes([{"text": "Server120.47.139.73Order", "box": [0, 0, 240, 20]}])
     assert cover.kind == "ip"
