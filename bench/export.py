@@ -66,7 +66,8 @@ ON CONFLICT (username) DO NOTHING;
 
 -- tickets spread over 90 days; every 5th from email; a mix of statuses and values
 INSERT INTO triage_ticket (subject, description, requester_email, channel, status, created_at, updated_at,
-    triaged_at, reviewed_at, reviewed_by_id, summary, category, priority, queue, sentiment, language, confidence)
+    triaged_at, reviewed_at, reviewed_by_id, summary, category, priority, queue, sentiment, language, confidence,
+    link_kind)
 SELECT
     CASE WHEN g % 1000 = 0 THEN '=HYPERLINK("http://x","click") ticket ' || g
          ELSE 'Checkout fails with error 500, case ' || g END,
@@ -83,14 +84,14 @@ SELECT
     (ARRAY['low','normal','high','urgent'])[1 + g % 4],
     (ARRAY['tier1','tier2','engineering','billing_team'])[1 + g % 4],
     (ARRAY['negative','neutral','positive'])[1 + g % 3],
-    'en', 0.5 + (g % 50) / 100.0
+    'en', 0.5 + (g % 50) / 100.0, ''
 FROM (SELECT g, now() - interval '90 days' + (g::float / %(n)s) * interval '90 days' AS ts
       FROM generate_series(1, %(n)s) AS g) s;
 
 -- one model run per ticket (kimi for two in three, local otherwise; failed for manual triage)
 INSERT INTO triage_triagerun (ticket_id, provider, model, prompt_version, status, started_at, finished_at,
     latency_ms, result, raw_output, reasoning, error_kind, error_message, prompt_tokens, completion_tokens, cached_tokens,
-    details, cost_usd)
+    details, cost_usd, catch_up, provisional)
 SELECT t.id,
     CASE WHEN t.id % 3 = 0 THEN 'local' ELSE 'kimi' END,
     CASE WHEN t.id % 3 = 0 THEN 'local-tfidf-v1' ELSE 'kimi-k2.6' END,
@@ -106,15 +107,15 @@ SELECT t.id,
         'language', jsonb_build_object('value', 'en', 'confidence', 0.99)) END,
     '', '', CASE WHEN t.status = 'MANUAL_TRIAGE' THEN 'timeout' ELSE '' END, '',
     4000 + t.id % 3000, CASE WHEN t.status = 'MANUAL_TRIAGE' THEN 0 ELSE 300 + t.id % 200 END, t.id % 2000,
-    '{}'::jsonb, 0
+    '{}'::jsonb, 0, false, false
 FROM triage_ticket t;
 UPDATE triage_ticket t SET latest_run_id = r.id FROM triage_triagerun r WHERE r.ticket_id = t.id;
 
 -- a screenshot on every other ticket, a rejected file on every tenth
 INSERT INTO triage_attachment (ticket_id, kind, status, sha256, file, mime, size_bytes, original_name, metadata,
-    reject_reason, failure_kind, created_at)
+    reject_reason, failure_kind, created_at, sweeps)
 SELECT t.id, 'IMAGE', CASE WHEN t.id % 10 = 0 THEN 'REJECTED' ELSE 'DONE' END, md5(t.id::text), 'originals/x.png',
-    'image/png', 12345, 'screenshot.png', '{}', '', '', t.created_at
+    'image/png', 12345, 'screenshot.png', '{}', '', '', t.created_at, 0
 FROM triage_ticket t WHERE t.id % 2 = 0;
 ANALYZE;
 """

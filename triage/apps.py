@@ -14,3 +14,10 @@ class TriageConfig(AppConfig):
         from triage.views.inbound_email import anymail_inbound_receive
 
         inbound.connect(anymail_inbound_receive, dispatch_uid="triage-anymail-inbound")
+
+        from django.db.models.signals import post_save
+
+        from triage.models import Ticket
+        from triage.services.sla import ticket_saved
+
+        post_save.connect(ticket_saved, sender=Ticket, dispatch_uid="triage-sla-due")

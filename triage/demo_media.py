@@ -10,6 +10,7 @@ import io
 import subprocess
 from pathlib import Path
 
+import ffmpeg
 from PIL import Image, ImageDraw, ImageFont
 
 from triage.adapters.media.video import ffmpeg_exe
@@ -84,12 +85,13 @@ def render_screenshot(
 
 # container -> (muxer, encoder args). H.264 where the container allows it (what screen recorders
 # write); webm can only hold VP8/VP9/AV1 (what a browser's MediaRecorder writes).
-_RECORDING_FORMATS: dict[str, tuple[str, list[str]]] = {
-    "mp4": ("mp4", ["-c:v", "libx264", "-preset", "ultrafast", "-movflags", "+faststart"]),
-    "mov": ("mov", ["-c:v", "libx264", "-preset", "ultrafast", "-movflags", "+faststart"]),
-    "mkv": ("matroska", ["-c:v", "libx264", "-preset", "ultrafast"]),
-    "webm": ("webm", ["-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "8", "-b:v", "1M"]),
-    "avi": ("avi", ["-c:v", "mpeg4", "-q:v", "5"]),
+# container -> (muxer, encoder options)
+_RECORDING_FORMATS: dict[str, tuple[str, dict[str, object]]] = {
+    "mp4": ("mp4", {"c:v": "libx264", "preset": "ultrafast", "movflags": "+faststart"}),
+    "mov": ("mov", {"c:v": "libx264", "preset": "ultrafast", "movflags": "+faststart"}),
+    "mkv": ("matroska", {"c:v": "libx264", "preset": "ultrafast"}),
+    "webm": ("webm", {"c:v": "libvpx", "deadline": "realtime", "cpu-used": 8, "b:v": "1M"}),
+    "avi": ("avi", {"c:v": "mpeg4", "q:v": 5}),
 }
 _RECORDING_TIMEOUT_S = 60
 
@@ -118,14 +120,11 @@ def render_recording(
     # Drawn once: the dialog is the same on every frame after it appears.
     with_dialog = window.copy()
     _dialog(with_dialog, error_text)
-    cmd = [
-        ffmpeg_exe(),
-        "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
-        "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-r", str(fps),
-        "-protocol_whitelist", "pipe", "-i", "pipe:0",
-        *codec, "-pix_fmt", "yuv420p", "-g", str(fps * 2),
-        "-f", muxer, f"file:{dst}",
-    ]  # fmt: skip
+    frames = ffmpeg.input(
+        "pipe:0", f="rawvideo", pix_fmt="rgb24", s=f"{width}x{height}", r=fps, protocol_whitelist="pipe"
+    )
+    output = ffmpeg.output(frames, f"file:{dst}", f=muxer, pix_fmt="yuv420p", g=fps * 2, **codec)
+    cmd = output.compile(cmd=[ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", "-y"])
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         assert proc.stdin is not None

@@ -19,6 +19,7 @@ from django.utils import timezone
 from triage.adapters.llm.base import Taxonomy
 from triage.adapters.media import MediaRejected
 from triage.adapters.media.sniff import ACCEPTED_IMAGE_TYPES, ACCEPTED_VIDEO_TYPES
+from triage.fields import TAXONOMY_FIELDS
 from triage.models import Ticket
 from triage.selectors import QUEUE_SORTS, QueueFilters
 from triage.services.login_throttle import login_attempt_begin, login_attempt_succeeded
@@ -26,7 +27,6 @@ from triage.services.media import upload_check
 from triage.services.tickets import StagedUpload, staged_upload_get
 
 ACCEPTED_UPLOAD_TYPES = ",".join((*ACCEPTED_IMAGE_TYPES, *ACCEPTED_VIDEO_TYPES))
-TAXONOMY_FIELDS = ("category", "priority", "queue", "sentiment")
 _LANGUAGE = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{2,8})?$")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from decimal import Decimal
 
 from django.conf import settings
@@ -105,6 +106,11 @@ class Ticket(models.Model):
     media_expired_at = models.DateTimeField(null=True, blank=True)
     # the requester's data was erased then: text blanked, media and mail deleted (services/retention.py)
     erased_at = models.DateTimeField(null=True, blank=True)
+    # Service-level targets (services/sla.py, from SlaPolicy): the first decision and the resolution
+    # are due by these; sla_due_at is the next one still open (null when none is), for sorting.
+    sla_first_due_at = models.DateTimeField(null=True, blank=True)
+    sla_resolve_due_at = models.DateTimeField(null=True, blank=True)
+    sla_due_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -135,6 +141,8 @@ class Ticket(models.Model):
                 name="ticket_report_created_idx",
             )
         ]
+        # the queue's "due soonest" sort reads this index in order
+        indexes += [models.Index(fields=["sla_due_at", "id"], name="ticket_sla_due")]
         # TRIAGE_REDACT=everywhere: who sees personal data and secrets as they came (docs/privacy.md)
         permissions = [("view_sensitive_data", "Can view sensitive data (unredacted)")]
 
@@ -1089,3 +1097,53 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.hostname} on {self.queue} at {self.beat_at:%H:%M:%S}"
+
+
+class SlaPolicy(models.Model):
+    """Targets for a priority (blank: any) and optionally a queue (blank: any), set by managers on
+    /sla/. The most specific policy matching a ticket applies (services/sla.py)."""
+
+    priority = models.CharField(max_length=64, blank=True)
+    queue = models.CharField(max_length=64, blank=True)
+    first_decision_minutes = models.PositiveIntegerField(null=True, blank=True)
+    resolution_minutes = models.PositiveIntegerField(null=True, blank=True)
+    business_hours = models.BooleanField(default=False, help_text="Count only the business hours.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["priority", "queue", "id"]
+        constraints = [models.UniqueConstraint(fields=["priority", "queue"], name="sla_policy_unique")]
+
+    def __str__(self) -> str:
+        return f"SLA {self.priority or '*'}/{self.queue or '*'}"
+
+
+class BusinessHours(models.Model):
+    """The one weekly calendar business-hours policies count in (row id 1)."""
+
+    timezone = models.CharField(max_length=64, default="UTC")
+    weekdays = models.CharField(max_length=7, default="01234", help_text="Monday=0 ... Sunday=6")
+    start = models.TimeField(default=datetime.time(9, 0))
+    end = models.TimeField(default=datetime.time(17, 0))
+
+    def __str__(self) -> str:
+        return f"{self.weekdays} {self.start}-{self.end} {self.timezone}"
+
+
+class SavedView(models.Model):
+    """A named queue view: its query string (filters + sort) and the columns shown. Personal, or
+    shared with everyone (editable by its owner and managers)."""
+
+    name = models.CharField(max_length=80)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_views")
+    shared = models.BooleanField(default=False)
+    query = models.CharField(max_length=1000, blank=True)
+    columns = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        indexes = [models.Index(fields=["owner", "name"], name="saved_view_owner")]
+
+    def __str__(self) -> str:
+        return self.name

@@ -9,11 +9,9 @@ from typing import Any
 from django.urls import reverse
 from pydantic import BaseModel
 
+from triage.fields import CLASSIFIED_FIELDS, REPORT_FIELDS
 from triage.models import Attachment, ReviewDecision, Ticket, TicketEvent, TriageRun
-from triage.services.review import REVIEWED_FIELDS, ticket_version
-
-CLASSIFIED_FIELDS = tuple(name for name in REVIEWED_FIELDS if name != "summary")
-REPORT_FIELDS = ("problem", "steps_to_reproduce", "expected", "actual", "environment", "error_messages")
+from triage.services.review import ticket_version
 
 
 class FieldOut(BaseModel):

@@ -195,3 +195,28 @@ def test_a_stack_trace_does_not_make_a_german_ticket_english():
         "java.lang.NullPointerException at com.example.billing.InvoiceService.save(InvoiceService.java:42)"
     )
     assert detect_language(text)[0] == "de"
+
+
+def test_calibration_error_and_low_level_are_measured_on_held_out_reviews(trained):
+    for name in learned.FIELDS:
+        assert 0.0 <= trained.heldout[name]["ece"] <= 1.0
+        assert trained.low_below[name] in {round(i / 10, 2) for i in range(11)}
+        assert 0 <= trained.heldout[name]["left_out_as_noise"] < 240
+
+
+def test_expected_calibration_error_weights_each_band_by_its_share():
+    # band 0.9-1.0: 4 tickets at 0.95, 3 right (0.75) -> |0.75 - 0.95| = 0.2, weight 4/5
+    # band 0.1-0.2: one ticket at 0.1, wrong -> 0.1, weight 1/5
+    error = learned.expected_calibration_error(
+        [0.95, 0.95, 0.95, 0.95, 0.1], [True, True, True, False, False]
+    )
+    assert error == pytest.approx(0.8 * 0.2 + 0.2 * 0.1)
+    assert learned.expected_calibration_error([], []) == 0.0
+
+
+def test_low_level_is_the_top_of_the_highest_band_under_70_percent():
+    confidence = [0.35] * 10 + [0.55] * 10 + [0.75] * 10 + [0.95] * 10
+    correct = [False] * 10 + [True] * 6 + [False] * 4 + [True] * 8 + [False] * 2 + [True] * 10
+    assert learned.low_level(confidence, correct) == 0.6
+    # a band with fewer than MIN_BAND tickets does not count
+    assert learned.low_level([0.85] * 3 + [0.95] * 10, [False] * 3 + [True] * 10) == 0.0

@@ -294,3 +294,52 @@ def test_a_subject_line_in_the_summary_ends_with_a_full_stop():
         "Checkout fails with error 500. The page shows HTTP 500."
     )
     assert join_summary(["Login broken"]) == "Login broken"
+
+
+# Tickets whose screenshot (OCR text, with the overlays a recorder burns in) shows a known error.
+SCREENSHOT_TICKETS = [
+    (
+        "Sync stopped",
+        "Hi, the sync stopped this morning. Thanks",
+        "00:00:02.500\nSync error E_TIMEOUT at 00:00:02.500\nREC ●",
+        "Sync error E_TIMEOUT",
+    ),
+    (
+        "Cannot log in",
+        "Hello,\nI cannot log in since yesterday.\nI use Firefox 128 on Windows 11.",
+        "Sign in\nInvalid two-factor code (E1042)\nCancel",
+        "Invalid two-factor code (E1042)",
+    ),
+    (
+        "Export broken",
+        "The export button does nothing. Please help.",
+        "12:04\nError: disk quota exceeded (Q-17)\nFile  Edit  View",
+        "Error: disk quota exceeded (Q-17)",
+    ),
+    (
+        "Upload fails",
+        "When I upload a photo the page says something went wrong and the upload fails.",
+        "2026-12-01 10:22:01 ERROR upload rejected: file too large (413)",
+        "ERROR upload rejected: file too large (413)",
+    ),
+    (
+        "Checkout",
+        "Checkout does not work for me. I tried twice.",
+        "Payment declined: card_declined\nframe 12/300",
+        "Payment declined: card_declined",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("subject", "body", "ocr", "error"), SCREENSHOT_TICKETS, ids=[t[0] for t in SCREENSHOT_TICKETS]
+)
+def test_the_summary_names_the_screenshots_error_without_overlays_or_the_subject(
+    model, taxonomy, subject, body, ocr, error
+):
+    outcome = _triage(model, taxonomy, subject, body, ocr_text=ocr)
+    sentences = outcome.extra["summary_sentences"]
+    assert 1 <= len(sentences) <= 3
+    assert error in outcome.result.summary
+    assert subject not in sentences
+    assert not any(":0" in s or "REC" in s or "frame 12" in s for s in sentences), sentences

@@ -290,10 +290,43 @@ def test_every_ffmpeg_call_is_sandboxed_and_bounded(videos: dict[str, Path], tmp
     for args, kwargs in calls:
         assert "-nostdin" in args
         assert kwargs.get("timeout") and float(kwargs["timeout"]) <= TIMEOUT  # type: ignore[arg-type]
+        assert args.count("-i") == 1
         i = args.index("-i")
-        assert args[i - 2 : i] == ["-protocol_whitelist", "file"]
-        assert args[i - 4] == "-f"  # the demuxer is forced from our sniff, never guessed by ffmpeg
+        options = _input_options(args[:i])
+        assert options["-protocol_whitelist"] == "file"
+        # the demuxer is forced from our sniff, never guessed by ffmpeg
+        assert options["-f"] in ("mpeg", "mov", "mpegts", "avi", "flv", "matroska", "asf")
         assert args[i + 1].startswith("file:")
+
+
+def _input_options(head: list[str]) -> dict[str, str | None]:
+    """The options before -i (ffmpeg-python writes them sorted by name), as a dict."""
+    assert head[:3] == [ffmpeg_exe(), "-nostdin", "-hide_banner"]
+    options: dict[str, str | None] = {}
+    rest = head[3:]
+    while rest:
+        name = rest.pop(0)
+        assert name.startswith("-"), head
+        options[name] = None if name == "-noaccurate_seek" else rest.pop(0)
+    return options
+
+
+def test_a_command_line_is_built_by_ffmpeg_python(tmp_path: Path):
+    """The keyframe grab, the most optioned command: input options before -i, output after it."""
+    src = tmp_path / "a b.mp4"
+    source = video_adapter._input(src, demuxer="mov", skip_frame="nokey", noaccurate_seek=None, ss="1.500")
+    frame = video_adapter.ffmpeg.output(
+        source["V:0"], "pipe:1", fps_mode="passthrough", **{"frames:v": 1}, **video_adapter._jpeg_output(320)
+    )
+    assert video_adapter._command(frame) == [
+        ffmpeg_exe(), "-nostdin", "-hide_banner",
+        "-f", "mov", "-noaccurate_seek", "-protocol_whitelist", "file", "-skip_frame", "nokey", "-ss", "1.500",
+        "-i", f"file:{src}",
+        "-map", "0:V:0", "-f", "image2pipe", "-c:v", "mjpeg", "-fflags", "+bitexact", "-flags:v", "+bitexact",
+        "-fps_mode", "passthrough", "-frames:v", "1", "-q:v", "3",
+        "-vf", "scale=w='min(320,iw)':h='min(320,ih)':force_original_aspect_ratio=decrease:out_range=full",
+        "pipe:1",
+    ]  # fmt: skip
 
 
 def test_transcoding_gives_an_h264_mp4_a_browser_plays(videos: dict[str, Path], tmp_path: Path):
@@ -557,6 +590,6 @@ def test_strategies_and_model_transcode_are_sandboxed(
         assert "-nostdin" in args
         assert kwargs.get("timeout") and float(kwargs["timeout"]) <= TIMEOUT  # type: ignore[arg-type]
         i = args.index("-i")
-        assert args[i - 2 : i] == ["-protocol_whitelist", "file"]
-        assert args[i - 4] == "-f"
+        options = _input_options(args[:i])
+        assert options["-protocol_whitelist"] == "file" and options["-f"] == "mov"
         assert args[i + 1].startswith("file:")

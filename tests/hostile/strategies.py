@@ -11,7 +11,7 @@ import quopri
 from hypothesis import strategies as st
 
 from tests.hostile.targets import TAXONOMY
-from triage.adapters.llm.schema import CLASSIFIED_FIELDS
+from triage.fields import TAXONOMY_FIELDS
 
 # Real labels, aliases we map, labels Python does not know, and outright garbage.
 CHARSETS = (
@@ -205,7 +205,7 @@ def _guess(value: str) -> dict:
 
 VALID_REPLY = {
     "summary": "The checkout fails.",
-    **{name: _guess(TAXONOMY.values(name)[0]) for name in CLASSIFIED_FIELDS},
+    **{name: _guess(TAXONOMY.values(name)[0]) for name in TAXONOMY_FIELDS},
     "language": _guess("en"),
 }
 

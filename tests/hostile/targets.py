@@ -18,11 +18,12 @@ from pathlib import Path
 from triage.adapters.email import EmailUnparseable, ParsedEmail
 from triage.adapters.email.headers import header_peek
 from triage.adapters.email.parse import email_parse
-from triage.adapters.llm.schema import CLASSIFIED_FIELDS, InvalidReply, TriageResult, parse_triage_reply
+from triage.adapters.llm.schema import InvalidReply, TriageResult, parse_triage_reply
 from triage.adapters.llm.tools import run_tool
 from triage.adapters.media import ImageLimits, MediaRejected
 from triage.adapters.media.pipeline import MediaConfig, MediaResult, process_media
 from triage.adapters.media.sniff import sniff
+from triage.fields import TAXONOMY_FIELDS
 from triage.taxonomy_defaults import taxonomy_from_rows
 
 TAXONOMY = taxonomy_from_rows()
@@ -176,7 +177,7 @@ def reply_target(text: str) -> Outcome:
     _timed(REPLY_MAX_S, "parse_triage_reply", started)
     if not isinstance(result, TriageResult) or not result.summary.strip():
         raise Crash("a result without a summary")
-    for name in CLASSIFIED_FIELDS:
+    for name in TAXONOMY_FIELDS:
         if getattr(result, name).value not in TAXONOMY.values(name):
             raise Crash(f"{name} {getattr(result, name).value!r} is outside the taxonomy")
     if len(result.language.value) != 2:

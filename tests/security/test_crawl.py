@@ -85,6 +85,8 @@ ACCESS: dict[str, Row] = {
     "triage:outbound-email-retry": agents("POST", REDIRECT),
     "triage:handoff-retry": agents("POST", REDIRECT),
     "triage:mentions": agents("GET", 200),
+    "triage:saved-views": agents("POST", REDIRECT),  # no action chosen: back to the queue, told why
+    "triage:saved-view-counts": agents("GET", 200),
     # --- managers -----------------------------------------------------------------------------
     "triage:model-health": managers("GET", 200),
     "triage:reports": managers("GET", 200),
@@ -101,6 +103,7 @@ ACCESS: dict[str, Row] = {
     "triage:integrations": managers("GET", 200),
     "triage:destination-edit": managers("GET", 200),
     "triage:routing-rule": managers("POST", REDIRECT),  # no action chosen: back to the page, told why
+    "triage:sla": managers("GET", 200),
     # --- administrators -----------------------------------------------------------------------
     "triage:users": admins("GET", 200),
     "triage:user-edit": admins("POST", REDIRECT),

@@ -4,6 +4,7 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from tests.factories import TicketFactory
+from triage.fields import REVIEWED_FIELDS
 from triage.models import ClassifierVersion, Ticket, TriageRun
 from triage.services import offline_model, review, triage
 
@@ -40,7 +41,7 @@ def _triaged(subject: str, body: str) -> Ticket:
 
 
 def _correct(ticket: Ticket, user, **values: str) -> None:
-    current = {name: getattr(ticket, name) for name in review.REVIEWED_FIELDS}
+    current = {name: getattr(ticket, name) for name in REVIEWED_FIELDS}
     review.review_record(ticket_id=ticket.id, user=user, values={**current, **values})
 
 

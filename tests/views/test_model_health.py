@@ -87,3 +87,26 @@ def test_the_ticket_page_shows_the_text_read_from_a_screenshot(agent):
     _ocr(ticket, "Invalid two-factor code (E1042)")
     page = agent.get(reverse("triage:ticket-detail", args=[ticket.id])).content.decode()
     assert "Text read from the screenshot" in page and "Invalid two-factor code (E1042)" in page
+
+
+def test_the_calibration_error_and_the_low_level_per_field_are_shown(client):
+    client.force_login(_manager())
+    ClassifierVersion.objects.create(
+        version="v-cal",
+        path="v-cal.joblib",
+        data_fingerprint="e" * 64,
+        taxonomy_key="k",
+        n_reviewed=40,
+        metrics={
+            "heldout": {
+                "queue": {"n": 40, "accuracy": 0.8, "macro_f1": 0.7, "ece": 0.031, "left_out_as_noise": 3}
+            },
+            "reliability": {"queue": RELIABILITY},
+            "calibrated": {"queue": True},
+            "low_below": {"queue": 0.6},
+        },
+    )
+    page = client.get(reverse("triage:model-health")).content.decode()
+    assert "calibration error (ECE) 0.031" in page
+    assert "3 reviews left out as likely wrong labels" in page
+    assert "low confidence below 0.60 (held-out accuracy under 70% there)" in page

@@ -262,3 +262,40 @@ def test_a_provisional_offline_proposal_says_why_kimi_did_not_answer(agent):
     html = page(agent, ticket)
     assert "Needs manual triage: kimi could not triage this ticket." in html
     assert "InternalServerError 500" in html and "provisional" in section(html, "proposal")
+
+
+def _decided_by_trained_version(ticket: Ticket, low_below: dict[str, float]) -> None:
+    from triage.models import ClassifierVersion
+
+    ClassifierVersion.objects.create(
+        version="v-bands",
+        path="v-bands.joblib",
+        data_fingerprint="b" * 64,
+        taxonomy_key="k",
+        n_reviewed=200,
+        metrics={"low_below": low_below},
+    )
+    ticket.latest_run.model = "local-tfidf-2+v-bands"
+    ticket.latest_run.save(update_fields=["model"])
+
+
+def _low_rows(html: str) -> list[str]:
+    proposal = section(html, "proposal")
+    rows = re.findall(r'<th scope="row">(\w+)</th>(.*?)</tr>', proposal, re.S)
+    return [title for title, row in rows if "conf-low" in row]
+
+
+def test_the_low_badge_follows_the_models_calibrated_level_per_field(agent):
+    ticket = triaged_ticket(subject="Card payments fail")
+    # held-out accuracy fell under 70% below 0.8 for the queue, below 0.5 for the sentiment
+    _decided_by_trained_version(ticket, {"queue": 0.8, "sentiment": 0.5, "category": 0.0, "priority": 0.0})
+    assert _low_rows(page(agent, ticket)) == ["Queue"]  # 74% < 0.8; sentiment 55% >= 0.5
+
+
+def test_a_reviewed_ticket_shows_no_low_badge(agent):
+    ticket = triaged_ticket(subject="Card payments fail")
+    _decided_by_trained_version(ticket, {"queue": 0.8, "sentiment": 0.5})
+    ticket.status = Ticket.Status.REVIEWED
+    ticket.save(update_fields=["status"])
+    assert ticket.is_reviewed
+    assert _low_rows(page(agent, ticket)) == []

@@ -19,7 +19,8 @@ from triage.adapters.media import MediaRejected
 from triage.api.auth import ApiRequest, role_check
 from triage.api.cursor import ticket_cursor_page
 from triage.api.problems import Problem, conflict, invalid, not_found
-from triage.forms import STATUS_FILTERS, TAXONOMY_FIELDS, ReviewForm, queue_filter_form, queue_filters
+from triage.fields import REVIEWED_FIELDS, TAXONOMY_FIELDS
+from triage.forms import STATUS_FILTERS, ReviewForm, queue_filter_form, queue_filters
 from triage.models import Attachment, Rendition, Ticket
 from triage.roles import Role
 from triage.schemas import TicketOut, TicketSummaryOut, ticket_representation, ticket_summary_representation
@@ -31,7 +32,6 @@ from triage.services.redaction import (
     redacts_for_user,
 )
 from triage.services.review import (
-    REVIEWED_FIELDS,
     ReviewConflict,
     review_record,
     ticket_assign,

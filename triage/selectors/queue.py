@@ -58,6 +58,7 @@ QUEUE_SORTS = {
     "newest": "Newest first",
     "oldest": "Oldest first",
     "confidence": "Lowest confidence first",
+    "due": "Due soonest (SLA)",
 }
 LOW_CONFIDENCE = 0.6
 
@@ -259,6 +260,8 @@ def _ordered(qs: QuerySet[Ticket], sort: str, *, urgent: tuple[str, ...] | None)
         return qs.order_by("created_at", "id")
     if sort == "confidence":
         return qs.order_by(F("confidence").asc(nulls_first=True), "created_at", "id")
+    if sort == "due":  # overdue first, then the soonest due; nothing due last (index ticket_sla_due)
+        return qs.order_by(F("sla_due_at").asc(nulls_last=True), "id")
     if urgent is None:
         urgent = tuple(e.value for e in taxonomy_get().priorities[-2:])  # listed lowest to highest
     band = Case(

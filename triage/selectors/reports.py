@@ -31,7 +31,7 @@ from django.db.models.fields.json import KeyTextTransform, KeyTransform
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from triage.adapters.export import CLASSIFIED_FIELDS
+from triage.fields import CLASSIFIED_FIELDS
 from triage.models import REVIEWED_STATES, ReviewDecision, Ticket, TriageRun
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from django.db.models import QuerySet, Sum
 
-from triage.adapters.export import CLASSIFIED_FIELDS
+from triage.fields import CLASSIFIED_FIELDS
 from triage.models import (
     REVIEWED_STATES,
     ReportDurationDay,

@@ -8,14 +8,12 @@ tests/services/test_reports.py checks the two agree cell for cell.
 
 from __future__ import annotations
 
-import json
 import re
 import tempfile
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
-from datetime import UTC, datetime
 from typing import IO, Any
 
 from django.conf import settings
@@ -26,7 +24,8 @@ from django.db.models import (
     Min,
 )
 
-from triage.adapters.export import CLASSIFIED_FIELDS, TICKET_COLUMNS, neutralize, neutralize_sql
+from triage.adapters.export import TICKET_COLUMNS, neutralize, neutralize_sql
+from triage.adapters.export.columns import SOURCES, copy_select, row_function
 from triage.models import REVIEWED_STATES, Attachment, Ticket, TriageRun
 from triage.selectors.reports import ReportFilters, report_ticket_list, run_cost_sql
 from triage.services.redaction import TicketRedaction, redact_mode
@@ -43,10 +42,6 @@ def _epoch_sql(column: str) -> str:
     return f"(julianday({column}) - 2440587.5) * 86400.0"
 
 
-def _utc(epoch: float | None) -> datetime | None:
-    return None if epoch is None else datetime.fromtimestamp(epoch, UTC)
-
-
 def _export_sql(filters: ReportFilters, lo: int, hi: int) -> tuple[str, list[Any]]:
     """One statement per block of ticket ids [lo, hi]: the tickets, their latest run, per-ticket run
     totals and attachment counts, each an index range scan over the block.
@@ -57,7 +52,7 @@ def _export_sql(filters: ReportFilters, lo: int, hi: int) -> tuple[str, list[Any
     ticket, run, att = Ticket._meta.db_table, TriageRun._meta.db_table, Attachment._meta.db_table
     user = get_user_model()._meta.db_table
     cost_sql, cost_params = run_cost_sql()
-    epoch = _epoch_sql
+    select = ", ".join(_epoch_sql(c.sql) if c.stamp else c.sql for c in SOURCES)
     id_filter, ticket_filter, id_params = "", "", []
     qs = report_ticket_list(filters=filters)
     if qs.query.where:
@@ -67,12 +62,7 @@ def _export_sql(filters: ReportFilters, lo: int, hi: int) -> tuple[str, list[Any
     # S608: only table names from model meta and the ORM's own compiled SQL are interpolated;
     # every value travels as a parameter.
     sql = f"""
-        SELECT t.id, {epoch("t.created_at")}, t.channel, t.status, t.requester_email, t.subject, t.summary,
-               t.category, t.priority, t.queue, t.sentiment, t.language, t.confidence,
-               {epoch("t.triaged_at")}, {epoch("t.reviewed_at")}, {epoch("t.updated_at")}, u.username,
-               lr.provider, lr.model, lr.result, lr.error_kind,
-               r.runs, r.failed_runs, r.prompt_tokens, r.cached_tokens, r.completion_tokens, r.cost,
-               a.attachments, a.images, a.videos, a.rejected
+        SELECT {select}, lr.result
         FROM {ticket} t
         LEFT JOIN {run} lr ON lr.id = t.latest_run_id
         LEFT JOIN {user} u ON u.id = t.reviewed_by_id
@@ -125,62 +115,7 @@ def report_ticket_rows(*, filters: ReportFilters, chunk_size: int = 5000) -> Ite
         lo = qs.filter(id__gt=hi).first()
 
 
-def _export_row(row: tuple, base: str, reviewed_status: frozenset[str]) -> tuple:
-    (
-        tid, created, channel, status, email, subject, summary,
-        cat, pri, que, sen, lang, conf, triaged, reviewed, updated, reviewer,
-        provider, model, result, error_kind,
-        runs, failed_runs, prompt, cached, completion, cost,
-        attachments, images, videos, rejected,
-    ) = row  # fmt: skip
-    created, triaged, reviewed, updated = _utc(created), _utc(triaged), _utc(reviewed), _utc(updated)
-    if isinstance(result, str):  # SQLite hands JSON back as text
-        result = json.loads(result)
-    result = result or {}
-    is_reviewed = status in reviewed_status
-    out: list[Any] = [
-        tid,
-        f"TRI-{tid}",
-        f"{base}/tickets/{tid}/",
-        created,
-        channel,
-        status,
-        email,
-        subject,
-        summary,
-    ]
-    corrected = 0
-    for name, current in zip(CLASSIFIED_FIELDS, (cat, pri, que, sen, lang), strict=True):
-        proposal = result.get(name) or {}
-        proposed = proposal.get("value", "")
-        final = current if is_reviewed else ""
-        if is_reviewed and proposed and final != proposed:
-            corrected += 1
-        out += [proposed, proposal.get("confidence"), final]
-    out += [
-        corrected if is_reviewed and result else None,
-        conf,
-        reviewer or "",
-        triaged,
-        reviewed,
-        updated,
-        (triaged - created).total_seconds() if triaged and created else None,
-        (reviewed - triaged).total_seconds() if reviewed and triaged else None,
-        provider or "",
-        model or "",
-        error_kind or "",
-        runs or 0,
-        failed_runs or 0,
-        prompt or 0,
-        cached or 0,
-        completion or 0,
-        float(cost or 0.0),
-        attachments or 0,
-        images or 0,
-        videos or 0,
-        rejected or 0,
-    ]
-    return tuple(out)
+_export_row = row_function()
 
 
 def _pg_csv_columns(base: str) -> tuple[str, str, list[Any]]:
@@ -200,87 +135,13 @@ def _pg_csv_columns(base: str) -> tuple[str, str, list[Any]]:
         # matter: AT TIME ZONE 'UTC' yields a plain timestamp.
         return f"date_trunc('second', {col} AT TIME ZONE 'UTC')::text"
 
-    inner = [
-        "t.id",
-        "t.created_at",
-        "t.channel",
-        "t.status",
-        "t.requester_email",
-        "t.subject",
-        "t.summary",
-        "t.confidence",
-        "t.triaged_at",
-        "t.reviewed_at",
-        "t.updated_at",
-        "u.username AS reviewer",
-        "lr.provider",
-        "lr.model",
-        "lr.error_kind AS failure_kind",
-        "(lr.result IS NOT NULL AND lr.result <> '{}'::jsonb) AS has_result",
-        "t.status IN ('REVIEWED', 'PENDING', 'SOLVED', 'CLOSED') AS is_reviewed",
-        "r.runs",
-        "r.failed_runs",
-        "r.prompt_tokens",
-        "r.cached_tokens",
-        "r.completion_tokens",
-        "r.cost",
-        "a.attachments",
-        "a.images",
-        "a.videos",
-        "a.rejected",
-    ]
-    for n in CLASSIFIED_FIELDS:
-        inner += [
-            f"t.{n} AS cur_{n}",
-            f"COALESCE(lr.result -> '{n}' ->> 'value', '') AS p_{n}",
-            f"(lr.result -> '{n}' ->> 'confidence')::float8 AS c_{n}",
-        ]
-    corrected = " + ".join(
-        f"(CASE WHEN p_{n} <> '' AND cur_{n} <> p_{n} THEN 1 ELSE 0 END)" for n in CLASSIFIED_FIELDS
-    )
-    exprs: dict[str, str] = {
-        "id": "id",
-        "reference": "'TRI-' || id",
-        "url": "%s || '/tickets/' || id || '/'",
-        "created_at": "created_at",
-        "channel": "channel",
-        "status": "status",
-        "requester_email": "requester_email",
-        "subject": "subject",
-        "summary": "summary",
-        "fields_corrected": f"CASE WHEN is_reviewed AND has_result THEN {corrected} END",
-        "confidence": "confidence",
-        "reviewer": "reviewer",
-        "triaged_at": "triaged_at",
-        "reviewed_at": "reviewed_at",
-        "updated_at": "updated_at",
-        "arrival_to_triaged_s": "EXTRACT(EPOCH FROM triaged_at - created_at)::float8",
-        "triaged_to_reviewed_s": "EXTRACT(EPOCH FROM reviewed_at - triaged_at)::float8",
-        "provider": "provider",
-        "model": "model",
-        "failure_kind": "failure_kind",
-        "runs": "COALESCE(runs, 0)",
-        "failed_runs": "COALESCE(failed_runs, 0)",
-        "prompt_tokens": "COALESCE(prompt_tokens, 0)",
-        "cached_tokens": "COALESCE(cached_tokens, 0)",
-        "completion_tokens": "COALESCE(completion_tokens, 0)",
-        "cost_usd": "COALESCE(cost, 0)",
-        "attachments": "COALESCE(attachments, 0)",
-        "images": "COALESCE(images, 0)",
-        "videos": "COALESCE(videos, 0)",
-        "rejected_attachments": "COALESCE(rejected, 0)",
-    }
-    for n in CLASSIFIED_FIELDS:
-        exprs[f"proposed_{n}"] = f"p_{n}"
-        exprs[f"confidence_{n}"] = f"c_{n}"
-        exprs[f"final_{n}"] = f"CASE WHEN is_reviewed THEN cur_{n} ELSE '' END"
+    inner, exprs = copy_select(reviewed_states=frozenset(s.value for s in REVIEWED_STATES))
     # csv_writer's dialect: text, timestamps and amounts quoted (FORCE_QUOTE in _copy_sql), numbers
     # bare, an empty cell "" (a non-NULL '' is quoted by COPY as it matches the NULL string).
     outer = []
-    for i, column in enumerate(TICKET_COLUMNS):
-        expr = exprs[column.key]
-        if column.key in ("reference", "url"):
-            pass  # never empty; the url's only user part is the (already neutralized) base
+    for i, (column, expr) in enumerate(zip(TICKET_COLUMNS, exprs, strict=True)):
+        if column.plain:
+            pass
         elif column.kind == "text":
             expr = text(expr)
         elif column.kind == "datetime":

@@ -24,8 +24,9 @@ from django.utils import timezone
 
 from triage import selectors
 from triage.adapters.llm.base import TicketInput
-from triage.adapters.llm.learned import FIELDS, TrainedModel
+from triage.adapters.llm.learned import TrainedModel
 from triage.adapters.llm.local import LocalTriageModel, local_model_train, taxonomy_key
+from triage.fields import TAXONOMY_FIELDS
 from triage.models import REVIEWED_STATES, ClassifierVersion, Ticket
 from triage.services.ocr import ticket_ocr_text
 
@@ -36,7 +37,7 @@ def _reviewed_samples() -> list[tuple[TicketInput, dict[str, str]]]:
     tickets = Ticket.objects.filter(status__in=REVIEWED_STATES).order_by("id")
     samples = []
     for ticket in tickets:
-        labels = {name: getattr(ticket, name) for name in FIELDS if getattr(ticket, name)}
+        labels = {name: getattr(ticket, name) for name in TAXONOMY_FIELDS if getattr(ticket, name)}
         ticket_input = TicketInput(
             ticket_id=ticket.id,
             subject=ticket.subject,
@@ -97,6 +98,7 @@ def classifier_train(*, force: bool = False) -> ClassifierVersion | None:
     metrics = {
         "heldout": trained.heldout,
         "reliability": trained.reliability,
+        "low_below": getattr(trained, "low_below", {}),
         "n_reviewed": {name: trained.fields[name].n_reviewed for name in trained.fields},
         "calibrated": {name: trained.fields[name].calibrator is not None for name in trained.fields},
     }

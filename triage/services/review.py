@@ -10,19 +10,16 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
+from triage.fields import CLASSIFIED_FIELDS, REVIEWED_FIELDS
 from triage.models import REVIEWED_STATES, ReviewDecision, Ticket, TicketEvent
 from triage.services.handoff import handoff_plan
 from triage.services.webhooks import webhook_event_record
-
-REVIEWED_FIELDS = ("category", "priority", "queue", "sentiment", "language", "summary")
 
 
 def ticket_proposal(*, ticket: Ticket) -> dict[str, str]:
     """What the latest successful model run proposed, field by field ('' when nothing was)."""
     result = (ticket.latest_run.result if ticket.latest_run else None) or {}
-    proposal = {
-        name: (result.get(name) or {}).get("value", "") for name in REVIEWED_FIELDS if name != "summary"
-    }
+    proposal = {name: (result.get(name) or {}).get("value", "") for name in CLASSIFIED_FIELDS}
     proposal["summary"] = result.get("summary", "")
     return proposal
 

@@ -20,6 +20,7 @@ from triage.adapters.llm.text_budget import head_tail, model_text
 from triage.adapters.media import Frame
 from triage.adapters.media.pipeline import STORYBOARD_TILES
 from triage.adapters.media.video import format_timestamp
+from triage.fields import CLASSIFIED_FIELDS
 from triage.models import (
     REVIEWED_STATES,
     Attachment,
@@ -40,7 +41,6 @@ from triage.services.webhooks import webhook_event_record
 logger = logging.getLogger(__name__)
 
 STORYBOARD_MAX_SIDE = 1920  # MediaConfig's default: a rebuilt sheet is the size of the stored one
-TRIAGED_FIELDS = ("category", "priority", "queue", "sentiment", "language")
 
 
 def _local_model() -> TriageClient:
@@ -492,7 +492,7 @@ def triage_run_record(
     if outcome.ok and outcome.result is not None:
         result = outcome.result
         ticket.summary = result.summary
-        for name in TRIAGED_FIELDS:
+        for name in CLASSIFIED_FIELDS:
             setattr(ticket, name, getattr(result, name).value)
         ticket.confidence = result.min_confidence
         ticket.latest_run = run
@@ -500,7 +500,7 @@ def triage_run_record(
         if status is None and _auto_accepts(result) and outcome.extra.get("offline_agrees", True):
             ticket.status = Ticket.Status.REVIEWED
             ticket.reviewed_at = timezone.now()
-            values = {name: getattr(result, name).value for name in TRIAGED_FIELDS} | {
+            values = {name: getattr(result, name).value for name in CLASSIFIED_FIELDS} | {
                 "summary": result.summary
             }
             ReviewDecision.objects.create(
@@ -607,13 +607,13 @@ def _offline_agrees(result: Any, ticket_input: TicketInput, taxonomy: Taxonomy) 
         return False
     if local.result is None:
         return False
-    return all(getattr(local.result, n).value == getattr(result, n).value for n in TRIAGED_FIELDS)
+    return all(getattr(local.result, n).value == getattr(result, n).value for n in CLASSIFIED_FIELDS)
 
 
 def _auto_accepts(result: Any) -> bool:
     """TRIAGE_AUTO_ACCEPT ("field:threshold,..."): every triaged field has a threshold and the
     model's confidence meets each. Off (empty) by default: a person reviews every ticket."""
     thresholds = settings.TRIAGE_AUTO_ACCEPT
-    if not thresholds or set(TRIAGED_FIELDS) - set(thresholds):
+    if not thresholds or set(CLASSIFIED_FIELDS) - set(thresholds):
         return False
-    return all(getattr(result, name).confidence >= thresholds[name] for name in TRIAGED_FIELDS)
+    return all(getattr(result, name).confidence >= thresholds[name] for name in CLASSIFIED_FIELDS)

@@ -9,8 +9,8 @@ from django import template
 from django.utils import dateformat, timezone
 from django.utils.safestring import SafeString, mark_safe
 
+from triage.fields import REVIEWED_FIELDS
 from triage.models import Attachment, ReviewDecision, Ticket
-from triage.services.review import REVIEWED_FIELDS
 
 register = template.Library()
 

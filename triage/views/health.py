@@ -7,10 +7,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
+from triage.fields import TAXONOMY_FIELDS
 from triage.models import REVIEWED_STATES, ClassifierVersion, RenditionText, Ticket
 from triage.roles import manager_required
-
-FIELDS = ("category", "priority", "queue", "sentiment")
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -29,13 +28,15 @@ def model_health(request: HttpRequest) -> HttpResponse:
         heldout = active.metrics.get("heldout", {})
         reliability = active.metrics.get("reliability", {})
         calibrated = active.metrics.get("calibrated", {})
-        for name in FIELDS:
+        low_below = active.metrics.get("low_below", {})
+        for name in TAXONOMY_FIELDS:
             fields.append(
                 {
                     "name": name,
                     "heldout": heldout.get(name),
                     "reliability": reliability.get(name, []),
                     "calibrated": calibrated.get(name, False),
+                    "low_below": low_below.get(name),
                 }
             )
     context = {

@@ -23,6 +23,7 @@ from triage.forms import ReportFilterForm
 from triage.models import ReportExport, TaxonomyField, Ticket
 from triage.roles import manager_required
 from triage.selectors.reports import Dashboard, ReportFilters
+from triage.selectors.sla import sla_report
 from triage.services import reports
 from triage.services.report_rollups import report_dashboard_current
 from triage.views import AuthedRequest
@@ -156,6 +157,7 @@ def reports_dashboard(request: AuthedRequest) -> HttpResponse:
         "d": dashboard,
         "labels": labels,
         "charts": _charts(dashboard, labels),
+        "sla": sla_report(filters=filters),
         "exports": ReportExport.objects.filter(requested_by=request.user)[:5],
         "sync_max": settings.TRIAGE_REPORT_SYNC_MAX_ROWS,
         "poll_s": settings.TRIAGE_POLL_INTERVAL_S,

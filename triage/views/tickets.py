@@ -14,9 +14,11 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from triage import selectors
 from triage.adapters.media import MediaRejected
-from triage.forms import TAXONOMY_FIELDS, ReviewForm, TicketCreateForm, UploadForm, intake_config
+from triage.fields import REVIEWED_FIELDS, TAXONOMY_FIELDS
+from triage.forms import ReviewForm, TicketCreateForm, UploadForm, intake_config
 from triage.models import ReviewDecision, TaxonomyField, Ticket, TriageRun
 from triage.roles import agent_required
+from triage.selectors.calibration import low_levels
 from triage.selectors.redaction import ticket_redaction
 from triage.services.lifecycle import AGENT_STATUSES, StatusChangeRefused, ticket_status_set
 from triage.services.redaction import (
@@ -25,7 +27,6 @@ from triage.services.redaction import (
     ticket_redact_for_display,
 )
 from triage.services.review import (
-    REVIEWED_FIELDS,
     InvalidDuplicate,
     ReviewConflict,
     review_record,
@@ -36,7 +37,7 @@ from triage.services.review import (
     ticket_version,
 )
 from triage.services.tickets import Upload, ticket_create, upload_stage
-from triage.templatetags.triage_tags import IN_PROGRESS
+from triage.templatetags.triage_tags import IN_PROGRESS, LOW_CONFIDENCE
 from triage.views import AuthedRequest
 from triage.views.conversation import conversation_context
 from triage.views.params import id_param
@@ -133,6 +134,8 @@ def _proposal_rows(ticket: Ticket, labels: dict[str, dict[str, str]]) -> list[di
     result = _proposal(ticket)
     if result is None:
         return []
+    run = ticket.latest_run
+    levels = low_levels(run.model) if run is not None else {}
     rows = []
     for name in REVIEWED_FIELDS:
         if name == "summary":
@@ -147,6 +150,11 @@ def _proposal_rows(ticket: Ticket, labels: dict[str, dict[str, str]]) -> list[di
                 "value": value,
                 "label": labels.get(name, {}).get(value, value) or "—",
                 "confidence": guess.get("confidence"),
+                # LOW: below the level where this model's held-out accuracy fell under 70%
+                # (the fixed level without a calibrated version); never once a person reviewed it
+                "low": not ticket.is_reviewed
+                and guess.get("confidence") is not None
+                and float(guess["confidence"]) < levels.get(name, LOW_CONFIDENCE),
                 "current": current,
                 "current_label": labels.get(name, {}).get(current, current) or "—",
                 "changed": ticket.is_reviewed and current != value,

@@ -13,6 +13,8 @@ from triage.views import (
     privacy,
     queue,
     reports,
+    saved_views,
+    sla,
     system_health,
     taxonomy,
     tickets,
@@ -86,6 +88,11 @@ urlpatterns = [
     path("hooks/github/", integrations.github_hook, name="hook-github"),
     path("hooks/jira/", integrations.jira_hook, name="hook-jira"),
     path("hooks/zendesk/", integrations.zendesk_hook, name="hook-zendesk"),
+    # service levels (managers)
+    path("sla/", sla.sla_policies, name="sla"),
+    # saved queue views
+    path("views/", saved_views.saved_views_post, name="saved-views"),
+    path("views/counts/", saved_views.saved_view_counts, name="saved-view-counts"),
     # retention in force, a requester's export and erasure (administrators)
     path("privacy/", privacy.privacy_page, name="privacy"),
 ]

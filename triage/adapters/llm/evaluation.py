@@ -19,8 +19,8 @@ from pathlib import Path
 
 from triage.adapters.llm.base import Taxonomy, TaxonomyEntry, TicketInput, TriageClient
 from triage.adapters.llm.learned import field_scores, reliability_table
+from triage.fields import CLASSIFIED_FIELDS as SCORED_FIELDS
 
-SCORED_FIELDS = ("category", "priority", "queue", "sentiment", "language")
 BATCH = 32
 
 

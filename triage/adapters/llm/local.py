@@ -39,10 +39,11 @@ from triage.adapters.llm.learned import TrainedModel
 from triage.adapters.llm.schema import FieldGuess, TriageResult
 from triage.adapters.llm.text_budget import language_sample
 from triage.adapters.llm.tfidf import union_transform
+from triage.fields import TAXONOMY_FIELDS
 
 MODEL_NAME = "local-tfidf-2"
 PROMPT_VERSION = "local-2"
-FIELDS = ("category", "priority", "queue", "sentiment")
+FIELDS = TAXONOMY_FIELDS
 
 # Softmax temperature over blended cosine scores. Measured on the default taxonomy: a clear
 # ticket's best category leads the runner-up by 0.3-0.6 (confidence >= 0.85), while a lead under
@@ -104,6 +105,13 @@ _ERRORISH = re.compile(
     re.IGNORECASE,
 )
 _EXCEPTION_LINE = re.compile(r"\b\w*(Error|Exception)\b\s*:")
+# What else an error dialog says: a refusal word or an error code ("(E1042)", "E_TIMEOUT", "Q-17").
+_SCREEN_ERROR = re.compile(
+    r"\b(declined|invalid|rejected|refused|not found|exceeded|unavailable|expired|forbidden|"
+    r"unauthori[sz]ed|ungültig|abgelehnt|rechazad[oa]|inválid[oa]|refusé|invalide)\b"
+    r"|\b[A-Z]{1,3}[-_]?\d{3,5}\b|\b[A-Z]+_[A-Z_]{3,}\b|\b[a-z]+_[a-z_]{3,}\b",
+    re.IGNORECASE,
+)
 _FRAME_LINE = re.compile(r'^\s*(File ".*", line \d+|at [\w.$<>]+\(.*\)$|Traceback \(most recent call last\))')
 _GREETING = re.compile(
     r"^(hi|hello|hey|dear|hallo|guten tag|hola|bonjour|olá|ola|thanks|thank you|regards|best|cheers|"
@@ -116,6 +124,13 @@ _STEPS = re.compile(
     re.IGNORECASE,
 )
 _MAX_OCR_CANDIDATES = 3
+# Overlays a recording or screenshot tool burns into the picture, not part of the error shown:
+# timestamps and timecodes (00:00:02.500, 12:04, 01:02:03:04), "REC", frame counters.
+_OVERLAY = re.compile(
+    r"\b\d{1,2}:\d{2}(?::\d{2})?(?:[.,:]\d{1,3})?\b|\bREC\b|[●•]|\bframe\s*\d+(?:\s*/\s*\d+)?\b"
+    r"|\b\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2})?)?\b",
+    re.IGNORECASE,
+)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _MAX_SENTENCE_CHARS = 400
 _MAX_SUMMARY_SENTENCES = 3
@@ -532,13 +547,24 @@ def _ocr_candidates(ticket: TicketInput, taken: list[str]) -> list[str]:
     """OCR lines worth quoting: those that carry an error (a dialog's message, an exception line).
     Menu items and button labels read from a screenshot say nothing about the problem."""
     lines: list[str] = []
-    for line in (ticket.ocr_text or "").splitlines():
-        line = line.strip()[:_MAX_SENTENCE_CHARS]
-        if len(line) >= 8 and (_EXCEPTION_LINE.search(line) or _ERRORISH.search(line)) and line not in taken:
+    for raw in (ticket.ocr_text or "").splitlines():
+        line = _strip_overlays(raw)[:_MAX_SENTENCE_CHARS]
+        errorish = _EXCEPTION_LINE.search(line) or _ERRORISH.search(line) or _SCREEN_ERROR.search(line)
+        if len(line) >= 8 and errorish and line not in taken:
             lines.append(line)
         if len(lines) >= _MAX_OCR_CANDIDATES:
             break
     return lines
+
+
+def _strip_overlays(line: str) -> str:
+    """An OCR line without burned-in timestamps, timecodes and recording marks; punctuation left
+    dangling by a removed overlay ("Sync error E_TIMEOUT at") is trimmed with it."""
+    cleaned = " ".join(_OVERLAY.sub(" ", line).split())
+    if cleaned != line.strip():
+        cleaned = re.sub(r"(?:\s+(?:at|um|a las|à|às|en|in|@))+$", "", cleaned, flags=re.IGNORECASE)
+        cleaned = cleaned.strip(" -|,;")
+    return cleaned
 
 
 def _summaries(
@@ -550,6 +576,10 @@ def _summaries(
     everything: list[str] = []
     for ticket in tickets:
         candidates = _candidate_sentences(ticket) if (ticket.body or "").strip() else []
+        subject = ticket.subject.strip()
+        if len(candidates) > 1 and candidates[0] == subject:
+            # The reviewer sees the subject above the summary: repeating it verbatim tells them nothing.
+            candidates = candidates[1:]
         body_count = len(candidates)
         candidates += _ocr_candidates(ticket, candidates)
         per_ticket.append((candidates, body_count))
@@ -619,6 +649,13 @@ def _summary_sentences(
             continue
         if len(chosen) < _MAX_SUMMARY_SENTENCES:
             chosen.append(item)
+    # The error as the screenshot shows it beats the requester's paraphrase of it: when an OCR
+    # error line exists and no chosen piece already quotes it, it takes the weakest piece's place.
+    ocr = [item for item in ranked if item[1] >= body_count]
+    if ocr and not any(item[1] >= body_count or ocr[0][2] in item[2] for item in chosen):
+        if len(chosen) >= _MAX_SUMMARY_SENTENCES:
+            chosen.remove(min(chosen, key=lambda t: t[0]))
+        chosen.append(ocr[0])
     if all(position == 0 and sentence == subject for _, position, sentence in chosen):
         # The subject alone says little a reviewer cannot already see: add the best body sentence.
         body = next((t for t in ranked if not (t[1] == 0 and t[2] == subject)), None)

@@ -12,13 +12,12 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from triage.fields import TAXONOMY_FIELDS
+
 if TYPE_CHECKING:
     from triage.adapters.llm.base import Taxonomy, TaxonomyEntry
 
 SCHEMA_VERSION = "2"
-CLASSIFIED_FIELDS = ("category", "priority", "queue", "sentiment")
-# The structured report of the problem, each claim with what it rests on (schema 2).
-DETAIL_FIELDS = ("problem", "steps_to_reproduce", "expected", "actual", "environment", "error_messages")
 
 
 class FieldGuess(BaseModel):
@@ -159,7 +158,7 @@ def parse_triage_reply(text: str, *, taxonomy: Taxonomy) -> TriageResult:
     if not summary:
         raise InvalidReply("summary must not be blank")
     updates: dict[str, object] = {"summary": summary}
-    for name in CLASSIFIED_FIELDS:
+    for name in TAXONOMY_FIELDS:
         guess: FieldGuess = getattr(result, name)
         options = _entries(taxonomy, name)
         match = _canonical(guess.value, options)

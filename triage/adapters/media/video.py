@@ -1,7 +1,9 @@
 """Video probing, frame sampling and transcoding (playback, model input) with ffmpeg (imageio-ffmpeg's build).
 
-The build has no ffprobe, so probing parses `ffmpeg -i` output. Every ffmpeg process here runs:
-- with a wall-clock timeout (subprocess.run(timeout=...) kills it), reported as MediaRejected;
+The build has no ffprobe, so probing parses `ffmpeg -i` output. Every command line is built with
+ffmpeg-python (`_input(...)`, `ffmpeg.output(...)`, `_command`), and every ffmpeg process runs:
+- through `_run`, with a wall-clock timeout (subprocess.run(timeout=...) kills it), reported as
+  MediaRejected (ffmpeg-python's own run() has none);
 - with `-nostdin`, so a stray read never blocks on the worker's stdin;
 - with the demuxer forced from our own content sniff (`-f mov`, `-f matroska`, ...) and
   `-protocol_whitelist file` on a `file:` input, so a crafted upload cannot be opened as an HLS
@@ -18,7 +20,9 @@ import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
+import ffmpeg
 import imageio_ffmpeg
 import numpy as np
 from PIL import Image
@@ -88,9 +92,10 @@ def probe_video(path: Path, *, timeout_s: float) -> VideoProbe:
     survived but whose frames did not is rejected here, with a reason, not later as "no frames".
     """
     demuxer = _demuxer_for(path)
-    # "0:V": video streams that are not cover art (an mp3's album picture is a "video" stream)
-    args = [*_input(path, demuxer=demuxer), "-map", "0:V:0", "-frames:v", "1"]
-    result = _run([*args, "-f", "null", "-progress", "pipe:1", "-"], timeout_s=timeout_s)
+    # "V": video streams that are not cover art (an mp3's album picture is a "video" stream)
+    stream = _input(path, demuxer=demuxer)["V:0"]
+    command = _command(ffmpeg.output(stream, "-", f="null", progress="pipe:1", **{"frames:v": 1}))
+    result = _run(command, timeout_s=timeout_s)
     text = result.stderr.decode(errors="replace")
     header = text.split("\nStream mapping:", 1)[0].split("\nOutput #0", 1)[0]
     if (input_match := _INPUT.search(header)) is None:
@@ -363,18 +368,18 @@ def transcode_for_playback(src: Path, dst: Path, *, probe: VideoProbe, timeout_s
         "force_divisible_by=2"
     )
     fps = f"fps=fps='min({_PLAYBACK_MAX_FPS},source_fps)'"
-    args = [
-        *_input(src, demuxer=demuxer),
-        "-map", "0:V:0",
-        "-map", "0:a:0?",  # keep a narration if there is one
-        "-vf", f"{scale},{fps}",
-        "-c:v", "libx264", "-preset", "veryfast", "-crf", "28", "-pix_fmt", "yuv420p",
-        "-c:a", "aac", "-b:a", "96k", "-ac", "2",
-        "-movflags", "+faststart",
-        "-f", "mp4", "-y", f"file:{dst}",
-    ]  # fmt: skip
+    source = _input(src, demuxer=demuxer)
+    output = ffmpeg.output(
+        source["V:0"],
+        source["a:0?"],  # keep a narration if there is one
+        f"file:{dst}",
+        f="mp4",
+        vf=f"{scale},{fps}",
+        preset="veryfast", crf=28, pix_fmt="yuv420p", ac=2, movflags="+faststart",
+        **{"c:v": "libx264", "c:a": "aac", "b:a": "96k"},
+    )  # fmt: skip
     del probe  # part of the contract; the CLI reads size, rotation and frame rate itself
-    result = _run(args, timeout_s=timeout_s)
+    result = _run(_command(output, overwrite=True), timeout_s=timeout_s)
     if result.returncode != 0 or not dst.exists() or dst.stat().st_size == 0:
         reason = _short_error(result.stderr.decode(errors="replace"), path=src)
         raise MediaRejected(f"could not convert the recording for playback: {reason}")
@@ -395,15 +400,16 @@ def transcode_for_model(
     # even height and width (x264 with yuv420p); `-2` keeps the aspect ratio
     scale = f"scale=w=-2:h='trunc(min({int(max_height)},ih)/2)*2'"
     rate = f"fps=fps='min({float(fps)},source_fps)'"
-    args = [
-        *_input(src, demuxer=demuxer),
-        "-map", "0:V:0", "-an",
-        "-vf", f"{scale},{rate}",
-        "-c:v", "libx264", "-preset", "veryfast", "-crf", "30", "-pix_fmt", "yuv420p",
-        "-movflags", "+faststart",
-        "-f", "mp4", "-y", f"file:{dst}",
-    ]  # fmt: skip
-    result = _run(args, timeout_s=timeout_s)
+    output = ffmpeg.output(
+        _input(src, demuxer=demuxer)["V:0"],
+        f"file:{dst}",
+        f="mp4",
+        an=None,
+        vf=f"{scale},{rate}",
+        preset="veryfast", crf=30, pix_fmt="yuv420p", movflags="+faststart",
+        **{"c:v": "libx264"},
+    )  # fmt: skip
+    result = _run(_command(output, overwrite=True), timeout_s=timeout_s)
     if result.returncode != 0 or not dst.exists() or dst.stat().st_size == 0:
         reason = _short_error(result.stderr.decode(errors="replace"), path=src)
         raise MediaRejected(f"could not convert the recording for the model: {reason}")
@@ -420,17 +426,28 @@ def _demuxer_for(path: Path) -> str:
     return _DEMUXERS[sniffed.extension]
 
 
-def _input(path: Path, *, demuxer: str) -> list[str]:
-    # `file:` keeps a name like "concat:a|b" or "http:..." from being read as a protocol URL.
-    return ["-f", demuxer, "-protocol_whitelist", "file", "-i", f"file:{path}"]
+def _input(path: Path, *, demuxer: str, **options: object) -> Any:
+    """The recording as ffmpeg-python's input node: the demuxer forced, only the file protocol.
+
+    `options` are further input options (`ss`, `skip_frame`...). `file:` keeps a name like
+    "concat:a|b" or "http:..." from being read as a protocol URL."""
+    return ffmpeg.input(f"file:{path}", f=demuxer, protocol_whitelist="file", **options)
 
 
-def _run(args: list[str], *, timeout_s: float) -> subprocess.CompletedProcess[bytes]:
+def _command(output: Any, *, overwrite: bool = False) -> list[str]:
+    """The whole command line of an ffmpeg-python output node, for `_run`."""
+    argv: list[str] = output.compile(
+        cmd=[ffmpeg_exe(), "-nostdin", "-hide_banner"], overwrite_output=overwrite
+    )
+    return argv
+
+
+def _run(command: list[str], *, timeout_s: float) -> subprocess.CompletedProcess[bytes]:
     if timeout_s <= 0:
         raise MediaRejected("processing the recording took longer than the time allowed")
     try:
         return subprocess.run(
-            [ffmpeg_exe(), "-nostdin", "-hide_banner", *args],
+            command,
             capture_output=True,
             timeout=timeout_s,
             check=False,
@@ -455,27 +472,15 @@ def _first_video_stream(header: str) -> str | None:
 
 
 def _duration_by_copy(path: Path, *, demuxer: str, timeout_s: float) -> float:
-    result = _run(
-        [
-            *_input(path, demuxer=demuxer),
-            "-map",
-            "0:V:0",
-            "-c",
-            "copy",
-            "-f",
-            "null",
-            "-progress",
-            "pipe:1",
-            "-",
-        ],
-        timeout_s=timeout_s,
-    )
+    stream = _input(path, demuxer=demuxer)["V:0"]
+    command = _command(ffmpeg.output(stream, "-", c="copy", f="null", progress="pipe:1"))
+    result = _run(command, timeout_s=timeout_s)
     times = [int(t) for t in _PROGRESS_TIME.findall(result.stdout.decode(errors="replace"))]
     return max(times, default=0) / 1_000_000
 
 
 def _grab(
-    path: Path, *, demuxer: str, at_ms: int, output: list[str], deadline: float, timeout_s: float
+    path: Path, *, demuxer: str, at_ms: int, output: dict[str, object], deadline: float, timeout_s: float
 ) -> bytes:
     """One frame at `at_ms`, encoded by `output` (_jpeg_output, _THUMB_OUTPUT), or b"" when no
     attempt produced one.
@@ -490,16 +495,12 @@ def _grab(
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise MediaRejected(f"processing the recording took longer than {timeout_s:.0f} s")
-        skip = ["-ss", f"{back_ms / 1000:.3f}"] if back_ms else []
-        result = _run(
-            [
-                "-ss", f"{(at_ms - back_ms) / 1000:.3f}",  # before -i: jump, don't decode from 0
-                *_input(path, demuxer=demuxer),
-                *skip,  # after -i: decode and drop frames up to the target
-                "-map", "0:V:0", "-frames:v", "1", *output,
-            ],
-            timeout_s=remaining,
-        )  # fmt: skip
+        # an input option (before -i): jump, don't decode from 0
+        source = _input(path, demuxer=demuxer, ss=f"{(at_ms - back_ms) / 1000:.3f}")
+        # an output option (after -i): decode and drop frames up to the target
+        skip = {"ss": f"{back_ms / 1000:.3f}"} if back_ms else {}
+        frame = ffmpeg.output(source["V:0"], "pipe:1", **skip, **{"frames:v": 1}, **output)
+        result = _run(_command(frame), timeout_s=remaining)
         if result.returncode == 0 and result.stdout:
             return result.stdout
         if back_ms == at_ms:
@@ -519,17 +520,17 @@ def _grab_keyframe(
     remaining = deadline - time.monotonic()
     if remaining <= 0:
         raise MediaRejected(f"processing the recording took longer than {timeout_s:.0f} s")
-    result = _run(
-        [
-            "-skip_frame", "nokey", "-noaccurate_seek", "-ss", f"{at_ms / 1000:.3f}",
-            *_input(path, demuxer=demuxer),
-            # passthrough: a keyframe before the seek point has a negative time, which the default
-            # constant-frame-rate output would drop (and then encode the next keyframe instead)
-            "-map", "0:V:0", "-frames:v", "1", "-fps_mode", "passthrough",
-            *_jpeg_output(max_side, showinfo=True),
-        ],
-        timeout_s=remaining,
-    )  # fmt: skip
+    source = _input(path, demuxer=demuxer, skip_frame="nokey", noaccurate_seek=None, ss=f"{at_ms / 1000:.3f}")
+    # passthrough: a keyframe before the seek point has a negative time, which the default
+    # constant-frame-rate output would drop (and then encode the next keyframe instead)
+    frame = ffmpeg.output(
+        source["V:0"],
+        "pipe:1",
+        fps_mode="passthrough",
+        **{"frames:v": 1},
+        **_jpeg_output(max_side, showinfo=True),
+    )
+    result = _run(_command(frame), timeout_s=remaining)
     if result.returncode != 0 or not result.stdout:
         return b"", None
     match = _SHOWINFO_PTS.search(result.stderr.decode(errors="replace"))
@@ -538,18 +539,21 @@ def _grab_keyframe(
     return result.stdout, max(0, at_ms + round(float(match.group(1)) * 1000))
 
 
-def _jpeg_output(max_side: int, *, showinfo: bool = False) -> list[str]:
-    return [
-        "-vf", ("showinfo," if showinfo else "") + _frame_filter(max_side),
-        "-c:v", "mjpeg", "-q:v", "3",
+def _jpeg_output(max_side: int, *, showinfo: bool = False) -> dict[str, object]:
+    """Output options of one JPEG frame on stdout."""
+    return {
+        "vf": ("showinfo," if showinfo else "") + _frame_filter(max_side),
+        "c:v": "mjpeg",
+        "q:v": 3,
         # no encoder version string: the same frame gives the same bytes (content keys)
-        "-fflags", "+bitexact", "-flags:v", "+bitexact",
-        "-f", "image2pipe", "pipe:1",
-    ]  # fmt: skip
+        "fflags": "+bitexact",
+        "flags:v": "+bitexact",
+        "f": "image2pipe",
+    }
 
 
 # a 64x64 grey thumbnail as raw bytes (scene detection compares these, nobody looks at them)
-_THUMB_OUTPUT = ["-vf", f"scale={_THUMB_SIDE}:{_THUMB_SIDE},format=gray", "-f", "rawvideo", "pipe:1"]
+_THUMB_OUTPUT: dict[str, object] = {"vf": f"scale={_THUMB_SIDE}:{_THUMB_SIDE},format=gray", "f": "rawvideo"}
 
 
 def _frame_filter(max_side: int) -> str:

@@ -5,7 +5,7 @@ from django.db import migrations
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("triage", "0021_mgr_edges"),
+        ("triage", "0022_sla_views"),
     ]
 
     operations = [

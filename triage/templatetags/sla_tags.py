@@ -1,0 +1,59 @@
+"""The queue's service-level cell: time left or overdue, in words and colour."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django import template
+from django.utils import dateformat, timezone
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+
+register = template.Library()
+
+SOON_S = 3600  # under an hour left: amber
+
+
+def _span(seconds: int) -> str:
+    seconds = abs(seconds)
+    if seconds < 60:
+        return "<1m"
+    minutes = seconds // 60
+    if minutes < 60:
+        return f"{minutes}m"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours}h {minutes}m" if minutes and hours < 10 else f"{hours}h"
+    days, hours = divmod(hours, 24)
+    return f"{days}d {hours}h" if hours else f"{days}d"
+
+
+def sla_state(due: datetime | None, *, now: datetime | None = None) -> tuple[str, str]:
+    """(css state, words): ("overdue", "Overdue 2h"), ("soon", "45m left"), ("ok", "3d left")."""
+    if due is None:
+        return "none", ""
+    left = int((due - (now or timezone.now())).total_seconds())
+    if left < 0:
+        return "overdue", f"Overdue {_span(left)}"
+    return ("soon" if left < SOON_S else "ok"), f"{_span(left)} left"
+
+
+@register.simple_tag
+def sla_cell(ticket) -> SafeString:
+    """The cell's content: which target is next, its time left, the exact due time on hover."""
+    due = getattr(ticket, "sla_due_at", None)
+    state, words = sla_state(due)
+    if due is None:
+        return format_html('<span class="muted" title="{}">—</span>', "No target due")
+    target = (
+        "First decision" if ticket.reviewed_at is None and ticket.sla_first_due_at == due else "Resolution"
+    )
+    when = dateformat.format(timezone.localtime(due), "Y-m-d H:i T")
+    return format_html(
+        '<span class="sla sla-{}" title="{} due {}"><time datetime="{}">{}</time></span>',
+        state,
+        target,
+        when,
+        due.isoformat(),
+        words,
+    )
