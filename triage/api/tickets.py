@@ -259,6 +259,7 @@ def ticket_list(
     q: str = "",
     sort: Literal["work", "newest", "oldest", "confidence"] = "work",
     mine: bool = False,
+    low: bool = False,
     cursor: str = "",
     limit: Annotated[int, Field(ge=1, le=100)] = 25,
 ):

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST, require_safe
 from triage import selectors
 from triage.forms import STATUS_FILTERS, queue_filter_form, queue_filters
 from triage.roles import agent_required
+from triage.selectors.calibration import queue_mark_low
 from triage.services.review import review_bulk_accept
 from triage.views import AuthedRequest
 from triage.views.params import id_param, id_params, next_path
@@ -23,6 +24,7 @@ def _row(request: AuthedRequest, row_id: str) -> HttpResponse:
     ticket = selectors.review_queue_list().filter(id=ticket_id).first() if ticket_id is not None else None
     if ticket is None:
         return HttpResponse("")  # deleted meanwhile: the swap removes the row, and its polling
+    queue_mark_low([ticket])
     context = {
         "ticket": ticket,
         "labels": selectors.taxonomy_labels(),
@@ -79,6 +81,7 @@ def review_queue(request: AuthedRequest) -> HttpResponse:
             # with no filter but the status tab, the tab's count is the page count: no second count
             count=None if filtered else next(n for key, _, n in tabs if key == status_filter),
         )
+        queue_mark_low(page.object_list)
         context = {
             "page_obj": page,
             "status_filter": status_filter,
