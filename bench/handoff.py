@@ -156,9 +156,9 @@ def webhooks_phase(args: argparse.Namespace, env: dict[str, str]) -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             """INSERT INTO triage_ticket (subject, description, requester_email, channel, status, created_at,
-               updated_at, summary, category, priority, queue, sentiment, language, confidence)
+               updated_at, summary, category, priority, queue, sentiment, language, confidence, link_kind)
                SELECT 'bench ticket ' || n, 'body', 'a@example.com', 'WEB', 'NEEDS_REVIEW', now(), now(),
-               'summary', 'bug', 'high', 'tier1', 'neutral', 'en', 0.9 FROM generate_series(1, %s) n""",
+               'summary', 'bug', 'high', 'tier1', 'neutral', 'en', 0.9, '' FROM generate_series(1, %s) n""",
             [args.events],
         )
     # 1. throughput: every review's event waits in the outbox and the queue, then one worker drains it
@@ -223,14 +223,14 @@ def api_phase(args: argparse.Namespace) -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             """INSERT INTO triage_ticket (subject, description, requester_email, channel, status, created_at,
-               updated_at, summary, category, priority, queue, sentiment, language, confidence)
+               updated_at, summary, category, priority, queue, sentiment, language, confidence, link_kind)
                SELECT 'api ticket ' || n, 'body', 'a@example.com',
                  (ARRAY['WEB','EMAIL'])[1 + n %% 2],
                  (ARRAY['NEEDS_REVIEW','REVIEWED','REVIEWED','MANUAL_TRIAGE','TRIAGING'])[1 + n %% 5],
                  now() - (n || ' minutes')::interval, now(), 'summary',
                  (ARRAY['bug','billing','account_access','feature_request'])[1 + n %% 4],
                  (ARRAY['low','normal','high','urgent'])[1 + (n / 7) %% 4],
-                 (ARRAY['tier1','billing','engineering'])[1 + n %% 3], 'neutral', 'en', (n %% 100) / 100.0
+                 (ARRAY['tier1','billing','engineering'])[1 + n %% 3], 'neutral', 'en', (n %% 100) / 100.0, ''
                FROM generate_series(1, %s) n""",
             [max(0, args.tickets - args.events)],
         )

@@ -169,9 +169,12 @@ _WEBHOOKS = {"queue": "webhooks", "acks_late": True, "autoretry_for": _TRANSIENT
 
 @shared_task(**_WEBHOOKS, retry_backoff=2, soft_time_limit=60, time_limit=90)
 def webhook_event_publish_task(*, event_id: int) -> None:
-    from triage.services import webhooks
+    from triage.services import webhook_batch, webhooks
 
-    webhooks.webhook_event_publish(event_id=event_id)
+    if webhooks.webhook_event_publish(event_id=event_id):
+        # sent here, with whatever else is due, in batches: no message per delivery, and no wait
+        # in the queue behind the backlog (a crash here leaves them due: the sweep queues a drain)
+        _webhook_drain_then_follow_up(webhook_batch.webhook_drain())
 
 
 @shared_task(bind=True, **_WEBHOOKS, retry_backoff=2, soft_time_limit=60, time_limit=90)
@@ -182,6 +185,21 @@ def webhook_deliver_task(self, *, delivery_id: int) -> None:
     if wait is not None:
         # a short backoff waits in the broker; longer ones are picked up by webhook_sweep_task
         webhook_deliver_task.apply_async(kwargs={"delivery_id": delivery_id}, countdown=wait)
+
+
+@shared_task(**_WEBHOOKS, retry_backoff=2, soft_time_limit=90, time_limit=120)
+def webhook_drain_task() -> None:
+    from triage.services import webhook_batch
+
+    _webhook_drain_then_follow_up(webhook_batch.webhook_drain())
+
+
+def _webhook_drain_then_follow_up(done: dict[str, float | int]) -> None:
+    if done["more"]:
+        webhook_drain_task.delay()  # stopped on time with work left: give the thread back, go on
+    elif done["retry_in"] >= 0:
+        # the soonest short backoff waits in the broker; longer ones are the sweep's
+        webhook_drain_task.apply_async(countdown=done["retry_in"])
 
 
 @shared_task(queue="webhooks", acks_late=True, soft_time_limit=120, time_limit=150)

@@ -350,6 +350,7 @@ def test_assigned_to_me(agent):
         ({"status": "needs_review"}, {"statuses": (Ticket.Status.NEEDS_REVIEW,)}),
         ({"status": "manual_triage"}, {"statuses": (Ticket.Status.MANUAL_TRIAGE,)}),
         ({"confidence_below": "0.5"}, {"confidence_below": 0.5}),
+        ({"low": "on"}, {"low": True}),
     ],
 )
 def test_every_page_of_the_work_order_matches_the_full_sort(agent, settings, params, filters):
@@ -489,3 +490,86 @@ def test_bulk_skips_a_row_whose_version_changed(agent):
         in response.content.decode()
     )
     assert Ticket.objects.get(id=ticket.id).priority == "high"
+
+
+def _decided_by_trained_version(ticket: Ticket, version: str, low_below: dict[str, float]) -> None:
+    from triage.models import ClassifierVersion
+
+    ClassifierVersion.objects.create(
+        version=version,
+        path=f"{version}.joblib",
+        data_fingerprint=version.ljust(64, "x"),
+        taxonomy_key="k",
+        n_reviewed=200,
+        metrics={"low_below": low_below},
+    )
+    ticket.latest_run.model = f"local-tfidf-2+{version}"
+    ticket.latest_run.save(update_fields=["model"])
+
+
+def _sure_but(name: str, confidence: float) -> dict:
+    from tests.factories import PROPOSAL
+
+    sure = {
+        f: {**PROPOSAL[f], "confidence": 0.95}
+        for f in ("category", "priority", "queue", "sentiment", "language")
+    }
+    return {**PROPOSAL, **sure, name: {**PROPOSAL[name], "confidence": confidence}}
+
+
+def test_the_low_badge_follows_each_rows_calibrated_level_per_field(agent, django_assert_max_num_queries):
+    strict = triaged_ticket(subject="strict", result=_sure_but("queue", 0.65))
+    lenient = triaged_ticket(subject="lenient", result=_sure_but("queue", 0.65))
+    fixed = triaged_ticket(subject="fixed", result=_sure_but("queue", 0.65))  # a Kimi run: 60%
+    _decided_by_trained_version(strict, "v-strict", {"queue": 0.7, "sentiment": 0.5})
+    _decided_by_trained_version(lenient, "v-lenient", {"queue": 0.5, "sentiment": 0.5})
+    with django_assert_max_num_queries(13):  # the levels of both versions in one query
+        html = agent.get(QUEUE).content.decode()
+    assert "65%" in row_html(html, strict) and "conf-low" in row_html(html, strict)  # 0.65 < 0.7
+    assert 'title="Low confidence (queue):' in row_html(html, strict)  # the field it is about
+    assert "65%" in row_html(html, lenient) and "conf-low" not in row_html(html, lenient)  # >= 0.5
+    assert "conf-low" not in row_html(html, fixed)  # >= the fixed 60%
+    # the polled single row agrees with the page
+    assert "conf-low" in agent.get(QUEUE, {"row": strict.id}, HTTP_HX_REQUEST="true").content.decode()
+    assert "conf-low" not in agent.get(QUEUE, {"row": lenient.id}, HTTP_HX_REQUEST="true").content.decode()
+
+
+def test_the_calibrated_levels_are_read_once_per_page(agent):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for n in range(4):
+        ticket = triaged_ticket(subject=f"calibrated {n}", result=_sure_but("queue", 0.65))
+        _decided_by_trained_version(ticket, f"v-{n}", {"queue": 0.7})
+    with CaptureQueriesContext(connection) as queries:
+        html = agent.get(QUEUE).content.decode()
+    assert html.count("conf-low") == 4
+    assert sum("triage_classifierversion" in q["sql"] for q in queries.captured_queries) == 1
+
+
+def test_a_reviewed_ticket_is_never_flagged_low(agent):
+    ticket = triaged_ticket(subject="reviewed", result=_sure_but("queue", 0.3))
+    _decided_by_trained_version(ticket, "v-reviewed", {"queue": 0.7})
+    plain = triaged_ticket(subject="reviewed too", result=_sure_but("queue", 0.3))  # fixed level
+    Ticket.objects.filter(id__in=[ticket.id, plain.id]).update(status=Ticket.Status.REVIEWED)
+    html = agent.get(QUEUE).content.decode()
+    assert "30%" in row_html(html, ticket) and "conf-low" not in row_html(html, ticket)
+    assert "30%" in row_html(html, plain) and "conf-low" not in row_html(html, plain)
+
+
+def test_the_flagged_low_filter_uses_the_same_calibrated_levels_as_the_badge(agent):
+    strict = triaged_ticket(subject="strict", result=_sure_but("queue", 0.65))
+    lenient = triaged_ticket(subject="lenient", result=_sure_but("queue", 0.65))
+    unset = triaged_ticket(subject="unset", result=_sure_but("sentiment", 0.55))  # no level: 60%
+    kimi_sure = triaged_ticket(subject="kimi sure", result=_sure_but("queue", 0.65))
+    kimi_unsure = triaged_ticket(subject="kimi unsure", result=_sure_but("queue", 0.55))
+    reviewed = triaged_ticket(subject="reviewed", result=_sure_but("queue", 0.3))
+    _decided_by_trained_version(strict, "v-strict", {"queue": 0.7})
+    _decided_by_trained_version(lenient, "v-lenient", {"queue": 0.5})
+    _decided_by_trained_version(unset, "v-unset", {"queue": 0.5})
+    Ticket.objects.filter(id=reviewed.id).update(status=Ticket.Status.REVIEWED)
+    html = agent.get(QUEUE, {"low": "on", "sort": "oldest"}).content.decode()
+    assert references(html) == [t.reference for t in (strict, unset, kimi_unsure)]
+    assert html.count("conf-low") == 3  # every row the filter keeps carries the badge
+    assert 'name="low"' in html and "checked" in re.search(r'<input[^>]*name="low"[^>]*>', html).group(0)
+    assert set(references(agent.get(QUEUE).content.decode())) >= {lenient.reference, kimi_sure.reference}

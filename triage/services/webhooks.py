@@ -2,10 +2,11 @@
 
 1. A service that changes a ticket calls `webhook_event_record` inside its own transaction: the
    event row (with the ticket as the API shows it) commits with the change or not at all.
-2. On commit, `webhook_event_publish` makes one delivery row per subscribed endpoint and queues
-   them; a crash between commit and publish leaves `published_at` empty, and the sweep publishes it.
-3. `webhook_deliver` claims a due delivery (a short transaction, a lease in `next_attempt_at`),
-   POSTs with no transaction open, then records the attempt. Failures back off exponentially with
+2. On commit, `webhook_event_publish` makes one delivery row per subscribed endpoint, and its task
+   sends them with whatever else is due; a crash between commit and publish leaves `published_at` empty, and the sweep publishes it.
+3. `webhook_batch.webhook_drain` claims due deliveries in batches (a short transaction, a lease in
+   `next_attempt_at`), POSTs them side by side with no transaction open, then records the attempts
+   (`webhook_deliver` does the same for one: Redeliver, Send test event). Failures back off exponentially with
    jitter for about a day; the `webhook-id` is the event's, so a receiver drops repeats.
 An endpoint failing for a day is disabled and the administrators are emailed.
 """
@@ -103,9 +104,7 @@ def webhook_event_record(*, event_type: str, ticket_id: int) -> WebhookEvent | N
 
 
 def webhook_event_publish(*, event_id: int) -> list[int]:
-    """Create the event's deliveries (once) and queue them. Returns the delivery ids queued."""
-    from triage.tasks import webhook_deliver_task
-
+    """Create the event's deliveries (once), due now. Returns their ids (the caller sends them)."""
     with transaction.atomic():
         event = WebhookEvent.objects.select_for_update(skip_locked=True).filter(id=event_id).first()
         if event is None or event.published_at is not None:
@@ -123,8 +122,7 @@ def webhook_event_publish(*, event_id: int) -> list[int]:
                 "id", flat=True
             )
         )
-        for delivery_id in ids:
-            webhook_deliver_task.delay_on_commit(delivery_id=delivery_id)
+    # the publish task drains them right after this commit (webhook_batch), with whatever else is due
     return ids
 
 
@@ -176,6 +174,12 @@ def webhook_deliver(*, delivery_id: int) -> float | None:
     delivery = _claim(delivery_id)
     if delivery is None:
         return None
+    return _record(delivery=delivery, result=delivery_attempt(delivery))
+
+
+def delivery_attempt(delivery: WebhookDelivery) -> wire.PostResult:
+    """POST a claimed delivery once (its event and endpoint already loaded: no query here, so
+    webhook_batch runs it on a thread pool)."""
     endpoint = delivery.endpoint
     event = delivery.event
     now = timezone.now()
@@ -197,7 +201,7 @@ def webhook_deliver(*, delivery_id: int) -> float | None:
             result = wire.post(
                 target, headers=headers, body=body, connect_timeout_s=connect_s, read_timeout_s=read_s
             )
-    return _record(delivery=delivery, result=result)
+    return result
 
 
 @transaction.atomic
@@ -241,6 +245,9 @@ def _record(*, delivery: WebhookDelivery, result: wire.PostResult) -> float | No
             delivery.save(update_fields=["status", "next_attempt_at"])
             return None
     return wait if wait is not None and wait <= COUNTDOWN_MAX_S else None
+
+
+delivery_record = _record  # one attempt's outcome, for webhook_batch's failures
 
 
 def _disable(endpoint: WebhookEndpoint, *, reason: str) -> None:
@@ -324,7 +331,7 @@ def webhook_endpoint_rotate_secret(*, endpoint_id: int) -> WebhookEndpoint:
 
 def webhook_sweep(*, now: datetime | None = None, batch: int = 1000) -> dict[str, int]:
     """Publish outbox rows a crash left unpublished, and queue deliveries whose retry is due."""
-    from triage.tasks import webhook_deliver_task
+    from triage.tasks import webhook_drain_task
 
     now = now or timezone.now()
     stale = now - timedelta(seconds=30)
@@ -334,12 +341,12 @@ def webhook_sweep(*, now: datetime | None = None, batch: int = 1000) -> dict[str
         .values_list("id", flat=True)[:batch]
     )
     for event_id in unpublished:
-        webhook_event_publish(event_id=event_id)
+        webhook_event_publish(event_id=event_id)  # their deliveries are due: the drain below sends them
     due = list(
         WebhookDelivery.objects.filter(status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now)
         .order_by("next_attempt_at")
         .values_list("id", flat=True)[:batch]
     )
-    for delivery_id in due:
-        webhook_deliver_task.delay(delivery_id=delivery_id)
+    if due or unpublished:
+        webhook_drain_task.delay()  # due retries and leases a killed drain left: sent in batches
     return {"published": len(unpublished), "queued": len(due)}

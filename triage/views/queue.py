@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST, require_safe
 from triage import selectors
 from triage.forms import STATUS_FILTERS, queue_filter_form, queue_filters
 from triage.roles import agent_required
+from triage.selectors.calibration import queue_mark_low
 from triage.services.bulk import BULK_ACTIONS, BULK_MAX_TICKETS, bulk_apply, bulk_summary, ticket_versions
 from triage.services.presence import presence_for_tickets
 from triage.services.review import ticket_version
@@ -28,6 +29,7 @@ def _row(request: AuthedRequest, row_id: str) -> HttpResponse:
     if ticket is None:
         return HttpResponse("")  # deleted meanwhile: the swap removes the row, and its polling
     ticket.seen_version = ticket_version(ticket=ticket)  # type: ignore[attr-defined]
+    queue_mark_low([ticket])
     context = {
         "ticket": ticket,
         "labels": selectors.taxonomy_labels(),
@@ -94,6 +96,7 @@ def review_queue(request: AuthedRequest) -> HttpResponse:
         for ticket in page.object_list:
             ticket.seen_version = ticket_version(ticket=ticket)  # the bulk form's version check
         assignees = list(selectors.assignee_list())  # the Assignee column and bulk assign, one query
+        queue_mark_low(page.object_list)
         context = {
             "assignees": assignees,
             "assignee_names": _assignee_names(assignees),

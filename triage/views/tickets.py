@@ -20,8 +20,14 @@ from triage.forms import ReviewForm, TicketCreateForm, UploadForm, intake_config
 from triage.models import ReviewDecision, TaxonomyField, Ticket, TriageRun
 from triage.roles import agent_required
 from triage.selectors.calibration import low_levels
+from triage.selectors.redaction import ticket_redaction
 from triage.services.lifecycle import AGENT_STATUSES, StatusChangeRefused, ticket_status_set
 from triage.services.presence import PRESENCE_POLL_S, Presence, presence_list, presence_touch
+from triage.services.redaction import (
+    redacts_for_user,
+    ticket_placeholders_restore,
+    ticket_redact_for_display,
+)
 from triage.services.review import (
     InvalidDuplicate,
     ReviewConflict,
@@ -284,8 +290,13 @@ def ticket_detail(request: AuthedRequest, ticket_id: int) -> HttpResponse:
         "labels": labels,
         "poll_s": settings.TRIAGE_POLL_INTERVAL_S,
         "stages": selectors.attachment_stages(ticket=ticket, ocr_enabled=settings.TRIAGE_OCR_ENABLED),
+        # what was redacted before the model saw it, and the boxes for the overlay
+        "redaction": ticket_redaction(ticket=ticket),
+        "redact_view": redacts_for_user(request.user),
     }
     if request.htmx and request.GET.get("fragment") == "live":
+        if context["redact_view"]:
+            ticket_redact_for_display(ticket)
         response = render(request, "triage/ticket_detail.html#live", context)
         if ticket.status not in IN_PROGRESS:
             # the proposal and the review form appear with the new status: reload the whole page once
@@ -300,7 +311,11 @@ def ticket_detail(request: AuthedRequest, ticket_id: int) -> HttpResponse:
     links = view_links(request, ticket_id=ticket.id)
     choices = {name: selectors.taxonomy_choices(field=name) for name in TAXONOMY_FIELDS}
     if request.method == "POST":
-        form = ReviewForm(request.POST, choices=choices, current=current, labels=labels)
+        data = request.POST.copy()
+        if context["redact_view"] and data.get("summary"):
+            # the form showed the summary redacted: its placeholders go back to the values
+            data["summary"] = ticket_placeholders_restore(ticket, str(data.get("summary", "")))
+        form = ReviewForm(data, choices=choices, current=current, labels=labels)
         if request.POST.get("action") == "accept":
             if _has_proposal(ticket):
                 values: dict[str, str] | None = ticket_proposal(ticket=ticket)
@@ -365,6 +380,14 @@ def ticket_detail(request: AuthedRequest, ticket_id: int) -> HttpResponse:
         }
     )
     context.update(conversation_context(request, ticket))
+    if context["redact_view"]:  # in memory, after the version and the forms read the real values
+        redaction = ticket_redact_for_display(ticket, timeline=context.get("timeline"))
+        if not form.is_bound:
+            form.initial["summary"] = redaction.text(form.initial.get("summary") or "")
+        reply_form = context.get("reply_form")
+        if reply_form is not None and not reply_form.is_bound:
+            for name in ("to", "cc"):
+                reply_form.initial[name] = redaction.text(reply_form.initial.get(name) or "")
     response = render(request, "triage/ticket_detail.html", context)
     patch_vary_headers(response, ("HX-Request",))
     return response

@@ -25,9 +25,9 @@ from pathlib import Path
 from typing import cast
 
 import numpy as np
-from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageCms, UnidentifiedImageError
 
-from triage.adapters.media import Frame, ImageLimits, MediaRejected, NormalizedImage
+from triage.adapters.media import Frame, ImageLimits, MediaRejected, NormalizedImage, png_fast
 
 _UNIDENTIFIED = "the file is not a PNG, JPEG, WebP, GIF, BMP or HEIC image"
 
@@ -48,6 +48,17 @@ _PHOTO_FORMATS = ("JPEG", "HEIF")
 _DEFAULT_FRAME_MS = 100
 _EXIF_ORIENTATION = 0x0112
 _ROTATED_ORIENTATIONS = {5, 6, 7, 8}  # the ones that swap width and height
+# What ImageOps.exif_transpose() does for each EXIF orientation, without needing the EXIF block on
+# the decoded image (the fast PNG path decodes into a new one).
+_ORIENTATION_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
 # A photo has a distinct colour in most pixels; a screenshot (flat UI, anti-aliased text) has a
 # few hundred colours in total. Measured on a nearest-neighbour sample: a 2880x1800 screenshot
 # 0.1 %, the scikit-learn sample photos 54-64 %. The threshold sits far from both.
@@ -78,14 +89,32 @@ def normalize_image(path: Path, *, limits: ImageLimits) -> NormalizedImage:
                 # Decode at 1/2, 1/4 or 1/8 scale straight from the DCT when that still covers the
                 # target: 6000x4000 -> 1920 takes 170 ms instead of 351 ms (LIBRARY-NOTES).
                 img.draft("RGB", raw_target)
-            orientation = img.getexif().get(_EXIF_ORIENTATION)
+            fast = None
+            if source_format == "PNG" and not getattr(img, "is_animated", False):
+                # the plain 8-bit screenshot: libdeflate inflates, Pillow unfilters (png_fast)
+                fast = png_fast.decode(path, size=img.size, mode=img.mode)
+            pixels = None
+            if fast is None:
+                orientation = img.getexif().get(_EXIF_ORIENTATION)
+                img.load()  # animated GIF/WebP: the first frame only (frames are sampled elsewhere)
+                decoded: Image.Image | None = img
+            else:
+                pixels, exif = fast
+                if exif is None and "Raw profile type exif" in img.info:
+                    orientation = img.getexif().get(_EXIF_ORIENTATION)  # ImageMagick's text chunk
+                else:
+                    orientation = _exif_from_png(exif).get(_EXIF_ORIENTATION) if exif else None
+                # upright (nearly every screenshot): the pixels stay an array until they are small
+                decoded = Image.fromarray(pixels) if orientation in range(2, 9) else None
             icc = img.info.get("icc_profile")
-            img.load()  # animated GIF/WebP: the first frame only (frames are sampled elsewhere)
-            # Orientation before colour work: exif_transpose needs the source's EXIF block. It
-            # copies the image even when there is nothing to do (13 ms at 3000x2000): skip that.
-            oriented = ImageOps.exif_transpose(img) if orientation in range(2, 9) else img
-            converted = _to_standard_mode(oriented, icc=icc)
-            del oriented
+            converted = None
+            if decoded is not None:
+                # Orientation before colour work: exif_transpose needs the source's EXIF block. It
+                # copies the image even when there is nothing to do (13 ms at 3000x2000): skip that.
+                transpose = _ORIENTATION_TRANSPOSE.get(orientation) if isinstance(orientation, int) else None
+                oriented = decoded.transpose(transpose) if transpose is not None else decoded
+                converted = _to_standard_mode(oriented, icc=icc)
+                del oriented, decoded
     except MediaRejected:
         raise
     except Image.DecompressionBombError:
@@ -103,6 +132,26 @@ def normalize_image(path: Path, *, limits: ImageLimits) -> NormalizedImage:
     # for PNG, GIF and WebP (lossless or not) the colour count decides: a lossy-WebP screenshot has
     # ~1 % distinct colours, a photo saved as PNG over 50 %. Judged on the source (a sample of its
     # own pixels), so a screenshot can go straight from the resize to the PNG encoder band by band.
+    if converted is None:
+        assert pixels is not None  # the fast PNG path, upright
+        sample = png_fast.colour_sample(pixels, pixels_wanted=_COLOUR_SAMPLE_PIXELS)
+        if not _looks_like_photo(sample) and png_fast.can_resize(pixels, target):
+            small = png_fast.resize(pixels, target)
+            if icc and small.ndim == 3:
+                data = _png_encode(_to_srgb(Image.fromarray(small), icc=icc))
+            else:
+                data = _png_encode_array(small)
+            return NormalizedImage(
+                data=data,
+                mime="image/png",
+                extension="png",
+                width=target[0],
+                height=target[1],
+                source_width=source_w,
+                source_height=source_h,
+            )
+        converted = Image.fromarray(pixels)  # a photo, or no resize: as any other image
+        del pixels
     photo = source_format in _PHOTO_FORMATS or _looks_like_photo(converted)
     if not photo:
         # Each band is resized, colour-converted and deflated on its own thread (_png_write).
@@ -295,6 +344,15 @@ def _frame(img: Image.Image, *, limits: ImageLimits, timestamp_ms: int) -> Frame
     )
 
 
+def _exif_from_png(data: bytes) -> Image.Exif:
+    exif = Image.Exif()
+    try:
+        exif.load(data)
+    except Exception:  # policy, as Pillow's own getexif(): a broken block carries no orientation
+        return Image.Exif()
+    return exif
+
+
 @functools.cache
 def _register_heif() -> None:
     """Register pillow-heif's opener on first use, not at import: it loads libheif."""
@@ -428,8 +486,18 @@ def _png_encode(img: Image.Image) -> bytes:
     )
 
 
+def _png_encode_array(pixels: np.ndarray) -> bytes:
+    """_png_encode() of L (h x w) or RGB (h x w x 3) pixels, without a Pillow image in between."""
+    rows = pixels.shape[0]
+    count = max(1, min(_RESIZE_THREADS, rows // _BAND_MIN_ROWS))
+    edges = [rows * i // count for i in range(count + 1)]
+    mode = "L" if pixels.ndim == 2 else "RGB"
+    size = (pixels.shape[1], rows)
+    return _png_write(lambda i: pixels[edges[i] : edges[i + 1]], edges=edges, size=size, mode=mode)
+
+
 def _png_write(
-    band: Callable[[int], Image.Image], *, edges: list[int], size: tuple[int, int], mode: str
+    band: Callable[[int], Image.Image | np.ndarray], *, edges: list[int], size: tuple[int, int], mode: str
 ) -> bytes:
     width, height = size
     row_bytes = width * _PNG_BYTES_PER_PIXEL[mode]
@@ -437,11 +505,18 @@ def _png_write(
 
     def deflate(i: int) -> tuple[bytes, int, int]:
         part = band(i)
-        if part.mode != mode or part.size != (width, edges[i + 1] - edges[i]):
+        band_rows = edges[i + 1] - edges[i]
+        if isinstance(part, np.ndarray):
+            if part.shape[:2] != (band_rows, width) or part.size != band_rows * row_bytes:
+                raise ValueError(f"band {i} is {part.shape}")  # a bug, not bad input
+            pixels = part.reshape(band_rows, row_bytes)
+        elif part.mode != mode or part.size != (width, band_rows):
             raise ValueError(f"band {i} is {part.mode} {part.size}")  # a bug, not bad input
-        rows = np.empty((part.height, row_bytes + 1), dtype=np.uint8)
+        else:
+            pixels = np.frombuffer(part.tobytes(), dtype=np.uint8).reshape(band_rows, row_bytes)
+        rows = np.empty((band_rows, row_bytes + 1), dtype=np.uint8)
         rows[:, 0] = 0  # filter type None on every row
-        rows[:, 1:] = np.frombuffer(part.tobytes(), dtype=np.uint8).reshape(part.height, row_bytes)
+        rows[:, 1:] = pixels
         raw = rows.data
         compressor = zlib.compressobj(_PNG_LEVEL, zlib.DEFLATED, -15)
         stream = compressor.compress(raw) + compressor.flush(

@@ -1,0 +1,134 @@
+"""Batched webhook delivery: a drain claims many due deliveries at once, sends them side by side
+and records them; a failure is retried with the same webhook-id; a drain that dies after its claim
+loses nothing."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from werkzeug import Response
+
+from tests.factories import triaged_ticket
+from tests.security.conftest import role_user
+from triage.models import WebhookAttempt, WebhookDelivery, WebhookEvent
+from triage.services import webhook_batch, webhooks
+from triage.services.review import review_record, ticket_version
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def receiver(httpserver, settings):
+    """A local receiver; answers 500 to the webhook-ids in `fail_once` the first time."""
+    settings.TRIAGE_WEBHOOK_ALLOW_PRIVATE_URLS = True
+    got: list[str] = []
+    fail_once: set[str] = set()
+
+    def handle(request):
+        msg_id = request.headers["webhook-id"]
+        got.append(msg_id)
+        if msg_id in fail_once:
+            fail_once.discard(msg_id)
+            return Response("busy", status=500)
+        return Response("ok")
+
+    httpserver.expect_request("/hook", method="POST").respond_with_handler(handle)
+    webhooks.webhook_endpoint_create(url=httpserver.url_for("/hook"), events=[])
+    return got, fail_once
+
+
+def _events(count: int) -> list[WebhookEvent]:
+    user = role_user("agent")
+    for _ in range(count):
+        ticket = triaged_ticket()
+        review_record(
+            ticket_id=ticket.id,
+            user=user,
+            values={"priority": "low"},
+            seen_version=ticket_version(ticket=ticket),
+        )
+    events = list(WebhookEvent.objects.order_by("id"))
+    for event in events:
+        webhooks.webhook_event_publish(event_id=event.id)
+    return events
+
+
+def test_a_drain_sends_every_due_delivery_and_records_each(receiver, taxonomy):
+    got, _ = receiver
+    events = _events(5)
+    done = webhook_batch.webhook_drain(batch=2)  # three claims: 2 + 2 + 1
+    assert done["sent"] == done["delivered"] == 5 and done["retry_in"] == -1
+    assert sorted(got) == sorted(e.msg_id for e in events)
+    assert set(WebhookDelivery.objects.values_list("status", flat=True)) == {"DELIVERED"}
+    assert set(WebhookAttempt.objects.values_list("number", "status_code")) == {(1, 200)}
+    assert webhook_batch.webhook_drain()["sent"] == 0, "delivered once"
+
+
+def test_a_failed_delivery_in_a_batch_is_retried_with_backoff_and_the_same_id(receiver, taxonomy):
+    got, fail_once = receiver
+    events = _events(3)
+    flaky = events[1].msg_id
+    fail_once.add(flaky)
+    done = webhook_batch.webhook_drain()
+    assert done["sent"] == 3 and done["delivered"] == 2
+    assert 4 <= done["retry_in"] <= 6, "a 500 is retried after about 5 s, with jitter"
+    failed = WebhookDelivery.objects.get(event__msg_id=flaky)
+    assert failed.status == "PENDING" and failed.last_status_code == 500
+    assert webhook_batch.webhook_drain()["sent"] == 0, "not due yet: nothing sent"
+    WebhookDelivery.objects.filter(id=failed.id).update(next_attempt_at=timezone.now())
+    assert webhook_batch.webhook_drain()["delivered"] == 1
+    failed.refresh_from_db()
+    assert failed.status == "DELIVERED" and failed.attempts == 2
+    assert got.count(flaky) == 2
+    attempts = list(WebhookAttempt.objects.filter(delivery=failed).order_by("number"))
+    assert [(a.number, a.status_code) for a in attempts] == [(1, 500), (2, 200)]
+
+
+def test_two_drains_never_claim_the_same_delivery(receiver, taxonomy):
+    _events(4)
+    first = webhook_batch.deliveries_claim(batch=3)
+    second = webhook_batch.deliveries_claim(batch=3)
+    assert len(first) == 3 and len(second) == 1
+    assert not {d.id for d in first} & {d.id for d in second}
+    assert webhook_batch.deliveries_claim(batch=3) == [], "all leased"
+
+
+def test_a_drain_killed_after_its_claim_loses_nothing(receiver, taxonomy):
+    got, _ = receiver
+    events = _events(4)
+    claimed = webhook_batch.deliveries_claim(
+        batch=10
+    )  # ...and the worker dies: nothing sent, nothing recorded
+    assert len(claimed) == 4 and not got
+    assert set(WebhookDelivery.objects.values_list("status", flat=True)) == {"PENDING"}
+    assert webhook_batch.webhook_drain()["sent"] == 0, "leased: no second sender while it may be running"
+    # the lease ends; the sweep finds the rows due and queues a drain, which sends every one
+    later = timezone.now() + timedelta(seconds=webhooks.LEASE_S + 1)
+    assert webhooks.webhook_sweep(now=later)["queued"] == 4
+    WebhookDelivery.objects.update(next_attempt_at=timezone.now())  # the clock, moved on
+    assert webhook_batch.webhook_drain()["delivered"] == 4
+    assert sorted(got) == sorted(e.msg_id for e in events)
+    assert set(WebhookDelivery.objects.values_list("attempts", flat=True)) == {2}, "the lost try is counted"
+
+
+def test_the_publish_task_sends_its_deliveries_without_a_message_each(receiver, taxonomy, monkeypatch):
+    from triage import tasks
+
+    got, _ = receiver
+    ticket = triaged_ticket()
+    review_record(
+        ticket_id=ticket.id,
+        user=role_user("agent"),
+        values={"priority": "low"},
+        seen_version=ticket_version(ticket=ticket),
+    )
+    sent: list[str] = []
+    monkeypatch.setattr(tasks.webhook_deliver_task, "delay", lambda **kw: sent.append("deliver"))
+    monkeypatch.setattr(tasks.webhook_drain_task, "delay", lambda **kw: sent.append("drain"))
+    monkeypatch.setattr(tasks.webhook_drain_task, "apply_async", lambda **kw: sent.append("drain later"))
+    event = WebhookEvent.objects.get()
+    tasks.webhook_event_publish_task.run(event_id=event.id)  # as the worker runs it
+    assert got == [event.msg_id] and sent == []
+    assert WebhookDelivery.objects.get().status == "DELIVERED"
