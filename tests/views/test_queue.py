@@ -205,8 +205,8 @@ def test_the_queue_runs_a_fixed_number_of_queries(agent, django_assert_num_queri
     for _ in range(9):
         AttachmentFactory(ticket=triaged_ticket(subject="checkout fails"))
     # session, user, taxonomy, tab counts, filtered count, page ids, rows, 2 prefetches, labels,
-    # newest id (the live poll's marker), 2 manager checks
-    assert count() == few <= 13
+    # newest id (the live poll's marker), 2 manager checks, the people (Assignee column, bulk assign)
+    assert count() == few <= 14
 
 
 def test_a_row_shows_thumbnails_of_its_processed_attachments_in_few_queries(
@@ -224,7 +224,7 @@ def test_a_row_shows_thumbnails_of_its_processed_attachments_in_few_queries(
     for _ in range(5):
         other = triaged_ticket()
         RenditionFactory(attachment=AttachmentFactory(ticket=other), kind=Rendition.Kind.THUMB)
-    with django_assert_max_num_queries(12):
+    with django_assert_max_num_queries(13):  # +1: the people for the Assignee column
         html = agent.get(QUEUE).content.decode()
     row = row_html(html, ticket)
     shown = re.findall(r'<img class="thumb" src="([^"]+)"', row)
@@ -323,12 +323,14 @@ def test_bulk_accept_never_redirects_off_site(agent):
     assert response.status_code == 302 and response.url == QUEUE
 
 
-def test_only_tickets_waiting_for_review_can_be_ticked(agent):
+def test_tickets_being_processed_cannot_be_ticked(agent):
     waiting = triaged_ticket()
     manual = failed_ticket()
+    busy = TicketFactory(status=Ticket.Status.PROCESSING)
     html = agent.get(QUEUE).content.decode()
     assert f'value="{waiting.id}" form="bulk"' in row_html(html, waiting)
-    assert 'type="checkbox"' not in row_html(html, manual)
+    assert f'value="{manual.id}" form="bulk"' in row_html(html, manual)  # bulk assign, set queue...
+    assert 'type="checkbox"' not in row_html(html, busy)
 
 
 def test_assigned_to_me(agent):
@@ -437,6 +439,57 @@ def test_the_lifecycle_tabs_list_their_tickets(agent, status_filter):
     html = agent.get(QUEUE, {"status": status_filter}).content.decode()
     assert set(references(html)) == {tickets[status_filter].reference}
     assert f'href="?status={status_filter}" aria-current="page"' in html
+
+
+def test_bulk_set_queue_on_all_matching_tickets_of_the_view(agent):
+    wanted = [triaged_ticket(subject=f"VAT invoice {i}") for i in range(3)]
+    other = triaged_ticket(subject="Password")
+    response = agent.post(
+        reverse("triage:review-queue-bulk"),
+        {
+            "action": "change",
+            "change": "queue",
+            "queue": "billing_team",
+            "scope": "all",
+            "view": "q=VAT",
+            "next": "/?q=VAT",
+        },
+        follow=True,
+    )
+    html = response.content.decode()
+    assert "Set queue: 3 tickets done." in html, re.findall(r"flash-\w+\">[^<]*", html)
+    assert {t.queue for t in Ticket.objects.filter(id__in=[t.id for t in wanted])} == {"billing_team"}
+    assert Ticket.objects.get(id=other.id).queue != "billing_team"
+
+
+def test_bulk_refuses_a_value_outside_the_taxonomy(agent):
+    ticket = triaged_ticket()
+    response = agent.post(
+        reverse("triage:review-queue-bulk"),
+        {"action": "change", "change": "priority", "priority": "nonsense", "ticket": [ticket.id]},
+        follow=True,
+    )
+    assert "Choose tickets, an action and its value." in response.content.decode()
+
+
+def test_bulk_skips_a_row_whose_version_changed(agent):
+    ticket = triaged_ticket()
+    response = agent.post(
+        reverse("triage:review-queue-bulk"),
+        {
+            "action": "change",
+            "change": "priority",
+            "priority": "low",
+            "ticket": [ticket.id],
+            "seen": [f"{ticket.id}:2001-01-01T00:00:00+00:00"],
+        },
+        follow=True,
+    )
+    assert (
+        f"Skipped 1 ticket: {ticket.reference}: changed since you loaded the list"
+        in response.content.decode()
+    )
+    assert Ticket.objects.get(id=ticket.id).priority == "high"
 
 
 def _decided_by_trained_version(ticket: Ticket, version: str, low_below: dict[str, float]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
@@ -21,6 +22,7 @@ from triage.roles import agent_required
 from triage.selectors.calibration import low_levels
 from triage.selectors.redaction import ticket_redaction
 from triage.services.lifecycle import AGENT_STATUSES, StatusChangeRefused, ticket_status_set
+from triage.services.presence import PRESENCE_POLL_S, Presence, presence_list, presence_touch
 from triage.services.redaction import (
     redacts_for_user,
     ticket_placeholders_restore,
@@ -41,6 +43,7 @@ from triage.templatetags.triage_tags import IN_PROGRESS, LOW_CONFIDENCE
 from triage.views import AuthedRequest
 from triage.views.conversation import conversation_context
 from triage.views.params import id_param
+from triage.views.queue_view import view_links
 
 FIELD_TITLES = {**dict(TaxonomyField.choices), "language": "Language", "summary": "Summary"}
 
@@ -211,6 +214,60 @@ def _duplicates(ticket: Ticket) -> list[dict]:
     ]
 
 
+def _norm(value: object) -> str:
+    return str(value or "").replace("\r\n", "\n").strip()
+
+
+def _orig_values(post: Mapping[str, str]) -> dict[str, str]:
+    return {name: _norm(post.get(f"orig_{name}")) for name in REVIEWED_FIELDS if f"orig_{name}" in post}
+
+
+def _changed_by_reviewer(post: Mapping[str, str]) -> dict[str, str]:
+    """The fields whose posted value differs from the value the form showed (orig_*). Without
+    orig_* (an old form), nothing counts as changed: nothing stale is carried over."""
+    orig = _orig_values(post)
+    return {
+        name: _norm(post.get(name))
+        for name in REVIEWED_FIELDS
+        if name in orig and _norm(post.get(name)) != orig[name]
+    }
+
+
+def _conflict_rows(
+    *, mine: dict[str, str], seen: dict[str, str], now: dict[str, str], labels: dict[str, dict[str, str]]
+) -> list[dict]:
+    """Per field that either side changed: what you saw, your value, theirs (the ticket now)."""
+
+    def label(name: str, value: str) -> str:
+        return labels.get(name, {}).get(value, value) or "—"
+
+    rows = []
+    for name in REVIEWED_FIELDS:
+        theirs_changed = name in seen and _norm(now[name]) != seen[name]
+        if name not in mine and not theirs_changed:
+            continue
+        rows.append(
+            {
+                "name": name,
+                "title": FIELD_TITLES[name],
+                "seen": label(name, seen.get(name, "")),
+                "yours": label(name, mine[name]) if name in mine else "(unchanged)",
+                "theirs": label(name, now[name]) if theirs_changed else "(unchanged)",
+                "both": name in mine and theirs_changed,
+            }
+        )
+    return rows
+
+
+def _presence(request: AuthedRequest, ticket: Ticket) -> list[Presence]:
+    """Report this reviewer on the ticket, and who else has it open (Redis, no query)."""
+    user = request.user
+    presence_touch(
+        ticket_id=ticket.id, user_id=user.id, name=user.get_full_name() or user.get_username(), editing=False
+    )
+    return presence_list(ticket_id=ticket.id, exclude_user_id=user.id)
+
+
 def _review_message(ticket: Ticket, decision: ReviewDecision) -> str:
     if decision.action == ReviewDecision.Action.ACCEPT:
         return f"{ticket.reference} accepted as proposed."
@@ -248,6 +305,10 @@ def ticket_detail(request: AuthedRequest, ticket_id: int) -> HttpResponse:
         return response
 
     current = {name: getattr(ticket, name) for name in REVIEWED_FIELDS}
+    conflict_context: dict | None = None
+    # next/previous in the queue view the reviewer came from, read before a decision moves the
+    # ticket out of that view (or to another band of its order)
+    links = view_links(request, ticket_id=ticket.id)
     choices = {name: selectors.taxonomy_choices(field=name) for name in TAXONOMY_FIELDS}
     if request.method == "POST":
         data = request.POST.copy()
@@ -274,16 +335,25 @@ def ticket_detail(request: AuthedRequest, ticket_id: int) -> HttpResponse:
                     seen_version=request.POST.get("seen"),
                 )
             except ReviewConflict as conflict:
-                form.add_error(
-                    None,
-                    "This ticket changed while you were reviewing it: "
-                    + "; ".join(conflict.changes)
-                    + ". Nothing was saved. The page shows the ticket as it is now and your values are "
-                    "still in the form: save again to replace them, or leave it.",
-                )
+                # keep only what this reviewer changed; every other field shows the ticket as it is
+                # now, so saving again cannot silently undo a colleague's correction
+                ticket = selectors.ticket_get_for_review(ticket_id=ticket.id)
+                context["ticket"] = ticket
+                now = {name: getattr(ticket, name) for name in REVIEWED_FIELDS}
+                mine = _changed_by_reviewer(request.POST) if request.POST.get("action") != "accept" else {}
+                form = ReviewForm(initial={**now, **mine}, choices=choices, current=now, labels=labels)
+                conflict_context = {
+                    "changes": conflict.changes,
+                    "rows": _conflict_rows(
+                        mine=mine, seen=_orig_values(request.POST), now=now, labels=labels
+                    ),
+                    "kept": [FIELD_TITLES[name] for name in mine],
+                }
             else:
                 messages.success(request, _review_message(ticket, decision))
-                return redirect("triage:review-queue")
+                if request.GET.get("then") == "next" and links.next_url:
+                    return redirect(links.next_url)
+                return redirect(links.list_url)
     else:
         form = ReviewForm(initial=current, choices=choices, current=current, labels=labels)
 
@@ -301,6 +371,12 @@ def ticket_detail(request: AuthedRequest, ticket_id: int) -> HttpResponse:
             "assignees": selectors.assignee_list(),
             "queue_choices": choices["queue"],
             "status_choices": [(s.value, s.label) for s in AGENT_STATUSES],
+            "view_links": links,
+            "present": _presence(request, ticket),
+            "conflict": conflict_context,
+            # what the form showed, sent back as orig_*: what this reviewer changed is what differs
+            "orig_values": [(name, getattr(ticket, name)) for name in REVIEWED_FIELDS],
+            "presence_poll_s": PRESENCE_POLL_S,
         }
     )
     context.update(conversation_context(request, ticket))
