@@ -132,3 +132,78 @@ def test_the_publish_task_sends_its_deliveries_without_a_message_each(receiver, 
     tasks.webhook_event_publish_task.run(event_id=event.id)  # as the worker runs it
     assert got == [event.msg_id] and sent == []
     assert WebhookDelivery.objects.get().status == "DELIVERED"
+
+
+@pytest.fixture
+def drain_slot_free():
+    from triage.services import throttle
+
+    throttle.slot_release(key=webhook_batch.DRAIN_SLOT_KEY)  # a slot left held by another test
+    yield
+    throttle.slot_release(key=webhook_batch.DRAIN_SLOT_KEY)
+
+
+def _publish_tasks_queued(monkeypatch) -> list[str]:
+    from triage import tasks
+
+    queued: list[str] = []
+    monkeypatch.setattr(tasks.webhook_drain_task, "delay", lambda **kw: queued.append("drain"))
+    monkeypatch.setattr(tasks.webhook_drain_task, "apply_async", lambda **kw: queued.append("drain later"))
+    return queued
+
+
+def test_publishes_while_a_drain_runs_queue_nothing_and_that_drain_sends_them(
+    receiver, taxonomy, monkeypatch, drain_slot_free
+):
+    """Events published during a drain's last claim are sent by that drain (it looks again after
+    releasing its slot); their publish tasks neither drain beside it nor queue a drain each."""
+    from triage import tasks
+
+    got, _ = receiver
+    queued = _publish_tasks_queued(monkeypatch)
+    user = role_user("agent")
+    for _ in range(6):
+        ticket = triaged_ticket()
+        review_record(
+            ticket_id=ticket.id,
+            user=user,
+            values={"priority": "low"},
+            seen_version=ticket_version(ticket=ticket),
+        )
+    first, *late = list(WebhookEvent.objects.order_by("id"))
+    running = {"now": 0, "most": 0}
+    real_drain = webhook_batch.webhook_drain
+
+    def drain(**kwargs):
+        running["now"] += 1
+        running["most"] = max(running["most"], running["now"])
+        try:
+            done = real_drain(**kwargs)
+            if late:  # after this drain's last (empty) claim, before it lets go of the slot
+                for event in list(late):
+                    late.remove(event)
+                    tasks.webhook_event_publish_task.run(event_id=event.id)
+            return done
+        finally:
+            running["now"] -= 1
+
+    monkeypatch.setattr(webhook_batch, "webhook_drain", drain)
+    tasks.webhook_event_publish_task.run(event_id=first.id)
+    assert running["most"] == 1, "one drain at a time"
+    assert queued == [], "no drain message per publish"
+    assert sorted(got) == sorted(WebhookEvent.objects.values_list("msg_id", flat=True)), "each sent once"
+    assert set(WebhookDelivery.objects.values_list("status", flat=True)) == {"DELIVERED"}
+
+
+def test_a_held_slot_stops_a_second_drain_and_its_holder_looks_again(receiver, taxonomy, drain_slot_free):
+    from triage.services import throttle
+
+    got, _ = receiver
+    events = _events(3)
+    assert throttle.slot_take(key=webhook_batch.DRAIN_SLOT_KEY, slots=1, lease_s=60)
+    assert webhook_batch.webhook_drain_if_free()["sent"] == 0 and not got, "another drain holds the slot"
+    throttle.slot_release(key=webhook_batch.DRAIN_SLOT_KEY)
+    assert webhook_batch.deliveries_due_exist()
+    assert webhook_batch.webhook_drain_if_free()["delivered"] == 3
+    assert sorted(got) == sorted(e.msg_id for e in events)
+    assert not webhook_batch.deliveries_due_exist()

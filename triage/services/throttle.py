@@ -149,3 +149,19 @@ def rate_counter_purge(*, now: float | None = None) -> int:
     """Delete the database counters whose window has ended (Redis expires its own)."""
     deleted, _ = RateCounter.objects.filter(window_ends__lt=time.time() if now is None else now).delete()
     return deleted
+
+
+def slot_take(*, key: str, slots: int, lease_s: float) -> bool:
+    """Take one of `slots` places under `key` (one atomic increment); False when all are held.
+
+    The counters' window is the lease: a holder that dies without `slot_release` frees its place
+    when the window ends. A refused caller takes its count back at once."""
+    count, _ = _call("hit", key, window_s=lease_s)
+    if count <= slots:
+        return True
+    _call("undo", key)
+    return False
+
+
+def slot_release(*, key: str) -> None:
+    _call("undo", key)
