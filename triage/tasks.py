@@ -198,8 +198,9 @@ def webhook_drain_task() -> None:
 def _webhook_drain_then_follow_up(done: dict[str, float | int]) -> None:
     if done["more"]:
         webhook_drain_task.delay()  # stopped on time with work left: give the thread back, go on
-    elif done["retry_in"] >= 0:
-        # the soonest short backoff waits in the broker; longer ones are the sweep's
+    if done["retry_in"] >= 0:
+        # the soonest short backoff waits in the broker (also after a "more": that drain may find
+        # nothing due yet); longer ones are the sweep's
         webhook_drain_task.apply_async(countdown=done["retry_in"])
 
 

@@ -207,3 +207,19 @@ def test_a_held_slot_stops_a_second_drain_and_its_holder_looks_again(receiver, t
     assert webhook_batch.webhook_drain_if_free()["delivered"] == 3
     assert sorted(got) == sorted(e.msg_id for e in events)
     assert not webhook_batch.deliveries_due_exist()
+
+
+def test_a_drain_out_of_time_with_failures_queues_the_next_drain_and_the_retry(
+    receiver, taxonomy, monkeypatch, drain_slot_free
+):
+    """Stopped on time with short retries pending: a drain now (more work) and one when the soonest
+    retry is due, or the retries wait for the sweep."""
+    from triage import tasks
+
+    _, fail_once = receiver
+    fail_once.update(e.msg_id for e in _events(2))
+    queued = _publish_tasks_queued(monkeypatch)
+    done = webhook_batch.webhook_drain_if_free(max_s=0)
+    assert done["more"] == 1 and 4 <= done["retry_in"] <= 6 and done["delivered"] == 0
+    tasks._webhook_drain_then_follow_up(done)
+    assert queued == ["drain", "drain later"]
