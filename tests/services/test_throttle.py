@@ -101,3 +101,29 @@ def test_redis_unreachable_falls_back_to_the_database(db, settings):
     assert throttle_hit(checks=[check]) == 0
     assert throttle_hit(checks=[check]) > 0
     assert RateCounter.objects.filter(key=check.key, count=2).exists()
+
+
+def test_concurrent_slot_takes_give_one_holder_and_release_frees_it(store, transactional_db):
+    from triage.services.throttle import slot_release, slot_take
+
+    key = f"slot:{uuid.uuid4().hex}"
+    barrier = threading.Barrier(12)
+    taken: list[bool] = []
+
+    def take() -> None:
+        barrier.wait()
+        try:
+            taken.append(slot_take(key=key, slots=1, lease_s=60))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=take) for _ in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert taken.count(True) == 1, "one holder; the refused took their count back"
+    assert not slot_take(key=key, slots=1, lease_s=60)
+    slot_release(key=key)
+    assert slot_take(key=key, slots=1, lease_s=60), "free again once its holder lets go"
+    assert not slot_take(key=key, slots=1, lease_s=60)
