@@ -103,8 +103,8 @@ def test_redis_unreachable_falls_back_to_the_database(db, settings):
     assert RateCounter.objects.filter(key=check.key, count=2).exists()
 
 
-def test_concurrent_slot_takes_give_one_holder_and_release_frees_it(store, transactional_db):
-    from triage.services.throttle import slot_release, slot_take
+def test_concurrent_lock_takes_give_one_holder_and_release_frees_it(store, transactional_db):
+    from triage.services.throttle import lock_release, lock_take
 
     key = f"slot:{uuid.uuid4().hex}"
     barrier = threading.Barrier(12)
@@ -113,7 +113,7 @@ def test_concurrent_slot_takes_give_one_holder_and_release_frees_it(store, trans
     def take() -> None:
         barrier.wait()
         try:
-            taken.append(slot_take(key=key, slots=1, lease_s=60))
+            taken.append(lock_take(key=key, lease_s=60))
         finally:
             connection.close()
 
@@ -122,8 +122,8 @@ def test_concurrent_slot_takes_give_one_holder_and_release_frees_it(store, trans
         thread.start()
     for thread in threads:
         thread.join()
-    assert taken.count(True) == 1, "one holder; the refused took their count back"
-    assert not slot_take(key=key, slots=1, lease_s=60)
-    slot_release(key=key)
-    assert slot_take(key=key, slots=1, lease_s=60), "free again once its holder lets go"
-    assert not slot_take(key=key, slots=1, lease_s=60)
+    assert taken.count(True) == 1, "one holder"
+    assert not lock_take(key=key, lease_s=60)
+    lock_release(key=key)
+    assert lock_take(key=key, lease_s=60), "free again once its holder lets go"
+    assert not lock_take(key=key, lease_s=60)

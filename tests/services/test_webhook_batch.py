@@ -138,9 +138,9 @@ def test_the_publish_task_sends_its_deliveries_without_a_message_each(receiver, 
 def drain_slot_free():
     from triage.services import throttle
 
-    throttle.slot_release(key=webhook_batch.DRAIN_SLOT_KEY)  # a slot left held by another test
+    throttle.lock_release(key=webhook_batch.DRAIN_SLOT_KEY)  # a slot left held by another test
     yield
-    throttle.slot_release(key=webhook_batch.DRAIN_SLOT_KEY)
+    throttle.lock_release(key=webhook_batch.DRAIN_SLOT_KEY)
 
 
 def _publish_tasks_queued(monkeypatch) -> list[str]:
@@ -200,9 +200,9 @@ def test_a_held_slot_stops_a_second_drain_and_its_holder_looks_again(receiver, t
 
     got, _ = receiver
     events = _events(3)
-    assert throttle.slot_take(key=webhook_batch.DRAIN_SLOT_KEY, slots=1, lease_s=60)
+    assert throttle.lock_take(key=webhook_batch.DRAIN_SLOT_KEY, lease_s=60)
     assert webhook_batch.webhook_drain_if_free()["sent"] == 0 and not got, "another drain holds the slot"
-    throttle.slot_release(key=webhook_batch.DRAIN_SLOT_KEY)
+    throttle.lock_release(key=webhook_batch.DRAIN_SLOT_KEY)
     assert webhook_batch.deliveries_due_exist()
     assert webhook_batch.webhook_drain_if_free()["delivered"] == 3
     assert sorted(got) == sorted(e.msg_id for e in events)

@@ -151,17 +151,15 @@ def rate_counter_purge(*, now: float | None = None) -> int:
     return deleted
 
 
-def slot_take(*, key: str, slots: int, lease_s: float) -> bool:
-    """Take one of `slots` places under `key` (one atomic increment); False when all are held.
+def lock_take(*, key: str, lease_s: float) -> bool:
+    """Take the lock `key` (one atomic increment: the first count in the window holds it).
 
-    The counters' window is the lease: a holder that dies without `slot_release` frees its place
-    when the window ends. A refused caller takes its count back at once."""
+    A refused caller's count is not taken back: a count above one always means a holder that has
+    not released yet (a take-back racing a release could refuse a caller while nobody holds it).
+    The window is the lease: a holder that dies without `lock_release` frees it when it ends."""
     count, _ = _call("hit", key, window_s=lease_s)
-    if count <= slots:
-        return True
-    _call("undo", key)
-    return False
+    return count == 1
 
 
-def slot_release(*, key: str) -> None:
-    _call("undo", key)
+def lock_release(*, key: str) -> None:
+    _call("clear", key, at_most=2**62)  # whatever the refused callers added

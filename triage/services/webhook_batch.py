@@ -153,11 +153,11 @@ def webhook_drain_if_free(*, batch: int = DRAIN_BATCH, max_s: float = DRAIN_MAX_
     looks again after releasing). Same result; all zeros (and "retry_in" -1) when it did not run."""
     started = time.monotonic()
     total: dict[str, float | int] = {"sent": 0, "delivered": 0, "retry_in": -1, "more": 0}
-    while throttle.slot_take(key=DRAIN_SLOT_KEY, slots=1, lease_s=webhooks.LEASE_S):
+    while throttle.lock_take(key=DRAIN_SLOT_KEY, lease_s=webhooks.LEASE_S):
         try:
             done = webhook_drain(batch=batch, max_s=max(0.0, max_s - (time.monotonic() - started)))
         finally:
-            throttle.slot_release(key=DRAIN_SLOT_KEY)
+            throttle.lock_release(key=DRAIN_SLOT_KEY)
         total["sent"] += done["sent"]
         total["delivered"] += done["delivered"]
         if done["retry_in"] >= 0:
