@@ -223,3 +223,18 @@ def test_a_drain_out_of_time_with_failures_queues_the_next_drain_and_the_retry(
     assert done["more"] == 1 and 4 <= done["retry_in"] <= 6 and done["delivered"] == 0
     tasks._webhook_drain_then_follow_up(done)
     assert queued == ["drain", "drain later"]
+
+
+def test_a_drain_reports_the_soonest_short_retry_pending_not_only_its_own(
+    receiver, taxonomy, drain_slot_free
+):
+    """A retry another drain recorded, due just after this one's run, gets its countdown drain from
+    this run's follow-up (else it would wait for the sweep)."""
+    _events(2)
+    first, second = WebhookDelivery.objects.order_by("id")
+    soon = timezone.now() + timedelta(seconds=20)
+    WebhookDelivery.objects.filter(id=first.id).update(next_attempt_at=soon)
+    done = webhook_batch.webhook_drain_if_free()
+    assert done["delivered"] == 1 and 15 <= done["retry_in"] <= 20
+    WebhookDelivery.objects.filter(id=first.id).update(next_attempt_at=timezone.now() + timedelta(hours=1))
+    assert webhook_batch.webhook_drain_if_free()["retry_in"] == -1, "a long backoff is the sweep's"

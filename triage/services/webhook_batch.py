@@ -148,21 +148,37 @@ def deliveries_due_exist() -> bool:
     )
 
 
+def deliveries_next_retry_in(*, within_s: float) -> float:
+    """Seconds until the soonest pending delivery is due, if within `within_s` (leased rows, due
+    after the lease, are past it); -1 when none is."""
+    now = timezone.now()
+    soonest = (
+        WebhookDelivery.objects.filter(
+            status=WebhookDelivery.Status.PENDING,
+            next_attempt_at__gt=now,
+            next_attempt_at__lte=now + timedelta(seconds=within_s),
+        )
+        .order_by("next_attempt_at")
+        .values_list("next_attempt_at", flat=True)
+        .first()
+    )
+    return -1 if soonest is None else (soonest - now).total_seconds()
+
+
 def webhook_drain_if_free(*, batch: int = DRAIN_BATCH, max_s: float = DRAIN_MAX_S) -> dict[str, float | int]:
     """`webhook_drain`, unless another drain holds the slot (that one sends what is due now: it
     looks again after releasing). Same result; all zeros (and "retry_in" -1) when it did not run."""
     started = time.monotonic()
     total: dict[str, float | int] = {"sent": 0, "delivered": 0, "retry_in": -1, "more": 0}
+    ran = False
     while throttle.lock_take(key=DRAIN_SLOT_KEY, lease_s=webhooks.LEASE_S):
+        ran = True
         try:
             done = webhook_drain(batch=batch, max_s=max(0.0, max_s - (time.monotonic() - started)))
         finally:
             throttle.lock_release(key=DRAIN_SLOT_KEY)
         total["sent"] += done["sent"]
         total["delivered"] += done["delivered"]
-        if done["retry_in"] >= 0:
-            soonest = total["retry_in"]
-            total["retry_in"] = done["retry_in"] if soonest < 0 else min(soonest, done["retry_in"])
         if done["more"]:
             total["more"] = 1
             break
@@ -171,4 +187,8 @@ def webhook_drain_if_free(*, batch: int = DRAIN_BATCH, max_s: float = DRAIN_MAX_
         if time.monotonic() - started >= max_s:
             total["more"] = 1  # due work and no time left: the caller queues a drain
             break
+    if ran:
+        # every short retry pending, not only this run's failures: one drain follows the next,
+        # so a retry due just after a drain's run is not left for the sweep
+        total["retry_in"] = deliveries_next_retry_in(within_s=webhooks.COUNTDOWN_MAX_S)
     return total
