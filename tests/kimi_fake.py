@@ -204,6 +204,7 @@ class KimiFake:
         # files API: id -> {"id", "filename", "purpose", "bytes", "data"}; deleted ones are removed
         self.files: dict[str, dict] = {}
         self.uploads: list[dict] = []  # every upload, deleted or not
+        self.uploaded_data: dict[str, bytes] = {}  # file id -> bytes, kept after a delete
         self.deleted: list[str] = []
         self.upload_error: tuple[int, str, str] | None = None  # (status, type, message) for every upload
         # token-estimate endpoint: the requests it got, and what it answers (None: ~4 bytes a token)
@@ -361,6 +362,7 @@ class KimiFake:
             record = {"id": file_id, "filename": upload.filename, "purpose": purpose, "bytes": len(data)}
             self.files[file_id] = {**record, "data": data, "content_type": upload.content_type}
             self.uploads.append(record)
+            self.uploaded_data[file_id] = data
         return _json_response(
             200,
             {
@@ -420,3 +422,54 @@ def kimi_fake(kimi_fake_server: HTTPServer) -> Iterator[KimiFake]:
     fake.close()
     kimi_fake_server.clear_all_handlers()
     kimi_fake_server.clear()
+
+
+def seen_by_the_model(fake: KimiFake, *, reader: object) -> list[tuple[str, str]]:
+    """Everything the fake received, as text: each text part and string content of every chat and
+    estimate request, the OCR (with `reader`, the app's engine) of every image part, and of frames
+    taken every half second from every video, inline or uploaded. [(where, text)]."""
+    import base64
+    import subprocess
+    import tempfile
+    from pathlib import Path as _Path
+
+    from triage.adapters.media.video import ffmpeg_exe
+
+    def ocr(data: bytes) -> str:
+        return reader.read(data).text  # type: ignore[attr-defined]
+
+    def video_text(data: bytes) -> str:
+        with tempfile.TemporaryDirectory() as tmp:
+            src = _Path(tmp) / "video.bin"
+            src.write_bytes(data)
+            subprocess.run(  # noqa: S603 (our ffmpeg, a temp file)
+                [ffmpeg_exe(), "-v", "error", "-i", str(src), "-vf", "fps=2", f"{tmp}/f%03d.png"],
+                check=True,
+                timeout=120,
+            )
+            return "\n".join(ocr(p.read_bytes()) for p in sorted(_Path(tmp).glob("f*.png")))
+
+    def decode(url: str) -> bytes:
+        return base64.b64decode(url.split(",", 1)[1])
+
+    seen: list[tuple[str, str]] = []
+    for n, body in enumerate([*fake.requests, *fake.estimate_requests]):
+        seen.append((f"request {n} (raw JSON)", json.dumps(body, ensure_ascii=False)))
+        for message in body.get("messages") or []:
+            content = message.get("content")
+            parts = content if isinstance(content, list) else [{"type": "text", "text": content or ""}]
+            for part in parts:
+                kind = part.get("type")
+                if kind == "text":
+                    seen.append((f"request {n} text", str(part.get("text"))))
+                elif kind == "image_url":
+                    seen.append((f"request {n} image", ocr(decode(_image_url(part)))))
+                elif kind == "video_url":
+                    url = _video_url(part)
+                    data = decode(url) if url.startswith("data:") else b""
+                    seen.append((f"request {n} video", video_text(data) if data else url))
+    with fake._lock:
+        uploads = dict(fake.uploaded_data)
+    for file_id, data in uploads.items():  # uploaded and maybe deleted since: the fake still saw it
+        seen.append((f"upload {file_id}", video_text(data)))
+    return seen

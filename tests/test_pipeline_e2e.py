@@ -206,6 +206,7 @@ def test_kimi_gets_a_short_recording_as_video_uploaded_through_the_files_api(
         KIMI_API_KEY="sk-test",
         KIMI_BASE_URL=kimi_fake.base_url,
         KIMI_INLINE_VIDEO_MAX_BYTES="1000",  # any real video is larger: upload it
+        TRIAGE_REDACT="off",  # OCR is off here: with redaction, unread frames never go as video
     )
     session = http_login(live_server.url, "e2e-agent", "e2e-pass-123")
     response = http_create_ticket(

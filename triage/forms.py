@@ -219,6 +219,11 @@ class QueueFilterForm(forms.Form):
         choices=[("", "Any confidence"), ("0.5", "Below 50%"), ("0.6", "Below 60%"), ("0.8", "Below 80%")],
         label="Confidence",
     )
+    low = forms.BooleanField(
+        required=False,
+        label="Flagged LOW",
+        help_text="Below the level where the model's held-out accuracy fell under 70%, per field",
+    )
     created_from = forms.DateField(
         required=False, label="From", widget=forms.DateInput(attrs={"type": "date"})
     )
@@ -284,6 +289,7 @@ def queue_filters(
         sort=values.get("sort") or "work",
         urgent=tuple(e.value for e in taxonomy.priorities[-2:]),  # listed lowest to highest
         assignee_id=user_id if values.get("mine") else None,
+        low=bool(values.get("low")),
     )
 
 

@@ -143,6 +143,8 @@ class Ticket(models.Model):
         ]
         # the queue's "due soonest" sort reads this index in order
         indexes += [models.Index(fields=["sla_due_at", "id"], name="ticket_sla_due")]
+        # TRIAGE_REDACT=everywhere: who sees personal data and secrets as they came (docs/privacy.md)
+        permissions = [("view_sensitive_data", "Can view sensitive data (unredacted)")]
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.subject}"

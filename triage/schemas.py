@@ -4,13 +4,14 @@ outbound webhooks' payloads, so a receiver and an API client never see two shape
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from django.urls import reverse
 from pydantic import BaseModel
 
 from triage.fields import CLASSIFIED_FIELDS, REPORT_FIELDS
 from triage.models import Attachment, ReviewDecision, Ticket, TicketEvent, TriageRun
+from triage.selectors.sla_ticket import ticket_sla_targets
 from triage.services.review import ticket_version
 
 
@@ -90,6 +91,18 @@ class HistoryOut(BaseModel):
     created_at: datetime
 
 
+class SlaTargetOut(BaseModel):
+    """One service-level target a policy set: `first_decision` (the first human decision) or
+    `resolution` (solved)."""
+
+    target: Literal["first_decision", "resolution"]
+    due_at: datetime
+    done_at: datetime | None
+    # open: "ok", "soon" (under an hour left), "overdue"; settled: "met", "missed" (done late)
+    state: Literal["ok", "soon", "overdue", "met", "missed"]
+    seconds_left: int | None  # open targets only; negative once overdue
+
+
 class TicketOut(BaseModel):
     id: int
     reference: str
@@ -116,6 +129,7 @@ class TicketOut(BaseModel):
     sentiment: str
     language: str
     confidence: float | None
+    sla: list[SlaTargetOut]  # empty: no policy for its priority and queue
     triage: TriageOut | None
     attachments: list[AttachmentOut]
     runs: list[RunOut]
@@ -144,6 +158,7 @@ class TicketSummaryOut(BaseModel):
     language: str
     confidence: float | None
     assignee: str | None
+    sla: list[SlaTargetOut]
 
 
 def _username(user: Any) -> str | None:
@@ -262,6 +277,16 @@ def _current(ticket: Ticket) -> dict[str, Any]:
         **{name: getattr(ticket, name) for name in CLASSIFIED_FIELDS},
         "confidence": ticket.confidence,
         "assignee": _username(ticket.assignee),
+        "sla": [
+            SlaTargetOut(
+                target=t.key,  # type: ignore[arg-type]
+                due_at=t.due_at,
+                done_at=t.done_at,
+                state=t.state,  # type: ignore[arg-type]
+                seconds_left=t.seconds_left,
+            )
+            for t in ticket_sla_targets(ticket)
+        ],
     }
 
 

@@ -267,3 +267,48 @@ def test_list_query_count_does_not_grow_with_the_page(api_client, django_assert_
     with django_assert_max_num_queries(12):
         large = client.api("get", "/api/v1/tickets", {"limit": 25})
     assert len(_json(small)["items"]) == 2 and len(_json(large)["items"]) == 25
+
+
+def test_get_and_list_show_the_sla_targets(api_client):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    client = api_client()
+    ticket = triaged_ticket()
+    assert _json(client.api("get", f"/api/v1/tickets/{ticket.id}"))["sla"] == []  # no policy
+    now = timezone.now()
+    # update(): no post_save, so no policy recomputes these
+    Ticket.objects.filter(id=ticket.id).update(
+        sla_first_due_at=now - timedelta(hours=2), sla_resolve_due_at=now + timedelta(hours=3)
+    )
+    body = _json(client.api("get", f"/api/v1/tickets/{ticket.id}"))
+    first, resolution = body["sla"]
+    assert first["target"] == "first_decision" and first["state"] == "overdue" and first["done_at"] is None
+    assert -7300 < first["seconds_left"] <= -7200
+    assert resolution["target"] == "resolution" and resolution["state"] == "ok"
+    assert 10700 < resolution["seconds_left"] <= 10800
+    Ticket.objects.filter(id=ticket.id).update(reviewed_at=now - timedelta(hours=3))
+    listed = _json(client.api("get", "/api/v1/tickets"))["items"]
+    first = next(t for t in listed if t["id"] == ticket.id)["sla"][0]
+    assert first["state"] == "met" and first["seconds_left"] is None and first["done_at"]
+
+
+def test_the_schema_describes_the_sla_targets(client, db):
+    document = json.loads(client.get("/api/v1/schema").content)
+    target = document["components"]["schemas"]["SlaTargetOut"]
+    assert set(target["properties"]) == {"target", "due_at", "done_at", "state", "seconds_left"}
+
+
+def test_list_filters_flagged_low_like_the_queue(api_client):
+    from tests.factories import PROPOSAL
+
+    client = api_client()
+    unsure = triaged_ticket(subject="unsure")  # sentiment 0.55, below the fixed 60%
+    sure = triaged_ticket(
+        subject="sure", result={**PROPOSAL, "sentiment": {"value": "negative", "confidence": 0.9}}
+    )
+    items = _json(client.api("get", "/api/v1/tickets", {"low": "true"}))["items"]
+    assert [t["id"] for t in items] == [unsure.id]
+    everything = _json(client.api("get", "/api/v1/tickets"))["items"]
+    assert {unsure.id, sure.id} <= {t["id"] for t in everything}

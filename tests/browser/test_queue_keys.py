@@ -38,4 +38,4 @@ def test_keys_tick_two_tickets_and_accept_them_in_bulk_then_search_and_open(live
     page.evaluate("document.activeElement && document.activeElement.blur()")  # keys are for the queue again
     page.keyboard.press("j")
     page.keyboard.press("o")
-    expect(page).to_have_url(f"{live_server.url}/tickets/{other.id}/")
+    expect(page).to_have_url(f"{live_server.url}/tickets/{other.id}/?view=q%3Dpassword%26sort%3Doldest")

@@ -148,6 +148,7 @@ def world(role_users) -> World:
     kwargs: dict[str, dict[str, object]] = {
         "triage:ticket-detail": {"ticket_id": ticket.id},
         "triage:ticket-action": {"ticket_id": ticket.id},
+        "triage:ticket-presence": {"ticket_id": ticket.id},
         "triage:ticket-reply": {"ticket_id": ticket.id},
         "triage:ticket-note": {"ticket_id": ticket.id},
         "triage:ticket-macro": {"ticket_id": ticket.id},

@@ -72,6 +72,7 @@ ACCESS: dict[str, Row] = {
     "triage:ticket-upload": agents("POST", 400),  # no file posted
     "triage:ticket-detail": agents("GET", 200),
     "triage:ticket-action": agents("POST", REDIRECT),  # no action chosen: back to the ticket
+    "triage:ticket-presence": agents("POST", 200),  # "I am here"; answers with who else is
     "triage:attachment-file": agents("GET", 200),
     "triage:rendition-file": agents("GET", 200),
     "triage:email-quarantine": agents("GET", 200),

@@ -85,3 +85,20 @@ def test_the_composer_gets_the_draft_and_nothing_is_sent(client, settings, ticke
     html = client.post(f"/tickets/{ticket.id}/draft/", headers={"HX-Request": "true"}).content.decode()
     assert html.startswith('<textarea name="body" id="reply-body"') and "card payment error 500" in html
     assert not OutboundEmail.objects.exists()
+
+
+def test_with_redaction_kimi_sees_placeholders_and_the_agent_gets_the_values_back(settings, kimi, ticket):
+    settings.TRIAGE_REDACT = "model"
+    ticket.description += " Mi tarjeta es 4242 4242 4242 4242, escriban a maria.lopez@example.com."
+    ticket.save()
+    kimi.reply_json(
+        "Hola, hemos bloqueado la tarjeta [card ••••4242] y escribimos a [email 1].",
+        usage={"prompt_tokens": 700, "completion_tokens": 40},
+    )
+    draft = reply_draft(ticket_id=ticket.id, agent=UserFactory())
+    sent = str(kimi.requests[-1]["messages"])
+    assert "4242 4242 4242 4242" not in sent and "maria.lopez@example.com" not in sent
+    assert "[card ••••4242]" in sent and "[email 1]" in sent
+    assert draft.text == (
+        "Hola, hemos bloqueado la tarjeta 4242 4242 4242 4242 y escribimos a maria.lopez@example.com."
+    )

@@ -205,8 +205,8 @@ def test_the_queue_runs_a_fixed_number_of_queries(agent, django_assert_num_queri
     for _ in range(9):
         AttachmentFactory(ticket=triaged_ticket(subject="checkout fails"))
     # session, user, taxonomy, tab counts, filtered count, page ids, rows, 2 prefetches, labels,
-    # newest id (the live poll's marker), 2 manager checks
-    assert count() == few <= 13
+    # newest id (the live poll's marker), 2 manager checks, the people (Assignee column, bulk assign)
+    assert count() == few <= 14
 
 
 def test_a_row_shows_thumbnails_of_its_processed_attachments_in_few_queries(
@@ -224,7 +224,7 @@ def test_a_row_shows_thumbnails_of_its_processed_attachments_in_few_queries(
     for _ in range(5):
         other = triaged_ticket()
         RenditionFactory(attachment=AttachmentFactory(ticket=other), kind=Rendition.Kind.THUMB)
-    with django_assert_max_num_queries(12):
+    with django_assert_max_num_queries(13):  # +1: the people for the Assignee column
         html = agent.get(QUEUE).content.decode()
     row = row_html(html, ticket)
     shown = re.findall(r'<img class="thumb" src="([^"]+)"', row)
@@ -323,12 +323,14 @@ def test_bulk_accept_never_redirects_off_site(agent):
     assert response.status_code == 302 and response.url == QUEUE
 
 
-def test_only_tickets_waiting_for_review_can_be_ticked(agent):
+def test_tickets_being_processed_cannot_be_ticked(agent):
     waiting = triaged_ticket()
     manual = failed_ticket()
+    busy = TicketFactory(status=Ticket.Status.PROCESSING)
     html = agent.get(QUEUE).content.decode()
     assert f'value="{waiting.id}" form="bulk"' in row_html(html, waiting)
-    assert 'type="checkbox"' not in row_html(html, manual)
+    assert f'value="{manual.id}" form="bulk"' in row_html(html, manual)  # bulk assign, set queue...
+    assert 'type="checkbox"' not in row_html(html, busy)
 
 
 def test_assigned_to_me(agent):
@@ -348,6 +350,7 @@ def test_assigned_to_me(agent):
         ({"status": "needs_review"}, {"statuses": (Ticket.Status.NEEDS_REVIEW,)}),
         ({"status": "manual_triage"}, {"statuses": (Ticket.Status.MANUAL_TRIAGE,)}),
         ({"confidence_below": "0.5"}, {"confidence_below": 0.5}),
+        ({"low": "on"}, {"low": True}),
     ],
 )
 def test_every_page_of_the_work_order_matches_the_full_sort(agent, settings, params, filters):
@@ -436,3 +439,137 @@ def test_the_lifecycle_tabs_list_their_tickets(agent, status_filter):
     html = agent.get(QUEUE, {"status": status_filter}).content.decode()
     assert set(references(html)) == {tickets[status_filter].reference}
     assert f'href="?status={status_filter}" aria-current="page"' in html
+
+
+def test_bulk_set_queue_on_all_matching_tickets_of_the_view(agent):
+    wanted = [triaged_ticket(subject=f"VAT invoice {i}") for i in range(3)]
+    other = triaged_ticket(subject="Password")
+    response = agent.post(
+        reverse("triage:review-queue-bulk"),
+        {
+            "action": "change",
+            "change": "queue",
+            "queue": "billing_team",
+            "scope": "all",
+            "view": "q=VAT",
+            "next": "/?q=VAT",
+        },
+        follow=True,
+    )
+    html = response.content.decode()
+    assert "Set queue: 3 tickets done." in html, re.findall(r"flash-\w+\">[^<]*", html)
+    assert {t.queue for t in Ticket.objects.filter(id__in=[t.id for t in wanted])} == {"billing_team"}
+    assert Ticket.objects.get(id=other.id).queue != "billing_team"
+
+
+def test_bulk_refuses_a_value_outside_the_taxonomy(agent):
+    ticket = triaged_ticket()
+    response = agent.post(
+        reverse("triage:review-queue-bulk"),
+        {"action": "change", "change": "priority", "priority": "nonsense", "ticket": [ticket.id]},
+        follow=True,
+    )
+    assert "Choose tickets, an action and its value." in response.content.decode()
+
+
+def test_bulk_skips_a_row_whose_version_changed(agent):
+    ticket = triaged_ticket()
+    response = agent.post(
+        reverse("triage:review-queue-bulk"),
+        {
+            "action": "change",
+            "change": "priority",
+            "priority": "low",
+            "ticket": [ticket.id],
+            "seen": [f"{ticket.id}:2001-01-01T00:00:00+00:00"],
+        },
+        follow=True,
+    )
+    assert (
+        f"Skipped 1 ticket: {ticket.reference}: changed since you loaded the list"
+        in response.content.decode()
+    )
+    assert Ticket.objects.get(id=ticket.id).priority == "high"
+
+
+def _decided_by_trained_version(ticket: Ticket, version: str, low_below: dict[str, float]) -> None:
+    from triage.models import ClassifierVersion
+
+    ClassifierVersion.objects.create(
+        version=version,
+        path=f"{version}.joblib",
+        data_fingerprint=version.ljust(64, "x"),
+        taxonomy_key="k",
+        n_reviewed=200,
+        metrics={"low_below": low_below},
+    )
+    ticket.latest_run.model = f"local-tfidf-2+{version}"
+    ticket.latest_run.save(update_fields=["model"])
+
+
+def _sure_but(name: str, confidence: float) -> dict:
+    from tests.factories import PROPOSAL
+
+    sure = {
+        f: {**PROPOSAL[f], "confidence": 0.95}
+        for f in ("category", "priority", "queue", "sentiment", "language")
+    }
+    return {**PROPOSAL, **sure, name: {**PROPOSAL[name], "confidence": confidence}}
+
+
+def test_the_low_badge_follows_each_rows_calibrated_level_per_field(agent, django_assert_max_num_queries):
+    strict = triaged_ticket(subject="strict", result=_sure_but("queue", 0.65))
+    lenient = triaged_ticket(subject="lenient", result=_sure_but("queue", 0.65))
+    fixed = triaged_ticket(subject="fixed", result=_sure_but("queue", 0.65))  # a Kimi run: 60%
+    _decided_by_trained_version(strict, "v-strict", {"queue": 0.7, "sentiment": 0.5})
+    _decided_by_trained_version(lenient, "v-lenient", {"queue": 0.5, "sentiment": 0.5})
+    with django_assert_max_num_queries(13):  # the levels of both versions in one query
+        html = agent.get(QUEUE).content.decode()
+    assert "65%" in row_html(html, strict) and "conf-low" in row_html(html, strict)  # 0.65 < 0.7
+    assert 'title="Low confidence (queue):' in row_html(html, strict)  # the field it is about
+    assert "65%" in row_html(html, lenient) and "conf-low" not in row_html(html, lenient)  # >= 0.5
+    assert "conf-low" not in row_html(html, fixed)  # >= the fixed 60%
+    # the polled single row agrees with the page
+    assert "conf-low" in agent.get(QUEUE, {"row": strict.id}, HTTP_HX_REQUEST="true").content.decode()
+    assert "conf-low" not in agent.get(QUEUE, {"row": lenient.id}, HTTP_HX_REQUEST="true").content.decode()
+
+
+def test_the_calibrated_levels_are_read_once_per_page(agent):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for n in range(4):
+        ticket = triaged_ticket(subject=f"calibrated {n}", result=_sure_but("queue", 0.65))
+        _decided_by_trained_version(ticket, f"v-{n}", {"queue": 0.7})
+    with CaptureQueriesContext(connection) as queries:
+        html = agent.get(QUEUE).content.decode()
+    assert html.count("conf-low") == 4
+    assert sum("triage_classifierversion" in q["sql"] for q in queries.captured_queries) == 1
+
+
+def test_a_reviewed_ticket_is_never_flagged_low(agent):
+    ticket = triaged_ticket(subject="reviewed", result=_sure_but("queue", 0.3))
+    _decided_by_trained_version(ticket, "v-reviewed", {"queue": 0.7})
+    plain = triaged_ticket(subject="reviewed too", result=_sure_but("queue", 0.3))  # fixed level
+    Ticket.objects.filter(id__in=[ticket.id, plain.id]).update(status=Ticket.Status.REVIEWED)
+    html = agent.get(QUEUE).content.decode()
+    assert "30%" in row_html(html, ticket) and "conf-low" not in row_html(html, ticket)
+    assert "30%" in row_html(html, plain) and "conf-low" not in row_html(html, plain)
+
+
+def test_the_flagged_low_filter_uses_the_same_calibrated_levels_as_the_badge(agent):
+    strict = triaged_ticket(subject="strict", result=_sure_but("queue", 0.65))
+    lenient = triaged_ticket(subject="lenient", result=_sure_but("queue", 0.65))
+    unset = triaged_ticket(subject="unset", result=_sure_but("sentiment", 0.55))  # no level: 60%
+    kimi_sure = triaged_ticket(subject="kimi sure", result=_sure_but("queue", 0.65))
+    kimi_unsure = triaged_ticket(subject="kimi unsure", result=_sure_but("queue", 0.55))
+    reviewed = triaged_ticket(subject="reviewed", result=_sure_but("queue", 0.3))
+    _decided_by_trained_version(strict, "v-strict", {"queue": 0.7})
+    _decided_by_trained_version(lenient, "v-lenient", {"queue": 0.5})
+    _decided_by_trained_version(unset, "v-unset", {"queue": 0.5})
+    Ticket.objects.filter(id=reviewed.id).update(status=Ticket.Status.REVIEWED)
+    html = agent.get(QUEUE, {"low": "on", "sort": "oldest"}).content.decode()
+    assert references(html) == [t.reference for t in (strict, unset, kimi_unsure)]
+    assert html.count("conf-low") == 3  # every row the filter keeps carries the badge
+    assert 'name="low"' in html and "checked" in re.search(r'<input[^>]*name="low"[^>]*>', html).group(0)
+    assert set(references(agent.get(QUEUE).content.decode())) >= {lenient.reference, kimi_sure.reference}

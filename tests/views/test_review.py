@@ -173,13 +173,21 @@ def test_the_second_of_two_reviewers_sees_what_the_first_did_and_nothing_is_over
     assert first.status_code == 302
     second = rita.post(
         reverse("triage:ticket-detail", args=[ticket.id]),
-        {**PROPOSED, "priority": "low", "action": "save", "seen": rita_saw},
+        # the form carries what it showed (orig_*): her one change is what differs from it
+        {
+            **PROPOSED,
+            **{f"orig_{k}": v for k, v in PROPOSED.items()},
+            "priority": "low",
+            "action": "save",
+            "seen": rita_saw,
+        },
     )
     assert second.status_code == 200  # not saved: shown what changed
     html = second.content.decode()
     assert "This ticket changed while you were reviewing it" in html
     assert "Omar Haddad corrected and accepted (category bug → billing" in html
-    assert '<option value="low" selected>' in html  # her own values are still in the form
+    assert '<option value="low" selected>' in html  # her own change is still in the form
+    assert '<option value="billing" selected>' in html  # and his, not her stale "bug"
     ticket.refresh_from_db()
     assert ticket.category == "billing" and ticket.priority == "high"  # Omar's save stands
     assert ReviewDecision.objects.filter(ticket=ticket).count() == 1

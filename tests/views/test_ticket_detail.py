@@ -299,3 +299,45 @@ def test_a_reviewed_ticket_shows_no_low_badge(agent):
     ticket.save(update_fields=["status"])
     assert ticket.is_reviewed
     assert _low_rows(page(agent, ticket)) == []
+
+
+def _sla_line(html: str) -> str:
+    match = re.search(r'<p class="ticket-sla" id="ticket-sla">(.*?)</p>', html, re.S)
+    assert match, "no SLA line"
+    return re.sub(r"<[^>]+>", "", match.group(1))
+
+
+def test_the_page_shows_the_first_decision_and_resolution_due_times(agent):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    ticket = triaged_ticket(subject="Card payments fail")
+    now = timezone.now()
+    # update(): no post_save, so no policy recomputes these
+    Ticket.objects.filter(id=ticket.id).update(
+        sla_first_due_at=now + timedelta(hours=3, seconds=30),
+        sla_resolve_due_at=now - timedelta(hours=2, seconds=30),
+    )
+    html = page(agent, ticket)
+    assert _sla_line(html) == "First decision due in 3h · Resolution overdue 2h"
+    assert 'class="sla sla-ok" data-target="first_decision"' in html
+    assert 'class="sla sla-overdue" data-target="resolution"' in html
+
+
+def test_a_settled_target_says_met_or_missed_and_no_policy_shows_nothing(agent):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    ticket = triaged_ticket(subject="Card payments fail")
+    assert 'id="ticket-sla"' not in page(agent, ticket)  # no policy: no target
+    now = timezone.now()
+    Ticket.objects.filter(id=ticket.id).update(
+        status=Ticket.Status.SOLVED,
+        reviewed_at=now - timedelta(hours=5),
+        sla_first_due_at=now - timedelta(hours=4),
+        solved_at=now - timedelta(minutes=30),
+        sla_resolve_due_at=now - timedelta(hours=2),
+    )
+    assert _sla_line(page(agent, ticket)) == "First decision met · Resolution missed by 1h 30m"

@@ -25,6 +25,12 @@ from triage.models import Attachment, Rendition, Ticket
 from triage.roles import Role
 from triage.schemas import TicketOut, TicketSummaryOut, ticket_representation, ticket_summary_representation
 from triage.services.idempotency import IdempotencyMismatch, ticket_create_idempotent
+from triage.services.redaction import (
+    TicketRedaction,
+    attachment_has_findings,
+    redact_data,
+    redacts_for_user,
+)
 from triage.services.review import (
     ReviewConflict,
     review_record,
@@ -34,7 +40,7 @@ from triage.services.review import (
     ticket_version,
 )
 from triage.services.tickets import StagedUpload, Upload, staged_upload_get, upload_stage
-from triage.views.media import stored_file_response
+from triage.views.media import redacted_rendition_response, stored_file_response, withheld_response
 
 router = Router(tags=["tickets"])
 
@@ -253,6 +259,7 @@ def ticket_list(
     q: str = "",
     sort: Literal["work", "newest", "oldest", "confidence"] = "work",
     mine: bool = False,
+    low: bool = False,
     cursor: str = "",
     limit: Annotated[int, Field(ge=1, le=100)] = 25,
 ):
@@ -274,16 +281,22 @@ def ticket_list(
         user_id=request.user.id,
     )
     page = ticket_cursor_page(filters=filters, cursor=cursor or None, limit=limit)
-    return {
-        "items": [ticket_summary_representation(t) for t in page.tickets],
-        "next_cursor": page.next_cursor,
-    }
+    items = [ticket_summary_representation(t) for t in page.tickets]
+    if redacts_for_user(request.user):  # TRIAGE_REDACT=everywhere, no "view sensitive data"
+        items = [_redacted(item) for item in items]
+    return {"items": items, "next_cursor": page.next_cursor}
+
+
+def _redacted(representation: Any) -> Any:
+    data = redact_data(representation.model_dump(), TicketRedaction())
+    return type(representation).model_validate(data)
 
 
 @router.get("/tickets/{ticket_id}", response=TicketOut, url_name="ticket_get", summary="Get a ticket")
 def ticket_get(request: ApiRequest, ticket_id: int):
     role_check(request, Role.AGENT)
-    return ticket_representation(_ticket(ticket_id))
+    representation = ticket_representation(_ticket(ticket_id))
+    return _redacted(representation) if redacts_for_user(request.user) else representation
 
 
 @router.post("/tickets/{ticket_id}/review", response=TicketOut, url_name="ticket_review", summary="Review")
@@ -392,6 +405,8 @@ def attachment_file(request: ApiRequest, attachment_id: int) -> HttpResponseBase
     a = Attachment.objects.filter(id=attachment_id).first()
     if a is None:
         raise not_found(f"There is no attachment {attachment_id}.")
+    if redacts_for_user(request.user) and attachment_has_findings(attachment_id=a.id):
+        return withheld_response()
     return stored_file_response(
         request, key=a.file.name, mime=a.mime, sha256=a.sha256, filename=a.original_name
     )
@@ -403,6 +418,10 @@ def rendition_file(request: ApiRequest, rendition_id: int) -> HttpResponseBase:
     r = Rendition.objects.filter(id=rendition_id).first()
     if r is None:
         raise not_found(f"There is no rendition {rendition_id}.")
+    if redacts_for_user(request.user):
+        redacted = redacted_rendition_response(r)
+        if redacted is not None:
+            return redacted
     return stored_file_response(
         request, key=r.file.name, mime=r.mime, sha256=r.sha256, filename=f"rendition-{r.id}"
     )

@@ -22,6 +22,7 @@ from triage.selectors.queue import (
     review_queue_page,
     ticket_newest_id,
 )
+from triage.selectors.queue_nav import Neighbours, review_queue_neighbours
 from triage.selectors.taxonomy import taxonomy_choices, taxonomy_get, taxonomy_labels
 from triage.selectors.tickets import (
     assignee_list,
@@ -41,6 +42,8 @@ __all__ = [
     "review_queue_page",
     "review_queue_new_count",
     "ticket_newest_id",
+    "Neighbours",
+    "review_queue_neighbours",
     "ticket_get_for_review",
     "ticket_status_counts",
     "ticket_similar_list",

@@ -30,6 +30,7 @@ from triage.models import (
     Rendition,
     Ticket,
 )
+from triage.selectors.calibration import LOW_CONFIDENCE, low_flag_q
 from triage.selectors.taxonomy import taxonomy_get
 
 
@@ -49,6 +50,7 @@ class QueueFilters:
     sort: str = "work"  # QUEUE_SORTS
     urgent: tuple[str, ...] | None = None  # the priorities of the first band; None: the top two
     assignee_id: int | None = None  # "assigned to me"
+    low: bool = False  # flagged LOW (selectors.calibration.low_flag_q)
 
 
 # "work": what needs a person first (manual triage and the two highest priorities, then low
@@ -60,7 +62,6 @@ QUEUE_SORTS = {
     "confidence": "Lowest confidence first",
     "due": "Due soonest (SLA)",
 }
-LOW_CONFIDENCE = 0.6
 
 
 def review_queue_list(
@@ -113,6 +114,8 @@ def review_queue_filtered(*, filters: QueueFilters) -> QuerySet[Ticket]:
         qs = qs.filter(assignee_id=filters.assignee_id)
     if filters.confidence_below is not None:
         qs = qs.filter(confidence__lt=filters.confidence_below)
+    if filters.low:
+        qs = qs.filter(low_flag_q())
     if filters.created_from:
         qs = qs.filter(created_at__date__gte=filters.created_from)
     if filters.created_to:

@@ -23,6 +23,7 @@ from triage.redact import redact
 from triage.services import costs
 from triage.services.llm_limits import LimitedClient, kimi_slot
 from triage.services.macros import macro_render, macros_for
+from triage.services.redaction import TicketRedaction, redacts_for_model
 
 _WORD = re.compile(r"[^\W\d_]{3,}", re.UNICODE)
 
@@ -96,8 +97,13 @@ def reply_draft_kimi(*, ticket: Ticket, agent: User) -> Draft:
     triage = {
         name: getattr(ticket, name) for name in ("summary", "category", "priority", "queue", "language")
     }
+    redaction = TicketRedaction(language=ticket.language) if redacts_for_model(provider="kimi") else None
+    thread = redact(conversation_text(ticket=ticket))
+    if redaction is not None:  # placeholders out, and back in the draft the agent reads
+        thread = redaction.text(thread)
+        triage = {name: redaction.text(value or "") for name, value in triage.items()}
     messages = draft_messages(
-        thread=redact(conversation_text(ticket=ticket)),
+        thread=thread,
         triage=triage,
         language=ticket.language,
         agent=agent_name,
@@ -147,7 +153,10 @@ def reply_draft_kimi(*, ticket: Ticket, agent: User) -> Draft:
         ),
         details={"purpose": "draft", "by": agent.pk, "trace_id": answer.trace_id},
     )
-    return Draft(text=answer.text.strip(), source="kimi", note="Drafted by Kimi: check it before sending.")
+    text = answer.text.strip()
+    if redaction is not None:
+        text = redaction.redactor.restore(text)
+    return Draft(text=text, source="kimi", note="Drafted by Kimi: check it before sending.")
 
 
 def reply_draft(*, ticket_id: int, agent: User) -> Draft:

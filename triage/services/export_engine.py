@@ -28,6 +28,7 @@ from triage.adapters.export import TICKET_COLUMNS, neutralize, neutralize_sql
 from triage.adapters.export.columns import SOURCES, copy_select, row_function
 from triage.models import REVIEWED_STATES, Attachment, Ticket, TriageRun
 from triage.selectors.reports import ReportFilters, report_ticket_list, run_cost_sql
+from triage.services.redaction import TicketRedaction, redact_mode
 
 # --- export rows ------------------------------------------------------------------------------
 
@@ -97,6 +98,7 @@ def report_ticket_rows(*, filters: ReportFilters, chunk_size: int = 5000) -> Ite
     qs = report_ticket_list(filters=filters).order_by("id").values_list("id", flat=True)
     base = settings.TRIAGE_PUBLIC_URL.rstrip("/")
     reviewed = frozenset(s.value for s in REVIEWED_STATES)
+    redacting = redact_mode() == "everywhere"
     lo = qs.first()
     while lo is not None:
         hi = qs.filter(id__gte=lo)[chunk_size - 1 : chunk_size].first() or qs.last() or lo
@@ -105,7 +107,11 @@ def report_ticket_rows(*, filters: ReportFilters, chunk_size: int = 5000) -> Ite
             cursor.execute(sql, params)
             chunk = cursor.fetchall()
         for row in chunk:
-            yield _export_row(row, base, reviewed)
+            out = _export_row(row, base, reviewed)
+            if redacting:  # TRIAGE_REDACT=everywhere: requester, subject and summary redacted
+                redaction = TicketRedaction()
+                out = (*out[:6], *(redaction.text(v or "") for v in out[6:9]), *out[9:])
+            yield out
         lo = qs.filter(id__gt=hi).first()
 
 

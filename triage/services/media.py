@@ -276,6 +276,17 @@ def ticket_media_settle(*, ticket_id: int) -> bool:
         )
         if pending:
             return False
+        if settings.TRIAGE_OCR_ENABLED and (
+            Rendition.objects.filter(
+                attachment__ticket_id=ticket_id,
+                attachment__status=Attachment.Status.DONE,
+                kind__in=[Rendition.Kind.IMAGE, Rendition.Kind.FRAME],
+                ocr__isnull=True,
+            ).exists()
+        ):
+            # another attachment's OCR is still reading: its own settle sends the ticket on (the
+            # model must not see a screenshot before it was read, for redaction among others)
+            return False
         # updated_at marks when triage was asked for: the sweep's TRIAGING requeue measures from it
         moved = Ticket.objects.filter(id=ticket_id, status=Ticket.Status.PROCESSING).update(
             status=Ticket.Status.TRIAGING, updated_at=timezone.now()

@@ -32,6 +32,7 @@ from triage.roles import MANAGERS_GROUP
 from triage.selectors.reports import Dashboard, ReportFilters, report_dashboard_get, report_ticket_count
 from triage.selectors.taxonomy import taxonomy_labels
 from triage.services.export_engine import report_ticket_csv_copy, report_ticket_rows
+from triage.services.redaction import redact_mode
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +56,8 @@ def report_csv_stream(
     Python renders them. Progress from COPY counts line ends, so a field holding a newline counts
     twice."""
     streams = settings.TRIAGE_REPORT_COPY_STREAMS if streams is None else streams
+    # redacted exports are rendered in Python (COPY writes the columns as stored)
+    fast = fast and redact_mode() != "everywhere"
     copy = report_ticket_csv_copy(filters=filters, streams=streams) if fast else None
     if copy is None:
         blocks: Iterator[bytes] = (

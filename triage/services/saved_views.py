@@ -25,6 +25,7 @@ VIEW_PARAMS = (
     "queue",
     "channel",
     "confidence_below",
+    "low",
     "created_from",
     "created_to",
     "mine",

@@ -17,6 +17,7 @@ from django.utils import timezone
 from triage import selectors
 from triage.adapters.llm.base import ImagePart, Taxonomy, TicketInput, TriageClient, TriageOutcome, VideoPart
 from triage.adapters.llm.text_budget import head_tail, model_text
+from triage.adapters.media import Frame
 from triage.adapters.media.pipeline import STORYBOARD_TILES
 from triage.adapters.media.video import format_timestamp
 from triage.fields import CLASSIFIED_FIELDS
@@ -25,6 +26,7 @@ from triage.models import (
     Attachment,
     InboundEmail,
     Rendition,
+    RenditionText,
     ReviewDecision,
     Ticket,
     TriageRun,
@@ -33,9 +35,12 @@ from triage.redact import redact
 from triage.services import costs
 from triage.services.llm_limits import LimitedClient
 from triage.services.ocr import ticket_ocr_text
+from triage.services.redaction import TicketRedaction, redacts_for_model
 from triage.services.webhooks import webhook_event_record
 
 logger = logging.getLogger(__name__)
+
+STORYBOARD_MAX_SIDE = 1920  # MediaConfig's default: a rebuilt sheet is the size of the stored one
 
 
 def _local_model() -> TriageClient:
@@ -89,19 +94,26 @@ def triage_client_get(*, provider: str | None = None, thinking: str | None = Non
     raise ValueError(f"unknown TRIAGE_PROVIDER {provider!r}")
 
 
-def ticket_input_build(*, ticket: Ticket, accepts_video: bool = False) -> TicketInput:
+def ticket_input_build(
+    *, ticket: Ticket, accepts_video: bool = False, redaction: TicketRedaction | None = None
+) -> TicketInput:
     """What the model sees of a ticket: its text and, per attachment, the representation the
     media pipeline chose (Attachment.metadata["representation"]).
 
     A recording chosen as "native-video" goes as video to a provider that takes video and as its
     frames to one that does not (the offline model, or Kimi configured after processing).
+
+    With `redaction` (an outside model, TRIAGE_REDACT on): the text is redacted to placeholders,
+    every screenshot and frame goes with its OCR findings covered, a storyboard is rebuilt from the
+    covered frames, and a recording with anything covered goes as frames, never as video.
     """
     images: list[ImagePart] = []
     videos: list[VideoPart] = []
     notes: list[str] = []
-    attachments = Attachment.objects.filter(ticket=ticket).prefetch_related("renditions").order_by("id")
+    attachments = Attachment.objects.filter(ticket=ticket).prefetch_related("renditions__ocr").order_by("id")
+    text = redaction.text if redaction is not None else (lambda value: value)
     for attachment in attachments:
-        name = attachment.original_name or attachment.sha256[:12]
+        name = text(attachment.original_name or attachment.sha256[:12])
         if attachment.status != Attachment.Status.DONE:
             notes.append(
                 f"attachment '{name}' could not be used: {attachment.reject_reason or attachment.status}"
@@ -117,11 +129,19 @@ def ticket_input_build(*, ticket: Ticket, accepts_video: bool = False) -> Ticket
             group.sort(key=lambda r: r.index)
         representation = (attachment.metadata or {}).get("representation")
         frames = by_kind.get(Rendition.Kind.FRAME, [])
+        frame_data = {frame.id: _read_redacted(frame, redaction, f"frame of '{name}'") for frame in frames}
+        covered = any(changed for _, changed in frame_data.values())
+        if covered and representation == "native-video" and redaction is not None:
+            redaction.videos_as_frames.append(name)
 
-        def frame_parts(name: str = name, frames: list[Rendition] = frames) -> tuple[ImagePart, ...]:
+        def frame_parts(
+            name: str = name,
+            frames: list[Rendition] = frames,
+            frame_data: dict[int, tuple[bytes, bool]] = frame_data,
+        ) -> tuple[ImagePart, ...]:
             return tuple(
                 ImagePart(
-                    data=_read(frame),
+                    data=frame_data[frame.id][0],
                     mime=frame.mime,
                     label=f"frame at {format_timestamp(frame.timestamp_ms or 0)} of recording '{name}'",
                     kind="frame",
@@ -129,7 +149,12 @@ def ticket_input_build(*, ticket: Ticket, accepts_video: bool = False) -> Ticket
                 for frame in frames
             )
 
-        if representation == "native-video" and accepts_video and Rendition.Kind.MODEL_VIDEO in by_kind:
+        if (
+            representation == "native-video"
+            and accepts_video
+            and Rendition.Kind.MODEL_VIDEO in by_kind
+            and not covered
+        ):
             video = by_kind[Rendition.Kind.MODEL_VIDEO][0]
             seconds = f" ({attachment.duration_s:.0f} s)" if attachment.duration_s else ""
             videos.append(
@@ -146,10 +171,14 @@ def ticket_input_build(*, ticket: Ticket, accepts_video: bool = False) -> Ticket
             for n, sheet in enumerate(sheets):
                 tiles = frames[n * STORYBOARD_TILES : (n + 1) * STORYBOARD_TILES]
                 moments = ", ".join(format_timestamp(f.timestamp_ms or 0) for f in tiles)
+                sheet_data, sheet_mime = _read(sheet), sheet.mime
+                if any(frame_data[f.id][1] for f in tiles):  # rebuilt from the covered frames
+                    rebuilt = _storyboard_from(tiles, frame_data)
+                    sheet_data, sheet_mime = rebuilt.data, rebuilt.mime
                 images.append(
                     ImagePart(
-                        data=_read(sheet),
-                        mime=sheet.mime,
+                        data=sheet_data,
+                        mime=sheet_mime,
                         label=f"storyboard {n + 1} of {len(sheets)} of recording '{name}': frames at "
                         f"{moments or 'the times on each tile'}, left to right, top to bottom",
                         kind="storyboard",
@@ -157,27 +186,63 @@ def ticket_input_build(*, ticket: Ticket, accepts_video: bool = False) -> Ticket
                 )
         else:
             for rendition in by_kind.get(Rendition.Kind.IMAGE, []):
-                images.append(
-                    ImagePart(data=_read(rendition), mime=rendition.mime, label=f"screenshot '{name}'")
-                )
+                label = f"screenshot '{name}'"
+                data, _ = _read_redacted(rendition, redaction, label)
+                images.append(ImagePart(data=data, mime=rendition.mime, label=label))
             images.extend(frame_parts())
     return TicketInput(
         ticket_id=ticket.id,
-        subject=ticket.subject,
-        body=model_text(_messages_newest_first(ticket), max_chars=_model_text_chars()).text,
-        requester=ticket.requester_email,
+        subject=text(ticket.subject),
+        body=text(model_text(_messages_newest_first(ticket), max_chars=_model_text_chars()).text),
+        requester=text(ticket.requester_email),
         images=tuple(images),
         videos=tuple(videos),
-        notes=tuple(notes),
+        notes=tuple(text(note) for note in notes),
         # Read from screenshots and frames: a recording's worth can be long too; a quarter of the
         # budget, head and tail.
-        ocr_text=head_tail(ticket_ocr_text(ticket_id=ticket.id), _model_text_chars() // 4),
+        ocr_text=text(head_tail(ticket_ocr_text(ticket_id=ticket.id), _model_text_chars() // 4)),
     )
 
 
 def _read(rendition: Rendition) -> bytes:
     with default_storage.open(rendition.file.name, "rb") as fh:
         return fh.read()
+
+
+def _ocr_lines(rendition: Rendition) -> list[dict] | None:
+    """The rendition's OCR lines; None when it was never read (OCR off, or not yet)."""
+    try:
+        return list(rendition.ocr.lines or [])
+    except RenditionText.DoesNotExist:
+        return None
+
+
+def _read_redacted(rendition: Rendition, redaction: TicketRedaction | None, label: str) -> tuple[bytes, bool]:
+    """The rendition's bytes, with what its OCR lines show covered when redacting; and whether
+    anything was."""
+    data = _read(rendition)
+    if redaction is None:
+        return data, False
+    return redaction.image(data, mime=rendition.mime, lines=_ocr_lines(rendition), label=label)
+
+
+def _storyboard_from(tiles: list[Rendition], frame_data: dict[int, tuple[bytes, bool]]) -> Frame:
+    from triage.adapters.media.storyboard import build_storyboard
+
+    return build_storyboard(
+        [
+            Frame(
+                data=frame_data[t.id][0],
+                mime=t.mime,
+                extension="jpg",
+                width=t.width,
+                height=t.height,
+                timestamp_ms=t.timestamp_ms or 0,
+            )
+            for t in tiles
+        ],
+        max_side=STORYBOARD_MAX_SIDE,  # as the pipeline builds the sheet
+    )
 
 
 def _model_text_chars() -> int:
@@ -238,13 +303,18 @@ def ticket_triage(
     run = TriageRun.objects.create(
         ticket=ticket, provider=client.provider, model="", status=TriageRun.Status.RUNNING
     )
+    redaction = (
+        TicketRedaction(language=ticket.language) if redacts_for_model(provider=client.provider) else None
+    )
     try:
         ticket_input = ticket_input_build(
-            ticket=ticket, accepts_video=getattr(client, "accepts_video", False)
+            ticket=ticket, accepts_video=getattr(client, "accepts_video", False), redaction=redaction
         )
         taxonomy = selectors.taxonomy_get()
         if client.provider != "local":
-            ticket_input = _with_kimi_context(ticket_input, ticket=ticket, taxonomy=taxonomy)
+            ticket_input = _with_kimi_context(
+                ticket_input, ticket=ticket, taxonomy=taxonomy, redaction=redaction
+            )
         outcome = client.triage(ticket_input, taxonomy)
     except Exception as exc:  # a bug in our code, not the model's: record it, the ticket still lands
         logger.exception("triage of ticket %s crashed", ticket_id)
@@ -256,6 +326,8 @@ def ticket_triage(
             error_kind=TriageRun.ErrorKind.BUG,
             error_message=f"internal error during triage ({type(exc).__name__}: {exc})"[:2000],
         )
+    if redaction is not None:  # what was redacted and where: the ticket page says so
+        outcome.extra["redaction"] = redaction.report()
     if outcome.ok and client.provider != "local" and settings.TRIAGE_AUTO_ACCEPT:
         # Auto-accept needs a second opinion the ticket's text cannot instruct: the offline model.
         outcome.extra["offline_agrees"] = _offline_agrees(outcome.result, ticket_input, taxonomy)
@@ -274,7 +346,13 @@ def ticket_triage(
     return _provisional_record(ticket=ticket, failed=outcome)
 
 
-def _with_kimi_context(ticket_input: TicketInput, *, ticket: Ticket, taxonomy: Taxonomy) -> TicketInput:
+def _with_kimi_context(
+    ticket_input: TicketInput,
+    *,
+    ticket: Ticket,
+    taxonomy: Taxonomy,
+    redaction: TicketRedaction | None = None,
+) -> TicketInput:
     """What Kimi gets beyond the ticket: read-only lookups (tool calls) and, for thinking "auto",
     how sure the offline model is (it runs in ~20 ms)."""
     confidence = None
@@ -282,19 +360,28 @@ def _with_kimi_context(ticket_input: TicketInput, *, ticket: Ticket, taxonomy: T
         local = _local_model().triage(ticket_input, taxonomy)
         confidence = local.result.min_confidence if local.result is not None else 0.0
     return dataclasses.replace(
-        ticket_input, lookup=_TicketLookup(ticket=ticket), offline_confidence=confidence
+        ticket_input,
+        lookup=_TicketLookup(ticket=ticket, redaction=redaction),
+        offline_confidence=confidence,
     )
 
 
 class _TicketLookup:
     """TicketLookup over our own tickets (selectors), for the model's tool calls."""
 
-    def __init__(self, *, ticket: Ticket) -> None:
+    def __init__(self, *, ticket: Ticket, redaction: TicketRedaction | None = None) -> None:
         self.ticket = ticket
+        self.redaction = redaction  # earlier tickets' text leaves with the same placeholders
+
+    def _card(self, ticket: Ticket) -> dict[str, Any]:
+        card = _ticket_card(ticket)
+        if self.redaction is not None:
+            card = {k: self.redaction.text(v) if isinstance(v, str) else v for k, v in card.items()}
+        return card
 
     def similar_tickets(self, *, query: str, limit: int) -> list[dict[str, Any]]:
         return [
-            _ticket_card(t)
+            self._card(t)
             for t in selectors.ticket_similar_list(query=query, exclude_id=self.ticket.id, limit=limit)
         ]
 
@@ -302,7 +389,7 @@ class _TicketLookup:
         if not self.ticket.requester_email:
             return []
         return [
-            _ticket_card(t)
+            self._card(t)
             for t in selectors.requester_ticket_list(
                 email=self.ticket.requester_email, exclude_id=self.ticket.id, limit=limit
             )

@@ -17,6 +17,12 @@ TRIAGE_PROVIDER = env.str("TRIAGE_PROVIDER", default="local")  # local | kimi
 # Ticket text any model reads (Kimi, the offline classifiers, the language detector): newest
 # message first, long bodies as head and tail (adapters/llm/text_budget.py). The ticket keeps all.
 TRIAGE_MODEL_TEXT_CHARS = env.int("TRIAGE_MODEL_TEXT_CHARS", default=60_000)
+# Personal data and secrets (docs/privacy.md): off | model (what leaves for an outside model is
+# redacted: text to placeholders, screenshots and frames with solid boxes) | everywhere (also
+# exports, the pages and the API for users without the "view sensitive data" permission).
+TRIAGE_REDACT = env.str("TRIAGE_REDACT", default="off" if TRIAGE_PROVIDER == "local" else "model")
+if TRIAGE_REDACT not in ("off", "model", "everywhere"):
+    raise environ.ImproperlyConfigured("TRIAGE_REDACT must be off, model or everywhere")
 
 # --- Kimi ---------------------------------------------------------------------------------------
 KIMI_API_KEY = env.str("KIMI_API_KEY", default="")

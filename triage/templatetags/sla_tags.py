@@ -9,6 +9,8 @@ from django.utils import dateformat, timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
+from triage.selectors.sla_ticket import ticket_sla_targets
+
 register = template.Library()
 
 SOON_S = 3600  # under an hour left: amber
@@ -57,3 +59,23 @@ def sla_cell(ticket) -> SafeString:
         due.isoformat(),
         words,
     )
+
+
+@register.simple_tag
+def ticket_sla(ticket) -> list:
+    """The ticket page's targets (selectors.sla_ticket), each with its words: "due in 3h",
+    "overdue 2h", "met", "missed by 1h"."""
+    rows = []
+    for target in ticket_sla_targets(ticket):
+        if target.state == "met":
+            words = "met"
+        elif target.state == "missed":
+            assert target.done_at is not None
+            words = f"missed by {_span(int((target.done_at - target.due_at).total_seconds()))}"
+        elif target.state == "overdue":
+            words = f"overdue {_span(target.seconds_left or 0)}"
+        else:
+            words = f"due in {_span(target.seconds_left or 0)}"
+        when = dateformat.format(timezone.localtime(target.due_at), "Y-m-d H:i T")
+        rows.append({"target": target, "words": words, "when": when})
+    return rows

@@ -23,6 +23,7 @@ from triage.services.drafts import reply_draft
 from triage.services.lifecycle import AGENT_STATUSES
 from triage.services.macros import VARIABLES, ack_template_save, macro_apply, macro_save, macros_for
 from triage.services.outbound import ReplyUpload, outbound_email_retry, reply_defaults, reply_send
+from triage.services.redaction import redacts_for_user, ticket_placeholders_restore
 from triage.views import AuthedRequest
 from triage.views.params import id_param
 
@@ -62,7 +63,11 @@ def _timeline_response(request: AuthedRequest, ticket: Ticket, **forms: object) 
 @agent_required
 def ticket_reply(request: AuthedRequest, ticket_id: int) -> HttpResponse:
     ticket = get_object_or_404(Ticket, id=ticket_id)
-    form = ReplyForm(request.POST, request.FILES)
+    posted = request.POST.copy()
+    if redacts_for_user(request.user):  # the form showed the addresses as placeholders
+        for name in ("to", "cc"):
+            posted[name] = ticket_placeholders_restore(ticket, str(posted.get(name, "")))
+    form = ReplyForm(posted, request.FILES)
     if form.is_valid():
         data = form.cleaned_data
         try:

@@ -24,8 +24,10 @@ from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_safe
 
 from triage.adapters.media.sniff import ACCEPTED_IMAGE_TYPES, ACCEPTED_VIDEO_TYPES
+from triage.adapters.pii import paint_covers
 from triage.models import Attachment, Rendition
 from triage.roles import agent_required
+from triage.services.redaction import attachment_has_findings, redacts_for_user, rendition_covers
 
 MEDIA_CSP = "default-src 'none'; sandbox"
 # Shown in the page only when the type is one we accept and a browser renders without running
@@ -160,6 +162,8 @@ def attachment_file(request: HttpRequest, attachment_id: int) -> HttpResponseBas
     )
     if not attachment.file:
         raise Http404("The file has expired (retention) or was erased")
+    if redacts_for_user(request.user) and attachment_has_findings(attachment_id=attachment.id):
+        return withheld_response()
     return stored_file_response(
         request,
         key=attachment.file.name,
@@ -176,6 +180,10 @@ def rendition_file(request: HttpRequest, rendition_id: int) -> HttpResponseBase:
         Rendition.objects.only("file", "mime", "sha256", "kind", "index", "attachment_id"), id=rendition_id
     )
     extension = rendition.file.name.rsplit(".", 1)[-1]
+    if redacts_for_user(request.user):
+        redacted = redacted_rendition_response(rendition)
+        if redacted is not None:
+            return redacted
     return stored_file_response(
         request,
         key=rendition.file.name,
@@ -183,3 +191,31 @@ def rendition_file(request: HttpRequest, rendition_id: int) -> HttpResponseBase:
         sha256=rendition.sha256,
         filename=f"{rendition.kind.lower()}-{rendition.attachment_id}-{rendition.index}.{extension}",
     )
+
+
+def redacted_rendition_response(rendition: Rendition) -> HttpResponseBase | None:
+    """For a user who sees tickets redacted (TRIAGE_REDACT=everywhere without the "view sensitive
+    data" permission): a screenshot or frame with its findings covered; a recording's video and
+    sheets withheld when any of its frames shows something. None: serve the file as it is."""
+    if rendition.kind in (Rendition.Kind.IMAGE, Rendition.Kind.FRAME):
+        covers = rendition_covers(rendition_id=rendition.id)
+        if not covers:
+            return None
+        with default_storage.open(rendition.file.name, "rb") as fh:
+            data = paint_covers(fh.read(), covers, mime=rendition.mime)
+        return _protect(
+            HttpResponse(data, content_type=rendition.mime), etag=f'"{rendition.sha256}-redacted"'
+        )
+    if attachment_has_findings(attachment_id=rendition.attachment_id):
+        return withheld_response()
+    return None
+
+
+def withheld_response() -> HttpResponse:
+    response = HttpResponse(
+        "Withheld: this file shows personal data, and you see this ticket redacted.",
+        status=403,
+        content_type="text/plain; charset=utf-8",
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    return response

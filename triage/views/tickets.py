@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
@@ -19,7 +20,14 @@ from triage.forms import ReviewForm, TicketCreateForm, UploadForm, intake_config
 from triage.models import ReviewDecision, TaxonomyField, Ticket, TriageRun
 from triage.roles import agent_required
 from triage.selectors.calibration import low_levels
+from triage.selectors.redaction import ticket_redaction
 from triage.services.lifecycle import AGENT_STATUSES, StatusChangeRefused, ticket_status_set
+from triage.services.presence import PRESENCE_POLL_S, Presence, presence_list, presence_touch
+from triage.services.redaction import (
+    redacts_for_user,
+    ticket_placeholders_restore,
+    ticket_redact_for_display,
+)
 from triage.services.review import (
     InvalidDuplicate,
     ReviewConflict,
@@ -35,6 +43,7 @@ from triage.templatetags.triage_tags import IN_PROGRESS, LOW_CONFIDENCE
 from triage.views import AuthedRequest
 from triage.views.conversation import conversation_context
 from triage.views.params import id_param
+from triage.views.queue_view import view_links
 
 FIELD_TITLES = {**dict(TaxonomyField.choices), "language": "Language", "summary": "Summary"}
 
@@ -205,6 +214,60 @@ def _duplicates(ticket: Ticket) -> list[dict]:
     ]
 
 
+def _norm(value: object) -> str:
+    return str(value or "").replace("\r\n", "\n").strip()
+
+
+def _orig_values(post: Mapping[str, str]) -> dict[str, str]:
+    return {name: _norm(post.get(f"orig_{name}")) for name in REVIEWED_FIELDS if f"orig_{name}" in post}
+
+
+def _changed_by_reviewer(post: Mapping[str, str]) -> dict[str, str]:
+    """The fields whose posted value differs from the value the form showed (orig_*). Without
+    orig_* (an old form), nothing counts as changed: nothing stale is carried over."""
+    orig = _orig_values(post)
+    return {
+        name: _norm(post.get(name))
+        for name in REVIEWED_FIELDS
+        if name in orig and _norm(post.get(name)) != orig[name]
+    }
+
+
+def _conflict_rows(
+    *, mine: dict[str, str], seen: dict[str, str], now: dict[str, str], labels: dict[str, dict[str, str]]
+) -> list[dict]:
+    """Per field that either side changed: what you saw, your value, theirs (the ticket now)."""
+
+    def label(name: str, value: str) -> str:
+        return labels.get(name, {}).get(value, value) or "—"
+
+    rows = []
+    for name in REVIEWED_FIELDS:
+        theirs_changed = name in seen and _norm(now[name]) != seen[name]
+        if name not in mine and not theirs_changed:
+            continue
+        rows.append(
+            {
+                "name": name,
+                "title": FIELD_TITLES[name],
+                "seen": label(name, seen.get(name, "")),
+                "yours": label(name, mine[name]) if name in mine else "(unchanged)",
+                "theirs": label(name, now[name]) if theirs_changed else "(unchanged)",
+                "both": name in mine and theirs_changed,
+            }
+        )
+    return rows
+
+
+def _presence(request: AuthedRequest, ticket: Ticket) -> list[Presence]:
+    """Report this reviewer on the ticket, and who else has it open (Redis, no query)."""
+    user = request.user
+    presence_touch(
+        ticket_id=ticket.id, user_id=user.id, name=user.get_full_name() or user.get_username(), editing=False
+    )
+    return presence_list(ticket_id=ticket.id, exclude_user_id=user.id)
+
+
 def _review_message(ticket: Ticket, decision: ReviewDecision) -> str:
     if decision.action == ReviewDecision.Action.ACCEPT:
         return f"{ticket.reference} accepted as proposed."
@@ -227,8 +290,13 @@ def ticket_detail(request: AuthedRequest, ticket_id: int) -> HttpResponse:
         "labels": labels,
         "poll_s": settings.TRIAGE_POLL_INTERVAL_S,
         "stages": selectors.attachment_stages(ticket=ticket, ocr_enabled=settings.TRIAGE_OCR_ENABLED),
+        # what was redacted before the model saw it, and the boxes for the overlay
+        "redaction": ticket_redaction(ticket=ticket),
+        "redact_view": redacts_for_user(request.user),
     }
     if request.htmx and request.GET.get("fragment") == "live":
+        if context["redact_view"]:
+            ticket_redact_for_display(ticket)
         response = render(request, "triage/ticket_detail.html#live", context)
         if ticket.status not in IN_PROGRESS:
             # the proposal and the review form appear with the new status: reload the whole page once
@@ -237,9 +305,17 @@ def ticket_detail(request: AuthedRequest, ticket_id: int) -> HttpResponse:
         return response
 
     current = {name: getattr(ticket, name) for name in REVIEWED_FIELDS}
+    conflict_context: dict | None = None
+    # next/previous in the queue view the reviewer came from, read before a decision moves the
+    # ticket out of that view (or to another band of its order)
+    links = view_links(request, ticket_id=ticket.id)
     choices = {name: selectors.taxonomy_choices(field=name) for name in TAXONOMY_FIELDS}
     if request.method == "POST":
-        form = ReviewForm(request.POST, choices=choices, current=current, labels=labels)
+        data = request.POST.copy()
+        if context["redact_view"] and data.get("summary"):
+            # the form showed the summary redacted: its placeholders go back to the values
+            data["summary"] = ticket_placeholders_restore(ticket, str(data.get("summary", "")))
+        form = ReviewForm(data, choices=choices, current=current, labels=labels)
         if request.POST.get("action") == "accept":
             if _has_proposal(ticket):
                 values: dict[str, str] | None = ticket_proposal(ticket=ticket)
@@ -259,16 +335,25 @@ def ticket_detail(request: AuthedRequest, ticket_id: int) -> HttpResponse:
                     seen_version=request.POST.get("seen"),
                 )
             except ReviewConflict as conflict:
-                form.add_error(
-                    None,
-                    "This ticket changed while you were reviewing it: "
-                    + "; ".join(conflict.changes)
-                    + ". Nothing was saved. The page shows the ticket as it is now and your values are "
-                    "still in the form: save again to replace them, or leave it.",
-                )
+                # keep only what this reviewer changed; every other field shows the ticket as it is
+                # now, so saving again cannot silently undo a colleague's correction
+                ticket = selectors.ticket_get_for_review(ticket_id=ticket.id)
+                context["ticket"] = ticket
+                now = {name: getattr(ticket, name) for name in REVIEWED_FIELDS}
+                mine = _changed_by_reviewer(request.POST) if request.POST.get("action") != "accept" else {}
+                form = ReviewForm(initial={**now, **mine}, choices=choices, current=now, labels=labels)
+                conflict_context = {
+                    "changes": conflict.changes,
+                    "rows": _conflict_rows(
+                        mine=mine, seen=_orig_values(request.POST), now=now, labels=labels
+                    ),
+                    "kept": [FIELD_TITLES[name] for name in mine],
+                }
             else:
                 messages.success(request, _review_message(ticket, decision))
-                return redirect("triage:review-queue")
+                if request.GET.get("then") == "next" and links.next_url:
+                    return redirect(links.next_url)
+                return redirect(links.list_url)
     else:
         form = ReviewForm(initial=current, choices=choices, current=current, labels=labels)
 
@@ -286,9 +371,23 @@ def ticket_detail(request: AuthedRequest, ticket_id: int) -> HttpResponse:
             "assignees": selectors.assignee_list(),
             "queue_choices": choices["queue"],
             "status_choices": [(s.value, s.label) for s in AGENT_STATUSES],
+            "view_links": links,
+            "present": _presence(request, ticket),
+            "conflict": conflict_context,
+            # what the form showed, sent back as orig_*: what this reviewer changed is what differs
+            "orig_values": [(name, getattr(ticket, name)) for name in REVIEWED_FIELDS],
+            "presence_poll_s": PRESENCE_POLL_S,
         }
     )
     context.update(conversation_context(request, ticket))
+    if context["redact_view"]:  # in memory, after the version and the forms read the real values
+        redaction = ticket_redact_for_display(ticket, timeline=context.get("timeline"))
+        if not form.is_bound:
+            form.initial["summary"] = redaction.text(form.initial.get("summary") or "")
+        reply_form = context.get("reply_form")
+        if reply_form is not None and not reply_form.is_bound:
+            for name in ("to", "cc"):
+                reply_form.initial[name] = redaction.text(reply_form.initial.get(name) or "")
     response = render(request, "triage/ticket_detail.html", context)
     patch_vary_headers(response, ("HX-Request",))
     return response

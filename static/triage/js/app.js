@@ -2,36 +2,7 @@
 (function () {
   "use strict";
 
-  // Review queue keyboard: j/k move, o or Enter open, x tick for bulk accept, / search.
-  function setupQueueKeys(table) {
-    var index = -1;
-    // looked up each time: the queue's "Show new tickets" swaps the table for a fresh one
-    function rows() { return Array.prototype.slice.call(document.querySelectorAll("table.queue tbody tr")); }
-    function focus(i) {
-      var all = rows();
-      if (!all.length) return;
-      index = Math.max(0, Math.min(all.length - 1, i));
-      all.forEach(function (row, n) { row.classList.toggle("kbd-focus", n === index); });
-      all[index].scrollIntoView({ block: "nearest" });
-    }
-    document.addEventListener("keydown", function (event) {
-      var tag = (event.target.tagName || "").toLowerCase();
-      if (tag === "input" || tag === "textarea" || tag === "select" || event.ctrlKey || event.metaKey || event.altKey) return;
-      var row = rows()[index];
-      if (event.key === "j") { focus(index + 1); event.preventDefault(); }
-      else if (event.key === "k") { focus(index - 1); event.preventDefault(); }
-      else if ((event.key === "o" || event.key === "Enter") && row) {
-        var link = row.querySelector(".ticket-cell a");
-        if (link) { window.location.href = link.href; event.preventDefault(); }
-      } else if (event.key === "x" && row) {
-        var box = row.querySelector('input[type="checkbox"]');
-        if (box) { box.checked = !box.checked; event.preventDefault(); }
-      } else if (event.key === "/") {
-        var search = document.querySelector('.filters input[name="q"]');
-        if (search) { search.focus(); event.preventDefault(); }
-      }
-    });
-  }
+  // The queue's and the ticket page's keys: review.js.
 
   // New ticket: intake.js (drop, paste, record, per-file uploads with progress).
 
@@ -63,8 +34,6 @@
   document.addEventListener("DOMContentLoaded", function () {
     var reviewForm = document.getElementById("review-form");
     if (reviewForm) setupReview(reviewForm);
-    var queue = document.querySelector("table.queue");
-    if (queue) setupQueueKeys(queue);
     // Filters: leave empty fields out of the URL, so a shared link says only what is applied.
     var filters = document.querySelector("form.filters");
     if (filters) filters.addEventListener("submit", function () {
