@@ -28,7 +28,7 @@ def test_a_token_created_on_the_account_page_is_shown_once(page: Page, live_serv
     UserFactory(username="tok-agent")
     log_in(page, live_server.url, "tok-agent")
     page.goto(f"{live_server.url}/account/")
-    page.get_by_label("Name").fill("my script")
+    page.get_by_label("Name", exact=True).fill("my script")
     page.get_by_role("button", name="Create token").click()
     secret = page.locator("#token-secret").inner_text()
     assert secret.startswith("tri_")

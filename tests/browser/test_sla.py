@@ -36,7 +36,7 @@ def test_a_manager_adds_a_policy_and_the_queue_shows_time_left_and_sorts_by_it(l
 
     page.goto(f"{live_server.url}/")
     page.get_by_label("Sort").select_option("due")
-    page.get_by_role("button", name="Apply").click()
+    page.get_by_role("button", name="Apply", exact=True).click()
     rows = page.locator("table.queue tbody tr")
     expect(rows.nth(0)).to_contain_text("Waiting since this morning")
     expect(rows.nth(0).locator(".sla")).to_contain_text("Overdue 1h")
