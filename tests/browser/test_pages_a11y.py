@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import Group
-from playwright.sync_api import Page
+from playwright.sync_api import Page, expect
 
 from tests.browser.test_review_flow import log_in
 from tests.factories import UserFactory, taxonomy_rows, triaged_ticket
@@ -23,6 +23,7 @@ WIDTHS = {"desktop": {"width": 1440, "height": 900}, "phone": {"width": 390, "he
 PAGES = [
     ("login", None, "/accounts/login/"),
     ("queue", "agent", "/"),
+    ("queue-filtered", "agent", "/?q=invoice&priority=urgent&low=on"),
     ("ticket", "agent", "/tickets/{ticket}/"),
     ("new-ticket", "agent", "/tickets/new/"),
     ("mentions", "agent", "/mentions/"),
@@ -99,3 +100,18 @@ def test_axe_finds_no_violation(live_server, page: Page, name: str, role: str | 
     page.wait_for_load_state("networkidle")
     violations = axe_violations(page)
     assert not violations, f"{name} at {width}:\n{_report(violations)}"
+
+
+def test_a_filter_chip_removes_its_filter_only(live_server, page: Page):
+    taxonomy_rows()
+    triaged_ticket(subject="Charged twice for my March invoice")
+    _user("agent")
+    log_in(page, live_server.url, "agent")
+    page.goto(live_server.url + "/?q=invoice&priority=urgent")
+    chips = page.locator("#filter-chips .chip")
+    expect(chips).to_have_count(2)
+    page.get_by_role("link", name="Remove filter Priority: Urgent").click()
+    expect(page).to_have_url(f"{live_server.url}/?q=invoice")
+    expect(chips).to_have_count(1)
+    expect(page.get_by_role("searchbox", name="Search")).to_have_value("invoice")
+    expect(page.get_by_role("link", name="Charged twice for my March invoice")).to_be_visible()
