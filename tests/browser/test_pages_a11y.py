@@ -110,6 +110,11 @@ def test_a_filter_chip_removes_its_filter_only(live_server, page: Page):
     page.goto(live_server.url + "/?q=invoice&priority=urgent")
     chips = page.locator("#filter-chips .chip")
     expect(chips).to_have_count(2)
+    expect(page.locator("#id_priority")).to_be_hidden()  # folded: the chips show what is set
+    bar = page.locator("form.filters").bounding_box()
+    assert bar and bar["height"] < 80, bar
+    page.get_by_text("Edit filters").click()
+    expect(page.locator("#id_priority")).to_have_value("urgent")
     page.get_by_role("link", name="Remove filter Priority: Urgent").click()
     expect(page).to_have_url(f"{live_server.url}/?q=invoice")
     expect(chips).to_have_count(1)

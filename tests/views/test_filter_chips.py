@@ -22,11 +22,13 @@ def test_each_active_filter_is_a_chip_that_removes_only_itself(agent):
     html = response.content.decode()
     chips = _chips(html)
     assert set(chips) == {"q", "priority", "low"}
+    assert '<details class="filters-more">' in html  # folded to one line while filters are set
     assert "Search: <strong>refund</strong>" in html and "Flagged LOW</span>" in html
     assert chips["priority"] == "?status=needs_review&q=refund&low=on&sort=newest"
     assert chips["q"] == "?status=needs_review&priority=urgent&low=on&sort=newest"
 
 
 def test_no_chips_without_filters_and_none_for_an_invalid_value(agent):
-    assert 'id="filter-chips"' not in agent.get("/").content.decode()
+    html = agent.get("/").content.decode()
+    assert 'id="filter-chips"' not in html and "filters-more" not in html
     assert _chips(agent.get("/?priority=nonsense&q=x").content.decode()).keys() == {"q"}
