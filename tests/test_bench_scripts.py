@@ -4,6 +4,8 @@ scripts' libraries import)."""
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -20,3 +22,24 @@ def test_the_benchmark_starts_and_explains_its_options(script: str) -> None:
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "usage:" in done.stdout
+
+
+@pytest.mark.services
+@pytest.mark.browser
+def test_the_review_flow_benchmark_reviews_a_view_from_the_keyboard_within_the_keystroke_goals() -> None:
+    """bench/review_flow.py end to end with two tickets: one accepted, one corrected, each checked in
+    its database by the script; its keystroke figures must meet their goals (timings vary, and
+    benchmarks' timings are never pass/fail)."""
+    redis_db = os.environ.get("TRIAGE_TEST_REDIS_URL", "redis://127.0.0.1:6379/13").rsplit("/", 1)[-1]
+    done = subprocess.run(
+        [sys.executable, str(BENCH / "review_flow.py"), "--tickets", "2"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "TRIAGE_BENCH_REDIS_DB": redis_db},
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    figures = {row["metric"]: row for row in map(json.loads, done.stdout.splitlines())}
+    assert figures["review_keystrokes_per_ticket_accepted"]["value"] <= 2
+    assert figures["review_keystrokes_per_ticket_one_field_corrected"]["value"] <= 6
+    assert figures["review_decision_to_next_shown_p95_ms"]["samples"] == 2

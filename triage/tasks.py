@@ -173,8 +173,9 @@ def webhook_event_publish_task(*, event_id: int) -> None:
 
     if webhooks.webhook_event_publish(event_id=event_id):
         # sent here, with whatever else is due, in batches: no message per delivery, and no wait
-        # in the queue behind the backlog (a crash here leaves them due: the sweep queues a drain)
-        _webhook_drain_then_follow_up(webhook_batch.webhook_drain())
+        # in the queue behind the backlog (a crash here leaves them due: the sweep queues a drain).
+        # When a drain is already running, that one sends them.
+        _webhook_drain_then_follow_up(webhook_batch.webhook_drain_if_free())
 
 
 @shared_task(bind=True, **_WEBHOOKS, retry_backoff=2, soft_time_limit=60, time_limit=90)
@@ -191,14 +192,15 @@ def webhook_deliver_task(self, *, delivery_id: int) -> None:
 def webhook_drain_task() -> None:
     from triage.services import webhook_batch
 
-    _webhook_drain_then_follow_up(webhook_batch.webhook_drain())
+    _webhook_drain_then_follow_up(webhook_batch.webhook_drain_if_free())
 
 
 def _webhook_drain_then_follow_up(done: dict[str, float | int]) -> None:
     if done["more"]:
         webhook_drain_task.delay()  # stopped on time with work left: give the thread back, go on
-    elif done["retry_in"] >= 0:
-        # the soonest short backoff waits in the broker; longer ones are the sweep's
+    if done["retry_in"] >= 0:
+        # the soonest short backoff waits in the broker (also after a "more": that drain may find
+        # nothing due yet); longer ones are the sweep's
         webhook_drain_task.apply_async(countdown=done["retry_in"])
 
 

@@ -101,3 +101,29 @@ def test_redis_unreachable_falls_back_to_the_database(db, settings):
     assert throttle_hit(checks=[check]) == 0
     assert throttle_hit(checks=[check]) > 0
     assert RateCounter.objects.filter(key=check.key, count=2).exists()
+
+
+def test_concurrent_lock_takes_give_one_holder_and_release_frees_it(store, transactional_db):
+    from triage.services.throttle import lock_release, lock_take
+
+    key = f"slot:{uuid.uuid4().hex}"
+    barrier = threading.Barrier(12)
+    taken: list[bool] = []
+
+    def take() -> None:
+        barrier.wait()
+        try:
+            taken.append(lock_take(key=key, lease_s=60))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=take) for _ in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert taken.count(True) == 1, "one holder"
+    assert not lock_take(key=key, lease_s=60)
+    lock_release(key=key)
+    assert lock_take(key=key, lease_s=60), "free again once its holder lets go"
+    assert not lock_take(key=key, lease_s=60)

@@ -132,3 +132,109 @@ def test_the_publish_task_sends_its_deliveries_without_a_message_each(receiver, 
     tasks.webhook_event_publish_task.run(event_id=event.id)  # as the worker runs it
     assert got == [event.msg_id] and sent == []
     assert WebhookDelivery.objects.get().status == "DELIVERED"
+
+
+@pytest.fixture
+def drain_slot_free():
+    from triage.services import throttle
+
+    throttle.lock_release(key=webhook_batch.DRAIN_SLOT_KEY)  # a slot left held by another test
+    yield
+    throttle.lock_release(key=webhook_batch.DRAIN_SLOT_KEY)
+
+
+def _publish_tasks_queued(monkeypatch) -> list[str]:
+    from triage import tasks
+
+    queued: list[str] = []
+    monkeypatch.setattr(tasks.webhook_drain_task, "delay", lambda **kw: queued.append("drain"))
+    monkeypatch.setattr(tasks.webhook_drain_task, "apply_async", lambda **kw: queued.append("drain later"))
+    return queued
+
+
+def test_publishes_while_a_drain_runs_queue_nothing_and_that_drain_sends_them(
+    receiver, taxonomy, monkeypatch, drain_slot_free
+):
+    """Events published during a drain's last claim are sent by that drain (it looks again after
+    releasing its slot); their publish tasks neither drain beside it nor queue a drain each."""
+    from triage import tasks
+
+    got, _ = receiver
+    queued = _publish_tasks_queued(monkeypatch)
+    user = role_user("agent")
+    for _ in range(6):
+        ticket = triaged_ticket()
+        review_record(
+            ticket_id=ticket.id,
+            user=user,
+            values={"priority": "low"},
+            seen_version=ticket_version(ticket=ticket),
+        )
+    first, *late = list(WebhookEvent.objects.order_by("id"))
+    running = {"now": 0, "most": 0}
+    real_drain = webhook_batch.webhook_drain
+
+    def drain(**kwargs):
+        running["now"] += 1
+        running["most"] = max(running["most"], running["now"])
+        try:
+            done = real_drain(**kwargs)
+            if late:  # after this drain's last (empty) claim, before it lets go of the slot
+                for event in list(late):
+                    late.remove(event)
+                    tasks.webhook_event_publish_task.run(event_id=event.id)
+            return done
+        finally:
+            running["now"] -= 1
+
+    monkeypatch.setattr(webhook_batch, "webhook_drain", drain)
+    tasks.webhook_event_publish_task.run(event_id=first.id)
+    assert running["most"] == 1, "one drain at a time"
+    assert queued == [], "no drain message per publish"
+    assert sorted(got) == sorted(WebhookEvent.objects.values_list("msg_id", flat=True)), "each sent once"
+    assert set(WebhookDelivery.objects.values_list("status", flat=True)) == {"DELIVERED"}
+
+
+def test_a_held_slot_stops_a_second_drain_and_its_holder_looks_again(receiver, taxonomy, drain_slot_free):
+    from triage.services import throttle
+
+    got, _ = receiver
+    events = _events(3)
+    assert throttle.lock_take(key=webhook_batch.DRAIN_SLOT_KEY, lease_s=60)
+    assert webhook_batch.webhook_drain_if_free()["sent"] == 0 and not got, "another drain holds the slot"
+    throttle.lock_release(key=webhook_batch.DRAIN_SLOT_KEY)
+    assert webhook_batch.deliveries_due_exist()
+    assert webhook_batch.webhook_drain_if_free()["delivered"] == 3
+    assert sorted(got) == sorted(e.msg_id for e in events)
+    assert not webhook_batch.deliveries_due_exist()
+
+
+def test_a_drain_out_of_time_with_failures_queues_the_next_drain_and_the_retry(
+    receiver, taxonomy, monkeypatch, drain_slot_free
+):
+    """Stopped on time with short retries pending: a drain now (more work) and one when the soonest
+    retry is due, or the retries wait for the sweep."""
+    from triage import tasks
+
+    _, fail_once = receiver
+    fail_once.update(e.msg_id for e in _events(2))
+    queued = _publish_tasks_queued(monkeypatch)
+    done = webhook_batch.webhook_drain_if_free(max_s=0)
+    assert done["more"] == 1 and 4 <= done["retry_in"] <= 6 and done["delivered"] == 0
+    tasks._webhook_drain_then_follow_up(done)
+    assert queued == ["drain", "drain later"]
+
+
+def test_a_drain_reports_the_soonest_short_retry_pending_not_only_its_own(
+    receiver, taxonomy, drain_slot_free
+):
+    """A retry another drain recorded, due just after this one's run, gets its countdown drain from
+    this run's follow-up (else it would wait for the sweep)."""
+    _events(2)
+    first, second = WebhookDelivery.objects.order_by("id")
+    soon = timezone.now() + timedelta(seconds=20)
+    WebhookDelivery.objects.filter(id=first.id).update(next_attempt_at=soon)
+    done = webhook_batch.webhook_drain_if_free()
+    assert done["delivered"] == 1 and 15 <= done["retry_in"] <= 20
+    WebhookDelivery.objects.filter(id=first.id).update(next_attempt_at=timezone.now() + timedelta(hours=1))
+    assert webhook_batch.webhook_drain_if_free()["retry_in"] == -1, "a long backoff is the sweep's"

@@ -149,3 +149,17 @@ def rate_counter_purge(*, now: float | None = None) -> int:
     """Delete the database counters whose window has ended (Redis expires its own)."""
     deleted, _ = RateCounter.objects.filter(window_ends__lt=time.time() if now is None else now).delete()
     return deleted
+
+
+def lock_take(*, key: str, lease_s: float) -> bool:
+    """Take the lock `key` (one atomic increment: the first count in the window holds it).
+
+    A refused caller's count is not taken back: a count above one always means a holder that has
+    not released yet (a take-back racing a release could refuse a caller while nobody holds it).
+    The window is the lease: a holder that dies without `lock_release` frees it when it ends."""
+    count, _ = _call("hit", key, window_s=lease_s)
+    return count == 1
+
+
+def lock_release(*, key: str) -> None:
+    _call("clear", key, at_most=2**62)  # whatever the refused callers added

@@ -12,6 +12,13 @@ worker at ~67 deliveries/s, most of it waiting on round trips. Here:
   disabling after a day), which is rare and must stay exact.
 At least once: a drain killed after the claim leaves the rows PENDING with their lease, and the
 sweep hands them to a drain when the lease ends; the `webhook-id` is the event's, as before.
+
+One drain at a time (`webhook_drain_if_free`): every publish asks for a drain, and a drain per
+publish would run side by side in small claims (or, queued, leave live events waiting behind
+hundreds of drains with nothing left to send). The first caller takes a shared slot (one atomic
+counter: Redis, else the database) and drains until nothing is due; the others return at once.
+The holder releases the slot and then looks again: a delivery committed before a refused caller
+asked was committed before that release, so the holder sees it and drains again.
 """
 
 from __future__ import annotations
@@ -27,12 +34,14 @@ from django.utils import timezone
 
 from triage.adapters import webhooks as wire
 from triage.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from triage.services import webhooks
+from triage.services import throttle, webhooks
 
 DRAIN_BATCH = 100
 SEND_THREADS = 16
 # a drain gives its worker thread back after this long (the task queues the next one)
 DRAIN_MAX_S = 30.0
+# the shared slot a running drain holds; a holder that dies frees it after the lease
+DRAIN_SLOT_KEY = "webhook-drain"
 
 
 @functools.cache
@@ -129,3 +138,57 @@ def webhook_drain(*, batch: int = DRAIN_BATCH, max_s: float = DRAIN_MAX_S) -> di
         "retry_in": -1 if retry_in is None else retry_in,
         "more": more,
     }
+
+
+def deliveries_due_exist() -> bool:
+    return (
+        WebhookDelivery.objects.filter(status=WebhookDelivery.Status.PENDING)
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=timezone.now()))
+        .exists()
+    )
+
+
+def deliveries_next_retry_in(*, within_s: float) -> float:
+    """Seconds until the soonest pending delivery is due, if within `within_s` (leased rows, due
+    after the lease, are past it); -1 when none is."""
+    now = timezone.now()
+    soonest = (
+        WebhookDelivery.objects.filter(
+            status=WebhookDelivery.Status.PENDING,
+            next_attempt_at__gt=now,
+            next_attempt_at__lte=now + timedelta(seconds=within_s),
+        )
+        .order_by("next_attempt_at")
+        .values_list("next_attempt_at", flat=True)
+        .first()
+    )
+    return -1 if soonest is None else (soonest - now).total_seconds()
+
+
+def webhook_drain_if_free(*, batch: int = DRAIN_BATCH, max_s: float = DRAIN_MAX_S) -> dict[str, float | int]:
+    """`webhook_drain`, unless another drain holds the slot (that one sends what is due now: it
+    looks again after releasing). Same result; all zeros (and "retry_in" -1) when it did not run."""
+    started = time.monotonic()
+    total: dict[str, float | int] = {"sent": 0, "delivered": 0, "retry_in": -1, "more": 0}
+    ran = False
+    while throttle.lock_take(key=DRAIN_SLOT_KEY, lease_s=webhooks.LEASE_S):
+        ran = True
+        try:
+            done = webhook_drain(batch=batch, max_s=max(0.0, max_s - (time.monotonic() - started)))
+        finally:
+            throttle.lock_release(key=DRAIN_SLOT_KEY)
+        total["sent"] += done["sent"]
+        total["delivered"] += done["delivered"]
+        if done["more"]:
+            total["more"] = 1
+            break
+        if not deliveries_due_exist():
+            break  # nothing was committed between the last claim and the release
+        if time.monotonic() - started >= max_s:
+            total["more"] = 1  # due work and no time left: the caller queues a drain
+            break
+    if ran:
+        # every short retry pending, not only this run's failures: one drain follows the next,
+        # so a retry due just after a drain's run is not left for the sweep
+        total["retry_in"] = deliveries_next_retry_in(within_s=webhooks.COUNTDOWN_MAX_S)
+    return total
