@@ -125,7 +125,9 @@ def test_dropped_pasted_and_picked_files_upload_with_progress_then_make_one_tick
     ticket = Ticket.objects.get()
     names = list(ticket.attachments.values_list("original_name", flat=True))
     assert names[0] == "first.png" and names[2] == "picked.png" and names[1].startswith("pasted-")
-    expect(page.locator(".messages[role=status]")).to_contain_text(f"{ticket.reference} created with 3 attachments")
+    expect(page.locator(".messages[role=status]")).to_contain_text(
+        f"{ticket.reference} created with 3 attachments"
+    )
 
 
 def test_an_oversize_and_a_wrong_type_file_are_refused_before_sending_and_by_the_server(
