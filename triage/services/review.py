@@ -104,35 +104,6 @@ def _changes_since(*, ticket: Ticket, seen_version: str) -> list[str]:
     return changes or ["the ticket was updated by someone else"]
 
 
-def review_bulk_accept(*, ticket_ids: list[int], user: User) -> tuple[list[int], list[str]]:
-    """Accept the model's proposal on each ticket that has one and is waiting for review.
-
-    Returns (accepted ids, one reason per ticket skipped). Each ticket is its own transaction: a
-    ticket that changed meanwhile is skipped, never half-saved.
-    """
-    accepted: list[int] = []
-    skipped: list[str] = []
-    for ticket in Ticket.objects.filter(id__in=ticket_ids).select_related("latest_run").order_by("id"):
-        if ticket.status != Ticket.Status.NEEDS_REVIEW:
-            skipped.append(
-                f"{ticket.reference}: {ticket.get_status_display().lower()}, not waiting for review"
-            )
-            continue
-        proposal = ticket_proposal(ticket=ticket)
-        if not proposal.get("category"):
-            skipped.append(f"{ticket.reference}: no proposal to accept")
-            continue
-        try:
-            review_record(
-                ticket_id=ticket.id, user=user, values=proposal, seen_version=ticket_version(ticket=ticket)
-            )
-        except ReviewConflict:
-            skipped.append(f"{ticket.reference}: changed meanwhile, open it to review")
-            continue
-        accepted.append(ticket.id)
-    return accepted, skipped
-
-
 @transaction.atomic
 def ticket_assign(*, ticket_id: int, user: User, assignee: User | None, queue: str) -> TicketEvent | None:
     """Give the ticket to a person and/or a queue; recorded with what it was. None: nothing changed."""

@@ -141,15 +141,7 @@ def normalize_image(path: Path, *, limits: ImageLimits) -> NormalizedImage:
                 data = _png_encode(_to_srgb(Image.fromarray(small), icc=icc))
             else:
                 data = _png_encode_array(small)
-            return NormalizedImage(
-                data=data,
-                mime="image/png",
-                extension="png",
-                width=target[0],
-                height=target[1],
-                source_width=source_w,
-                source_height=source_h,
-            )
+            return _png_result(data, target=target, source=(source_w, source_h))
         converted = Image.fromarray(pixels)  # a photo, or no resize: as any other image
         del pixels
     photo = source_format in _PHOTO_FORMATS or _looks_like_photo(converted)
@@ -157,15 +149,7 @@ def normalize_image(path: Path, *, limits: ImageLimits) -> NormalizedImage:
         # Each band is resized, colour-converted and deflated on its own thread (_png_write).
         srgb = icc if icc and converted.mode in ("RGB", "RGBA") else None
         data = _png_encode_resized(converted, target, icc=srgb)
-        return NormalizedImage(
-            data=data,
-            mime="image/png",
-            extension="png",
-            width=target[0],
-            height=target[1],
-            source_width=source_w,
-            source_height=source_h,
-        )
+        return _png_result(data, target=target, source=(source_w, source_h))
     if converted.size != target:
         # Never an upscale: target <= source by construction. Photos take BICUBIC (thumbnail()'s
         # filter; on a camera photo no one, model or person, tells it from LANCZOS, and it costs
@@ -473,6 +457,18 @@ def _png_encode_resized(img: Image.Image, target: tuple[int, int], *, icc: bytes
         return _to_srgb(part, icc=icc) if icc else part
 
     return _png_write(band, edges=edges, size=target, mode=source.mode)
+
+
+def _png_result(data: bytes, *, target: tuple[int, int], source: tuple[int, int]) -> NormalizedImage:
+    return NormalizedImage(
+        data=data,
+        mime="image/png",
+        extension="png",
+        width=target[0],
+        height=target[1],
+        source_width=source[0],
+        source_height=source[1],
+    )
 
 
 def _png_encode(img: Image.Image) -> bytes:
