@@ -19,7 +19,7 @@ from django.utils import timezone
 from triage.adapters.llm.base import Taxonomy
 from triage.adapters.media import MediaRejected
 from triage.adapters.media.sniff import ACCEPTED_IMAGE_TYPES, ACCEPTED_VIDEO_TYPES
-from triage.fields import TAXONOMY_FIELDS
+from triage.fields import TAXONOMY, TAXONOMY_FIELDS
 from triage.models import Ticket
 from triage.selectors import QUEUE_SORTS, QueueFilters
 from triage.services.login_throttle import login_attempt_begin, login_attempt_succeeded
@@ -164,10 +164,11 @@ def intake_config() -> dict[str, object]:
 class ReviewForm(forms.Form):
     """The reviewer's final values. Classified fields must be taxonomy values."""
 
-    category = forms.ChoiceField()
-    priority = forms.ChoiceField()
-    queue = forms.ChoiceField()
-    sentiment = forms.ChoiceField()
+    # one choice per taxonomy field (triage/fields.py), in its declared order; the choices are the
+    # taxonomy's active values, set per ticket in __init__
+    for _field in TAXONOMY:
+        locals()[_field.name] = forms.ChoiceField(label=_field.title)
+    del _field
     language = forms.CharField(
         max_length=16,
         help_text="ISO 639-1 code, e.g. en, de, pt",
@@ -199,6 +200,10 @@ class ReviewForm(forms.Form):
         if not _LANGUAGE.match(language):
             raise forms.ValidationError("Use a language code such as en, de or pt-br.")
         return language
+
+
+# the taxonomy fields the queue filters by (each a QueueFilters attribute and an index)
+_FILTERED_FIELDS = ("category", "priority", "queue")
 
 
 class QueueFilterForm(forms.Form):
@@ -235,7 +240,7 @@ class QueueFilterForm(forms.Form):
         self, data: Mapping[str, str], *, choices: Mapping[str, Sequence[tuple[str, str]]], sorts, channels
     ):
         super().__init__(data)
-        for name in ("category", "priority", "queue"):
+        for name in _FILTERED_FIELDS:
             _choice_field(self, name).choices = [("", f"Any {name}"), *choices[name]]
         _choice_field(self, "channel").choices = [("", "Any channel"), *channels]
         _choice_field(self, "sort").choices = list(sorts.items())
@@ -261,10 +266,9 @@ STATUS_FILTERS: dict[str, tuple[str, tuple[str, ...]]] = {
 
 def queue_filter_form(data: Mapping[str, str], *, taxonomy: Taxonomy) -> QueueFilterForm:
     """The queue's filter form over `data` (the queue page's and the API list's query string)."""
-    entries = {"category": taxonomy.categories, "priority": taxonomy.priorities, "queue": taxonomy.queues}
     return QueueFilterForm(
         data,
-        choices={name: [(e.value, e.label) for e in values] for name, values in entries.items()},
+        choices={name: [(e.value, e.label) for e in taxonomy.entries(name)] for name in _FILTERED_FIELDS},
         sorts=QUEUE_SORTS,
         channels=Ticket.Channel.choices,
     )

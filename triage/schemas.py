@@ -123,11 +123,9 @@ class TicketOut(BaseModel):
     duplicate_of: str | None
     # the current values: the proposal until a person accepts or corrects them
     summary: str
-    category: str
-    priority: str
-    queue: str
-    sentiment: str
-    language: str
+    # one str per classified field (triage/fields.py), in its declared order: pydantic reads the
+    # class's annotations, so these are fields like the ones written out around them
+    __annotations__.update(dict.fromkeys(CLASSIFIED_FIELDS, "str"))
     confidence: float | None
     sla: list[SlaTargetOut]  # empty: no policy for its priority and queue
     triage: TriageOut | None
@@ -151,11 +149,9 @@ class TicketSummaryOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     summary: str
-    category: str
-    priority: str
-    queue: str
-    sentiment: str
-    language: str
+    # one str per classified field (triage/fields.py), in its declared order: pydantic reads the
+    # class's annotations, so these are fields like the ones written out around them
+    __annotations__.update(dict.fromkeys(CLASSIFIED_FIELDS, "str"))
     confidence: float | None
     assignee: str | None
     sla: list[SlaTargetOut]

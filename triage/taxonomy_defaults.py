@@ -6,7 +6,8 @@ are written to be discriminative and come in the languages tickets arrive in (en
 
 from __future__ import annotations
 
-from triage.adapters.llm.base import Taxonomy, TaxonomyEntry
+from triage.adapters.llm.base import Taxonomy, TaxonomyEntry, taxonomy_of
+from triage.fields import TAXONOMY
 
 DEFAULT_TAXONOMY_ROWS: list[dict] = [
     # --- categories -------------------------------------------------------------------------
@@ -310,6 +311,14 @@ DEFAULT_TAXONOMY_ROWS: list[dict] = [
     },
 ]
 
+# a field declared with its own default values (triage/fields.py) and no rows above: those values
+DEFAULT_TAXONOMY_ROWS += [
+    {"field": f.name, "value": value, "label": label}
+    for f in TAXONOMY
+    if not any(row["field"] == f.name for row in DEFAULT_TAXONOMY_ROWS)
+    for value, label in f.defaults
+]
+
 
 def taxonomy_from_rows(rows: list[dict] | None = None) -> Taxonomy:
     """The Taxonomy value object from rows shaped like DEFAULT_TAXONOMY_ROWS (row order kept).
@@ -317,7 +326,7 @@ def taxonomy_from_rows(rows: list[dict] | None = None) -> Taxonomy:
     For tests and tools that need the defaults without a database; the app reads the admin-edited
     rows through selectors.taxonomy_get().
     """
-    grouped: dict[str, list[TaxonomyEntry]] = {"category": [], "priority": [], "queue": [], "sentiment": []}
+    grouped: dict[str, list[TaxonomyEntry]] = {f.name: [] for f in TAXONOMY}
     for row in DEFAULT_TAXONOMY_ROWS if rows is None else rows:
         grouped[row["field"]].append(
             TaxonomyEntry(
@@ -327,9 +336,4 @@ def taxonomy_from_rows(rows: list[dict] | None = None) -> Taxonomy:
                 examples=tuple(row.get("examples", ())),
             )
         )
-    return Taxonomy(
-        categories=tuple(grouped["category"]),
-        priorities=tuple(grouped["priority"]),
-        queues=tuple(grouped["queue"]),
-        sentiments=tuple(grouped["sentiment"]),
-    )
+    return taxonomy_of(grouped)

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from django.core.files.storage import default_storage
 from django.http import FileResponse
 from django.urls import reverse
 from django.utils import timezone
 from ninja import Router, Schema, Status
-from pydantic import ConfigDict
+from pydantic import ConfigDict, create_model
 
 from triage import selectors
 from triage.api.auth import ApiRequest, TokenAuth, role_check
 from triage.api.problems import Problem, invalid, not_found
+from triage.fields import TAXONOMY_FIELDS
 from triage.forms import ReportFilterForm
-from triage.models import ReportExport, TaxonomyField, Ticket
+from triage.models import ReportExport, Ticket
 from triage.roles import Role
 from triage.selectors.reports import ReportFilters
 from triage.services import reports
@@ -30,11 +32,9 @@ class TaxonomyValueOut(Schema):
     description: str
 
 
-class TaxonomyOut(Schema):
-    category: list[TaxonomyValueOut]
-    priority: list[TaxonomyValueOut]
-    queue: list[TaxonomyValueOut]
-    sentiment: list[TaxonomyValueOut]
+# one list of values per taxonomy field (triage/fields.py), in its declared order
+_TAXONOMY_LISTS: dict[str, Any] = dict.fromkeys(TAXONOMY_FIELDS, (list[TaxonomyValueOut], ...))
+TaxonomyOut = create_model("TaxonomyOut", __base__=Schema, **_TAXONOMY_LISTS)
 
 
 class ExportIn(Schema):
@@ -72,12 +72,7 @@ def taxonomy_get(request: ApiRequest):
     def rows(entries):
         return [{"value": e.value, "label": e.label, "description": e.description} for e in entries]
 
-    return {
-        "category": rows(t.categories),
-        "priority": rows(t.priorities),
-        "queue": rows(t.queues),
-        "sentiment": rows(t.sentiments),
-    }
+    return {name: rows(t.entries(name)) for name in TAXONOMY_FIELDS}
 
 
 def _export_out(export: ReportExport) -> dict:
@@ -112,8 +107,8 @@ def export_create(request: ApiRequest, body: ExportIn):
     """Always a background job (the export worker); poll GET /exports/{id}, then download."""
     role_check(request, Role.MANAGER)
     choices = {
-        "queue": selectors.taxonomy_choices(field=TaxonomyField.QUEUE),
-        "category": selectors.taxonomy_choices(field=TaxonomyField.CATEGORY),
+        "queue": selectors.taxonomy_choices(field="queue"),
+        "category": selectors.taxonomy_choices(field="category"),
         "channel": Ticket.Channel.choices,
     }
     form = ReportFilterForm(body.model_dump(exclude={"format"}), choices=choices)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from triage.adapters.llm.base import Taxonomy, TaxonomyEntry
+from triage.adapters.llm.base import Taxonomy, TaxonomyEntry, taxonomy_of
 from triage.models import (
     TaxonomyField,
     TaxonomyValue,
@@ -21,12 +21,7 @@ def taxonomy_get() -> Taxonomy:
                 examples=tuple(line.strip() for line in row.examples.splitlines() if line.strip()),
             )
         )
-    return Taxonomy(
-        categories=tuple(grouped[TaxonomyField.CATEGORY]),
-        priorities=tuple(grouped[TaxonomyField.PRIORITY]),
-        queues=tuple(grouped[TaxonomyField.QUEUE]),
-        sentiments=tuple(grouped[TaxonomyField.SENTIMENT]),
-    )
+    return taxonomy_of(grouped)
 
 
 def taxonomy_choices(*, field: str) -> list[tuple[str, str]]:

@@ -63,7 +63,6 @@ from triage.models import (
     Handoff,
     Rendition,
     RoutingRule,
-    TaxonomyField,
     TaxonomyValue,
     Ticket,
     TicketEvent,
@@ -167,7 +166,7 @@ def destination_save(
 
 # --- rules --------------------------------------------------------------------------------------
 def _priority_rank() -> dict[str, int]:
-    values = TaxonomyValue.objects.filter(field=TaxonomyField.PRIORITY).order_by("position", "value")
+    values = TaxonomyValue.objects.filter(field="priority").order_by("position", "value")
     return {v: i for i, v in enumerate(values.values_list("value", flat=True))}
 
 

@@ -20,7 +20,7 @@ from django.views.decorators.http import require_POST, require_safe
 from triage import selectors
 from triage.adapters import charts
 from triage.forms import ReportFilterForm
-from triage.models import ReportExport, TaxonomyField, Ticket
+from triage.models import ReportExport, Ticket
 from triage.roles import manager_required
 from triage.selectors.reports import Dashboard, ReportFilters
 from triage.selectors.sla import sla_report
@@ -34,8 +34,8 @@ TEMPLATE = "triage/reports/dashboard.html"
 
 def _filter_form(request: AuthedRequest) -> tuple[ReportFilterForm, ReportFilters]:
     choices = {
-        "queue": selectors.taxonomy_choices(field=TaxonomyField.QUEUE),
-        "category": selectors.taxonomy_choices(field=TaxonomyField.CATEGORY),
+        "queue": selectors.taxonomy_choices(field="queue"),
+        "category": selectors.taxonomy_choices(field="category"),
         "channel": Ticket.Channel.choices,
     }
     data: Mapping[str, object] = request.GET if request.method == "GET" else request.POST

@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from triage import selectors
-from triage.models import BusinessHours, SlaPolicy, TaxonomyField
+from triage.models import BusinessHours, SlaPolicy
 from triage.roles import manager_required
 from triage.services.sla import (
     SlaPolicyError,
@@ -25,8 +25,8 @@ def _policy_form(data=None, *, initial=None) -> SlaPolicyForm:
     return SlaPolicyForm(
         data,
         initial=initial,
-        priorities=selectors.taxonomy_choices(field=TaxonomyField.PRIORITY),
-        queues=selectors.taxonomy_choices(field=TaxonomyField.QUEUE),
+        priorities=selectors.taxonomy_choices(field="priority"),
+        queues=selectors.taxonomy_choices(field="queue"),
     )
 
 

@@ -15,9 +15,9 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from triage import selectors
 from triage.adapters.media import MediaRejected
-from triage.fields import REVIEWED_FIELDS, TAXONOMY_FIELDS
+from triage.fields import CLASSIFIED, REVIEWED_FIELDS, TAXONOMY_FIELDS
 from triage.forms import ReviewForm, TicketCreateForm, UploadForm, intake_config
-from triage.models import ReviewDecision, TaxonomyField, Ticket, TriageRun
+from triage.models import ReviewDecision, Ticket, TriageRun
 from triage.roles import agent_required
 from triage.selectors.calibration import low_levels
 from triage.selectors.redaction import ticket_redaction
@@ -45,7 +45,7 @@ from triage.views.conversation import conversation_context
 from triage.views.params import id_param
 from triage.views.queue_view import view_links
 
-FIELD_TITLES = {**dict(TaxonomyField.choices), "language": "Language", "summary": "Summary"}
+FIELD_TITLES = {**{f.name: f.title for f in CLASSIFIED}, "summary": "Summary"}
 
 
 @require_http_methods(["GET", "HEAD", "POST"])

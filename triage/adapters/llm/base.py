@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, make_dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from triage.adapters.llm.schema import TriageResult
+from triage.fields import BY_NAME, TAXONOMY
 
 
 @dataclass(frozen=True)
@@ -17,30 +19,48 @@ class TaxonomyEntry:
     examples: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class Taxonomy:
-    categories: tuple[TaxonomyEntry, ...]
-    priorities: tuple[TaxonomyEntry, ...]
-    queues: tuple[TaxonomyEntry, ...]
-    sentiments: tuple[TaxonomyEntry, ...]
+class _TaxonomyMethods:
+    """What every Taxonomy does with its per-field tuples of entries."""
+
+    def entries(self, field_name: str) -> tuple[TaxonomyEntry, ...]:
+        entries: tuple[TaxonomyEntry, ...] = getattr(self, BY_NAME[field_name].plural)
+        return entries
 
     def values(self, field_name: str) -> tuple[str, ...]:
-        entries: tuple[TaxonomyEntry, ...] = getattr(
-            self,
-            {
-                "category": "categories",
-                "priority": "priorities",
-                "queue": "queues",
-                "sentiment": "sentiments",
-            }[field_name],
-        )
-        return tuple(e.value for e in entries)
+        return tuple(e.value for e in self.entries(field_name))
 
     @property
     def fingerprint(self) -> str:
         """sha256 over every field: changes whenever a value, label, description or example does."""
         # Frozen dataclasses of str/tuple: repr is deterministic and covers every field.
         return hashlib.sha256(repr(self).encode()).hexdigest()
+
+
+if TYPE_CHECKING:
+    # The dataclass is made from triage/fields.py below, which the type checker cannot follow: it
+    # sees a frozen dataclass whose attributes (categories, priorities, ...) are tuples of entries.
+    class Taxonomy(_TaxonomyMethods):
+        __dataclass_fields__: ClassVar[dict[str, Any]]
+
+        def __init__(self, **entries: tuple[TaxonomyEntry, ...]) -> None: ...
+
+        def __getattr__(self, plural: str) -> tuple[TaxonomyEntry, ...]: ...
+
+else:
+    # Taxonomy(categories=(...), priorities=(...), ...): one attribute per taxonomy field, in the
+    # declared order, so its repr (and the fingerprint over it) is what the hand-written class gave.
+    Taxonomy = make_dataclass(
+        "Taxonomy",
+        [(f.plural, tuple[TaxonomyEntry, ...]) for f in TAXONOMY],
+        bases=(_TaxonomyMethods,),
+        frozen=True,
+    )
+    Taxonomy.__module__ = __name__  # pickles and reprs as the class it replaces
+
+
+def taxonomy_of(grouped: Mapping[str, Iterable[TaxonomyEntry]]) -> Taxonomy:
+    """The Taxonomy from entries grouped by field name; a field `grouped` lacks has no values."""
+    return Taxonomy(**{f.plural: tuple(grouped.get(f.name, ())) for f in TAXONOMY})
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from triage.adapters.llm.base import Taxonomy, TaxonomyEntry, TicketInput, TriageClient
+from triage.adapters.llm.base import Taxonomy, TaxonomyEntry, TicketInput, TriageClient, taxonomy_of
 from triage.adapters.llm.learned import field_scores, reliability_table
+from triage.fields import BY_NAME, TAXONOMY_FIELDS
 from triage.fields import CLASSIFIED_FIELDS as SCORED_FIELDS
 
 BATCH = 32
@@ -35,7 +36,8 @@ def taxonomy_load(path: str | Path) -> Taxonomy:
     data = json.loads(Path(path).read_text(encoding="utf-8"))
 
     def entries(name: str) -> tuple[TaxonomyEntry, ...]:
-        rows = data.get(name)
+        # a field declared with default values (triage/fields.py) may be left out of the file
+        rows = data.get(name) or [{"value": v, "label": label} for v, label in BY_NAME[name].defaults]
         if not rows:
             raise ValueError(f"taxonomy {path}: field '{name}' has no values")
         return tuple(
@@ -48,12 +50,7 @@ def taxonomy_load(path: str | Path) -> Taxonomy:
             for row in rows
         )
 
-    return Taxonomy(
-        categories=entries("category"),
-        priorities=entries("priority"),
-        queues=entries("queue"),
-        sentiments=entries("sentiment"),
-    )
+    return taxonomy_of({name: entries(name) for name in TAXONOMY_FIELDS})
 
 
 def taxonomy_dump(taxonomy: Taxonomy) -> dict:
@@ -63,12 +60,7 @@ def taxonomy_dump(taxonomy: Taxonomy) -> dict:
             for e in entries
         ]
 
-    return {
-        "category": rows(taxonomy.categories),
-        "priority": rows(taxonomy.priorities),
-        "queue": rows(taxonomy.queues),
-        "sentiment": rows(taxonomy.sentiments),
-    }
+    return {name: rows(taxonomy.entries(name)) for name in TAXONOMY_FIELDS}
 
 
 def dataset_read(path: str | Path) -> list[LabeledTicket]:

@@ -162,12 +162,7 @@ def seed_samples(entries: Sequence[TaxonomyEntry]) -> list[tuple[str, str]]:
 
 
 def _entries(taxonomy: Taxonomy, name: str) -> tuple[TaxonomyEntry, ...]:
-    return {
-        "category": taxonomy.categories,
-        "priority": taxonomy.priorities,
-        "queue": taxonomy.queues,
-        "sentiment": taxonomy.sentiments,
-    }[name]
+    return taxonomy.entries(name)
 
 
 def _fit(features: sparse.csr_matrix, labels: list[str], weights: np.ndarray) -> LinearSVC:

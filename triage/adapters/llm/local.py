@@ -44,6 +44,9 @@ from triage.fields import TAXONOMY_FIELDS
 MODEL_NAME = "local-tfidf-2"
 PROMPT_VERSION = "local-2"
 FIELDS = TAXONOMY_FIELDS
+# Scale words ("Low", "Neutral") describe no content, and their character n-grams match by
+# accident ("slow" contains "low"): these fields' values are matched by their descriptions only.
+_SCALE_FIELDS = frozenset({"priority", "sentiment"})
 
 # Softmax temperature over blended cosine scores. Measured on the default taxonomy: a clear
 # ticket's best category leads the runner-up by 0.3-0.6 (confidence >= 0.85), while a lead under
@@ -336,12 +339,8 @@ class LocalTriageModel:
             models = self._cache.get(key)
             if models is None:
                 fields = {
-                    "category": _FieldModel(taxonomy.categories),
-                    # Scale words ("Low", "Neutral") describe no content, and their character
-                    # n-grams match by accident ("slow" contains "low"): descriptions only.
-                    "priority": _FieldModel(taxonomy.priorities, use_labels=False),
-                    "queue": _FieldModel(taxonomy.queues),
-                    "sentiment": _FieldModel(taxonomy.sentiments, use_labels=False),
+                    name: _FieldModel(taxonomy.entries(name), use_labels=name not in _SCALE_FIELDS)
+                    for name in FIELDS
                 }
                 category_docs = tuple(f"{e.label}. {e.description}" for e in taxonomy.categories)
                 queue = fields["queue"]
@@ -388,6 +387,9 @@ class LocalTriageModel:
         scores["sentiment"] = np.vstack(
             [_sentiment_cues(t, sentiment.values, row) for t, row in zip(texts, similarity, strict=True)]
         )
+        for name in FIELDS:  # any other field: its values' descriptions and examples alone
+            if name not in scores:
+                scores[name] = fields[name].scores_for(fields[name].transform(texts))
 
         confidences = []
         for i, text in enumerate(texts):
@@ -438,7 +440,7 @@ class LocalTriageModel:
         per_ticket_ms = int((time.monotonic() - started) * 1000 / max(1, len(tickets)))
         outcomes = []
         for i, ticket in enumerate(tickets):
-            guesses: dict[str, Any] = {  # category, priority, queue, sentiment: TriageResult's fields
+            guesses: dict[str, Any] = {  # the taxonomy fields: TriageResult's FieldGuesses
                 name: FieldGuess(
                     value=fields[name].values[int(chosen[name][i])], confidence=confidences[i][name]
                 )
@@ -447,11 +449,8 @@ class LocalTriageModel:
             language_code, lang_conf = detect_language(
                 language_sample(f"{ticket.subject}\n{ticket.body}"), accuracy=self.language_accuracy
             )
-            result = TriageResult(
-                summary=join_summary(summaries[i])[:4000],
-                language=FieldGuess(value=language_code, confidence=lang_conf),
-                **guesses,
-            )
+            guesses["language"] = FieldGuess(value=language_code, confidence=lang_conf)
+            result = TriageResult(summary=join_summary(summaries[i])[:4000], **guesses)
             outcomes.append(
                 TriageOutcome(
                     provider=self.provider,

@@ -11,6 +11,7 @@ import base64
 
 from triage.adapters.llm.base import Taxonomy, TaxonomyEntry, TicketInput
 from triage.adapters.llm.schema import result_json_example
+from triage.fields import CLASSIFIED
 
 # Bump when the wording or the output contract changes: runs record it, so reviewers can compare
 # prompt revisions.
@@ -43,12 +44,12 @@ def system_prompt(taxonomy: Taxonomy) -> str:
             "screenshots, and the screen recordings (as the video itself, as frames labelled with "
             "their moment, or as storyboards: frames tiled in one image, each tile labelled with its "
             "moment hh:mm:ss), and you answer with ONE JSON object and nothing else.",
-            _entries("category (what the ticket is about)", taxonomy.categories),
-            _entries("priority (how urgent)", taxonomy.priorities),
-            _entries("queue (which team should handle it)", taxonomy.queues),
-            _entries("sentiment (the requester's tone)", taxonomy.sentiments),
-            "language: the ISO 639-1 code (two lowercase letters) of the language the requester "
-            "wrote in: en, de, es, fr, pt, ...",
+            *(
+                _entries(f"{f.name} ({f.asks})", taxonomy.entries(f.name))
+                if f.taxonomy
+                else f"{f.name}: {f.asks}"
+                for f in CLASSIFIED
+            ),
             'Answer with exactly this JSON shape. Each "value" must be one of the machine names '
             "listed above (the word right after each dash), never a new one:\n"
             + result_json_example(taxonomy),

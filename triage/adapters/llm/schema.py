@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import json
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
-from triage.fields import TAXONOMY_FIELDS
+from triage.fields import CLASSIFIED, CLASSIFIED_FIELDS, TAXONOMY_FIELDS
 
 if TYPE_CHECKING:
     from triage.adapters.llm.base import Taxonomy, TaxonomyEntry
@@ -49,15 +49,29 @@ class DuplicateGuess(BaseModel):
     confidence: float = Field(ge=0.0, le=1.0)
 
 
-class TriageResult(BaseModel):
+class _Summary(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     summary: str = Field(min_length=1, max_length=4000)
-    category: FieldGuess
-    priority: FieldGuess
-    queue: FieldGuess
-    sentiment: FieldGuess
-    language: FieldGuess  # ISO 639-1 code, e.g. "en"
+
+
+# One FieldGuess per classified field (triage/fields.py), after the summary, in the declared order.
+_GUESSES: dict[str, Any] = {f.name: (FieldGuess, ...) for f in CLASSIFIED}
+_Guesses = create_model("_Guesses", __base__=_Summary, **_GUESSES)
+
+if TYPE_CHECKING:
+    # The fields made above are invisible to the type checker: to it each is a FieldGuess, and the
+    # constructor takes them as keywords (pydantic validates them when it runs).
+    class _GuessesBase(_Summary):
+        def __init__(self, **data: Any) -> None: ...
+
+        def __getattr__(self, name: str) -> FieldGuess: ...
+
+else:
+    _GuessesBase = _Guesses
+
+
+class TriageResult(_GuessesBase):
     # Empty when the ticket does not say (and always from the offline model, which reads no steps).
     problem: Claim | None = None
     steps_to_reproduce: list[Claim] = Field(default_factory=list, max_length=30)
@@ -69,9 +83,7 @@ class TriageResult(BaseModel):
 
     @property
     def min_confidence(self) -> float:
-        return min(
-            g.confidence for g in (self.category, self.priority, self.queue, self.sentiment, self.language)
-        )
+        return min(getattr(self, name).confidence for name in CLASSIFIED_FIELDS)
 
 
 class InvalidReply(Exception):
@@ -131,15 +143,6 @@ def _canonical(wanted: str, entries: tuple[TaxonomyEntry, ...]) -> str | None:
     return None
 
 
-def _entries(taxonomy: Taxonomy, name: str) -> tuple[TaxonomyEntry, ...]:
-    return {
-        "category": taxonomy.categories,
-        "priority": taxonomy.priorities,
-        "queue": taxonomy.queues,
-        "sentiment": taxonomy.sentiments,
-    }[name]
-
-
 def parse_triage_reply(text: str, *, taxonomy: Taxonomy) -> TriageResult:
     """Parse and validate a model reply against the schema and the taxonomy. Raises InvalidReply.
 
@@ -160,7 +163,7 @@ def parse_triage_reply(text: str, *, taxonomy: Taxonomy) -> TriageResult:
     updates: dict[str, object] = {"summary": summary}
     for name in TAXONOMY_FIELDS:
         guess: FieldGuess = getattr(result, name)
-        options = _entries(taxonomy, name)
+        options = taxonomy.entries(name)
         match = _canonical(guess.value, options)
         if match is None:
             allowed = ", ".join(e.value for e in options)
@@ -227,11 +230,7 @@ def result_json_schema(taxonomy: Taxonomy | None = None) -> dict:
                 "maxLength": 4000,
                 "description": "one to three sentences in English",
             },
-            "category": guess("what the ticket is about", values("category")),
-            "priority": guess("how urgent it is", values("priority")),
-            "queue": guess("which team should handle it", values("queue")),
-            "sentiment": guess("the requester's tone", values("sentiment")),
-            "language": guess("ISO 639-1 code of the requester's language, e.g. 'en'"),
+            **{f.name: guess(f.describes, values(f.name) if f.taxonomy else None) for f in CLASSIFIED},
             "problem": claim,
             "steps_to_reproduce": {"type": "array", "items": claim},
             "expected": claim,
@@ -251,7 +250,7 @@ def result_json_schema(taxonomy: Taxonomy | None = None) -> dict:
                 },
             },
         },
-        "required": ["summary", "category", "priority", "queue", "sentiment", "language"],
+        "required": ["summary", *CLASSIFIED_FIELDS],
         "additionalProperties": False,
     }
 
@@ -264,11 +263,14 @@ def result_json_example(taxonomy: Taxonomy) -> str:
 
     example = {
         "summary": "One to three sentences in English: what is wrong and what the customer needs.",
-        "category": {"value": first(taxonomy.categories), "confidence": 0.8, "source": "body"},
-        "priority": {"value": first(taxonomy.priorities), "confidence": 0.6, "source": "subject"},
-        "queue": {"value": first(taxonomy.queues), "confidence": 0.7, "source": "body"},
-        "sentiment": {"value": first(taxonomy.sentiments), "confidence": 0.9, "source": "body"},
-        "language": {"value": "en", "confidence": 0.95, "source": "body"},
+        **{
+            f.name: {
+                "value": first(taxonomy.entries(f.name)) if f.taxonomy else f.example_value,
+                "confidence": f.example_confidence,
+                "source": f.example_source,
+            }
+            for f in CLASSIFIED
+        },
         "problem": {"text": "What is wrong, in one sentence.", "source": "body"},
         "steps_to_reproduce": [
             {"text": "Open the checkout page.", "source": "frame at 00:00:04 of recording 'pay.mp4'"},
