@@ -10,6 +10,8 @@ from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 from PIL import Image
 
+from tests.declared import DECLARED_GUESSES, DECLARED_ROWS
+from triage.fields import CLASSIFIED_FIELDS
 from triage.models import (
     Attachment,
     Rendition,
@@ -38,6 +40,7 @@ TAXONOMY_ROWS: dict[str, list[tuple[str, str]]] = {
         ("billing_team", "Billing team"),
     ],
     "sentiment": [("negative", "Negative"), ("neutral", "Neutral"), ("positive", "Positive")],
+    **DECLARED_ROWS,
 }
 
 PROPOSAL = {
@@ -47,6 +50,7 @@ PROPOSAL = {
     "queue": {"value": "engineering", "confidence": 0.74},
     "sentiment": {"value": "negative", "confidence": 0.55},
     "language": {"value": "en", "confidence": 0.99},
+    **DECLARED_GUESSES,
 }
 
 
@@ -218,10 +222,10 @@ class ReviewDecisionFactory(factory.django.DjangoModelFactory):
 def triaged_ticket(*, result: dict | None = None, **ticket_fields) -> Ticket:
     """A NEEDS_REVIEW ticket whose latest run proposed `result` (PROPOSAL by default), as the
     triage service leaves it: current values = the proposal, confidence = the lowest one."""
-    result = result or PROPOSAL
+    result = {**DECLARED_GUESSES, **(result or PROPOSAL)}  # a result written out before a declared field
     ticket = TicketFactory(status=Ticket.Status.NEEDS_REVIEW, **ticket_fields)
     run = TriageRunFactory(ticket=ticket, result=result)
-    fields = ("category", "priority", "queue", "sentiment", "language")
+    fields = CLASSIFIED_FIELDS
     for name in fields:
         setattr(ticket, name, result[name]["value"])
     ticket.summary = result["summary"]

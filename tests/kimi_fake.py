@@ -31,6 +31,8 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
+from tests.declared import DECLARED_GUESSES
+
 # A valid triage reply (a German double-charge ticket) shared by the model tests.
 BILLING_REPLY = {
     "summary": "The customer was charged twice for the November invoice.",
@@ -39,6 +41,7 @@ BILLING_REPLY = {
     "queue": {"value": "billing_team", "confidence": 0.8},
     "sentiment": {"value": "negative", "confidence": 0.66},
     "language": {"value": "de", "confidence": 0.99},
+    **DECLARED_GUESSES,
 }
 KNOWN_MODELS = frozenset({"kimi-k2.6", "kimi-k2.5"})
 # Fixed server-side for K2.5/K2.6: any value at all is a 400 (docs/kimi.md §5).
@@ -85,8 +88,27 @@ def error_body(kind: str, message: str) -> dict:
 
 
 def load_fixture(name: str) -> dict:
-    """A stored exchange from tests/fixtures/kimi/<name>.json: {"status", "headers", "body"}."""
-    return json.loads((FIXTURES / f"{name}.json").read_text(encoding="utf-8"))
+    """A stored exchange from tests/fixtures/kimi/<name>.json: {"status", "headers", "body"}.
+
+    A recorded triage reply predates a field declared later with default values (tests/declared.py):
+    its guess for that field is added, so the recording still tests what it was recorded for."""
+    stored = json.loads((FIXTURES / f"{name}.json").read_text(encoding="utf-8"))
+    for choice in stored.get("body", {}).get("choices", ()) if DECLARED_GUESSES else ():
+        message = choice.get("message") or {}
+        if isinstance(message.get("content"), str):
+            message["content"] = _with_declared(message["content"])
+    return stored
+
+
+def _with_declared(content: str) -> str:
+    start, end = content.find("{"), content.rfind("}")
+    try:
+        reply = json.loads(content[start : end + 1])
+    except ValueError:
+        return content  # a truncated or broken reply stays as it was recorded
+    if not isinstance(reply, dict) or "summary" not in reply:
+        return content
+    return content[:start] + json.dumps({**reply, **DECLARED_GUESSES}) + content[end + 1 :]
 
 
 def _json_response(status: int, body: object, headers: Mapping[str, str] | None = None) -> Response:

@@ -114,11 +114,11 @@ def test_the_literal_check_finds_a_second_list():
 # A taxonomy field declared in triage/fields.py and nowhere else, checked in a fresh interpreter
 # (the Ticket columns, the reply schema and the Taxonomy are built from the declarations at import).
 _EXTRA_FIELD = """    ClassifiedField(
-        "severity",
-        "Severity",
-        asks="how bad the impact is",
-        describes="how bad the impact is",
-        plural="severities",
+        "impact",
+        "Impact",
+        asks="how many customers it hurts",
+        describes="how many customers it hurts",
+        plural="impacts",
         defaults=(("minor", "Minor"), ("major", "Major"), ("critical", "Critical")),
     ),
 """
@@ -154,25 +154,25 @@ from triage.taxonomy_defaults import taxonomy_from_rows
 
 taxonomy = taxonomy_from_rows()
 guess = {"value": "", "confidence": 0.9}
-reply = {"summary": "s", "language": {**guess, "value": "en"}, "severity": {"value": "Major", "confidence": 0.4}}
-for name in ("category", "priority", "queue", "sentiment"):
-    reply[name] = {**guess, "value": taxonomy.values(name)[0]}
+reply = {"summary": "s", "language": {**guess, "value": "en"}, "impact": {"value": "Major", "confidence": 0.4}}
+for name in module.TAXONOMY_FIELDS:
+    reply.setdefault(name, {**guess, "value": taxonomy.values(name)[0]})
 result = parse_triage_reply(json.dumps(reply), taxonomy=taxonomy)
 local = LocalTriageModel().triage(TicketInput(ticket_id=1, subject="Checkout fails", body="Error 500"), taxonomy)
 schema = result_json_schema(taxonomy)
 print(json.dumps({
-    "column": Ticket._meta.get_field("severity").max_length,
+    "column": Ticket._meta.get_field("impact").max_length,
     "choice": [c.value for c in TaxonomyField],
-    "values": list(taxonomy.values("severity")),
-    "dump": "severity" in taxonomy_dump(taxonomy),
-    "prompt": "severity (how bad the impact is)" in system_prompt(taxonomy),
+    "values": list(taxonomy.values("impact")),
+    "dump": "impact" in taxonomy_dump(taxonomy),
+    "prompt": "impact (how many customers it hurts)" in system_prompt(taxonomy),
     "required": schema["required"],
-    "enum": schema["properties"]["severity"]["properties"]["value"]["enum"],
-    "parsed": [result.severity.value, result.min_confidence],
-    "local": local.result.severity.value if local.result else local.error_message,
+    "enum": schema["properties"]["impact"]["properties"]["value"]["enum"],
+    "parsed": [result.impact.value, result.min_confidence],
+    "local": local.result.impact.value if local.result else local.error_message,
     "form": list(ReviewForm(choices={}).fields),
-    "api": ["severity" in m.model_fields for m in (TaxonomyOut, TicketOut, TicketSummaryOut)],
-    "export": [c.key for c in TICKET_COLUMNS if c.key.endswith("_severity")],
+    "api": ["impact" in m.model_fields for m in (TaxonomyOut, TicketOut, TicketSummaryOut)],
+    "export": [c.key for c in TICKET_COLUMNS if c.key.endswith("_impact")],
 }))
 """
 
@@ -195,13 +195,13 @@ def test_a_field_declared_in_fields_py_alone_reaches_every_consumer():
     assert done.returncode == 0, done.stderr[-3000:]
     seen = json.loads(done.stdout.strip().splitlines()[-1])
     assert seen["column"] == 64
-    assert seen["choice"] == [*fields.TAXONOMY_FIELDS, "severity"]
+    assert seen["choice"] == [*fields.TAXONOMY_FIELDS, "impact"]
     assert seen["values"] == ["minor", "major", "critical"]  # the declared defaults, no rows needed
     assert seen["dump"] and seen["prompt"]
-    assert seen["required"] == ["summary", *fields.TAXONOMY_FIELDS, "severity", "language"]
+    assert seen["required"] == ["summary", *fields.TAXONOMY_FIELDS, "impact", "language"]
     assert seen["enum"] == ["minor", "major", "critical"]
     assert seen["parsed"] == ["major", 0.4]  # the label is read as its value; the lowest confidence
     assert seen["local"] in {"minor", "major", "critical"}
-    assert seen["form"] == [*fields.TAXONOMY_FIELDS, "severity", "language", "summary"]
+    assert seen["form"] == [*fields.TAXONOMY_FIELDS, "impact", "language", "summary"]
     assert seen["api"] == [True, True, True]
-    assert seen["export"] == ["proposed_severity", "confidence_severity", "final_severity"]
+    assert seen["export"] == ["proposed_impact", "confidence_impact", "final_impact"]

@@ -21,3 +21,9 @@ class TriageConfig(AppConfig):
         from triage.services.sla import ticket_saved
 
         post_save.connect(ticket_saved, sender=Ticket, dispatch_uid="triage-sla-due")
+
+        from django.db.models.signals import post_migrate
+
+        from triage.services.taxonomy import taxonomy_seed_declared
+
+        post_migrate.connect(taxonomy_seed_declared, sender=self, dispatch_uid="triage-taxonomy-declared")

@@ -167,7 +167,7 @@ class ReviewForm(forms.Form):
     # one choice per taxonomy field (triage/fields.py), in its declared order; the choices are the
     # taxonomy's active values, set per ticket in __init__
     for _field in TAXONOMY:
-        locals()[_field.name] = forms.ChoiceField(label=_field.title)
+        locals()[_field.name] = forms.ChoiceField()
     del _field
     language = forms.CharField(
         max_length=16,

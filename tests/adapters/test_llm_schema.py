@@ -12,6 +12,7 @@ from triage.adapters.llm.schema import (
     result_json_example,
     result_json_schema,
 )
+from triage.fields import CLASSIFIED_FIELDS
 from triage.taxonomy_defaults import taxonomy_from_rows
 
 TAXONOMY = taxonomy_from_rows()
@@ -138,7 +139,7 @@ def test_the_example_shown_to_the_model_is_itself_a_valid_reply():
 
 def test_the_json_schema_describes_every_field_and_lists_the_taxonomy_values():
     schema = result_json_schema(TAXONOMY)
-    assert set(schema["required"]) == {"summary", "category", "priority", "queue", "sentiment", "language"}
+    assert set(schema["required"]) == {"summary", *CLASSIFIED_FIELDS}
     assert schema["properties"]["category"]["properties"]["value"]["enum"] == list(
         TAXONOMY.values("category")
     )

@@ -13,6 +13,7 @@ import pytest
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
+from tests.declared import DECLARED_GUESSES
 from tests.factories import UserFactory
 from tests.report_fixture import RANGE, at, build_week, manager_user
 from triage.adapters.export import FORMULA_PREFIXES, TICKET_COLUMNS
@@ -64,8 +65,10 @@ def test_dashboard_numbers_match_the_hand_worked_week(week):
         "queue": {"accepted": 1, "corrected": 1},
         "sentiment": {"accepted": 2, "corrected": 0},
         "language": {"accepted": 2, "corrected": 0},
+        **{name: {"accepted": 2, "corrected": 0} for name in DECLARED_GUESSES},
     }
-    assert d.review_by_day == {date(2026, 3, 2): {"accepted": 8, "corrected": 2}}
+    # two reviews accept each declared field too
+    assert d.review_by_day == {date(2026, 3, 2): {"accepted": 8 + 2 * len(DECLARED_GUESSES), "corrected": 2}}
     assert d.category_matrix == {"bug": {"bug": 1, "billing": 1}}
     assert d.cost_total == pytest.approx(T1_COST + T3_COST + T4_COST)
     assert d.cost_by_day[date(2026, 3, 2)]["cost"] == pytest.approx(T1_COST)

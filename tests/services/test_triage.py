@@ -3,8 +3,10 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth import get_user_model
 
+from tests.declared import DECLARED_GUESSES
 from tests.kimi_fake import BILLING_REPLY
 from triage import selectors
+from triage.fields import CLASSIFIED_FIELDS
 from triage.models import Ticket, TriageRun
 from triage.services import review, sweep, triage
 
@@ -326,6 +328,7 @@ def test_auto_accept_records_an_automatic_decision_when_every_field_meets_its_th
         "queue": 0.8,
         "sentiment": 0.6,
         "language": 0.9,
+        **dict.fromkeys(DECLARED_GUESSES, 0.9),
     }
     # auto-accept also needs the offline classifier to propose the same values (a second opinion
     # the ticket's words cannot instruct): Kimi's reply here carries the values it proposes
@@ -336,7 +339,7 @@ def test_auto_accept_records_an_automatic_decision_when_every_field_meets_its_th
     )
     agreeing = GOOD_REPLY | {
         name: {"value": getattr(offline, name).value, "confidence": GOOD_REPLY[name]["confidence"]}
-        for name in ("category", "priority", "queue", "sentiment", "language")
+        for name in CLASSIFIED_FIELDS
     }
     kimi.reply_json(agreeing)
     confident = _ticket()
@@ -449,9 +452,7 @@ def test_an_auto_accepted_ticket_goes_only_to_destinations_whose_rule_takes_auto
 ):
     from triage.models import Destination, Handoff, RoutingRule
 
-    settings.TRIAGE_AUTO_ACCEPT = dict.fromkeys(
-        ("category", "priority", "queue", "sentiment", "language"), 0.5
-    )
+    settings.TRIAGE_AUTO_ACCEPT = dict.fromkeys(CLASSIFIED_FIELDS, 0.5)
     offline = (
         triage._local_model()
         .triage(triage.ticket_input_build(ticket=_ticket()), selectors.taxonomy_get())
@@ -459,10 +460,7 @@ def test_an_auto_accepted_ticket_goes_only_to_destinations_whose_rule_takes_auto
     )
     kimi.reply_json(
         GOOD_REPLY
-        | {
-            name: {"value": getattr(offline, name).value, "confidence": 0.95}
-            for name in ("category", "priority", "queue", "sentiment", "language")
-        }
+        | {name: {"value": getattr(offline, name).value, "confidence": 0.95} for name in CLASSIFIED_FIELDS}
     )
     reviewed_only, auto_too = (
         Destination.objects.create(kind="slack", name=name, secret_encrypted="x") for name in ("a", "b")

@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
+from tests.declared import DECLARED_GUESSES
 from tests.factories import PROPOSAL, UserFactory, failed_ticket, triaged_ticket
 from triage.models import ReviewDecision, TaxonomyValue, Ticket
 
@@ -14,6 +15,7 @@ PROPOSED = {
     "sentiment": "negative",
     "language": "en",
     "summary": PROPOSAL["summary"],
+    **{name: guess["value"] for name, guess in DECLARED_GUESSES.items()},
 }
 
 

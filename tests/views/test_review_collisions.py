@@ -10,6 +10,7 @@ from django.test import Client
 from django.urls import reverse
 
 from tests.factories import UserFactory, triaged_ticket
+from triage.fields import TAXONOMY_FIELDS
 from triage.models import Ticket
 from triage.services.presence import presence_for_tickets, presence_touch
 
@@ -21,7 +22,7 @@ def form_values(html: str) -> dict[str, str]:
     form = html[html.index('id="review-form"') :]
     form = form[: form.index("</form>")]
     values = dict(re.findall(r'<input type="hidden" name="(seen|orig_\w+)" value="([^"]*)"', form))
-    for name in ("category", "priority", "queue", "sentiment"):
+    for name in TAXONOMY_FIELDS:
         select = re.search(rf'<select name="{name}".*?</select>', form, re.S).group(0)
         values[name] = re.search(r'<option value="([^"]*)"[^>]*selected', select).group(1)
     values["language"] = re.search(r'name="language" value="([^"]*)"', form).group(1)

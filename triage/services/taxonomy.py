@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib.auth.models import User
 from django.db import transaction
 
+from triage.fields import TAXONOMY
 from triage.models import TaxonomyChange, TaxonomyField, TaxonomyValue
 
 
@@ -29,6 +30,21 @@ def taxonomy_seed_defaults(*, model: type[TaxonomyValue] = TaxonomyValue) -> int
             },
         )
         created += int(was_created)
+    return created
+
+
+def taxonomy_seed_declared(**_signal: object) -> int:
+    """Seed the default values declared in triage/fields.py for a field that has no rows yet.
+
+    Connected to post_migrate: a field added to triage/fields.py gets its column from a generated
+    migration and its first values here, on the migrate that adds it. A field with rows (or none
+    declared) is left alone. Returns how many rows were created."""
+    created = 0
+    for field in TAXONOMY:
+        if field.defaults and not TaxonomyValue.objects.filter(field=field.name).exists():
+            for position, (value, label) in enumerate(field.defaults):
+                TaxonomyValue.objects.create(field=field.name, value=value, label=label, position=position)
+                created += 1
     return created
 
 

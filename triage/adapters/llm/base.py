@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, make_dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from triage.adapters.llm.schema import TriageResult
-from triage.fields import BY_NAME, TAXONOMY
+from triage.fields import BY_NAME, TAXONOMY, ClassifiedField
 
 
 @dataclass(frozen=True)
@@ -17,6 +17,10 @@ class TaxonomyEntry:
     label: str
     description: str = ""
     examples: tuple[str, ...] = ()
+
+
+def _declared_entries(declared: ClassifiedField) -> tuple[TaxonomyEntry, ...]:
+    return tuple(TaxonomyEntry(value=value, label=label) for value, label in declared.defaults)
 
 
 class _TaxonomyMethods:
@@ -49,9 +53,15 @@ if TYPE_CHECKING:
 else:
     # Taxonomy(categories=(...), priorities=(...), ...): one attribute per taxonomy field, in the
     # declared order, so its repr (and the fingerprint over it) is what the hand-written class gave.
+    # A field declared with default values may be left out: it has those.
     Taxonomy = make_dataclass(
         "Taxonomy",
-        [(f.plural, tuple[TaxonomyEntry, ...]) for f in TAXONOMY],
+        [
+            (f.plural, tuple[TaxonomyEntry, ...], field(default=_declared_entries(f)))
+            if f.defaults
+            else (f.plural, tuple[TaxonomyEntry, ...])
+            for f in TAXONOMY
+        ],
         bases=(_TaxonomyMethods,),
         frozen=True,
     )
