@@ -23,6 +23,11 @@ def _png(img: Image.Image, **save_kw: object) -> bytes:
     return out.getvalue()
 
 
+def _chunk(kind: bytes, body: bytes) -> bytes:
+    crc = zlib.crc32(body, zlib.crc32(kind))
+    return len(body).to_bytes(4, "big") + kind + body + crc.to_bytes(4, "big")
+
+
 def _filters(data: bytes, *, width: int, height: int, channels: int) -> set[int]:
     idat, pos = b"", 8
     while pos < len(data):
@@ -35,7 +40,7 @@ def _filters(data: bytes, *, width: int, height: int, channels: int) -> set[int]
 
 
 @pytest.mark.parametrize("mode", ["RGB", "L"])
-@pytest.mark.parametrize("size", [(300, 40), (1280, 720)])  # 40 rows: one part; 720: two halves
+@pytest.mark.parametrize("size", [(300, 40), (1280, 720)])  # Pillow picks several row filters
 def test_the_fast_decode_gives_pillows_pixels(tmp_path: Path, mode: str, size: tuple[int, int]):
     source = Image.blend(samples.screenshot_image(size), samples.photo_image(size), 0.3).convert(mode)
     data = _png(source)
@@ -49,17 +54,6 @@ def test_the_fast_decode_gives_pillows_pixels(tmp_path: Path, mode: str, size: t
     assert exif is None
     assert pixels.shape == ((size[1], size[0], 3) if mode == "RGB" else (size[1], size[0]))
     assert pixels.tobytes() == source.tobytes()
-
-
-def test_a_paeth_row_cannot_start_the_lower_half():
-    stride, height = 4, 100
-    filters = np.full(height, 4, dtype=np.uint8)  # Paeth everywhere...
-    filters[30] = 1  # ...but one Sub row, in the middle half
-    raw = bytearray(np.repeat(filters, stride).reshape(height, stride).tobytes())
-    assert png_fast._independent_row(raw, stride=stride, height=height) == 30
-    filters[30] = 4
-    raw = bytearray(np.repeat(filters, stride).reshape(height, stride).tobytes())
-    assert png_fast._independent_row(raw, stride=stride, height=height) is None
 
 
 @pytest.mark.parametrize(
@@ -92,9 +86,7 @@ def test_a_bad_filter_byte_is_rejected_as_before(tmp_path: Path):
     rows[40, 0] = 9  # no such filter
     ihdr = width.to_bytes(4, "big") + height.to_bytes(4, "big") + bytes([8, 2, 0, 0, 0])
     chunks = [(b"IHDR", ihdr), (b"IDAT", zlib.compress(rows.tobytes())), (b"IEND", b"")]
-    data = b"\x89PNG\r\n\x1a\n" + b"".join(
-        part for kind, body in chunks for part in png_fast._chunk(kind, body)
-    )
+    data = b"\x89PNG\r\n\x1a\n" + b"".join(_chunk(kind, body) for kind, body in chunks)
     path = tmp_path / "bad.png"
     path.write_bytes(data)
     from triage.adapters.media import MediaRejected
@@ -145,3 +137,42 @@ def test_the_png_writer_takes_an_array_and_round_trips_every_pixel(shape):
     decoded.load()
     assert decoded.mode == ("RGB" if len(shape) == 3 else "L")
     assert np.array_equal(np.asarray(decoded), pixels)
+
+
+def test_gamma_and_profile_chunks_do_not_change_the_decoded_pixels(tmp_path: Path):
+    """Only the pixel data reaches libpng: what Pillow returns for the file, byte for byte."""
+    source = samples.screenshot_image((320, 200))
+    ihdr_end = 8 + 25
+    plain = _png(source)
+    gama = _chunk(b"gAMA", (100_000).to_bytes(4, "big"))  # gamma 1.0: a converting decoder would shift
+    srgb = _chunk(b"sBIT", bytes([5, 6, 5]))  # 5/6/5 significant bits: a shifting decoder would shift
+    path = tmp_path / "gamma.png"
+    path.write_bytes(plain[:ihdr_end] + gama + srgb + plain[ihdr_end:])
+    with Image.open(path) as opened:
+        expected = np.asarray(opened.convert("RGB"))
+    decoded = png_fast.decode(path, size=(320, 200), mode="RGB")
+    assert decoded is not None
+    assert np.array_equal(decoded[0], expected)
+
+
+def test_a_damaged_idat_is_left_to_pillow_and_rejected(tmp_path: Path):
+    data = bytearray(_png(samples.screenshot_image((400, 300))))
+    idat = data.index(b"IDAT")
+    data[idat + 4 + 100] ^= 0xFF  # a flipped byte in the compressed pixels (and a CRC that no longer matches)
+    path = tmp_path / "damaged.png"
+    path.write_bytes(bytes(data))
+    assert png_fast.decode(path, size=(400, 300), mode="RGB") is None
+    from triage.adapters.media import MediaRejected
+
+    with pytest.raises(MediaRejected, match="could not be decoded"):
+        normalize_image(path, limits=ImageLimits(max_pixels=10_000, max_side=4096, max_source_pixels=10**7))
+
+
+def test_too_few_rows_of_pixel_data_are_left_to_pillow(tmp_path: Path):
+    width, height = 64, 80
+    rows = np.zeros((height // 2, width * 3 + 1), dtype=np.uint8)  # half the rows the header declares
+    ihdr = width.to_bytes(4, "big") + height.to_bytes(4, "big") + bytes([8, 2, 0, 0, 0])
+    chunks = [(b"IHDR", ihdr), (b"IDAT", zlib.compress(rows.tobytes())), (b"IEND", b"")]
+    path = tmp_path / "short.png"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + b"".join(_chunk(kind, body) for kind, body in chunks))
+    assert png_fast.decode(path, size=(width, height), mode="RGB") is None

@@ -91,7 +91,7 @@ def normalize_image(path: Path, *, limits: ImageLimits) -> NormalizedImage:
                 img.draft("RGB", raw_target)
             fast = None
             if source_format == "PNG" and not getattr(img, "is_animated", False):
-                # the plain 8-bit screenshot: libdeflate inflates, Pillow unfilters (png_fast)
+                # the plain 8-bit screenshot: libpng decodes it into one numpy array (png_fast)
                 fast = png_fast.decode(path, size=img.size, mode=img.mode)
             pixels = None
             if fast is None:

@@ -1,11 +1,15 @@
 """Faster decoding and downscaling for the common screenshot: an 8-bit, non-interlaced RGB or
 grey PNG. Everything else (and anything odd about such a file) goes through Pillow as before.
 
-Where the time went (3840x2160 screenshot, bench/media.py): Pillow's PNG decoder spends about
-two thirds of its time in zlib's inflate, which copies the long repeats of a flat UI slowly;
-libdeflate inflates the same stream ~20x faster. The row filters (Sub, Up, Paeth...) still need
-compiled code, so the inflated rows are handed back to Pillow wrapped in *stored* deflate blocks
-(no compression: inflate is a memcpy): the same bytes, the same filter checks, the same errors.
+Where the time went (3840x2160 screenshot, bench/media.py, CPU time): Pillow keeps RGB in 4 bytes
+a pixel and its PNG decoder inflates with zlib, and every 25 MB buffer on the way (the inflated
+rows, Pillow's image, the numpy copy) costs a page fault per 4 KB on first touch. libpng through
+OpenCV (`cv2.imdecode`, already here for the resize) writes the rows straight into one 3-byte
+numpy array: 50 ms where the libdeflate + Pillow unfilter path took 110-160 ms. libpng is handed a
+PNG of the file's own IHDR, IDAT and IEND chunks only (their CRCs unchanged and checked): no
+gamma, colour profile or EXIF chunk can change the pixels it returns, and it has no ancillary
+chunk parser to warn about. Any error (libpng's are not as readable as Pillow's) hands the file
+back to Pillow, which decodes it the usual way and reports what is wrong with it.
 
 The resize is a Lanczos-3 low-pass at the source resolution followed by cubic interpolation
 (OpenCV, both SIMD and threaded): 55 dB (PSNR) from Pillow's LANCZOS on that screenshot, against
@@ -14,22 +18,17 @@ The resize is a Lanczos-3 low-pass at the source resolution followed by cubic in
 
 from __future__ import annotations
 
-import functools
-import io
 import math
 import struct
-import zlib
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 _SIGNATURE = b"\x89PNG\r\n\x1a\n"
-# colour type -> (Pillow mode, bytes per pixel) at bit depth 8
-_COLOUR_TYPES = {0: ("L", 1), 2: ("RGB", 3)}
-# Above this the inflated rows and their stored copy (2 x 3 bytes a pixel) cost more memory than
-# the time is worth; Pillow streams instead.
+# colour type -> Pillow mode at bit depth 8
+_COLOUR_TYPES = {0: "L", 2: "RGB"}
+# One 3-byte-a-pixel array (75 MB at this size) is what the decode costs; above it Pillow streams.
 MAX_FAST_PIXELS = 25_000_000
 # Below this scale the low-pass kernel grows past ~20 taps: Pillow's reduce() path is as quick.
 MIN_FAST_SCALE = 0.3
@@ -44,117 +43,69 @@ def decode(path: Path, *, size: tuple[int, int], mode: str) -> tuple[np.ndarray,
     there and back (Image.new, paste, tobytes) cost a third of the time. The eXIf chunk comes back
     because Pillow's PngImageFile.getexif() decodes the whole image to look for one after the
     pixels."""
-    import deflate
+    import cv2
 
     width, height = size
     if mode not in ("L", "RGB") or width * height > MAX_FAST_PIXELS:
         return None
-    data = path.read_bytes()
-    found = _idat(data, size=size, mode=mode)
+    found = _critical_chunks(path.read_bytes(), size=size, mode=mode)
     if found is None:
         return None
-    idat, colour_type, bytes_per_pixel, exif = found
-    expected = height * (width * bytes_per_pixel + 1)
+    png, exif = found
+    # IGNORE_ORIENTATION: the caller applies the eXIf orientation (there is none in `png` anyway)
+    flags = (cv2.IMREAD_COLOR_RGB if mode == "RGB" else cv2.IMREAD_GRAYSCALE) | cv2.IMREAD_IGNORE_ORIENTATION
     try:
-        raw = deflate.zlib_decompress(idat, expected)
-    except deflate.DeflateError:
-        return None  # truncated or damaged: Pillow's own message says which
-    if len(raw) != expected:
+        pixels = cv2.imdecode(np.frombuffer(png, dtype=np.uint8), flags)
+    except cv2.error:
         return None
-    stride = width * bytes_per_pixel + 1
-    split = _independent_row(raw, stride=stride, height=height)
-    header = (colour_type, mode, width)
-    pixels = np.empty((height, width, bytes_per_pixel) if bytes_per_pixel > 1 else (height, width), np.uint8)
-    view = memoryview(raw)
-
-    def unfilter(part: tuple[int, int]) -> None:
-        top, bottom = part
-        img = _unfilter(view[top * stride : bottom * stride], header=header, rows=bottom - top)
-        pixels[top:bottom] = np.asarray(img)
-
-    if split is None:
-        unfilter((0, height))
-    else:
-        # Two halves on two threads: the lower one starts at a row whose filter needs no row above.
-        list(_pool().map(unfilter, [(0, split), (split, height)]))
+    expected = (height, width, 3) if mode == "RGB" else (height, width)
+    if pixels is None or pixels.dtype != np.uint8 or pixels.shape != expected:
+        return None  # damaged (libpng refused it) or not what the header said: Pillow's turn
     return pixels, exif
 
 
-def _independent_row(raw: bytearray, *, stride: int, height: int) -> int | None:
-    """The row nearest the middle, in its middle half, filtered with None or Sub (which read
-    nothing from the row above), or None."""
-    if height < 64:
-        return None
-    filters = np.frombuffer(raw, dtype=np.uint8)[::stride]
-    candidates = np.flatnonzero(filters[height // 4 : 3 * height // 4] <= 1) + height // 4
-    if not len(candidates):
-        return None
-    return int(candidates[np.argmin(np.abs(candidates - height // 2))])
-
-
-def _unfilter(filtered: memoryview, *, header: tuple[int, str, int], rows: int) -> Image.Image:
-    """Pillow undoes the row filters of `rows` rows wrapped as a PNG of stored deflate blocks."""
-    import deflate
-
-    colour_type, mode, width = header
-    stored = deflate.zlib_compress(filtered, 0)
-    ihdr = struct.pack(">IIBBBBB", width, rows, 8, colour_type, 0, 0, 0)
-    png = b"".join([_SIGNATURE, *_chunk(b"IHDR", ihdr), *_chunk(b"IDAT", stored), *_chunk(b"IEND", b"")])
-    del stored
-    img = Image.open(io.BytesIO(png), formats=("PNG",))
-    img.load()  # Pillow's errors (a bad filter byte...) propagate as they would have
-    if img.mode != mode or img.size != (width, rows):
-        raise ValueError(f"unexpected {img.mode} {img.size}")
-    return img
-
-
-@functools.cache
-def _pool() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max_workers=2, thread_name_prefix="png-decode")
-
-
-def _idat(data: bytes, *, size: tuple[int, int], mode: str) -> tuple[bytes, int, int, bytes | None] | None:
-    """(the concatenated IDAT payloads, colour type, bytes per pixel, eXIf) of a plain 8-bit PNG."""
+def _critical_chunks(data: bytes, *, size: tuple[int, int], mode: str) -> tuple[bytes, bytes | None] | None:
+    """(a PNG of the file's IHDR, IDAT and IEND chunks, verbatim, the eXIf payload) of a plain
+    8-bit PNG, or None."""
     if not data.startswith(_SIGNATURE):
         return None
-    pos, parts, colour_type, bytes_per_pixel = len(_SIGNATURE), [], -1, 0
+    pos, parts, seen_ihdr = len(_SIGNATURE), [_SIGNATURE], False
+    idat = False
     exif: bytes | None = None
-    while pos + 8 <= len(data):
+    while pos + 12 <= len(data):
         (length,) = struct.unpack(">I", data[pos : pos + 4])
         kind = data[pos + 4 : pos + 8]
-        body = data[pos + 8 : pos + 8 + length]
-        if len(body) != length:
-            return None
+        end = pos + 12 + length
+        if end > len(data):
+            return None  # truncated: Pillow's message says so
         if kind == b"IHDR":
-            if length != 13:
+            if length != 13 or seen_ihdr:
                 return None
-            width, height, depth, colour_type, _comp, _filter, interlace = struct.unpack(">IIBBBBB", body)
-            known = _COLOUR_TYPES.get(colour_type)
-            if (width, height) != size or depth != 8 or interlace or known is None or known[0] != mode:
+            width, height, depth, colour_type, _comp, _filter, interlace = struct.unpack(
+                ">IIBBBBB", data[pos + 8 : pos + 21]
+            )
+            if (width, height) != size or depth != 8 or interlace or _COLOUR_TYPES.get(colour_type) != mode:
                 return None
-            bytes_per_pixel = known[1]
+            seen_ihdr = True
+            parts.append(data[pos:end])
         elif kind in (b"tRNS", b"acTL", b"fcTL", b"fdAT"):
             return None  # transparency or animation: Pillow's business
         elif kind == b"eXIf":
-            exif = body
+            exif = data[pos + 8 : end - 4]
         elif kind == b"IDAT":
-            if colour_type < 0:
+            if not seen_ihdr:
                 return None
-            parts.append(body)
+            idat = True
+            parts.append(data[pos:end])
         elif kind == b"IEND":
+            parts.append(data[pos:end])
             break
-        pos += 12 + length
-    if not parts:
+        pos = end
+    else:
+        return None  # no IEND
+    if not idat:
         return None
-    return b"".join(parts), colour_type, bytes_per_pixel, exif
-
-
-def _chunk(kind: bytes, data: bytes | bytearray) -> tuple[bytes, bytes | bytearray, bytes]:
-    """(length + type, data, CRC): joined once with the rest, the 25 MB data is copied once."""
-    import deflate  # its CRC-32 is many times zlib's on the stored stream
-
-    crc = deflate.crc32(data, zlib.crc32(kind))
-    return struct.pack(">I", len(data)) + kind, data, struct.pack(">I", crc)
+    return b"".join(parts), exif
 
 
 def can_resize(pixels: np.ndarray, target: tuple[int, int]) -> bool:
