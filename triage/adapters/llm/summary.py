@@ -1,8 +1,16 @@
-"""The offline summary: 1-3 pieces copied verbatim from the ticket or its screenshots' text.
+"""The offline summary: at most three short lines, each taken from the ticket, nothing invented.
 
-Pure functions over values. Pieces are ranked by their similarity to the predicted category (a
-`SentenceScorer`, the classifier's fitted category model) plus cues: an exception or error line
-first, the steps a requester took, the opening. Nothing is invented.
+1. the problem: one sentence of the requester's own words (never the subject again, which the
+   reviewer already sees above the summary);
+2. the error as shown: an OCR line from the screenshots or frames, burned-in overlays (timestamps,
+   timecodes, "REC") removed, prefixed "On screen:"; the screenshot's error wins over the
+   requester's retelling of it; otherwise an exception or error line from the text;
+3. the environment, when the requester states it: browser, operating system, device and app
+   version as written ("Environment: Firefox 128, Windows 11").
+
+Pure functions over values. Sentences are ranked by their similarity to the predicted category (a
+`SentenceScorer`, the classifier's fitted category model) plus cues: an exception or error line,
+the steps a requester took, the opening.
 """
 
 from __future__ import annotations
@@ -54,15 +62,50 @@ _STEPS = re.compile(
 )
 _MAX_OCR_CANDIDATES = 3
 # Overlays a recording or screenshot tool burns into the picture, not part of the error shown:
-# timestamps and timecodes (00:00:02.500, 12:04, 01:02:03:04), "REC", frame counters.
+# timestamps and timecodes (00:00:02.500, 12:04, 01:02:03:04), a player's position ("0:02 / 0:06")
+# and progress bar, "REC", frame counters.
 _OVERLAY = re.compile(
-    r"\b\d{1,2}:\d{2}(?::\d{2})?(?:[.,:]\d{1,3})?\b|\bREC\b|[●•]|\bframe\s*\d+(?:\s*/\s*\d+)?\b"
+    r"\b\d{1,2}:\d{2}(?::\d{2})?(?:[.,:]\d{1,3})?(?:\s*/\s*\d{1,2}:\d{2}(?::\d{2})?)?\b"
+    r"|\bREC\b|[●•━─▬■▶⏸⏵]+|\bframe\s*\d+(?:\s*/\s*\d+)?\b"
     r"|\b\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2})?)?\b",
     re.IGNORECASE,
 )
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+# Not after "1." or "12.": a numbered step is not the end of a sentence.
+_SENTENCE_END = re.compile(r"(?<=[.!?])(?<!\b\d\.)(?<!\b\d\d\.)\s+")
 _MAX_SENTENCE_CHARS = 400
-_MAX_SUMMARY_SENTENCES = 3
+# A summary line is read at a glance: longer sentences keep a verbatim prefix cut at a word.
+_MAX_LINE_CHARS = 200
+SCREEN_PREFIX = "On screen: "
+ENVIRONMENT_PREFIX = "Environment: "
+
+# Environment as requesters write it. Names that are also common words ("Edge", "Opera",
+# "Windows", "Surface") only count capitalized; version numbers are kept with their name.
+_NUMBER = r"\d+(?:\.\d+){0,3}"
+_ENVIRONMENT = (
+    re.compile(  # browsers
+        r"\b(?:(?i:google\s+)?(?i:chrome|chromium|firefox|safari|brave|vivaldi)|Edge|Opera|Internet Explorer)"
+        rf"(?:\s+(?i:version\s+|v)?{_NUMBER})?\b"
+    ),
+    re.compile(  # operating systems
+        r"\b(?:Windows(?:\s+(?:11|10|8\.1|8|7|XP|Server\s+\d{4}))?"
+        rf"|(?i:macos|mac\s?os(?:\s?x)?|os\s?x)(?:\s+(?:{_NUMBER}|Sequoia|Sonoma|Ventura|Monterey|Big Sur))?"
+        rf"|(?i:ipados|ios|android)\s*{_NUMBER}|(?i:ubuntu|debian|fedora)(?:\s+{_NUMBER}(?:\s+LTS)?)?"
+        r"|Linux|(?i:chrome\s?os))\b"
+    ),
+    re.compile(  # devices
+        r"\b(?:iPhone(?:\s+(?:\d+|SE|XR|XS|X))?(?:\s+(?:Pro\s+Max|Pro|Plus|mini))?"
+        r"|iPad(?:\s+(?:Pro|Air|mini))?|(?:Google\s+)?Pixel\s+\d+a?(?:\s+Pro)?"
+        r"|(?:Samsung\s+)?Galaxy\s+[A-Z]\d+\+?(?:\s+Ultra)?|MacBook(?:\s+(?:Pro|Air))?|iMac"
+        r"|Surface\s+(?:Pro|Laptop|Go)(?:\s+\d+)?|ThinkPad(?:\s+[A-Z]\d+\w*)?)"
+    ),
+    re.compile(  # the app's version
+        r"(?i:\b(?:app\s+version|version|versión|release|build)\s*:?\s*v?\d+(?:\.\d+){0,3}\b"
+        r"|\bapp\s+v?\d+(?:\.\d+){1,3}\b"
+        r"|\bv\d+(?:\.\d+){1,3}\b)"
+    ),
+)
+_MAX_ENVIRONMENT_ITEMS = 5
+_ERROR_BONUS = 0.25
 _WORDS = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
 
 
@@ -87,12 +130,9 @@ def _words(sentence: str) -> set[str]:
     return {w.lower() for w in _WORDS.findall(sentence)}
 
 
-def join_summary(sentences: list[str]) -> str:
-    """Join verbatim sentences; one without a full stop (a subject line) gets one so it does not
-    run into the next sentence. No words are added."""
-    return " ".join(
-        s if i == len(sentences) - 1 or s[-1:] in ".!?…:" else f"{s}." for i, s in enumerate(sentences)
-    )
+def join_summary(lines: list[str]) -> str:
+    """The summary's lines, one per line."""
+    return "\n".join(lines)
 
 
 def _ocr_candidates(ticket: TicketInput, taken: list[str]) -> list[str]:
@@ -122,7 +162,7 @@ def _strip_overlays(line: str) -> str:
 def summarize(
     tickets: Sequence[TicketInput], category: SentenceScorer, category_indexes: np.ndarray
 ) -> list[list[str]]:
-    """Per ticket, 1-3 verbatim sentences or OCR lines. All candidates of the batch are vectorized
+    """Per ticket, 1-3 lines: problem, error as shown, environment. All candidates of the batch are vectorized
     in one transform: per-sentence calls would dominate the per-ticket cost."""
     per_ticket: list[tuple[list[str], int]] = []
     everything: list[str] = []
@@ -146,71 +186,122 @@ def summarize(
     for ticket, (candidates, body_count), index in zip(tickets, per_ticket, category_indexes, strict=True):
         rows = similarity[offset : offset + len(candidates), int(index)]
         offset += len(candidates)
-        out.append(_summary_sentences(ticket, candidates, body_count, rows))
+        out.append(_summary_lines(ticket, candidates, body_count, rows))
     return out
 
 
-def _summary_sentences(
+def environment(text: str) -> list[str]:
+    """Browser, operating system, device and app version as stated in `text`, verbatim, in that
+    order, each once; a piece inside one already taken ("version 128" in "Firefox version 128")
+    is not taken again."""
+    taken: list[tuple[int, int]] = []
+    found: list[str] = []
+    for pattern in _ENVIRONMENT:
+        for match in pattern.finditer(text):
+            start, end = match.span()
+            piece = " ".join(match.group(0).split())
+            if any(start < e and s < end for s, e in taken) or piece.lower() in map(str.lower, found):
+                continue
+            taken.append((start, end))
+            found.append(piece)
+    return found[:_MAX_ENVIRONMENT_ITEMS]
+
+
+def _short(line: str) -> str:
+    if len(line) <= _MAX_LINE_CHARS:
+        return line
+    return line[:_MAX_LINE_CHARS].rsplit(" ", 1)[0] or line[:_MAX_LINE_CHARS]
+
+
+def _is_error(sentence: str) -> bool:
+    return bool(
+        _EXCEPTION_LINE.search(sentence) or _ERRORISH.search(sentence) or _SCREEN_ERROR.search(sentence)
+    )
+
+
+def _without_greeting(sentence: str) -> str:
+    """ "Hi, the sync stopped this morning." -> "the sync stopped this morning." """
+    match = _GREETING.match(sentence)
+    return sentence[match.end() :].lstrip(" ,!:;-") if match else sentence
+
+
+def _is_filler(sentence: str) -> bool:
+    """A greeting or sign-off ("Thanks, Anna", "Hello team,"), or too short to say anything."""
+    return len(_without_greeting(sentence).split()) < 3
+
+
+def _twins(a: str, b: str) -> bool:
+    """Near-repeats: most of the shorter one's words are in the other."""
+    first, second = _words(a), _words(b)
+    return len(first & second) >= 0.6 * min(len(first), len(second))
+
+
+def _error_score(sentence: str, similarity: float) -> float:
+    """How well a piece shows the error: an exception line best, a stack frame alone poorly."""
+    if _EXCEPTION_LINE.search(sentence):
+        return similarity + 0.35
+    if _FRAME_LINE.search(sentence):
+        return similarity - 0.2
+    return similarity + (_ERROR_BONUS if _is_error(sentence) else 0.0)
+
+
+def _problem_score(sentence: str, position: int, similarity: float, *, retold: bool, stated: bool) -> float:
+    """How well a sentence of the text states the problem: close to the predicted category, early
+    (the opening usually says it), carrying the error unless the screen already shows it (then
+    "it says something about a timeout" only retells it)."""
+    score = similarity + 0.15 / (1 + position)
+    if _is_error(sentence) and not retold:
+        score += _ERROR_BONUS
+    if _is_filler(sentence):
+        score -= 0.3
+    if _STEPS.search(sentence):
+        score -= 0.1  # steps say how to reproduce it, not what is wrong
+    if len(sentence.split()) > 60:
+        score -= 0.1
+    if stated and environment(sentence) and not _is_error(sentence):
+        score -= 0.15  # "I use Firefox 128 on Windows 11" is the environment line's job
+    return score
+
+
+def _summary_lines(
     ticket: TicketInput, candidates: list[str], body_count: int, similarity: np.ndarray
 ) -> list[str]:
-    """1-3 verbatim pieces: those closest to the predicted category, carrying the error or the
-    steps, early. Candidates after `body_count` are OCR lines from the screenshots."""
+    """Problem, error as shown, environment (see the module docstring). Candidates after
+    `body_count` are OCR lines from the screenshots."""
     subject = ticket.subject.strip()
+    stated = environment(f"{subject}\n{ticket.body or ''}")
+    environment_line = [ENVIRONMENT_PREFIX + ", ".join(stated)] if stated else []
     if not candidates:
-        return [subject or (ticket.body or "").strip()[:_MAX_SENTENCE_CHARS] or "(empty ticket)"]
-    scored: list[tuple[float, int, str]] = []
-    for position, sentence in enumerate(candidates):
-        words = len(sentence.split())
-        score = float(similarity[position])
-        if _EXCEPTION_LINE.search(sentence):
-            score += 0.35
-        elif _FRAME_LINE.search(sentence):
-            score -= 0.2  # the exception line says it better; a frame alone tells a reviewer little
-        elif _ERRORISH.search(sentence):
-            score += 0.25
-        if _STEPS.search(sentence):
-            score += 0.1  # what the requester did is what a developer needs to reproduce it
-        if position < body_count:
-            score += 0.1 / (1 + position)  # the opening usually states the problem
-        else:
-            score -= 0.05  # OCR may misread a letter: the requester's own words win a tie
-        if words < 3 or (_GREETING.match(sentence) and words < 8):
-            score -= 0.3
-        if words > 60:
-            score -= 0.1
-        scored.append((score, position, sentence))
-    ranked = sorted(scored, key=lambda t: (-t[0], t[1]))
-    floor = ranked[0][0] * 0.4
-    chosen: list[tuple[float, int, str]] = []
-    for item in ranked:
-        if chosen and item[0] < floor:
-            break
-        # Near-repeats (a subject restated in the first sentence): keep the fuller one.
-        vocabulary = _words(item[2])
-        twin = next(
-            (
-                c
-                for c in chosen
-                if len(vocabulary & _words(c[2])) >= 0.6 * min(len(vocabulary), len(_words(c[2])))
-            ),
-            None,
-        )
-        if twin is not None:
-            if len(item[2]) > len(twin[2]):
-                chosen[chosen.index(twin)] = item
-            continue
-        if len(chosen) < _MAX_SUMMARY_SENTENCES:
-            chosen.append(item)
-    # The error as the screenshot shows it beats the requester's paraphrase of it: when an OCR
-    # error line exists and no chosen piece already quotes it, it takes the weakest piece's place.
-    ocr = [item for item in ranked if item[1] >= body_count]
-    if ocr and not any(item[1] >= body_count or ocr[0][2] in item[2] for item in chosen):
-        if len(chosen) >= _MAX_SUMMARY_SENTENCES:
-            chosen.remove(min(chosen, key=lambda t: t[0]))
-        chosen.append(ocr[0])
-    if all(position == 0 and sentence == subject for _, position, sentence in chosen):
-        # The subject alone says little a reviewer cannot already see: add the best body sentence.
-        body = next((t for t in ranked if not (t[1] == 0 and t[2] == subject)), None)
-        if body is not None:
-            chosen.append(body)
-    return [s for _, _, s in sorted(chosen, key=lambda t: t[1])]
+        fallback = subject or (ticket.body or "").strip()[:_MAX_SENTENCE_CHARS] or "(empty ticket)"
+        return [_short(fallback), *environment_line]
+    body = list(enumerate(candidates[:body_count]))
+    screen = sorted(
+        candidates[body_count:],
+        key=lambda line: -_error_score(line, float(similarity[candidates.index(line)])),
+    )
+    written = sorted(
+        ((p, s) for p, s in body if _is_error(s) and not _FRAME_LINE.search(s)),
+        key=lambda t: (-_error_score(t[1], float(similarity[t[0]])), t[0]),
+    )
+    # The error as the screenshot shows it beats the requester's retelling of it.
+    error = screen[0] if screen else (written[0][1] if written else None)
+    problems = sorted(
+        (
+            (_problem_score(s, p, float(similarity[p]), retold=bool(screen), stated=bool(stated)), p, s)
+            for p, s in body
+            if s != error and s != subject and not _FRAME_LINE.search(s) and not _is_filler(s)
+        ),
+        key=lambda t: (-t[0], t[1]),
+    )
+    problems = [t for t in problems if error is None or not _twins(t[2], error)]
+    if problems:
+        problem = _without_greeting(problems[0][2])
+    elif error is not None and not screen:
+        problem, error = error, None  # the one sentence there is states the error
+    else:
+        # Only greetings left: the subject is all the requester said about the problem.
+        problem = subject or (body[0][1] if body else "(empty ticket)")
+    lines = [_short(problem)]
+    if error is not None and error not in problem:
+        lines.append(_short(SCREEN_PREFIX + error if screen else error))
+    return lines + environment_line
