@@ -140,7 +140,7 @@ def _ocr_candidates(ticket: TicketInput, taken: list[str]) -> list[str]:
     Menu items and button labels read from a screenshot say nothing about the problem."""
     lines: list[str] = []
     for raw in (ticket.ocr_text or "").splitlines():
-        line = _strip_overlays(raw)[:_MAX_SENTENCE_CHARS]
+        line = strip_overlays(raw)[:_MAX_SENTENCE_CHARS]
         errorish = _EXCEPTION_LINE.search(line) or _ERRORISH.search(line) or _SCREEN_ERROR.search(line)
         if len(line) >= 8 and errorish and line not in taken:
             lines.append(line)
@@ -149,7 +149,7 @@ def _ocr_candidates(ticket: TicketInput, taken: list[str]) -> list[str]:
     return lines
 
 
-def _strip_overlays(line: str) -> str:
+def strip_overlays(line: str) -> str:
     """An OCR line without burned-in timestamps, timecodes and recording marks; punctuation left
     dangling by a removed overlay ("Sync error E_TIMEOUT at") is trimmed with it."""
     cleaned = " ".join(_OVERLAY.sub(" ", line).split())
