@@ -14,6 +14,7 @@ from tests.declared import DECLARED_GUESSES, DECLARED_ROWS
 from triage.fields import CLASSIFIED_FIELDS
 from triage.models import (
     Attachment,
+    ClassifierVersion,
     Rendition,
     ReviewDecision,
     TaxonomyValue,
@@ -244,3 +245,29 @@ def failed_ticket(**ticket_fields) -> Ticket:
     ticket.triaged_at = run.started_at
     ticket.save()
     return ticket
+
+
+def calibrated_version(levels: dict[str, float], *, version: str = "v-calibrated") -> ClassifierVersion:
+    """A trained version whose held-out calibration supports auto-accept from `levels[field]`: its
+    reviews were all right at or above that confidence band and all wrong below it (40 a band).
+    No model file: serving falls back to day one, the calibration is what is read."""
+    reliability = {
+        name: [
+            {
+                "bucket": f"{low:.1f}-{low + 0.2:.1f}",
+                "n": 40,
+                "mean_confidence": low + 0.1,
+                "accuracy": 1.0 if low >= level - 1e-9 else 0.0,
+            }
+            for low in (0.0, 0.2, 0.4, 0.6, 0.8)
+        ]
+        for name, level in levels.items()
+    }
+    return ClassifierVersion.objects.create(
+        version=version,
+        path=f"{version}.joblib",
+        data_fingerprint=version.ljust(64, "0")[:64],
+        taxonomy_key="k",
+        n_reviewed=200,
+        metrics={"reliability": reliability, "calibrated": dict.fromkeys(levels, True)},
+    )

@@ -332,7 +332,7 @@ class ReviewDecision(models.Model):
         AUTO = "AUTO", "Accepted automatically"
 
     ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="decisions")
-    # null: an automatic decision (TRIAGE_AUTO_ACCEPT), made by no one
+    # null: an automatic decision (TRIAGE_AUTO_ACCEPT_ACCURACY), made by no one
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )

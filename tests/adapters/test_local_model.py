@@ -289,13 +289,6 @@ def test_it_works_on_any_taxonomy_including_bare_entries():
     assert outcome.result.queue.value in {"front_desk", "warehouse"}
 
 
-def test_a_subject_line_in_the_summary_ends_with_a_full_stop():
-    assert join_summary(["Checkout fails with error 500", "The page shows HTTP 500."]) == (
-        "Checkout fails with error 500. The page shows HTTP 500."
-    )
-    assert join_summary(["Login broken"]) == "Login broken"
-
-
 # Tickets whose screenshot (OCR text, with the overlays a recorder burns in) shows a known error.
 SCREENSHOT_TICKETS = [
     (

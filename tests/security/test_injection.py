@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.factories import UserFactory, taxonomy_rows
+from tests.factories import UserFactory, calibrated_version, taxonomy_rows
 from triage.models import ReviewDecision, Ticket, TicketEvent
 from triage.services import triage
 
@@ -44,7 +44,7 @@ def kimi(kimi_fake, settings):
     settings.KIMI_API_KEY = "sk-test"
     settings.KIMI_BASE_URL = kimi_fake.base_url
     settings.KIMI_MAX_RETRIES = 0
-    settings.TRIAGE_AUTO_ACCEPT = {}  # the default: a person reviews every ticket
+    settings.TRIAGE_AUTO_ACCEPT_ACCURACY = 0  # the default: a person reviews every ticket
     return kimi_fake
 
 
@@ -108,9 +108,8 @@ def test_with_auto_accept_on_an_obeying_model_still_cannot_accept_its_own_propos
     """Auto-accept (off by default) takes a proposal only when the offline classifier, which the
     ticket's words cannot instruct, proposes the same values; a fully 'confident' injected answer
     still waits for a person."""
-    settings.TRIAGE_AUTO_ACCEPT = dict.fromkeys(
-        ("category", "priority", "queue", "sentiment", "language"), 0.5
-    )
+    settings.TRIAGE_AUTO_ACCEPT_ACCURACY = 0.5
+    calibrated_version(dict.fromkeys(("category", "priority", "queue", "sentiment"), 0.0))
     kimi.reply_json(OBEYED)
     ticket = Ticket.objects.create(subject="URGENT checkout down", description=INJECTION, status="TRIAGING")
     run = triage.ticket_triage(ticket_id=ticket.id)

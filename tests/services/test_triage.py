@@ -3,10 +3,10 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth import get_user_model
 
-from tests.declared import DECLARED_GUESSES
+from tests.factories import calibrated_version
 from tests.kimi_fake import BILLING_REPLY
 from triage import selectors
-from triage.fields import CLASSIFIED_FIELDS
+from triage.fields import CLASSIFIED_FIELDS, TAXONOMY_FIELDS
 from triage.models import Ticket, TriageRun
 from triage.services import review, sweep, triage
 
@@ -317,19 +317,13 @@ def test_auto_accept_is_off_by_default(taxonomy, kimi):
     assert ticket.status == Ticket.Status.NEEDS_REVIEW
 
 
-def test_auto_accept_records_an_automatic_decision_when_every_field_meets_its_threshold(
+def test_auto_accept_records_an_automatic_decision_when_every_field_meets_its_calibrated_level(
     taxonomy, kimi, settings
 ):
     from triage.models import ReviewDecision
 
-    settings.TRIAGE_AUTO_ACCEPT = {
-        "category": 0.9,
-        "priority": 0.6,
-        "queue": 0.8,
-        "sentiment": 0.6,
-        "language": 0.9,
-        **dict.fromkeys(DECLARED_GUESSES, 0.9),
-    }
+    settings.TRIAGE_AUTO_ACCEPT_ACCURACY = 0.5  # the language's level: the detector is surer than that
+    version = calibrated_version(dict.fromkeys(TAXONOMY_FIELDS, 0.0))
     # auto-accept also needs the offline classifier to propose the same values (a second opinion
     # the ticket's words cannot instruct): Kimi's reply here carries the values it proposes
     offline = (
@@ -358,7 +352,13 @@ def test_auto_accept_records_an_automatic_decision_when_every_field_meets_its_th
     assert run.details["offline_agrees"] is False  # the offline model said otherwise: a person decides
     assert contested.status == Ticket.Status.NEEDS_REVIEW
 
-    settings.TRIAGE_AUTO_ACCEPT = {**settings.TRIAGE_AUTO_ACCEPT, "sentiment": 0.7}  # the reply says 0.66
+    # the calibration moves: the offline model's least sure field is now below its level
+    weakest = min(
+        ("category", "priority", "queue", "sentiment"), key=lambda n: getattr(offline, n).confidence
+    )
+    level = next(edge for edge in (0.2, 0.4, 0.6, 0.8) if edge > getattr(offline, weakest).confidence)
+    version.delete()
+    calibrated_version(dict.fromkeys(("category", "priority", "queue", "sentiment"), 0.0) | {weakest: level})
     kimi.reply_json(agreeing)
     unsure = _ticket()
     triage.ticket_triage(ticket_id=unsure.id)
@@ -452,7 +452,8 @@ def test_an_auto_accepted_ticket_goes_only_to_destinations_whose_rule_takes_auto
 ):
     from triage.models import Destination, Handoff, RoutingRule
 
-    settings.TRIAGE_AUTO_ACCEPT = dict.fromkeys(CLASSIFIED_FIELDS, 0.5)
+    settings.TRIAGE_AUTO_ACCEPT_ACCURACY = 0.5
+    calibrated_version(dict.fromkeys(TAXONOMY_FIELDS, 0.0))
     offline = (
         triage._local_model()
         .triage(triage.ticket_input_build(ticket=_ticket()), selectors.taxonomy_get())
@@ -472,3 +473,17 @@ def test_an_auto_accepted_ticket_goes_only_to_destinations_whose_rule_takes_auto
     ticket.refresh_from_db()
     assert ticket.status == Ticket.Status.REVIEWED
     assert list(Handoff.objects.filter(ticket=ticket).values_list("destination__name", flat=True)) == ["b"]
+
+
+def test_the_offline_model_auto_accepts_only_once_a_calibration_supports_it(taxonomy, settings):
+    settings.TRIAGE_PROVIDER = "local"
+    settings.TRIAGE_AUTO_ACCEPT_ACCURACY = 0.5
+    before = _ticket()
+    triage.ticket_triage(ticket_id=before.id)
+    before.refresh_from_db()
+    assert before.status == Ticket.Status.NEEDS_REVIEW  # no trained version: never
+    calibrated_version(dict.fromkeys(TAXONOMY_FIELDS, 0.0))
+    after = _ticket()
+    triage.ticket_triage(ticket_id=after.id)
+    after.refresh_from_db()
+    assert after.status == Ticket.Status.REVIEWED

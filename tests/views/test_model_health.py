@@ -4,7 +4,13 @@ import pytest
 from django.contrib.auth.models import Group
 from django.urls import reverse
 
-from tests.factories import AttachmentFactory, RenditionFactory, StaffUserFactory, TicketFactory
+from tests.factories import (
+    AttachmentFactory,
+    RenditionFactory,
+    StaffUserFactory,
+    TicketFactory,
+    calibrated_version,
+)
 from triage.models import ClassifierVersion, RenditionText
 
 pytestmark = pytest.mark.django_db
@@ -110,3 +116,20 @@ def test_the_calibration_error_and_the_low_level_per_field_are_shown(client):
     assert "calibration error (ECE) 0.031" in page
     assert "3 reviews left out as likely wrong labels" in page
     assert "low confidence below 0.60 (held-out accuracy under 70% there)" in page
+
+
+def test_the_page_shows_the_auto_accept_levels_derived_from_the_calibration(client, settings):
+    client.force_login(_manager())
+    settings.TRIAGE_AUTO_ACCEPT_ACCURACY = 0.95
+    page = client.get(reverse("triage:model-health")).content.decode()
+    assert "nobody is auto-accepted yet" in page
+    calibrated_version({"category": 0.6, "priority": 0.8, "queue": 0.4, "sentiment": 0.2})
+    page = client.get(reverse("triage:model-health")).content.decode()
+    assert "<tr><td>Category</td><td>0.60</td></tr>" in page
+    assert "<tr><td>Queue</td><td>0.40</td></tr>" in page
+    assert "<tr><td>Language</td><td>0.95</td></tr>" in page
+
+
+def test_the_page_says_auto_accept_is_off_by_default(client):
+    client.force_login(_manager())
+    assert "Off: a person reviews every ticket" in client.get(reverse("triage:model-health")).content.decode()

@@ -1,16 +1,66 @@
-"""The LOW level per field for a run's confidences, from its model version's held-out calibration."""
+"""Levels derived from the offline model's held-out calibration (accuracy per confidence band):
+the LOW level per field for a run's confidences, and the auto-accept level per field."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 
+from django.conf import settings
 from django.db.models import Q
 
-from triage.fields import CLASSIFIED_FIELDS
+from triage.fields import CLASSIFIED_FIELDS, TAXONOMY_FIELDS
 from triage.models import REVIEWED_STATES, ClassifierVersion, Ticket
 
 # a field's LOW level without a calibrated one (a Kimi run, or before a trained version)
 LOW_CONFIDENCE = 0.6
+# Auto-accept trusts a band's held-out accuracy only over this many reviews: with 30, one wrong
+# review moves the accuracy by ~3 points, the margin between 0.95 and a 0.92 that would fail.
+AUTO_ACCEPT_MIN_REVIEWS = 30
+
+
+def accept_level(
+    reliability: Sequence[Mapping[str, object]], target: float, *, min_reviews: int = AUTO_ACCEPT_MIN_REVIEWS
+) -> float | None:
+    """The lower edge of the lowest confidence band from which every band up was right at least
+    `target` of the time on held-out reviews, with at least `min_reviews` reviews in those bands;
+    None when the top band already falls short. Band by band, not pooled: a pooled figure would let
+    a strong top band carry a weak band under it, and the tickets at the level are the weak ones.
+    `reliability` is a version's table: rows {"bucket": "0.8-1.0", "n": 40, "accuracy": 0.97}."""
+    rows = []
+    for row in reliability:
+        n, accuracy = row.get("n"), row.get("accuracy")
+        if isinstance(n, int) and n > 0 and isinstance(accuracy, int | float):
+            rows.append((float(str(row["bucket"]).split("-", 1)[0]), n, float(accuracy)))
+    level, seen = None, 0
+    for low, n, accuracy in sorted(rows, reverse=True):
+        if accuracy < target:
+            break
+        seen += n
+        if seen >= min_reviews:
+            level = low
+    return level
+
+
+def auto_accept_levels() -> dict[str, float]:
+    """{field: the confidence from which a proposal is accepted with no person} for the fields whose
+    level the newest trained version's calibration supports at TRIAGE_AUTO_ACCEPT_ACCURACY; empty
+    when that setting is off or no version is trained yet. The language has no reviewed calibration
+    (its detector is not trained on reviews): its level is the target accuracy itself."""
+    target = float(settings.TRIAGE_AUTO_ACCEPT_ACCURACY or 0)
+    if target <= 0:
+        return {}
+    row = ClassifierVersion.objects.order_by("-created_at", "-id").values_list("metrics", flat=True).first()
+    if not isinstance(row, dict):
+        return {}
+    reliability = row.get("reliability") or {}
+    levels: dict[str, float] = {}
+    for name in TAXONOMY_FIELDS:
+        level = accept_level(reliability.get(name) or [], target)
+        if level is not None:
+            levels[name] = level
+    if levels:
+        levels["language"] = target
+    return levels
 
 
 def low_levels(run_model: str) -> dict[str, float]:

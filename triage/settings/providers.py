@@ -93,11 +93,8 @@ TRIAGE_LANGUAGE_ACCURACY = env.str("TRIAGE_LANGUAGE_ACCURACY", default="high")
 TRIAGE_MODEL_DIR = Path(env.str("TRIAGE_MODEL_DIR", default=str(VAR_DIR / "models")))
 
 # --- Auto-accept --------------------------------------------------------------------------------
-# Off by default: "category:0.97,priority:0.9,queue:0.95,sentiment:0.8,language:0.95" accepts a
-# proposal with no person when EVERY triaged field has a threshold and meets it; the decision is
-# recorded as automatic.
-TRIAGE_AUTO_ACCEPT = {
-    name.strip(): float(value)
-    for name, _, value in (item.partition(":") for item in env.list("TRIAGE_AUTO_ACCEPT", default=[]))
-    if name.strip() and value.strip()
-}
+# Off by default (0). A target accuracy such as 0.95 accepts a proposal with no person when, for
+# EVERY triaged field, the offline model's confidence is in bands whose held-out accuracy reached
+# the target (selectors/calibration.py); never before a trained, calibrated version. The decision
+# is recorded as automatic.
+TRIAGE_AUTO_ACCEPT_ACCURACY = env.float("TRIAGE_AUTO_ACCEPT_ACCURACY", default=0.0)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from triage.fields import TAXONOMY_FIELDS
+from triage.fields import CLASSIFIED_FIELDS, TAXONOMY_FIELDS
 from triage.models import REVIEWED_STATES, ClassifierVersion, RenditionText, Ticket
 from triage.roles import manager_required
+from triage.selectors.calibration import auto_accept_levels
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -39,7 +41,11 @@ def model_health(request: HttpRequest) -> HttpResponse:
                     "low_below": low_below.get(name),
                 }
             )
+    levels = auto_accept_levels()
     context = {
+        "auto_accept_target": settings.TRIAGE_AUTO_ACCEPT_ACCURACY,
+        "auto_accept_levels": levels,
+        "auto_accept_missing": [name for name in CLASSIFIED_FIELDS if name not in levels] if levels else [],
         "active": active,
         "versions": versions,
         "fields": fields,
