@@ -189,6 +189,15 @@ def test_every_supported_language_is_detected_in_both_modes(text, language, accu
     assert detected == language and confidence >= 0.5
 
 
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [("não consigo entrar", "pt"), ("no puedo entrar", "es")],
+)
+def test_the_trigram_mode_reads_short_texts_with_their_function_words(text, language):
+    # trigrams alone read "não consigo entrar" as Spanish
+    assert detect_language(text, accuracy="low")[0] == language
+
+
 def test_a_stack_trace_does_not_make_a_german_ticket_english():
     text = (
         "Beim Speichern kommt ein Fehler.\n"
