@@ -189,6 +189,15 @@ def test_every_supported_language_is_detected_in_both_modes(text, language, accu
     assert detected == language and confidence >= 0.5
 
 
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [("não consigo entrar", "pt"), ("no puedo entrar", "es")],
+)
+def test_the_trigram_mode_reads_short_texts_with_their_function_words(text, language):
+    # trigrams alone read "não consigo entrar" as Spanish
+    assert detect_language(text, accuracy="low")[0] == language
+
+
 def test_a_stack_trace_does_not_make_a_german_ticket_english():
     text = (
         "Beim Speichern kommt ein Fehler.\n"
@@ -220,3 +229,28 @@ def test_low_level_is_the_top_of_the_highest_band_under_70_percent():
     assert learned.low_level(confidence, correct) == 0.6
     # a band with fewer than MIN_BAND tickets does not count
     assert learned.low_level([0.85] * 3 + [0.95] * 10, [False] * 3 + [True] * 10) == 0.0
+
+
+def test_an_ngram_seen_only_with_one_value_gets_a_positive_log_count_ratio_for_it_alone():
+    from scipy import sparse
+
+    # columns: n-gram 0 only in value 0's tickets, n-gram 1 in every ticket, n-gram 2 only in value 1's
+    present = sparse.csr_matrix(np.array([[1, 1, 0], [1, 1, 0], [0, 1, 1], [0, 1, 0]], dtype=float))
+    ratios = learned._log_count_ratios(present, np.array([0, 0, 1, 2]), 3)
+    assert ratios.shape == (3, 3)
+    assert ratios[0, 0] > 0 > ratios[1, 0] and ratios[2, 0] < 0
+    assert ratios[1, 2] > 0 > ratios[0, 2]
+    assert abs(ratios[0, 1]) < ratios[0, 0]
+
+
+def test_the_folded_nbsvm_scores_are_one_linear_product():
+    from scipy import sparse
+
+    features = sparse.random(60, 40, density=0.2, format="lil", random_state=1)
+    labels = [["a", "b", "c"][i % 3] for i in range(60)]
+    for i, value in enumerate(labels):  # a column per value that marks it
+        features[i, {"a": 0, "b": 1, "c": 2}[value]] = 1.0
+    model = learned._fit(features.tocsr(), labels, np.ones(60), n_prior=3)
+    decision = learned._decision(model, features.tocsr())
+    assert decision.shape == (60, 3)
+    assert (model.classes_[decision.argmax(axis=1)] == np.asarray(labels)).mean() > 0.9

@@ -87,9 +87,10 @@ TRIAGE_LIMITS_REDIS_URL = env.str(
 )
 
 # --- The offline model --------------------------------------------------------------------------
-# Language detector accuracy: high (~200 MB, ~3 s on first use per worker) | low (~15 MB, weaker on
-# one-line tickets). Trained classifier files live under TRIAGE_MODEL_DIR, never in git.
-TRIAGE_LANGUAGE_ACCURACY = env.str("TRIAGE_LANGUAGE_ACCURACY", default="high")
+# Language detector: low (trigrams plus function words for short texts, ~15 MB) | high (all of
+# lingua's n-gram models, ~185 MB and 3-7 s on first use per worker; right on 2 more of 1,300 short
+# labelled tickets). Trained classifier files live under TRIAGE_MODEL_DIR, never in git.
+TRIAGE_LANGUAGE_ACCURACY = env.str("TRIAGE_LANGUAGE_ACCURACY", default="low")
 TRIAGE_MODEL_DIR = Path(env.str("TRIAGE_MODEL_DIR", default=str(VAR_DIR / "models")))
 
 # --- Auto-accept --------------------------------------------------------------------------------

@@ -104,37 +104,12 @@ _CUE_FIELD_SIMILARITY = 0.5
 
 
 # --- function words -------------------------------------------------------------------------------
-# Removed before similarity (see _clean); language itself is detected by language.py.
-def _profile(words: str) -> frozenset[str]:
-    return frozenset(words.split())
-
-
-_STOPWORDS: dict[str, frozenset[str]] = {
-    "en": _profile(
-        "the and is are to of it i my in for not on with this that you we have be at when can please "
-        "was does doesn't don't cannot after from our your an"
-    ),
-    "de": _profile(
-        "der die das und ist sind nicht ich wir sie mit für auf ein eine zu bei wurde bitte uns den dem "
-        "es kann keine mein meine nach seit wenn auch noch"
-    ),
-    "es": _profile(
-        "el la los las y es no de que en un una por para con se mis mi muy pero gracias cómo del al "
-        "puedo está hay cuando desde nuestro"
-    ),
-    "fr": _profile(
-        "le la les et est pas de que en un une pour avec je nous vous ne sur mon ma merci des du au "
-        "il elle ce quand depuis notre puis"
-    ),
-    "pt": _profile(
-        "o a os as e é não de que em um uma para com eu meu minha por muito obrigado na no do da "
-        "ao está quando desde nosso consigo"
-    ),
-}
+# Removed before similarity (see _clean); language.py also counts them to decide short texts.
+_STOPWORDS: Mapping[str, frozenset[str]] = language.FUNCTION_WORDS
 _WORDS = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
 
 
-def detect_language(text: str, *, accuracy: str = "high") -> tuple[str, float]:
+def detect_language(text: str, *, accuracy: str = language.DEFAULT_ACCURACY) -> tuple[str, float]:
     """(ISO 639-1 code, confidence) from the dedicated offline detector (language.py)."""
     return language.detect_language(text, accuracy=accuracy)
 
@@ -278,7 +253,9 @@ class LocalTriageModel:
     provider = "local"
     accepts_video = False
 
-    def __init__(self, *, trained: TrainedModel | None = None, language_accuracy: str = "high") -> None:
+    def __init__(
+        self, *, trained: TrainedModel | None = None, language_accuracy: str = language.DEFAULT_ACCURACY
+    ) -> None:
         self._cache: OrderedDict[str, _Models] = OrderedDict()
         self._lock = threading.Lock()  # the llm queue runs a thread pool; fit each taxonomy once
         self.trained = trained
