@@ -110,6 +110,7 @@ def test_ocr_lines_that_lost_their_spaces_still_give_up_their_numbers():
         ("2025-08-22 02:27:48mot de passe: U#38P2zqxR - HTTP 404", "secret", "U#38P2zqxR"),
         ("invoice 4913559585942804xmot de passe: xVLnoRG1Mn", "secret", "xVLnoRG1Mn"),
         ("contrasea:Bj2AVQbisq HTTP 400", "secret", "Bj2AVQbisq"),
+        ("mot depasse:!BGPR2qCZJ04/04/2024", "secret", "!BGPR2qCZJ"),
         ("clave APIxoxb-7203239615-OwKArj3ozylzo1Idz09t6Kwr24hc0rBgDhY", "secret", "xoxb-7203239615-"),
         (
             "escriba a emma.garcia@mail.example.fr- build 10.0.22201.2209",

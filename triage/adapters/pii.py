@@ -88,7 +88,7 @@ _TOKEN_OCR = re.compile(_KEY_SHAPES)
 _BEARER = re.compile(r"(?i)\b(?:bearer|token)\s+([A-Za-z0-9._~+/=-]{16,})")
 # `password: value` in the five languages; the value is what goes (up to the end of the word)
 _PAIR_WORDS = (
-    r"passwor[dt]|passwd|pwd|pass(?:phrase)?|kennwort|mot\s+de\s+passe|mdp|contrase(?:ñ|n)?a|clave|senha"
+    r"passwor[dt]|passwd|pwd|pass(?:phrase)?|kennwort|mot\s*de\s*passe|mdp|contrase(?:ñ|n)?a|clave|senha"
     r"|api[\s_-]?key|api[\s_-]?token|access[\s_-]?token|auth[\s_-]?token|client[\s_-]?secret|secret"
     r"|token|pin"
 )
@@ -97,7 +97,7 @@ _PAIR = re.compile(rf"(?i)\b(?:{_PAIR_WORDS}){_PAIR_REST}")
 # OCR drops the space before the key ("…02:27:48mot de passe: …", "HTTP 500contraseña:")
 # or to the word before ("…4804xmot de passe:"): the long words, with their colon, need no bound
 _PAIR_OCR = re.compile(
-    rf"(?i)(?:(?<![^\W\d_])(?:{_PAIR_WORDS})|passwor[dt]|passwd|kennwort|mot\s+de\s+passe|contrase(?:ñ|n)?a|senha)"
+    rf"(?i)(?:(?<![^\W\d_])(?:{_PAIR_WORDS})|passwor[dt]|passwd|kennwort|mot\s*de\s*passe|contrase(?:ñ|n)?a|senha)"
     rf"{_PAIR_REST}"
 )
 _CARD = re.compile(r"(?<![\w+-])(?:\d[ -]?){12,18}\d(?![\w-])")
