@@ -377,7 +377,7 @@ def bench_pixels(screens: int, recordings: int, rnd: random.Random) -> None:
     for data, mime, planted, language in images:
         result = reader.read(data)
         ocr_ms.append(result.elapsed_ms)
-        lines = [{"text": line.text, "box": list(line.box)} for line in result.lines]
+        lines = [line.as_dict() for line in result.lines]  # as RenditionText stores them
         start = time.perf_counter()
         covers = cover_boxes(lines, language=language)
         paint_covers(data, covers, mime=mime)

@@ -139,7 +139,9 @@ class JiraFake(Script):
             if upload is None:
                 return _json({"errorMessages": ["no file"]}, 400)
             issue["attachments"].append(upload.filename)
-            return _json([{"filename": upload.filename, "size": len(upload.read())}])
+            data = upload.read()
+            issue.setdefault("files", {})[upload.filename] = data
+            return _json([{"filename": upload.filename, "size": len(data)}])
         if match[2] == "/remotelink" and request.method == "POST":
             link = request.get_json()
             issue["links"][link["globalId"]] = link["object"]

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import io
 import socket
 from pathlib import Path
 
@@ -51,3 +52,25 @@ def test_an_image_without_text_reads_nothing(reader):
     from tests.factories import png_bytes
 
     assert reader.read(png_bytes(200, 120)).lines == ()
+
+
+def test_each_line_knows_where_its_characters_are(reader):
+    """A word in the middle of a line is found where it was drawn: the engine's character edges,
+    one per character that is not a space, left to right inside the line's box."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    image = Image.new("RGB", (900, 120), (255, 255, 255))
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.load_default(size=28)
+    text = "WWWW iiii contact ana@example.com"
+    draw.text((30, 40), text, fill=(0, 0, 0), font=font)
+    start = 30 + draw.textlength(text[: text.index("ana@")], font=font)
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    (line,) = reader.read(buffer.getvalue()).lines
+    assert len(line.chars) == len("".join(line.text.split()))
+    lefts = [left for left, _ in line.chars]
+    assert lefts == sorted(lefts) and line.box[0] - 2 <= lefts[0] and line.chars[-1][1] <= line.box[2] + 2
+    at = "".join(line.text.split()).index("ana@")
+    assert abs(line.chars[at][0] - start) < 12, (line.chars[at], start)
+    assert line.as_dict()["chars"][at] == list(line.chars[at])

@@ -92,3 +92,68 @@ def test_ocr_lines_that_lost_their_spaces_still_give_up_their_numbers():
     assert detect(line) == []  # typed text: a number glued to a word is not one of these
     (cover,) = cover_boxes([{"text": "Server120.47.139.73Order", "box": [0, 0, 240, 20]}])
     assert cover.kind == "ip"
+
+
+@pytest.mark.parametrize(
+    ("line", "kind", "value"),
+    [
+        # the next word or a date glued on after the value: the checksum or the network's length
+        # finds where the value ends
+        ("meine Karte 5516-6339-9635-91822026-06-25 19:00:50", "card", "5516-6339-9635-9182"),
+        ("mi tarjeta 374431142779136 16/10/2024", "card", "374431142779136"),
+        ("IBAN DE83504879589959211264Total 145,18 EUR", "iban", "DE83504879589959211264"),
+        ("IBAN PT50000201231234567890154invoice 4628", "iban", "PT50000201231234567890154"),
+        ("servidor 173.132.9.21417/05/2024", "ip", "173.132.9.214"),
+        ("llame al +351 913 3471322026-07-20 00:05:47", "phone", "+351 913 347132"),
+        ("ligue para +33 6 24 59 44 43 - 0rder #3695926195", "phone", "+33 6 24 59 44 43"),
+        # the key glued to the word before it, or read without its ñ
+        ("2025-08-22 02:27:48mot de passe: U#38P2zqxR - HTTP 404", "secret", "U#38P2zqxR"),
+        ("invoice 4913559585942804xmot de passe: xVLnoRG1Mn", "secret", "xVLnoRG1Mn"),
+        ("contrasea:Bj2AVQbisq HTTP 400", "secret", "Bj2AVQbisq"),
+        ("mot depasse:!BGPR2qCZJ04/04/2024", "secret", "!BGPR2qCZJ"),
+        ("clave APIxoxb-7203239615-OwKArj3ozylzo1Idz09t6Kwr24hc0rBgDhY", "secret", "xoxb-7203239615-"),
+        (
+            "escriba a emma.garcia@mail.example.fr- build 10.0.22201.2209",
+            "email",
+            "emma.garcia@mail.example.fr",
+        ),
+    ],
+)
+def test_ocr_values_glued_to_what_follows_are_found_up_to_their_end(line, kind, value):
+    found = [(f.kind, f.value) for f in detect(line, language="es", ocr=True)]
+    assert any(k == kind and v.startswith(value) for k, v in found), found
+    if kind in ("card", "iban", "ip", "phone", "email"):
+        assert (kind, value) in found, "no more than the value"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "invoice 4242424242424241x, build 10.0.21513.1703, v1.2.3.4",  # 16 digits failing Luhn
+        "Order #1993607177 ref 4094-9350 2025-12-16 11:53:20",
+        "DE89 3704 0044 0532 0130 01Total",  # IBAN checksum off by one
+        "desenha o gráfico, compass heading 270",
+    ],
+)
+def test_ocr_look_alikes_are_still_left_alone(line):
+    assert detect(line, ocr=True) == []
+
+
+def test_character_edges_put_the_cover_where_the_value_is_drawn():
+    # a proportional font: "WWWW" is wide, so the share of characters would put the address too far left
+    text = "WWWWWWWWWW mail ana@ex.com"
+    visible = [ch for ch in text if ch != " "]
+    edges, x = [], 10
+    for ch in visible:
+        width = 30 if ch == "W" else 8
+        edges.append([x, x + width])
+        x += width + (6 if ch in "Wl" and x > 0 else 0)
+    line = {"text": text, "box": [10, 0, x, 20], "chars": edges}
+    (cover,) = cover_boxes([line])
+    first, last = edges[visible.index("a", 14)], edges[-1]
+    assert cover.box[0] <= first[0] and cover.box[2] >= last[1]
+    assert cover.box[0] > edges[visible.index("l")][1] - 8, "the word before stays visible"
+    (estimated,) = cover_boxes([{"text": text, "box": line["box"]}])  # old lines without chars
+    assert estimated.box[0] < cover.box[0]
+    wrong = {**line, "chars": edges[:-1]}  # edges that do not fit the text are not used
+    assert cover_boxes([wrong]) == [estimated]

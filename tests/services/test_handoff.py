@@ -5,14 +5,16 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import io
 import json
 from datetime import timedelta
 
 import pytest
 from django.test import Client
 from django.utils import timezone
+from PIL import Image as PILImage
 
-from tests.factories import AttachmentFactory, RenditionFactory, png_bytes, triaged_ticket
+from tests.factories import PROPOSAL, AttachmentFactory, RenditionFactory, png_bytes, triaged_ticket
 from tests.handoff_fakes import (
     GITHUB_REPO,
     GITHUB_TOKEN,
@@ -26,7 +28,16 @@ from tests.handoff_fakes import (
     HandoffFakes,
 )
 from tests.security.conftest import role_user
-from triage.models import Attachment, Destination, Handoff, Rendition, RoutingRule, Ticket, TicketEvent
+from triage.models import (
+    Attachment,
+    Destination,
+    Handoff,
+    Rendition,
+    RenditionText,
+    RoutingRule,
+    Ticket,
+    TicketEvent,
+)
 from triage.services import handoff
 from triage.services.review import review_record, ticket_version
 
@@ -483,3 +494,74 @@ def _ticket_page(ticket: Ticket) -> str:
     client = Client()
     client.force_login(role_user("agent", "page-reader"))
     return client.get(f"/tickets/{ticket.id}/").content.decode()
+
+
+# --- TRIAGE_REDACT=everywhere -----------------------------------------------------------------------
+EMAIL, CARD, IBAN = "ana.silva@example.com", "4242 4242 4242 4242", "DE89 3704 0044 0532 0130 00"
+
+
+def _ticket_with_personal_data() -> Ticket:
+    ticket = triaged_ticket(
+        subject=f"Refund to {IBAN} please",
+        description=f"I paid with {CARD}, write to {EMAIL}.",
+        requester_email=EMAIL,
+        result=PROPOSAL
+        | {
+            "summary": f"Refund asked by {EMAIL} for card {CARD}.",
+            "steps_to_reproduce": [{"text": f"Pay with {CARD}", "source": "description"}],
+            "actual": {"text": f"Refund to {IBAN} failed", "source": "description"},
+        },
+    )
+    attachment = AttachmentFactory(
+        ticket=ticket, content=png_bytes(), status=Attachment.Status.DONE, original_name="pay.png"
+    )
+    white = png_bytes(400, 100, (255, 255, 255))
+    rendition = RenditionFactory(
+        attachment=attachment, kind=Rendition.Kind.IMAGE, content=white, width=400, height=100
+    )
+    RenditionText.objects.create(
+        rendition=rendition,
+        text=f"Contact: {EMAIL}",
+        lines=[{"text": f"Contact: {EMAIL}", "score": 0.99, "box": [20, 40, 300, 60]}],
+        engine="t",
+    )
+    review_record(ticket_id=ticket.id, user=role_user("agent"), values={})
+    return ticket
+
+
+def _everything_sent(fakes: HandoffFakes) -> dict[str, str]:
+    return {
+        "jira": json.dumps(fakes.jira.issues["WEB-1"]["fields"], ensure_ascii=False),
+        "github": json.dumps(fakes.github.issues[0], ensure_ascii=False),
+        "zendesk": json.dumps(fakes.zendesk.tickets[0], ensure_ascii=False),
+        "slack": json.dumps(fakes.slack.messages[0], ensure_ascii=False),
+    }
+
+
+@pytest.mark.parametrize("mode", ["everywhere", "model"])
+def test_redact_everywhere_sends_every_destination_the_placeholders_and_covered_screenshots(
+    fakes, taxonomy, settings, mode
+):
+    settings.TRIAGE_REDACT = mode
+    rule(jira(fakes), github(fakes), zendesk(fakes), slack(fakes))
+    ticket = _ticket_with_personal_data()
+    send_all()
+    assert set(Handoff.objects.filter(ticket=ticket).values_list("status", flat=True)) == {"sent"}
+    sent = _everything_sent(fakes)
+    upload = next(iter(fakes.jira.issues["WEB-1"]["files"].values()))
+    with PILImage.open(io.BytesIO(upload)) as img:
+        middle_of_the_address = img.convert("RGB").getpixel((200, 50))
+    zendesk_requester = fakes.zendesk.tickets[0].get("requester")
+    if mode == "model":  # only what goes to the model is redacted: people's tools get the ticket
+        assert all(EMAIL in text for text in sent.values())
+        assert middle_of_the_address == (255, 255, 255) and zendesk_requester["email"] == EMAIL
+        return
+    for name, text in sent.items():
+        assert not any(v in text for v in (EMAIL, CARD, IBAN, CARD.replace(" ", ""))), name
+    # the same value has the same placeholder in every field and every destination
+    assert "[card ••••4242]" in sent["jira"] and "[iban 1]" in sent["jira"] and "[email 1]" in sent["jira"]
+    assert "[card ••••4242]" in sent["github"] and "[iban 1]" in sent["github"]
+    assert "[iban 1]" in sent["zendesk"] and "[email 1]" in sent["zendesk"]
+    assert "[email 1]" in sent["slack"] and "[card ••••4242]" in sent["slack"]
+    assert middle_of_the_address == (0, 0, 0), "the address in the uploaded screenshot is covered"
+    assert zendesk_requester is None, "no requester address: a placeholder is no address"

@@ -10,7 +10,7 @@ from django.utils import timezone
 from standardwebhooks import Webhook
 from werkzeug import Response
 
-from tests.factories import triaged_ticket
+from tests.factories import PROPOSAL, triaged_ticket
 from tests.security.conftest import role_user
 from triage.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from triage.services import webhooks
@@ -203,3 +203,33 @@ def test_created_triaged_and_manual_events_come_from_their_services(receiver, ta
     assert WebhookEvent.objects.get().event_type == "ticket.created"
     ticket_mark_manual(ticket_id=ticket.id, message="gave up")
     assert WebhookEvent.objects.filter(event_type="ticket.needs_manual_triage", ticket=ticket).exists()
+
+
+@pytest.mark.parametrize("mode", ["everywhere", "model"])
+def test_redact_everywhere_delivers_the_ticket_with_placeholders(
+    receiver, taxonomy, settings, django_capture_on_commit_callbacks, mode
+):
+    settings.TRIAGE_REDACT = mode
+    endpoint, got, _ = receiver
+    email, card = "joao.costa@example.com.br", "5555 5555 5555 4444"
+    ticket = triaged_ticket(
+        subject=f"Cobrança no cartão {card}",
+        requester_email=email,
+        result=PROPOSAL | {"summary": f"{email} foi cobrado duas vezes no cartão {card}."},
+    )
+    with django_capture_on_commit_callbacks(execute=False):
+        _review(ticket, role_user("agent"))
+    webhooks.webhook_event_publish(event_id=WebhookEvent.objects.get().id)
+    delivery = WebhookDelivery.objects.get()
+    webhooks.webhook_deliver(delivery_id=delivery.id)
+    (headers, body), *_ = got
+    sent = Webhook(endpoint.secret).verify(body, {k.lower(): v for k, v in headers.items()})["data"]["ticket"]
+    stored = json.dumps(WebhookEvent.objects.get().payload, ensure_ascii=False)
+    if mode == "model":  # the model's redaction leaves endpoints the ticket as it is
+        assert sent["requester_email"] == email and card in sent["subject"]
+        return
+    for text in (body.decode(), stored):  # neither the wire nor the outbox holds the values
+        assert email not in text and card not in text and card.replace(" ", "") not in text
+    assert sent["requester_email"] == "[email 1]" and sent["subject"] == "Cobrança no cartão [card ••••4444]"
+    assert sent["summary"] == "[email 1] foi cobrado duas vezes no cartão [card ••••4444]."
+    assert sent["id"] == ticket.id and sent["status"] == "REVIEWED"

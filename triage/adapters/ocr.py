@@ -8,6 +8,11 @@ Measured here on a 1920x1080 UI screenshot (2 shared cores): the engine loads in
 process; detection at the full 1920 px took 3-5 s, at a longest side of 960 px 1.4 s with the same
 lines read, because recognition still reads each line's crop from the full-resolution image.
 The angle classifier is off: screenshots and screen recordings are upright.
+
+Each line comes with the left and right edge of each of its characters (RapidOCR's
+`return_single_char_box`, from where the recognizer placed each character along the line): a
+value in the middle of a line is covered where it is, not where an average character width puts
+it.
 """
 
 from __future__ import annotations
@@ -27,6 +32,15 @@ class OcrLine:
     text: str
     score: float
     box: tuple[int, int, int, int]  # left, top, right, bottom in source pixels
+    # (left, right) of each character that is not a space, in order: where a word starts and ends
+    chars: tuple[tuple[int, int], ...] = ()
+
+    def as_dict(self) -> dict:
+        """As RenditionText stores it (and pii.cover_boxes reads it)."""
+        line: dict = {"text": self.text, "score": self.score, "box": list(self.box)}
+        if self.chars:
+            line["chars"] = [list(edge) for edge in self.chars]
+        return line
 
 
 @dataclass(frozen=True)
@@ -81,7 +95,8 @@ class RapidOcrReader:
         import numpy as np
 
         # RapidOCR expects OpenCV's BGR order for arrays.
-        output = self._load()(np.asarray(rgb)[:, :, ::-1])
+        output = self._load()(np.asarray(rgb)[:, :, ::-1], return_word_box=True, return_single_char_box=True)
+        words = list(output.word_results or ())
         lines: list[OcrLine] = []
         for text, score, box in zip(
             output.txts or (),
@@ -90,6 +105,10 @@ class RapidOcrReader:
             strict=False,
         ):
             text = " ".join(str(text).split())
+            # the engine leaves out lines it has no characters for: match them by their text
+            chars = _char_edges(words[0], text) if words else None
+            if chars is not None:
+                words.pop(0)
             if not text or float(score) < MIN_LINE_SCORE:
                 continue
             xs, ys = [p[0] for p in box], [p[1] for p in box]
@@ -98,6 +117,7 @@ class RapidOcrReader:
                     text=text,
                     score=round(float(score), 3),
                     box=(int(min(xs)), int(min(ys)), int(max(xs)), int(max(ys))),
+                    chars=chars or (),
                 )
             )
         # Reading order: top to bottom, then left to right within a ~line-high band.
@@ -105,3 +125,14 @@ class RapidOcrReader:
         return OcrResult(
             lines=tuple(lines), engine=self.engine, elapsed_ms=int((time.monotonic() - started) * 1000)
         )
+
+
+def _char_edges(word_line: Any, text: str) -> tuple[tuple[int, int], ...] | None:
+    """(left, right) per character from RapidOCR's [(char, score, 4 corner points)] for a line,
+    when its characters are the line's characters that are not spaces; None otherwise."""
+    try:
+        if "".join(str(item[0]) for item in word_line) != "".join(text.split()):
+            return None
+        return tuple((int(min(p[0] for p in item[2])), int(max(p[0] for p in item[2]))) for item in word_line)
+    except (TypeError, IndexError, ValueError):
+        return None

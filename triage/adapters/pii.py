@@ -59,14 +59,16 @@ class Finding:
 
 _EMAIL = re.compile(
     r"(?<![\w.+-])[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"
-    r"[A-Za-z]{2,24}(?![A-Za-z-])"  # digits may follow: OCR drops the space before a date
+    # digits may follow (OCR drops the space before a date), and a hyphen that starts no label
+    # ("…example.fr- build": a dash OCR glued on)
+    r"[A-Za-z]{2,24}(?![A-Za-z]|-[A-Za-z0-9])"
 )
 _PRIVATE_KEY = re.compile(
     r"-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----.*?(?:-----END (?:[A-Z]+ )?PRIVATE KEY-----|\Z)", re.S
 )
 _JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")
-_TOKEN = re.compile(
-    r"(?<![\w-])(?:"
+_KEY_SHAPES = (
+    r"(?:"
     r"sk-(?:proj-|ant-)?[A-Za-z0-9_-]{16,}"  # OpenAI, Anthropic, Moonshot style
     r"|(?:sk|pk|rk)_(?:live|test)_[A-Za-z0-9]{16,}"  # Stripe
     r"|whsec_[A-Za-z0-9]{16,}"
@@ -77,22 +79,31 @@ _TOKEN = re.compile(
     r"|AIza[A-Za-z0-9_-]{35}"  # Google API key
     r"|SG\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}"  # SendGrid
     r"|npm_[A-Za-z0-9]{36}"
-    r")(?![\w-])"
+    r")"
 )
+_TOKEN = re.compile(rf"(?<![\w-]){_KEY_SHAPES}(?![\w-])")
+# OCR glues a token to the words around it ("clave APIxoxb-…", "…hcNUinvoice"): the prefixes are
+# distinctive enough to go without bounds
+_TOKEN_OCR = re.compile(_KEY_SHAPES)
 _BEARER = re.compile(r"(?i)\b(?:bearer|token)\s+([A-Za-z0-9._~+/=-]{16,})")
 # `password: value` in the five languages; the value is what goes (up to the end of the word)
 _PAIR_WORDS = (
-    r"passwor[dt]|passwd|pwd|pass(?:phrase)?|kennwort|mot\s+de\s+passe|mdp|contrase(?:ñ|n)a|clave|senha"
+    r"passwor[dt]|passwd|pwd|pass(?:phrase)?|kennwort|mot\s*de\s*passe|mdp|contrase(?:ñ|n)?a|clave|senha"
     r"|api[\s_-]?key|api[\s_-]?token|access[\s_-]?token|auth[\s_-]?token|client[\s_-]?secret|secret"
     r"|token|pin"
 )
-_PAIR = re.compile(
-    rf"(?i)\b(?:{_PAIR_WORDS})\b(?:\s+(?:is|ist|est|es|é|era|war|lautet))?\s*[:=]\s*[\"']?"
-    r"(?P<value>[^\s\"',;]{4,})"
+_PAIR_REST = r"\b(?:\s+(?:is|ist|est|es|é|era|war|lautet))?\s*[:=]\s*[\"']?(?P<value>[^\s\"',;]{4,})"
+_PAIR = re.compile(rf"(?i)\b(?:{_PAIR_WORDS}){_PAIR_REST}")
+# OCR drops the space before the key ("…02:27:48mot de passe: …", "HTTP 500contraseña:")
+# or to the word before ("…4804xmot de passe:"): the long words, with their colon, need no bound
+_PAIR_OCR = re.compile(
+    rf"(?i)(?:(?<![^\W\d_])(?:{_PAIR_WORDS})|passwor[dt]|passwd|kennwort|mot\s*de\s*passe|contrase(?:ñ|n)?a|senha)"
+    rf"{_PAIR_REST}"
 )
 _CARD = re.compile(r"(?<![\w+-])(?:\d[ -]?){12,18}\d(?![\w-])")
-# OCR drops spaces ("card4242 4242 ..."): in OCR lines only digits bound a number
-_CARD_OCR = re.compile(r"(?<![\d+-])(?:\d[ -]?){12,18}\d(?![\d-])")
+# OCR drops spaces ("card4242 4242 ...", "…9182 2026-06-25" read as "…91822026-06-25"): in OCR
+# lines only digits bound a number, and a run too long for its network is tried at its lengths
+_CARD_OCR = re.compile(r"(?<![\d+-])(?:\d[ -]?){12,30}\d")
 # a network's prefix and the lengths its numbers have (Visa, Mastercard, Amex, Diners, Discover/
 # UnionPay, JCB)
 _CARD_NETWORKS = (
@@ -103,10 +114,13 @@ _CARD_NETWORKS = (
     (re.compile(r"^(?:6011|65|64[4-9]|62)"), (16, 17, 18, 19)),
     (re.compile(r"^35"), (16, 17, 18, 19)),
 )
-_IBAN = re.compile(r"(?:(?<=IBAN)|\b)[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b")
+_IBAN_SHAPE = r"(?:(?<=IBAN)|\b)[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?"
+_IBAN = re.compile(rf"{_IBAN_SHAPE}\b")
+_IBAN_OCR = re.compile(_IBAN_SHAPE)  # "…211264Total": the checksum trims what OCR glued on
 _IP_OCTETS = r"(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)"
 _IP = re.compile(rf"(?<![\w.]){_IP_OCTETS}(?![\w.])")
-_IP_OCR = re.compile(rf"(?<![\d.]){_IP_OCTETS}(?![\d.])")
+# "173.132.9.21417/05/2024": the greedy last octet, whatever digits OCR glued after it
+_IP_OCR = re.compile(rf"(?<![\d.]){_IP_OCTETS}(?!\.\d)")
 _PHONE_CONTEXT = re.compile(
     r"(?i)(?:phone|tel(?:efon|éfono|efone|ephone|éphone)?|mobile?|cell|handy|portable|móvil|celular|"
     r"whatsapp|call|anrufen|appel(?:er|ez)?|ligue|llame|fax)\W{0,6}$"
@@ -123,20 +137,32 @@ def _luhn_ok(digits: str) -> bool:
     return total % 10 == 0
 
 
-def _cards(text: str, pattern: re.Pattern[str] = _CARD) -> Iterable[Finding]:
+def _card_lengths(digits: str) -> tuple[int, ...]:
+    return next((lengths for prefix, lengths in _CARD_NETWORKS if prefix.match(digits)), ())
+
+
+def _cards(text: str, pattern: re.Pattern[str] = _CARD, *, ocr: bool = False) -> Iterable[Finding]:
     for m in pattern.finditer(text):
         raw = m.group()
-        digits = re.sub(r"\D", "", raw)
-        network = any(p.match(digits) and len(digits) in lengths for p, lengths in _CARD_NETWORKS)
-        if not network or not _luhn_ok(digits):
+        positions = [i for i, ch in enumerate(raw) if ch.isdigit()]
+        digits = "".join(raw[i] for i in positions)
+        lengths = _card_lengths(digits)
+        if len(digits) in lengths:
+            tries: Sequence[int] = (len(digits),)
+        elif ocr:  # longer than its network's numbers: something was glued on after it
+            tries = sorted((n for n in lengths if n < len(digits)), reverse=True)
+        else:
             continue
-        if len(set(digits)) == 1:
-            continue
-        yield Finding("card", m.start(), m.end(), raw, digits)
+        for n in tries:
+            number = digits[:n]
+            if _luhn_ok(number) and len(set(number)) > 1:
+                end = m.start() + positions[n - 1] + 1
+                yield Finding("card", m.start(), end, text[m.start() : end], number)
+                break
 
 
-def _ibans(text: str) -> Iterable[Finding]:
-    for m in _IBAN.finditer(text):
+def _ibans(text: str, pattern: re.Pattern[str] = _IBAN) -> Iterable[Finding]:
+    for m in pattern.finditer(text):
         raw = m.group()
         compact = raw.replace(" ", "")
         # the regex may run one group too far (a word after the IBAN): trim until it checks
@@ -156,47 +182,59 @@ def _ibans(text: str) -> Iterable[Finding]:
 _PHONE_CANDIDATE = re.compile(
     r"(?<![\w+/.:-])(?:\+|00)?(?:\(\d{1,5}\)[ .-]?)?\d[\d \t().\/-]{4,20}\d(?![\w/:-])"
 )
-_PHONE_CANDIDATE_OCR = re.compile(
-    r"(?<![\d+/.:-])(?:\+|00)?(?:\(\d{1,5}\)[ .-]?)?\d[\d \t().\/-]{4,20}\d(?![\d/:-])"
-)
+# in OCR lines a number may run into what follows it: the end is found by _phones
+_PHONE_CANDIDATE_OCR = re.compile(r"(?<![\d+/.:-])(?:\+|00)?(?:\(\d{1,5}\)[ .-]?)?\d[\d \t().\/-]{4,30}\d")
 _DATE_LIKE = re.compile(r"\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./]\d{2,4}|\d+\.\d+\.\d+")
 
 
 def _phones(
-    text: str, regions: Sequence[str], pattern: re.Pattern[str] = _PHONE_CANDIDATE
+    text: str, regions: Sequence[str], pattern: re.Pattern[str] = _PHONE_CANDIDATE, *, ocr: bool = False
 ) -> Iterable[Finding]:
     """Runs of digits that libphonenumber parses as a valid number: international ones (+, 00) as
     they are, national ones in the first region (of `regions`) where they are valid. A bare run of
-    digits counts only after a phone word; dates and version strings never."""
+    digits counts only after a phone word; dates and version strings never. In OCR text an
+    international number that fails is tried without what may have been glued after it
+    ("+351 913 3471322026-07-20", "+33 6 24 59 44 43 - 0rder"), longest first."""
     for candidate in pattern.finditer(text):
         raw = candidate.group().rstrip(" \t.-/(")
-        digits = sum(c.isdigit() for c in raw)
-        if not 7 <= digits <= 15 or _DATE_LIKE.search(raw):
-            continue
         international = raw.lstrip("(").startswith(("+", "00"))
-        grouped = bool(re.search(r"[\s().-]", raw))
-        context = bool(_PHONE_CONTEXT.search(text[max(0, candidate.start() - 24) : candidate.start()]))
-        if not (international or context or (grouped and digits >= 9)):
-            continue
-        number_text = "+" + raw[2:] if raw.startswith("00") else raw
-        for region in regions[:1] if international else regions:
-            try:
-                number = phonenumbers.parse(number_text, region)
-            except phonenumbers.NumberParseException:
-                continue
-            if phonenumbers.is_valid_number(number):
-                key = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-                yield Finding("phone", candidate.start(), candidate.start() + len(raw), raw, key)
+        ends = [len(raw)]
+        if ocr and international:
+            ends = [n for n in range(len(raw), 0, -1) if raw[n - 1].isdigit()]
+        for end in ends:
+            found = _phone(text, candidate.start(), raw[:end], regions, international=international)
+            if found is not None:
+                yield found
                 break
 
 
-def _secrets(text: str) -> Iterable[Finding]:
-    for pattern in (_PRIVATE_KEY, _JWT, _TOKEN):
+def _phone(text: str, start: int, raw: str, regions: Sequence[str], *, international: bool) -> Finding | None:
+    digits = sum(c.isdigit() for c in raw)
+    if not 7 <= digits <= 15 or _DATE_LIKE.search(raw):
+        return None
+    grouped = bool(re.search(r"[\s().-]", raw))
+    context = bool(_PHONE_CONTEXT.search(text[max(0, start - 24) : start]))
+    if not (international or context or (grouped and digits >= 9)):
+        return None
+    number_text = "+" + raw[2:] if raw.startswith("00") else raw
+    for region in regions[:1] if international else regions:
+        try:
+            number = phonenumbers.parse(number_text, region)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_valid_number(number):
+            key = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+            return Finding("phone", start, start + len(raw), raw, key)
+    return None
+
+
+def _secrets(text: str, *, ocr: bool = False) -> Iterable[Finding]:
+    for pattern in (_PRIVATE_KEY, _JWT, _TOKEN_OCR if ocr else _TOKEN):
         for m in pattern.finditer(text):
             yield Finding("secret", m.start(), m.end(), m.group(), m.group())
     for m in _BEARER.finditer(text):
         yield Finding("secret", m.start(1), m.end(1), m.group(1), m.group(1))
-    for m in _PAIR.finditer(text):
+    for m in (_PAIR_OCR if ocr else _PAIR).finditer(text):
         value = m.group("value")
         if value.startswith("[") or value.lower() in {"none", "null", "empty", "leer", "vide", "vacío"}:
             continue
@@ -214,15 +252,15 @@ def detect(
         return []
     found: list[Finding] = []
     if "secret" in kinds:
-        found += _secrets(text)
+        found += _secrets(text, ocr=ocr)
     if "email" in kinds and "@" in text:
         found += (
             Finding("email", m.start(), m.end(), m.group(), m.group().lower()) for m in _EMAIL.finditer(text)
         )
     if "iban" in kinds:
-        found += _ibans(text)
+        found += _ibans(text, _IBAN_OCR if ocr else _IBAN)
     if "card" in kinds:
-        found += _cards(text, _CARD_OCR if ocr else _CARD)
+        found += _cards(text, _CARD_OCR if ocr else _CARD, ocr=ocr)
     if "ip" in kinds:
         for m in (_IP_OCR if ocr else _IP).finditer(text):
             before = text[max(0, m.start() - 8) : m.start()].lower()
@@ -232,7 +270,7 @@ def detect(
         region = LANGUAGE_REGIONS.get((language or "")[:2].lower())
         regions = dict.fromkeys([region, *_FALLBACK_REGIONS] if region else _FALLBACK_REGIONS)
         pattern = _PHONE_CANDIDATE_OCR if ocr else _PHONE_CANDIDATE
-        found += _phones(text, [r for r in regions if r], pattern)
+        found += _phones(text, [r for r in regions if r], pattern, ocr=ocr)
     chosen: list[Finding] = []
     taken: list[tuple[int, int]] = []
     for f in found:  # in priority order; keep a finding only where nothing earlier overlaps
@@ -295,10 +333,13 @@ class Cover:
 
 
 def cover_boxes(lines: Iterable[dict], *, language: str = "", kinds: Sequence[str] = KINDS) -> list[Cover]:
-    """The rectangles that hide what was found in OCR lines ({"text", "box"} as stored on
-    RenditionText). A line's box spans its text; a finding's part of it is estimated from its
-    characters' share of the line, widened by a character on each side and a few pixels up and
-    down (OCR boxes are tight; proportional fonts are not uniform)."""
+    """The rectangles that hide what was found in OCR lines ({"text", "box"[, "chars"]} as stored
+    on RenditionText). With "chars" (the recognizer's left and right edge of each character that
+    is not a space, in order) a finding's rectangle runs from its first character's left edge to
+    its last one's right edge, widened by half a character. Without them (lines read before the
+    engine gave them) it is estimated from its characters' share of the line, widened by more
+    further along the line (proportional fonts are not uniform). Either is a few pixels taller
+    than the line: OCR boxes are tight."""
     covers: list[Cover] = []
     for line in lines:
         text, box = str(line.get("text") or ""), line.get("box") or ()
@@ -310,11 +351,17 @@ def cover_boxes(lines: Iterable[dict], *, language: str = "", kinds: Sequence[st
             continue
         per_char = (right - left) / max(1, len(text))
         pad_y = max(2, (bottom - top) // 6)
+        chars = _char_edges(text, line.get("chars"))
         for f in findings:
-            # an average width drifts along a long line of a proportional font: more slack further on
-            slack = per_char * (1.5 + 0.04 * f.start)
-            x0 = left + per_char * f.start - slack
-            x1 = left + per_char * f.end + slack
+            if chars is not None and any(chars[f.start : f.end]):
+                edges = [e for e in chars[f.start : f.end] if e is not None]
+                x0 = edges[0][0] - per_char / 2
+                x1 = edges[-1][1] + per_char / 2
+            else:
+                # an average width drifts along a long line of a proportional font: more slack further on
+                slack = per_char * (1.5 + 0.04 * f.start)
+                x0 = left + per_char * f.start - slack
+                x1 = left + per_char * f.end + slack
             covers.append(
                 Cover(
                     f.kind,
@@ -327,6 +374,27 @@ def cover_boxes(lines: Iterable[dict], *, language: str = "", kinds: Sequence[st
                 )
             )
     return covers
+
+
+def _char_edges(text: str, chars: object) -> list[tuple[int, int] | None] | None:
+    """Per character of `text`, its (left, right) from the stored edges of the non-space
+    characters; None for a space. None when the edges do not fit the text."""
+    if not isinstance(chars, list | tuple):
+        return None
+    visible = sum(1 for ch in text if not ch.isspace())
+    if len(chars) != visible:
+        return None
+    edges: list[tuple[int, int] | None] = []
+    stored = iter(chars)
+    for ch in text:
+        if ch.isspace():
+            edges.append(None)
+            continue
+        pair = next(stored)
+        if not (isinstance(pair, list | tuple) and len(pair) == 2):
+            return None
+        edges.append((int(pair[0]), int(pair[1])))
+    return edges
 
 
 def paint_covers(image: bytes, covers: Sequence[Cover], *, mime: str) -> bytes:

@@ -62,11 +62,13 @@ from triage.models import (
     Destination,
     Handoff,
     Rendition,
+    RenditionText,
     RoutingRule,
     TaxonomyValue,
     Ticket,
     TicketEvent,
 )
+from triage.services.redaction import TicketRedaction, redact_mode
 from triage.services.webhooks import webhook_event_record
 
 logger = logging.getLogger(__name__)
@@ -267,9 +269,10 @@ def _absolute(path: str) -> str:
     return settings.TRIAGE_PUBLIC_URL.rstrip("/") + path
 
 
-def _images(ticket: Ticket, *, content: bool) -> tuple[Image, ...]:
+def _images(ticket: Ticket, *, content: bool, redaction: TicketRedaction | None = None) -> tuple[Image, ...]:
     """The normalized screenshots and each recording's storyboard: their bytes for a service that
-    takes uploads (Jira), their links in Triage for the others."""
+    takes uploads (Jira), their links in Triage for the others. With `redaction`, the bytes have
+    what their OCR lines show covered (one never read goes blank), as the model gets them."""
     renditions = (
         Rendition.objects.filter(
             attachment__ticket=ticket,
@@ -287,6 +290,13 @@ def _images(ticket: Ticket, *, content: bool) -> tuple[Image, ...]:
         if content:
             with rendition.file.open("rb") as handle:
                 data = handle.read()
+            if redaction is not None:
+                data, _ = redaction.image(
+                    data,
+                    mime=rendition.mime,
+                    lines=_ocr_lines(rendition),
+                    label=rendition.attachment.original_name,
+                )
         stem = re.sub(
             r"[^\w.-]", "_", (rendition.attachment.original_name or "attachment").rsplit(".", 1)[0]
         )[:60]
@@ -303,14 +313,27 @@ def _images(ticket: Ticket, *, content: bool) -> tuple[Image, ...]:
     return tuple(images)
 
 
+def _ocr_lines(rendition: Rendition) -> list[dict] | None:
+    try:
+        return list(rendition.ocr.lines or [])
+    except RenditionText.DoesNotExist:
+        return None
+
+
 def ticket_data(*, ticket: Ticket, rule: RoutingRule | None = None, image_bytes: bool = True) -> TicketData:
+    """What a destination gets. With TRIAGE_REDACT=everywhere the text goes redacted, with the
+    placeholders the ticket page and the model use ("[email 1]", "[card ••••4242]"), uploaded
+    screenshots with their findings covered, and no requester address (a placeholder is no
+    address: the service files the ticket under its own user)."""
+    redaction = TicketRedaction(language=ticket.language) if redact_mode() == "everywhere" else None
+    text = redaction.text if redaction is not None else (lambda value: value)
     result = (ticket.latest_run.result if ticket.latest_run else None) or {}
     report: dict[str, list[tuple[str, str]]] = {}
     for name in ("problem", "steps_to_reproduce", "expected", "actual", "environment", "error_messages"):
         value = result.get(name)
         claims = value if isinstance(value, list) else [value] if isinstance(value, dict) else []
         texts = [
-            (str(c["text"]), str(c.get("source", "")))
+            (text(str(c["text"])), str(c.get("source", "")))
             for c in claims
             if isinstance(c, dict) and c.get("text")
         ]
@@ -319,18 +342,18 @@ def ticket_data(*, ticket: Ticket, rule: RoutingRule | None = None, image_bytes:
     return TicketData(
         key=ticket.reference,
         url=_absolute(reverse("triage:ticket-detail", args=[ticket.id])),
-        subject=ticket.subject,
-        summary=ticket.summary,
-        description=ticket.description,
+        subject=text(ticket.subject),
+        summary=text(ticket.summary),
+        description=text(ticket.description),
         category=ticket.category,
         priority=ticket.priority,
         queue=ticket.queue,
         language=ticket.language,
         channel=ticket.channel,
-        requester_email=ticket.requester_email,
+        requester_email="" if redaction is not None else ticket.requester_email,
         rule=rule.name if rule else "",
         report=report,
-        images=_images(ticket, content=image_bytes),
+        images=_images(ticket, content=image_bytes, redaction=redaction),
     )
 
 

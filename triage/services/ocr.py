@@ -42,7 +42,7 @@ def attachment_ocr(*, attachment_id: int, reader: OcrReader | None = None) -> in
                 result = reader.read(fh.read())
             text, lines, elapsed = (
                 result.text,
-                [{"text": line.text, "score": line.score, "box": list(line.box)} for line in result.lines],
+                [line.as_dict() for line in result.lines],
                 result.elapsed_ms,
             )
         except Exception:  # a corrupt frame or an engine error: record no text, triage goes on

@@ -30,6 +30,7 @@ from django.utils import timezone
 
 from triage.adapters import webhooks as wire
 from triage.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from triage.services.redaction import TicketRedaction, redact_data, redact_mode
 
 logger = logging.getLogger(__name__)
 
@@ -91,11 +92,10 @@ def webhook_event_record(*, event_type: str, ticket_id: int) -> WebhookEvent | N
         return None
     ticket = selectors.ticket_get_for_review(ticket_id=ticket_id)
     now = timezone.now()
-    payload = {
-        "type": event_type,
-        "timestamp": now.isoformat(),
-        "data": {"ticket": ticket_representation(ticket).model_dump(mode="json")},
-    }
+    data = ticket_representation(ticket).model_dump(mode="json")
+    if redact_mode() == "everywhere":  # the outbox keeps, and endpoints get, the redacted text
+        data = redact_data(data, TicketRedaction(language=ticket.language))
+    payload = {"type": event_type, "timestamp": now.isoformat(), "data": {"ticket": data}}
     event = WebhookEvent.objects.create(
         msg_id=f"msg_{uuid.uuid4().hex}", event_type=event_type, ticket_id=ticket_id, payload=payload
     )
