@@ -275,3 +275,31 @@ def test_an_endpoint_failing_for_a_day_is_disabled_by_a_drain_and_its_failures_k
         "FAILED"
     }
     assert [m.to for m in mail.outbox] == [["admin@example.com"]]
+
+
+def test_a_drain_publishes_the_waiting_outbox_rows_to_their_subscribers_and_sends_each_once(
+    receiver, taxonomy, httpserver
+):
+    """No per-event publish: the drain makes the deliveries of every waiting event in one go (only
+    for endpoints subscribed to its type) and sends them."""
+    got, _ = receiver
+    other = webhooks.webhook_endpoint_create(url=httpserver.url_for("/hook"), events=["ticket.created"])
+    user = role_user("agent")
+    for _ in range(5):
+        ticket = triaged_ticket()
+        review_record(
+            ticket_id=ticket.id,
+            user=user,
+            values={"priority": "low"},
+            seen_version=ticket_version(ticket=ticket),
+        )
+    events = list(WebhookEvent.objects.order_by("id"))
+    assert len(events) == 5 and all(e.published_at is None for e in events)
+    assert webhook_batch.deliveries_due_exist(), "an unpublished event is work for a drain"
+    done = webhook_batch.webhook_drain(batch=2)
+    assert done["sent"] == done["delivered"] == 5
+    assert sorted(got) == sorted(e.msg_id for e in events)
+    assert not WebhookDelivery.objects.filter(endpoint=other).exists(), "not subscribed to reviews"
+    assert not WebhookEvent.objects.filter(published_at__isnull=True).exists()
+    assert not webhook_batch.deliveries_due_exist()
+    assert webhook_batch.events_publish_pending(batch=10) == 0, "published once"

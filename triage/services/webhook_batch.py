@@ -35,7 +35,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from triage.adapters import webhooks as wire
-from triage.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from triage.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from triage.services import throttle, webhooks
 
 DRAIN_BATCH = 100
@@ -76,6 +76,35 @@ def deliveries_claim(*, batch: int) -> list[WebhookDelivery]:
         return list(
             WebhookDelivery.objects.select_related("event", "endpoint").filter(id__in=ids).order_by("id")
         )
+
+
+def events_publish_pending(*, batch: int) -> int:
+    """`webhooks.webhook_event_publish` for up to `batch` outbox events at once: their deliveries
+    (due now) and `published_at` in one transaction; SKIP LOCKED, so a publish running beside it
+    (the sweep) takes other rows, and a pair already made is left alone. Returns how many."""
+    with transaction.atomic():
+        events = list(
+            WebhookEvent.objects.select_for_update(skip_locked=True)
+            .filter(published_at__isnull=True)
+            .order_by("created_at")
+            .only("id", "event_type")[:batch]
+        )
+        if not events:
+            return 0
+        now = timezone.now()
+        endpoints = list(WebhookEndpoint.objects.filter(is_active=True))
+        WebhookDelivery.objects.bulk_create(
+            [
+                WebhookDelivery(event_id=event.id, endpoint=endpoint, next_attempt_at=now)
+                for event in events
+                if event.event_type != webhooks.TEST_EVENT
+                for endpoint in endpoints
+                if not endpoint.events or event.event_type in endpoint.events
+            ],
+            ignore_conflicts=True,
+        )
+        WebhookEvent.objects.filter(id__in=[e.id for e in events]).update(published_at=now)
+    return len(events)
 
 
 def _record_delivered(pairs: list[tuple[WebhookDelivery, wire.PostResult]]) -> None:
@@ -211,6 +240,7 @@ def webhook_drain(*, batch: int = DRAIN_BATCH, max_s: float = DRAIN_MAX_S) -> di
             retry_in = wait if retry_in is None else min(retry_in, wait)
 
     while True:
+        events_publish_pending(batch=batch)
         rows = deliveries_claim(batch=batch)
         sends = [_senders().submit(webhooks.delivery_attempt, d) for d in rows]
         sent += len(rows)
@@ -233,11 +263,12 @@ def webhook_drain(*, batch: int = DRAIN_BATCH, max_s: float = DRAIN_MAX_S) -> di
 
 
 def deliveries_due_exist() -> bool:
+    """Work for a drain: a due delivery, or an outbox event not published yet."""
     return (
         WebhookDelivery.objects.filter(status=WebhookDelivery.Status.PENDING)
         .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=timezone.now()))
         .exists()
-    )
+    ) or WebhookEvent.objects.filter(published_at__isnull=True).exists()
 
 
 def deliveries_next_retry_in(*, within_s: float) -> float:

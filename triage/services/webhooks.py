@@ -2,8 +2,9 @@
 
 1. A service that changes a ticket calls `webhook_event_record` inside its own transaction: the
    event row (with the ticket as the API shows it) commits with the change or not at all.
-2. On commit, `webhook_event_publish` makes one delivery row per subscribed endpoint, and its task
-   sends them with whatever else is due; a crash between commit and publish leaves `published_at` empty, and the sweep publishes it.
+2. On commit its task asks for a drain (`webhook_batch`), which publishes every waiting outbox row
+   in batches (one delivery row per subscribed endpoint, due now) and sends them; a crash before
+   that leaves `published_at` empty, and the sweep publishes it (`webhook_event_publish`).
 3. `webhook_batch.webhook_drain` claims due deliveries in batches (a short transaction, a lease in
    `next_attempt_at`), POSTs them side by side with no transaction open, then records the attempts
    (`webhook_deliver` does the same for one: Redeliver, Send test event). Failures back off exponentially with
