@@ -169,13 +169,13 @@ _WEBHOOKS = {"queue": "webhooks", "acks_late": True, "autoretry_for": _TRANSIENT
 
 @shared_task(**_WEBHOOKS, retry_backoff=2, soft_time_limit=60, time_limit=90)
 def webhook_event_publish_task(*, event_id: int) -> None:
-    from triage.services import webhook_batch, webhooks
+    from triage.services import webhook_batch
 
-    if webhooks.webhook_event_publish(event_id=event_id):
-        # sent here, with whatever else is due, in batches: no message per delivery, and no wait
-        # in the queue behind the backlog (a crash here leaves them due: the sweep queues a drain).
-        # When a drain is already running, that one sends them.
-        _webhook_drain_then_follow_up(webhook_batch.webhook_drain_if_free())
+    # the drain publishes every outbox event waiting (in batches, with the deliveries already
+    # due) and sends them: no transaction and no message per event. When a drain is already
+    # running, that one does (it looks again after letting go); a crash leaves the event
+    # unpublished and the sweep queues a drain.
+    _webhook_drain_then_follow_up(webhook_batch.webhook_drain_if_free())
 
 
 @shared_task(bind=True, **_WEBHOOKS, retry_backoff=2, soft_time_limit=60, time_limit=90)

@@ -91,3 +91,56 @@ def test_connection_refused_is_an_error_not_an_exception():
     target = wire.Target(scheme="http", host="127.0.0.1", port=9, path="/", address="127.0.0.1")
     result = wire.post(target, headers={}, body=b"{}", connect_timeout_s=0.5, read_timeout_s=0.5)
     assert result.status_code is None and "connection failed" in result.error
+
+
+@pytest.fixture
+def keepalive_server():
+    """An HTTP/1.1 receiver that records the client port of each request (one port: one
+    connection); /big answers more than the read cap."""
+    import contextlib
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    ports: list[int] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_POST(self) -> None:  # noqa: N802
+            self.rfile.read(int(self.headers.get("content-length", 0)))
+            ports.append(self.client_address[1])
+            body = b"x" * (wire.MAX_RESPONSE_BYTES * 2) if self.path == "/big" else b"ok"
+            self.send_response(200)
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            with contextlib.suppress(OSError):  # the client stopped reading at its cap and closed
+                self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    wire.pools_clear()
+    yield f"http://127.0.0.1:{server.server_port}", ports
+    wire.pools_clear()
+    server.shutdown()
+
+
+def test_posts_to_one_receiver_reuse_a_kept_alive_connection(keepalive_server):
+    base, ports = keepalive_server
+    target = wire.target_resolve(f"{base}/hook", allow_private=True)
+    for _ in range(3):
+        assert wire.post(target, headers={}, body=b"{}", connect_timeout_s=1, read_timeout_s=1).ok
+    assert len(ports) == 3 and len(set(ports)) == 1, "one connection for the three"
+
+
+def test_a_connection_whose_answer_was_cut_at_the_cap_is_not_reused(keepalive_server):
+    base, ports = keepalive_server
+    big = wire.target_resolve(f"{base}/big", allow_private=True)
+    small = wire.target_resolve(f"{base}/hook", allow_private=True)
+    result = wire.post(big, headers={}, body=b"{}", connect_timeout_s=1, read_timeout_s=1)
+    assert result.ok and len(result.excerpt) == wire.EXCERPT_CHARS
+    assert wire.post(small, headers={}, body=b"{}", connect_timeout_s=1, read_timeout_s=1).ok
+    assert len(ports) == 2 and ports[0] != ports[1], "the unread rest never reaches the next answer"

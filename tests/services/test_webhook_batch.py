@@ -238,3 +238,68 @@ def test_a_drain_reports_the_soonest_short_retry_pending_not_only_its_own(
     assert done["delivered"] == 1 and 15 <= done["retry_in"] <= 20
     WebhookDelivery.objects.filter(id=first.id).update(next_attempt_at=timezone.now() + timedelta(hours=1))
     assert webhook_batch.webhook_drain_if_free()["retry_in"] == -1, "a long backoff is the sweep's"
+
+
+def test_an_endpoint_failing_for_a_day_is_disabled_by_a_drain_and_its_failures_kept(
+    receiver, taxonomy, django_capture_on_commit_callbacks
+):
+    """The batched recording of failures keeps the one-by-one rules: a first failure marks the
+    endpoint failing; after a day of failures the endpoint is disabled, admins are emailed, and
+    the batch's failed deliveries are kept FAILED (for Redeliver), not retried."""
+    from django.core import mail
+
+    from triage.models import WebhookEndpoint
+
+    _, fail_once = receiver
+    admin = role_user("admin")
+    admin.email = "admin@example.com"
+    admin.save()
+    events = _events(3)
+    fail_once.update(e.msg_id for e in events[:2])
+    done = webhook_batch.webhook_drain()
+    assert done["delivered"] == 1 and 4 <= done["retry_in"] <= 6
+    endpoint = WebhookEndpoint.objects.get()
+    assert endpoint.is_active and endpoint.failing_since is not None, "failing after the batch's failures"
+    retried = WebhookDelivery.objects.filter(status="PENDING")
+    assert retried.count() == 2 and {d.last_status_code for d in retried} == {500}
+    assert WebhookAttempt.objects.filter(status_code=500).count() == 2
+    WebhookEndpoint.objects.update(failing_since=timezone.now() - timedelta(days=1, minutes=1))
+    fail_once.update(e.msg_id for e in events[:2])
+    WebhookDelivery.objects.filter(status="PENDING").update(next_attempt_at=timezone.now())
+    with django_capture_on_commit_callbacks(execute=True):
+        done = webhook_batch.webhook_drain()
+    assert done["sent"] == 2 and done["delivered"] == 0 and done["retry_in"] == -1
+    endpoint.refresh_from_db()
+    assert not endpoint.is_active and "failed for a day (last: HTTP 500)" in endpoint.disabled_reason
+    assert set(WebhookDelivery.objects.exclude(status="DELIVERED").values_list("status", flat=True)) == {
+        "FAILED"
+    }
+    assert [m.to for m in mail.outbox] == [["admin@example.com"]]
+
+
+def test_a_drain_publishes_the_waiting_outbox_rows_to_their_subscribers_and_sends_each_once(
+    receiver, taxonomy, httpserver
+):
+    """No per-event publish: the drain makes the deliveries of every waiting event in one go (only
+    for endpoints subscribed to its type) and sends them."""
+    got, _ = receiver
+    other = webhooks.webhook_endpoint_create(url=httpserver.url_for("/hook"), events=["ticket.created"])
+    user = role_user("agent")
+    for _ in range(5):
+        ticket = triaged_ticket()
+        review_record(
+            ticket_id=ticket.id,
+            user=user,
+            values={"priority": "low"},
+            seen_version=ticket_version(ticket=ticket),
+        )
+    events = list(WebhookEvent.objects.order_by("id"))
+    assert len(events) == 5 and all(e.published_at is None for e in events)
+    assert webhook_batch.deliveries_due_exist(), "an unpublished event is work for a drain"
+    done = webhook_batch.webhook_drain(batch=2)
+    assert done["sent"] == done["delivered"] == 5
+    assert sorted(got) == sorted(e.msg_id for e in events)
+    assert not WebhookDelivery.objects.filter(endpoint=other).exists(), "not subscribed to reviews"
+    assert not WebhookEvent.objects.filter(published_at__isnull=True).exists()
+    assert not webhook_batch.deliveries_due_exist()
+    assert webhook_batch.events_publish_pending(batch=10) == 0, "published once"

@@ -17,6 +17,7 @@ import hmac
 import ipaddress
 import secrets
 import socket
+import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -125,6 +126,38 @@ class PostResult:
         return self.status_code is not None and 200 <= self.status_code < 300
 
 
+# Keep-alive pools, one per checked address, port and host name (the TLS name): a connection is
+# only ever reused for the address that passed the check. Bounded; the oldest is closed first.
+POOL_LIMIT = 64
+POOL_CONNECTIONS = 16
+_pools: dict[tuple[str, str, int, str], urllib3.HTTPConnectionPool] = {}
+_pools_lock = threading.Lock()
+
+
+def _pool(target: Target) -> urllib3.HTTPConnectionPool:
+    key = (target.scheme, target.address, target.port, target.host)
+    with _pools_lock:
+        pool = _pools.get(key)
+        if pool is None:
+            if len(_pools) >= POOL_LIMIT:
+                _pools.pop(next(iter(_pools))).close()
+            kwargs: dict = {"maxsize": POOL_CONNECTIONS, "block": False, "retries": False}
+            if target.scheme == "https":
+                kwargs.update(server_hostname=target.host, assert_hostname=target.host)
+                pool = urllib3.HTTPSConnectionPool(target.address, target.port, **kwargs)
+            else:
+                pool = urllib3.HTTPConnectionPool(target.address, target.port, **kwargs)
+            _pools[key] = pool
+        return pool
+
+
+def pools_clear() -> None:
+    """Close every kept-alive connection (tests; a worker after a fork)."""
+    with _pools_lock:
+        while _pools:
+            _pools.popitem()[1].close()
+
+
 def post(
     target: Target,
     *,
@@ -134,30 +167,29 @@ def post(
     read_timeout_s: float,
     max_bytes: int = MAX_RESPONSE_BYTES,
 ) -> PostResult:
-    """POST once; never raises for network trouble (it is in `error`)."""
+    """POST once, on a kept-alive connection to the checked address when there is one; never
+    raises for network trouble (it is in `error`)."""
     timeout = urllib3.Timeout(connect=connect_timeout_s, read=read_timeout_s)
     host_header = target.host if target.port in (80, 443) else f"{target.host}:{target.port}"
-    kwargs: dict = {"timeout": timeout, "retries": False}
-    cls: type[urllib3.HTTPConnectionPool]
-    if target.scheme == "https":
-        kwargs.update(server_hostname=target.host, assert_hostname=target.host)
-        cls = urllib3.HTTPSConnectionPool
-    else:
-        cls = urllib3.HTTPConnectionPool
-    connection = cls(target.address, target.port, maxsize=1, **kwargs)
     started = time.monotonic()
     try:
-        response = connection.urlopen(
+        response = _pool(target).urlopen(
             "POST",
             target.path,
             body=body,
             headers={**headers, "host": host_header},
+            timeout=timeout,
+            retries=False,
             redirect=False,
             preload_content=False,
             assert_same_host=False,
         )
         try:
             data = response.read(max_bytes)
+            if response.length_remaining != 0:
+                # more than max_bytes, or no length given: not read to its end, so the connection
+                # cannot carry another request; closed, never drained
+                response.close()
         finally:
             response.release_conn()
         latency = int((time.monotonic() - started) * 1000)
@@ -176,5 +208,3 @@ def post(
             else "connection failed"
         )
         return PostResult(status_code=None, latency_ms=latency, excerpt="", error=f"{kind}: {exc}"[:300])
-    finally:
-        connection.close()

@@ -2,8 +2,9 @@
 
 1. A service that changes a ticket calls `webhook_event_record` inside its own transaction: the
    event row (with the ticket as the API shows it) commits with the change or not at all.
-2. On commit, `webhook_event_publish` makes one delivery row per subscribed endpoint, and its task
-   sends them with whatever else is due; a crash between commit and publish leaves `published_at` empty, and the sweep publishes it.
+2. On commit its task asks for a drain (`webhook_batch`), which publishes every waiting outbox row
+   in batches (one delivery row per subscribed endpoint, due now) and sends them; a crash before
+   that leaves `published_at` empty, and the sweep publishes it (`webhook_event_publish`).
 3. `webhook_batch.webhook_drain` claims due deliveries in batches (a short transaction, a lease in
    `next_attempt_at`), POSTs them side by side with no transaction open, then records the attempts
    (`webhook_deliver` does the same for one: Redeliver, Send test event). Failures back off exponentially with
@@ -126,7 +127,7 @@ def webhook_event_publish(*, event_id: int) -> list[int]:
     return ids
 
 
-def _backoff_s(attempts: int) -> float | None:
+def backoff_s(attempts: int) -> float | None:
     """Seconds before the next try after `attempts` tries; None: give up."""
     if attempts > len(RETRY_SCHEDULE_S):
         return None
@@ -228,7 +229,7 @@ def _record(*, delivery: WebhookDelivery, result: wire.PostResult) -> float | No
         endpoints.filter(failing_since__isnull=False).update(failing_since=None)
         return None
     active = delivery.endpoint.is_active
-    wait = _backoff_s(delivery.attempts) if active else None
+    wait = backoff_s(delivery.attempts) if active else None
     if wait is None:
         delivery.status = WebhookDelivery.Status.FAILED
         delivery.next_attempt_at = None
@@ -237,8 +238,10 @@ def _record(*, delivery: WebhookDelivery, result: wire.PostResult) -> float | No
     delivery.save()
     if active and not endpoints.filter(failing_since__isnull=True).update(failing_since=now):
         endpoint = endpoints.select_for_update().get()
-        if endpoint.is_active and endpoint.failing_since and now - endpoint.failing_since >= DISABLE_AFTER:
-            _disable(endpoint, reason=f"every delivery failed for a day (last: {delivery.last_error})")
+        if endpoint_failed_long_enough(endpoint, now=now):
+            endpoint_disable(
+                endpoint, reason=f"every delivery failed for a day (last: {delivery.last_error})"
+            )
             # kept for "Redeliver" once the receiver is fixed and the endpoint enabled again
             delivery.status = WebhookDelivery.Status.FAILED
             delivery.next_attempt_at = None
@@ -247,10 +250,14 @@ def _record(*, delivery: WebhookDelivery, result: wire.PostResult) -> float | No
     return wait if wait is not None and wait <= COUNTDOWN_MAX_S else None
 
 
-delivery_record = _record  # one attempt's outcome, for webhook_batch's failures
+def endpoint_failed_long_enough(endpoint: WebhookEndpoint, *, now: datetime) -> bool:
+    """An active endpoint whose every delivery has failed for DISABLE_AFTER (its row locked)."""
+    return bool(
+        endpoint.is_active and endpoint.failing_since and now - endpoint.failing_since >= DISABLE_AFTER
+    )
 
 
-def _disable(endpoint: WebhookEndpoint, *, reason: str) -> None:
+def endpoint_disable(endpoint: WebhookEndpoint, *, reason: str) -> None:
     endpoint.is_active = False
     endpoint.disabled_reason = reason[:300]
     endpoint.save(update_fields=["is_active", "disabled_reason"])
