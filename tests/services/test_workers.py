@@ -106,3 +106,18 @@ def test_a_worker_beats_for_the_queues_it_consumes():
     assert _consumed_queues(consumer) == ["intake", "media", "reports"]
     fallback = SimpleNamespace(task_consumer=SimpleNamespace(queues=[SimpleNamespace(name="llm")]))
     assert _consumed_queues(fallback) == ["llm"]
+
+
+def test_the_sweep_deletes_heartbeats_of_workers_gone_a_week(settings, tmp_path):
+    from triage.services.sweep import sweep_run
+
+    now = timezone.now()
+    start = now - timedelta(days=30)
+    worker_heartbeat_write(
+        queues=["media"], hostname="media@old", pid=1, started_at=start, now=now - timedelta(days=8)
+    )
+    worker_heartbeat_write(
+        queues=["media"], hostname="media@new", pid=2, started_at=start, now=now - timedelta(days=6)
+    )
+    sweep_run(now=now)
+    assert sorted(WorkerHeartbeat.objects.values_list("hostname", flat=True)) == ["media@new"]

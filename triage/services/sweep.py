@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from triage.services import inbound_email, media, reports, triage
+from triage.services import inbound_email, media, reports, triage, workers
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +32,7 @@ def sweep_run(*, now: datetime | None = None) -> dict[str, int]:
     - InboundEmail RECEIVED/PROCESSING: queued again, quarantined after MAX_SWEEPS.
     - ReportExport QUEUED: queued again; RUNNING past its task's time limit: failed.
     - A provisional offline proposal after transient Kimi trouble: triaged again, once.
+    - Heartbeat rows of workers gone for a week: deleted.
     """
     now = now or timezone.now()
     stale = now - timedelta(seconds=settings.TRIAGE_STALE_AFTER_S)
@@ -52,4 +53,5 @@ def sweep_run(*, now: datetime | None = None) -> dict[str, int]:
     done["catch_up"] = triage.ticket_triage_catch_up(stale=stale, now=now)
     if any(done.values()):
         logger.warning("sweep: %s", done)
+    workers.worker_heartbeat_prune(now=now)  # housekeeping, not stale work: not in the counts
     return done

@@ -45,6 +45,17 @@ def worker_heartbeat_write(
         )
 
 
+# heartbeats of workers gone this long (a container replaced, a host retired) are deleted by the sweep
+HEARTBEAT_KEEP = timedelta(days=7)
+
+
+def worker_heartbeat_prune(*, now: datetime | None = None) -> int:
+    """Delete the rows of workers that stopped beating HEARTBEAT_KEEP ago; returns how many."""
+    now = now or timezone.now()
+    deleted, _ = WorkerHeartbeat.objects.filter(beat_at__lt=now - HEARTBEAT_KEEP).delete()
+    return deleted
+
+
 def _dead_after() -> timedelta:
     return timedelta(seconds=settings.TRIAGE_HEARTBEAT_EVERY_S * settings.TRIAGE_HEARTBEAT_MISSED)
 
