@@ -291,7 +291,8 @@ def main() -> None:  # noqa: PLR0915 - one linear script: set up, burst, drain, 
                 pct(values, 0.95),
                 "ms",
                 samples=len(values),
-                goal="responsive (no number set)",
+                # the goal is set for the burst (~45 tickets/s arriving); draining has none
+                goal="< 200" if name == "posting" else "-",
             )
         emit("load_ticket_latency_p50", statistics.median(latencies) if latencies else 0, "s")
         emit("load_ticket_latency_p95", pct(latencies, 0.95), "s")

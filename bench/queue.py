@@ -110,7 +110,8 @@ ON CONFLICT (username) DO NOTHING;
 -- Subjects and bodies are drawn from word lists so full-text search has a realistic vocabulary;
 -- SEARCH_WORD lands in 1 ticket in 299 (any status).
 INSERT INTO triage_ticket (subject, description, requester_email, channel, status, created_at, updated_at,
-    triaged_at, reviewed_at, reviewed_by_id, summary, category, priority, queue, sentiment, language, confidence)
+    triaged_at, reviewed_at, reviewed_by_id, summary, category, priority, queue, sentiment, language, confidence,
+    link_kind)
 SELECT
     (ARRAY['Checkout fails with error 500','Cannot log in after password reset','Invoice shows wrong VAT',
            'Export to CSV is slow','Webhook not delivered','Feature request: dark mode',
@@ -141,14 +142,15 @@ SELECT
     CASE WHEN g % 100 >= 8 THEN (ARRAY['tier1','tier2','engineering','billing_team'])[1 + (g / 11) % 4] ELSE '' END,
     CASE WHEN g % 100 >= 8 THEN (ARRAY['negative','neutral','positive'])[1 + g % 3] ELSE '' END,
     CASE WHEN g % 100 >= 8 THEN (ARRAY['en','en','en','de','es'])[1 + g % 5] ELSE '' END,
-    CASE WHEN g % 100 >= 8 THEN 0.3 + ((g * 37) % 70) / 100.0 END
+    CASE WHEN g % 100 >= 8 THEN 0.3 + ((g * 37) % 70) / 100.0 END,
+    ''
 FROM (SELECT g, now() - interval '90 days' + (g::float / %(n)s) * interval '90 days' AS ts
       FROM generate_series(1, %(n)s) AS g) s;
 
 -- a model run per ticket past processing (failed for manual triage)
 INSERT INTO triage_triagerun (ticket_id, provider, model, prompt_version, status, started_at, finished_at,
     latency_ms, result, raw_output, reasoning, error_kind, error_message, prompt_tokens, completion_tokens,
-    cached_tokens, details, cost_usd)
+    cached_tokens, details, cost_usd, catch_up, provisional)
 SELECT t.id, CASE WHEN t.id % 3 = 0 THEN 'local' ELSE 'kimi' END,
     CASE WHEN t.id % 3 = 0 THEN 'local-tfidf-v1' ELSE 'kimi-k2.6' END, 'v1',
     CASE WHEN t.status = 'MANUAL_TRIAGE' THEN 'FAILED' ELSE 'DONE' END,
@@ -157,7 +159,7 @@ SELECT t.id, CASE WHEN t.id % 3 = 0 THEN 'local' ELSE 'kimi' END,
         'category', jsonb_build_object('value', t.category, 'confidence', 0.91),
         'priority', jsonb_build_object('value', t.priority, 'confidence', t.confidence)) END,
     '', '', CASE WHEN t.status = 'MANUAL_TRIAGE' THEN 'timeout' ELSE '' END, '',
-    4000 + t.id % 3000, 300, 0, '{}'::jsonb, 0.0021
+    4000 + t.id % 3000, 300, 0, '{}'::jsonb, 0.0021, false, false
 FROM triage_ticket t WHERE t.status NOT IN ('PROCESSING', 'TRIAGING');
 UPDATE triage_ticket t SET latest_run_id = r.id FROM triage_triagerun r WHERE r.ticket_id = t.id;
 
@@ -171,15 +173,15 @@ FROM triage_ticket t WHERE t.id % 9 = 0;
 
 -- a screenshot on 2 tickets in 5 (a second one on every 10th), a rejected file on every 25th
 INSERT INTO triage_attachment (ticket_id, kind, status, sha256, file, mime, size_bytes, original_name,
-    metadata, reject_reason, failure_kind, created_at)
+    metadata, reject_reason, failure_kind, created_at, sweeps)
 SELECT t.id, 'IMAGE', 'DONE', md5(t.id::text || '-' || n), 'originals/x.png', 'image/png', 123456,
-    'screenshot.png', '{}', '', '', t.created_at
+    'screenshot.png', '{}', '', '', t.created_at, 0
 FROM triage_ticket t, generate_series(1, 2) AS n
 WHERE t.id % 5 IN (1, 3) AND (n = 1 OR t.id % 10 = 1);
 INSERT INTO triage_attachment (ticket_id, kind, status, sha256, file, mime, size_bytes, original_name,
-    metadata, reject_reason, failure_kind, created_at)
+    metadata, reject_reason, failure_kind, created_at, sweeps)
 SELECT t.id, 'VIDEO', 'REJECTED', md5(t.id::text || 'r'), 'originals/y.bin', 'application/zip', 999,
-    'archive.zip', '{}', 'not an image or a video', 'bad_input', t.created_at
+    'archive.zip', '{}', 'not an image or a video', 'bad_input', t.created_at, 0
 FROM triage_ticket t WHERE t.id % 25 = 0;
 INSERT INTO triage_rendition (attachment_id, kind, index, file, sha256, mime, width, height, size_bytes,
     timestamp_ms, created_at)

@@ -126,6 +126,12 @@ class Ticket(models.Model):
     sla_first_due_at = models.DateTimeField(null=True, blank=True)
     sla_resolve_due_at = models.DateTimeField(null=True, blank=True)
     sla_due_at = models.DateTimeField(null=True, blank=True)
+    # the service-level clock stops while the ticket is Pending (waiting on the customer): since when
+    # it is stopped (null while running), and the seconds it stood still before; due times move on
+    # by those seconds once it runs again (null: never stopped; nullable so that SQLite adds the
+    # column without rebuilding the table)
+    sla_paused_at = models.DateTimeField(null=True, blank=True)
+    sla_paused_s = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -98,8 +98,9 @@ class SlaTargetOut(BaseModel):
     target: Literal["first_decision", "resolution"]
     due_at: datetime
     done_at: datetime | None
-    # open: "ok", "soon" (under an hour left), "overdue"; settled: "met", "missed" (done late)
-    state: Literal["ok", "soon", "overdue", "met", "missed"]
+    # open: "ok", "soon" (under an hour left), "overdue", "paused" (Pending: the clock stands still);
+    # settled: "met", "missed" (done late)
+    state: Literal["ok", "soon", "overdue", "paused", "met", "missed"]
     seconds_left: int | None  # open targets only; negative once overdue
 
 

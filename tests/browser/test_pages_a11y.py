@@ -11,7 +11,7 @@ import pytest
 from django.contrib.auth.models import Group
 from playwright.sync_api import Page, expect
 
-from tests.browser.test_review_flow import log_in
+from tests.browser.test_review_flow import ARTIFACTS, log_in, shot
 from tests.factories import UserFactory, taxonomy_rows, triaged_ticket
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -98,6 +98,8 @@ def test_axe_finds_no_violation(live_server, page: Page, name: str, role: str | 
         log_in(page, live_server.url, role if role != "admin" else "ada")
     page.goto(live_server.url + path.format(ticket=ticket.id))
     page.wait_for_load_state("networkidle")
+    shot(page, f"page-{name}-{width}")  # every page at both widths, in test-artifacts/
+    assert (ARTIFACTS / f"page-{name}-{width}.png").stat().st_size > 0
     violations = axe_violations(page)
     assert not violations, f"{name} at {width}:\n{_report(violations)}"
 

@@ -87,8 +87,10 @@ def test_presence_expires(monkeypatch):
     import triage.services.presence as presence
 
     cache.clear()
-    presence_touch(ticket_id=9, user_id=1, name="Ana", editing=False)
-    assert [p.name for p in presence_for_tickets(ticket_ids=[9])[9]] == ["Ana"]
+    # a ticket id no other test opens: reports live in Redis, which outlives each test's database
+    ticket_id = 987_654_321
+    presence_touch(ticket_id=ticket_id, user_id=1, name="Ana", editing=False)
+    assert [p.name for p in presence_for_tickets(ticket_ids=[ticket_id])[ticket_id]] == ["Ana"]
     later = presence.time.time() + presence.PRESENCE_TTL_S + 1
     monkeypatch.setattr(presence.time, "time", lambda: later)
-    assert presence_for_tickets(ticket_ids=[9]) == {}
+    assert presence_for_tickets(ticket_ids=[ticket_id]) == {}

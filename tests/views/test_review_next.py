@@ -94,3 +94,51 @@ def test_queue_rows_link_to_tickets_with_their_view(client, three):
     page = client.get("/", {"sort": "oldest", "page": "1"}).content.decode()
     assert f"/tickets/{three[0].id}/?view=sort%3Doldest" in page
     assert 'tabindex="-1"' in page
+
+
+def test_accept_and_next_records_the_decision_without_building_the_page(client, three):
+    """The decision reads the ticket, the taxonomy and the view's next ticket, nothing the page
+    shows (attachments, mail, history, timeline): the next page is built once, after the redirect."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.force_login(UserFactory())
+    a, b, _ = three
+    view = "status=needs_review&sort=oldest"
+    url = reverse("triage:ticket-detail", args=[a.id])
+    with CaptureQueriesContext(connection) as queries:
+        response = client.post(f"{url}?{urlencode({'view': view, 'then': 'next'})}", {"action": "accept"})
+    assert response.status_code == 302
+    assert response["Location"] == reverse("triage:ticket-detail", args=[b.id]) + "?" + urlencode(
+        {"view": view}
+    )
+    read = " ".join(q["sql"] for q in queries.captured_queries)
+    for table in (
+        "triage_attachment",
+        "triage_rendition",
+        "triage_inboundemail",
+        "triage_ticketnote",
+        "triage_macro",
+    ):
+        assert f'FROM "{table}"' not in read, table
+    assert read.count('FROM "triage_taxonomyvalue"') == 1
+    assert Ticket.objects.get(id=a.id).status == Ticket.Status.REVIEWED
+
+
+def test_the_ticket_page_reads_the_taxonomy_and_its_history_once(client, three):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.force_login(UserFactory())
+    a, _, _ = three
+    with CaptureQueriesContext(connection) as queries:
+        page = client.get(
+            reverse("triage:ticket-detail", args=[a.id]), {"view": "status=needs_review&sort=oldest"}
+        )
+    assert page.status_code == 200
+    read = [q["sql"] for q in queries.captured_queries]
+    for table in ("triage_taxonomyvalue", "triage_reviewdecision", "triage_ticketevent"):
+        assert sum(f'FROM "{table}"' in sql and "JOIN" not in sql.split("FROM")[0] for sql in read) == 1, (
+            table
+        )
+    assert len(read) <= 26

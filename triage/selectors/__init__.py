@@ -23,10 +23,17 @@ from triage.selectors.queue import (
     ticket_newest_id,
 )
 from triage.selectors.queue_nav import Neighbours, review_queue_neighbours
-from triage.selectors.taxonomy import taxonomy_choices, taxonomy_get, taxonomy_labels
+from triage.selectors.taxonomy import (
+    TaxonomySnapshot,
+    taxonomy_choices,
+    taxonomy_get,
+    taxonomy_labels,
+    taxonomy_snapshot,
+)
 from triage.selectors.tickets import (
     assignee_list,
     requester_ticket_list,
+    ticket_get_for_decision,
     ticket_get_for_review,
     ticket_similar_list,
     ticket_status_counts,
@@ -44,6 +51,7 @@ __all__ = [
     "ticket_newest_id",
     "Neighbours",
     "review_queue_neighbours",
+    "ticket_get_for_decision",
     "ticket_get_for_review",
     "ticket_status_counts",
     "ticket_similar_list",
@@ -53,6 +61,8 @@ __all__ = [
     "taxonomy_get",
     "taxonomy_choices",
     "taxonomy_labels",
+    "taxonomy_snapshot",
+    "TaxonomySnapshot",
     "email_quarantine_list",
     "utc_day_bounds",
     "ticket_cost_usd",

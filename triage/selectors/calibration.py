@@ -133,11 +133,12 @@ def queue_mark_low(tickets: Iterable[Ticket]) -> None:
         ticket.low_fields = ticket_low_fields(ticket, levels) if ticket.low else []  # type: ignore[attr-defined]
 
 
-def low_flag_q() -> Q:
+def low_flag() -> tuple[Q, bool]:
     """The queue's "Flagged LOW" filter: the tickets ticket_is_low flags, as one filter (reads the
     calibrated versions once). A run by a calibrated version is LOW where some field's confidence
     in its result is below that field's level; any other ticket where its lowest confidence is
-    below the fixed level."""
+    below the fixed level. Also whether any calibrated version has levels (without one, LOW is
+    exactly "lowest confidence below the fixed level")."""
     calibrated = Q(pk__in=[])
     by_version: list[Q] = []
     for version, levels in ClassifierVersion.objects.values_list("version", "metrics__low_below"):
@@ -153,4 +154,9 @@ def low_flag_q() -> Q:
     low = ~calibrated & Q(confidence__lt=LOW_CONFIDENCE)
     for q in by_version:
         low |= q
-    return ~Q(status__in=REVIEWED_STATES) & low
+    return ~Q(status__in=REVIEWED_STATES) & low, bool(by_version)
+
+
+def low_flag_q() -> Q:
+    """low_flag's filter alone."""
+    return low_flag()[0]

@@ -28,10 +28,20 @@ class TimelineEntry:
         return f"{self.kind}-{getattr(self.item, 'id', 0)}"
 
 
+def _prefetched(ticket: Ticket, name: str) -> list | None:
+    """The ticket's `name` relation when the page's selector already read it (no second query)."""
+    cache = getattr(ticket, "_prefetched_objects_cache", {})
+    return list(cache[name]) if name in cache else None
+
+
 def ticket_timeline(*, ticket: Ticket) -> list[TimelineEntry]:
-    """Customer messages, our mail, internal notes, status and other changes, model runs."""
+    """Customer messages, our mail, internal notes, status and other changes, model runs. Reuses the
+    mail, events, decisions and runs ticket_get_for_review prefetched."""
     entries: list[TimelineEntry] = []
-    emails = list(InboundEmail.objects.filter(ticket=ticket).order_by("received_at", "id"))
+    emails = _prefetched(ticket, "emails")
+    if emails is None:
+        emails = list(InboundEmail.objects.filter(ticket=ticket))
+    emails.sort(key=lambda e: (e.received_at, e.id))
     opening = next((e for e in emails if e.thread_reason == InboundEmail.ThreadReason.NEW), None)
     entries.append(TimelineEntry("opened", ticket.created_at, opening))
     for email in emails:
@@ -49,11 +59,20 @@ def ticket_timeline(*, ticket: Ticket) -> list[TimelineEntry]:
         )
     for note in TicketNote.objects.filter(ticket=ticket).select_related("author"):
         entries.append(TimelineEntry("note", note.created_at, note))
-    for event in TicketEvent.objects.filter(ticket=ticket).select_related("user"):
+    events = _prefetched(ticket, "events")
+    for event in (
+        TicketEvent.objects.filter(ticket=ticket).select_related("user") if events is None else events
+    ):
         entries.append(TimelineEntry("event", event.created_at, event))
-    for decision in ReviewDecision.objects.filter(ticket=ticket).select_related("user"):
+    decisions = _prefetched(ticket, "decisions")
+    for decision in (
+        ReviewDecision.objects.filter(ticket=ticket).select_related("user")
+        if decisions is None
+        else decisions
+    ):
         entries.append(TimelineEntry("decision", decision.created_at, decision))
-    for run in TriageRun.objects.filter(ticket=ticket):
+    runs = _prefetched(ticket, "runs")
+    for run in TriageRun.objects.filter(ticket=ticket) if runs is None else runs:
         entries.append(TimelineEntry("run", run.started_at, run))
     entries.sort(key=lambda e: (e.at, 0 if e.kind == "opened" else 1))
     return entries

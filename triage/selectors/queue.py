@@ -30,7 +30,7 @@ from triage.models import (
     Rendition,
     Ticket,
 )
-from triage.selectors.calibration import LOW_CONFIDENCE, low_flag_q
+from triage.selectors.calibration import LOW_CONFIDENCE, low_flag, low_flag_q
 from triage.selectors.taxonomy import taxonomy_get
 
 
@@ -220,14 +220,19 @@ def review_queue_bands(filters: QueueFilters, urgent: tuple[str, ...]) -> list[t
     bands the filters rule out: a band with no rows would walk the whole created_at index."""
     later = Q(status__in=_IN_PROGRESS_OR_DONE)
     first = ~later & (Q(status=Ticket.Status.MANUAL_TRIAGE) | Q(priority__in=list(urgent)))
-    unsure = Q(confidence__lt=LOW_CONFIDENCE)
+    # the LOW badge's own test (calibrated per field where a trained version has levels), so the
+    # "low confidence" band holds exactly the tickets the queue flags LOW
+    unsure, calibrated = low_flag()
     bands = [
         (0, first, {Ticket.Status.MANUAL_TRIAGE, Ticket.Status.NEEDS_REVIEW}),
         (1, ~later & ~first & unsure, {Ticket.Status.NEEDS_REVIEW}),
         (2, ~later & ~first & ~unsure, {Ticket.Status.NEEDS_REVIEW}),
         (3, later, set(_IN_PROGRESS_OR_DONE)),
     ]
-    confident_only = filters.confidence_below is not None and filters.confidence_below <= LOW_CONFIDENCE
+    # below the fixed level every ticket is LOW (band 2 is empty), unless calibrated levels apply
+    confident_only = (
+        not calibrated and filters.confidence_below is not None and filters.confidence_below <= LOW_CONFIDENCE
+    )
     return [
         (n, band)
         for n, band, statuses in bands
@@ -274,7 +279,7 @@ def _ordered(qs: QuerySet[Ticket], sort: str, *, urgent: tuple[str, ...] | None)
         ),
         When(status=Ticket.Status.MANUAL_TRIAGE, then=Value(0)),
         When(priority__in=list(urgent), then=Value(0)),
-        When(confidence__lt=LOW_CONFIDENCE, then=Value(1)),
+        When(low_flag_q(), then=Value(1)),
         default=Value(2),
         output_field=IntegerField(),
     )

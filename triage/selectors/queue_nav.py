@@ -64,9 +64,10 @@ def _first(qs: QuerySet[Ticket], order: list[str]) -> int | None:
     return qs.order_by(*order).values_list("id", flat=True).first()
 
 
-def review_queue_neighbours(*, filters: QueueFilters, ticket_id: int) -> Neighbours:
+def review_queue_neighbours(*, filters: QueueFilters, ticket_id: int, previous: bool = True) -> Neighbours:
     """The tickets just before and after `ticket_id` in the view. A ticket that is not (or no
-    longer) in the view has no previous one, and the view's first ticket as its next."""
+    longer) in the view has no previous one, and the view's first ticket as its next. Without
+    `previous`, only the next one is looked up (previous_id is None)."""
     sort = filters.sort if filters.sort in _KEYS else "work"
     keys = _KEYS[sort]
     bare = review_queue_filtered(filters=filters).exclude(id=ticket_id)
@@ -95,4 +96,4 @@ def review_queue_neighbours(*, filters: QueueFilters, ticket_id: int) -> Neighbo
                 return found
         return None
 
-    return Neighbours(previous_id=walk(False), next_id=walk(True))
+    return Neighbours(previous_id=walk(False) if previous else None, next_id=walk(True))

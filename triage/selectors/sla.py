@@ -59,14 +59,21 @@ def _counts(now: datetime) -> dict[str, Count]:
     first_met = Q(
         sla_first_due_at__isnull=False, reviewed_at__isnull=False, reviewed_at__lte=F("sla_first_due_at")
     )
+    # an open target is missed once its due time has passed on a running clock; while the ticket
+    # is Pending the clock stands still: missed only if it was overdue already when it stopped
+    running = Q(sla_paused_at__isnull=True)
     first_missed = Q(sla_first_due_at__isnull=False) & (
-        Q(reviewed_at__gt=F("sla_first_due_at")) | Q(reviewed_at__isnull=True, sla_first_due_at__lt=now)
+        Q(reviewed_at__gt=F("sla_first_due_at"))
+        | Q(reviewed_at__isnull=True, sla_first_due_at__lt=now)
+        & (running | Q(sla_first_due_at__lt=F("sla_paused_at")))
     )
     resolve_met = Q(
         sla_resolve_due_at__isnull=False, solved_at__isnull=False, solved_at__lte=F("sla_resolve_due_at")
     )
     resolve_missed = Q(sla_resolve_due_at__isnull=False) & (
-        Q(solved_at__gt=F("sla_resolve_due_at")) | Q(solved_at__isnull=True, sla_resolve_due_at__lt=now)
+        Q(solved_at__gt=F("sla_resolve_due_at"))
+        | Q(solved_at__isnull=True, sla_resolve_due_at__lt=now)
+        & (running | Q(sla_resolve_due_at__lt=F("sla_paused_at")))
     )
     return {
         "first_met": Count("id", filter=first_met),

@@ -43,6 +43,12 @@ def ticket_get_for_review(*, ticket_id: int) -> Ticket:
     )
 
 
+def ticket_get_for_decision(*, ticket_id: int) -> Ticket:
+    """The ticket and its latest run: what a review decision reads before it is recorded (the page's
+    attachments, mail and history are read only when the page is shown again)."""
+    return Ticket.objects.select_related("latest_run").get(id=ticket_id)
+
+
 def ticket_status_counts() -> dict[str, int]:
     # COUNT(*), not COUNT(id): it can be answered from a (.., status) index alone, without reading
     # the table (at 100,000 tickets ~6x faster; every queue page shows these counts)

@@ -4,7 +4,9 @@ Managers set an SlaPolicy per priority (and optionally per queue) on /sla/: minu
 human decision (reviewed_at) and to resolution (solved_at), counted on the wall clock or only in
 the weekly business hours (BusinessHours, one row). Every ticket save recomputes its due times
 (a post_save receiver, connected in apps.py, so the intake, triage, review and lifecycle services
-need no call of their own); a policy change recomputes every open ticket. Code that moves a ticket
+need no call of their own); a policy change recomputes every open ticket. The clock stops while a
+ticket is Pending (waiting on the customer): sla_paused_at and sla_paused_s, kept by the same
+receiver, move its due times on by the time it stood still, as Zendesk does. Code that moves a ticket
 with QuerySet.update() and changes its priority, queue, reviewed_at or solved_at must call
 sla_ticket_refresh itself (update() sends no signal).
 """
@@ -17,7 +19,8 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.db import connection, transaction
-from django.db.models import Case, DateTimeField, Expression, ExpressionWrapper, F, QuerySet, Value, When
+from django.db.models import Case, DateTimeField, Expression, ExpressionWrapper, F, Q, QuerySet, Value, When
+from django.utils import timezone
 
 from triage.models import BusinessHours, SlaPolicy, Ticket
 
@@ -103,8 +106,11 @@ def sla_due(
     solved_at: dt.datetime | None,
     policies: Sequence[Policy],
     calendar: Calendar | None,
+    paused_s: int = 0,
+    paused: bool = False,
 ) -> Due:
-    """A ticket's due times: both targets from its creation, and the next one still open."""
+    """A ticket's due times: both targets from its creation, moved on by the `paused_s` seconds the
+    clock stood still (Pending), and the next one still open (none while `paused`)."""
     policy = sla_policy_for(priority=priority, queue=queue, policies=policies)
     if policy is None:
         return Due(None, None, None)
@@ -119,7 +125,11 @@ def sla_due(
         if policy.resolve_minutes is not None
         else None
     )
-    if status in _DONE or solved_at is not None:
+    if paused_s:
+        shift = dt.timedelta(seconds=paused_s)
+        first = first + shift if first is not None else None
+        resolve = resolve + shift if resolve is not None else None
+    if status in _DONE or solved_at is not None or paused:
         nxt = None
     elif reviewed_at is None and first is not None:
         nxt = first
@@ -149,6 +159,18 @@ def sla_calendar_get() -> Calendar:
     )
 
 
+def sla_pause_step(
+    *, status: str, paused_at: dt.datetime | None, paused_s: int, now: dt.datetime
+) -> tuple[dt.datetime | None, int]:
+    """The clock's (paused_at, paused_s) after a save: it stops when the ticket enters Pending and
+    runs again, counting the seconds it stood still, when it leaves it."""
+    if status == Ticket.Status.PENDING:
+        return (paused_at or now), paused_s
+    if paused_at is not None:
+        return None, paused_s + max(0, int((now - paused_at).total_seconds()))
+    return None, paused_s
+
+
 def _due_for(ticket: Ticket, policies: Sequence[Policy], calendar: Calendar | None) -> Due:
     return sla_due(
         created_at=ticket.created_at,
@@ -159,6 +181,8 @@ def _due_for(ticket: Ticket, policies: Sequence[Policy], calendar: Calendar | No
         solved_at=ticket.solved_at,
         policies=policies,
         calendar=calendar,
+        paused_s=ticket.sla_paused_s or 0,
+        paused=ticket.sla_paused_at is not None,
     )
 
 
@@ -177,10 +201,22 @@ def _set(ticket: Ticket, due: Due) -> None:
 def sla_ticket_refresh(*, ticket: Ticket) -> Due:
     """Recompute one ticket's due times and store them if they changed (one UPDATE, no signal)."""
     policies, calendar = sla_policies_load()
+    paused_at, paused_s = sla_pause_step(
+        status=ticket.status,
+        paused_at=ticket.sla_paused_at,
+        paused_s=ticket.sla_paused_s or 0,
+        now=timezone.now(),
+    )
+    clock_changed = (paused_at, paused_s) != (ticket.sla_paused_at, ticket.sla_paused_s or 0)
+    ticket.sla_paused_at, ticket.sla_paused_s = paused_at, paused_s or None
     due = _due_for(ticket, policies, calendar)
-    if ticket.created_at is not None and _changed(ticket, due):
+    if ticket.created_at is not None and (clock_changed or _changed(ticket, due)):
         Ticket.objects.filter(id=ticket.id).update(
-            sla_first_due_at=due.first, sla_resolve_due_at=due.resolve, sla_due_at=due.next
+            sla_first_due_at=due.first,
+            sla_resolve_due_at=due.resolve,
+            sla_due_at=due.next,
+            sla_paused_at=paused_at,
+            sla_paused_s=paused_s or None,
         )
         _set(ticket, due)
     return due
@@ -193,7 +229,17 @@ def ticket_saved(sender: type, instance: Ticket, raw: bool = False, **kwargs: ob
     sla_ticket_refresh(ticket=instance)
 
 
-_FIELDS = ("id", "created_at", "priority", "queue", "status", "reviewed_at", "solved_at")
+_FIELDS = (
+    "id",
+    "created_at",
+    "priority",
+    "queue",
+    "status",
+    "reviewed_at",
+    "solved_at",
+    "sla_paused_at",
+    "sla_paused_s",
+)
 _DUE_FIELDS = ("sla_first_due_at", "sla_resolve_due_at", "sla_due_at")
 
 
@@ -216,6 +262,11 @@ def sla_recompute(*, batch: int = 1000) -> int:
     open_tickets = Ticket.objects.exclude(status__in=_DONE).order_by()
     pairs = set(open_tickets.values_list("priority", "queue").distinct())
     written = 0
+    # tickets whose clock stopped (Pending now, or before): walked in Python, the SQL below counts
+    # from the creation alone
+    stopped = Q(sla_paused_at__isnull=False) | Q(sla_paused_s__gt=0)
+    written += _recompute_in_python(open_tickets.filter(stopped), policies, calendar, batch=batch)
+    open_tickets = open_tickets.exclude(stopped)
     for priority, queue in sorted(pairs):
         rows = open_tickets.filter(priority=priority, queue=queue)
         policy = sla_policy_for(priority=priority, queue=queue, policies=policies)
@@ -241,7 +292,7 @@ def sla_recompute(*, batch: int = 1000) -> int:
 
 
 def _recompute_in_python(
-    rows: QuerySet[Ticket], policies: Sequence[Policy], calendar: Calendar, *, batch: int
+    rows: QuerySet[Ticket], policies: Sequence[Policy], calendar: Calendar | None, *, batch: int
 ) -> int:
     changed = 0
     pending: list[Ticket] = []

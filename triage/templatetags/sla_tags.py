@@ -45,6 +45,11 @@ def sla_cell(ticket) -> SafeString:
     """The cell's content: which target is next, its time left, the exact due time on hover."""
     due = getattr(ticket, "sla_due_at", None)
     state, words = sla_state(due)
+    if due is None and getattr(ticket, "sla_paused_at", None) is not None:
+        return format_html(
+            '<span class="sla sla-paused" title="{}">Paused</span>',
+            "Pending: waiting on the customer, the service-level clock is stopped",
+        )
     if due is None:
         return format_html('<span class="muted" title="{}">—</span>', "No target due")
     target = (
@@ -72,6 +77,8 @@ def ticket_sla(ticket) -> list:
         elif target.state == "missed":
             assert target.done_at is not None
             words = f"missed by {_span(int((target.done_at - target.due_at).total_seconds()))}"
+        elif target.state == "paused":
+            words = f"paused, {_span(target.seconds_left or 0)} left"
         elif target.state == "overdue":
             words = f"overdue {_span(target.seconds_left or 0)}"
         else:

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from django import template
 from django.utils import dateformat, timezone
+from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 
 from triage.fields import REVIEWED_FIELDS
@@ -159,3 +160,44 @@ def status_label(value: str) -> str:
         return str(Ticket.Status(value).label)
     except ValueError:
         return value or "—"
+
+
+_LOW_TITLE_CALIBRATED = (
+    ": below the level where this model's held-out accuracy fell under 70% (60% before calibration)"
+)
+
+
+@register.simple_tag
+def confidence_badge(
+    value: float | None, low: bool | None = None, low_fields: list[str] | None = None, title: str = ""
+) -> SafeString:
+    """A confidence bar with its value and the LOW flag: partials/_confidence.html in one call (a
+    queue page has one per row). `low` True/False is the calibrated flag; None falls back to 60%."""
+    if value is None:
+        return mark_safe('<span class="muted">—</span>')  # noqa: S308 - a constant
+    flagged = low is True or (low is not False and low_confidence(value))
+    shown = pct(value)
+    # the partial's literal words unescaped, its variables (the fields, the title) escaped
+    tip = ""
+    if flagged:
+        tip = "Low confidence" + (
+            f" ({conditional_escape(', '.join(str(f) for f in low_fields))})" if low_fields else ""
+        )
+        tip += (_LOW_TITLE_CALIBRATED if low is True or low is False else ": below 60%") + ". "
+    tip += conditional_escape(title or "Model confidence")
+    return format_html(
+        '<span class="conf{}" title="{}"><span class="conf-bar" aria-hidden="true"><span style="width: {}">'
+        '</span></span><span class="conf-value">{}</span>{}</span>',
+        " conf-low" if flagged else "",
+        mark_safe(tip),  # noqa: S308 - escaped above
+        shown,
+        shown,
+        mark_safe('<span class="conf-flag" aria-label="low confidence">low</span>') if flagged else "",  # noqa: S308
+    )
+
+
+@register.simple_tag
+def status_badge(status: str, text: str) -> SafeString:
+    """partials/_status_badge.html for a queue row (no id, no out-of-band swap)."""
+    spinner = mark_safe('<span class="spinner" aria-hidden="true"></span>') if status in IN_PROGRESS else ""  # noqa: S308
+    return format_html('<span class="badge badge-{}">{}{}</span>', str(status).lower(), spinner, text)

@@ -10,6 +10,7 @@ from django.http import QueryDict
 from django.urls import reverse
 
 from triage import selectors
+from triage.adapters.llm.base import Taxonomy
 from triage.forms import STATUS_FILTERS, queue_filter_form, queue_filters
 from triage.selectors import QueueFilters
 from triage.views import AuthedRequest
@@ -27,10 +28,10 @@ def view_string(query: QueryDict) -> str:
     return kept.urlencode()[:MAX_VIEW_CHARS]
 
 
-def view_filters(request: AuthedRequest, view: str) -> QueueFilters:
+def view_filters(request: AuthedRequest, view: str, *, taxonomy: Taxonomy | None = None) -> QueueFilters:
     data = QueryDict(view[:MAX_VIEW_CHARS])
     status_filter = data.get("status", "").lower()
-    taxonomy = selectors.taxonomy_get()
+    taxonomy = taxonomy or selectors.taxonomy_get()
     form = queue_filter_form(data, taxonomy=taxonomy)
     return queue_filters(
         status_filter=status_filter if status_filter in STATUS_FILTERS else "",
@@ -62,10 +63,15 @@ def ticket_url(ticket_id: int, view: str) -> str:
     return f"{url}?{urlencode({'view': view})}" if view else url
 
 
-def view_links(request: AuthedRequest, *, ticket_id: int) -> ViewLinks:
-    """Where n, p and u lead from `ticket_id` in the view the request carries."""
+def view_links(
+    request: AuthedRequest, *, ticket_id: int, taxonomy: Taxonomy | None = None, previous: bool = True
+) -> ViewLinks:
+    """Where n, p and u lead from `ticket_id` in the view the request carries (without `previous`,
+    no previous link: a decision only goes on to the next ticket)."""
     view = view_string(QueryDict(request.GET.get("view", "")[:MAX_VIEW_CHARS]))
-    near = selectors.review_queue_neighbours(filters=view_filters(request, view), ticket_id=ticket_id)
+    near = selectors.review_queue_neighbours(
+        filters=view_filters(request, view, taxonomy=taxonomy), ticket_id=ticket_id, previous=previous
+    )
     queue = reverse("triage:review-queue")
     return ViewLinks(
         view=view,

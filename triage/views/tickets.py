@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -15,7 +16,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from triage import selectors
 from triage.adapters.media import MediaRejected
-from triage.fields import CLASSIFIED, REVIEWED_FIELDS, TAXONOMY_FIELDS
+from triage.fields import CLASSIFIED, REVIEWED_FIELDS
 from triage.forms import ReviewForm, TicketCreateForm, UploadForm, intake_config
 from triage.models import ReviewDecision, Ticket, TriageRun
 from triage.roles import agent_required
@@ -44,7 +45,7 @@ from triage.templatetags.triage_tags import IN_PROGRESS, LOW_CONFIDENCE
 from triage.views import AuthedRequest
 from triage.views.conversation import conversation_context
 from triage.views.params import id_param
-from triage.views.queue_view import view_links
+from triage.views.queue_view import ViewLinks, view_links
 
 FIELD_TITLES = {**{f.name: f.title for f in CLASSIFIED}, "summary": "Summary"}
 
@@ -278,14 +279,85 @@ def _review_message(ticket: Ticket, decision: ReviewDecision) -> str:
     return f"{ticket.reference} reviewed" + (f": corrected {', '.join(changed)}." if changed else ".")
 
 
+@dataclass
+class _Decided:
+    """A review POST's outcome: where to go next, or the form (and conflict) to show again."""
+
+    redirect_to: str | None = None
+    form: ReviewForm | None = None
+    conflict: dict | None = None
+
+
+def _decide(
+    request: AuthedRequest, ticket: Ticket, *, taxonomy: selectors.TaxonomySnapshot, links: ViewLinks
+) -> _Decided:
+    """Record the posted review. Reads nothing the page shows: on success the browser goes on to the
+    next ticket (or the list), and only a refused or conflicting save builds this page again."""
+    choices, labels = taxonomy.choices, taxonomy.labels
+    current = {name: getattr(ticket, name) for name in REVIEWED_FIELDS}
+    data = request.POST.copy()
+    if redacts_for_user(request.user) and data.get("summary"):
+        # the form showed the summary redacted: its placeholders go back to the values
+        data["summary"] = ticket_placeholders_restore(ticket, str(data.get("summary", "")))
+    form = ReviewForm(data, choices=choices, current=current, labels=labels)
+    accept = request.POST.get("action") == "accept"
+    if accept:
+        if _has_proposal(ticket):
+            values: dict[str, str] | None = ticket_proposal(ticket=ticket)
+        else:
+            values = None
+            form.add_error(None, "There is no model proposal to accept: set the fields and Save & accept.")
+    else:
+        values = form.cleaned_data if form.is_valid() else None
+    if values is None:
+        return _Decided(form=form)
+    try:
+        decision = review_record(
+            ticket_id=ticket.id, user=request.user, values=values, seen_version=request.POST.get("seen")
+        )
+    except ReviewConflict as conflict:
+        # keep only what this reviewer changed; every other field shows the ticket as it is now,
+        # so saving again cannot silently undo a colleague's correction
+        now_ticket = selectors.ticket_get_for_decision(ticket_id=ticket.id)
+        now = {name: getattr(now_ticket, name) for name in REVIEWED_FIELDS}
+        mine = {} if accept else _changed_by_reviewer(request.POST)
+        return _Decided(
+            form=ReviewForm(initial={**now, **mine}, choices=choices, current=now, labels=labels),
+            conflict={
+                "changes": conflict.changes,
+                "rows": _conflict_rows(mine=mine, seen=_orig_values(request.POST), now=now, labels=labels),
+                "kept": [FIELD_TITLES[name] for name in mine],
+            },
+        )
+    messages.success(request, _review_message(ticket, decision))
+    if request.GET.get("then") == "next" and links.next_url:
+        return _Decided(redirect_to=links.next_url)
+    return _Decided(redirect_to=links.list_url)
+
+
 @require_http_methods(["GET", "HEAD", "POST"])
 @agent_required
 def ticket_detail(request: AuthedRequest, ticket_id: int) -> HttpResponse:
+    taxonomy = selectors.taxonomy_snapshot()
+    form: ReviewForm | None = None
+    conflict_context: dict | None = None
+    if request.method == "POST":
+        try:
+            decided_ticket = selectors.ticket_get_for_decision(ticket_id=ticket_id)
+        except Ticket.DoesNotExist:
+            raise Http404("No such ticket") from None
+        # next in the queue view the reviewer came from, read before the decision moves the ticket
+        # out of that view (or to another band of its order)
+        links = view_links(request, ticket_id=ticket_id, taxonomy=taxonomy.taxonomy, previous=False)
+        decided = _decide(request, decided_ticket, taxonomy=taxonomy, links=links)
+        if decided.redirect_to is not None:
+            return redirect(decided.redirect_to)
+        form, conflict_context = decided.form, decided.conflict
     try:
         ticket = selectors.ticket_get_for_review(ticket_id=ticket_id)
     except Ticket.DoesNotExist:
         raise Http404("No such ticket") from None
-    labels = selectors.taxonomy_labels()
+    labels = taxonomy.labels
     context: dict = {
         "ticket": ticket,
         "labels": labels,
@@ -305,57 +377,10 @@ def ticket_detail(request: AuthedRequest, ticket_id: int) -> HttpResponse:
         patch_vary_headers(response, ("HX-Request",))
         return response
 
-    current = {name: getattr(ticket, name) for name in REVIEWED_FIELDS}
-    conflict_context: dict | None = None
-    # next/previous in the queue view the reviewer came from, read before a decision moves the
-    # ticket out of that view (or to another band of its order)
-    links = view_links(request, ticket_id=ticket.id)
-    choices = {name: selectors.taxonomy_choices(field=name) for name in TAXONOMY_FIELDS}
-    if request.method == "POST":
-        data = request.POST.copy()
-        if context["redact_view"] and data.get("summary"):
-            # the form showed the summary redacted: its placeholders go back to the values
-            data["summary"] = ticket_placeholders_restore(ticket, str(data.get("summary", "")))
-        form = ReviewForm(data, choices=choices, current=current, labels=labels)
-        if request.POST.get("action") == "accept":
-            if _has_proposal(ticket):
-                values: dict[str, str] | None = ticket_proposal(ticket=ticket)
-            else:
-                values = None
-                form.add_error(
-                    None, "There is no model proposal to accept: set the fields and Save & accept."
-                )
-        else:
-            values = form.cleaned_data if form.is_valid() else None
-        if values is not None:
-            try:
-                decision = review_record(
-                    ticket_id=ticket.id,
-                    user=request.user,
-                    values=values,
-                    seen_version=request.POST.get("seen"),
-                )
-            except ReviewConflict as conflict:
-                # keep only what this reviewer changed; every other field shows the ticket as it is
-                # now, so saving again cannot silently undo a colleague's correction
-                ticket = selectors.ticket_get_for_review(ticket_id=ticket.id)
-                context["ticket"] = ticket
-                now = {name: getattr(ticket, name) for name in REVIEWED_FIELDS}
-                mine = _changed_by_reviewer(request.POST) if request.POST.get("action") != "accept" else {}
-                form = ReviewForm(initial={**now, **mine}, choices=choices, current=now, labels=labels)
-                conflict_context = {
-                    "changes": conflict.changes,
-                    "rows": _conflict_rows(
-                        mine=mine, seen=_orig_values(request.POST), now=now, labels=labels
-                    ),
-                    "kept": [FIELD_TITLES[name] for name in mine],
-                }
-            else:
-                messages.success(request, _review_message(ticket, decision))
-                if request.GET.get("then") == "next" and links.next_url:
-                    return redirect(links.next_url)
-                return redirect(links.list_url)
-    else:
+    links = view_links(request, ticket_id=ticket.id, taxonomy=taxonomy.taxonomy)
+    choices = taxonomy.choices
+    if form is None:
+        current = {name: getattr(ticket, name) for name in REVIEWED_FIELDS}
         form = ReviewForm(initial=current, choices=choices, current=current, labels=labels)
 
     proposal_rows = _proposal_rows(ticket, labels)

@@ -1,0 +1,74 @@
+"""The work order's "low confidence" band holds exactly the tickets the queue flags LOW: the
+calibrated per-field levels where a trained version has them, the fixed level elsewhere."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.factories import PROPOSAL, taxonomy_rows, triaged_ticket
+from triage.models import ClassifierVersion, Ticket
+from triage.selectors import QueueFilters, review_queue_neighbours, review_queue_page
+from triage.selectors.calibration import queue_mark_low
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _taxonomy():
+    taxonomy_rows()
+
+
+def _decided(subject: str, *, queue_confidence: float, version: str | None, level: float = 0.0) -> Ticket:
+    """A ticket waiting for review, every field sure but the queue (a normal priority: not urgent)."""
+    sure = {f: {**PROPOSAL[f], "confidence": 0.95} for f in ("category", "queue", "sentiment", "language")}
+    result = {
+        **PROPOSAL,
+        **sure,
+        "priority": {"value": "normal", "confidence": 0.95},
+        "queue": {**PROPOSAL["queue"], "confidence": queue_confidence},
+    }
+    ticket = triaged_ticket(subject=subject, result=result)
+    if version is not None:
+        ClassifierVersion.objects.get_or_create(
+            version=version,
+            defaults={
+                "path": f"{version}.joblib",
+                "data_fingerprint": version.ljust(64, "x"),
+                "taxonomy_key": "k",
+                "n_reviewed": 200,
+                "metrics": {"low_below": {"queue": level}},
+            },
+        )
+        ticket.latest_run.model = f"local-tfidf-2+{version}"
+        ticket.latest_run.save(update_fields=["model"])
+    return Ticket.objects.select_related("latest_run").get(id=ticket.id)
+
+
+def _badges(tickets: list[Ticket]) -> dict[int, bool]:
+    queue_mark_low(tickets)
+    return {t.id: t.low for t in tickets}
+
+
+def test_the_low_band_is_the_low_badge_not_the_fixed_level():
+    # oldest first: a calibrated ticket that is sure enough for its version (0.55 >= 0.5) but under
+    # the fixed 60%, then a sure-looking one its strict version flags (0.65 < 0.7), then a plain one
+    lenient = _decided("lenient 55%", queue_confidence=0.55, version="v-lenient", level=0.5)
+    strict = _decided("strict 65%", queue_confidence=0.65, version="v-strict", level=0.7)
+    plain = _decided("plain 50%", queue_confidence=0.5, version=None)
+    badges = _badges([lenient, strict, plain])
+    assert badges == {lenient.id: False, strict.id: True, plain.id: True}
+
+    page = review_queue_page(filters=QueueFilters(), number=1, per_page=25)
+    order = [t.id for t in page.object_list]
+    # the flagged ones first (oldest first among them), then the rest
+    assert order == [strict.id, plain.id, lenient.id]
+    # next/previous walk the same order
+    assert review_queue_neighbours(filters=QueueFilters(), ticket_id=plain.id).next_id == lenient.id
+    assert review_queue_neighbours(filters=QueueFilters(), ticket_id=strict.id).previous_id is None
+
+
+def test_a_confidence_filter_below_the_fixed_level_keeps_the_tickets_not_flagged():
+    lenient = _decided("lenient 55%", queue_confidence=0.55, version="v-lenient", level=0.5)
+    plain = _decided("plain 50%", queue_confidence=0.5, version=None)
+    page = review_queue_page(filters=QueueFilters(confidence_below=0.6), number=1, per_page=25)
+    assert [t.id for t in page.object_list] == [plain.id, lenient.id]
