@@ -149,6 +149,7 @@ def world(role_users) -> World:
         "triage:ticket-detail": {"ticket_id": ticket.id},
         "triage:ticket-action": {"ticket_id": ticket.id},
         "triage:ticket-presence": {"ticket_id": ticket.id},
+        "triage:ticket-similar": {"ticket_id": ticket.id},
         "triage:ticket-reply": {"ticket_id": ticket.id},
         "triage:ticket-note": {"ticket_id": ticket.id},
         "triage:ticket-macro": {"ticket_id": ticket.id},

@@ -73,6 +73,7 @@ ACCESS: dict[str, Row] = {
     "triage:ticket-detail": agents("GET", 200),
     "triage:ticket-action": agents("POST", REDIRECT),  # no action chosen: back to the ticket
     "triage:ticket-presence": agents("POST", 200),  # "I am here"; answers with who else is
+    "triage:ticket-similar": agents("GET", 200),  # likely duplicates, loaded by the ticket page
     "triage:attachment-file": agents("GET", 200),
     "triage:rendition-file": agents("GET", 200),
     "triage:email-quarantine": agents("GET", 200),

@@ -30,7 +30,9 @@ def test_the_ticket_page_proposes_the_earlier_ticket_with_the_same_screen_error_
         "Sync error E_TIMEOUT at 00:00:02.500",
         ago=timedelta(0),
     )
-    html = agent.get(reverse("triage:ticket-detail", args=[new.id])).content.decode()
+    page = agent.get(reverse("triage:ticket-detail", args=[new.id])).content.decode()
+    assert f'hx-get="{reverse("triage:ticket-similar", args=[new.id])}"' in page  # loaded after the page
+    html = agent.get(reverse("triage:ticket-similar", args=[new.id])).content.decode()
     assert 'id="similar"' in html and original.reference in html
     assert "same error &#x27;E_TIMEOUT&#x27; in screenshot" in html
     assert f"Mark as duplicate of {original.reference}" in html
@@ -46,5 +48,5 @@ def test_no_section_when_nothing_earlier_is_similar(agent):
     ticket = _with_screen(
         "Invoice address", "Please change my invoice address.", "Settings", ago=timedelta(0)
     )
-    html = agent.get(reverse("triage:ticket-detail", args=[ticket.id])).content.decode()
+    html = agent.get(reverse("triage:ticket-similar", args=[ticket.id])).content.decode()
     assert 'id="similar"' not in html

@@ -21,7 +21,6 @@ from triage.forms import ReviewForm, TicketCreateForm, UploadForm, intake_config
 from triage.models import ReviewDecision, Ticket, TriageRun
 from triage.roles import agent_required
 from triage.selectors.calibration import low_levels
-from triage.selectors.duplicates import ticket_similar_list
 from triage.selectors.redaction import ticket_redaction
 from triage.services.lifecycle import AGENT_STATUSES, StatusChangeRefused, ticket_status_set
 from triage.services.presence import PRESENCE_POLL_S, Presence, presence_list, presence_touch
@@ -392,7 +391,6 @@ def ticket_detail(request: AuthedRequest, ticket_id: int) -> HttpResponse:
             "proposal_by_field": {row["name"]: row for row in proposal_rows},
             "report": _report(ticket),
             "duplicates": _duplicates(ticket),
-            "similar": ticket_similar_list(ticket=ticket),
             "field_titles": FIELD_TITLES,
             "version": ticket_version(ticket=ticket),
             "assignees": selectors.assignee_list(),
