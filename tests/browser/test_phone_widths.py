@@ -45,4 +45,12 @@ def test_the_queue_shows_at_least_12_tickets_above_the_fold_at_1440x900(live_ser
     assert sum(1 for b in bottoms if b <= 900) >= 12, bottoms
     assert page.evaluate("document.documentElement.scrollWidth") <= 1440
     expect(page.get_by_role("columnheader", name="Assignee")).to_be_visible()
+    # every column inside the table's box: none pushed off to a sideways scroll
+    cut = page.evaluate(
+        "(() => { const wrap = document.querySelector('.table-wrap').getBoundingClientRect();"
+        " return Array.from(document.querySelectorAll('table.queue thead th'))"
+        ".filter(th => th.offsetParent !== null && th.getBoundingClientRect().right > wrap.right + 1)"
+        ".map(th => th.textContent.trim()); })()"
+    )
+    assert cut == [], f"columns off screen at 1440px: {cut}"
     shot(page, "queue-desktop-dense")
