@@ -107,24 +107,29 @@ def events_publish_pending(*, batch: int) -> int:
     return len(events)
 
 
+def _attempts_insert(pairs: list[tuple[WebhookDelivery, wire.PostResult]]) -> None:
+    """Each send's attempt row (status, latency, excerpt), the whole batch in one INSERT."""
+    WebhookAttempt.objects.bulk_create(
+        [
+            WebhookAttempt(
+                delivery=d,
+                number=d.attempts,
+                status_code=r.status_code,
+                latency_ms=r.latency_ms,
+                response_excerpt=r.excerpt,
+                error=r.error,
+            )
+            for d, r in pairs
+        ]
+    )
+
+
 def _record_delivered(pairs: list[tuple[WebhookDelivery, wire.PostResult]]) -> None:
     if not pairs:
         return
     now = timezone.now()
     with transaction.atomic():
-        WebhookAttempt.objects.bulk_create(
-            [
-                WebhookAttempt(
-                    delivery=d,
-                    number=d.attempts,
-                    status_code=r.status_code,
-                    latency_ms=r.latency_ms,
-                    response_excerpt=r.excerpt,
-                    error=r.error,
-                )
-                for d, r in pairs
-            ]
-        )
+        _attempts_insert(pairs)
         # one plain UPDATE per status code (nearly always just 200), not bulk_update's CASE per row
         # and column, which cost more than the POSTs themselves
         by_code: dict[int | None, list[int]] = {}
@@ -158,19 +163,7 @@ def _record_failed(pairs: list[tuple[WebhookDelivery, wire.PostResult]]) -> floa
         return None
     now = timezone.now()
     with transaction.atomic():
-        WebhookAttempt.objects.bulk_create(
-            [
-                WebhookAttempt(
-                    delivery=d,
-                    number=d.attempts,
-                    status_code=r.status_code,
-                    latency_ms=r.latency_ms,
-                    response_excerpt=r.excerpt,
-                    error=r.error,
-                )
-                for d, r in pairs
-            ]
-        )
+        _attempts_insert(pairs)
         waits: dict[int, float] = {}
         failing: dict[int, list[WebhookDelivery]] = {}
         for delivery, result in pairs:
