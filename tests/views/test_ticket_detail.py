@@ -341,3 +341,16 @@ def test_a_settled_target_says_met_or_missed_and_no_policy_shows_nothing(agent):
         sla_resolve_due_at=now - timedelta(hours=2),
     )
     assert _sla_line(page(agent, ticket)) == "First decision met · Resolution missed by 1h 30m"
+
+
+def test_details_list_every_classified_field_by_its_label(agent):
+    from triage.fields import CLASSIFIED
+    from triage.models import TaxonomyValue
+
+    ticket = triaged_ticket(subject="Card payments fail")
+    details = section(page(agent, ticket), "ticket-details")
+    titles = re.findall(r"<dt>([^<]*)</dt>", details)
+    assert [f.title for f in CLASSIFIED] == [t for t in titles if t in {f.title for f in CLASSIFIED}]
+    label = TaxonomyValue.objects.get(field="sentiment", value=ticket.sentiment).label
+    assert f"<dt>Sentiment</dt><dd>{label}</dd>" in details
+    assert "<dt>Language</dt><dd>en</dd>" in details

@@ -49,6 +49,15 @@ from triage.views.queue_view import ViewLinks, view_links
 FIELD_TITLES = {**{f.name: f.title for f in CLASSIFIED}, "summary": "Summary"}
 
 
+def _classified_details(ticket: Ticket, labels: dict[str, dict[str, str]]) -> list[tuple[str, str]]:
+    """(title, label) of every classified field for the Details list, a newly declared one too."""
+    details = []
+    for field in CLASSIFIED:
+        value = getattr(ticket, field.name)
+        details.append((field.title, labels.get(field.name, {}).get(value, value) if value else "—"))
+    return details
+
+
 @require_http_methods(["GET", "HEAD", "POST"])
 @agent_required
 def ticket_create_page(request: AuthedRequest) -> HttpResponse:
@@ -392,6 +401,7 @@ def ticket_detail(request: AuthedRequest, ticket_id: int) -> HttpResponse:
             "report": _report(ticket),
             "duplicates": _duplicates(ticket),
             "field_titles": FIELD_TITLES,
+            "classified_details": _classified_details(ticket, labels),
             "version": ticket_version(ticket=ticket),
             "assignees": selectors.assignee_list(),
             "queue_choices": choices["queue"],
