@@ -7,7 +7,8 @@ parallel COPY streams (TRIAGE_REPORT_COPY_STREAMS, what the app does now).
     python bench/export.py [--rows 1000000] [--streams 2] [--fresh] [--skip-xlsx]
 
 Needs PostgreSQL on 127.0.0.1:5432 (user postgres, trust auth); the data lives in its own database
-(triage_bench_export), built once with generate_series and reused while its row count matches.
+(triage_bench_export, or TRIAGE_BENCH_EXPORT_DB), built once with generate_series and reused while
+its row count matches.
 Prints one JSON object per line: {"metric", "value", "unit", "goal", ...}.
 """
 
@@ -25,15 +26,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-DB_NAME = "triage_bench_export"
+from bench._harness import emit  # noqa: E402
+
+# TRIAGE_BENCH_EXPORT_DB: another name, for a second data set (or bench run) beside the usual one
+DB_NAME = os.environ.get("TRIAGE_BENCH_EXPORT_DB", "triage_bench_export")
 PG = os.environ.get("TRIAGE_BENCH_PG", "postgres://postgres@127.0.0.1:5432")
-
-
-def emit(metric: str, value: float, unit: str, goal: str, **extra: object) -> None:
-    print(
-        json.dumps({"metric": metric, "value": round(value, 3), "unit": unit, "goal": goal, **extra}),
-        flush=True,
-    )
 
 
 def env() -> dict[str, str]:

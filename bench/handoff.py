@@ -6,7 +6,8 @@
 The defaults are the full run the hand-off goals are set for (10,000 events, 100,000 tickets).
 
 Needs PostgreSQL on 127.0.0.1:5432 (user postgres, trust auth) and Redis on 127.0.0.1:6379 (database
-TRIAGE_BENCH_REDIS_DB, default 6). Uses its own database, triage_bench_handoff, rebuilt each run.
+TRIAGE_BENCH_REDIS_DB, default 6). Uses its own database, triage_bench_handoff (or
+TRIAGE_BENCH_HANDOFF_DB), rebuilt each run.
 
 Webhooks: --events reviewed tickets (each review is the real review_record, so each writes its
 outbox row with the ticket's representation) go to 3 local receivers (HTTP/1.1, keep-alive); one
@@ -37,20 +38,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from bench._harness import emit, process_group, redis_url  # noqa: E402
+
 PG = os.environ.get("TRIAGE_BENCH_PG", "postgres://postgres@127.0.0.1:5432")
-DB = "triage_bench_handoff"
-REDIS = f"redis://127.0.0.1:6379/{os.environ.get('TRIAGE_BENCH_REDIS_DB', '6')}"
-
-
-def emit(metric: str, value: float, unit: str, goal: str | None = None, **extra: object) -> None:
-    row = {
-        "metric": metric,
-        "value": round(value, 3),
-        "unit": unit,
-        **({"goal": goal} if goal else {}),
-        **extra,
-    }
-    print(json.dumps(row), flush=True)
+DB = os.environ.get("TRIAGE_BENCH_HANDOFF_DB", "triage_bench_handoff")
+REDIS = redis_url(6)
 
 
 def pct(values: list[float], p: float) -> float:
@@ -139,7 +132,6 @@ def main() -> None:
     Path(env["TRIAGE_VAR_DIR"]).mkdir(exist_ok=True)
     subprocess.run(["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", DB], check=True)
     subprocess.run(["createdb", "-h", "127.0.0.1", "-U", "postgres", DB], check=True)
-    sys.path.insert(0, str(ROOT))
     import django
 
     django.setup()
@@ -196,15 +188,14 @@ def webhooks_phase(args: argparse.Namespace, env: dict[str, str]) -> None:
         list(pool.map(review_some, [backlog[i :: args.review_threads] for i in range(args.review_threads)]))
     emit("review_rate", len(backlog) / (time.time() - started), "reviews/s", events=len(backlog),
          threads=args.review_threads)  # fmt: skip
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "triage", "worker", "-Q", "webhooks", "--pool", "threads",
-         "--concurrency", str(args.concurrency), "--loglevel", "WARNING", "-n", "bench-webhooks@%h",
-         "--without-mingle", "--without-gossip"],
-        cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )  # fmt: skip
+    worker = [
+        sys.executable, "-m", "celery", "-A", "triage", "worker", "-Q", "webhooks", "--pool", "threads",
+        "--concurrency", str(args.concurrency), "--loglevel", "WARNING", "-n", "bench-webhooks@%h",
+        "--without-mingle", "--without-gossip",
+    ]  # fmt: skip
     expected = len(tickets)
-    try:
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    with process_group(worker, cwd=ROOT, env={**os.environ, **env}, **quiet):
         deadline = time.time() + 300 + args.events / 10
         while time.time() < deadline and any(len(r.first_ok) < len(backlog) for r in receivers):
             time.sleep(0.2)
@@ -218,9 +209,6 @@ def webhooks_phase(args: argparse.Namespace, env: dict[str, str]) -> None:
             reviewed_at[ticket_id] = time.time()
         while time.time() < deadline and any(len(r.first_ok) < expected for r in receivers):
             time.sleep(0.5)
-    finally:
-        os.killpg(worker.pid, 15)
-        worker.wait(timeout=30)
     msg_to_ticket = dict(WebhookDelivery.objects.values_list("event__msg_id", "event__ticket_id"))
     live_set = set(live)
     for name, group in (("healthy", receivers[:2]), ("flaky", receivers[2:])):

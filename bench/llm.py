@@ -19,7 +19,6 @@ import argparse
 import contextlib
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -31,6 +30,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench._harness import create_database, drop_database, start_process_group, stop_process_group  # noqa: E402
 
 REPLY = {
     "summary": "The customer was charged twice for the November invoice.",
@@ -140,13 +140,10 @@ def main() -> None:
     threading.Thread(target=fake.serve_forever, daemon=True).start()
 
     pg_db = ""
+    pg_server = PG_ADMIN.rsplit("/", 1)[0]
     if _reachable("127.0.0.1", 5432):
-        import psycopg
-
         pg_db = f"triage_bench_llm_{os.getpid()}"
-        with psycopg.connect(PG_ADMIN.replace("postgres://", "postgresql://"), autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{pg_db}"')
-        database_url = PG_ADMIN.rsplit("/", 1)[0] + f"/{pg_db}"
+        database_url = create_database(pg_db, server=pg_server)
     else:
         database_url = f"sqlite:///{scratch / 'bench.sqlite3'}"
     use_redis = _reachable("127.0.0.1", 6379)
@@ -183,7 +180,7 @@ def main() -> None:
         with app.connection_for_write() as conn, contextlib.suppress(Exception):
             conn.default_channel.queue_purge("llm")
         log = (scratch / "worker.log").open("wb")
-        worker = subprocess.Popen(
+        worker = start_process_group(
             [sys.executable, "-m", "celery", "-A", "triage", "worker", "-Q", "llm", "--pool", "threads"]
             + [
                 "--concurrency",
@@ -198,7 +195,6 @@ def main() -> None:
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
-            start_new_session=True,
         )
         deadline = time.monotonic() + 60
         while " ready." not in (scratch / "worker.log").read_text(errors="replace"):
@@ -251,21 +247,11 @@ def main() -> None:
         emit("peak_concurrent_requests", fake.peak, "requests", f"<= {args.concurrency}")
         emit("not_triaged", args.tickets - done, "tickets", "== 0", statuses=statuses)
     finally:
-        if worker is not None and worker.poll() is None:
-            os.killpg(worker.pid, signal.SIGTERM)
-            try:
-                worker.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(worker.pid, signal.SIGKILL)
+        if worker is not None:
+            stop_process_group(worker, timeout=20)
         fake.shutdown()
         if pg_db:
-            from django.db import connections
-
-            connections.close_all()
-            import psycopg
-
-            with psycopg.connect(PG_ADMIN.replace("postgres://", "postgresql://"), autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{pg_db}" WITH (FORCE)')
+            drop_database(pg_db, server=pg_server)
 
 
 if __name__ == "__main__":

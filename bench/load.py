@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import io
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -40,8 +39,18 @@ import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-# the signed raw-mail posting and the process helpers are bench/webhook.py's
-from bench.webhook import SECRET, emit, free_port, reachable, signed_headers  # noqa: E402
+from bench._harness import (  # noqa: E402
+    create_database,
+    drop_database,
+    emit,
+    flush_redis,
+    redis_url,
+    start_process_group,
+    stop_process_group,
+)
+
+# the signed raw-mail posting and the port helpers are bench/webhook.py's
+from bench.webhook import SECRET, free_port, reachable, signed_headers  # noqa: E402
 
 PASSWORD = "bench-agent-pass"  # noqa: S105
 
@@ -100,11 +109,8 @@ def main() -> None:  # noqa: PLR0915 - one linear script: set up, burst, drain, 
     run = f"{os.getpid()}-{int(time.time())}"
     scratch = Path(tempfile.mkdtemp(prefix="triage-bench-load-"))
     db_name = f"triage_bench_load_{os.getpid()}"
-    import psycopg
-
-    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{db_name}"')
-    broker_url = f"redis://127.0.0.1:6379/{os.environ.get('BENCH_REDIS_DB', '12')}"
+    database_url = create_database(db_name)
+    broker_url = redis_url(12, variable="BENCH_REDIS_DB")
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "triage.settings",
@@ -115,7 +121,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script: set up, burst, drain, 
         "INBOUND_EMAIL_SECRET": SECRET,
         "ANYMAIL_WEBHOOK_SECRET": "bench:bench",
         "TRIAGE_VAR_DIR": str(scratch),
-        "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{db_name}",
+        "DATABASE_URL": database_url,
         "CELERY_BROKER_URL": broker_url,
         "TRIAGE_PROVIDER": "local",
         "TRIAGE_OCR_ENABLED": "0",
@@ -125,15 +131,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script: set up, burst, drain, 
     try:
         for command in (["migrate", "-v", "0"], ["collectstatic", "--noinput", "-v", "0"]):
             subprocess.run([sys.executable, "manage.py", *command], cwd=ROOT, env=env, check=True)
-        subprocess.run(
-            [
-                sys.executable,
-                "-c",
-                "import redis,sys; redis.Redis.from_url(sys.argv[1]).flushdb()",
-                broker_url,
-            ],
-            check=True,
-        )
+        flush_redis(broker_url)
         os.environ.update(env)
         import django
 
@@ -148,10 +146,10 @@ def main() -> None:  # noqa: PLR0915 - one linear script: set up, burst, drain, 
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         procs.append(
-            subprocess.Popen(
+            start_process_group(
                 [sys.executable, "-m", "gunicorn", "triage.wsgi", "--bind", f"127.0.0.1:{port}",
                  "--workers", str(args.gunicorn_workers), "--log-level", "warning"],
-                cwd=ROOT, env=env, start_new_session=True, stdout=sys.stderr,  # stdout is JSON lines only
+                cwd=ROOT, env=env, stdout=sys.stderr,  # stdout is JSON lines only
             )
         )  # fmt: skip
         for queue, pool, concurrency in (
@@ -160,11 +158,11 @@ def main() -> None:  # noqa: PLR0915 - one linear script: set up, burst, drain, 
             ("llm", "threads", 4),
         ):
             procs.append(
-                subprocess.Popen(
+                start_process_group(
                     [sys.executable, "-m", "celery", "-A", "triage", "worker", "-Q", queue, "--pool", pool,
                      "--concurrency", str(concurrency), "--loglevel", "WARNING", "--without-mingle",
                      "--without-gossip", "-n", f"load-{queue}-{os.getpid()}@%h"],
-                    cwd=ROOT, env=env, start_new_session=True, stdout=sys.stderr,  # stdout is JSON lines only
+                    cwd=ROOT, env=env, stdout=sys.stderr,  # stdout is JSON lines only
                 )
             )  # fmt: skip
         deadline = time.monotonic() + 60
@@ -307,19 +305,8 @@ def main() -> None:  # noqa: PLR0915 - one linear script: set up, burst, drain, 
         )  # fmt: skip
     finally:
         for proc in procs:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        for proc in procs:
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-        if "django" in sys.modules and sys.modules["django"].apps.apps.ready:
-            from django.db import connections
-
-            connections.close_all()
-        with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+            stop_process_group(proc)
+        drop_database(db_name)
 
 
 if __name__ == "__main__":

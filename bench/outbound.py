@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -30,10 +28,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-
-
-def emit(metric: str, value: float, unit: str, **extra: object) -> None:
-    print(json.dumps({"metric": metric, "value": round(value, 3), "unit": unit, **extra}), flush=True)
+from bench._harness import create_database, drop_database, emit, process_group  # noqa: E402
 
 
 def main() -> None:
@@ -47,14 +42,12 @@ def main() -> None:
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/7")
     args = parser.parse_args()
 
-    import psycopg
     from aiosmtpd.controller import Controller
 
     from tests.smtp_fake import SMTPServer
 
     db = f"triage_bench_outbound_{os.getpid()}"
-    with psycopg.connect(f"{args.pg}/postgres", autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{db}"')
+    database_url = create_database(db, server=args.pg)
     smtp = SMTPServer()
     smtp.start()
     assert isinstance(smtp._controller, Controller)
@@ -63,7 +56,7 @@ def main() -> None:
         "DJANGO_SETTINGS_MODULE": "triage.settings",
         "TRIAGE_VAR_DIR": str(scratch),
         "MEDIA_ROOT": str(scratch / "media"),
-        "DATABASE_URL": f"{args.pg}/{db}",
+        "DATABASE_URL": database_url,
         "CELERY_BROKER_URL": args.redis,
         "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
         "EMAIL_HOST": "127.0.0.1",
@@ -73,7 +66,6 @@ def main() -> None:
         "LOG_LEVEL": "WARNING",
     }
     os.environ.update(env)
-    worker = None
     try:
         import django
 
@@ -85,45 +77,18 @@ def main() -> None:
 
         with app.connection_for_write() as conn, contextlib.suppress(Exception):
             conn.default_channel.queue_purge("outbound")  # a queue not declared yet has nothing to purge
-        worker = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "triage",
-                "worker",
-                "-Q",
-                "outbound",
-                "--pool",
-                "threads",
-                "--concurrency",
-                str(args.concurrency),
-                "--loglevel",
-                "WARNING",
-                "-n",
-                f"bench-outbound-{os.getpid()}@%h",
-                "--without-mingle",
-                "--without-gossip",
-                "--without-heartbeat",
-            ],
-            cwd=ROOT,
-            env={**os.environ},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        run(args, smtp)
+        worker = [
+            sys.executable, "-m", "celery", "-A", "triage", "worker", "-Q", "outbound", "--pool", "threads",
+            "--concurrency", str(args.concurrency), "--loglevel", "WARNING", "-n", f"bench-outbound-{os.getpid()}@%h",
+            "--without-mingle", "--without-gossip", "--without-heartbeat",
+        ]  # fmt: skip
+        with process_group(
+            worker, cwd=ROOT, env={**os.environ}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        ):
+            run(args, smtp)
     finally:
-        if worker is not None:
-            os.killpg(worker.pid, signal.SIGTERM)
-            worker.wait(timeout=30)
         smtp.stop()
-        from django.db import connections
-
-        connections.close_all()
-        with psycopg.connect(f"{args.pg}/postgres", autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+        drop_database(db, server=args.pg)
 
 
 def _wait(smtp, predicate, timeout: float = 120.0) -> None:

@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import signal
 import statistics
 import subprocess
 import sys
@@ -41,7 +40,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench.webhook import emit, free_port, reachable  # noqa: E402
+from bench._harness import (  # noqa: E402
+    create_database,
+    drop_database,
+    emit,
+    flush_redis,
+    redis_url,
+    start_process_group,
+    stop_process_group,
+)
+from bench.webhook import free_port, reachable  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 # the flags of tests/browser/conftest.py
@@ -220,13 +228,10 @@ def main() -> None:  # noqa: PLR0915 - one linear script: set up, drive, check, 
     if not (reachable(5432) and reachable(6379)):
         raise SystemExit("bench/review_flow.py needs PostgreSQL and Redis on 127.0.0.1")
 
-    import psycopg
-
     scratch = Path(tempfile.mkdtemp(prefix="triage-bench-review-"))
     db_name = f"triage_bench_review_{os.getpid()}"
-    redis_url = f"redis://127.0.0.1:6379/{os.environ.get('TRIAGE_BENCH_REDIS_DB', '4')}"
-    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{db_name}"')
+    broker_url = redis_url(4)
+    database_url = create_database(db_name)
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "triage.settings",
@@ -237,18 +242,17 @@ def main() -> None:  # noqa: PLR0915 - one linear script: set up, drive, check, 
         "INBOUND_EMAIL_SECRET": "bench-only",
         "ANYMAIL_WEBHOOK_SECRET": "bench:only",
         "TRIAGE_VAR_DIR": str(scratch),
-        "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{db_name}",
-        "CELERY_BROKER_URL": redis_url,
+        "DATABASE_URL": database_url,
+        "CELERY_BROKER_URL": broker_url,
         "TRIAGE_PROVIDER": "local",
         "TRIAGE_OCR_ENABLED": "0",
         "LOG_LEVEL": "WARNING",
     }
-    flush = [sys.executable, "-c", "import redis,sys; redis.Redis.from_url(sys.argv[1]).flushdb()", redis_url]
     server: subprocess.Popen | None = None
     try:
         for command in (["migrate", "-v", "0"], ["collectstatic", "--noinput", "-v", "0"]):
             subprocess.run([sys.executable, "manage.py", *command], cwd=ROOT, env=env, check=True)
-        subprocess.run(flush, check=True)
+        flush_redis(broker_url)
         os.environ.update(env)
         import django
 
@@ -257,10 +261,10 @@ def main() -> None:  # noqa: PLR0915 - one linear script: set up, drive, check, 
 
         port = free_port()
         base = f"http://127.0.0.1:{port}"
-        server = subprocess.Popen(
+        server = start_process_group(
             [sys.executable, "-m", "gunicorn", "triage.wsgi", "--bind", f"127.0.0.1:{port}",
              "--workers", str(args.gunicorn_workers), "--log-level", "warning"],
-            cwd=ROOT, env=env, start_new_session=True, stdout=sys.stderr,  # stdout is JSON lines only
+            cwd=ROOT, env=env, stdout=sys.stderr,  # stdout is JSON lines only
         )  # fmt: skip
         deadline = time.monotonic() + 60
         while not reachable(port):
@@ -315,19 +319,10 @@ def main() -> None:  # noqa: PLR0915 - one linear script: set up, drive, check, 
             cores=os.cpu_count(),
         )
     finally:
-        if server is not None and server.poll() is None:
-            os.killpg(server.pid, signal.SIGTERM)
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(server.pid, signal.SIGKILL)
-        if "django" in sys.modules and sys.modules["django"].apps.apps.ready:
-            from django.db import connections
-
-            connections.close_all()
-        with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
-        subprocess.run(flush, check=False)
+        if server is not None:
+            stop_process_group(server)
+        drop_database(db_name)
+        flush_redis(broker_url, check=False)
 
 
 if __name__ == "__main__":

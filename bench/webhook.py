@@ -21,11 +21,9 @@ from __future__ import annotations
 import argparse
 import hashlib
 import hmac
-import json
 import math
 import os
 import random
-import signal
 import socket
 import statistics
 import subprocess
@@ -42,11 +40,17 @@ import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench._harness import (  # noqa: E402
+    create_database,
+    drop_database,
+    emit,
+    flush_redis,
+    redis_url,
+    start_process_group,
+    stop_process_group,
+)
+
 SECRET = "bench-inbound-secret"  # noqa: S105 - a throwaway key for a throwaway server
-
-
-def emit(metric: str, value: float, unit: str, **extra: object) -> None:
-    print(json.dumps({"metric": metric, "value": round(value, 3), "unit": unit, **extra}), flush=True)
 
 
 def reachable(port: int) -> bool:
@@ -163,12 +167,8 @@ class Server:
         self.config, self.bodies, self.posts = config, bodies, posts
         self.port = free_port()
         command, extra_env, cwd = gunicorn_command(config, self.port)
-        self.process = subprocess.Popen(
-            command,
-            cwd=cwd,
-            env={**env, **extra_env, "PYTHONPATH": str(cwd)},
-            start_new_session=True,
-            stdout=subprocess.DEVNULL,
+        self.process = start_process_group(
+            command, cwd=cwd, env={**env, **extra_env, "PYTHONPATH": str(cwd)}, stdout=subprocess.DEVNULL
         )
         self.pool = ThreadPoolExecutor(max_workers=clients)
         self.local = threading.local()
@@ -216,9 +216,7 @@ class Server:
 
     def stop(self) -> None:
         self.pool.shutdown()
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            self.process.wait(timeout=30)
+        stop_process_group(self.process)
 
     def figures(self) -> dict:
         latencies = [ms for ms, _ in self.results]
@@ -263,12 +261,8 @@ def main() -> None:
     services = reachable(5432) and reachable(6379)
     db_name = f"triage_bench_{os.getpid()}"
     if services:
-        import psycopg
-
-        with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{db_name}"')
-        database_url = f"postgres://postgres@127.0.0.1:5432/{db_name}"
-        broker_url = f"redis://127.0.0.1:6379/{os.environ.get('BENCH_REDIS_DB', '12')}"
+        database_url = create_database(db_name)
+        broker_url = redis_url(12, variable="BENCH_REDIS_DB")
     else:
         database_url = f"sqlite:///{scratch / 'bench.sqlite3'}"
         broker_url = "filesystem://"
@@ -290,15 +284,7 @@ def main() -> None:
     try:
         subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True)
         if broker_url.startswith("redis"):
-            subprocess.run(
-                [
-                    sys.executable,
-                    "-c",
-                    "import redis,sys; redis.Redis.from_url(sys.argv[1]).flushdb()",
-                    broker_url,
-                ],
-                check=True,
-            )
+            flush_redis(broker_url)
 
         image = noise_png(70 * 1024)
         shape = "postgres+redis" if services else "sqlite+filesystem"
@@ -349,10 +335,10 @@ def main() -> None:
         emit("webhook_message_size", len(message(0, image)) / 1024, "KiB")
 
         # Drain the intake queue and check: every distinct message is exactly one ticket.
-        worker = subprocess.Popen(
+        worker = start_process_group(
             [sys.executable, "-m", "celery", "-A", "triage", "worker", "-Q", "intake", "--concurrency", "4",
              "--loglevel", "WARNING", "--without-mingle", "--without-gossip", "-n", f"bench{os.getpid()}@%h"],
-            cwd=ROOT, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         os.environ.update({k: v for k, v in env.items() if k != "DJANGO_SETTINGS_MODULE"})
         os.environ["DJANGO_SETTINGS_MODULE"] = "triage.settings"
@@ -396,18 +382,10 @@ def main() -> None:
             unexpected=len(stored_ids - expected_ids),
         )
     finally:
-        if worker is not None and worker.poll() is None:
-            os.killpg(worker.pid, signal.SIGTERM)
-            worker.wait(timeout=30)
+        if worker is not None:
+            stop_process_group(worker)
         if services:
-            if "django" in sys.modules and sys.modules["django"].apps.apps.ready:
-                from django.db import connections
-
-                connections.close_all()
-            import psycopg
-
-            with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+            drop_database(db_name)
 
 
 if __name__ == "__main__":
