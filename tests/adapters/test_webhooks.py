@@ -111,6 +111,10 @@ def keepalive_server():
 
         def do_POST(self) -> None:  # noqa: N802
             self.rfile.read(int(self.headers.get("content-length", 0)))
+            if self.path == "/drop-second" and self.client_address[1] in ports:
+                # a receiver closing its idle keep-alive connection just as the next POST arrives
+                self.close_connection = True
+                return
             ports.append(self.client_address[1])
             body = b"x" * (wire.MAX_RESPONSE_BYTES * 2) if self.path == "/big" else b"ok"
             self.send_response(200)
@@ -144,3 +148,12 @@ def test_a_connection_whose_answer_was_cut_at_the_cap_is_not_reused(keepalive_se
     assert result.ok and len(result.excerpt) == wire.EXCERPT_CHARS
     assert wire.post(small, headers={}, body=b"{}", connect_timeout_s=1, read_timeout_s=1).ok
     assert len(ports) == 2 and ports[0] != ports[1], "the unread rest never reaches the next answer"
+
+
+def test_a_kept_alive_connection_the_receiver_closed_is_retried_once_on_a_new_one(keepalive_server):
+    base, ports = keepalive_server
+    target = wire.target_resolve(f"{base}/drop-second", allow_private=True)
+    assert wire.post(target, headers={}, body=b"{}", connect_timeout_s=1, read_timeout_s=1).ok
+    second = wire.post(target, headers={}, body=b"{}", connect_timeout_s=1, read_timeout_s=1)
+    assert second.ok, second.error
+    assert len(ports) == 2 and ports[0] != ports[1], "answered on a second connection"

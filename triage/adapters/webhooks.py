@@ -173,17 +173,26 @@ def post(
     host_header = target.host if target.port in (80, 443) else f"{target.host}:{target.port}"
     started = time.monotonic()
     try:
-        response = _pool(target).urlopen(
-            "POST",
-            target.path,
-            body=body,
-            headers={**headers, "host": host_header},
-            timeout=timeout,
-            retries=False,
-            redirect=False,
-            preload_content=False,
-            assert_same_host=False,
-        )
+        for attempt in (1, 2):
+            try:
+                response = _pool(target).urlopen(
+                    "POST",
+                    target.path,
+                    body=body,
+                    headers={**headers, "host": host_header},
+                    timeout=timeout,
+                    retries=False,
+                    redirect=False,
+                    preload_content=False,
+                    assert_same_host=False,
+                )
+                break
+            except urllib3.exceptions.ProtocolError:
+                # the receiver closed a kept-alive connection as this POST went out (it answered
+                # nothing): once more on a new connection, as browsers do; the same webhook-id
+                # lets a receiver that did see the first drop it
+                if attempt == 2:
+                    raise
         try:
             data = response.read(max_bytes)
             if response.length_remaining != 0:
