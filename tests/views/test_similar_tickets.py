@@ -50,3 +50,22 @@ def test_no_section_when_nothing_earlier_is_similar(agent):
     )
     html = agent.get(reverse("triage:ticket-similar", args=[ticket.id])).content.decode()
     assert 'id="similar"' not in html
+
+
+def test_under_everywhere_a_user_without_the_permission_sees_no_subject_words_in_the_reason(client, settings):
+    from tests.factories import UserFactory
+
+    settings.TRIAGE_REDACT = "everywhere"
+    original = _with_screen(
+        "Refund for Janet Quill", "Please refund Janet Quill.", "Settings", ago=timedelta(days=1)
+    )
+    new = _with_screen(
+        "Refund for Janet Quill again", "Refund Janet Quill please.", "Settings", ago=timedelta(0)
+    )
+    client.force_login(UserFactory())
+    html = client.get(reverse("triage:ticket-similar", args=[new.id])).content.decode()
+    assert original.reference in html and "similar subject" in html
+    assert "janet" not in html.lower() and "quill" not in html.lower()
+    settings.TRIAGE_REDACT = "model"  # the same user where nothing is hidden: the words are the reason
+    html = client.get(reverse("triage:ticket-similar", args=[new.id])).content.decode()
+    assert "subject words:" in html and "janet" in html.lower()

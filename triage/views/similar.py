@@ -20,9 +20,13 @@ from triage.views import AuthedRequest
 @agent_required
 def ticket_similar(request: AuthedRequest, ticket_id: int) -> HttpResponse:
     ticket = get_object_or_404(Ticket, id=ticket_id)
-    context = {
-        "ticket": ticket,
-        "similar": ticket_similar_list(ticket=ticket),
-        "redact_view": redacts_for_user(request.user),
-    }
+    redact_view = redacts_for_user(request.user)
+    similar = ticket_similar_list(ticket=ticket)
+    if redact_view:
+        # subjects are hidden from this user, so are the subject words a reason quotes (a name,
+        # the parts of an address); an error code stays
+        for item in similar:
+            if item["reason"].startswith("subject words"):
+                item["reason"] = "similar subject"
+    context = {"ticket": ticket, "similar": similar, "redact_view": redact_view}
     return render(request, "triage/partials/_similar_tickets.html", context)
