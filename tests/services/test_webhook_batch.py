@@ -39,7 +39,8 @@ def receiver(httpserver, settings):
     return got, fail_once
 
 
-def _events(count: int) -> list[WebhookEvent]:
+def _reviewed(count: int) -> None:
+    """`count` triaged tickets reviewed: one ticket.reviewed event each in the outbox, unpublished."""
     user = role_user("agent")
     for _ in range(count):
         ticket = triaged_ticket()
@@ -49,6 +50,10 @@ def _events(count: int) -> list[WebhookEvent]:
             values={"priority": "low"},
             seen_version=ticket_version(ticket=ticket),
         )
+
+
+def _events(count: int) -> list[WebhookEvent]:
+    _reviewed(count)
     events = list(WebhookEvent.objects.order_by("id"))
     for event in events:
         webhooks.webhook_event_publish(event_id=event.id)
@@ -161,15 +166,7 @@ def test_publishes_while_a_drain_runs_queue_nothing_and_that_drain_sends_them(
 
     got, _ = receiver
     queued = _publish_tasks_queued(monkeypatch)
-    user = role_user("agent")
-    for _ in range(6):
-        ticket = triaged_ticket()
-        review_record(
-            ticket_id=ticket.id,
-            user=user,
-            values={"priority": "low"},
-            seen_version=ticket_version(ticket=ticket),
-        )
+    _reviewed(6)
     first, *late = list(WebhookEvent.objects.order_by("id"))
     running = {"now": 0, "most": 0}
     real_drain = webhook_batch.webhook_drain
@@ -284,15 +281,7 @@ def test_a_drain_publishes_the_waiting_outbox_rows_to_their_subscribers_and_send
     for endpoints subscribed to its type) and sends them."""
     got, _ = receiver
     other = webhooks.webhook_endpoint_create(url=httpserver.url_for("/hook"), events=["ticket.created"])
-    user = role_user("agent")
-    for _ in range(5):
-        ticket = triaged_ticket()
-        review_record(
-            ticket_id=ticket.id,
-            user=user,
-            values={"priority": "low"},
-            seen_version=ticket_version(ticket=ticket),
-        )
+    _reviewed(5)
     events = list(WebhookEvent.objects.order_by("id"))
     assert len(events) == 5 and all(e.published_at is None for e in events)
     assert webhook_batch.deliveries_due_exist(), "an unpublished event is work for a drain"
