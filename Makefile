@@ -12,6 +12,10 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# The suite runs in PYTEST_WORKERS processes (pytest-xdist; tests/settings.py gives each its own
+# Redis database and scratch folder, pytest-django its own test database): most tests wait on
+# workers, browsers and servers rather than the CPU. PYTEST_WORKERS=0 runs it in one process.
+PYTEST_WORKERS ?= 4
 PYTEST_ARGS ?=
 # Every package, transitive ones included, pinned with its hashes (docs/operations.md): `make lock`
 # writes both from pyproject.toml with uv; installs take them with --require-hashes.
@@ -91,7 +95,7 @@ worker: install
 
 # Lint and types first: a suite that passes on code ruff or mypy reject is not green.
 test: install-test lint typecheck
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 lint: $(VENV)/.stamp-test
 	$(VENV)/bin/ruff check .

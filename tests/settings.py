@@ -14,6 +14,17 @@ from pathlib import Path
 _MODE = os.environ.get("TRIAGE_TEST_SERVICES", "auto")  # auto | require | off
 _PG = os.environ.get("TRIAGE_TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")
 _REDIS = os.environ.get("TRIAGE_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
+# pytest-xdist (`make test` runs with -n): each worker process (gw0, gw1, ...) gets a Redis database
+# of its own, since the e2e tests purge the queues and their Celery workers take any task from them:
+# the given one for gw0, then upwards to 15, then downwards from below the given one (13 -> 13, 14,
+# 15, 12). Written back, so the tests that read TRIAGE_TEST_REDIS_URL (limits, rate limits, bench
+# scripts) use the same one.
+_XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+if _XDIST_WORKER:
+    _base, _, _db = _REDIS.rpartition("/")
+    _order = [*range(int(_db or 0), 16), *range(int(_db or 0) - 1, -1, -1)]
+    _REDIS = f"{_base}/{_order[int(_XDIST_WORKER.removeprefix('gw')) % 16]}"
+    os.environ["TRIAGE_TEST_REDIS_URL"] = _REDIS
 
 
 def _reachable(host: str, port: int) -> bool:
@@ -40,6 +51,9 @@ else:
 
 # One scratch folder per test session: SQLite file, media, broker folders.
 _SCRATCH = Path(os.environ.get("TRIAGE_TEST_SCRATCH") or tempfile.mkdtemp(prefix="triage-tests-"))
+if _XDIST_WORKER:  # the workers inherit the controller's folder: one sub-folder each
+    _SCRATCH = _SCRATCH / _XDIST_WORKER
+    _SCRATCH.mkdir(exist_ok=True)
 os.environ["TRIAGE_TEST_SCRATCH"] = str(_SCRATCH)
 os.environ["TRIAGE_VAR_DIR"] = str(_SCRATCH)
 os.environ.setdefault("TRIAGE_PROVIDER", "local")
