@@ -1,16 +1,20 @@
 """A burst of tickets through the raw email webhook and the upload form at once, under gunicorn
 with real workers, while a staff member keeps loading the queue page.
 
-    python bench/load.py [--tickets 10000] [--clients 8] [--gunicorn-workers 3]
+    python bench/load.py [--tickets 10000] [--rate 45] [--procs 3] [--threads 16] [--web conf|sync:N]
 
-Half the tickets are signed `message/rfc822` posts to /intake/email/raw/ (a small PNG attached),
-half are multipart posts of the upload form (a small PNG, a logged-in agent session with CSRF),
-from `--clients` threads; a third client GETs the queue page in a loop. Workers: `media`
-(prefork), `intake` (prefork) and `llm` (threads), offline model. Prints one JSON object per line:
-tickets/min end to end (first post -> last ticket in Needs review/manual triage), queue page
-p50/p95 during the burst, the per-ticket created->triaged p50/p95, and the exactly-once check
-(distinct mails/forms posted == tickets, no duplicate tickets, one run each). Also the machine's
-load average: on a shared machine the figures are noisy.
+Arrivals follow an open-loop schedule: ticket i is due at i / --rate seconds, half signed
+`message/rfc822` posts to /intake/email/raw/ (a small PNG attached), half multipart posts of the
+upload form /tickets/new/ (a small PNG, a logged-in agent session with CSRF). Every body is built
+before the clock starts; `--procs` poster processes of `--threads` threads, each thread one
+kept-alive connection, send each arrival when due (or late, when every thread still waits on an
+answer). `load_arrival_rate` is the rate the server was actually given (answered posts / first due
+to last answer), `load_arrival_lateness_p95` how late the sends were. A client GETs the queue page
+every --queue-interval s; the app runs with TRIAGE_SERVER_TIMING=1 and the queue page's time inside
+Django (Server-Timing app, and its db and cpu parts) is reported apart from its round trip.
+Workers: `media` (prefork), `intake` (prefork) and `llm` (threads), offline model; web: the
+production shape (triage/gunicorn_conf.py) unless --web sync:N. Also tickets/min end to end, the
+per-ticket created->triaged p50/p95, the exactly-once check and the machine's load average.
 
 Measured 2026-11-29 on the 2-core machine, otherwise quiet, 10,000 tickets: 1,629 tickets/min end
 to end, 44.6 posts/s, queue page p95 403 ms while posting and 132 ms while draining (p50 301 / 96
