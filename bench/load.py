@@ -1,16 +1,20 @@
 """A burst of tickets through the raw email webhook and the upload form at once, under gunicorn
 with real workers, while a staff member keeps loading the queue page.
 
-    python bench/load.py [--tickets 10000] [--clients 8] [--gunicorn-workers 3]
+    python bench/load.py [--tickets 10000] [--rate 45] [--procs 3] [--threads 16] [--web conf|sync:N]
 
-Half the tickets are signed `message/rfc822` posts to /intake/email/raw/ (a small PNG attached),
-half are multipart posts of the upload form (a small PNG, a logged-in agent session with CSRF),
-from `--clients` threads; a third client GETs the queue page in a loop. Workers: `media`
-(prefork), `intake` (prefork) and `llm` (threads), offline model. Prints one JSON object per line:
-tickets/min end to end (first post -> last ticket in Needs review/manual triage), queue page
-p50/p95 during the burst, the per-ticket created->triaged p50/p95, and the exactly-once check
-(distinct mails/forms posted == tickets, no duplicate tickets, one run each). Also the machine's
-load average: on a shared machine the figures are noisy.
+Arrivals follow an open-loop schedule: ticket i is due at i / --rate seconds, half signed
+`message/rfc822` posts to /intake/email/raw/ (a small PNG attached), half multipart posts of the
+upload form /tickets/new/ (a small PNG, a logged-in agent session with CSRF). Every body is built
+before the clock starts; `--procs` poster processes of `--threads` threads, each thread one
+kept-alive connection, send each arrival when due (or late, when every thread still waits on an
+answer). `load_arrival_rate` is the rate the server was actually given (answered posts / first due
+to last answer), `load_arrival_lateness_p95` how late the sends were. A client GETs the queue page
+every --queue-interval s; the app runs with TRIAGE_SERVER_TIMING=1 and the queue page's time inside
+Django (Server-Timing app, and its db and cpu parts) is reported apart from its round trip.
+Workers: `media` (prefork), `intake` (prefork) and `llm` (threads), offline model; web: the
+production shape (triage/gunicorn_conf.py) unless --web sync:N. Also tickets/min end to end, the
+per-ticket created->triaged p50/p95, the exactly-once check and the machine's load average.
 
 Measured 2026-11-29 on the 2-core machine, otherwise quiet, 10,000 tickets: 1,629 tickets/min end
 to end, 44.6 posts/s, queue page p95 403 ms while posting and 132 ms while draining (p50 301 / 96
@@ -23,19 +27,22 @@ BENCH_REDIS_DB, default 12, flushed).
 from __future__ import annotations
 
 import argparse
+import http.client
 import io
+import multiprocessing
 import os
+import queue
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from email.message import EmailMessage
 from pathlib import Path
 
 import requests
+from urllib3 import encode_multipart_formdata
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -77,6 +84,99 @@ def mail(n: int, run: str) -> bytes:
     return msg.as_bytes()
 
 
+def mail_request(n: int, run: str) -> tuple[str, bytes, dict[str, str]]:
+    """A raw-mail post (path, body, headers but the signature, which is made as it is sent)."""
+    return "/intake/email/raw/", mail(n, run), {"Content-Type": "message/rfc822"}
+
+
+def form_request(n: int, csrf: str) -> tuple[str, bytes, dict[str, str]]:
+    """An upload-form post as the browser sends it: multipart, the CSRF token, a small PNG."""
+    body, content_type = encode_multipart_formdata(
+        [
+            ("csrfmiddlewaretoken", csrf),
+            ("subject", f"Load form {n}"),
+            ("description", "The export button does nothing when I click it."),
+            ("requester_email", f"agent{n}@example.com"),
+            ("attachments", (f"f{n}.png", small_png(n), "image/png")),
+        ]
+    )
+    return "/tickets/new/", body, {"Content-Type": content_type, "Referer": "http://127.0.0.1/tickets/new/"}
+
+
+def request(
+    conn: http.client.HTTPConnection, method: str, path: str, body: bytes | None, headers: dict[str, str]
+) -> tuple[int, http.client.HTTPMessage]:
+    """One request on a kept-alive connection; a connection the server closed while idle (keep-alive
+    timeout) is reopened and the request sent again, once."""
+    for attempt in (1, 2):
+        try:
+            conn.request(method, path, body=body, headers=headers)
+            response = conn.getresponse()
+            response.read()
+            return response.status, response.headers
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+            conn.close()
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def server_timing(header: str) -> dict[str, float]:
+    """`app;dur=41.2, db;dur=12.5;desc="9 queries", cpu;dur=27.0` -> {"app": 41.2, "db": 12.5, ...}
+    (the app's Server-Timing header, TRIAGE_SERVER_TIMING)."""
+    out: dict[str, float] = {}
+    for entry in header.split(","):
+        name, *params = (part.strip() for part in entry.split(";"))
+        for param in params:
+            if param.startswith("dur="):
+                out[name] = float(param[4:])
+    return out
+
+
+def post_share(  # noqa: PLR0913 - the arguments of one poster process
+    port: int,
+    plan: list[tuple[int, float, str, bytes, dict[str, str]]],
+    t0: float,
+    threads: int,
+    results: multiprocessing.Queue,
+    cookies: dict[str, str],
+) -> None:
+    """One poster process: `threads` threads, each with its own kept-alive connection, send this
+    process's share of the arrivals, each when it is due (t0 + its offset), or as soon as a thread is
+    free if it is late. Puts [(index, due, sent, answered, status)] (seconds from t0) on `results`."""
+    jobs: queue.SimpleQueue = queue.SimpleQueue()
+    for job in plan:
+        jobs.put(job)
+    cookie = "; ".join(f"{k}={v}" for k, v in cookies.items())
+    out: list[tuple[int, float, float, float, int]] = []
+
+    def work() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        while True:
+            try:
+                index, due, path, body, headers = jobs.get_nowait()
+            except queue.Empty:
+                break
+            time.sleep(max(0.0, t0 + due - time.monotonic()))
+            sent = time.monotonic()
+            headers = {**headers, "Cookie": cookie}
+            if path.startswith("/intake/"):
+                headers.update(signed_headers(body))
+            try:
+                status, _ = request(conn, "POST", path, body, headers)
+            except OSError:
+                status = 0
+            out.append((index, due, sent - t0, time.monotonic() - t0, status))
+        conn.close()
+
+    pool = [threading.Thread(target=work) for _ in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    results.put(out)
+
+
 def login(base: str) -> requests.Session:
     session = requests.Session()
     session.get(f"{base}/accounts/login/", timeout=30)
@@ -99,8 +199,17 @@ def pct(values: list[float], q: float) -> float:
 def main() -> None:  # noqa: PLR0915 - one linear script: set up, burst, drain, check, tear down
     parser = argparse.ArgumentParser()
     parser.add_argument("--tickets", type=int, default=10000)
-    parser.add_argument("--clients", type=int, default=8, help="posting threads (half mail, half form)")
-    parser.add_argument("--gunicorn-workers", type=int, default=3)
+    parser.add_argument("--rate", type=float, default=45, help="arrivals a second (half mail, half form)")
+    parser.add_argument("--procs", type=int, default=3, help="poster processes")
+    parser.add_argument("--threads", type=int, default=16, help="threads (connections) per poster process")
+    parser.add_argument(
+        "--queue-interval", type=float, default=0.25, help="pause between queue page loads (s)"
+    )
+    parser.add_argument(
+        "--web", default="conf",
+        help="`conf`: gunicorn -c python:triage.gunicorn_conf (the production shape, docker-compose's "
+        "web); `sync:N`: N sync workers (this bench before 2026-12-06)",
+    )  # fmt: skip
     parser.add_argument("--timeout", type=float, default=3600, help="give up draining after this (s)")
     args = parser.parse_args()
     if not (reachable(5432) and reachable(6379)):
@@ -126,6 +235,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script: set up, burst, drain, 
         "TRIAGE_PROVIDER": "local",
         "TRIAGE_OCR_ENABLED": "0",
         "LOG_LEVEL": "WARNING",
+        "TRIAGE_SERVER_TIMING": "1",  # the queue page's time inside Django, from its Server-Timing header
     }
     procs: list[subprocess.Popen] = []
     try:
@@ -145,10 +255,17 @@ def main() -> None:  # noqa: PLR0915 - one linear script: set up, burst, drain, 
 
         port = free_port()
         base = f"http://127.0.0.1:{port}"
+        if args.web == "conf":
+            web = ["-c", "python:triage.gunicorn_conf"]
+            env.update(
+                GUNICORN_BIND=f"127.0.0.1:{port}", GUNICORN_ACCESS_LOG="", GUNICORN_LOG_LEVEL="warning"
+            )
+        else:
+            web = ["--bind", f"127.0.0.1:{port}", "--workers", args.web.partition(":")[2] or "3",
+                   "--log-level", "warning"]  # fmt: skip
         procs.append(
             start_process_group(
-                [sys.executable, "-m", "gunicorn", "triage.wsgi", "--bind", f"127.0.0.1:{port}",
-                 "--workers", str(args.gunicorn_workers), "--log-level", "warning"],
+                [sys.executable, "-m", "gunicorn", "triage.wsgi", *web],
                 cwd=ROOT, env=env, stdout=sys.stderr,  # stdout is JSON lines only
             )
         )  # fmt: skip
@@ -173,35 +290,20 @@ def main() -> None:  # noqa: PLR0915 - one linear script: set up, burst, drain, 
 
         mails = list(range(0, args.tickets, 2))
         forms = list(range(1, args.tickets, 2))
-        bodies = {n: mail(n, run) for n in mails}
-        images = {n: small_png(n) for n in forms}
-        local = threading.local()
-        # log every client in before the clock starts (a login is a deliberately slow hash)
-        logged_in = [login(base) for _ in range(args.clients)]
-
-        def session() -> requests.Session:
-            if getattr(local, "session", None) is None:
-                local.session = logged_in.pop()
-            return local.session
-
-        def post(n: int) -> int:
-            s = session()
-            if n in bodies:
-                body = bodies[n]
-                return s.post(
-                    f"{base}/intake/email/raw/", data=body, headers=signed_headers(body), timeout=60
-                ).status_code
-            response = s.post(
-                f"{base}/tickets/new/",
-                data={"csrfmiddlewaretoken": s.cookies["csrftoken"], "subject": f"Load form {n}",
-                      "description": "The export button does nothing when I click it.",
-                      "requester_email": f"agent{n}@example.com"},
-                files=[("attachments", (f"f{n}.png", images[n], "image/png"))],
-                headers={"Referer": f"{base}/tickets/new/"},
-                timeout=60,
-                allow_redirects=False,
-            )  # fmt: skip
-            return response.status_code
+        order = [n for pair in zip(mails, forms, strict=False) for n in pair] + mails[len(forms) :]
+        # log in before the clock starts (a login is a deliberately slow hash); the posters share
+        # one agent session (its cookies, and the CSRF secret as the form's token)
+        poster_session = login(base)
+        cookies = poster_session.cookies.get_dict()
+        # every request body built before the clock starts: the posters only send bytes
+        plan = [
+            (
+                i,
+                i / args.rate,
+                *(mail_request(n, run) if n % 2 == 0 else form_request(n, cookies["csrftoken"])),
+            )
+            for i, n in enumerate(order)
+        ]
 
         staff = login(base)
         assert staff.get(f"{base}/", timeout=30).status_code == 200, "queue page"
@@ -217,25 +319,50 @@ def main() -> None:  # noqa: PLR0915 - one linear script: set up, burst, drain, 
         while not Ticket.objects.filter(subject="Warm-up", triaged_at__isnull=False).exists():
             time.sleep(0.5)
         Ticket.objects.filter(subject="Warm-up").delete()
-        queue_ms: dict[str, list[float]] = {"posting": [], "draining": []}
+        queue_ms: dict[str, list[dict[str, float]]] = {"posting": [], "draining": []}
         phase = {"now": "posting"}
         stop = threading.Event()
+        staff_cookie = "; ".join(f"{k}={v}" for k, v in staff.cookies.get_dict().items())
 
         def watch_queue() -> None:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
             while not stop.is_set():
-                started = time.perf_counter()
-                status = staff.get(f"{base}/", timeout=60).status_code
+                began = time.perf_counter()
+                status, headers = request(conn, "GET", "/", None, {"Cookie": staff_cookie})
                 if status == 200:
-                    queue_ms[phase["now"]].append((time.perf_counter() - started) * 1000)
-                stop.wait(0.25)
+                    sample = server_timing(headers.get("Server-Timing", ""))
+                    sample["round_trip"] = (time.perf_counter() - began) * 1000
+                    queue_ms[phase["now"]].append(sample)
+                stop.wait(args.queue_interval)
+            conn.close()
 
-        order = [n for pair in zip(mails, forms, strict=False) for n in pair] + mails[len(forms) :]
+        # open loop: arrival i is due at t0 + i / rate whatever the server's answers; the posters
+        # (processes x threads, each thread one kept-alive connection) send it then, or late if every
+        # thread is still waiting on an answer, and the lateness is reported
+        context = multiprocessing.get_context("fork")
+        results = context.Queue()
+        t0 = time.monotonic() + 1.0
+        posters = [
+            context.Process(
+                target=post_share,
+                args=(port, plan[k :: args.procs], t0, args.threads, results, cookies),
+                daemon=True,
+            )
+            for k in range(args.procs)
+        ]
+        for proc in posters:
+            proc.start()
         watcher = threading.Thread(target=watch_queue, daemon=True)
+        time.sleep(max(0.0, t0 - time.monotonic()))
         started = time.monotonic()
         watcher.start()
-        with ThreadPoolExecutor(max_workers=args.clients) as pool:
-            statuses = list(pool.map(post, order))
-        posted_s = time.monotonic() - started
+        sent: list[tuple[int, float, float, float, int]] = []
+        for _ in posters:
+            sent.extend(results.get(timeout=args.timeout))
+        for proc in posters:
+            proc.join(timeout=30)
+        posted_s = max(done_at for _, _, _, done_at, _ in sent)
+        statuses = [status for *_, status in sent]
         phase["now"] = "draining"
         finished = (Ticket.Status.NEEDS_REVIEW, Ticket.Status.MANUAL_TRIAGE, Ticket.Status.REVIEWED)
         while time.monotonic() - started < args.timeout:
@@ -271,27 +398,38 @@ def main() -> None:  # noqa: PLR0915 - one linear script: set up, burst, drain, 
                 "created_at", "triaged_at"
             )
         ]
-        common = {"tickets": args.tickets, "clients": args.clients, "cores": os.cpu_count(),
+        common = {"tickets": args.tickets, "rate": args.rate, "web": args.web, "cores": os.cpu_count(),
                   "load_avg_1_5_15": [round(x, 2) for x in load]}  # fmt: skip
         emit("load_tickets_per_min_end_to_end", done / elapsed * 60, "tickets/min", **common)
+        accepted = sum(1 for status in statuses if status in (200, 202, 302))
+        send_times = sorted(sent_at for _, _, sent_at, _, _ in sent)
+        lateness = [(sent_at - due) * 1000 for _, due, sent_at, _, _ in sent]
+        post_ms = [(done_at - sent_at) * 1000 for _, _, sent_at, done_at, _ in sent]
+        # the rate the server was actually given: posts answered / the time from the first due
+        # arrival to the last answer (the schedule's own rate when nothing was late or slow)
         emit(
-            "load_post_rate", len(order) / posted_s, "req/s", statuses={str(k): v for k, v in counts.items()}
-        )
-        for name, values in queue_ms.items():
-            emit(
-                f"load_queue_page_p50_{name}",
-                statistics.median(values) if values else 0,
-                "ms",
-                samples=len(values),
-            )
-            emit(
-                f"load_queue_page_p95_{name}",
-                pct(values, 0.95),
-                "ms",
-                samples=len(values),
-                # the goal is set for the burst (~45 tickets/s arriving); draining has none
-                goal="< 200" if name == "posting" else "-",
-            )
+            "load_arrival_rate", accepted / posted_s if posted_s else 0, "tickets/s", goal=f">= {args.rate:g}",
+            target=args.rate, posts=len(sent), accepted=accepted, seconds=round(posted_s, 1),
+            sending_span_s=round(send_times[-1] - send_times[0], 1) if send_times else 0,
+            statuses={str(k): v for k, v in counts.items()}, procs=args.procs, threads=args.threads,
+        )  # fmt: skip
+        emit("load_arrival_lateness_p95", pct(lateness, 0.95), "ms", max=round(max(lateness, default=0), 1))
+        emit("load_post_round_trip_p50", statistics.median(post_ms) if post_ms else 0, "ms")
+        emit("load_post_round_trip_p95", pct(post_ms, 0.95), "ms")
+        for name, samples in queue_ms.items():
+            for part, label in (("app", "server"), ("db", "server_db"), ("cpu", "server_cpu"),
+                                ("round_trip", "round_trip")):  # fmt: skip
+                values = [sample[part] for sample in samples if part in sample]
+                goal = "< 200" if (name, part) == ("posting", "app") else None
+                emit(f"load_queue_page_{label}_p50_{name}", statistics.median(values) if values else 0, "ms",
+                     samples=len(values))  # fmt: skip
+                emit(
+                    f"load_queue_page_{label}_p95_{name}",
+                    pct(values, 0.95),
+                    "ms",
+                    goal=goal,
+                    samples=len(values),
+                )
         emit("load_ticket_latency_p50", statistics.median(latencies) if latencies else 0, "s")
         emit("load_ticket_latency_p95", pct(latencies, 0.95), "s")
         emit(

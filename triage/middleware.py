@@ -23,10 +23,12 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from collections.abc import Callable
+from contextlib import ExitStack
 
 from django.conf import settings
-from django.db import InterfaceError, OperationalError
+from django.db import InterfaceError, OperationalError, connections
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseServerError
 from django.http.response import HttpResponseBase
 from django.template.loader import render_to_string
@@ -142,3 +144,52 @@ def server_error(request: HttpRequest) -> HttpResponse:
         return defaults.server_error(request)
     except Exception:  # the 500 page itself failed: a plain answer rather than nothing
         return HttpResponseServerError("Server error")
+
+
+class _QueryClock:
+    """An execute wrapper (Django's `connection.execute_wrapper`) adding up the time spent in SQL."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.queries = 0
+
+    def __call__(self, execute, sql, params, many, context):  # noqa: ANN001, ANN204 - Django's wrapper protocol
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            self.seconds += time.perf_counter() - started
+            self.queries += 1
+
+
+class ServerTimingMiddleware:
+    """A `Server-Timing` header on every response when TRIAGE_SERVER_TIMING is on (off by default):
+
+        Server-Timing: app;dur=41.2, db;dur=12.5;desc="9 queries", cpu;dur=27.0
+
+    `app` is the wall time inside Django (this middleware is the outermost), `db` the part spent
+    waiting on SQL (the round trips, lock waits included), `cpu` this thread's CPU time. Under load
+    the three tell apart a slow query, a lock wait and a worker that waits for a core: app - cpu - db
+    is time spent runnable but not running (or on Redis, files). bench/load.py reads it; browsers
+    show it in the network panel. A streamed response's body is not included.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        self.get_response = get_response
+        self.enabled = bool(getattr(settings, "TRIAGE_SERVER_TIMING", False))
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        if not self.enabled:
+            return self.get_response(request)
+        clock = _QueryClock()
+        started, cpu_started = time.perf_counter(), time.thread_time()
+        with ExitStack() as stack:
+            for connection in connections.all(initialized_only=False):
+                stack.enter_context(connection.execute_wrapper(clock))
+            response = self.get_response(request)
+        app_ms = (time.perf_counter() - started) * 1000
+        cpu_ms = (time.thread_time() - cpu_started) * 1000
+        timing = f'app;dur={app_ms:.1f}, db;dur={clock.seconds * 1000:.1f};desc="{clock.queries} queries", cpu;dur={cpu_ms:.1f}'
+        existing = response.headers.get("Server-Timing")
+        response.headers["Server-Timing"] = f"{timing}, {existing}" if existing else timing
+        return response

@@ -41,6 +41,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # first, so that its `app` time covers every other middleware: off unless TRIAGE_SERVER_TIMING
+    "triage.middleware.ServerTimingMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Content-Security-Policy and Permissions-Policy on every response, error pages included
     "triage.middleware.SecurityHeadersMiddleware",
@@ -58,6 +60,9 @@ MIDDLEWARE = [
     # last, nearest the view: a view's OperationalError becomes a 503 "Database unavailable" page
     "triage.middleware.DatabaseUnavailableMiddleware",
 ]
+
+# a Server-Timing header (app, db, cpu time) on every response; bench/load.py turns it on
+TRIAGE_SERVER_TIMING = env.bool("TRIAGE_SERVER_TIMING", default=False)
 
 ROOT_URLCONF = "triage.urls"
 WSGI_APPLICATION = "triage.wsgi.application"
