@@ -227,7 +227,7 @@ def _counted_page_ids(
     if number in (None, ""):
         wanted = 1
     elif isinstance(number, int) or str(number).isdigit():
-        wanted = int(number)
+        wanted = int(str(number))
     else:
         return None
     if wanted < 1:
