@@ -67,7 +67,8 @@ BUDGET_MS = 20_000  # per page and page size
 
 
 def db_name(rows: int) -> str:
-    return f"triage_bench_queue_{rows}"
+    # TRIAGE_BENCH_DB_PREFIX: a database of one's own on a shared server (e.g. per branch)
+    return f"{os.environ.get('TRIAGE_BENCH_DB_PREFIX', 'triage_bench_queue')}_{rows}"
 
 
 def emit(metric: str, value: float, unit: str, goal: str = "-", **extra: object) -> None:

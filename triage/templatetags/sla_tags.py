@@ -55,7 +55,9 @@ def sla_cell(ticket) -> SafeString:
     target = (
         "First decision" if ticket.reviewed_at is None and ticket.sla_first_due_at == due else "Resolution"
     )
-    when = dateformat.format(timezone.localtime(due), "Y-m-d H:i T")
+    local = timezone.localtime(due)
+    # dateformat's "Y-m-d H:i T" without parsing the format on every row (a queue page has 100)
+    when = f"{local:%Y-%m-%d %H:%M} {dateformat.DateFormat(local).T()}"
     return format_html(
         '<span class="sla sla-{}" title="{} due {}"><time datetime="{}">{}</time></span>',
         state,

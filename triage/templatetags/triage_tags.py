@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import date, datetime
+from functools import lru_cache
 
 from django import template
 from django.utils import dateformat, timezone
 from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import get_language
 
 from triage.fields import REVIEWED_FIELDS
 from triage.models import Attachment, ReviewDecision, Ticket
@@ -33,7 +35,13 @@ def ago(value: datetime | None) -> str:
         return f"{seconds // 3600} h ago"
     if seconds < 30 * 86400:
         return f"{seconds // 86400} d ago"
-    return dateformat.format(timezone.localtime(value), "j M Y")
+    return _day(timezone.localtime(value).date(), get_language())
+
+
+@lru_cache(maxsize=512)
+def _day(day: date, language: str | None) -> str:
+    """ "j M Y" of a day in a language: a queue page shows up to 100 of them, most the same few days."""
+    return dateformat.format(day, "j M Y")
 
 
 @register.filter
