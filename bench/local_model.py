@@ -54,7 +54,7 @@ def emit(metric: str, value: float, unit: str, goal: str | None = None, **extra:
     )
 
 
-SETS = ("helpdesk", "shop")
+SETS = ("helpdesk", "shop", "helpdesk_hard", "shop_hard")
 SCORED = ("category", "priority", "queue")
 ECE_BINS = 10
 
