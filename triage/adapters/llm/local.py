@@ -33,7 +33,7 @@ from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import FeatureUnion
 
-from triage.adapters.llm import language, learned
+from triage.adapters.llm import dayone, language, learned
 from triage.adapters.llm.base import Taxonomy, TaxonomyEntry, TicketInput, TriageOutcome
 from triage.adapters.llm.learned import TrainedModel
 from triage.adapters.llm.schema import FieldGuess, TriageResult
@@ -225,6 +225,7 @@ def _evidence_cap(text: str) -> float:
 
 @dataclass(frozen=True)
 class _Models:
+    key: str
     fields: dict[str, _FieldModel]
     category_docs: tuple[str, ...]  # label + description per category, to route the queue
     queue_by_category: np.ndarray  # (n_categories, n_queues): queue scores of each category's description
@@ -254,8 +255,13 @@ class LocalTriageModel:
     accepts_video = False
 
     def __init__(
-        self, *, trained: TrainedModel | None = None, language_accuracy: str = language.DEFAULT_ACCURACY
+        self,
+        *,
+        trained: TrainedModel | None = None,
+        language_accuracy: str = language.DEFAULT_ACCURACY,
+        unlabelled: dayone.UnlabelledModel | None = None,
     ) -> None:
+        self.unlabelled = unlabelled  # day one fitted on unreviewed tickets' texts (dayone.py)
         self._cache: OrderedDict[str, _Models] = OrderedDict()
         self._lock = threading.Lock()  # the llm queue runs a thread pool; fit each taxonomy once
         self.trained = trained
@@ -286,6 +292,7 @@ class LocalTriageModel:
                 category_docs = tuple(f"{e.label}. {e.description}" for e in taxonomy.categories)
                 queue = fields["queue"]
                 models = _Models(
+                    key=key,
                     fields=fields,
                     category_docs=category_docs,
                     queue_by_category=queue.scores_for(queue.transform(list(category_docs))),
@@ -318,6 +325,13 @@ class LocalTriageModel:
         by_text = queue.scores_for(queue.transform(texts))
         by_category = models.queue_by_category[category_index]
         scores["queue"] = by_text + np.asarray(category_confidence)[:, None] * by_category
+        learned_queue: np.ndarray | None = None
+        unlabelled = self.unlabelled
+        if unlabelled is not None and unlabelled.taxonomy_key == models.key and "queue" in unlabelled.fields:
+            # Self-trained on unlabelled tickets: its probabilities replace the similarity, as
+            # scores whose softmax (temperature _TEMPERATURE) gives those probabilities back.
+            learned_queue = unlabelled.fields["queue"].probabilities([_clean(t) for t in texts])
+            scores["queue"] = _TEMPERATURE * np.log(learned_queue)
 
         priority = _CUE_FIELD_SIMILARITY * fields["priority"].scores_for(fields["priority"].transform(texts))
         scores["priority"] = np.vstack(
@@ -342,6 +356,8 @@ class LocalTriageModel:
             confidence["queue"] = min(
                 confidence["queue"], max(_confidence(by_text[i]), category_confidence[i])
             )
+            if learned_queue is not None:
+                confidence["queue"] = round(max(0.01, min(cap, float(learned_queue[i].max()))), 3)
             confidences.append(confidence)
         return scores, confidences
 
@@ -474,4 +490,23 @@ def local_model_train(
         prior=lambda texts: day_one.prior_probabilities(texts, taxonomy),
         version=version,
         taxonomy_key=taxonomy_key(taxonomy),
+    )
+
+
+def local_model_fit_unlabelled(
+    tickets: Sequence[TicketInput], taxonomy: Taxonomy
+) -> dayone.UnlabelledModel | None:
+    """Day one from unreviewed tickets' texts (no labels read): see dayone.py."""
+    texts = [ticket_text(t) for t in tickets]
+    day_one = LocalTriageModel()
+    with _fast_sklearn():
+        models = day_one._models(taxonomy)
+        fields = models.fields
+        by_text = {name: fields[name].scores_for(fields[name].transform(texts)) for name in dayone.FIELDS}
+    return dayone.fit_unlabelled(
+        [_clean(t) for t in texts],
+        # The field's own similarity, not routed through the predicted category (+0.03 queue).
+        lambda name: np.vstack([_softmax(row) for row in by_text[name]]),
+        lambda name: list(fields[name].values),
+        taxonomy_key=models.key,
     )
