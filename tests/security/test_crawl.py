@@ -148,6 +148,7 @@ ACCESS: dict[str, Row] = {
     "api:export_download": Row("GET", 401, 403, 200, 404),
     # --- accounts (django.contrib.auth) -------------------------------------------------------
     "login": everyone("GET", 200),
+    "favicon": everyone("GET", 301),  # to the vendored icon under static/
     "logout": agents("POST", REDIRECT),
     "password_change": agents("GET", 200),
     "password_change_done": agents("GET", 200),

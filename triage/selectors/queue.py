@@ -218,6 +218,9 @@ def review_queue_page(
     return page
 
 
+_PAGE_NUMBER_MAX = 10**9
+
+
 def _counted_page_ids(
     ordered: QuerySet[Ticket], *, number: str | int | None, per_page: int
 ) -> tuple[list[int], int] | None:
@@ -226,11 +229,11 @@ def _counted_page_ids(
     would not take as it is (missing is page 1), or a page past the end: the caller counts first."""
     if number in (None, ""):
         wanted = 1
-    elif isinstance(number, int) or str(number).isdigit():
-        wanted = int(str(number))
+    elif isinstance(number, int) or (str(number).isascii() and str(number).isdigit()):
+        wanted = int(str(number))  # ASCII only: '²' is a digit to str.isdigit and not to int()
     else:
         return None
-    if wanted < 1:
+    if not 1 <= wanted <= _PAGE_NUMBER_MAX:  # an OFFSET past bigint is a database error
         return None
     start = (wanted - 1) * per_page
     rows = list(
