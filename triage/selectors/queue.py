@@ -205,9 +205,9 @@ def review_queue_page(
     start, stop = page.start_index() - 1 if page.paginator.count else 0, page.end_index()
     if counted is not None:
         ids = counted[0]
-    elif filters.sort in QUEUE_SORTS and filters.sort != "work":
-        ids = list(_ordered(bare, filters.sort, urgent=None).values_list("id", flat=True)[start:stop])
-    elif filters.q.strip():
+    elif sort != "work":
+        ids = list(_ordered(bare, sort, urgent=None).values_list("id", flat=True)[start:stop])
+    elif searching:
         # a search selects a few hundred tickets through its index: sorting their ids is cheap, and
         # a band-by-band walk of the created_at index would test the search on every ticket
         ids = list(_ordered(bare, "work", urgent=filters.urgent).values_list("id", flat=True)[start:stop])

@@ -121,17 +121,16 @@ def queue_row(context, ticket) -> SafeString:
     busy = status in IN_PROGRESS
     ref = _e(ticket.reference)
     if busy:
-        poll_head = _cached(
+        queue_url = _cached(page, ("queue-url",), lambda: _e(reverse("triage:review-queue")))
+        poll_tail = _cached(
             page,
             ("poll", view),
             lambda: (
-                f' hx-get="{_e(reverse("triage:review-queue"))}?row='
-                + "{}"
-                + f'{"&" + _e(view) if view else ""}" hx-trigger="every {_e(context.get("poll_s", ""))}s"'
+                f'{"&" + _e(view) if view else ""}" hx-trigger="every {_e(context.get("poll_s", ""))}s"'
                 ' hx-swap="outerHTML"'
             ),
         )
-        poll, pick = poll_head.replace("{}", str(tid)), ""
+        poll, pick = f' hx-get="{queue_url}?row={tid}{poll_tail}', ""
     else:
         poll = ""
         pick = (
