@@ -38,6 +38,7 @@ import sys
 import tempfile
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -206,9 +207,10 @@ def main() -> None:  # noqa: PLR0915 - one linear script: set up, burst, drain, 
         "--queue-interval", type=float, default=0.25, help="pause between queue page loads (s)"
     )
     parser.add_argument(
-        "--web", default="conf",
-        help="`conf`: gunicorn -c python:triage.gunicorn_conf (the production shape, docker-compose's "
-        "web); `sync:N`: N sync workers (this bench before 2026-12-06)",
+        "--web", default="split",
+        help="`split`: the production shape, docker-compose's `web` (pages, triage/gunicorn_conf.py) and "
+        "`web-intake` (posts, triage/gunicorn_intake_conf.py); `conf`: the page pool alone serving "
+        "everything; `sync:N`: one pool of N sync workers (this bench before 2026-12-06)",
     )  # fmt: skip
     parser.add_argument("--timeout", type=float, default=3600, help="give up draining after this (s)")
     args = parser.parse_args()
@@ -255,20 +257,28 @@ def main() -> None:  # noqa: PLR0915 - one linear script: set up, burst, drain, 
 
         port = free_port()
         base = f"http://127.0.0.1:{port}"
-        if args.web == "conf":
-            web = ["-c", "python:triage.gunicorn_conf"]
-            env.update(
-                GUNICORN_BIND=f"127.0.0.1:{port}", GUNICORN_ACCESS_LOG="", GUNICORN_LOG_LEVEL="warning"
-            )
+        # (gunicorn arguments, port) per web pool; `split`: the page pool on `port` and the intake
+        # pool on `intake_port`, as docker-compose's router sends them (the posts go straight to
+        # the intake pool here: no router process, so its own small cost is not measured)
+        pools: list[tuple[list[str], int]]
+        if args.web in ("conf", "split"):
+            pools = [(["-c", "python:triage.gunicorn_conf"], port)]
+            if args.web == "split":
+                pools.append((["-c", "python:triage.gunicorn_intake_conf"], free_port()))
         else:
-            web = ["--bind", f"127.0.0.1:{port}", "--workers", args.web.partition(":")[2] or "3",
-                   "--log-level", "warning"]  # fmt: skip
-        procs.append(
-            start_process_group(
-                [sys.executable, "-m", "gunicorn", "triage.wsgi", *web],
-                cwd=ROOT, env=env, stdout=sys.stderr,  # stdout is JSON lines only
-            )
-        )  # fmt: skip
+            pools = [(["--workers", args.web.partition(":")[2] or "3"], port)]
+        intake_port = pools[-1][1]
+        for web, pool_port in pools:
+            pool_env = {**env, "GUNICORN_BIND": f"127.0.0.1:{pool_port}", "GUNICORN_ACCESS_LOG": "",
+                        "GUNICORN_LOG_LEVEL": "warning"}  # fmt: skip
+            if not web[0].startswith("-c"):
+                web += ["--bind", f"127.0.0.1:{pool_port}", "--log-level", "warning"]
+            procs.append(
+                start_process_group(
+                    [sys.executable, "-m", "gunicorn", "triage.wsgi", *web],
+                    cwd=ROOT, env=pool_env, stdout=sys.stderr,  # stdout is JSON lines only
+                )
+            )  # fmt: skip
         for queue, pool, concurrency in (
             ("media", "prefork", 2),
             ("intake", "prefork", 2),
@@ -283,7 +293,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script: set up, burst, drain, 
                 )
             )  # fmt: skip
         deadline = time.monotonic() + 60
-        while not reachable(port):
+        while not all(reachable(pool_port) for _, pool_port in pools):
             if time.monotonic() > deadline:
                 raise SystemExit("gunicorn did not start")
             time.sleep(0.2)
@@ -307,9 +317,18 @@ def main() -> None:  # noqa: PLR0915 - one linear script: set up, burst, drain, 
 
         staff = login(base)
         assert staff.get(f"{base}/", timeout=30).status_code == 200, "queue page"
+        # every page worker process has served the queue page once before the clock (its first
+        # request imports the views and compiles the templates): concurrent loads reach them all
+        staff_cookies = staff.cookies.get_dict()
+
+        def warm_page(_: int) -> int:
+            return requests.get(f"{base}/", cookies=staff_cookies, timeout=60).status_code
+
+        with ThreadPoolExecutor(max_workers=8) as warmers:
+            assert set(warmers.map(warm_page, range(24))) == {200}, "queue page warm-up"
         # warm up: one ticket through every worker (imports, the offline model loaded) before the clock
         warm = staff.post(
-            f"{base}/tickets/new/",
+            f"http://127.0.0.1:{intake_port}/tickets/new/",
             data={"csrfmiddlewaretoken": staff.cookies["csrftoken"], "subject": "Warm-up",
                   "description": "Warming up the workers.", "requester_email": "warm@example.com"},
             files=[("attachments", ("warm.png", small_png(10**6), "image/png"))],
@@ -345,7 +364,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script: set up, burst, drain, 
         posters = [
             context.Process(
                 target=post_share,
-                args=(port, plan[k :: args.procs], t0, args.threads, results, cookies),
+                args=(intake_port, plan[k :: args.procs], t0, args.threads, results, cookies),
                 daemon=True,
             )
             for k in range(args.procs)
