@@ -1,7 +1,7 @@
 """A burst of tickets through the raw email webhook and the upload form at once, under gunicorn
 with real workers, while a staff member keeps loading the queue page.
 
-    python bench/load.py [--tickets 10000] [--rate 45] [--procs 3] [--threads 16] [--web conf|sync:N]
+    python bench/load.py [--tickets 10000] [--rate 45] [--procs 3] [--threads 16] [--web split|conf|sync:N]
 
 Arrivals follow an open-loop schedule: ticket i is due at i / --rate seconds, half signed
 `message/rfc822` posts to /intake/email/raw/ (a small PNG attached), half multipart posts of the
@@ -12,8 +12,13 @@ answer). `load_arrival_rate` is the rate the server was actually given (answered
 to last answer), `load_arrival_lateness_p95` how late the sends were. A client GETs the queue page
 every --queue-interval s; the app runs with TRIAGE_SERVER_TIMING=1 and the queue page's time inside
 Django (Server-Timing app, and its db and cpu parts) is reported apart from its round trip.
-Workers: `media` (prefork), `intake` (prefork) and `llm` (threads), offline model; web: the
-production shape (triage/gunicorn_conf.py) unless --web sync:N. Also tickets/min end to end, the
+Workers: `media` (prefork), `intake` (prefork), `llm` (threads) and `outbound` (threads, the
+acknowledgements, to an in-memory mail backend), offline model, at the production nice value
+(TRIAGE_WORKER_NICE, 10). Web: the production shape (docker-compose's router in front of two pools)
+unless --web says otherwise: the page pool (triage/gunicorn_conf.py) serves the queue page and the
+logins, the intake pool (triage/gunicorn_intake_conf.py) takes every post, as the router would
+send them; the router itself (HAProxy) is not run, so its own small cost is not in the figures.
+Every page worker serves the queue page once before the clock. Also tickets/min end to end, the
 per-ticket created->triaged p50/p95, the exactly-once check and the machine's load average.
 
 Measured 2026-11-29 on the 2-core machine, otherwise quiet, 10,000 tickets: 1,629 tickets/min end
@@ -237,6 +242,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script: set up, burst, drain, 
         "TRIAGE_PROVIDER": "local",
         "TRIAGE_OCR_ENABLED": "0",
         "LOG_LEVEL": "WARNING",
+        "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",  # acks are sent, nowhere
         "TRIAGE_SERVER_TIMING": "1",  # the queue page's time inside Django, from its Server-Timing header
     }
     procs: list[subprocess.Popen] = []
@@ -283,6 +289,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script: set up, burst, drain, 
             ("media", "prefork", 2),
             ("intake", "prefork", 2),
             ("llm", "threads", 4),
+            ("outbound", "threads", 2),  # the acknowledgements the burst asks for (to locmem mail)
         ):
             procs.append(
                 start_process_group(
