@@ -35,7 +35,9 @@ def _emit(**row: object) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sets", nargs="+", default=list(SETS), choices=SETS)
     args = parser.parse_args()
     ratios = []
@@ -71,7 +73,9 @@ def main() -> None:
                     met=a / b >= GOAL,
                 )
     _emit(metric="lowest queue ratio over the sets", value=round(min(ratios), 3), unit="x", goal=f">= {GOAL}")
-    _emit(metric="peak RSS", value=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024), unit="MB")
+    _emit(
+        metric="peak RSS", value=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024), unit="MB"
+    )
 
 
 if __name__ == "__main__":
