@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import secrets
 import tempfile
 import threading
 import time
@@ -87,7 +88,9 @@ def _store(model: object, version: str) -> str:
     """Write the model file under TRIAGE_MODEL_DIR; its file name."""
     model_dir = Path(settings.TRIAGE_MODEL_DIR)
     model_dir.mkdir(parents=True, exist_ok=True)
-    name = f"{version}.joblib"
+    # Two workers fitting the same data in the same second make the same version name: each writes
+    # its own file, so the loser of the unique fingerprint removes its file, never the winner's.
+    name = f"{version}-{secrets.token_hex(4)}.joblib"
     # Write then rename: a worker loading the newest version never reads half a file.
     fd, tmp = tempfile.mkstemp(dir=model_dir, suffix=".part")
     os.close(fd)
