@@ -39,7 +39,7 @@ MIN_SEEDS = 3
 # The taxonomy phrases together weigh this share of the pseudo-labelled texts' total weight.
 PHRASE_WEIGHT = 1 / 3
 MAX_TEXTS = 20_000  # the newest texts are enough; bounds fitting time and memory
-MAX_FEATURES = 200_000  # character n-grams kept (the most frequent): bounds the stored model
+MAX_FEATURES = 100_000  # character n-grams kept (the most frequent): bounds the stored model
 FIELDS = ("queue",)
 
 # A sentence that opens with one of these is about something else than the ticket's own problem.
@@ -145,6 +145,8 @@ def fit_unlabelled(
             matrix = vectorizer.fit_transform(texts)
         except ValueError:  # no n-gram occurs twice
             continue
+        # the n-grams left out (rare ones): introspection only, and the bulk of a pickled vectorizer
+        vectorizer.stop_words_ = None
         taxonomy = list(phrases(name))
         parts, targets, weights = [matrix[rows]], [labels], [np.ones(len(rows))]
         if taxonomy:
