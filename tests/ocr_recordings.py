@@ -119,3 +119,19 @@ SYNC_ERROR = Recording(
         Scene(6.5, ("Account: ana.ops", "Status: retry in 30 s", "Last sync: never"), timestamp=False),
     ),
 )
+
+
+# An upload whose counter changes in the middle of a line while a timecode ticks on every frame (no
+# two frames alike), then fails with an error line of its own.
+UPLOAD_PROGRESS = Recording(
+    seconds=6,
+    title="Acme Drive - Upload",
+    scenes=(
+        Scene(0.0, ("Folder: Invoices 2026", "Uploading 3 of 12 files", "Speed: 2.1 MB/s")),
+        Scene(2.0, ("Folder: Invoices 2026", "Uploading 7 of 12 files", "Speed: 2.1 MB/s")),
+        Scene(
+            4.0,
+            ("Folder: Invoices 2026", "Uploading 7 of 12 files", "Speed: 0.0 MB/s", "Upload failed: E_QUOTA exceeded"),
+        ),
+    ),
+)

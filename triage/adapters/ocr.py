@@ -89,6 +89,7 @@ class RapidOcrReader:
                         "Global.use_cls": False,
                         "Det.limit_type": "max",
                         "Det.limit_side_len": self._detection_max_side,
+                        "Global.width_height_ratio": -1,
                         **(
                             {"EngineConfig.onnxruntime.intra_op_num_threads": self._threads}
                             if self._threads

@@ -79,7 +79,7 @@ def attachment_ocr(*, attachment_id: int, reader: OcrReader | None = None) -> in
                 reads[rendition.id] = _Read(
                     text=frame_text.result.text,
                     lines=[line.as_dict() for line in frame_text.result.lines],
-                    elapsed_ms=frame_text.result.elapsed_ms,
+                    elapsed_ms=0 if frame_text.mode == "reused" else frame_text.result.elapsed_ms,
                     mode=frame_text.mode.upper(),
                     source_id=None if frame_text.source is None else frames[frame_text.source].id,
                 )
