@@ -185,21 +185,23 @@ def _merge(
         for k, (band, result) in enumerate(results):
             top, bottom = band
             for line in previous.lines:
-                if line.box[1] < bottom and line.box[3] > top and (line.box[1] < top or line.box[3] > bottom):
+                ink_top, ink_bottom = _ink(line)
+                if ink_top < bottom and ink_bottom > top and (ink_top < top or ink_bottom > bottom):
                     widened[k] = (
                         max(0, min(widened[k][0], line.box[1] - _LINE_PAD)),
                         min(height, max(widened[k][1], line.box[3] + _LINE_PAD)),
                     )
             for line in result.lines:
-                if line.box[1] <= _EDGE and top > 0:
+                ink_top, ink_bottom = _ink(line)
+                if ink_top <= _EDGE and top > 0:
                     widened[k] = (max(0, top - BAND_MARGIN), widened[k][1])
-                if line.box[3] >= (bottom - top) - _EDGE and bottom < height:
+                if ink_bottom >= (bottom - top) - _EDGE and bottom < height:
                     widened[k] = (widened[k][0], min(height, bottom + BAND_MARGIN))
         if widened == bands:
             lines = [
                 line
                 for line in previous.lines
-                if not any(line.box[1] < bottom and line.box[3] > top for top, bottom in bands)
+                if not any(_ink(line)[0] < bottom and _ink(line)[1] > top for top, bottom in bands)
             ]
             for (top, _), result in results:
                 lines.extend(_shift(line, top) for line in result.lines)
@@ -216,6 +218,14 @@ def _merge(
             )
         bands = _merge_overlapping(widened)
     return FrameText(result=reader.read(frame), mode="full")
+
+
+def _ink(line: OcrLine) -> tuple[int, int]:
+    """The rows a line's glyphs take: the detector's box grows each line by about a quarter of
+    its height above and below (DB's unclip), which reaches across a band's edge when the glyphs
+    do not: a band would be widened, and a line outside it dropped, for nothing."""
+    inset = (line.box[3] - line.box[1]) // 5
+    return line.box[1] + inset, line.box[3] - inset
 
 
 def _merge_overlapping(bands: list[tuple[int, int]]) -> list[tuple[int, int]]:
