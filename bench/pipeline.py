@@ -141,7 +141,12 @@ def main() -> None:
             emit("ocr_frames_sampled", sampled, "frames", tickets=args.runs)
             read = modes["FULL"] + modes["REGION"]
             emit("ocr_frames_read", read, "frames", of_sampled=sampled)
-            emit("ocr_frames_read_whole", modes["FULL"], "frames", share=round(modes["FULL"] / max(1, sampled), 3))
+            emit(
+                "ocr_frames_read_whole",
+                modes["FULL"],
+                "frames",
+                share=round(modes["FULL"] / max(1, sampled), 3),
+            )
             emit("ocr_frames_read_in_bands", modes["REGION"], "frames")
             emit("ocr_frames_reused", modes["REUSED"], "frames")
             emit(

@@ -21,7 +21,8 @@ class Scene:
     start_s: float
     lines: tuple[str, ...]
     dialog: str | None = None  # an error dialog over the middle of the window
-    timestamp: bool = True  # the ticking "hh:mm:ss.mmm" overlay at the bottom right (a paused player hides it)
+    # the ticking "hh:mm:ss.mmm" overlay at the bottom right (a paused player hides it)
+    timestamp: bool = True
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,12 @@ def draw_frame(rec: Recording, t: float) -> Image.Image:
 
 def render(rec: Recording, dst: Path) -> Path:
     frames = ffmpeg.input(
-        "pipe:0", f="rawvideo", pix_fmt="rgb24", s=f"{rec.width}x{rec.height}", r=rec.fps, protocol_whitelist="pipe"
+        "pipe:0",
+        f="rawvideo",
+        pix_fmt="rgb24",
+        s=f"{rec.width}x{rec.height}",
+        r=rec.fps,
+        protocol_whitelist="pipe",
     )
     output = ffmpeg.output(
         frames,
@@ -131,7 +137,12 @@ UPLOAD_PROGRESS = Recording(
         Scene(2.0, ("Folder: Invoices 2026", "Uploading 7 of 12 files", "Speed: 2.1 MB/s")),
         Scene(
             4.0,
-            ("Folder: Invoices 2026", "Uploading 7 of 12 files", "Speed: 0.0 MB/s", "Upload failed: E_QUOTA exceeded"),
+            (
+                "Folder: Invoices 2026",
+                "Uploading 7 of 12 files",
+                "Speed: 0.0 MB/s",
+                "Upload failed: E_QUOTA exceeded",
+            ),
         ),
     ),
 )

@@ -132,7 +132,11 @@ class CountingReader:
         with self._lock:
             self.running -= 1
         height = Image.open(io.BytesIO(image)).height
-        return OcrResult(lines=(OcrLine(text=f"read {height}", score=0.9, box=(10, 10, 60, 30)),), engine="c", elapsed_ms=50)
+        return OcrResult(
+            lines=(OcrLine(text=f"read {height}", score=0.9, box=(10, 10, 60, 30)),),
+            engine="c",
+            elapsed_ms=50,
+        )
 
 
 def test_reads_run_concurrently_up_to_the_bound():

@@ -111,7 +111,9 @@ def test_a_recordings_frames_are_read_only_where_they_changed(db, settings):
     settings.TRIAGE_OCR_CONCURRENCY = 2
     attachment = AttachmentFactory(status=Attachment.Status.DONE)
     frames = [
-        RenditionFactory(attachment=attachment, kind=Rendition.Kind.FRAME, index=i, content=content, timestamp_ms=i * 1000)
+        RenditionFactory(
+            attachment=attachment, kind=Rendition.Kind.FRAME, index=i, content=content, timestamp_ms=i * 1000
+        )
         for i, content in enumerate([_frame_png(None), _frame_png(None), _frame_png("00:00:02")])
     ]
     reader = FakeReader()

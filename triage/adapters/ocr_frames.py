@@ -28,6 +28,7 @@ one engine; the merge that needs the previous frame's lines runs after, in frame
 
 from __future__ import annotations
 
+import functools
 import io
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -150,17 +151,25 @@ def read_frames(frames: Sequence[bytes], *, reader: OcrReader, concurrency: int 
                         previous=texts[plan.source].result,
                         image=images[i],
                         bands=list(plan.bands),
-                        read=lambda band, i=i: (
-                            bands[(i, *band)].result()
-                            if (i, *band) in bands
-                            else _read_band(reader, images[i], band)
-                        ),
+                        read=functools.partial(_planned_or_now, bands, reader, images[i], i),
                         source=plan.source,
                         frame=frames[i],
                         reader=reader,
                     )
                 )
     return texts
+
+
+def _planned_or_now(
+    planned: dict[tuple[int, int, int], Future[OcrResult]],
+    reader: OcrReader,
+    image: Image.Image,
+    index: int,
+    band: tuple[int, int],
+) -> OcrResult:
+    """A band's planned read (running on the pool), or a widened band read now."""
+    key = (index, *band)
+    return planned[key].result() if key in planned else _read_band(reader, image, band)
 
 
 def _merge(

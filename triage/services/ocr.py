@@ -71,7 +71,9 @@ def attachment_ocr(*, attachment_id: int, reader: OcrReader | None = None) -> in
     reads: dict[int, _Read] = {}
     if len(frames) > 1:
         try:
-            texts = ocr_frames.read_frames([data[r.id] for r in frames], reader=reader, concurrency=concurrency)
+            texts = ocr_frames.read_frames(
+                [data[r.id] for r in frames], reader=reader, concurrency=concurrency
+            )
         except Exception:  # a frame that does not decode: each frame is read (or fails) on its own below
             logger.exception("incremental OCR of attachment %s failed; reading each frame", attachment_id)
         else:
@@ -91,7 +93,9 @@ def attachment_ocr(*, attachment_id: int, reader: OcrReader | None = None) -> in
         except Exception:  # a corrupt frame or an engine error: record no text, triage goes on
             logger.exception("OCR of rendition %s failed", rendition.id)
             return _Read(text="", lines=[], elapsed_ms=0)
-        return _Read(text=result.text, lines=[line.as_dict() for line in result.lines], elapsed_ms=result.elapsed_ms)
+        return _Read(
+            text=result.text, lines=[line.as_dict() for line in result.lines], elapsed_ms=result.elapsed_ms
+        )
 
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
         reads.update(zip((r.id for r in alone), pool.map(read_one, alone), strict=True))
