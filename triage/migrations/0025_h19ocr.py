@@ -4,7 +4,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("triage", "0024_rf18"),
+        ("triage", "0025_h19dayone"),
     ]
 
     operations = [
