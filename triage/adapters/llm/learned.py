@@ -2,17 +2,20 @@
 
 Pure: samples in, a `TrainedModel` value out; no ORM, no settings, no files (the service stores it).
 
-Per field, one class-balanced linear SVM (C=1) per value (one-vs-rest) reads two things about a ticket:
+Per field, one class-balanced linear SVM (C=REGULARIZATION_C) per value (one-vs-rest) reads two
+things about a ticket:
 - word 1-2-gram and character 2-5-gram TF-IDF of its text (subject, body, OCR text), each n-gram
   scaled by how much likelier it is among that value's tickets than among the others' (NBSVM), and
 - the day-one model's probabilities for that field (the taxonomy similarity plus its documented
   cues), so what the taxonomy says keeps counting while reviewed tickets teach the rest.
 Its training set is the taxonomy itself (each description and example phrase is one labeled
-sample, so every value exists from the start) plus the reviewed tickets, minus the reviews whose
-label looks wrong: a K-fold pass predicts each review from models that never saw it, and a review
-whose own label scores clearly below another value (margin NOISE_MARGIN) is left out. Reviewers
-make mistakes (hurried clicks, the previous queue kept); one wrong label among a handful of
-examples of a rare value moves its boundary more than the many right ones do.
+sample, so every value exists from the start) plus the reviewed tickets. Two choices are made per
+field from out-of-fold predictions on the reviews alone (never from any test set; see `train`):
+whether to leave out the reviews whose label looks wrong (models that never saw a review score its
+own label clearly below another value's, margin NOISE_MARGIN; reviewers make mistakes, but where
+the labels are hard to predict the filter drops rare values' right labels too), and per-value
+offsets added to the SVM scores to maximise macro-F1 (class-balanced weights alone still leave
+rare values under-chosen).
 
 Confidence is calibrated on held-out reviews only: K-fold over the reviewed tickets gives each
 one a prediction from a model that never saw it; an isotonic map from raw probability to observed
