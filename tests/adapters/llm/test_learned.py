@@ -44,7 +44,9 @@ def test_fast_macro_f1_is_sklearns():
     for _ in range(50):
         k = int(rng.integers(2, 7))
         truth, guess = rng.integers(0, k, 40), rng.integers(0, k, 40)
-        expected = f1_score(truth, guess, labels=sorted(set(truth) | set(guess)), average="macro", zero_division=0)
+        expected = f1_score(
+            truth, guess, labels=sorted(set(truth) | set(guess)), average="macro", zero_division=0
+        )
         assert learned._macro_f1(truth, guess, k) == pytest.approx(expected)
 
 
@@ -143,7 +145,9 @@ def test_the_trained_model_beats_the_baseline_on_a_small_generated_set():
         return [TicketInput(ticket_id=i, subject=r["subject"], body=r["body"]) for i, r in enumerate(part)]
 
     labels = [{f: r[f] for f in SCORED} for r in train]
-    trained = local_model_train(labeled=list(zip(inputs(train), labels, strict=True)), taxonomy=taxonomy, version="t")
+    trained = local_model_train(
+        labeled=list(zip(inputs(train), labels, strict=True)), taxonomy=taxonomy, version="t"
+    )
     outcomes = LocalTriageModel(trained=trained).triage_many(inputs(test), taxonomy)
     baseline = baseline_predict(
         train_texts=[f"{r['subject']}\n{r['body']}" for r in train],

@@ -346,6 +346,7 @@ def choose_offsets(decision: np.ndarray, which: np.ndarray) -> np.ndarray:
     offsets = np.zeros(k)
     if k < 2 or not len(which):
         return offsets
+
     def score(candidate: np.ndarray) -> float:
         return _macro_f1(which, (decision + candidate).argmax(axis=1), k)
 
@@ -382,7 +383,11 @@ def out_of_fold_macro_f1(decision: np.ndarray, which: np.ndarray, offsets: np.nd
 
 
 def _out_of_fold(
-    fit: Callable[[np.ndarray], NBLinear], review_x: sparse.csr_matrix, fold_of: np.ndarray, mask: np.ndarray, k: int
+    fit: Callable[[np.ndarray], NBLinear],
+    review_x: sparse.csr_matrix,
+    fold_of: np.ndarray,
+    mask: np.ndarray,
+    k: int,
 ) -> np.ndarray:
     """(n, k) decisions (classes in sorted order), each review's from a model fitted on the other
     folds' reviews that are in `mask`."""
@@ -494,7 +499,9 @@ def train(
 
         folds = min(MAX_FOLDS, len(rows) // 10)
         if review_x is None or folds < 2:
-            fields[name] = FieldClassifier(values=values, classifier=fit(np.arange(len(rows))), n_reviewed=len(rows))
+            fields[name] = FieldClassifier(
+                values=values, classifier=fit(np.arange(len(rows))), n_reviewed=len(rows)
+            )
             continue
         # the seed phrases give every taxonomy value a sample, so every fit has the same classes
         classes = sorted(set(values))
@@ -505,7 +512,10 @@ def train(
         suspect = _contradicted(decision_all, which)
         candidates = {"all": (everyone, decision_all)}
         if suspect.any():
-            candidates["filtered"] = (~suspect, _filtered_out_of_fold(fit, review_x, which, fold_of, len(classes)))
+            candidates["filtered"] = (
+                ~suspect,
+                _filtered_out_of_fold(fit, review_x, which, fold_of, len(classes)),
+            )
         scored = {}
         for key, (_, decision) in candidates.items():
             offsets = choose_offsets(decision, which)
@@ -525,7 +535,9 @@ def train(
             "n": len(rows),
             "left_out_as_noise": int((~keep).sum()),
             "training_rows": choice,
-            "macro_f1_without_offsets": round(out_of_fold_macro_f1(decision, which, np.zeros(len(classes))), 4),
+            "macro_f1_without_offsets": round(
+                out_of_fold_macro_f1(decision, which, np.zeros(len(classes))), 4
+            ),
             **field_scores(review_y, predicted),
         }
         if len(rows) >= MIN_CALIBRATION_REVIEWS:

@@ -25,8 +25,16 @@ def _analyzer(vectorizer: TfidfVectorizer) -> Callable[[str], list[str]]:
 
 # The analysis settings that decide a text's n-grams: vectorizers fitted on different texts (the
 # day-one model's five fields, the trained model) but with equal settings give the same n-grams.
-_ANALYSIS = ("analyzer", "ngram_range", "lowercase", "strip_accents", "preprocessor", "tokenizer",
-             "token_pattern", "stop_words")
+_ANALYSIS = (
+    "analyzer",
+    "ngram_range",
+    "lowercase",
+    "strip_accents",
+    "preprocessor",
+    "tokenizer",
+    "token_pattern",
+    "stop_words",
+)
 _TOKENS_KEPT = 32
 _tokens_cache: dict[tuple, Counter] = {}
 
