@@ -388,14 +388,16 @@ def _out_of_fold(
     fold_of: np.ndarray,
     mask: np.ndarray,
     k: int,
-) -> np.ndarray:
+) -> tuple[np.ndarray, list[NBLinear]]:
     """(n, k) decisions (classes in sorted order), each review's from a model fitted on the other
-    folds' reviews that are in `mask`."""
+    folds' reviews that are in `mask`, and those models (one per fold)."""
     decision = np.zeros((review_x.shape[0], k))
+    models = []
     for fold in range(int(fold_of.max()) + 1):
         test = np.flatnonzero(fold_of == fold)
-        decision[test] = _decision(fit(np.flatnonzero((fold_of != fold) & mask)), review_x[test])
-    return decision
+        models.append(fit(np.flatnonzero((fold_of != fold) & mask)))
+        decision[test] = _decision(models[-1], review_x[test])
+    return decision, models
 
 
 def _filtered_out_of_fold(
@@ -404,8 +406,8 @@ def _filtered_out_of_fold(
     which: np.ndarray,
     fold_of: np.ndarray,
     k: int,
-) -> np.ndarray:
-    """(n, k) out-of-fold decisions of models fitted with suspect labels left out, where no label
+) -> tuple[np.ndarray, list[NBLinear]]:
+    """(n, k) out-of-fold decisions of models fitted with suspect labels left out, and those models, where no label
     of the scored fold took part in deciding which labels are suspect.
 
     Fold f's model leaves out the reviews of each other fold g that a model fitted on the folds
@@ -423,10 +425,26 @@ def _filtered_out_of_fold(
             suspect_without[f, pair[in_g]] = contradicted[in_g]
             suspect_without[g, pair[~in_g]] = contradicted[~in_g]
     decision = np.zeros((len(which), k))
+    models = []
     for f in range(folds):
         test = np.flatnonzero(fold_of == f)
-        decision[test] = _decision(fit(np.flatnonzero((fold_of != f) & ~suspect_without[f])), review_x[test])
-    return decision
+        models.append(fit(np.flatnonzero((fold_of != f) & ~suspect_without[f])))
+        decision[test] = _decision(models[-1], review_x[test])
+    return decision, models
+
+
+def _shrink_to(classifier: NBLinear, fold_models: Sequence[NBLinear]) -> None:
+    """Scale the final model's scores (coefficients and intercepts, one factor: the argmax is
+    unchanged) to the size of the fold models' whose out-of-fold scores the calibration is fitted on.
+
+    The final model is fitted on every review, 4/3 as many as a fold model, and its margins are
+    wider for about the same accuracy: on the queue of tests/fixtures/eval/shop_hard.csv the top
+    softmax averaged 0.57 on held-out tickets against 0.52 out of fold, and the calibrated
+    confidence ran 0.06 above the accuracy (ECE 0.062). The factor is the mean fold model's
+    coefficient norm over the final model's, from training rows only."""
+    ratio = float(np.mean([np.linalg.norm(m.coef_) for m in fold_models]) / np.linalg.norm(classifier.coef_))
+    classifier.coef_ = classifier.coef_ * ratio
+    classifier.intercept_ = classifier.intercept_ * ratio
 
 
 def train(
@@ -449,7 +467,8 @@ def train(
        to maximise the out-of-fold macro-F1 (choose_offsets); the one with the higher macro-F1 wins
        (a set whose labels are hard to predict loses its rare values' correct labels to the filter);
     4. the final model is fitted on the winner's reviews with its offsets, and its confidence is
-       calibrated on the winner's out-of-fold probabilities (offsets applied).
+       calibrated on the winner's out-of-fold probabilities (offsets applied); its scores are scaled
+       to the size of the winner's fold models (_shrink_to), whose scores the calibration saw.
     """
     seeds = {name: seed_samples(_entries(taxonomy, name)) for name in FIELDS}
     seed_texts = [text for name in FIELDS for text, _ in seeds[name]]
@@ -508,23 +527,24 @@ def train(
         which = np.asarray([classes.index(v) for v in review_y])
         fold_of = _fold_of(len(rows), folds, rng)
         everyone = np.ones(len(rows), dtype=bool)
-        decision_all = _out_of_fold(fit, review_x, fold_of, everyone, len(classes))
+        decision_all, models_all = _out_of_fold(fit, review_x, fold_of, everyone, len(classes))
         suspect = _contradicted(decision_all, which)
-        candidates = {"all": (everyone, decision_all)}
+        candidates = {"all": (everyone, decision_all, models_all)}
         if suspect.any():
             candidates["filtered"] = (
                 ~suspect,
-                _filtered_out_of_fold(fit, review_x, which, fold_of, len(classes)),
+                *_filtered_out_of_fold(fit, review_x, which, fold_of, len(classes)),
             )
         scored = {}
-        for key, (_, decision) in candidates.items():
+        for key, (_, decision, _) in candidates.items():
             offsets = choose_offsets(decision, which)
             scored[key] = (out_of_fold_macro_f1(decision, which, offsets), offsets)
         choice = max(scored, key=lambda key: (scored[key][0], key == "all"))
-        keep, decision = candidates[choice]
+        keep, decision, fold_models = candidates[choice]
         offsets = scored[choice][1]
         classifier = fit(np.flatnonzero(keep))
         classifier.intercept_ = classifier.intercept_ + _intercept_shift(offsets)
+        _shrink_to(classifier, fold_models)
         model = FieldClassifier(values=values, classifier=classifier, n_reviewed=len(rows))
         probabilities = model.probabilities_from(decision + offsets)
         predicted_index = probabilities.argmax(axis=1)
