@@ -53,6 +53,10 @@ def test_phone_pages_fit_the_viewport(live_server, page: Page):
     for path, name in (("/", "queue"), (f"/tickets/{ticket.id}/", "ticket"), ("/tickets/new/", "new-ticket")):
         problem = too_wide(page, live_server.url + path)
         assert problem is None, problem
+        if name == "ticket":  # the review panel comes before the history, not after it
+            review, history = page.locator("#review").bounding_box(), page.locator("#history").bounding_box()
+            assert review and history and review["y"] < history["y"], (review, history)
+            expect(page.locator("#accept-next")).to_be_visible()
         shot(page, f"phone-{name}")
 
 
@@ -137,3 +141,15 @@ def test_the_queue_shows_at_least_12_tickets_above_the_fold_at_1440x900(live_ser
         "(() => { const w = document.querySelector('.table-wrap'); return w.scrollWidth <= w.clientWidth; })()"
     )
     shot(page, "queue-desktop-dense")
+    # the header row stays in sight while the rows scroll under it (a shorter window: the table's
+    # box is the window's height less the header, so its rows scroll inside it)
+    page.set_viewport_size({"width": 1440, "height": 600})
+    wrap = page.locator(".table-wrap")
+    wrap.evaluate("w => { w.scrollTop = 300; }")
+    assert wrap.evaluate("w => w.scrollTop") > 0, "the rows should scroll inside the table's box"
+    top = page.evaluate(
+        "(() => { const w = document.querySelector('.table-wrap').getBoundingClientRect().top;"
+        " const h = document.querySelector('table.queue thead th').getBoundingClientRect().top;"
+        " return Math.abs(h - w); })()"
+    )
+    assert top <= 2, f"the header scrolled away ({top}px from the table's top)"
