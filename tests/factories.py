@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 
@@ -271,3 +272,13 @@ def calibrated_version(levels: dict[str, float], *, version: str = "v-calibrated
         n_reviewed=200,
         metrics={"reliability": reliability, "calibrated": dict.fromkeys(levels, True)},
     )
+
+
+@functools.cache
+def eval_rows(name: str) -> tuple:
+    """The rows of a labelled set in tests/fixtures/eval (subject, body, labels), read once."""
+    from pathlib import Path
+
+    from triage.adapters.llm.evaluation import dataset_read
+
+    return tuple(dataset_read(Path(__file__).resolve().parent / "fixtures" / "eval" / f"{name}.csv"))

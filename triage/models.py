@@ -397,11 +397,17 @@ class RenditionText(models.Model):
 
 
 class ClassifierVersion(models.Model):
-    """One trained version of the offline model's classifiers. The file lives under
-    settings.TRIAGE_MODEL_DIR; `data_fingerprint` (reviews + taxonomy) makes retraining on the
-    same data a no-op."""
+    """One stored version of the offline model: trained on reviewed tickets, or (day one, before
+    any review) fitted on the unreviewed tickets' texts alone. The file lives under
+    settings.TRIAGE_MODEL_DIR; `data_fingerprint` (the data + taxonomy) makes refitting on the
+    same data a no-op. A trained version, once there, is served before any day-one version."""
+
+    class Kind(models.TextChoices):
+        TRAINED = "trained", "Trained on reviews"
+        DAYONE = "dayone", "Day one (unreviewed tickets)"
 
     version = models.CharField(max_length=40, unique=True)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.TRAINED)
     path = models.CharField(max_length=255, help_text="File name under TRIAGE_MODEL_DIR.")
     data_fingerprint = models.CharField(max_length=64, unique=True)
     taxonomy_key = models.CharField(max_length=64)

@@ -61,9 +61,20 @@ def attachment_ocr_task(*, attachment_id: int) -> None:
     queue="media", autoretry_for=_TRANSIENT, max_retries=3, soft_time_limit=1800, time_limit=1860, **_LATE
 )
 def classifier_train_task(*, force: bool = False) -> None:
+    """Beat and "Retrain now": train on reviews, or before any review fit day one on the tickets."""
     from triage.services import offline_model  # scikit-learn only in the processes that train
 
-    offline_model.classifier_train(force=force)
+    offline_model.offline_model_refresh(force=force)
+
+
+@shared_task(
+    queue="media", autoretry_for=_TRANSIENT, max_retries=3, soft_time_limit=600, time_limit=660, **_LATE
+)
+def dayone_fit_task() -> None:
+    """Queued every TRIAGE_DAYONE_REFIT_EVERY tickets: a no-op once a trained version exists."""
+    from triage.services import offline_model
+
+    offline_model.dayone_fit()
 
 
 @shared_task(

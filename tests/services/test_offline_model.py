@@ -116,3 +116,107 @@ def test_the_train_task_and_command_train(taxonomy, reviewer, capsys):
     call_command("triage_train")
     assert ClassifierVersion.objects.count() == 2
     assert '"n_reviewed": 2' in capsys.readouterr().out
+
+
+# --- day one fitted on unreviewed tickets -----------------------------------------------------------
+def _stored_tickets(n: int, start: int = 0) -> list[Ticket]:
+    """Unreviewed tickets with the texts of the labelled helpdesk set (their labels are not stored)."""
+    from tests.factories import eval_rows
+
+    return [
+        TicketFactory(subject=row.subject, description=row.body, status=Ticket.Status.NEEDS_REVIEW)
+        for row in eval_rows("helpdesk")[start : start + n]
+    ]
+
+
+def test_day_one_is_not_fitted_on_too_few_tickets(taxonomy, settings):
+    settings.TRIAGE_DAYONE_MIN_TICKETS = 50
+    _stored_tickets(49)
+    assert offline_model.dayone_fit() is None
+    assert not ClassifierVersion.objects.exists()
+
+
+def test_day_one_is_fitted_on_stored_tickets_stored_as_a_version_and_served(taxonomy, settings):
+    settings.TRIAGE_DAYONE_MIN_TICKETS = 50
+    tickets = _stored_tickets(60)
+    row = offline_model.dayone_fit()
+    assert row is not None and row.kind == ClassifierVersion.Kind.DAYONE and row.n_reviewed == 0
+    assert row.metrics["n_texts"] == 60 and row.metrics["fields"] == ["queue"]
+    assert (settings.TRIAGE_MODEL_DIR / row.path).exists()
+    served = offline_model.local_model_get()
+    assert served.trained is None and served.unlabelled.version == row.version
+    assert served.model == f"local-tfidf-2+{row.version}"
+
+    again = TicketFactory(
+        subject=tickets[0].subject, description=tickets[0].description, status=Ticket.Status.TRIAGING
+    )
+    run = triage.ticket_triage(ticket_id=again.id, provider="local")
+    assert run.model == f"local-tfidf-2+{row.version}"
+    assert (
+        run.details["decided_by"]["queue"] == row.version
+        and run.details["decided_by"]["category"] == "day-one"
+    )
+
+
+def test_day_one_refits_only_when_enough_tickets_are_new(taxonomy, settings):
+    settings.TRIAGE_DAYONE_MIN_TICKETS = 50
+    settings.TRIAGE_DAYONE_REFIT_EVERY = 20
+    _stored_tickets(60)
+    first = offline_model.dayone_fit()
+    assert first is not None
+    assert offline_model.dayone_fit() is None  # nothing new
+    _stored_tickets(19, start=60)
+    assert offline_model.dayone_fit() is None  # 19 < 20 new
+    assert offline_model.dayone_fit(force=True) is not None  # "Retrain now"
+    assert offline_model.dayone_fit(force=True) is None  # same data: the fingerprint is taken
+    _stored_tickets(20, start=79)
+    third = offline_model.dayone_fit()
+    assert third is not None and third.metrics["n_texts"] == 99
+    assert offline_model.local_model_get().unlabelled.version == third.version
+
+
+def test_a_trained_version_takes_precedence_and_stops_day_one(taxonomy, settings, reviewer):
+    settings.TRIAGE_DAYONE_MIN_TICKETS = 50
+    _stored_tickets(60)
+    dayone = offline_model.dayone_fit()
+    assert offline_model.local_model_get().unlabelled is not None
+    _correct(_triaged(*DATEV[0]), reviewer, category="integration")
+    trained = offline_model.offline_model_refresh()  # reviews exist: the scheduled job trains
+    assert trained is not None and trained.kind == ClassifierVersion.Kind.TRAINED
+    assert offline_model.classifier_active() == trained
+    served = offline_model.local_model_get()
+    assert served.trained.version == trained.version and served.unlabelled is None
+    _stored_tickets(60, start=60)
+    assert offline_model.dayone_fit(force=True) is None
+    assert offline_model.classifier_active() == trained and dayone.version != trained.version
+
+
+def test_the_scheduled_task_fits_day_one_before_any_review(taxonomy, settings):
+    from triage.tasks import classifier_train_task, dayone_fit_task
+
+    settings.TRIAGE_DAYONE_MIN_TICKETS = 50
+    _stored_tickets(60)
+    classifier_train_task.run(force=False)
+    assert ClassifierVersion.objects.filter(kind=ClassifierVersion.Kind.DAYONE).count() == 1
+    dayone_fit_task.run()  # nothing new: no second version
+    assert ClassifierVersion.objects.count() == 1
+
+
+def test_ticket_creation_queues_the_day_one_fit_every_k_tickets(
+    taxonomy, settings, django_capture_on_commit_callbacks, monkeypatch
+):
+    from triage import tasks
+    from triage.services.tickets import ticket_create
+
+    queued = []
+    monkeypatch.setattr(tasks.dayone_fit_task, "delay", lambda **kw: queued.append(kw))
+    settings.TRIAGE_DAYONE_REFIT_EVERY = 3
+    ids = []
+    for n in range(6):
+        with django_capture_on_commit_callbacks(execute=True):
+            ids.append(
+                ticket_create(
+                    subject=f"Printer {n}", description="It jams.", requester_email="", acknowledge=False
+                ).id
+            )
+    assert len(queued) == sum(1 for i in ids if i % 3 == 0) == 2

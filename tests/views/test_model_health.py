@@ -133,3 +133,33 @@ def test_the_page_shows_the_auto_accept_levels_derived_from_the_calibration(clie
 def test_the_page_says_auto_accept_is_off_by_default(client):
     client.force_login(_manager())
     assert "Off: a person reviews every ticket" in client.get(reverse("triage:model-health")).content.decode()
+
+
+def _dayone_row(version: str = "d-test") -> ClassifierVersion:
+    return ClassifierVersion.objects.create(
+        version=version,
+        kind=ClassifierVersion.Kind.DAYONE,
+        path=f"{version}.joblib",
+        data_fingerprint=version.ljust(64, "0"),
+        taxonomy_key="k",
+        metrics={"n_tickets": 120, "n_texts": 120, "fields": ["queue"]},
+    )
+
+
+def test_the_page_says_a_day_one_version_fitted_on_unreviewed_tickets_is_in_use(client):
+    client.force_login(_manager())
+    _dayone_row()
+    page = client.get(reverse("triage:model-health")).content.decode()
+    assert 'data-kind="dayone"' in page and "Version d-test" in page
+    assert "texts of 120 tickets" in page and "Day one (unreviewed tickets)" in page
+
+
+def test_a_trained_version_is_shown_in_use_even_when_a_day_one_version_is_newer(client):
+    client.force_login(_manager())
+    ClassifierVersion.objects.create(
+        version="v-trained", path="v.joblib", data_fingerprint="a" * 64, taxonomy_key="k", n_reviewed=40
+    )
+    _dayone_row("d-newer")
+    page = client.get(reverse("triage:model-health")).content.decode()
+    assert 'data-kind="trained"' in page and "Version v-trained" in page
+    assert 'data-kind="dayone"' not in page and "d-newer" in page  # listed among the versions

@@ -49,7 +49,12 @@ def auto_accept_levels() -> dict[str, float]:
     target = float(settings.TRIAGE_AUTO_ACCEPT_ACCURACY or 0)
     if target <= 0:
         return {}
-    row = ClassifierVersion.objects.order_by("-created_at", "-id").values_list("metrics", flat=True).first()
+    row = (
+        ClassifierVersion.objects.filter(kind=ClassifierVersion.Kind.TRAINED)
+        .order_by("-created_at", "-id")
+        .values_list("metrics", flat=True)
+        .first()
+    )
     if not isinstance(row, dict):
         return {}
     reliability = row.get("reliability") or {}

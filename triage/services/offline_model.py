@@ -1,5 +1,11 @@
 """The offline model's lifecycle: train on reviewed tickets, store versions, serve the newest.
 
+Day one (no review yet): once TRIAGE_DAYONE_MIN_TICKETS tickets are stored, `dayone_fit` fits the
+day-one queue on their texts alone (adapters/llm/dayone.py: no label is read, none exists) and
+stores it the same way, as a ClassifierVersion of kind "dayone"; it is refitted when
+TRIAGE_DAYONE_REFIT_EVERY tickets are new. A trained version, once there, is served instead and
+no day-one version is fitted any more.
+
 Training reads every REVIEWED ticket (the values a human confirmed or corrected) and the current
 taxonomy, fits the learned classifiers (adapters/llm/learned.py) with no transaction open, writes
 the file under TRIAGE_MODEL_DIR to a temporary name and renames it, then records a
@@ -12,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import secrets
 import tempfile
 import threading
 import time
@@ -20,15 +27,25 @@ from pathlib import Path
 import joblib
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Case, IntegerField, Value, When
 from django.utils import timezone
 
 from triage import selectors
 from triage.adapters.llm.base import TicketInput
+from triage.adapters.llm.dayone import MAX_TEXTS, UnlabelledModel
 from triage.adapters.llm.learned import TrainedModel
-from triage.adapters.llm.local import LocalTriageModel, local_model_train, taxonomy_key
+from triage.adapters.llm.local import (
+    LocalTriageModel,
+    local_model_fit_unlabelled,
+    local_model_train,
+    taxonomy_key,
+)
 from triage.fields import TAXONOMY_FIELDS
-from triage.models import REVIEWED_STATES, ClassifierVersion, Ticket
+from triage.models import REVIEWED_STATES, ClassifierVersion, RenditionText, Ticket
 from triage.services.ocr import ticket_ocr_text
+
+TRAINED = ClassifierVersion.Kind.TRAINED
+DAYONE = ClassifierVersion.Kind.DAYONE
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +75,28 @@ def _fingerprint(samples: list[tuple[TicketInput, dict[str, str]]], tax_key: str
 
 
 def classifier_active() -> ClassifierVersion | None:
-    return ClassifierVersion.objects.order_by("-created_at", "-id").first()
+    """The version served: the newest trained one, else the newest day-one one (one query)."""
+    trained_first = Case(When(kind=TRAINED, then=Value(0)), default=Value(1), output_field=IntegerField())
+    return ClassifierVersion.objects.order_by(trained_first, "-created_at", "-id").first()
+
+
+def _newest(kind: str) -> ClassifierVersion | None:
+    return ClassifierVersion.objects.filter(kind=kind).order_by("-created_at", "-id").first()
+
+
+def _store(model: object, version: str) -> str:
+    """Write the model file under TRIAGE_MODEL_DIR; its file name."""
+    model_dir = Path(settings.TRIAGE_MODEL_DIR)
+    model_dir.mkdir(parents=True, exist_ok=True)
+    # Two workers fitting the same data in the same second make the same version name: each writes
+    # its own file, so the loser of the unique fingerprint removes its file, never the winner's.
+    name = f"{version}-{secrets.token_hex(4)}.joblib"
+    # Write then rename: a worker loading the newest version never reads half a file.
+    fd, tmp = tempfile.mkstemp(dir=model_dir, suffix=".part")
+    os.close(fd)
+    joblib.dump(model, tmp, compress=3)
+    os.replace(tmp, model_dir / name)
+    return name
 
 
 def classifier_train(*, force: bool = False) -> ClassifierVersion | None:
@@ -73,7 +111,7 @@ def classifier_train(*, force: bool = False) -> ClassifierVersion | None:
     taxonomy = selectors.taxonomy_get()
     tax_key = taxonomy_key(taxonomy)
     fingerprint = _fingerprint(samples, tax_key)
-    active = classifier_active()
+    active = _newest(TRAINED)
     if ClassifierVersion.objects.filter(data_fingerprint=fingerprint).exists():
         return None
     if (
@@ -87,14 +125,7 @@ def classifier_train(*, force: bool = False) -> ClassifierVersion | None:
     started = time.monotonic()
     trained = local_model_train(labeled=samples, taxonomy=taxonomy, version=version)
     seconds = round(time.monotonic() - started, 2)
-    model_dir = Path(settings.TRIAGE_MODEL_DIR)
-    model_dir.mkdir(parents=True, exist_ok=True)
-    name = f"{version}.joblib"
-    # Write then rename: a worker loading the newest version never reads half a file.
-    fd, tmp = tempfile.mkstemp(dir=model_dir, suffix=".part")
-    os.close(fd)
-    joblib.dump(trained, tmp, compress=3)
-    os.replace(tmp, model_dir / name)
+    name = _store(trained, version)
     metrics = {
         "heldout": trained.heldout,
         "reliability": trained.reliability,
@@ -106,6 +137,7 @@ def classifier_train(*, force: bool = False) -> ClassifierVersion | None:
         with transaction.atomic():
             row = ClassifierVersion.objects.create(
                 version=version,
+                kind=TRAINED,
                 path=name,
                 data_fingerprint=fingerprint,
                 taxonomy_key=tax_key,
@@ -114,10 +146,95 @@ def classifier_train(*, force: bool = False) -> ClassifierVersion | None:
                 metrics=metrics,
             )
     except IntegrityError:  # another worker trained on the same data meanwhile
-        (model_dir / name).unlink(missing_ok=True)
+        (Path(settings.TRIAGE_MODEL_DIR) / name).unlink(missing_ok=True)
         return None
     logger.info("trained offline model %s on %d reviewed tickets in %.1f s", version, len(samples), seconds)
     return row
+
+
+# --- day one: fitted on the stored tickets' texts, before any review ------------------------------
+def _unreviewed_inputs() -> list[TicketInput]:
+    """The newest MAX_TEXTS tickets as the model reads them (subject, description, OCR text), in
+    id order; two queries, whatever the number of tickets."""
+    rows = list(Ticket.objects.order_by("-id").values_list("id", "subject", "description")[:MAX_TEXTS])[::-1]
+    if not rows:
+        return []
+    ocr: dict[int, list[str]] = {}
+    texts = (
+        RenditionText.objects.filter(rendition__attachment__ticket_id__gte=rows[0][0])
+        .exclude(text="")
+        .order_by("rendition__attachment_id", "rendition__kind", "rendition__index")
+        .values_list("rendition__attachment__ticket_id", "text")
+    )
+    for ticket_id, text in texts:
+        seen = ocr.setdefault(ticket_id, [])
+        if text not in seen:  # as ticket_ocr_text: sampled frames of a static screen read the same
+            seen.append(text)
+    return [
+        TicketInput(ticket_id=i, subject=subject, body=description, ocr_text="\n".join(ocr.get(i, ())))
+        for i, subject, description in rows
+    ]
+
+
+def dayone_fit(*, force: bool = False) -> ClassifierVersion | None:
+    """Fit and store a day-one version on the stored tickets' texts. Returns None when nothing to do:
+    a trained version exists, fewer than TRIAGE_DAYONE_MIN_TICKETS tickets, fewer than
+    TRIAGE_DAYONE_REFIT_EVERY new since the last day-one version of this taxonomy (unless `force`),
+    or the same data was fitted already (two workers racing store one version)."""
+    if ClassifierVersion.objects.filter(kind=TRAINED).exists():
+        return None  # reviews decide from now on
+    count = Ticket.objects.count()
+    if count < settings.TRIAGE_DAYONE_MIN_TICKETS:
+        return None
+    taxonomy = selectors.taxonomy_get()
+    tax_key = taxonomy_key(taxonomy)
+    last = _newest(DAYONE)
+    if (
+        not force
+        and last is not None
+        and last.taxonomy_key == tax_key
+        and count - int(last.metrics.get("n_tickets", 0)) < settings.TRIAGE_DAYONE_REFIT_EVERY
+    ):
+        return None
+    newest_id = Ticket.objects.order_by("-id").values_list("id", flat=True).first()
+    fingerprint = hashlib.sha256(f"dayone|{tax_key}|{count}|{newest_id}".encode()).hexdigest()
+    if ClassifierVersion.objects.filter(data_fingerprint=fingerprint).exists():
+        return None
+    inputs = _unreviewed_inputs()
+    started = time.monotonic()
+    fitted: UnlabelledModel | None = local_model_fit_unlabelled(inputs, taxonomy)
+    seconds = round(time.monotonic() - started, 2)
+    if fitted is None:
+        return None
+    version = f"d{timezone.now():%Y%m%dT%H%M%S}-{fingerprint[:6]}"
+    fitted.version = version
+    name = _store(fitted, version)
+    try:
+        with transaction.atomic():
+            row = ClassifierVersion.objects.create(
+                version=version,
+                kind=DAYONE,
+                path=name,
+                data_fingerprint=fingerprint,
+                taxonomy_key=tax_key,
+                n_reviewed=0,
+                training_seconds=seconds,
+                metrics={"n_tickets": count, "n_texts": fitted.n_texts, "fields": sorted(fitted.fields)},
+            )
+    except IntegrityError:  # another worker fitted the same data meanwhile
+        (Path(settings.TRIAGE_MODEL_DIR) / name).unlink(missing_ok=True)
+        return None
+    logger.info(
+        "fitted day-one model %s on %d unreviewed tickets in %.1f s", version, fitted.n_texts, seconds
+    )
+    return row
+
+
+def offline_model_refresh(*, force: bool = False) -> ClassifierVersion | None:
+    """The scheduled job: train on reviews when there are any, else fit day one on the tickets."""
+    if Ticket.objects.filter(status__in=REVIEWED_STATES).exists():
+        return classifier_train(force=force)
+    return dayone_fit(force=force)
 
 
 # --- serving ---------------------------------------------------------------------------------------
@@ -126,7 +243,8 @@ _serving: dict[str, LocalTriageModel] = {}
 
 
 def local_model_get() -> LocalTriageModel:
-    """The offline model with the newest trained version, reloaded when a newer one exists.
+    """The offline model with the served version (classifier_active: the newest trained one, else
+    the newest day-one one), reloaded when another one is served.
 
     One indexed query per call tells whether a worker's copy is stale; the file is loaded once
     per version and process.
@@ -139,13 +257,17 @@ def local_model_get() -> LocalTriageModel:
     with _lock:
         model = _serving.get(key)
         if model is None:
-            trained: TrainedModel | None = None
+            stored: TrainedModel | UnlabelledModel | None = None
             if active is not None:
                 try:
-                    trained = joblib.load(Path(settings.TRIAGE_MODEL_DIR) / active.path)
+                    stored = joblib.load(Path(settings.TRIAGE_MODEL_DIR) / active.path)
                 except (OSError, EOFError, ValueError) as exc:  # a missing file: serve day one, say so
                     logger.error("offline model %s could not be loaded (%s): using day one", key, exc)
-            model = LocalTriageModel(trained=trained, language_accuracy=settings.TRIAGE_LANGUAGE_ACCURACY)
+            model = LocalTriageModel(
+                trained=stored if isinstance(stored, TrainedModel) else None,
+                unlabelled=stored if isinstance(stored, UnlabelledModel) else None,
+                language_accuracy=settings.TRIAGE_LANGUAGE_ACCURACY,
+            )
             _serving.clear()  # the previous version is not needed any more
             _serving[key] = model
         return model

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import IO
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.core import signing
 from django.core.files.storage import default_storage
@@ -82,12 +83,24 @@ def ticket_create(
         if not checked:
             ticket_triage_task.delay_on_commit(ticket_id=ticket.id)
         webhook_event_record(event_type="ticket.created", ticket_id=ticket.id)
+        dayone_refit_queue(ticket_id=ticket.id)
         if requester_email and acknowledge:
             # a web ticket written for a customer: they hear from us as a mailed one would
             from triage.services.outbound import ticket_acknowledge
 
             ticket_acknowledge(ticket=ticket, recipient=requester_email, text=f"{subject}\n{description}")
     return ticket
+
+
+def dayone_refit_queue(*, ticket_id: int) -> None:
+    """Every TRIAGE_DAYONE_REFIT_EVERY tickets, queue the day-one fit on the stored texts (by id, no
+    count query; an id lost to a rollback skips one, the hourly beat catches up). A no-op in the
+    task once a trained version exists. Called inside the creating transaction."""
+    every = settings.TRIAGE_DAYONE_REFIT_EVERY
+    if every and ticket_id % every == 0:
+        from triage.tasks import dayone_fit_task
+
+        dayone_fit_task.delay_on_commit()
 
 
 # --- Browser uploads: each file is uploaded on its own, before the ticket exists ----------------

@@ -55,6 +55,10 @@ TRIAGE_STALE_AFTER_S = env.int("TRIAGE_STALE_AFTER_S", default=1800)
 # check itself is cheap (a no-op when no review is new).
 TRIAGE_RETRAIN_EVERY_S = env.int("TRIAGE_RETRAIN_EVERY_S", default=3600)
 TRIAGE_RETRAIN_MIN_NEW_REVIEWS = env.int("TRIAGE_RETRAIN_MIN_NEW_REVIEWS", default=1)
+# Day one, before any review: fit the queue on the stored tickets' texts once this many exist, and
+# again every TRIAGE_DAYONE_REFIT_EVERY new tickets (queued on ticket creation, and by the beat above).
+TRIAGE_DAYONE_MIN_TICKETS = env.int("TRIAGE_DAYONE_MIN_TICKETS", default=50)
+TRIAGE_DAYONE_REFIT_EVERY = env.int("TRIAGE_DAYONE_REFIT_EVERY", default=50)
 # Weekly email to the managers: crontab fields, server time zone.
 TRIAGE_REPORT_WEEKLY_DAY = env.str("TRIAGE_REPORT_WEEKLY_DAY", default="mon")
 TRIAGE_REPORT_WEEKLY_HOUR = env.int("TRIAGE_REPORT_WEEKLY_HOUR", default=7)

@@ -23,10 +23,12 @@ def model_health(request: HttpRequest) -> HttpResponse:
         classifier_train_task.delay_on_commit(force=True)
         messages.success(request, "Retraining was queued; the new version appears here when it is done.")
         return redirect("triage:model-health")
+    from triage.services.offline_model import classifier_active
+
     versions = list(ClassifierVersion.objects.order_by("-created_at", "-id")[:10])
-    active = versions[0] if versions else None
+    active = classifier_active()  # the version served: trained first, else day one
     fields = []
-    if active is not None:
+    if active is not None and active.kind == ClassifierVersion.Kind.TRAINED:
         heldout = active.metrics.get("heldout", {})
         reliability = active.metrics.get("reliability", {})
         calibrated = active.metrics.get("calibrated", {})
@@ -47,6 +49,7 @@ def model_health(request: HttpRequest) -> HttpResponse:
         "auto_accept_levels": levels,
         "auto_accept_missing": [name for name in CLASSIFIED_FIELDS if name not in levels] if levels else [],
         "active": active,
+        "dayone_min_tickets": settings.TRIAGE_DAYONE_MIN_TICKETS,
         "versions": versions,
         "fields": fields,
         "reviewed": Ticket.objects.filter(status__in=REVIEWED_STATES).count(),

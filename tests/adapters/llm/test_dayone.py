@@ -57,3 +57,79 @@ def test_another_taxonomy_is_not_served_by_a_model_fitted_for_this_one() -> None
 def test_too_little_text_gives_no_model() -> None:
     taxonomy = evaluation.taxonomy_load(EVAL / "helpdesk_taxonomy.json")
     assert local_model_fit_unlabelled([TicketInput(ticket_id=1, subject="x", body="")], taxonomy) is None
+
+
+def test_side_remarks_are_left_out_and_the_rest_is_kept() -> None:
+    text = (
+        "Hi,\nMy laptop does not start. By the way, the printer also jams.\n"
+        "Übrigens: das WLAN ist langsam auch. Por cierto, la factura también falla.\n"
+        "It also shows a blue screen."
+    )
+    kept = dayone.without_side_remarks(text)
+    assert "printer" not in kept and "WLAN" not in kept and "factura" not in kept
+    # "also" inside the ticket's own sentence is not a side remark
+    assert "My laptop does not start." in kept and "It also shows a blue screen." in kept
+    assert dayone.without_side_remarks("By the way, thanks!") == ""
+
+
+def test_the_taxonomy_phrases_weigh_a_fixed_share_of_the_seeds_whatever_their_number() -> None:
+    for seeds, phrases in ((30, 56), (900, 56), (900, 12)):
+        assert np.isclose(dayone.phrase_weight(seeds, phrases) * phrases, dayone.PHRASE_WEIGHT * seeds)
+
+
+def test_a_value_no_text_wins_is_still_learned_from_its_taxonomy_phrases() -> None:
+    texts = ["laptop screen broken laptop", "laptop keyboard broken"] * 4 + ["invoice wrong amount"] * 4
+    prior = np.array([[0.9, 0.05, 0.05]] * 8 + [[0.05, 0.9, 0.05]] * 4)
+    phrases = [
+        ("laptop screen", 0),
+        ("invoice amount", 1),
+        ("badge office door", 2),
+        ("office door badge", 2),
+    ]
+    model = dayone.fit_unlabelled(
+        texts,
+        lambda name: prior,
+        lambda name: ["it", "billing", "facilities"],
+        taxonomy_key="k",
+        phrases=lambda name: phrases,
+    )
+    assert model is not None
+    field = model.fields["queue"]
+    assert 2 in field.classifier.classes_.tolist()
+    assert field.probabilities(["my office door badge does not open the door"])[0].argmax() == 2
+    without = dayone.fit_unlabelled(
+        texts, lambda name: prior, lambda name: ["it", "billing", "facilities"], taxonomy_key="k"
+    )
+    assert 2 not in without.fields["queue"].classifier.classes_.tolist()
+
+
+def test_the_fitted_queue_does_not_compute_the_similarity_it_replaces(monkeypatch) -> None:
+    taxonomy = evaluation.taxonomy_load(EVAL / "helpdesk_taxonomy.json")
+    rows = evaluation.dataset_read(EVAL / "helpdesk.csv")[:300]
+    model = local_model_fit_unlabelled(
+        [TicketInput(ticket_id=i, subject=r.subject, body=r.body) for i, r in enumerate(rows)], taxonomy
+    )
+    served = LocalTriageModel(unlabelled=model)
+    queue = served._models(taxonomy).fields["queue"]
+    calls = []
+    original = queue.transform
+    monkeypatch.setattr(queue, "transform", lambda texts: calls.append(len(texts)) or original(texts))
+    served.triage(TicketInput(ticket_id=1, subject="VPN", body="The VPN drops every hour."), taxonomy)
+    assert calls == []  # before: the whole similarity queue, then overwritten
+    LocalTriageModel().triage(TicketInput(ticket_id=1, subject="VPN", body="The VPN drops."), taxonomy)
+
+
+def test_a_side_remark_about_another_queue_does_not_move_the_fitted_queue() -> None:
+    taxonomy = evaluation.taxonomy_load(EVAL / "helpdesk_taxonomy.json")
+    train, test = evaluation.split(evaluation.dataset_read(EVAL / "helpdesk.csv"), 0.7)
+    model = local_model_fit_unlabelled(
+        [TicketInput(ticket_id=i, subject=r.subject, body=r.body) for i, r in enumerate(train)], taxonomy
+    )
+    served = LocalTriageModel(unlabelled=model)
+    remark = "\nBy the way, the payslip also shows the wrong salary and the invoice is missing."
+    moved = 0
+    for i, row in enumerate(test[:60]):
+        plain = served.triage(TicketInput(ticket_id=i, subject=row.subject, body=row.body), taxonomy)
+        noisy = served.triage(TicketInput(ticket_id=i, subject=row.subject, body=row.body + remark), taxonomy)
+        moved += plain.result.queue.value != noisy.result.queue.value
+    assert moved == 0

@@ -261,7 +261,9 @@ class LocalTriageModel:
         language_accuracy: str = language.DEFAULT_ACCURACY,
         unlabelled: dayone.UnlabelledModel | None = None,
     ) -> None:
-        self.unlabelled = unlabelled  # day one fitted on unreviewed tickets' texts (dayone.py)
+        # Day one fitted on unreviewed tickets' texts (dayone.py). A trained model was fitted on the
+        # plain day-one probabilities as features, so with one the plain day one is what it reads.
+        self.unlabelled = unlabelled if trained is None else None
         self._cache: OrderedDict[str, _Models] = OrderedDict()
         self._lock = threading.Lock()  # the llm queue runs a thread pool; fit each taxonomy once
         self.trained = trained
@@ -269,12 +271,17 @@ class LocalTriageModel:
 
     @property
     def model(self) -> str:
-        """Recorded on every TriageRun: which trained version (if any) decided."""
-        return f"{MODEL_NAME}+{self.trained.version}" if self.trained is not None else MODEL_NAME
+        """Recorded on every TriageRun: which stored version (trained, or day one fitted on
+        unreviewed tickets), if any, decided."""
+        return f"{MODEL_NAME}+{self.version}" if self.version != "day-one" else MODEL_NAME
 
     @property
     def version(self) -> str:
-        return self.trained.version if self.trained is not None else "day-one"
+        if self.trained is not None:
+            return self.trained.version
+        if self.unlabelled is not None and self.unlabelled.version:
+            return self.unlabelled.version
+        return "day-one"
 
     @staticmethod
     def _taxonomy_key(taxonomy: Taxonomy) -> str:
@@ -321,17 +328,20 @@ class LocalTriageModel:
         # The queue follows mostly from what the ticket is about: score the ticket text and the
         # predicted category's own description (weighted by how sure that prediction is), so a
         # Spanish login ticket reaches the queue whose description mentions "account access".
-        queue = fields["queue"]
-        by_text = queue.scores_for(queue.transform(texts))
-        by_category = models.queue_by_category[category_index]
-        scores["queue"] = by_text + np.asarray(category_confidence)[:, None] * by_category
         learned_queue: np.ndarray | None = None
+        by_text: np.ndarray | None = None
         unlabelled = self.unlabelled
         if unlabelled is not None and unlabelled.taxonomy_key == models.key and "queue" in unlabelled.fields:
-            # Self-trained on unlabelled tickets: its probabilities replace the similarity, as
-            # scores whose softmax (temperature _TEMPERATURE) gives those probabilities back.
-            learned_queue = unlabelled.fields["queue"].probabilities([_clean(t) for t in texts])
+            # Self-trained on unlabelled tickets: its probabilities replace the similarity (which
+            # is then not computed), as scores whose softmax (temperature _TEMPERATURE) gives
+            # those probabilities back.
+            learned_queue = unlabelled.fields["queue"].probabilities(dayone_texts(texts))
             scores["queue"] = _TEMPERATURE * np.log(learned_queue)
+        else:
+            queue = fields["queue"]
+            by_text = queue.scores_for(queue.transform(texts))
+            by_category = models.queue_by_category[category_index]
+            scores["queue"] = by_text + np.asarray(category_confidence)[:, None] * by_category
 
         priority = _CUE_FIELD_SIMILARITY * fields["priority"].scores_for(fields["priority"].transform(texts))
         scores["priority"] = np.vstack(
@@ -352,12 +362,13 @@ class LocalTriageModel:
             # ("It does not work" is one word after stop words): cap every field's confidence.
             cap = _evidence_cap(text)
             confidence = {name: min(cap, _confidence(scores[name][i])) for name in FIELDS}
-            # The queue is no surer than the better of its two sources of evidence.
-            confidence["queue"] = min(
-                confidence["queue"], max(_confidence(by_text[i]), category_confidence[i])
-            )
             if learned_queue is not None:
                 confidence["queue"] = round(max(0.01, min(cap, float(learned_queue[i].max()))), 3)
+            elif by_text is not None:
+                # The queue is no surer than the better of its two sources of evidence.
+                confidence["queue"] = min(
+                    confidence["queue"], max(_confidence(by_text[i]), category_confidence[i])
+                )
             confidences.append(confidence)
         return scores, confidences
 
@@ -382,6 +393,10 @@ class LocalTriageModel:
             scores, confidences = self._prior(texts, models)
             chosen = {name: scores[name].argmax(axis=1) for name in FIELDS}
             decided_by = dict.fromkeys(FIELDS, "day-one")
+            unlabelled = self.unlabelled
+            if unlabelled is not None and unlabelled.taxonomy_key == models.key:
+                for name in unlabelled.fields:
+                    decided_by[name] = unlabelled.version or "day-one-unlabelled"
             trained = self.trained
             learned_fields = [n for n in FIELDS if trained is not None and trained.matches(taxonomy, n)]
             if trained is not None and learned_fields:
@@ -493,11 +508,26 @@ def local_model_train(
     )
 
 
+def dayone_texts(texts: Sequence[str]) -> list[str]:
+    """What the day-one queue learned from unlabelled tickets reads: the text without side remarks
+    and stop words."""
+    return [_clean(dayone.without_side_remarks(t)) for t in texts]
+
+
+def _dayone_phrases(entries: Sequence[TaxonomyEntry]) -> list[tuple[str, int]]:
+    """(cleaned phrase, value index): each value's label with its description, and its examples."""
+    pairs: list[tuple[str, int]] = []
+    for index, entry in enumerate(entries):
+        phrases = [f"{entry.label} {entry.description}", *entry.examples]
+        pairs.extend((_clean(p), index) for p in phrases if _clean(p).strip())
+    return pairs
+
+
 def local_model_fit_unlabelled(
     tickets: Sequence[TicketInput], taxonomy: Taxonomy
 ) -> dayone.UnlabelledModel | None:
     """Day one from unreviewed tickets' texts (no labels read): see dayone.py."""
-    texts = [ticket_text(t) for t in tickets]
+    texts = [dayone.without_side_remarks(ticket_text(t)) for t in tickets]
     day_one = LocalTriageModel()
     with _fast_sklearn():
         models = day_one._models(taxonomy)
@@ -509,4 +539,5 @@ def local_model_fit_unlabelled(
         lambda name: np.vstack([_softmax(row) for row in by_text[name]]),
         lambda name: list(fields[name].values),
         taxonomy_key=models.key,
+        phrases=lambda name: _dayone_phrases(taxonomy.entries(name)),
     )
