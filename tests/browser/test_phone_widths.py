@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -127,6 +129,12 @@ def test_the_queue_shows_at_least_12_tickets_above_the_fold_at_1440x900(live_ser
     assert sum(1 for b in bottoms if b <= 900) >= 12, bottoms
     assert page.evaluate("document.documentElement.scrollWidth") <= 1440
     expect(page.get_by_role("columnheader", name="Assignee")).to_be_visible()
+    # the long subject is cut with an ellipsis in its cell, and whole in the link's tooltip
+    long = page.locator("table.queue .ticket-cell a", has_text="Refund 3 ")
+    expect(long).to_have_attribute("title", re.compile("Refund 3 " + "x" * 120))
+    assert long.locator(".subject").evaluate("s => s.scrollWidth > s.clientWidth"), (
+        "the subject should be cut"
+    )
     # every column inside the table's box: none pushed off to a sideways scroll
     cut = page.evaluate(
         "(() => { const wrap = document.querySelector('.table-wrap').getBoundingClientRect();"
