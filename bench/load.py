@@ -1,7 +1,7 @@
 """A burst of tickets through the raw email webhook and the upload form at once, under gunicorn
 with real workers, while a staff member keeps loading the queue page.
 
-    python bench/load.py [--tickets 10000] [--rate 45] [--procs 3] [--threads 16] [--web conf|sync:N]
+    python bench/load.py [--tickets 10000] [--rate 45] [--procs 3] [--threads 16] [--web split|conf|sync:N]
 
 Arrivals follow an open-loop schedule: ticket i is due at i / --rate seconds, half signed
 `message/rfc822` posts to /intake/email/raw/ (a small PNG attached), half multipart posts of the
@@ -12,8 +12,13 @@ answer). `load_arrival_rate` is the rate the server was actually given (answered
 to last answer), `load_arrival_lateness_p95` how late the sends were. A client GETs the queue page
 every --queue-interval s; the app runs with TRIAGE_SERVER_TIMING=1 and the queue page's time inside
 Django (Server-Timing app, and its db and cpu parts) is reported apart from its round trip.
-Workers: `media` (prefork), `intake` (prefork) and `llm` (threads), offline model; web: the
-production shape (triage/gunicorn_conf.py) unless --web sync:N. Also tickets/min end to end, the
+Workers: `media` (prefork), `intake` (prefork), `llm` (threads) and `outbound` (threads, the
+acknowledgements, to an in-memory mail backend), offline model, at the production nice value
+(TRIAGE_WORKER_NICE, 10). Web: the production shape (docker-compose's router in front of two pools)
+unless --web says otherwise: the page pool (triage/gunicorn_conf.py) serves the queue page and the
+logins, the intake pool (triage/gunicorn_intake_conf.py) takes every post, as the router would
+send them; the router itself (HAProxy) is not run, so its own small cost is not in the figures.
+Every page worker serves the queue page once before the clock. Also tickets/min end to end, the
 per-ticket created->triaged p50/p95, the exactly-once check and the machine's load average.
 
 Measured 2026-11-29 on the 2-core machine, otherwise quiet, 10,000 tickets: 1,629 tickets/min end
@@ -38,6 +43,7 @@ import sys
 import tempfile
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -206,9 +212,10 @@ def main() -> None:  # noqa: PLR0915 - one linear script: set up, burst, drain, 
         "--queue-interval", type=float, default=0.25, help="pause between queue page loads (s)"
     )
     parser.add_argument(
-        "--web", default="conf",
-        help="`conf`: gunicorn -c python:triage.gunicorn_conf (the production shape, docker-compose's "
-        "web); `sync:N`: N sync workers (this bench before 2026-12-06)",
+        "--web", default="split",
+        help="`split`: the production shape, docker-compose's `web` (pages, triage/gunicorn_conf.py) and "
+        "`web-intake` (posts, triage/gunicorn_intake_conf.py); `conf`: the page pool alone serving "
+        "everything; `sync:N`: one pool of N sync workers (this bench before 2026-12-06)",
     )  # fmt: skip
     parser.add_argument("--timeout", type=float, default=3600, help="give up draining after this (s)")
     args = parser.parse_args()
@@ -235,6 +242,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script: set up, burst, drain, 
         "TRIAGE_PROVIDER": "local",
         "TRIAGE_OCR_ENABLED": "0",
         "LOG_LEVEL": "WARNING",
+        "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",  # acks are sent, nowhere
         "TRIAGE_SERVER_TIMING": "1",  # the queue page's time inside Django, from its Server-Timing header
     }
     procs: list[subprocess.Popen] = []
@@ -255,24 +263,33 @@ def main() -> None:  # noqa: PLR0915 - one linear script: set up, burst, drain, 
 
         port = free_port()
         base = f"http://127.0.0.1:{port}"
-        if args.web == "conf":
-            web = ["-c", "python:triage.gunicorn_conf"]
-            env.update(
-                GUNICORN_BIND=f"127.0.0.1:{port}", GUNICORN_ACCESS_LOG="", GUNICORN_LOG_LEVEL="warning"
-            )
+        # (gunicorn arguments, port) per web pool; `split`: the page pool on `port` and the intake
+        # pool on `intake_port`, as docker-compose's router sends them (the posts go straight to
+        # the intake pool here: no router process, so its own small cost is not measured)
+        pools: list[tuple[list[str], int]]
+        if args.web in ("conf", "split"):
+            pools = [(["-c", "python:triage.gunicorn_conf"], port)]
+            if args.web == "split":
+                pools.append((["-c", "python:triage.gunicorn_intake_conf"], free_port()))
         else:
-            web = ["--bind", f"127.0.0.1:{port}", "--workers", args.web.partition(":")[2] or "3",
-                   "--log-level", "warning"]  # fmt: skip
-        procs.append(
-            start_process_group(
-                [sys.executable, "-m", "gunicorn", "triage.wsgi", *web],
-                cwd=ROOT, env=env, stdout=sys.stderr,  # stdout is JSON lines only
-            )
-        )  # fmt: skip
+            pools = [(["--workers", args.web.partition(":")[2] or "3"], port)]
+        intake_port = pools[-1][1]
+        for web, pool_port in pools:
+            pool_env = {**env, "GUNICORN_BIND": f"127.0.0.1:{pool_port}", "GUNICORN_ACCESS_LOG": "",
+                        "GUNICORN_LOG_LEVEL": "warning"}  # fmt: skip
+            if not web[0].startswith("-c"):
+                web += ["--bind", f"127.0.0.1:{pool_port}", "--log-level", "warning"]
+            procs.append(
+                start_process_group(
+                    [sys.executable, "-m", "gunicorn", "triage.wsgi", *web],
+                    cwd=ROOT, env=pool_env, stdout=sys.stderr,  # stdout is JSON lines only
+                )
+            )  # fmt: skip
         for queue, pool, concurrency in (
             ("media", "prefork", 2),
             ("intake", "prefork", 2),
             ("llm", "threads", 4),
+            ("outbound", "threads", 2),  # the acknowledgements the burst asks for (to locmem mail)
         ):
             procs.append(
                 start_process_group(
@@ -283,7 +300,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script: set up, burst, drain, 
                 )
             )  # fmt: skip
         deadline = time.monotonic() + 60
-        while not reachable(port):
+        while not all(reachable(pool_port) for _, pool_port in pools):
             if time.monotonic() > deadline:
                 raise SystemExit("gunicorn did not start")
             time.sleep(0.2)
@@ -307,9 +324,18 @@ def main() -> None:  # noqa: PLR0915 - one linear script: set up, burst, drain, 
 
         staff = login(base)
         assert staff.get(f"{base}/", timeout=30).status_code == 200, "queue page"
+        # every page worker process has served the queue page once before the clock (its first
+        # request imports the views and compiles the templates): concurrent loads reach them all
+        staff_cookies = staff.cookies.get_dict()
+
+        def warm_page(_: int) -> int:
+            return requests.get(f"{base}/", cookies=staff_cookies, timeout=60).status_code
+
+        with ThreadPoolExecutor(max_workers=8) as warmers:
+            assert set(warmers.map(warm_page, range(24))) == {200}, "queue page warm-up"
         # warm up: one ticket through every worker (imports, the offline model loaded) before the clock
         warm = staff.post(
-            f"{base}/tickets/new/",
+            f"http://127.0.0.1:{intake_port}/tickets/new/",
             data={"csrfmiddlewaretoken": staff.cookies["csrftoken"], "subject": "Warm-up",
                   "description": "Warming up the workers.", "requester_email": "warm@example.com"},
             files=[("attachments", ("warm.png", small_png(10**6), "image/png"))],
@@ -345,7 +371,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script: set up, burst, drain, 
         posters = [
             context.Process(
                 target=post_share,
-                args=(port, plan[k :: args.procs], t0, args.threads, results, cookies),
+                args=(intake_port, plan[k :: args.procs], t0, args.threads, results, cookies),
                 daemon=True,
             )
             for k in range(args.procs)

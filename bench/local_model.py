@@ -7,7 +7,8 @@
   batches of 64 (triage_eval, a backlog); goal >= 50
 - OCR of a generated 1920x1080 UI screenshot, seconds per image after the engine is loaded;
   goal < 2
-- training time on 240 reviewed tickets, and accuracy on the other 240 (tests/fixtures/eval)
+- training time on 240 reviewed tickets, tickets/s one at a time once trained (goal >= 100), and
+  accuracy on the other 240 (tests/fixtures/eval)
 - per labelled set (tests/fixtures/eval/{helpdesk,shop}.csv, trained on a shuffled 70%, scored on
   the rest): per field our macro-F1 vs the baseline's (word+char TF-IDF LinearSVC) with the
   difference (goal >= 0.03), day-one macro-F1, training CPU seconds per 1,000 reviews (goal <= 10),
@@ -215,7 +216,7 @@ def main() -> None:
         "classify_one_by_one_trained",
         len(test_tickets) / (time.perf_counter() - started),
         "tickets/s",
-        ">= 50",
+        ">= 100",  # issue 19: one at a time once trained
     )
     for name, client in (("day_one", model), ("trained", learned)):
         outcomes = client.triage_many(test_tickets, taxonomy)

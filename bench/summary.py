@@ -7,7 +7,7 @@
 - summary_environment_recall: share of stated environment items (browser, OS, device, app
   version) the environment line names, and summary_environment_invented: share of tickets that
   state none but get an environment line
-- summary_max_lines (goal <= 3)
+- summary_max_lines (goal <= 3) and summary_max_line_chars (the longest line; no goal)
 - the same error recall through real OCR: the error lines (with a recorder's timestamp) drawn
   into a generated screenshot and read by RapidOCR, on the first --ocr tickets
 
@@ -71,6 +71,8 @@ def main() -> None:
         "== 0",
     )
     emit("summary_max_lines", max(len(ls) for ls in lines), "lines", "<= 3")
+    # "short lines": the issue sets no number; the longest line shows what "short" came to
+    emit("summary_max_line_chars", max(len(line) for ls in lines for line in ls), "characters", None)
     stated = found = invented = silent = 0
     for row, ls in zip(rows, lines, strict=True):
         env = next((line for line in ls if line.startswith(ENVIRONMENT_PREFIX)), "")

@@ -2,11 +2,13 @@
 with an image: requests per second, p50/p99 latency, and that every message became exactly one
 ticket (an `intake` worker drains the queue after the load).
 
-    python bench/webhook.py [--messages 2000] [--clients 8] [--configs sync:4,conf] [--duplicates 0.1]
+    python bench/webhook.py [--messages 2000] [--clients 8] [--configs sync:4,intake] [--duplicates 0.1]
 
 Each gunicorn configuration in --configs is measured in the same run, in alternating turns of
---chunk posts (so a drifting machine load weighs on each alike), on its own messages: `conf` is
-the production one (triage/gunicorn_conf.py, as docker-compose runs it), `sync:N` N sync workers
+--chunk posts (so a drifting machine load weighs on each alike), on its own messages: `intake` is
+the production one (triage/gunicorn_intake_conf.py, docker-compose's `web-intake`, where the router
+sends the webhooks), `conf` triage/gunicorn_conf.py (the page pool since 2026-12-06; before, the
+one pool that served everything), `sync:N` N sync workers
 (the shape before it), `gthread:W:T` W workers of T threads; `CONFIG@FOLDER` serves another
 checkout (e.g. `sync:4@../main`) for a before/after in one run.
 
@@ -117,9 +119,10 @@ def gunicorn_command(config: str, port: int) -> tuple[list[str], dict[str, str],
 
 def _gunicorn_command(config: str, port: int, base: list[str]) -> tuple[list[str], dict[str, str]]:
     kind, *numbers = config.split(":")
-    if kind == "conf":
+    if kind in ("conf", "intake"):
         extra = {"GUNICORN_BIND": f"127.0.0.1:{port}", "GUNICORN_LOG_LEVEL": "warning"}
-        return [*base, "-c", "python:triage.gunicorn_conf"], extra
+        module = "triage.gunicorn_intake_conf" if kind == "intake" else "triage.gunicorn_conf"
+        return [*base, "-c", f"python:{module}"], extra
     bind = ["--bind", f"127.0.0.1:{port}", "--log-level", "warning", "--access-logfile", "-"]
     if kind == "sync":
         return [*base, *bind, "--workers", numbers[0]], {}
@@ -249,7 +252,7 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=2000, help="distinct messages per configuration")
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument(
-        "--configs", default="sync:4,conf", help="gunicorn configurations, compared in one run"
+        "--configs", default="sync:4,intake", help="gunicorn configurations, compared in one run"
     )
     parser.add_argument("--duplicates", type=float, default=0.1, help="share of posts repeated")
     parser.add_argument("--chunk", type=int, default=200, help="posts per turn between configurations")

@@ -16,7 +16,7 @@ README_MAX_LINES = 150
 # django-environ's readers (env.str, env.bool, ...) and plain env("NAME"): the first argument is the name.
 _ENV_OBJECTS = {"env", "_env"}
 # Other modules whose variables are configuration too: gunicorn reads its own.
-_OTHER_CONFIG_SOURCES = ("triage/gunicorn_conf.py",)
+_OTHER_CONFIG_SOURCES = ("triage/gunicorn_conf.py", "triage/gunicorn_intake_conf.py")
 _NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
 
 

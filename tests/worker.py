@@ -107,6 +107,9 @@ def start_worker(request: pytest.FixtureRequest, broker: str, tmp_path: Path, tr
             "TRIAGE_VAR_DIR": str(tmp_path / "worker-var"),
             "TRIAGE_PROVIDER": "local",
             "PYTHONUNBUFFERED": "1",
+            # the suite's workers keep the tests' own priority (a shared machine's timings stay as
+            # they were); tests/test_priority.py starts one at the production default
+            "TRIAGE_WORKER_NICE": "0",
             **request.node.broker_env,
             **extra_env,
         }

@@ -67,6 +67,19 @@ def _consumed_queues(consumer: object) -> list[str]:
     return sorted(set(names))
 
 
+@signals.worker_init.connect
+@signals.worker_process_init.connect
+def _lower_priority(**_: object) -> None:
+    """Workers yield the CPU to the web pages (TRIAGE_WORKER_NICE): set in the main process before
+    the pool starts (threads and prefork children inherit it) and again in each prefork child."""
+    from django.conf import settings
+
+    from triage.priority import priority_lower
+
+    if settings.TRIAGE_WORKER_NICE > 0:
+        priority_lower(nice=settings.TRIAGE_WORKER_NICE)
+
+
 @signals.worker_ready.connect
 def _start_heartbeat(sender: object = None, **_: object) -> None:
     """A daemon thread writing this worker's heartbeat per queue (services/workers.py)."""

@@ -166,6 +166,14 @@ def tickets_auto_close_task() -> None:
     lifecycle.tickets_auto_close(days=settings.TRIAGE_AUTO_CLOSE_DAYS)
 
 
+@shared_task(queue="outbound", autoretry_for=_TRANSIENT, max_retries=3, time_limit=120, **_LATE)
+def ticket_acknowledge_task(*, ticket_id: int) -> None:
+    """Acknowledge a web or API ticket to its requester, after the post that created it answered."""
+    from triage.services import outbound
+
+    outbound.ticket_acknowledge_later(ticket_id=ticket_id)
+
+
 @shared_task(queue="outbound", autoretry_for=_TRANSIENT, max_retries=3, time_limit=300, **_LATE)
 def outbound_email_sweep_task() -> None:
     """Publish again the sends a lost job left behind (a broker restart, a worker killed)."""

@@ -22,6 +22,7 @@ from triage.celery import app as celery_app
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 COMPOSE = ROOT / "docker-compose.yml"
+ROUTER_CONFIG = ROOT / "deploy" / "haproxy.cfg"
 SETTINGS_SOURCE = "\n".join(p.read_text() for p in sorted((ROOT / "triage" / "settings").glob("*.py")))
 # Secrets a production `docker compose up` must be given (the file refuses to start without them).
 SECRETS = {
@@ -183,19 +184,34 @@ def test_beat_runs_exactly_once(compose):
     assert service.get("scale", 1) == 1
 
 
-def test_web_serves_the_wsgi_app_with_gunicorn(compose):
-    web = compose["services"]["web"]
+@pytest.mark.parametrize(
+    ("name", "config_module"),
+    [("web", "triage.gunicorn_conf"), ("web-intake", "triage.gunicorn_intake_conf")],
+)
+def test_each_web_pool_serves_the_wsgi_app_with_gunicorn_behind_the_router(compose, name, config_module):
+    web = compose["services"][name]
     command = _command(web)
     assert command[0] == "gunicorn"
     module, _, attribute = command[1].partition(":")
     assert hasattr(importlib.import_module(module), attribute or "application")
-    bind = _option(command, "--bind", "-b")
-    config = _option(command, "-c", "--config")
-    if bind is None and config:  # the bind comes from the config file named on the command line
-        assert config.startswith("python:"), f"web: unexpected gunicorn config {config}"
-        bind = importlib.import_module(config.removeprefix("python:")).bind
-    assert bind and bind.endswith(":8000"), f"web binds {bind!r}"
-    assert any(str(p).endswith(":8000") for p in web.get("ports", []))
+    assert _option(command, "-c", "--config") == f"python:{config_module}"
+    bind = _option(command, "--bind", "-b") or importlib.import_module(config_module).bind
+    assert bind.endswith(":8000"), f"{name} binds {bind!r}"
+    # reached only through the router: not published, and the client address comes by PROXY protocol
+    assert not web.get("ports"), f"{name} is published past the router"
+    assert _option(command, "--proxy-protocol") in ("v1", "auto")
+    router = compose["services"]["router"]
+    assert name in router["depends_on"]
+    assert f"server {name} {name}:8000 send-proxy" in ROUTER_CONFIG.read_text()
+
+
+def test_the_router_is_the_one_public_port(compose):
+    published = {n: s["ports"] for n, s in _services(compose).items() if s.get("ports")}
+    assert list(published) == ["router"], published
+    assert any(str(p).endswith(":8000") for p in published["router"])
+    mounts = [str(v).split(":") for v in compose["services"]["router"]["volumes"]]
+    assert ["./deploy/haproxy.cfg", "/usr/local/etc/haproxy/haproxy.cfg", "ro"] in mounts
+    assert (ROOT / "deploy" / "haproxy.cfg").is_file()
 
 
 def test_every_command_is_a_real_entry_point(compose):
@@ -278,7 +294,7 @@ def test_the_app_environment_loads_the_production_settings(storage: str):
 
 def test_media_is_shared_by_web_and_every_worker(compose):
     """Without S3, web and the workers that read or write media mount one volume at MEDIA_ROOT."""
-    media_users = ["web", *[n for n in _workers(compose)]]
+    media_users = ["web", "web-intake", *[n for n in _workers(compose)]]
     mounts = {}
     for name in media_users:
         service = compose["services"][name]

@@ -33,6 +33,7 @@ def test_prints_one_json_line_per_field_and_the_throughput():
     for line in lines[:-1]:
         assert line["n"] == 60 and 0 <= line["accuracy"] <= 1 and 0 <= line["macro_f1"] <= 1
         assert sum(row["n"] for row in line["reliability"]) == 60
+        assert 0 <= line["ece"] <= 1 and line["ece_goal"] == "<= 0.05"
     assert lines[-1]["metric"] == "tickets_per_second" and lines[-1]["value"] > 0
     assert lines[-1]["train_rows"] == 0
 

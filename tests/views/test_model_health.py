@@ -113,7 +113,7 @@ def test_the_calibration_error_and_the_low_level_per_field_are_shown(client):
         },
     )
     page = client.get(reverse("triage:model-health")).content.decode()
-    assert "calibration error (ECE) 0.031" in page
+    assert "calibration error (ECE) 0.031 (within the goal of 0.05)" in page
     assert "3 reviews left out as likely wrong labels" in page
     assert "low confidence below 0.60 (held-out accuracy under 70% there)" in page
 
@@ -163,3 +163,21 @@ def test_a_trained_version_is_shown_in_use_even_when_a_day_one_version_is_newer(
     page = client.get(reverse("triage:model-health")).content.decode()
     assert 'data-kind="trained"' in page and "Version v-trained" in page
     assert 'data-kind="dayone"' not in page and "d-newer" in page  # listed among the versions
+
+
+def test_a_field_whose_calibration_error_is_over_the_goal_says_so(client):
+    client.force_login(_manager())
+    ClassifierVersion.objects.create(
+        version="v-overconfident",
+        path="v-overconfident.joblib",
+        data_fingerprint="f" * 64,
+        taxonomy_key="k",
+        n_reviewed=40,
+        metrics={
+            "heldout": {"queue": {"n": 40, "accuracy": 0.6, "macro_f1": 0.5, "ece": 0.12}},
+            "reliability": {"queue": RELIABILITY},
+            "calibrated": {"queue": True},
+        },
+    )
+    page = client.get(reverse("triage:model-health")).content.decode()
+    assert "calibration error (ECE) 0.120 (<strong>over</strong> the goal of 0.05)" in page

@@ -43,7 +43,7 @@ def ticket_create(
     (the form has already told the user; this is the service's own guard).
 
     `staged`: files the browser uploaded beforehand (upload_stage), already checked and stored."""
-    from triage.tasks import attachment_process_task, ticket_triage_task
+    from triage.tasks import attachment_process_task, ticket_acknowledge_task, ticket_triage_task
 
     checked: list[tuple[CheckedUpload, str]] = [(item.checked, item.key) for item in staged]
     for upload in uploads:
@@ -84,11 +84,10 @@ def ticket_create(
             ticket_triage_task.delay_on_commit(ticket_id=ticket.id)
         webhook_event_record(event_type="ticket.created", ticket_id=ticket.id)
         dayone_refit_queue(ticket_id=ticket.id)
-        if requester_email and acknowledge:
-            # a web ticket written for a customer: they hear from us as a mailed one would
-            from triage.services.outbound import ticket_acknowledge
-
-            ticket_acknowledge(ticket=ticket, recipient=requester_email, text=f"{subject}\n{description}")
+        if requester_email and acknowledge and settings.TRIAGE_ACK_ENABLED:
+            # a web ticket written for a customer: they hear from us as a mailed one would, from the
+            # outbound worker once this commits (not in the post: it answers with the ticket stored)
+            ticket_acknowledge_task.delay_on_commit(ticket_id=ticket.id)
     return ticket
 
 

@@ -46,6 +46,9 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # A prefork child that grew past this (KiB) is replaced after its task: a leak or a freak file
 # cannot keep a worker big. The largest image we accept peaks well under it (bench/media.py).
 CELERY_WORKER_MAX_MEMORY_PER_CHILD = env.int("TRIAGE_WORKER_MAX_MEMORY_MB", default=1024) * 1024
+# Workers run at this nice value (triage/priority.py): on a contended machine the web pages get the
+# cores first and the workers the rest; on an idle one the workers run at full speed. 0 = unchanged.
+TRIAGE_WORKER_NICE = env.int("TRIAGE_WORKER_NICE", default=10)
 
 # --- Beat: everything that runs on a clock ----------------------------------------------------
 # The sweep requeues work stuck in an intermediate state longer than TRIAGE_STALE_AFTER_S.

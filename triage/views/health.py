@@ -13,6 +13,9 @@ from triage.models import REVIEWED_STATES, ClassifierVersion, RenditionText, Tic
 from triage.roles import manager_required
 from triage.selectors.calibration import auto_accept_levels
 
+# issue 19: the calibrated confidence's expected calibration error per field, on held-out reviews
+ECE_GOAL = 0.05
+
 
 @require_http_methods(["GET", "HEAD", "POST"])
 @manager_required
@@ -46,6 +49,7 @@ def model_health(request: HttpRequest) -> HttpResponse:
     levels = auto_accept_levels()
     context = {
         "auto_accept_target": settings.TRIAGE_AUTO_ACCEPT_ACCURACY,
+        "ece_goal": ECE_GOAL,
         "auto_accept_levels": levels,
         "auto_accept_missing": [name for name in CLASSIFIED_FIELDS if name not in levels] if levels else [],
         "active": active,

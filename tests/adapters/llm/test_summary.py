@@ -89,6 +89,19 @@ def test_the_subject_is_not_repeated_when_the_body_only_greets():
     assert lines[0] == "the sync stopped this morning."
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        "Hello team, I cannot log in since yesterday.",
+        "Hi Anna, I cannot log in since yesterday.",
+        "Hallo zusammen: I cannot log in since yesterday.",
+    ],
+)
+def test_a_greeting_with_its_addressee_is_left_out_of_the_problem(body):
+    (line,) = lines_for("Cannot log in", body)
+    assert line == "I cannot log in since yesterday."
+
+
 def test_numbered_steps_are_not_cut_into_sentences():
     lines = lines_for("Upload", "Steps: 1. open the app 2. click upload 3. wait.")
     assert lines == ["Steps: 1. open the app 2. click upload 3. wait."]

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from triage.adapters.llm.base import Taxonomy, TaxonomyEntry, TicketInput, TriageClient, taxonomy_of
-from triage.adapters.llm.learned import field_scores, reliability_table
+from triage.adapters.llm.learned import expected_calibration_error, field_scores, reliability_table
 from triage.fields import BY_NAME, TAXONOMY_FIELDS
 from triage.fields import CLASSIFIED_FIELDS as SCORED_FIELDS
 
@@ -115,6 +115,9 @@ def evaluate(*, client: TriageClient, taxonomy: Taxonomy, tickets: Sequence[Labe
             "model": model,
             "n": len(truth[name]),
             **field_scores(truth[name], predicted[name]),
+            # issue 19: calibrated confidence, ECE <= 0.05 per field on held-out reviews
+            "ece": expected_calibration_error(confidence[name], hits),
+            "ece_goal": "<= 0.05",
             "reliability": reliability_table(confidence[name], hits),
         }
     yield {

@@ -219,10 +219,19 @@ def _is_error(sentence: str) -> bool:
     )
 
 
+# a greeting with its addressee: "Hello team," "Hi Anna," "Hallo zusammen,"
+_ADDRESSEE = re.compile(r"(\s+[\w'-]+){0,2}\s*[,!:]")
+
+
 def _without_greeting(sentence: str) -> str:
-    """ "Hi, the sync stopped this morning." -> "the sync stopped this morning." """
+    """ "Hi, the sync stopped this morning." / "Hello team, the sync stopped this morning."
+    -> "the sync stopped this morning." """
     match = _GREETING.match(sentence)
-    return sentence[match.end() :].lstrip(" ,!:;-") if match else sentence
+    if not match:
+        return sentence
+    addressed = _ADDRESSEE.match(sentence, match.end())
+    end = addressed.end() if addressed else match.end()
+    return sentence[end:].lstrip(" ,!:;-")
 
 
 def _is_filler(sentence: str) -> bool:
