@@ -73,7 +73,7 @@ install-test: $(VENV)/.stamp-test /usr/bin/chromium
 run: install
 	@mkdir -p var/staticfiles
 	@$(PY) manage.py migrate --noinput -v 0
-	@$(PY) manage.py seed_demo
+	@$(PY) manage.py seed_demo --url http://$(HOST):$(PORT)/
 	@echo "serving web + worker on http://$(HOST):$(PORT)  (Ctrl-C stops both)"
 	@trap 'kill 0' INT TERM EXIT; \
 	  $(VENV)/bin/celery -A triage worker -B --schedule var/celerybeat-schedule -Q media,intake,reports --pool prefork --concurrency 2 --loglevel WARNING -n media@%h & \
