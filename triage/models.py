@@ -395,10 +395,26 @@ class RenditionText(models.Model):
     """Text read by OCR from one image rendition or video frame. A row per rendition makes
     the OCR job idempotent: a rendition that has one is never read again."""
 
+    class Mode(models.TextChoices):
+        FULL = "FULL", "read whole"
+        REGION = "REGION", "changed bands read, the rest carried over"
+        REUSED = "REUSED", "identical to an earlier frame: its text"
+
     rendition = models.OneToOneField(Rendition, on_delete=models.CASCADE, related_name="ocr")
     text = models.TextField(blank=True)
     lines = models.JSONField(default=list, blank=True, help_text="[{text, score, box}] in reading order.")
     engine = models.CharField(max_length=64)
+    # A frame whose picture did not change since the last read frame takes that frame's lines
+    # (REUSED); one where only some bands changed has those read and the rest carried (REGION).
+    mode = models.CharField(max_length=8, choices=Mode.choices, default=Mode.FULL)
+    source = models.ForeignKey(
+        Rendition,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The frame whose lines were reused or carried over.",
+    )
     elapsed_ms = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -89,3 +89,41 @@ def test_the_real_engine_reads_a_stored_screenshot(db):
     ocr.attachment_ocr(attachment_id=rendition.attachment_id)
     text = RenditionText.objects.get(rendition=rendition).text
     assert "Error 500: Internal Server Error" in text.splitlines()
+
+
+def _frame_png(stamp: str | None) -> bytes:
+    from PIL import Image, ImageDraw
+
+    img = Image.new("RGB", (320, 180), (240, 240, 240))
+    ImageDraw.Draw(img).text((20, 20), "Sync error E_TIMEOUT", fill=(0, 0, 0))
+    if stamp:
+        ImageDraw.Draw(img).text((220, 150), stamp, fill=(0, 0, 0))
+    import io
+
+    buffer = io.BytesIO()
+    img.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def test_a_recordings_frames_are_read_only_where_they_changed(db, settings):
+    """Frame 1 repeats frame 0 (reused, pointing at it); frame 2 adds a timecode at the bottom (that
+    band read, frame 0's line carried over): two reads for three frames, every frame with its text."""
+    settings.TRIAGE_OCR_CONCURRENCY = 2
+    attachment = AttachmentFactory(status=Attachment.Status.DONE)
+    frames = [
+        RenditionFactory(
+            attachment=attachment, kind=Rendition.Kind.FRAME, index=i, content=content, timestamp_ms=i * 1000
+        )
+        for i, content in enumerate([_frame_png(None), _frame_png(None), _frame_png("00:00:02")])
+    ]
+    reader = FakeReader()
+    assert ocr.attachment_ocr(attachment_id=attachment.id, reader=reader) == 3
+    assert reader.calls == 2
+    rows = {row.rendition_id: row for row in RenditionText.objects.filter(rendition__attachment=attachment)}
+    first, again, changed = (rows[f.id] for f in frames)
+    assert (first.mode, first.source_id) == (RenditionText.Mode.FULL, None)
+    assert (again.mode, again.source_id) == (RenditionText.Mode.REUSED, frames[0].id)
+    assert again.lines == first.lines and again.elapsed_ms == 0
+    assert (changed.mode, changed.source_id) == (RenditionText.Mode.REGION, frames[0].id)
+    assert changed.lines[0] == first.lines[0] and len(changed.lines) == 2  # carried, plus the band's line
+    assert changed.lines[1]["box"][1] > 100  # the band's line, moved to where the band is

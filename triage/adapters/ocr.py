@@ -9,6 +9,10 @@ process; detection at the full 1920 px took 3-5 s, at a longest side of 960 px 1
 lines read, because recognition still reads each line's crop from the full-resolution image.
 The angle classifier is off: screenshots and screen recordings are upright.
 
+One reader may read on several threads at once (onnxruntime sessions are thread-safe, and the
+engine's per-call state is rebuilt from the same constant parameters on every call): the worker
+shares one engine between its concurrent reads (ocr_frames.py).
+
 Each line comes with the left and right edge of each of its characters (RapidOCR's
 `return_single_char_box`, from where the recognizer placed each character along the line): a
 value in the middle of a line is covered where it is, not where an average character width puts
@@ -66,8 +70,11 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = ()  # a local model: nothing
 class RapidOcrReader:
     engine = "rapidocr-ppocrv6-small"
 
-    def __init__(self, *, detection_max_side: int = DETECTION_MAX_SIDE) -> None:
+    def __init__(self, *, detection_max_side: int = DETECTION_MAX_SIDE, threads: int | None = None) -> None:
+        """`threads`: onnxruntime's intra-op threads per read (its default: every core). Reads
+        running concurrently on threads of one reader each take that many."""
         self._detection_max_side = detection_max_side
+        self._threads = threads
         self._engine: Any = None  # a RapidOCR, loaded on first use (rapidocr ships no types)
         self._lock = threading.Lock()
 
@@ -82,6 +89,12 @@ class RapidOcrReader:
                         "Global.use_cls": False,
                         "Det.limit_type": "max",
                         "Det.limit_side_len": self._detection_max_side,
+                        "Global.width_height_ratio": -1,
+                        **(
+                            {"EngineConfig.onnxruntime.intra_op_num_threads": self._threads}
+                            if self._threads
+                            else {}
+                        ),
                     }
                 )
             return self._engine

@@ -2,17 +2,20 @@
 
 Pure: samples in, a `TrainedModel` value out; no ORM, no settings, no files (the service stores it).
 
-Per field, one class-balanced linear SVM (C=1) per value (one-vs-rest) reads two things about a ticket:
+Per field, one class-balanced linear SVM (C=REGULARIZATION_C) per value (one-vs-rest) reads two
+things about a ticket:
 - word 1-2-gram and character 2-5-gram TF-IDF of its text (subject, body, OCR text), each n-gram
   scaled by how much likelier it is among that value's tickets than among the others' (NBSVM), and
 - the day-one model's probabilities for that field (the taxonomy similarity plus its documented
   cues), so what the taxonomy says keeps counting while reviewed tickets teach the rest.
 Its training set is the taxonomy itself (each description and example phrase is one labeled
-sample, so every value exists from the start) plus the reviewed tickets, minus the reviews whose
-label looks wrong: a K-fold pass predicts each review from models that never saw it, and a review
-whose own label scores clearly below another value (margin NOISE_MARGIN) is left out. Reviewers
-make mistakes (hurried clicks, the previous queue kept); one wrong label among a handful of
-examples of a rare value moves its boundary more than the many right ones do.
+sample, so every value exists from the start) plus the reviewed tickets. Two choices are made per
+field from out-of-fold predictions on the reviews alone (never from any test set; see `train`):
+whether to leave out the reviews whose label looks wrong (models that never saw a review score its
+own label clearly below another value's, margin NOISE_MARGIN; reviewers make mistakes, but where
+the labels are hard to predict the filter drops rare values' right labels too), and per-value
+offsets added to the SVM scores to maximise macro-F1 (class-balanced weights alone still leave
+rare values under-chosen).
 
 Confidence is calibrated on held-out reviews only: K-fold over the reviewed tickets gives each
 one a prediction from a model that never saw it; an isotonic map from raw probability to observed
@@ -57,11 +60,20 @@ REGULARIZATION_C = 0.5
 # Measured on tests/fixtures/eval/{helpdesk,shop}.csv: 0.4 dropped ~9-13% of the reviews (the sets
 # carry 12% wrong labels); 0 (drop every disagreement) hurt the rare queues, 0.6 kept most noise.
 NOISE_MARGIN = 0.4
-NOISE_FOLDS = 5
 # SVM margins to probabilities: softmax at this temperature, then the isotonic calibration.
 TEMPERATURE = 0.3
 MIN_CALIBRATION_REVIEWS = 30  # fewer held-out points make an isotonic map a staircase of noise
-MAX_FOLDS = 5
+# Folds of every out-of-fold pass. 4, not 5: the suspect-label candidate needs one model per pair of
+# folds (6 instead of 10), and a field's training fits 4 + 6 + 4 + 1 models instead of 5 + 10 + 5 + 1.
+MAX_FOLDS = 4
+# Per-value decision offsets (choose_offsets): tried on this grid of SVM-score shifts, smallest
+# shift first, at most this many passes over the values; a shift is kept only when it raises the
+# out-of-fold macro-F1 by more than OFFSET_MIN_TICKETS / n (n reviews): with 240 reviews that were
+# 94% right out of fold, shifts that fixed one or two of them moved the boundaries far (-0.7) and
+# cost 0.11 queue accuracy on tickets unlike the reviews (tests/fixtures/eval/tickets.csv).
+OFFSET_GRID = tuple(sorted((round(x, 2) for x in np.arange(-1.0, 1.01, 0.1)), key=abs))
+OFFSET_ROUNDS = 2
+OFFSET_MIN_TICKETS = 3.0
 MAX_CONFIDENCE = 0.99
 RELIABILITY_BUCKETS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 # The LOW level per field: calibrated confidence below which held-out accuracy falls under this.
@@ -90,10 +102,13 @@ class FieldClassifier:
     def probabilities(self, features: sparse.csr_matrix) -> np.ndarray:
         """(n, len(values)) probabilities in taxonomy order."""
         # decision_function's input checks cost ~1 ms per call, more than the arithmetic.
-        decision = _decision(self.classifier, features)
+        return self.probabilities_from(_decision(self.classifier, features))
+
+    def probabilities_from(self, decision: np.ndarray) -> np.ndarray:
+        """Softmax of SVM scores (classes in sorted order), as (n, len(values)) in taxonomy order."""
         shifted = np.exp((decision - decision.max(axis=1, keepdims=True)) / TEMPERATURE)
         raw = shifted / shifted.sum(axis=1, keepdims=True)
-        out = np.zeros((features.shape[0], len(self.values)))
+        out = np.zeros((decision.shape[0], len(self.values)))
         for column, value in enumerate(self.classifier.classes_):
             out[:, self.values.index(value)] = raw[:, column]
         return out
@@ -242,31 +257,20 @@ def _fold_of(n: int, folds: int, rng: np.random.Generator) -> np.ndarray:
     return fold_of
 
 
-def _suspect_labels(
-    fit: Callable[[np.ndarray], NBLinear],
-    review_x: sparse.csr_matrix,
-    review_y: list[str],
-    rng: np.random.Generator,
-) -> np.ndarray:
-    """Boolean mask of reviews whose label a K-fold prediction contradicts by more than NOISE_MARGIN."""
-    n = len(review_y)
-    suspect = np.zeros(n, dtype=bool)
-    folds = min(NOISE_FOLDS, n // 10)
-    if folds < 2:
-        return suspect
-    fold_of = _fold_of(n, folds, rng)
-    for fold in range(folds):
-        test = np.flatnonzero(fold_of == fold)
-        classifier = fit(np.flatnonzero(fold_of != fold))
-        classes = list(classifier.classes_)
-        decision = _decision(classifier, review_x[test])
-        for j, i in enumerate(test):
-            if review_y[i] not in classes:
-                continue  # a value the other folds never saw: no evidence against it
-            own = classes.index(review_y[i])
-            others = np.delete(decision[j], own)
-            suspect[i] = bool(others.size) and float(others.max() - decision[j, own]) > NOISE_MARGIN
-    return suspect
+def _contradicted(decision: np.ndarray, which: np.ndarray) -> np.ndarray:
+    """Boolean mask of reviews whose out-of-fold score for their own label (column `which`) is
+    below the best other value's by more than NOISE_MARGIN."""
+    rows = np.arange(len(which))
+    own = decision[rows, which]
+    others = decision.copy()
+    others[rows, which] = -np.inf
+    return (others.max(axis=1) - own) > NOISE_MARGIN
+
+
+def _intercept_shift(offsets: np.ndarray) -> np.ndarray:
+    """Per-value decision offsets as a shift of NBLinear's intercepts: a two-value field has one
+    scorer s shown as (-s/2, s/2), so (b0, b1) becomes s + b1 - b0 (same argmax, same softmax)."""
+    return np.asarray([offsets[1] - offsets[0]]) if len(offsets) == 2 else offsets
 
 
 def reliability_table(confidence: ArrayLike, correct: ArrayLike) -> list[dict]:
@@ -332,6 +336,99 @@ def field_scores(truth: Sequence[str], predicted: Sequence[str]) -> dict[str, fl
     }
 
 
+def choose_offsets(decision: np.ndarray, which: np.ndarray) -> np.ndarray:
+    """Per-value additive offsets to `decision` (n, k) that maximise the macro-F1 of its argmax
+    against the true value indexes `which`: coordinate ascent over OFFSET_GRID, OFFSET_ROUNDS passes,
+    a shift kept only when it raises the score by more than OFFSET_MIN_TICKETS / n (a value's
+    offset must not chase one or two tickets). Meant for out-of-fold decisions only: on the rows a
+    model was fitted on, its margins are too clean to say where the boundaries should move."""
+    k = decision.shape[1]
+    offsets = np.zeros(k)
+    if k < 2 or not len(which):
+        return offsets
+
+    def score(candidate: np.ndarray) -> float:
+        return _macro_f1(which, (decision + candidate).argmax(axis=1), k)
+
+    best = score(offsets)
+    min_gain = OFFSET_MIN_TICKETS / len(which)
+    for _ in range(OFFSET_ROUNDS):
+        improved = False
+        for c in range(k):
+            keep = offsets[c]
+            for step in OFFSET_GRID:
+                offsets[c] = step
+                value = score(offsets)
+                if value > best + min_gain:
+                    best, keep, improved = value, step, True
+            offsets[c] = keep
+        if not improved:
+            break
+    return offsets
+
+
+def _macro_f1(which: np.ndarray, predicted: np.ndarray, k: int) -> float:
+    """Macro-F1 over value indexes 0..k-1 seen in `which` or `predicted` (sklearn's `f1_score`
+    with zero_division=0 and the union of labels, without its ~1 ms of input checks per call)."""
+    true_positive = np.bincount(which[which == predicted], minlength=k)
+    truth = np.bincount(which, minlength=k)
+    guessed = np.bincount(predicted, minlength=k)
+    present = (truth + guessed) > 0
+    f1 = 2 * true_positive[present] / (truth[present] + guessed[present])
+    return float(f1.mean()) if f1.size else 0.0
+
+
+def out_of_fold_macro_f1(decision: np.ndarray, which: np.ndarray, offsets: np.ndarray) -> float:
+    return _macro_f1(which, (decision + offsets).argmax(axis=1), decision.shape[1])
+
+
+def _out_of_fold(
+    fit: Callable[[np.ndarray], NBLinear],
+    review_x: sparse.csr_matrix,
+    fold_of: np.ndarray,
+    mask: np.ndarray,
+    k: int,
+) -> np.ndarray:
+    """(n, k) decisions (classes in sorted order), each review's from a model fitted on the other
+    folds' reviews that are in `mask`."""
+    decision = np.zeros((review_x.shape[0], k))
+    for fold in range(int(fold_of.max()) + 1):
+        test = np.flatnonzero(fold_of == fold)
+        decision[test] = _decision(fit(np.flatnonzero((fold_of != fold) & mask)), review_x[test])
+    return decision
+
+
+def _filtered_out_of_fold(
+    fit: Callable[[np.ndarray], NBLinear],
+    review_x: sparse.csr_matrix,
+    which: np.ndarray,
+    fold_of: np.ndarray,
+    k: int,
+) -> np.ndarray:
+    """(n, k) out-of-fold decisions of models fitted with suspect labels left out, where no label
+    of the scored fold took part in deciding which labels are suspect.
+
+    Fold f's model leaves out the reviews of each other fold g that a model fitted on the folds
+    other than f and g contradicts (one model per pair of folds). Deciding suspects with fold f's
+    labels in the fit would leak them: a neighbour of a fold-f ticket whose label disagrees with
+    it would be dropped, and the filtered model would look right about fold f for that reason."""
+    folds = int(fold_of.max()) + 1
+    suspect_without = np.zeros((folds, len(which)), dtype=bool)  # [f, j]: j suspect for fold f's model
+    for f in range(folds):
+        for g in range(f + 1, folds):
+            pair = np.flatnonzero((fold_of == f) | (fold_of == g))
+            model = fit(np.flatnonzero((fold_of != f) & (fold_of != g)))
+            contradicted = _contradicted(_decision(model, review_x[pair]), which[pair])
+            in_g = fold_of[pair] == g
+            suspect_without[f, pair[in_g]] = contradicted[in_g]
+            suspect_without[g, pair[~in_g]] = contradicted[~in_g]
+    decision = np.zeros((len(which), k))
+    for f in range(folds):
+        test = np.flatnonzero(fold_of == f)
+        decision[test] = _decision(fit(np.flatnonzero((fold_of != f) & ~suspect_without[f])), review_x[test])
+    return decision
+
+
 def train(
     *,
     samples: Sequence[Sample],
@@ -341,7 +438,19 @@ def train(
     taxonomy_key: str,
     seed: int = 0,
 ) -> TrainedModel:
-    """Fit one classifier per field on the taxonomy phrases plus the reviewed samples."""
+    """Fit one classifier per field on the taxonomy phrases plus the reviewed samples.
+
+    With enough reviews (10 per fold), every choice is made from out-of-fold decisions on the
+    reviews alone, one K-fold split per field:
+    1. each review is scored by a model fitted on the other folds (all their labels);
+    2. a review whose label those scores contradict by more than NOISE_MARGIN is a suspect, and each
+       review is scored again by a model fitted on the other folds' non-suspect reviews;
+    3. for each of the two (all labels / suspects left out), per-value decision offsets are chosen
+       to maximise the out-of-fold macro-F1 (choose_offsets); the one with the higher macro-F1 wins
+       (a set whose labels are hard to predict loses its rare values' correct labels to the filter);
+    4. the final model is fitted on the winner's reviews with its offsets, and its confidence is
+       calibrated on the winner's out-of-fold probabilities (offsets applied).
+    """
     seeds = {name: seed_samples(_entries(taxonomy, name)) for name in FIELDS}
     seed_texts = [text for name in FIELDS for text, _ in seeds[name]]
     review_texts = [s.text for s in samples]
@@ -351,6 +460,9 @@ def train(
     vectorizer.fit(seed_texts + review_texts)
     tfidf_reviews = vectorizer.transform(review_texts) if review_texts else None
     prior_reviews = prior(review_texts) if review_texts else {}
+    # one day-one pass over every field's seed phrases (it scores all fields at once)
+    prior_seeds = prior(seed_texts)
+    seed_start = dict(zip(FIELDS, np.cumsum([0] + [len(seeds[n]) for n in FIELDS])[:-1], strict=True))
     rng = np.random.default_rng(seed)
 
     fields: dict[str, FieldClassifier] = {}
@@ -360,7 +472,9 @@ def train(
     for name in FIELDS:
         values = taxonomy.values(name)
         seed_text = [t for t, _ in seeds[name]]
-        seed_x = _features(vectorizer.transform(seed_text), np.asarray(prior(seed_text)[name]))
+        first = int(seed_start[name])
+        seed_prior = np.asarray(prior_seeds[name])[first : first + len(seed_text)]
+        seed_x = _features(vectorizer.transform(seed_text), seed_prior)
         seed_y = [v for _, v in seeds[name]]
         rows = [i for i, s in enumerate(samples) if s.labels.get(name) in values]
         review_y = [samples[i].labels[name] for i in rows]
@@ -383,49 +497,62 @@ def train(
             weights = np.concatenate([np.ones(len(seed_y)), np.full(len(keep), REVIEW_WEIGHT)])
             return _fit(sparse.vstack(parts, format="csr"), labels, weights, n_prior)
 
-        suspect = (
-            _suspect_labels(fit, review_x, review_y, rng)
-            if review_x is not None
-            else np.zeros(len(rows), dtype=bool)
-        )
-        trusted = np.flatnonzero(~suspect)
-        model = FieldClassifier(values=values, classifier=fit(trusted), n_reviewed=len(rows))
         folds = min(MAX_FOLDS, len(rows) // 10)
-        if review_x is not None and folds >= 2:
-            fold_of = _fold_of(len(rows), folds, rng)
-            top = np.zeros(len(rows))
-            hits = np.zeros(len(rows), dtype=bool)
-            predicted: list[str] = [""] * len(rows)
+        if review_x is None or folds < 2:
+            fields[name] = FieldClassifier(
+                values=values, classifier=fit(np.arange(len(rows))), n_reviewed=len(rows)
+            )
+            continue
+        # the seed phrases give every taxonomy value a sample, so every fit has the same classes
+        classes = sorted(set(values))
+        which = np.asarray([classes.index(v) for v in review_y])
+        fold_of = _fold_of(len(rows), folds, rng)
+        everyone = np.ones(len(rows), dtype=bool)
+        decision_all = _out_of_fold(fit, review_x, fold_of, everyone, len(classes))
+        suspect = _contradicted(decision_all, which)
+        candidates = {"all": (everyone, decision_all)}
+        if suspect.any():
+            candidates["filtered"] = (
+                ~suspect,
+                _filtered_out_of_fold(fit, review_x, which, fold_of, len(classes)),
+            )
+        scored = {}
+        for key, (_, decision) in candidates.items():
+            offsets = choose_offsets(decision, which)
+            scored[key] = (out_of_fold_macro_f1(decision, which, offsets), offsets)
+        choice = max(scored, key=lambda key: (scored[key][0], key == "all"))
+        keep, decision = candidates[choice]
+        offsets = scored[choice][1]
+        classifier = fit(np.flatnonzero(keep))
+        classifier.intercept_ = classifier.intercept_ + _intercept_shift(offsets)
+        model = FieldClassifier(values=values, classifier=classifier, n_reviewed=len(rows))
+        probabilities = model.probabilities_from(decision + offsets)
+        predicted_index = probabilities.argmax(axis=1)
+        predicted = [values[int(i)] for i in predicted_index]
+        top = probabilities.max(axis=1)
+        hits = np.asarray([p == t for p, t in zip(predicted, review_y, strict=True)])
+        heldout[name] = {
+            "n": len(rows),
+            "left_out_as_noise": int((~keep).sum()),
+            "training_rows": choice,
+            "macro_f1_without_offsets": round(
+                out_of_fold_macro_f1(decision, which, np.zeros(len(classes))), 4
+            ),
+            **field_scores(review_y, predicted),
+        }
+        if len(rows) >= MIN_CALIBRATION_REVIEWS:
+            model.calibrator = _isotonic(top, hits)
+            shown = np.zeros(len(rows))
             for fold in range(folds):
-                # trained as the final model is (suspect labels left out), scored on every review
-                # of the fold, suspect or not: the app's confidence must hold on what reviewers say
-                test = np.flatnonzero(fold_of == fold)
-                held = FieldClassifier(
-                    values=values, classifier=fit(np.flatnonzero((fold_of != fold) & ~suspect))
+                test, rest = fold_of == fold, fold_of != fold
+                shown[test] = np.clip(
+                    _isotonic(top[rest], hits[rest]).predict(top[test]), 1.0 / len(values), MAX_CONFIDENCE
                 )
-                probabilities = held.probabilities(review_x[test])
-                for j, i in enumerate(test):
-                    predicted[i] = values[int(probabilities[j].argmax())]
-                    top[i] = probabilities[j].max()
-                    hits[i] = predicted[i] == review_y[i]
-            heldout[name] = {
-                "n": len(rows),
-                "left_out_as_noise": int(suspect.sum()),
-                **field_scores(review_y, predicted),
-            }
-            if len(rows) >= MIN_CALIBRATION_REVIEWS:
-                model.calibrator = _isotonic(top, hits)
-                shown = np.zeros(len(rows))
-                for fold in range(folds):
-                    test, rest = fold_of == fold, fold_of != fold
-                    shown[test] = np.clip(
-                        _isotonic(top[rest], hits[rest]).predict(top[test]), 1.0 / len(values), MAX_CONFIDENCE
-                    )
-            else:
-                shown = np.minimum(top, MAX_CONFIDENCE)
-            reliability[name] = reliability_table(shown, hits)
-            heldout[name]["ece"] = expected_calibration_error(shown, hits)
-            low_below[name] = low_level(shown, hits)
+        else:
+            shown = np.minimum(top, MAX_CONFIDENCE)
+        reliability[name] = reliability_table(shown, hits)
+        heldout[name]["ece"] = expected_calibration_error(shown, hits)
+        low_below[name] = low_level(shown, hits)
         fields[name] = model
     return TrainedModel(
         version=version,
