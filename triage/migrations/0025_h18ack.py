@@ -2,9 +2,9 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-    # after 0025_h19dayone (already on main): depending on 0024_rf18 would leave two leaf nodes
+    # after the current leaf on main (0026_h19ocr): depending on 0024_rf18 would leave two leaf nodes
     dependencies = [
-        ("triage", "0025_h19dayone"),
+        ("triage", "0026_h19ocr"),
     ]
 
     operations = [
