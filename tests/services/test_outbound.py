@@ -412,7 +412,9 @@ def test_the_job_and_the_sweep_racing_on_one_ticket_write_one_acknowledgement(se
     from triage.tasks import ticket_acknowledge_task, ticket_triage_task
 
     settings.TRIAGE_ACK_ENABLED = True
-    settings.TRIAGE_ACK_MIN_INTERVAL_S = 0  # the sender's throttle lets each through: the ticket's lock decides
+    settings.TRIAGE_ACK_MIN_INTERVAL_S = (
+        0  # the sender's throttle lets each through: the ticket's lock decides
+    )
     monkeypatch.setattr(ticket_acknowledge_task, "delay", lambda **kw: None)
     monkeypatch.setattr(ticket_triage_task, "delay", lambda **kw: None)
     monkeypatch.setattr(outbound_email_send_task, "delay", lambda **kw: None)

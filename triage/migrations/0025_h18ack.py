@@ -16,7 +16,9 @@ class Migration(migrations.Migration):
         migrations.AddIndex(
             model_name="ticket",
             index=models.Index(
-                condition=models.Q(("ack_due_at__isnull", False)), fields=["ack_due_at"], name="ticket_ack_due"
+                condition=models.Q(("ack_due_at__isnull", False)),
+                fields=["ack_due_at"],
+                name="ticket_ack_due",
             ),
         ),
     ]
