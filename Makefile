@@ -1,6 +1,6 @@
 # Two commands do everything on a fresh machine with Python 3.11:
 #   make run    install, migrate, load demo data, serve web + worker on http://127.0.0.1:8000
-#   make test   install the test needs (and Debian's chromium), lint, type-check, run the whole suite
+#   make test   install the test needs (and Debian's chromium and haproxy), lint, type-check, run the whole suite
 SHELL := /bin/bash
 # pipefail: a failing pip in `pip ... | grep` must fail the recipe (and leave the stamp untouched)
 .SHELLFLAGS := -o pipefail -c
@@ -68,12 +68,18 @@ install: $(VENV)/.stamp-app
 	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null
 
-install-test: $(VENV)/.stamp-test /usr/bin/chromium
+# The router test (tests/deploy/test_router_live.py) runs Debian's haproxy with deploy/haproxy.cfg.
+/usr/sbin/haproxy:
+	@echo "installing Debian's haproxy for the router test ..."
+	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq haproxy >/dev/null
+
+install-test: $(VENV)/.stamp-test /usr/bin/chromium /usr/sbin/haproxy
 
 run: install
 	@mkdir -p var/staticfiles
 	@$(PY) manage.py migrate --noinput -v 0
-	@$(PY) manage.py seed_demo
+	@$(PY) manage.py seed_demo --url http://$(HOST):$(PORT)/
 	@echo "serving web + worker on http://$(HOST):$(PORT)  (Ctrl-C stops both)"
 	@trap 'kill 0' INT TERM EXIT; \
 	  $(VENV)/bin/celery -A triage worker -B --schedule var/celerybeat-schedule -Q media,intake,reports --pool prefork --concurrency 2 --loglevel WARNING -n media@%h & \

@@ -10,7 +10,6 @@ Prints one JSON object per line.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -20,9 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-
-def emit(metric: str, value: float, unit: str, **extra: object) -> None:
-    print(json.dumps({"metric": metric, "value": round(value, 3), "unit": unit, **extra}), flush=True)
+from bench._harness import emit  # noqa: E402
 
 
 def main() -> None:
@@ -77,7 +74,7 @@ def main() -> None:
     for mode in ("full", "region", "reused"):
         emit(f"ocr_frames_{mode}", sum(t.mode == mode for t in texts), "frames")
     lost = sorted(line for line in expected if expected[line] != got.get(line))
-    emit("ocr_lines_lost_or_late", len(lost), "lines", goal="0", lines=lost)
+    emit("ocr_lines_lost_or_late", len(lost), "lines", goal="== 0", lines=lost)
     emit("ocr_lines_extra", len(set(got) - set(expected)), "lines", lines=sorted(set(got) - set(expected)))
 
 

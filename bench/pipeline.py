@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import os
 import statistics
 import subprocess
@@ -24,9 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-
-def emit(metric: str, value: float, unit: str, **extra: object) -> None:
-    print(json.dumps({"metric": metric, "value": round(value, 3), "unit": unit, **extra}), flush=True)
+from bench._harness import emit  # noqa: E402
 
 
 def main() -> None:

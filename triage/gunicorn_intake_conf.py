@@ -5,8 +5,9 @@ router (deploy/haproxy.cfg) sends here, away from the page pool (triage/gunicorn
     gunicorn -c python:triage.gunicorn_intake_conf triage.wsgi
 
 A post mostly waits: on the fsync of the stored message or file, PostgreSQL's WAL flush of its
-commit, Redis. So threads (4 per process) keep the cores busy while one waits, and keep-alive spares
-a relay's connection set-up on every post (bench/webhook.py). Slightly lower CPU priority than the
+commit, Redis. So threads (4 per process) keep the cores busy while one waits. (Keep-alive spares a
+relay's connection set-up only when it posts to this pool directly, as bench/webhook.py does; behind
+the router each request gets a fresh connection, see deploy/haproxy.cfg.) Slightly lower CPU priority than the
 pages (GUNICORN_NICE, 5): a burst of arrivals is still answered at once on an idle core, but a
 person loading a page gets a contended core first; the workers (TRIAGE_WORKER_NICE, 10) yield to
 both. Everything else, and the GUNICORN_* overrides, as in the page pool.

@@ -132,6 +132,10 @@ class Ticket(models.Model):
     # column without rebuilding the table)
     sla_paused_at = models.DateTimeField(null=True, blank=True)
     sla_paused_s = models.PositiveIntegerField(null=True, blank=True)
+    # the requester is owed an acknowledgement not yet decided on (a web or API ticket, from its
+    # creation until ticket_acknowledge_later ran): the durable record the outbound sweep reads when
+    # the job was lost (broker down at commit). Null: decided (sent, throttled, off) or never owed.
+    ack_due_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -164,6 +168,12 @@ class Ticket(models.Model):
         ]
         # the queue's "due soonest" sort reads this index in order
         indexes += [models.Index(fields=["sla_due_at", "id"], name="ticket_sla_due")]
+        # the acknowledgement sweep reads only the few tickets still owed one
+        indexes += [
+            models.Index(
+                fields=["ack_due_at"], condition=models.Q(ack_due_at__isnull=False), name="ticket_ack_due"
+            )
+        ]
         # TRIAGE_REDACT=everywhere: who sees personal data and secrets as they came (docs/privacy.md)
         permissions = [("view_sensitive_data", "Can view sensitive data (unredacted)")]
 

@@ -175,6 +175,14 @@ def ticket_acknowledge_task(*, ticket_id: int) -> None:
 
 
 @shared_task(queue="outbound", autoretry_for=_TRANSIENT, max_retries=3, time_limit=300, **_LATE)
+def ticket_acknowledge_sweep_task() -> None:
+    """Acknowledge the web and API tickets whose job was lost (the broker down at their commit)."""
+    from triage.services import outbound
+
+    outbound.ticket_acknowledge_sweep()
+
+
+@shared_task(queue="outbound", autoretry_for=_TRANSIENT, max_retries=3, time_limit=300, **_LATE)
 def outbound_email_sweep_task() -> None:
     """Publish again the sends a lost job left behind (a broker restart, a worker killed)."""
     from triage.services import outbound

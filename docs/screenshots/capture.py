@@ -194,7 +194,12 @@ def capture(args: argparse.Namespace) -> list[dict]:
             for context in contexts.values():
                 context.close()
         browser.close()
-    (out / "manifest.json").write_text(json.dumps(records, indent=1) + "\n", encoding="utf-8")
+    manifest = out / "manifest.json"
+    if wanted and manifest.exists():  # --pages retakes some: the other pages' records stay
+        kept = [r for r in json.loads(manifest.read_text(encoding="utf-8")) if r["page"] not in wanted]
+        order = [(name, width) for width in WIDTHS for name, _, _ in PAGES]  # the order they are taken in
+        records = sorted(kept + records, key=lambda r: order.index((r["page"], r["width"])))
+    manifest.write_text(json.dumps(records, indent=1) + "\n", encoding="utf-8")
     return records
 
 

@@ -119,3 +119,30 @@ def test_select_all_matching_and_set_the_priority_in_bulk(live_server, page: Pag
     page.get_by_role("button", name="Apply to selected").click()
     expect(page.locator(".messages")).to_contain_text("Set priority: 3 tickets done.")
     assert {t.priority for t in Ticket.objects.filter(id__in=[t.id for t in made])} == {"low"}
+
+
+def test_the_skip_links_jump_to_the_first_ticket_and_to_the_ticket(live_server, page: Page):
+    taxonomy_rows()
+    UserFactory(username="kim")
+    first, _ = tickets(2)
+    log_in(page, live_server.url, "kim")
+    page.goto(f"{live_server.url}/?sort=oldest")
+    page.keyboard.press("Tab")  # the first stop on the page
+    skip = page.get_by_role("link", name="Skip to the first ticket")
+    expect(skip).to_be_focused()
+    expect(skip).to_be_in_viewport()  # shown once focused
+    page.keyboard.press("Enter")
+    expect(page.locator("#ticket-list")).to_be_focused()
+    page.keyboard.press("j")
+    row = page.locator(f"#ticket-row-{first.id}")
+    expect(row).to_be_focused()
+    # what a screen reader announces on focus: a row, named by its ticket
+    expect(row).to_have_role("row")
+    expect(row).to_have_accessible_name(re.compile(re.escape(f"{first.reference} Refund request 0")))
+
+    page.goto(f"{live_server.url}/tickets/{first.id}/")
+    page.keyboard.press("Tab")
+    skip = page.get_by_role("link", name="Skip to main content")
+    expect(skip).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.locator("#main")).to_be_focused()

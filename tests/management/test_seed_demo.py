@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from django.contrib.auth import authenticate
 from django.core.management import call_command
@@ -32,3 +34,19 @@ def test_seed_demo_creates_users_and_tickets_with_media_once(
 
     call_command("seed_demo")  # idempotent
     assert Ticket.objects.count() == 5
+
+
+def test_seed_demo_prints_the_address_it_is_given(capsys, taxonomy):
+    """`make run PORT=8612` passes its address: the login link must not say 8000."""
+    call_command("seed_demo", url="http://127.0.0.1:8612/")
+    out = capsys.readouterr().out
+    assert "Log in at http://127.0.0.1:8612/ with:" in out
+    assert ":8000" not in out
+    call_command("seed_demo")  # without --url: Django's runserver default
+    assert "Log in at http://127.0.0.1:8000/ with:" in capsys.readouterr().out
+
+
+def test_make_run_passes_its_host_and_port_to_seed_demo():
+    makefile = (Path(__file__).resolve().parents[2] / "Makefile").read_text(encoding="utf-8")
+    run = makefile.split("\nrun:", 1)[1].split("\n\n", 1)[0]
+    assert "manage.py seed_demo --url http://$(HOST):$(PORT)/" in run

@@ -24,6 +24,7 @@ import pytest
 from django import forms
 from django.contrib import admin
 from django.db import transaction
+from django.urls import URLPattern
 
 from tests.security.test_crawl import ACCESS, ADMIN_LOGIN, LOGIN, url_patterns
 from tests.security.test_crawl import _url as crawl_url
@@ -130,15 +131,51 @@ def _plan(key: str, params: list[str]) -> list[tuple[str, str, dict, dict]]:
     return plan
 
 
-def test_no_hostile_parameter_gives_a_server_error(world, role_clients):
-    failures: list[str] = []
+def _group(key: str, callback: object) -> str:
+    """The test a URL is fuzzed in: one per view module, one for the API, one per admin model (and
+    one for the admin's own pages), so pytest-xdist spreads the walk over its workers."""
+    if key.startswith("admin:"):
+        name = key.removeprefix("admin:")
+        models = (f"{m._meta.app_label}_{m._meta.model_name}" for m in admin.site._registry)
+        return "admin:" + next((m for m in models if name.startswith(f"{m}_")), "site")
+    if key.startswith("api:"):
+        return "api"
+    return _view_module(callback).__name__.removeprefix("triage.views.")
+
+
+def _groups() -> dict[str, list[tuple[str, URLPattern]]]:
+    """group -> its (key, pattern)s, every URL once, the groups with the most requests first (the
+    longest tests start first, so the workers finish together)."""
+    groups: dict[str, list[tuple[str, URLPattern]]] = {}
     seen: set[str] = set()
-    requests = 0
-    timings: dict[str, tuple[float, int]] = {}
     for key, pattern in url_patterns():
         if key in seen or key == "admin:catch-all":
             continue
         seen.add(key)
+        groups.setdefault(_group(key, pattern.callback), []).append((key, pattern))
+    return dict(sorted(groups.items(), key=lambda kv: -_requests(kv[1])))
+
+
+def _requests(urls: list[tuple[str, URLPattern]]) -> int:
+    return sum(len(_plan(key, _params(key, pattern.callback))) for key, pattern in urls)
+
+
+GROUPS = _groups()
+
+
+def test_the_groups_cover_every_url_once_and_the_walk_is_large():
+    keys = [key for urls in GROUPS.values() for key, _ in urls]
+    assert len(keys) == len(set(keys))
+    assert set(keys) == {key for key, _ in url_patterns()} - {"admin:catch-all"}
+    assert sum(_requests(urls) for urls in GROUPS.values()) > 10_000  # the whole walk, all groups
+
+
+@pytest.mark.parametrize("group", list(GROUPS))
+def test_no_hostile_parameter_gives_a_server_error(group, world, role_clients):
+    failures: list[str] = []
+    requests = 0
+    timings: dict[str, tuple[float, int]] = {}
+    for key, pattern in GROUPS[group]:
         url = crawl_url(key, pattern, world.kwargs.get(key, {}))
         params = _params(key, pattern.callback)
         started = time.monotonic()
@@ -171,5 +208,5 @@ def test_no_hostile_parameter_gives_a_server_error(world, role_clients):
         for key, (spent, n) in sorted(timings.items(), key=lambda kv: -kv[1][0])[:25]:
             print(f"{spent:6.2f}s {n:3d} params {key}")
         print(requests, "requests")
-    assert requests > 1000  # the walk really ran
+    assert requests == _requests(GROUPS[group]) > 0  # the walk really ran
     assert not failures, f"{len(failures)} server errors:\n" + "\n".join(sorted(set(failures))[:60])

@@ -66,3 +66,14 @@ def test_assign_and_unchanged(db):
 def test_ticket_versions_reads_the_current_versions(db):
     a = triaged_ticket()
     assert ticket_versions(ticket_ids=[a.id]) == {a.id: ticket_version(ticket=a)}
+
+
+def test_set_category_and_mark_duplicates_in_bulk(db):
+    user = UserFactory()
+    original, a, b = triaged_ticket(), triaged_ticket(), triaged_ticket()
+    result = bulk_apply(ticket_ids=[a.id, b.id], user=user, action="category", value="billing")
+    assert result.done == [a.reference, b.reference]
+    assert set(Ticket.objects.filter(id__in=[a.id, b.id]).values_list("category", flat=True)) == {"billing"}
+    result = bulk_apply(ticket_ids=[a.id, b.id], user=user, action="duplicate", value=original.reference)
+    assert result.done == [a.reference, b.reference] and not result.skipped
+    assert {t.duplicate_of_id for t in Ticket.objects.filter(id__in=[a.id, b.id])} == {original.id}

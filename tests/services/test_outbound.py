@@ -240,3 +240,208 @@ def test_concurrent_claims_for_one_new_sender_let_exactly_one_through():
         t.join()
     assert sorted(results) == [False] * 7 + [True]
     assert AckThrottle.objects.count() == 1
+
+
+# --- acknowledgements of web and API tickets whose job was lost -----------------------------------
+
+
+@pytest.fixture
+def broker_refuses(monkeypatch) -> list[dict]:
+    """The broker down at commit: the acknowledgement job's publish raises what kombu raises for a
+    refused connection; RecordedFirstTask logs it and the ticket stays saved. Returns the attempts."""
+    from kombu.exceptions import OperationalError
+
+    from triage.tasks import ticket_acknowledge_task, ticket_triage_task
+
+    attempts: list[dict] = []
+
+    def refuse(**kw: object) -> None:
+        attempts.append(kw)
+        raise OperationalError("Error 111 connecting to 127.0.0.1:1. Connection refused.")
+
+    monkeypatch.setattr(ticket_acknowledge_task, "delay", refuse)
+    monkeypatch.setattr(ticket_triage_task, "delay", lambda **kw: None)
+    return attempts
+
+
+def _web_ticket(django_capture_on_commit_callbacks, *, email: str = "ana@example.com") -> Ticket:
+    from triage.services.tickets import ticket_create
+
+    with django_capture_on_commit_callbacks(execute=True):
+        return ticket_create(subject="Refund", description="Charged twice", requester_email=email)
+
+
+def _age(ticket: Ticket, *, seconds: int) -> None:
+    """The ticket was created (and its acknowledgement became owed) this long ago."""
+    then = timezone.now() - timedelta(seconds=seconds)
+    Ticket.objects.filter(id=ticket.id).update(created_at=then, ack_due_at=then)
+
+
+def _send_all(queued: list[int]) -> None:
+    for outbound_email_id in dict.fromkeys(queued):  # as the worker would, each published send
+        outbound_email_send(outbound_email_id=outbound_email_id)
+
+
+def test_an_acknowledgement_lost_at_commit_is_sent_once_by_the_sweep(
+    settings, broker_refuses, queued, smtp_server, django_capture_on_commit_callbacks
+):
+    from triage.services.outbound import ticket_acknowledge_sweep
+
+    settings.TRIAGE_ACK_ENABLED = True
+    settings.TRIAGE_ACK_SWEEP_AFTER_S = 120
+    ticket = _web_ticket(django_capture_on_commit_callbacks)
+    assert broker_refuses == [{"ticket_id": ticket.id}]  # the job was tried and refused
+    assert not OutboundEmail.objects.exists()
+    assert Ticket.objects.get(id=ticket.id).ack_due_at is not None
+    # too young: the job may still be on its way
+    assert ticket_acknowledge_sweep() == {"sent": 0, "skipped": 0, "expired": 0}
+    _age(ticket, seconds=180)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert ticket_acknowledge_sweep() == {"sent": 1, "skipped": 0, "expired": 0}
+        assert ticket_acknowledge_sweep() == {"sent": 0, "skipped": 0, "expired": 0}  # next beat
+    ack = OutboundEmail.objects.get()
+    assert ack.kind == OutboundEmail.Kind.ACK and ack.to == ["ana@example.com"]
+    assert Ticket.objects.get(id=ticket.id).ack_due_at is None
+    _send_all(queued)
+    msg = smtp_server.wait_for(1)[0].message
+    assert ticket.reference in msg["Subject"] and msg["Auto-Submitted"] == "auto-replied"
+    assert len(smtp_server.received) == 1
+
+
+def test_the_job_and_the_sweep_each_run_twice_write_one_acknowledgement(
+    settings, queued, smtp_server, django_capture_on_commit_callbacks, monkeypatch
+):
+    from triage.services.outbound import ticket_acknowledge_later, ticket_acknowledge_sweep
+    from triage.tasks import ticket_acknowledge_task, ticket_triage_task
+
+    settings.TRIAGE_ACK_ENABLED = True
+    jobs: list[dict] = []
+    monkeypatch.setattr(ticket_acknowledge_task, "delay", lambda **kw: jobs.append(kw))
+    monkeypatch.setattr(ticket_triage_task, "delay", lambda **kw: None)
+    ticket = _web_ticket(django_capture_on_commit_callbacks)
+    _age(ticket, seconds=600)  # a slow queue: the sweep may reach it before or after the job
+    with django_capture_on_commit_callbacks(execute=True):
+        ticket_acknowledge_sweep()
+        for job in jobs * 2:  # the job, delivered twice
+            ticket_acknowledge_task.run(**job)
+        ticket_acknowledge_sweep()
+    assert OutboundEmail.objects.filter(ticket=ticket, kind=OutboundEmail.Kind.ACK).count() == 1
+    _send_all(queued)
+    smtp_server.wait_for(1)
+    assert len(smtp_server.received) == 1
+    # and the other order: the job first, then the sweep (a second ticket from another sender)
+    jobs.clear()
+    other = _web_ticket(django_capture_on_commit_callbacks, email="bo@example.com")
+    _age(other, seconds=600)
+    assert ticket_acknowledge_later(**jobs[0]) is not None
+    assert ticket_acknowledge_sweep() == {"sent": 0, "skipped": 0, "expired": 0}
+    assert ticket_acknowledge_later(**jobs[0]) is None
+    assert OutboundEmail.objects.filter(ticket=other, kind=OutboundEmail.Kind.ACK).count() == 1
+
+
+def test_tickets_owed_an_acknowledgement_past_the_cutoff_are_given_up_not_mailed(
+    settings, broker_refuses, queued, django_capture_on_commit_callbacks
+):
+    from triage.services.outbound import ticket_acknowledge_sweep
+
+    settings.TRIAGE_ACK_ENABLED = True
+    settings.TRIAGE_ACK_SWEEP_MAX_AGE_S = 86400
+    old = _web_ticket(django_capture_on_commit_callbacks, email="old@example.com")
+    recent = _web_ticket(django_capture_on_commit_callbacks, email="recent@example.com")
+    _age(old, seconds=86400 + 60)
+    _age(recent, seconds=86400 - 60)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert ticket_acknowledge_sweep() == {"sent": 1, "skipped": 0, "expired": 1}
+    assert list(OutboundEmail.objects.values_list("ticket_id", flat=True)) == [recent.id]
+    assert not Ticket.objects.filter(ack_due_at__isnull=False).exists()  # neither is looked at again
+    with django_capture_on_commit_callbacks(execute=True):
+        assert ticket_acknowledge_sweep() == {"sent": 0, "skipped": 0, "expired": 0}
+    assert not OutboundEmail.objects.filter(ticket=old).exists()
+
+
+def test_the_sweep_keeps_the_throttle_and_the_switch_and_decides_each_ticket_once(
+    settings, broker_refuses, queued, django_capture_on_commit_callbacks
+):
+    """A throttled sender stays unacknowledged for that ticket even once the interval has passed;
+    acknowledgements switched off between the post and the sweep are not sent."""
+    from triage.services.outbound import ticket_acknowledge_sweep
+
+    settings.TRIAGE_ACK_ENABLED = True
+    settings.TRIAGE_ACK_MIN_INTERVAL_S = 3600
+    first = _web_ticket(django_capture_on_commit_callbacks, email="ana@example.com")
+    second = _web_ticket(django_capture_on_commit_callbacks, email="ANA@example.com")
+    _age(first, seconds=300)
+    _age(second, seconds=200)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert ticket_acknowledge_sweep() == {"sent": 1, "skipped": 1, "expired": 0}
+    assert list(OutboundEmail.objects.values_list("ticket_id", flat=True)) == [first.id]
+    AckThrottle.objects.update(last_sent_at=timezone.now() - timedelta(seconds=3601))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert ticket_acknowledge_sweep() == {"sent": 0, "skipped": 0, "expired": 0}
+    assert not OutboundEmail.objects.filter(ticket=second).exists()
+
+    off = _web_ticket(django_capture_on_commit_callbacks, email="cy@example.com")
+    _age(off, seconds=300)
+    settings.TRIAGE_ACK_ENABLED = False
+    with django_capture_on_commit_callbacks(execute=True):
+        assert ticket_acknowledge_sweep() == {"sent": 0, "skipped": 1, "expired": 0}
+    assert not OutboundEmail.objects.filter(ticket=off).exists()
+
+
+@pytest.mark.parametrize(("email", "acknowledge"), [("", True), ("ana@example.com", False)])
+def test_a_ticket_owed_no_acknowledgement_is_never_swept(
+    settings, broker_refuses, email, acknowledge, django_capture_on_commit_callbacks
+):
+    from triage.services.outbound import ticket_acknowledge_sweep
+    from triage.services.tickets import ticket_create
+
+    settings.TRIAGE_ACK_ENABLED = True
+    with django_capture_on_commit_callbacks(execute=True):
+        ticket = ticket_create(subject="Q", description="d", requester_email=email, acknowledge=acknowledge)
+    Ticket.objects.filter(id=ticket.id).update(created_at=timezone.now() - timedelta(hours=1))
+    assert Ticket.objects.get(id=ticket.id).ack_due_at is None
+    assert ticket_acknowledge_sweep() == {"sent": 0, "skipped": 0, "expired": 0}
+    assert not OutboundEmail.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_job_and_the_sweep_racing_on_one_ticket_write_one_acknowledgement(settings, monkeypatch):
+    if connection.vendor != "postgresql":
+        pytest.skip("a race needs a database that takes concurrent writers")
+    from triage.services.outbound import ticket_acknowledge_later, ticket_acknowledge_sweep
+    from triage.tasks import ticket_acknowledge_task, ticket_triage_task
+
+    settings.TRIAGE_ACK_ENABLED = True
+    settings.TRIAGE_ACK_MIN_INTERVAL_S = (
+        0  # the sender's throttle lets each through: the ticket's lock decides
+    )
+    monkeypatch.setattr(ticket_acknowledge_task, "delay", lambda **kw: None)
+    monkeypatch.setattr(ticket_triage_task, "delay", lambda **kw: None)
+    monkeypatch.setattr(outbound_email_send_task, "delay", lambda **kw: None)
+    from triage.services.tickets import ticket_create
+
+    ticket = ticket_create(subject="Refund", description="d", requester_email="race@example.com")
+    _age(ticket, seconds=600)
+    barrier = threading.Barrier(6)
+    results: list[object] = []
+
+    def run(kind: int) -> None:
+        from django.db import connection as conn
+
+        barrier.wait()
+        try:
+            if kind % 2:
+                results.append(ticket_acknowledge_later(ticket_id=ticket.id))
+            else:
+                results.append(ticket_acknowledge_sweep()["sent"])
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    sent = [r for r in results if r not in (None, 0)]
+    assert len(results) == 6 and len(sent) == 1
+    assert OutboundEmail.objects.filter(ticket=ticket, kind=OutboundEmail.Kind.ACK).count() == 1

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import IO
 
 from django.conf import settings
@@ -367,16 +367,52 @@ def ticket_acknowledge_later(*, ticket_id: int) -> OutboundEmail | None:
     """The acknowledgement of a ticket written for a customer on the web form or the API, queued by
     the outbound worker (ticket_acknowledge_task) instead of inside the post that created it: its
     throttle check, template and two rows were ~40% of the form post's CPU, spent while the next
-    arrivals waited (bench/load.py). Once per ticket: a redelivered job finds the first and stops."""
+    arrivals waited (bench/load.py).
+
+    Decided once per ticket: the first run (the job, a redelivery of it, or ticket_acknowledge_sweep)
+    clears `ack_due_at` in one conditional UPDATE, whatever ticket_acknowledge then decides (sent,
+    throttled, switched off). A concurrent run waits on that row lock until the first commits, finds
+    the condition false and stops; a run after it finds nothing owed."""
     with transaction.atomic():
-        ticket = Ticket.objects.select_for_update().filter(id=ticket_id).first()
-        if ticket is None or not ticket.requester_email:
+        if not Ticket.objects.filter(id=ticket_id, ack_due_at__isnull=False).update(ack_due_at=None):
+            return None
+        ticket = Ticket.objects.get(id=ticket_id)
+        if not ticket.requester_email:
             return None
         if OutboundEmail.objects.filter(ticket=ticket, kind=OutboundEmail.Kind.ACK).exists():
             return None
         return ticket_acknowledge(
             ticket=ticket, recipient=ticket.requester_email, text=f"{ticket.subject}\n{ticket.description}"
         )
+
+
+def ticket_acknowledge_sweep(*, now: datetime | None = None) -> dict[str, int]:
+    """The beat's catch-up for acknowledgement jobs that never ran (the broker down at commit:
+    RecordedFirstTask only logs it). Tickets still owed one after TRIAGE_ACK_SWEEP_AFTER_S (the job
+    had its chance) go through ticket_acknowledge_later, so the throttle, the switch and the
+    once-per-ticket rule are the job's own; older than TRIAGE_ACK_SWEEP_MAX_AGE_S they are given up
+    (cleared, not mailed: a broker back after a day must not mail a day of customers at once).
+    Returns {"sent": n, "skipped": n, "expired": n}."""
+    now = now or timezone.now()
+    due_before = now - timedelta(seconds=settings.TRIAGE_ACK_SWEEP_AFTER_S)
+    oldest = now - timedelta(seconds=settings.TRIAGE_ACK_SWEEP_MAX_AGE_S)
+    done = {"sent": 0, "skipped": 0, "expired": 0}
+    done["expired"] = Ticket.objects.filter(ack_due_at__lt=oldest).update(ack_due_at=None)
+    ids = list(
+        Ticket.objects.filter(ack_due_at__gte=oldest, ack_due_at__lt=due_before)
+        .order_by("ack_due_at")
+        .values_list("id", flat=True)[:500]
+    )
+    for ticket_id in ids:
+        try:
+            sent = ticket_acknowledge_later(ticket_id=ticket_id)
+        except Exception:  # one ticket's trouble must not hold back the others; it stays owed
+            logger.exception("acknowledgement of ticket %s failed in the sweep", ticket_id)
+            continue
+        done["sent" if sent is not None else "skipped"] += 1
+    if any(done.values()):
+        logger.warning("acknowledgement sweep: %s", done)
+    return done
 
 
 def mention_notify(

@@ -61,7 +61,10 @@ def ticket_create(
             for key in keys:
                 if not default_storage.exists(key):
                     raise MediaRejected("an uploaded file is gone: add it again")
+        owed_ack = bool(requester_email and acknowledge and settings.TRIAGE_ACK_ENABLED)
         ticket = Ticket.objects.create(
+            # recorded with the ticket, so a job lost at commit is found by the outbound sweep
+            ack_due_at=timezone.now() if owed_ack else None,
             subject=subject.strip()[:300],
             description=description,
             requester_email=requester_email,
@@ -84,9 +87,10 @@ def ticket_create(
             ticket_triage_task.delay_on_commit(ticket_id=ticket.id)
         webhook_event_record(event_type="ticket.created", ticket_id=ticket.id)
         dayone_refit_queue(ticket_id=ticket.id)
-        if requester_email and acknowledge and settings.TRIAGE_ACK_ENABLED:
+        if owed_ack:
             # a web ticket written for a customer: they hear from us as a mailed one would, from the
-            # outbound worker once this commits (not in the post: it answers with the ticket stored)
+            # outbound worker once this commits (not in the post: it answers with the ticket stored);
+            # if the broker refuses the job, ticket_acknowledge_sweep sends it from ack_due_at
             ticket_acknowledge_task.delay_on_commit(ticket_id=ticket.id)
     return ticket
 

@@ -83,6 +83,8 @@ CELERY_BEAT_SCHEDULE = {
     "tickets-auto-close": {"task": "triage.tasks.tickets_auto_close_task", "schedule": 3600.0},
     # sends a lost job left QUEUED or SENDING are published again
     "outbound-email-sweep": {"task": "triage.tasks.outbound_email_sweep_task", "schedule": 300.0},
+    # acknowledgements owed to web and API tickets whose job the broker refused (services/outbound.py)
+    "ticket-acknowledge-sweep": {"task": "triage.tasks.ticket_acknowledge_sweep_task", "schedule": 60.0},
     # outbound webhooks: publish outbox rows a crash left behind, queue retries that are due
     "webhook-sweep": {"task": "triage.tasks.webhook_sweep_task", "schedule": 60.0},
     # hand-offs: intents never queued, long backoffs that are due, a caller that died

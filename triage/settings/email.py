@@ -23,6 +23,10 @@ TRIAGE_OUTBOUND_RETRIES = env.int("TRIAGE_OUTBOUND_RETRIES", default=5)
 # Acknowledgements of new tickets: at most one per sender per interval (RFC 3834 loop safety).
 TRIAGE_ACK_ENABLED = env.bool("TRIAGE_ACK_ENABLED", default=True)
 TRIAGE_ACK_MIN_INTERVAL_S = env.int("TRIAGE_ACK_MIN_INTERVAL_S", default=3600)
+# A web or API ticket whose acknowledgement job never ran (the broker down at commit) is acknowledged
+# by the beat's sweep once it is this old, and given up (not mailed) past the second age.
+TRIAGE_ACK_SWEEP_AFTER_S = env.int("TRIAGE_ACK_SWEEP_AFTER_S", default=120)
+TRIAGE_ACK_SWEEP_MAX_AGE_S = env.int("TRIAGE_ACK_SWEEP_MAX_AGE_S", default=86400)
 
 # The raw MIME endpoint's HMAC secret; anymail's basic-auth secret ("user:password", a list rotates).
 if DEBUG:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission, User
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandParser
 
 from triage.demo_media import render_recording, render_screenshot
 from triage.models import Ticket
@@ -38,6 +38,14 @@ def _upload(name: str, data: bytes) -> Upload:
 class Command(BaseCommand):
     help = "Create the demo users (printing their passwords) and demo tickets with generated media."
 
+    def add_arguments(self, parser: CommandParser) -> None:
+        # `make run` passes its own HOST and PORT: the printed address is the one the server answers on
+        parser.add_argument(
+            "--url",
+            default="http://127.0.0.1:8000/",
+            help="where the server answers, printed as the address to log in at (default %(default)s)",
+        )
+
     def handle(self, *args: object, **options: object) -> None:
         users = self._users()
         if Ticket.objects.filter(requester_email__endswith=DEMO_MARKER).exists():
@@ -45,7 +53,7 @@ class Command(BaseCommand):
         else:
             self._tickets(creator=users["agent"])
             self.stdout.write("demo tickets created; the worker triages them in a few seconds")
-        self.stdout.write(self.style.SUCCESS("\nLog in at http://127.0.0.1:8000/ with:"))
+        self.stdout.write(self.style.SUCCESS(f"\nLog in at {options['url']} with:"))
         for username, group, env_name, default in DEMO_USERS:
             self.stdout.write(
                 f"  {group[:-1]:8} user {username!r:10} password {os.environ.get(env_name, default)!r}"
