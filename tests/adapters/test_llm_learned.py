@@ -267,7 +267,7 @@ def test_the_final_model_is_shrunk_to_the_fold_models_size_without_changing_its_
     folds = [small, learned.NBLinear(classes_=small.classes_, coef_=2 * small.coef_, intercept_=np.zeros(3))]
     final = learned.NBLinear(classes_=small.classes_, coef_=3 * small.coef_, intercept_=rng.normal(size=3))
     before = learned._decision(final, features)
-    learned._shrink_to(final, folds)
+    learned._shrink_to(final, [float(np.linalg.norm(m.coef_)) for m in folds])
     after = learned._decision(final, features)
     assert np.linalg.norm(final.coef_) == pytest.approx(1.5 * np.linalg.norm(small.coef_))
     assert (after.argmax(axis=1) == before.argmax(axis=1)).all()

@@ -388,16 +388,18 @@ def _out_of_fold(
     fold_of: np.ndarray,
     mask: np.ndarray,
     k: int,
-) -> tuple[np.ndarray, list[NBLinear]]:
+) -> tuple[np.ndarray, list[float]]:
     """(n, k) decisions (classes in sorted order), each review's from a model fitted on the other
-    folds' reviews that are in `mask`, and those models (one per fold)."""
+    folds' reviews that are in `mask`, and the coefficient norm of each fold's model (the models
+    themselves are dropped: 4 dense (k, n-grams) matrices per candidate raised the peak memory)."""
     decision = np.zeros((review_x.shape[0], k))
-    models = []
+    norms = []
     for fold in range(int(fold_of.max()) + 1):
         test = np.flatnonzero(fold_of == fold)
-        models.append(fit(np.flatnonzero((fold_of != fold) & mask)))
-        decision[test] = _decision(models[-1], review_x[test])
-    return decision, models
+        model = fit(np.flatnonzero((fold_of != fold) & mask))
+        norms.append(float(np.linalg.norm(model.coef_)))
+        decision[test] = _decision(model, review_x[test])
+    return decision, norms
 
 
 def _filtered_out_of_fold(
@@ -406,9 +408,9 @@ def _filtered_out_of_fold(
     which: np.ndarray,
     fold_of: np.ndarray,
     k: int,
-) -> tuple[np.ndarray, list[NBLinear]]:
-    """(n, k) out-of-fold decisions of models fitted with suspect labels left out, and those models, where no label
-    of the scored fold took part in deciding which labels are suspect.
+) -> tuple[np.ndarray, list[float]]:
+    """(n, k) out-of-fold decisions of models fitted with suspect labels left out (and their
+    coefficient norms), where no label of the scored fold took part in deciding which are suspect.
 
     Fold f's model leaves out the reviews of each other fold g that a model fitted on the folds
     other than f and g contradicts (one model per pair of folds). Deciding suspects with fold f's
@@ -425,15 +427,16 @@ def _filtered_out_of_fold(
             suspect_without[f, pair[in_g]] = contradicted[in_g]
             suspect_without[g, pair[~in_g]] = contradicted[~in_g]
     decision = np.zeros((len(which), k))
-    models = []
+    norms = []
     for f in range(folds):
         test = np.flatnonzero(fold_of == f)
-        models.append(fit(np.flatnonzero((fold_of != f) & ~suspect_without[f])))
-        decision[test] = _decision(models[-1], review_x[test])
-    return decision, models
+        model = fit(np.flatnonzero((fold_of != f) & ~suspect_without[f]))
+        norms.append(float(np.linalg.norm(model.coef_)))
+        decision[test] = _decision(model, review_x[test])
+    return decision, norms
 
 
-def _shrink_to(classifier: NBLinear, fold_models: Sequence[NBLinear]) -> None:
+def _shrink_to(classifier: NBLinear, fold_norms: Sequence[float]) -> None:
     """Scale the final model's scores (coefficients and intercepts, one factor: the argmax is
     unchanged) to the size of the fold models' whose out-of-fold scores the calibration is fitted on.
 
@@ -445,7 +448,7 @@ def _shrink_to(classifier: NBLinear, fold_models: Sequence[NBLinear]) -> None:
     norm = float(np.linalg.norm(classifier.coef_))
     if norm == 0.0:
         return
-    ratio = float(np.mean([np.linalg.norm(m.coef_) for m in fold_models])) / norm
+    ratio = float(np.mean(fold_norms)) / norm
     classifier.coef_ = classifier.coef_ * ratio
     classifier.intercept_ = classifier.intercept_ * ratio
 
@@ -543,11 +546,11 @@ def train(
             offsets = choose_offsets(decision, which)
             scored[key] = (out_of_fold_macro_f1(decision, which, offsets), offsets)
         choice = max(scored, key=lambda key: (scored[key][0], key == "all"))
-        keep, decision, fold_models = candidates[choice]
+        keep, decision, fold_norms = candidates[choice]
         offsets = scored[choice][1]
         classifier = fit(np.flatnonzero(keep))
         classifier.intercept_ = classifier.intercept_ + _intercept_shift(offsets)
-        _shrink_to(classifier, fold_models)
+        _shrink_to(classifier, fold_norms)
         model = FieldClassifier(values=values, classifier=classifier, n_reviewed=len(rows))
         probabilities = model.probabilities_from(decision + offsets)
         predicted_index = probabilities.argmax(axis=1)
