@@ -388,14 +388,18 @@ def _out_of_fold(
     fold_of: np.ndarray,
     mask: np.ndarray,
     k: int,
-) -> np.ndarray:
+) -> tuple[np.ndarray, list[float]]:
     """(n, k) decisions (classes in sorted order), each review's from a model fitted on the other
-    folds' reviews that are in `mask`."""
+    folds' reviews that are in `mask`, and the coefficient norm of each fold's model (the models
+    themselves are dropped: 4 dense (k, n-grams) matrices per candidate raised the peak memory)."""
     decision = np.zeros((review_x.shape[0], k))
+    norms = []
     for fold in range(int(fold_of.max()) + 1):
         test = np.flatnonzero(fold_of == fold)
-        decision[test] = _decision(fit(np.flatnonzero((fold_of != fold) & mask)), review_x[test])
-    return decision
+        model = fit(np.flatnonzero((fold_of != fold) & mask))
+        norms.append(float(np.linalg.norm(model.coef_)))
+        decision[test] = _decision(model, review_x[test])
+    return decision, norms
 
 
 def _filtered_out_of_fold(
@@ -404,9 +408,9 @@ def _filtered_out_of_fold(
     which: np.ndarray,
     fold_of: np.ndarray,
     k: int,
-) -> np.ndarray:
-    """(n, k) out-of-fold decisions of models fitted with suspect labels left out, where no label
-    of the scored fold took part in deciding which labels are suspect.
+) -> tuple[np.ndarray, list[float]]:
+    """(n, k) out-of-fold decisions of models fitted with suspect labels left out (and their
+    coefficient norms), where no label of the scored fold took part in deciding which are suspect.
 
     Fold f's model leaves out the reviews of each other fold g that a model fitted on the folds
     other than f and g contradicts (one model per pair of folds). Deciding suspects with fold f's
@@ -423,10 +427,30 @@ def _filtered_out_of_fold(
             suspect_without[f, pair[in_g]] = contradicted[in_g]
             suspect_without[g, pair[~in_g]] = contradicted[~in_g]
     decision = np.zeros((len(which), k))
+    norms = []
     for f in range(folds):
         test = np.flatnonzero(fold_of == f)
-        decision[test] = _decision(fit(np.flatnonzero((fold_of != f) & ~suspect_without[f])), review_x[test])
-    return decision
+        model = fit(np.flatnonzero((fold_of != f) & ~suspect_without[f]))
+        norms.append(float(np.linalg.norm(model.coef_)))
+        decision[test] = _decision(model, review_x[test])
+    return decision, norms
+
+
+def _shrink_to(classifier: NBLinear, fold_norms: Sequence[float]) -> None:
+    """Scale the final model's scores (coefficients and intercepts, one factor: the argmax is
+    unchanged) to the size of the fold models' whose out-of-fold scores the calibration is fitted on.
+
+    The final model is fitted on every review, 4/3 as many as a fold model, and its margins are
+    wider for about the same accuracy: on the queue of tests/fixtures/eval/shop_hard.csv the top
+    softmax averaged 0.57 on held-out tickets against 0.52 out of fold, and the calibrated
+    confidence ran 0.06 above the accuracy (ECE 0.062). The factor is the mean fold model's
+    coefficient norm over the final model's, from training rows only."""
+    norm = float(np.linalg.norm(classifier.coef_))
+    if norm == 0.0:
+        return
+    ratio = float(np.mean(fold_norms)) / norm
+    classifier.coef_ = classifier.coef_ * ratio
+    classifier.intercept_ = classifier.intercept_ * ratio
 
 
 def train(
@@ -449,7 +473,8 @@ def train(
        to maximise the out-of-fold macro-F1 (choose_offsets); the one with the higher macro-F1 wins
        (a set whose labels are hard to predict loses its rare values' correct labels to the filter);
     4. the final model is fitted on the winner's reviews with its offsets, and its confidence is
-       calibrated on the winner's out-of-fold probabilities (offsets applied).
+       calibrated on the winner's out-of-fold probabilities (offsets applied); its scores are scaled
+       to the size of the winner's fold models (_shrink_to), whose scores the calibration saw.
     """
     seeds = {name: seed_samples(_entries(taxonomy, name)) for name in FIELDS}
     seed_texts = [text for name in FIELDS for text, _ in seeds[name]]
@@ -508,23 +533,24 @@ def train(
         which = np.asarray([classes.index(v) for v in review_y])
         fold_of = _fold_of(len(rows), folds, rng)
         everyone = np.ones(len(rows), dtype=bool)
-        decision_all = _out_of_fold(fit, review_x, fold_of, everyone, len(classes))
+        decision_all, models_all = _out_of_fold(fit, review_x, fold_of, everyone, len(classes))
         suspect = _contradicted(decision_all, which)
-        candidates = {"all": (everyone, decision_all)}
+        candidates = {"all": (everyone, decision_all, models_all)}
         if suspect.any():
             candidates["filtered"] = (
                 ~suspect,
-                _filtered_out_of_fold(fit, review_x, which, fold_of, len(classes)),
+                *_filtered_out_of_fold(fit, review_x, which, fold_of, len(classes)),
             )
         scored = {}
-        for key, (_, decision) in candidates.items():
+        for key, (_, decision, _) in candidates.items():
             offsets = choose_offsets(decision, which)
             scored[key] = (out_of_fold_macro_f1(decision, which, offsets), offsets)
         choice = max(scored, key=lambda key: (scored[key][0], key == "all"))
-        keep, decision = candidates[choice]
+        keep, decision, fold_norms = candidates[choice]
         offsets = scored[choice][1]
         classifier = fit(np.flatnonzero(keep))
         classifier.intercept_ = classifier.intercept_ + _intercept_shift(offsets)
+        _shrink_to(classifier, fold_norms)
         model = FieldClassifier(values=values, classifier=classifier, n_reviewed=len(rows))
         probabilities = model.probabilities_from(decision + offsets)
         predicted_index = probabilities.argmax(axis=1)
