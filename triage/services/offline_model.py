@@ -84,8 +84,9 @@ def _newest(kind: str) -> ClassifierVersion | None:
     return ClassifierVersion.objects.filter(kind=kind).order_by("-created_at", "-id").first()
 
 
-def _store(model: object, version: str) -> str:
-    """Write the model file under TRIAGE_MODEL_DIR; its file name."""
+def _store(model: object, *, version: str, **fields: object) -> ClassifierVersion | None:
+    """Write the model file under TRIAGE_MODEL_DIR and record its ClassifierVersion row (`fields`:
+    the row's other columns); None when another worker recorded the same data meanwhile."""
     model_dir = Path(settings.TRIAGE_MODEL_DIR)
     model_dir.mkdir(parents=True, exist_ok=True)
     # Two workers fitting the same data in the same second make the same version name: each writes
@@ -96,7 +97,12 @@ def _store(model: object, version: str) -> str:
     os.close(fd)
     joblib.dump(model, tmp, compress=3)
     os.replace(tmp, model_dir / name)
-    return name
+    try:
+        with transaction.atomic():
+            return ClassifierVersion.objects.create(version=version, path=name, **fields)
+    except IntegrityError:  # the same data_fingerprint: another worker fitted the same data
+        (model_dir / name).unlink(missing_ok=True)
+        return None
 
 
 def classifier_train(*, force: bool = False) -> ClassifierVersion | None:
@@ -125,28 +131,23 @@ def classifier_train(*, force: bool = False) -> ClassifierVersion | None:
     started = time.monotonic()
     trained = local_model_train(labeled=samples, taxonomy=taxonomy, version=version)
     seconds = round(time.monotonic() - started, 2)
-    name = _store(trained, version)
-    metrics = {
-        "heldout": trained.heldout,
-        "reliability": trained.reliability,
-        "low_below": getattr(trained, "low_below", {}),
-        "n_reviewed": {name: trained.fields[name].n_reviewed for name in trained.fields},
-        "calibrated": {name: trained.fields[name].calibrator is not None for name in trained.fields},
-    }
-    try:
-        with transaction.atomic():
-            row = ClassifierVersion.objects.create(
-                version=version,
-                kind=TRAINED,
-                path=name,
-                data_fingerprint=fingerprint,
-                taxonomy_key=tax_key,
-                n_reviewed=len(samples),
-                training_seconds=seconds,
-                metrics=metrics,
-            )
-    except IntegrityError:  # another worker trained on the same data meanwhile
-        (Path(settings.TRIAGE_MODEL_DIR) / name).unlink(missing_ok=True)
+    row = _store(
+        trained,
+        version=version,
+        kind=TRAINED,
+        data_fingerprint=fingerprint,
+        taxonomy_key=tax_key,
+        n_reviewed=len(samples),
+        training_seconds=seconds,
+        metrics={
+            "heldout": trained.heldout,
+            "reliability": trained.reliability,
+            "low_below": getattr(trained, "low_below", {}),
+            "n_reviewed": {field: trained.fields[field].n_reviewed for field in trained.fields},
+            "calibrated": {field: trained.fields[field].calibrator is not None for field in trained.fields},
+        },
+    )
+    if row is None:
         return None
     logger.info("trained offline model %s on %d reviewed tickets in %.1f s", version, len(samples), seconds)
     return row
@@ -208,21 +209,17 @@ def dayone_fit(*, force: bool = False) -> ClassifierVersion | None:
         return None
     version = f"d{timezone.now():%Y%m%dT%H%M%S}-{fingerprint[:6]}"
     fitted.version = version
-    name = _store(fitted, version)
-    try:
-        with transaction.atomic():
-            row = ClassifierVersion.objects.create(
-                version=version,
-                kind=DAYONE,
-                path=name,
-                data_fingerprint=fingerprint,
-                taxonomy_key=tax_key,
-                n_reviewed=0,
-                training_seconds=seconds,
-                metrics={"n_tickets": count, "n_texts": fitted.n_texts, "fields": sorted(fitted.fields)},
-            )
-    except IntegrityError:  # another worker fitted the same data meanwhile
-        (Path(settings.TRIAGE_MODEL_DIR) / name).unlink(missing_ok=True)
+    row = _store(
+        fitted,
+        version=version,
+        kind=DAYONE,
+        data_fingerprint=fingerprint,
+        taxonomy_key=tax_key,
+        n_reviewed=0,
+        training_seconds=seconds,
+        metrics={"n_tickets": count, "n_texts": fitted.n_texts, "fields": sorted(fitted.fields)},
+    )
+    if row is None:
         return None
     logger.info(
         "fitted day-one model %s on %d unreviewed tickets in %.1f s", version, fitted.n_texts, seconds
