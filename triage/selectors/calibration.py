@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import Case, IntegerField, Q, Value, When
 
 from triage.fields import CLASSIFIED_FIELDS, TAXONOMY_FIELDS
 from triage.models import REVIEWED_STATES, ClassifierVersion, Ticket
@@ -16,6 +16,17 @@ LOW_CONFIDENCE = 0.6
 # Auto-accept trusts a band's held-out accuracy only over this many reviews: with 30, one wrong
 # review moves the accuracy by ~3 points, the margin between 0.95 and a 0.92 that would fail.
 AUTO_ACCEPT_MIN_REVIEWS = 30
+
+
+def classifier_active() -> ClassifierVersion | None:
+    """The offline model's version served: the newest trained one, else the newest day-one one
+    (one query)."""
+    trained_first = Case(
+        When(kind=ClassifierVersion.Kind.TRAINED, then=Value(0)),
+        default=Value(1),
+        output_field=IntegerField(),
+    )
+    return ClassifierVersion.objects.order_by(trained_first, "-created_at", "-id").first()
 
 
 def accept_level(

@@ -27,7 +27,6 @@ from pathlib import Path
 import joblib
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Case, IntegerField, Value, When
 from django.utils import timezone
 
 from triage import selectors
@@ -42,6 +41,7 @@ from triage.adapters.llm.local import (
 )
 from triage.fields import TAXONOMY_FIELDS
 from triage.models import REVIEWED_STATES, ClassifierVersion, RenditionText, Ticket
+from triage.selectors.calibration import classifier_active
 from triage.services.ocr import ticket_ocr_text
 
 TRAINED = ClassifierVersion.Kind.TRAINED
@@ -72,12 +72,6 @@ def _fingerprint(samples: list[tuple[TicketInput, dict[str, str]]], tax_key: str
             repr((ticket_input.ticket_id, sorted(labels.items()), len(ticket_input.ocr_text))).encode()
         )
     return digest.hexdigest()
-
-
-def classifier_active() -> ClassifierVersion | None:
-    """The version served: the newest trained one, else the newest day-one one (one query)."""
-    trained_first = Case(When(kind=TRAINED, then=Value(0)), default=Value(1), output_field=IntegerField())
-    return ClassifierVersion.objects.order_by(trained_first, "-created_at", "-id").first()
 
 
 def _newest(kind: str) -> ClassifierVersion | None:

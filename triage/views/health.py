@@ -11,9 +11,9 @@ from django.views.decorators.http import require_http_methods
 from triage.fields import CLASSIFIED_FIELDS, TAXONOMY_FIELDS
 from triage.models import REVIEWED_STATES, ClassifierVersion, RenditionText, Ticket
 from triage.roles import manager_required
-from triage.selectors.calibration import auto_accept_levels
+from triage.selectors.calibration import auto_accept_levels, classifier_active
 
-# issue 19: the calibrated confidence's expected calibration error per field, on held-out reviews
+# the calibrated confidence's goal: expected calibration error per field, on held-out reviews
 ECE_GOAL = 0.05
 
 
@@ -26,8 +26,6 @@ def model_health(request: HttpRequest) -> HttpResponse:
         classifier_train_task.delay_on_commit(force=True)
         messages.success(request, "Retraining was queued; the new version appears here when it is done.")
         return redirect("triage:model-health")
-    from triage.services.offline_model import classifier_active
-
     versions = list(ClassifierVersion.objects.order_by("-created_at", "-id")[:10])
     active = classifier_active()  # the version served: trained first, else day one
     fields = []

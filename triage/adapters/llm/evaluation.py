@@ -115,7 +115,7 @@ def evaluate(*, client: TriageClient, taxonomy: Taxonomy, tickets: Sequence[Labe
             "model": model,
             "n": len(truth[name]),
             **field_scores(truth[name], predicted[name]),
-            # issue 19: calibrated confidence, ECE <= 0.05 per field on held-out reviews
+            # the calibrated confidence's goal: ECE <= 0.05 per field on held-out reviews
             "ece": expected_calibration_error(confidence[name], hits),
             "ece_goal": "<= 0.05",
             "reliability": reliability_table(confidence[name], hits),

@@ -518,8 +518,8 @@ def _dayone_phrases(entries: Sequence[TaxonomyEntry]) -> list[tuple[str, int]]:
     """(cleaned phrase, value index): each value's label with its description, and its examples."""
     pairs: list[tuple[str, int]] = []
     for index, entry in enumerate(entries):
-        phrases = [f"{entry.label} {entry.description}", *entry.examples]
-        pairs.extend((_clean(p), index) for p in phrases if _clean(p).strip())
+        cleaned = (_clean(p) for p in (f"{entry.label} {entry.description}", *entry.examples))
+        pairs.extend((phrase, index) for phrase in cleaned if phrase.strip())
     return pairs
 
 
