@@ -30,6 +30,14 @@ VISIBILITY_S = "10"
 RESTORE = {"CELERY_UNACKED_RESTORE_INTERVAL_S": "2", "CELERY_UNACKED_RESTORE_THROTTLE": "1"}
 
 
+def _hanging_ffmpeg(folder: Path, started: Path) -> Path:
+    """An ffmpeg stand-in that marks that it was called, then never finishes."""
+    script = folder / "ffmpeg-hangs"
+    script.write_text(f'#!/bin/sh\ntouch "{started}"\nexec sleep 600\n')
+    script.chmod(0o755)
+    return script
+
+
 def _kill(worker) -> None:
     os.killpg(worker.proc.pid, signal.SIGKILL)  # the whole group: the pool children and ffmpeg too
     worker.proc.wait(timeout=10)
@@ -40,11 +48,16 @@ def test_a_worker_killed_mid_media_job_is_redelivered_and_makes_one_set_of_rendi
     live_server, start_worker, taxonomy, broker, tmp_path: Path
 ):
     get_user_model().objects.create_user("kill-agent", password="kill-pass-123")
-    # Long enough that the job is still running when it is killed, on a quiet machine too: the
-    # native representation re-encodes the whole recording for the model.
-    clip = samples.video_file(tmp_path, "mp4", seconds=120, size=(640, 360), fps=25, audio=False)
+    clip = samples.video_file(tmp_path, "mp4", seconds=20, size=(640, 360), fps=25, audio=False)
     media_env = {"TRIAGE_VIDEO_REPRESENTATION": "native", **RESTORE}
-    worker = start_worker(queues="media", CELERY_VISIBILITY_TIMEOUT_S=VISIBILITY_S, **media_env)
+    # The first worker's ffmpeg announces itself and then hangs: the job is held mid-way, inside
+    # ffmpeg, for as long as the test needs, however fast the machine (polling for the PROCESSING
+    # status raced a job that can now finish in a second or two).
+    started = tmp_path / "ffmpeg-started"
+    hang = _hanging_ffmpeg(tmp_path, started)
+    worker = start_worker(
+        queues="media", CELERY_VISIBILITY_TIMEOUT_S=VISIBILITY_S, IMAGEIO_FFMPEG_EXE=str(hang), **media_env
+    )
     session = http_login(live_server.url, "kill-agent", "kill-pass-123")
     response = http_create_ticket(
         live_server.url, session, files=[("screen.mp4", clip.read_bytes(), "video/mp4")],
@@ -52,11 +65,8 @@ def test_a_worker_killed_mid_media_job_is_redelivered_and_makes_one_set_of_rendi
     )  # fmt: skip
     assert response.status_code == 200
     attachment = Attachment.objects.get()
-    wait_for(
-        lambda: Attachment.objects.get(id=attachment.id).status == Attachment.Status.PROCESSING,
-        interval=0.01,
-        message="the recording to be in the middle of processing",
-    )
+    wait_for(started.exists, timeout=90, message="the media job to start ffmpeg")
+    assert Attachment.objects.get(id=attachment.id).status == Attachment.Status.PROCESSING
     _kill(worker)  # at once: inside ffmpeg
     assert Attachment.objects.get(id=attachment.id).status == Attachment.Status.PROCESSING
 
