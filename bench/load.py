@@ -208,9 +208,10 @@ def post_share(  # noqa: PLR0913 - the arguments of one poster process
                 break
             time.sleep(max(0.0, t0 + due - time.monotonic()))
             sent = time.monotonic()
-            headers = {**headers, "Cookie": cookie}
-            if path.startswith("/intake/"):
-                headers.update(signed_headers(body))
+            if path.startswith("/intake/"):  # a mail relay: signed, no session
+                headers = {**headers, **signed_headers(body)}
+            else:
+                headers = {**headers, "Cookie": cookie}
             try:
                 status, answer = request(conn, "POST", path, body, headers)
                 timings[index] = server_timing(answer.get("Server-Timing", ""))
