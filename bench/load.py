@@ -20,6 +20,11 @@ logins, the intake pool (triage/gunicorn_intake_conf.py) takes every post, as th
 send them; the router itself (HAProxy) is not run, so its own small cost is not in the figures.
 Every page worker serves the queue page once before the clock. Also tickets/min end to end, the
 per-ticket created->triaged p50/p95, the exactly-once check and the machine's load average.
+Where the time goes while posting: each kind of post's Server-Timing (its time inside Django, the
+SQL and the CPU in it, its query count), and the CPU per answered post of each of the bench's own
+process groups (page pool, intake pool, each worker queue), of the scratch database's PostgreSQL
+backends and of the posters, beside the whole machine's (other work on a shared machine shows as
+the difference). The mail posts carry no session cookie, as a relay's do not.
 
 Measured 2026-11-29 on the 2-core machine, otherwise quiet, 10,000 tickets: 1,629 tickets/min end
 to end, 44.6 posts/s, queue page p95 403 ms while posting and 132 ms while draining (p50 301 / 96
