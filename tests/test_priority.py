@@ -1,6 +1,6 @@
-"""triage/priority.py: background processes yield the CPU to the web pages. The nice value is read
-back from the kernel (/proc and getpriority) for every thread and child, in separate processes so
-that the test process keeps its own priority."""
+"""triage/priority.py: background processes yield the CPU to the web pages. The nice value and the
+scheduling policy are read back from the kernel (/proc, getpriority, sched_getscheduler) for every
+thread and child, in separate processes so that the test process keeps its own priority."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.worker import wait_for
+from triage.priority import priority_idle
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -29,6 +30,29 @@ print(json.dumps({"first": first, "again": again, "early": os.getpriority(os.PRI
                   "late": late_nice[0], "main": os.getpriority(os.PRIO_PROCESS, 0)}))
 hold.set()
 """
+
+
+_IDLE_THREADS = """
+import json, os, threading
+from triage.priority import priority_idle
+before = threading.Event(); hold = threading.Event()
+early = threading.Thread(target=lambda: (before.set(), hold.wait())); early.start(); before.wait()
+done = priority_idle()
+late_policy = []
+late = threading.Thread(target=lambda: late_policy.append(os.sched_getscheduler(0))); late.start(); late.join()
+child = os.fork()
+if child == 0:
+    os._exit(0 if os.sched_getscheduler(0) == os.SCHED_IDLE else 1)
+_, status = os.waitpid(child, 0)
+print(json.dumps({"done": done, "main": os.sched_getscheduler(0), "early": os.sched_getscheduler(early.native_id),
+                  "late": late_policy[0], "child_idle": os.waitstatus_to_exitcode(status) == 0}))
+hold.set()
+"""
+
+
+def _policy_of(pid: int) -> int:
+    """The scheduling policy of a process or thread, as the kernel reports it."""
+    return os.sched_getscheduler(pid)
 
 
 def _nice_of(pid: int) -> int:
@@ -60,19 +84,83 @@ def test_every_thread_is_lowered_new_ones_inherit_it_and_it_is_never_raised_back
 def test_a_celery_worker_and_its_pool_run_at_the_worker_nice_value(start_worker):
     ours = os.getpriority(os.PRIO_PROCESS, 0)
     nice = ours + 6
-    worker = start_worker(queues="reports", TRIAGE_WORKER_NICE=str(nice))
+    worker = start_worker(queues="reports", TRIAGE_WORKER_NICE=str(nice), TRIAGE_WORKER_SCHED="nice")
     wait_for(lambda: len(_children(worker.proc.pid)) == 2, timeout=30, message="two prefork children")
     assert _nice_of(worker.proc.pid) == nice
     for child in _children(worker.proc.pid):
         assert _nice_of(child) == nice
     for task in Path(f"/proc/{worker.proc.pid}/task").iterdir():  # its threads (heartbeat, ...) too
         assert _nice_of(int(task.name)) == nice, task.name
+    assert {_policy_of(p) for p in (worker.proc.pid, *_children(worker.proc.pid))} == {os.SCHED_OTHER}
 
 
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads nice values from Linux's /proc")
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_at_nice_0_keeps_the_priority_it_was_started_with(start_worker):
     ours = os.getpriority(os.PRIO_PROCESS, 0)
-    worker = start_worker(queues="reports", TRIAGE_WORKER_NICE="0")
+    worker = start_worker(queues="reports", TRIAGE_WORKER_NICE="0", TRIAGE_WORKER_SCHED="nice")
     wait_for(lambda: len(_children(worker.proc.pid)) == 2, timeout=30, message="two prefork children")
     assert {_nice_of(p) for p in (worker.proc.pid, *_children(worker.proc.pid))} == {ours}
+    assert {_policy_of(p) for p in (worker.proc.pid, *_children(worker.proc.pid))} == {
+        os.sched_getscheduler(0)
+    }
+
+
+_NEEDS_IDLE = pytest.mark.skipif(
+    not (Path("/proc/self/task").is_dir() and hasattr(os, "SCHED_IDLE")),
+    reason="Linux's SCHED_IDLE and /proc",
+)
+
+
+@_NEEDS_IDLE
+def test_idle_reaches_every_thread_and_what_starts_later_inherits_it():
+    out = subprocess.run(
+        [sys.executable, "-c", _IDLE_THREADS], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    seen = json.loads(out.stdout)
+    assert os.sched_getscheduler(0) != os.SCHED_IDLE  # the child started at ours, not idle
+    assert seen == {"done": True, "main": os.SCHED_IDLE, "early": os.SCHED_IDLE, "late": os.SCHED_IDLE,
+                    "child_idle": True}  # fmt: skip
+
+
+@_NEEDS_IDLE
+def test_idle_refused_says_so_and_leaves_the_thread_as_it_was(monkeypatch):
+    if os.sched_getscheduler(0) == os.SCHED_IDLE:
+        pytest.skip("the test process itself runs idle")
+
+    def refuse(*_: object) -> None:
+        raise PermissionError("seccomp")
+
+    before = os.sched_getscheduler(0)
+    monkeypatch.setattr(os, "sched_setscheduler", refuse)
+    assert priority_idle() is False
+    assert os.sched_getscheduler(0) == before
+
+
+def test_the_production_default_is_idle_and_a_typo_is_refused():
+    env = {k: v for k, v in os.environ.items() if k != "TRIAGE_WORKER_SCHED"}
+    read = (
+        "import django; django.setup(); from django.conf import settings; print(settings.TRIAGE_WORKER_SCHED)"
+    )
+    env["DJANGO_SETTINGS_MODULE"] = "triage.settings"
+    out = subprocess.run([sys.executable, "-c", read], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert out.stdout.strip() == "idle", out.stderr
+    bad = subprocess.run([sys.executable, "-c", read], cwd=ROOT, env={**env, "TRIAGE_WORKER_SCHED": "idel"},
+                         capture_output=True, text=True)  # fmt: skip
+    assert bad.returncode != 0
+    assert "TRIAGE_WORKER_SCHED" in bad.stderr
+
+
+@_NEEDS_IDLE
+@pytest.mark.django_db(transaction=True)
+def test_a_celery_worker_at_the_production_default_runs_idle_with_its_pool_and_threads(start_worker):
+    ours = os.getpriority(os.PRIO_PROCESS, 0)
+    worker = start_worker(queues="reports", TRIAGE_WORKER_NICE=str(ours + 6), TRIAGE_WORKER_SCHED="idle")
+    wait_for(lambda: len(_children(worker.proc.pid)) == 2, timeout=30, message="two prefork children")
+    # the heartbeat thread starts once the worker is ready: wait for it, so it is checked too
+    wait_for(lambda: len(list(Path(f"/proc/{worker.proc.pid}/task").iterdir())) > 1, timeout=30,
+             message="the worker's threads")  # fmt: skip
+    children = _children(worker.proc.pid)
+    threads = [int(t.name) for t in Path(f"/proc/{worker.proc.pid}/task").iterdir()]
+    assert {_policy_of(p) for p in (*threads, *children)} == {os.SCHED_IDLE}
+    assert {_nice_of(p) for p in (worker.proc.pid, *children)} == {ours + 6}  # the fallback is set too

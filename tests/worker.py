@@ -110,6 +110,7 @@ def start_worker(request: pytest.FixtureRequest, broker: str, tmp_path: Path, tr
             # the suite's workers keep the tests' own priority (a shared machine's timings stay as
             # they were); tests/test_priority.py starts one at the production default
             "TRIAGE_WORKER_NICE": "0",
+            "TRIAGE_WORKER_SCHED": "nice",
             **request.node.broker_env,
             **extra_env,
         }

@@ -70,14 +70,18 @@ def _consumed_queues(consumer: object) -> list[str]:
 @signals.worker_init.connect
 @signals.worker_process_init.connect
 def _lower_priority(**_: object) -> None:
-    """Workers yield the CPU to the web pages (TRIAGE_WORKER_NICE): set in the main process before
-    the pool starts (threads and prefork children inherit it) and again in each prefork child."""
+    """Workers yield the CPU to the web pages: SCHED_IDLE (TRIAGE_WORKER_SCHED=idle, the default)
+    and the nice value TRIAGE_WORKER_NICE (what is left where SCHED_IDLE is refused, or with
+    TRIAGE_WORKER_SCHED=nice). Set in the main process before the pool starts (threads and prefork
+    children inherit it) and again in each prefork child."""
     from django.conf import settings
 
-    from triage.priority import priority_lower
+    from triage.priority import priority_idle, priority_lower
 
     if settings.TRIAGE_WORKER_NICE > 0:
         priority_lower(nice=settings.TRIAGE_WORKER_NICE)
+    if settings.TRIAGE_WORKER_SCHED == "idle" and not priority_idle():
+        logger.warning("SCHED_IDLE refused: the workers run at nice %s only", settings.TRIAGE_WORKER_NICE)
 
 
 @signals.worker_ready.connect

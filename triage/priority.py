@@ -1,14 +1,22 @@
 """CPU priority of our own processes: background work yields the cores to interactive pages.
 
-On a small machine the web pages, the intake posts and the Celery workers share a few cores. The
-scheduler gives a process with a higher nice value a smaller share only while the CPU is contended,
-so a worker at nice 10 still runs at full speed on an idle machine but waits for a page that needs
-the core. Used by the Celery workers (triage/celery.py, TRIAGE_WORKER_NICE) and by the intake web
-pool (triage/gunicorn_intake_conf.py, GUNICORN_NICE).
+On a small machine the web pages, the intake posts and the Celery workers share a few cores. Two
+ways to make a process yield, both of which only matter while the CPU is contended (on an idle
+machine the process runs at full speed either way):
 
-Linux keeps the nice value per thread and a new thread or child inherits its creator's, so every
-thread already running is lowered too (an unprivileged process may always lower its own priority,
-never raise it back: the value is only ever raised here).
+- nice: a higher nice value is a smaller share. At nice 10 a thread weighs ~1/10 of a nice-0 one
+  (Linux's CFS weights 110 vs 1024), so during a burst a worker still takes a real part of the
+  cores from the pages and the PostgreSQL backends serving them. Used by the intake web pool
+  (triage/gunicorn_intake_conf.py, GUNICORN_NICE) and as the workers' fallback.
+- SCHED_IDLE: the kernel's background policy, weight 3 (~1/340 of a nice-0 thread, ~1/37 of a
+  nice-10 one), and a waking normal thread preempts it at once. Not a strict starvation: an idle
+  thread still gets a sliver while every core is busy and all of any core that is free. The
+  Celery workers' default (triage/celery.py, TRIAGE_WORKER_SCHED).
+
+Linux keeps both per thread and a new thread or child (a prefork child, ffmpeg, an OCR thread)
+inherits its creator's, so every thread already running is lowered too. An unprivileged process
+may always lower its own priority, never raise it back (leaving SCHED_IDLE needs RLIMIT_NICE or
+CAP_SYS_NICE): the value is only ever lowered here.
 """
 
 from __future__ import annotations
@@ -19,16 +27,34 @@ from pathlib import Path
 _TASKS = Path("/proc/self/task")
 
 
+def _threads() -> list[int]:
+    return [int(t) for t in os.listdir(_TASKS)] if _TASKS.is_dir() else [0]
+
+
 def priority_lower(*, nice: int) -> int:
     """Raise this process's nice value (every thread's) to at least `nice`; never lowers it. Returns
     the calling thread's nice value afterwards. No-op where the OS has no setpriority."""
     if not hasattr(os, "setpriority"):
         return 0
-    threads = [int(t) for t in os.listdir(_TASKS)] if _TASKS.is_dir() else [0]
-    for tid in threads:
+    for tid in _threads():
         try:
             if os.getpriority(os.PRIO_PROCESS, tid) < nice:
                 os.setpriority(os.PRIO_PROCESS, tid, nice)
         except (ProcessLookupError, PermissionError):  # a thread that ended meanwhile
             continue
     return os.getpriority(os.PRIO_PROCESS, 0)
+
+
+def priority_idle() -> bool:
+    """Put every thread of this process under SCHED_IDLE. Returns whether the calling thread runs
+    under it afterwards: False where the OS has no SCHED_IDLE or refuses it (a seccomp profile), so
+    the caller can fall back to nice. A thread under a real-time policy is left alone."""
+    if not hasattr(os, "SCHED_IDLE"):
+        return False
+    for tid in _threads():
+        try:
+            if os.sched_getscheduler(tid) in (os.SCHED_OTHER, os.SCHED_BATCH):
+                os.sched_setscheduler(tid, os.SCHED_IDLE, os.sched_param(0))
+        except (ProcessLookupError, PermissionError, OSError):  # ended meanwhile, or refused
+            continue
+    return os.sched_getscheduler(0) == os.SCHED_IDLE

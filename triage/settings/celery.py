@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import environ
 from celery.schedules import crontab
 
 from triage.settings.base import VAR_DIR, env
@@ -49,6 +50,13 @@ CELERY_WORKER_MAX_MEMORY_PER_CHILD = env.int("TRIAGE_WORKER_MAX_MEMORY_MB", defa
 # Workers run at this nice value (triage/priority.py): on a contended machine the web pages get the
 # cores first and the workers the rest; on an idle one the workers run at full speed. 0 = unchanged.
 TRIAGE_WORKER_NICE = env.int("TRIAGE_WORKER_NICE", default=10)
+# ... and under SCHED_IDLE (`idle`): during a burst they take only what the web pools and their
+# PostgreSQL backends leave, not the ~1/10 share nice 10 still gets. `nice`: the nice value only.
+TRIAGE_WORKER_SCHED = env.str("TRIAGE_WORKER_SCHED", default="idle")
+if TRIAGE_WORKER_SCHED not in ("idle", "nice"):
+    raise environ.ImproperlyConfigured(
+        f"TRIAGE_WORKER_SCHED must be idle or nice, not {TRIAGE_WORKER_SCHED!r}"
+    )
 
 # --- Beat: everything that runs on a clock ----------------------------------------------------
 # The sweep requeues work stuck in an intermediate state longer than TRIAGE_STALE_AFTER_S.
