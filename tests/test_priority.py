@@ -164,3 +164,45 @@ def test_a_celery_worker_at_the_production_default_runs_idle_with_its_pool_and_t
     threads = [int(t.name) for t in Path(f"/proc/{worker.proc.pid}/task").iterdir()]
     assert {_policy_of(p) for p in (*threads, *children)} == {os.SCHED_IDLE}
     assert {_nice_of(p) for p in (worker.proc.pid, *children)} == {ours + 6}  # the fallback is set too
+
+
+_AUTOGROUPS = pytest.mark.skipif(
+    not (Path("/proc/self/autogroup").is_file() and Path("/proc/sys/kernel/sched_autogroup_enabled").is_file()
+         and Path("/proc/sys/kernel/sched_autogroup_enabled").read_text().strip() == "1"),
+    reason="the kernel groups no sessions (sched_autogroup off)",
+)  # fmt: skip
+
+
+def _group_nice_of(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/autogroup").read_text().rsplit("nice", 1)[1])
+
+
+@_AUTOGROUPS
+def test_the_session_group_is_lowered_never_raised_and_only_in_its_own_session():
+    # a new session: its own group, so this test's session keeps its share
+    script = (
+        "from triage.priority import priority_group_lower as g; import json, os; "
+        "print(json.dumps([g(nice=7), g(nice=3), os.getsid(0) == os.getpid()]))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        start_new_session=True,
+    )
+    assert json.loads(out.stdout) == [7, 7, True]
+    assert _group_nice_of(os.getpid()) < 7  # ours untouched
+
+
+@_AUTOGROUPS
+@_NEEDS_IDLE
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_in_its_own_session_lowers_its_group_to_the_smallest_share(start_worker):
+    worker = start_worker(queues="reports", TRIAGE_WORKER_SCHED="idle")
+    wait_for(lambda: len(_children(worker.proc.pid)) == 2, timeout=30, message="two prefork children")
+    if os.getsid(worker.proc.pid) == os.getsid(0):
+        pytest.skip("the worker shares this test's session: its group is ours")
+    assert {_group_nice_of(p) for p in (worker.proc.pid, *_children(worker.proc.pid))} == {19}
+    assert _group_nice_of(os.getpid()) < 19

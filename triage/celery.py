@@ -76,12 +76,17 @@ def _lower_priority(**_: object) -> None:
     children inherit it) and again in each prefork child."""
     from django.conf import settings
 
-    from triage.priority import priority_idle, priority_lower
+    from triage.priority import priority_group_lower, priority_idle, priority_lower
 
     if settings.TRIAGE_WORKER_NICE > 0:
         priority_lower(nice=settings.TRIAGE_WORKER_NICE)
     if settings.TRIAGE_WORKER_SCHED == "idle" and not priority_idle():
         logger.warning("SCHED_IDLE refused: the workers run at nice %s only", settings.TRIAGE_WORKER_NICE)
+    # the session's group too: against the web pools' groups the threads' own priority counts for
+    # nothing (triage/priority.py); idle asks for the smallest share a group can have
+    group_nice = 19 if settings.TRIAGE_WORKER_SCHED == "idle" else settings.TRIAGE_WORKER_NICE
+    if group_nice > 0:
+        priority_group_lower(nice=group_nice)
 
 
 @signals.worker_ready.connect

@@ -13,6 +13,14 @@ machine the process runs at full speed either way):
   thread still gets a sliver while every core is busy and all of any core that is free. The
   Celery workers' default (triage/celery.py, TRIAGE_WORKER_SCHED).
 
+Both weigh a thread only against the threads of its own group, though. Where the kernel groups
+processes by session (sched_autogroup, the default of many distributions' kernels; a celery worker
+started in its own session is then a group of its own) or by cgroup (a container, a systemd unit),
+the groups share the cores fairly whatever their threads' nice values or policy: a worker alone in
+its group yields to nothing. So the worker also lowers its session group's weight
+(/proc/self/autogroup, unprivileged; priority_group_lower). Containers and systemd units need their
+own weight (docker's `cpu_shares`, systemd's `CPUWeight=`), which no process can lower from inside.
+
 Linux keeps both per thread and a new thread or child (a prefork child, ffmpeg, an OCR thread)
 inherits its creator's, so every thread already running is lowered too. An unprivileged process
 may always lower its own priority, never raise it back (leaving SCHED_IDLE needs RLIMIT_NICE or
@@ -58,3 +66,21 @@ def priority_idle() -> bool:
         except (ProcessLookupError, PermissionError, OSError):  # ended meanwhile, or refused
             continue
     return os.sched_getscheduler(0) == os.SCHED_IDLE
+
+
+_AUTOGROUP = Path("/proc/self/autogroup")
+
+
+def priority_group_lower(*, nice: int) -> int | None:
+    """Raise the nice value of this process's session group (sched_autogroup) to at least `nice`:
+    its share against other sessions' groups, which its threads' own nice or SCHED_IDLE do not
+    change. Every process of the session shares it (a worker's prefork children, ffmpeg). Returns the
+    group's nice value afterwards, None where the kernel has no autogroups (or has them off)."""
+    try:
+        current = int(_AUTOGROUP.read_text().rsplit("nice", 1)[1])
+        if current < nice:
+            _AUTOGROUP.write_text(str(min(nice, 19)))
+            current = int(_AUTOGROUP.read_text().rsplit("nice", 1)[1])
+    except (OSError, ValueError, IndexError):  # no such file, autogroups disabled, refused
+        return None
+    return current
