@@ -118,6 +118,34 @@ def test_the_filter_tabs_show_counts(agent):
     assert re.search(r'aria-current="page">All <span class="count">3</span>', html)
 
 
+def test_the_tabs_follow_bulk_actions_and_deletes_without_counting_the_tickets(agent):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def tab(html: str, key: str, title: str) -> int:
+        found = re.search(rf'status={key}"[^>]*>{title} <span class="count">(\d+)</span>', html)
+        assert found, f"no {title} tab"
+        return int(found.group(1))
+
+    waiting = [triaged_ticket() for _ in range(3)]
+    TicketFactory(status=Ticket.Status.PROCESSING)
+    html = agent.get(QUEUE).content.decode()
+    assert (tab(html, "needs_review", "Needs review"), tab(html, "reviewed", "Open")) == (3, 0)
+    agent.post(
+        reverse("triage:review-queue-bulk"), {"action": "accept", "ticket": [waiting[0].id, waiting[1].id]}
+    )
+    Ticket.objects.filter(id=waiting[2].id).delete()
+    with CaptureQueriesContext(connection) as queries:
+        html = agent.get(QUEUE, {"status": "reviewed"}).content.decode()
+    assert (tab(html, "needs_review", "Needs review"), tab(html, "reviewed", "Open")) == (0, 2)
+    assert re.search(r'>All <span class="count">3</span>', html)
+    # the tab's count is also the page's
+    assert set(references(html)) == {waiting[0].reference, waiting[1].reference}
+    # the tabs read the kept counts (selectors.ticket_status_counts), not every ticket's status
+    assert any('FROM "triage_ticketstatuscount"' in q["sql"] for q in queries)
+    assert not [q["sql"] for q in queries if 'FROM "triage_ticket" GROUP BY' in q["sql"]]
+
+
 def test_the_queue_is_paginated_and_pages_keep_the_filter(agent, settings):
     settings.TRIAGE_QUEUE_PAGE_SIZE = 2
     tickets = [TicketFactory(status=Ticket.Status.PROCESSING) for _ in range(5)]
