@@ -259,6 +259,55 @@ def test_a_row_shows_thumbnails_of_its_processed_attachments_in_few_queries(
     assert shown == [reverse("triage:rendition-file", args=[t.id]) for t in thumbs[:3]]  # the first three
 
 
+def test_rows_in_every_state_read_nothing_of_their_own(agent):
+    """A page reads only the columns a row shows (selectors.queue._ROW_FIELDS): a row that read
+    another one would cost a query per row. Rows in every state the row draws differently cost
+    the queries of one plain row."""
+    from datetime import timedelta
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    from tests.factories import RenditionFactory
+    from triage.models import Rendition, RenditionText
+
+    def queries(params: dict) -> tuple[int, str]:
+        with CaptureQueriesContext(connection) as captured:
+            html = agent.get(QUEUE, params).content.decode()
+        return len(captured), html
+
+    triaged_ticket(subject="plain")
+    one, _ = queries({})
+    one_search, _ = queries({"q": "plain"})
+    now = timezone.now()
+    person = UserFactory(first_name="Ana")
+    for status in Ticket.Status.values:
+        TicketFactory(
+            status=status, subject=f"plain {status}", assignee=person, sla_due_at=now + timedelta(hours=2)
+        )
+    overdue, paused = triaged_ticket(subject="plain overdue"), triaged_ticket(subject="plain paused")
+    Ticket.objects.filter(id=overdue.id).update(sla_due_at=now - timedelta(hours=2), sla_first_due_at=now)
+    Ticket.objects.filter(id=paused.id).update(sla_due_at=None, sla_paused_at=now)
+    low = triaged_ticket(subject="plain unsure", result=None)
+    Ticket.objects.filter(id=low.id).update(confidence=0.2)
+    failed_ticket(subject="plain failed")
+    with_files = triaged_ticket(subject="files", description="the plain text of the body")
+    for _ in range(4):
+        RenditionFactory(attachment=AttachmentFactory(ticket=with_files), kind=Rendition.Kind.THUMB)
+    AttachmentFactory(ticket=with_files, status=Attachment.Status.REJECTED, reject_reason="not an image")
+    read = triaged_ticket(subject="read")
+    image = RenditionFactory(attachment=AttachmentFactory(ticket=read), kind=Rendition.Kind.IMAGE)
+    RenditionText.objects.create(rendition=image, text="a plain word in a screenshot", engine="test")
+    many, html = queries({})
+    assert len(references(html)) == Ticket.objects.count() and "Overdue" in html and "Paused" in html
+    assert "Ana" in html and "(1 rejected)" in html and html.count('<img class="thumb"') == 3
+    assert many == one
+    many_search, html = queries({"q": "plain"})
+    assert "in screenshot" in html and "<mark>plain</mark> text" in html
+    assert many_search == one_search
+
+
 def test_filters_combine_and_live_in_the_url(agent):
     from tests.factories import PROPOSAL
 

@@ -72,9 +72,8 @@ def _snippet(snippet: object | None) -> SafeString:
 def _files(context, ticket) -> str:
     thumbs = "".join(
         f'<img class="thumb" src="{_e(_url(context, "triage:rendition-file", thumb.id))}" '
-        f'width="{_e(thumb.width)}" height="{_e(thumb.height)}" alt="" loading="lazy">'
-        for attachment in list(getattr(ticket, "thumb_attachments", []))[:3]
-        for thumb in attachment.thumbs
+        f'width="{thumb.width}" height="{thumb.height}" alt="" loading="lazy">'
+        for thumb in getattr(ticket, "thumbs", ())  # selectors.review_queue_rows (width, height: ints)
     )
     count = getattr(ticket, "attachment_count", 0) or 0
     rejected = getattr(ticket, "rejected_count", 0) or 0
