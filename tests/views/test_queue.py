@@ -232,9 +232,9 @@ def test_the_queue_runs_a_fixed_number_of_queries(agent, django_assert_num_queri
     few = count()
     for _ in range(9):
         AttachmentFactory(ticket=triaged_ticket(subject="checkout fails"))
-    # session, user, taxonomy, tab counts, filtered count, page ids, rows, 2 prefetches, labels,
+    # session, user, taxonomy, tab counts, filtered count, page ids, rows, their files, labels,
     # newest id (the live poll's marker), 2 manager checks, the people (Assignee column, bulk assign)
-    assert count() == few <= 14
+    assert count() == few <= 13
 
 
 def test_a_row_shows_thumbnails_of_its_processed_attachments_in_few_queries(
