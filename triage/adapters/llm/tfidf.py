@@ -18,7 +18,6 @@ from sklearn.base import clone
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import FeatureUnion
 
-
 # The analysis settings that decide a text's n-grams: vectorizers fitted on different texts (the
 # day-one model's five fields, the trained model) but with equal settings give the same n-grams.
 _ANALYSIS = (
