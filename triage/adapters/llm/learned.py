@@ -539,6 +539,7 @@ def train(
     tfidf_all = sparse.csr_matrix(vectorizer.fit_transform(seed_texts + review_texts))
     tfidf_seeds = tfidf_all[: len(seed_texts)]
     tfidf_reviews = tfidf_all[len(seed_texts) :] if review_texts else None
+    del tfidf_all  # the slices are copies: keep one, not two (peak memory)
     prior_reviews = prior(review_texts) if review_texts else {}
     # one day-one pass over every field's seed phrases (it scores all fields at once)
     prior_seeds = prior(seed_texts)
