@@ -99,9 +99,7 @@ def test_offsets_are_chosen_on_out_of_fold_decisions_only(monkeypatch, small_tax
     fitted = model.fields["category"]
     texts = [s.text for s in samples]
     features = learned._features(
-        learned.union_transform(model.vectorizer, texts),
-        np.full((len(texts), len(fitted.values)), 0.5),
-        learned._text_columns(model.vectorizer, "category"),
+        learned.union_transform(model.vectorizer, texts), np.full((len(texts), len(fitted.values)), 0.5)
     )
     in_sample = np.asarray(fitted.values)[fitted.probabilities(features).argmax(axis=1)]
     assert np.mean(in_sample == np.asarray([s.labels["category"] for s in samples])) > 0.9
@@ -162,34 +160,3 @@ def test_the_trained_model_beats_the_baseline_on_a_small_generated_set():
         ours = learned.field_scores(truth, [getattr(o.result, field).value for o in outcomes])["macro_f1"]
         theirs = learned.field_scores(truth, baseline[field])["macro_f1"]
         assert ours >= theirs + margin, (field, ours, theirs)
-
-
-def test_the_lead_is_the_subject_and_the_first_sentence_after_the_greeting():
-    text = (
-        "Drucker druckt leer\nDrucker druckt leer\nHallo zusammen,\n"
-        "Der Drucker im Büro druckt nur leere Seiten. Übrigens geht auch das VPN nicht."
-    )
-    lead = learned.lead_text(text)
-    assert lead.startswith("drucker druckt leer ")
-    assert "der drucker im buro druckt nur leere seiten" in lead  # lowercased, accents stripped
-    assert "hallo" not in lead and "vpn" not in lead
-    assert learned.lead_text("Only a subject") == "only a subject "
-
-
-def test_topic_fields_read_the_lead_and_scale_fields_the_whole_text_only():
-    union = learned.vectorizer_new().fit(["Printer prints blank pages. Not urgent.", "VPN down, urgent!"])
-    lead_width = len(union.transformer_list[0][1].vocabulary_)
-    assert union.transformer_list[0][0] == "lead"
-    assert learned._text_columns(union, "queue") == (0, 3)
-    assert learned._text_columns(union, "priority") == (lead_width, 2)
-    tfidf = learned.union_transform(union, ["VPN down, urgent!"])
-    for name in ("queue", "priority"):
-        row = learned._features(tfidf, np.zeros((1, 2)), learned._text_columns(union, name))
-        assert row[:, :-2].multiply(row[:, :-2]).sum() == pytest.approx(1.0)  # unit length
-    assert (
-        learned._features(tfidf, np.zeros((1, 2)), (lead_width, 2)).shape[1]
-        == tfidf.shape[1] - lead_width + 2
-    )
-    # a version stored before the lead part existed keeps reading every part
-    old = learned.FeatureUnion(union.transformer_list[1:])
-    assert learned._text_columns(old, "priority") == (0, 2)

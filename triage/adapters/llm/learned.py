@@ -2,18 +2,10 @@
 
 Pure: samples in, a `TrainedModel` value out; no ORM, no settings, no files (the service stores it).
 
-Per field, one class-balanced linear SVM (C=REGULARIZATION_C) per value (one-vs-rest) reads these
+Per field, one class-balanced linear SVM (C=REGULARIZATION_C) per value (one-vs-rest) reads two
 things about a ticket:
 - word 1-2-gram and character 2-5-gram TF-IDF of its text (subject, body, OCR text), each n-gram
-  scaled by how much likelier it is among that value's tickets than among the others' (NBSVM);
-- for the topic fields (not SCALE_FIELDS), word 1-2-gram TF-IDF of the lead (lead_text: the subject
-  and the body's first sentence), scaled the same way: a ticket's topic is where it starts, while
-  context sentences and side topics ("by the way, the VPN is slow too") come later and name other
-  queues' words. Measured on tests/fixtures/eval (ours minus baseline, queue macro-F1, helpdesk /
-  shop / helpdesk_hard / shop_hard): +0.010 / +0.002 / +0.022 / +0.027 without it, +0.028 /
-  +0.042 / +0.058 / +0.074 with it (the generator puts the topic first and side topics after it,
-  as people tend to; on tickets that open with context the gain will be smaller); read by priority
-  too it cost helpdesk_hard's priority 0.03; and
+  scaled by how much likelier it is among that value's tickets than among the others' (NBSVM), and
 - the day-one model's probabilities for that field (the taxonomy similarity plus its documented
   cues), so what the taxonomy says keeps counting while reviewed tickets teach the rest.
 Its training set is the taxonomy itself (each description and example phrase is one labeled
@@ -34,7 +26,6 @@ shows how the confidence the app displays behaves on tickets no part of the mode
 
 from __future__ import annotations
 
-import re
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -43,7 +34,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import sparse
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.feature_extraction.text import TfidfVectorizer, strip_accents_unicode
+from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.isotonic import IsotonicRegression
 from sklearn.metrics import f1_score
 from sklearn.pipeline import FeatureUnion
@@ -153,43 +144,17 @@ class TrainedModel:
     ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """Per field: (probabilities (n, k), calibrated confidence of the best value (n,))."""
         tfidf = union_transform(self.vectorizer, texts)
-        text_parts: dict[tuple[int, int], sparse.csr_matrix] = {}  # the scale fields share theirs
         out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         for name in self.fields if fields is None else fields:
             model = self.fields[name]
-            columns = _text_columns(self.vectorizer, name)
-            if columns not in text_parts:
-                text_parts[columns] = _text_part(tfidf, columns)
-            features = sparse.hstack(
-                [text_parts[columns], sparse.csr_matrix(PRIOR_SCALE * prior[name])], format="csr"
-            )
-            probabilities = model.probabilities(features)
+            probabilities = model.probabilities(_features(tfidf, prior[name]))
             out[name] = (probabilities, model.calibrate(probabilities.max(axis=1)))
         return out
 
 
-_SENTENCES = re.compile(r"(?<=[.!?])\s+|\n+")
-LEAD_MIN_WORDS = 4  # shorter lines before the first sentence are greetings ("Hi team,", "Hallo,")
-# Fields whose values are a scale (how urgent, how upset), not a topic: the cues sit anywhere in the
-# text ("Not urgent at all." closing a ticket), so they read the whole text only, not the lead.
-SCALE_FIELDS = frozenset({"priority", "sentiment"})
-
-
-def lead_text(text: str) -> str:
-    """The subject (the text's first line) and the body's first sentence of at least LEAD_MIN_WORDS
-    words, lowercased, without accents: where requesters usually state what the ticket is about,
-    before the context, the steps tried and the side topics."""
-    subject, _, rest = text.partition("\n")
-    first = next((s for s in _SENTENCES.split(rest) if len(s.split()) >= LEAD_MIN_WORDS), "")
-    return strip_accents_unicode(f"{subject} {first}".lower())
-
-
 def vectorizer_new() -> FeatureUnion:
-    """Word 1-2-gram TF-IDF of the lead (lead_text; the first part, so SCALE_FIELDS can leave it out
-    as a column range), then word 1-2-gram and character 2-5-gram TF-IDF of the whole text."""
     return FeatureUnion(
         [
-            ("lead", TfidfVectorizer(preprocessor=lead_text, ngram_range=(1, 2), sublinear_tf=True)),
             (
                 "words",
                 TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, strip_accents="unicode", min_df=1),
@@ -204,24 +169,9 @@ def vectorizer_new() -> FeatureUnion:
     )
 
 
-def _text_columns(vectorizer: FeatureUnion, name: str) -> tuple[int, int]:
-    """(first TF-IDF column field `name` reads, number of union parts it reads): SCALE_FIELDS skip
-    the lead part. A model stored before the lead part existed reads everything."""
-    parts = vectorizer.transformer_list
-    if name in SCALE_FIELDS and parts[0][0] == "lead":
-        return len(parts[0][1].vocabulary_), len(parts) - 1
-    return 0, len(parts)
-
-
-def _text_part(tfidf: sparse.csr_matrix, columns: tuple[int, int]) -> sparse.csr_matrix:
-    # Each part of the union is L2-normalized: scale the rows to unit length overall.
-    first, parts = columns
-    text = tfidf[:, first:] if first else tfidf
-    return text / np.sqrt(parts)
-
-
-def _features(tfidf: sparse.csr_matrix, prior: np.ndarray, columns: tuple[int, int]) -> sparse.csr_matrix:
-    return sparse.hstack([_text_part(tfidf, columns), sparse.csr_matrix(PRIOR_SCALE * prior)], format="csr")
+def _features(tfidf: sparse.csr_matrix, prior: np.ndarray) -> sparse.csr_matrix:
+    # Each half of the union is L2-normalized: scale the rows to unit length overall.
+    return sparse.hstack([tfidf / np.sqrt(2.0), sparse.csr_matrix(PRIOR_SCALE * prior)], format="csr")
 
 
 def seed_samples(entries: Sequence[TaxonomyEntry]) -> list[tuple[str, str]]:
@@ -555,13 +505,12 @@ def train(
         seed_text = [t for t, _ in seeds[name]]
         first = int(seed_start[name])
         seed_prior = np.asarray(prior_seeds[name])[first : first + len(seed_text)]
-        columns = _text_columns(vectorizer, name)
-        seed_x = _features(tfidf_seeds[first : first + len(seed_text)], seed_prior, columns)
+        seed_x = _features(tfidf_seeds[first : first + len(seed_text)], seed_prior)
         seed_y = [v for _, v in seeds[name]]
         rows = [i for i, s in enumerate(samples) if s.labels.get(name) in values]
         review_y = [samples[i].labels[name] for i in rows]
         review_x = (
-            _features(tfidf_reviews[rows], np.asarray(prior_reviews[name])[rows], columns)
+            _features(tfidf_reviews[rows], np.asarray(prior_reviews[name])[rows])
             if rows and tfidf_reviews is not None
             else None
         )
