@@ -55,9 +55,6 @@ PRIOR_SCALE = 0.3
 # +0.034 / +0.078; C=0.25 queue +0.037 / +0.049, priority +0.029 / +0.078. 0.5: as good as 1 or
 # better on every field of both sets (type equal), and the middle of the range tried.
 REGULARIZATION_C = 0.5
-# liblinear's stopping tolerance: 1e-3, not its default 1e-4. Measured on the four labelled sets of
-# tests/fixtures/eval in one run: the same macro-F1 on every field (to 0.001), training 16% less CPU.
-SVM_TOL = 1e-3
 # A review is left out of the final fit when, predicted by the models of the other folds, the best
 # other value's SVM score beats its own label's by more than this (scores are margins, ~[-1.5, 1.5]).
 # Measured on tests/fixtures/eval/{helpdesk,shop}.csv: 0.4 dropped ~9-13% of the reviews (the sets
@@ -237,7 +234,7 @@ def _fit(features: sparse.csr_matrix, labels: list[str], weights: np.ndarray, n_
         value = 1 if binary else c
         scaled = features.copy()
         scaled.data *= ratios[value, scaled.indices]
-        svc = LinearSVC(C=REGULARIZATION_C, class_weight="balanced", tol=SVM_TOL, random_state=0)
+        svc = LinearSVC(C=REGULARIZATION_C, class_weight="balanced", random_state=0)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             svc.fit(scaled, which == value, sample_weight=weights)
