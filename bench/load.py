@@ -20,6 +20,11 @@ logins, the intake pool (triage/gunicorn_intake_conf.py) takes every post, as th
 send them; the router itself (HAProxy) is not run, so its own small cost is not in the figures.
 Every page worker serves the queue page once before the clock. Also tickets/min end to end, the
 per-ticket created->triaged p50/p95, the exactly-once check and the machine's load average.
+Where the time goes while posting: each kind of post's Server-Timing (its time inside Django, the
+SQL and the CPU in it, its query count), and the CPU per answered post of each of the bench's own
+process groups (page pool, intake pool, each worker queue), of the scratch database's PostgreSQL
+backends and of the posters, beside the whole machine's (other work on a shared machine shows as
+the difference). The mail posts carry no session cookie, as a relay's do not.
 
 Measured 2026-11-29 on the 2-core machine, otherwise quiet, 10,000 tickets: 1,629 tickets/min end
 to end, 44.6 posts/s, queue page p95 403 ms while posting and 132 ms while draining (p50 301 / 96
@@ -128,7 +133,8 @@ def request(
 
 
 def server_timing(header: str) -> dict[str, float]:
-    """`app;dur=41.2, db;dur=12.5;desc="9 queries", cpu;dur=27.0` -> {"app": 41.2, "db": 12.5, ...}
+    """`app;dur=41.2, db;dur=12.5;desc="9 queries", cpu;dur=27.0` -> {"app": 41.2, "db": 12.5,
+    "db_queries": 9, ...}
     (the app's Server-Timing header, TRIAGE_SERVER_TIMING)."""
     out: dict[str, float] = {}
     for entry in header.split(","):
@@ -136,7 +142,47 @@ def server_timing(header: str) -> dict[str, float]:
         for param in params:
             if param.startswith("dur="):
                 out[name] = float(param[4:])
+            elif param.startswith('desc="') and param.endswith(' queries"'):
+                out[f"{name}_queries"] = float(param[6:].split()[0])
     return out
+
+
+def proc_cpu_s(pid: int) -> float:
+    """User + system CPU seconds a process has used so far (all its threads), 0 once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_by_part(groups: dict[str, int], db_name: str) -> dict[str, float]:
+    """CPU seconds used so far by each of the bench's own process groups ({label: process group id},
+    its forked workers included) and by the PostgreSQL backends serving the scratch database
+    (`postgres`); a backend that closed since is not counted (connections are kept, CONN_MAX_AGE)."""
+    out = dict.fromkeys([*groups, "postgres"], 0.0)
+    labels = {pgid: label for label, pgid in groups.items()}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text().rpartition(")")[2].split()
+            cmdline = (entry / "cmdline").read_bytes()
+            if int(stat[2]) in labels:
+                out[labels[int(stat[2])]] += proc_cpu_s(int(entry.name))
+            elif cmdline.startswith(b"postgres: ") and f" {db_name} ".encode() in cmdline:
+                out["postgres"] += proc_cpu_s(int(entry.name))
+        except (OSError, IndexError, ValueError):
+            continue
+    return out
+
+
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine since boot, from /proc/stat."""
+    ticks = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    idle = ticks[3] + ticks[4]
+    clock = os.sysconf("SC_CLK_TCK")
+    return (sum(ticks) - idle) / clock, sum(ticks) / clock
 
 
 def post_share(  # noqa: PLR0913 - the arguments of one poster process
@@ -149,12 +195,14 @@ def post_share(  # noqa: PLR0913 - the arguments of one poster process
 ) -> None:
     """One poster process: `threads` threads, each with its own kept-alive connection, send this
     process's share of the arrivals, each when it is due (t0 + its offset), or as soon as a thread is
-    free if it is late. Puts [(index, due, sent, answered, status)] (seconds from t0) on `results`."""
+    free if it is late. Puts ([(index, due, sent, answered, status)] (seconds from t0), the process's
+    CPU seconds while sending, {index: the answer's Server-Timing}) on `results`."""
     jobs: queue.SimpleQueue = queue.SimpleQueue()
     for job in plan:
         jobs.put(job)
     cookie = "; ".join(f"{k}={v}" for k, v in cookies.items())
     out: list[tuple[int, float, float, float, int]] = []
+    timings: dict[int, dict[str, float]] = {}
 
     def work() -> None:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
@@ -165,32 +213,35 @@ def post_share(  # noqa: PLR0913 - the arguments of one poster process
                 break
             time.sleep(max(0.0, t0 + due - time.monotonic()))
             sent = time.monotonic()
-            headers = {**headers, "Cookie": cookie}
-            if path.startswith("/intake/"):
-                headers.update(signed_headers(body))
+            if path.startswith("/intake/"):  # a mail relay: signed, no session
+                headers = {**headers, **signed_headers(body)}
+            else:
+                headers = {**headers, "Cookie": cookie}
             try:
-                status, _ = request(conn, "POST", path, body, headers)
+                status, answer = request(conn, "POST", path, body, headers)
+                timings[index] = server_timing(answer.get("Server-Timing", ""))
             except OSError:
                 status = 0
             out.append((index, due, sent - t0, time.monotonic() - t0, status))
         conn.close()
 
     pool = [threading.Thread(target=work) for _ in range(threads)]
+    began = proc_cpu_s(os.getpid())
     for thread in pool:
         thread.start()
     for thread in pool:
         thread.join()
-    results.put(out)
+    results.put((out, proc_cpu_s(os.getpid()) - began, timings))
 
 
 def login(base: str) -> requests.Session:
     session = requests.Session()
-    session.get(f"{base}/accounts/login/", timeout=30)
+    session.get(f"{base}/accounts/login/", timeout=120)
     response = session.post(
         f"{base}/accounts/login/",
         data={"username": "agent", "password": PASSWORD, "csrfmiddlewaretoken": session.cookies["csrftoken"]},
         headers={"Referer": f"{base}/accounts/login/"},
-        timeout=30,
+        timeout=120,
     )
     if response.status_code != 200 or "/accounts/login/" in response.url:
         raise SystemExit("bench: the agent could not log in")
@@ -216,6 +267,10 @@ def main() -> None:  # noqa: PLR0915 - one linear script: set up, burst, drain, 
         help="`split`: the production shape, docker-compose's `web` (pages, triage/gunicorn_conf.py) and "
         "`web-intake` (posts, triage/gunicorn_intake_conf.py); `conf`: the page pool alone serving "
         "everything; `sync:N`: one pool of N sync workers (this bench before 2026-12-06)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--intake-threads", type=int, default=0,
+        help="threads per intake pool process (GUNICORN_THREADS of that pool only; default: its conf's)",
     )  # fmt: skip
     parser.add_argument("--timeout", type=float, default=3600, help="give up draining after this (s)")
     args = parser.parse_args()
@@ -246,6 +301,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script: set up, burst, drain, 
         "TRIAGE_SERVER_TIMING": "1",  # the queue page's time inside Django, from its Server-Timing header
     }
     procs: list[subprocess.Popen] = []
+    labelled: list[tuple[str, subprocess.Popen]] = []  # (the part it plays, its process group)
     try:
         for command in (["migrate", "-v", "0"], ["collectstatic", "--noinput", "-v", "0"]):
             subprocess.run([sys.executable, "manage.py", *command], cwd=ROOT, env=env, check=True)
@@ -274,9 +330,11 @@ def main() -> None:  # noqa: PLR0915 - one linear script: set up, burst, drain, 
         else:
             pools = [(["--workers", args.web.partition(":")[2] or "3"], port)]
         intake_port = pools[-1][1]
-        for web, pool_port in pools:
+        for (web, pool_port), label in zip(pools, ("web_pages", "web_intake"), strict=False):
             pool_env = {**env, "GUNICORN_BIND": f"127.0.0.1:{pool_port}", "GUNICORN_ACCESS_LOG": "",
                         "GUNICORN_LOG_LEVEL": "warning"}  # fmt: skip
+            if label == "web_intake" and args.intake_threads:
+                pool_env["GUNICORN_THREADS"] = str(args.intake_threads)
             if not web[0].startswith("-c"):
                 web += ["--bind", f"127.0.0.1:{pool_port}", "--log-level", "warning"]
             procs.append(
@@ -285,6 +343,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script: set up, burst, drain, 
                     cwd=ROOT, env=pool_env, stdout=sys.stderr,  # stdout is JSON lines only
                 )
             )  # fmt: skip
+            labelled.append((label, procs[-1]))
         for queue, pool, concurrency in (
             ("media", "prefork", 2),
             ("intake", "prefork", 2),
@@ -299,11 +358,15 @@ def main() -> None:  # noqa: PLR0915 - one linear script: set up, burst, drain, 
                     cwd=ROOT, env=env, stdout=sys.stderr,  # stdout is JSON lines only
                 )
             )  # fmt: skip
+            labelled.append((f"worker_{queue}", procs[-1]))
         deadline = time.monotonic() + 60
         while not all(reachable(pool_port) for _, pool_port in pools):
             if time.monotonic() > deadline:
                 raise SystemExit("gunicorn did not start")
             time.sleep(0.2)
+        # the port listens before the workers have imported the app (seconds each on a busy machine)
+        for _, pool_port in pools:
+            requests.get(f"http://127.0.0.1:{pool_port}/accounts/login/", timeout=180).raise_for_status()
 
         mails = list(range(0, args.tickets, 2))
         forms = list(range(1, args.tickets, 2))
@@ -379,12 +442,24 @@ def main() -> None:  # noqa: PLR0915 - one linear script: set up, burst, drain, 
         for proc in posters:
             proc.start()
         watcher = threading.Thread(target=watch_queue, daemon=True)
+        # where the machine's CPU goes while posting: each of the bench's own process groups, the
+        # scratch database's backends, the posters and this process (the queue page's client)
+        groups = {label: proc.pid for label, proc in labelled}
+        cpu_before, busy_before = cpu_by_part(groups, db_name), machine_busy()
+        cpu_before["bench"] = proc_cpu_s(os.getpid())
         time.sleep(max(0.0, t0 - time.monotonic()))
         started = time.monotonic()
         watcher.start()
         sent: list[tuple[int, float, float, float, int]] = []
+        poster_cpu_s = 0.0
+        post_timings: dict[int, dict[str, float]] = {}
         for _ in posters:
-            sent.extend(results.get(timeout=args.timeout))
+            share, cpu_s, share_timings = results.get(timeout=args.timeout)
+            sent.extend(share)
+            post_timings.update(share_timings)
+            poster_cpu_s += cpu_s
+        cpu_after, busy_after = cpu_by_part(groups, db_name), machine_busy()
+        cpu_after["bench"] = proc_cpu_s(os.getpid())
         for proc in posters:
             proc.join(timeout=30)
         posted_s = max(done_at for _, _, _, done_at, _ in sent)
@@ -425,6 +500,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script: set up, burst, drain, 
             )
         ]
         common = {"tickets": args.tickets, "rate": args.rate, "web": args.web, "cores": os.cpu_count(),
+                  "intake_threads": args.intake_threads or "conf",
                   "load_avg_1_5_15": [round(x, 2) for x in load]}  # fmt: skip
         emit("load_tickets_per_min_end_to_end", done / elapsed * 60, "tickets/min", **common)
         accepted = sum(1 for status in statuses if status in (200, 202, 302))
@@ -439,6 +515,23 @@ def main() -> None:  # noqa: PLR0915 - one linear script: set up, burst, drain, 
             sending_span_s=round(send_times[-1] - send_times[0], 1) if send_times else 0,
             statuses={str(k): v for k, v in counts.items()}, procs=args.procs, threads=args.threads,
         )  # fmt: skip
+        # CPU while posting (first send to last answer), per answered post: where the cores went
+        parts = {part: cpu_after[part] - cpu_before[part] for part in cpu_after}
+        parts["posters"] = poster_cpu_s
+        busy_s, total_s = busy_after[0] - busy_before[0], busy_after[1] - busy_before[1]
+        per_post = {part: round(cpu_s * 1000 / max(accepted, 1), 1) for part, cpu_s in parts.items()}
+        emit(
+            "load_cpu_per_post_while_posting", sum(parts.values()) * 1000 / max(accepted, 1), "ms",
+            parts=per_post, machine_busy_pct=round(100 * busy_s / total_s, 1) if total_s else 0,
+            machine_busy_ms_per_post=round(busy_s * 1000 / max(accepted, 1), 1),
+        )  # fmt: skip
+        # each kind of post's time inside Django (its Server-Timing: app, and the SQL and CPU in it)
+        for kind, path in (("mail", "/intake/"), ("form", "/tickets/")):
+            samples = [post_timings[i] for i, _, p, *_ in plan if p.startswith(path) and i in post_timings]
+            for part in ("app", "db", "cpu", "db_queries"):
+                values = [sample[part] for sample in samples if part in sample]
+                emit(f"load_post_{kind}_server_{part}_p50", statistics.median(values) if values else 0, "ms",
+                     p95=round(pct(values, 0.95), 1), samples=len(values))  # fmt: skip
         emit("load_arrival_lateness_p95", pct(lateness, 0.95), "ms", max=round(max(lateness, default=0), 1))
         emit("load_post_round_trip_p50", statistics.median(post_ms) if post_ms else 0, "ms")
         emit("load_post_round_trip_p95", pct(post_ms, 0.95), "ms")

@@ -56,3 +56,51 @@ def test_the_hard_sets_differ_from_the_easy_ones_only_by_their_knobs():
         assert hard["hard"] is generator.HARD
         assert generator.TAXONOMIES[f"{name}_hard"] is generator.TAXONOMIES[name]
     assert generator.HARD["noise"] >= 0.10
+
+
+def _independent():  # noqa: ANN202 - a module loaded from a file
+    spec = importlib.util.spec_from_file_location("make_independent", EVAL / "make_independent.py")
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
+def test_the_independent_set_is_what_its_generator_writes_and_as_hard_as_it_claims():
+    generator = _independent()
+    rows = generator.make_set()
+    out = io.StringIO(newline="")
+    writer = csv.DictWriter(out, fieldnames=list(generator.COLUMNS))
+    writer.writeheader()
+    writer.writerows(rows)
+    assert out.getvalue() == (EVAL / "independent.csv").read_bytes().decode("utf-8")
+    taxonomy = json.loads((EVAL / "independent_taxonomy.json").read_text(encoding="utf-8"))
+    assert taxonomy == generator.TAXONOMY
+
+    queues = Counter(r["queue"] for r in rows)
+    assert len(queues) >= 10
+    assert max(queues.values()) >= 20 * min(queues.values())
+    assert {r["language"] for r in rows} == {"en", "de"}
+    assert len({r["category"] for r in rows}) == 4
+    assert {r["priority"] for r in rows} == {"low", "medium", "high"}
+    for field in ("category", "priority", "queue"):
+        wrong = sum(r[field] != r[f"clean_{field}"] for r in rows) / len(rows)
+        assert wrong >= 0.10, (field, wrong)
+    assert len({r["body"] for r in rows}) >= 0.95 * len(rows)
+    # another domain: none of its queues is a queue of the generator-written sets
+    other = _generator()
+    assert not set(queues) & {q for t in other.TAXONOMIES.values() for q in (e["value"] for e in t["queue"])}
+    # the taxonomy the model reads names every class the rows use
+    for field in ("category", "priority", "queue"):
+        assert {r[field] for r in rows} == {e["value"] for e in taxonomy[field]}
+
+
+def test_the_independent_set_has_many_sentences_per_class_not_one_template():
+    generator = _independent()
+    for queue, languages in generator.POOLS.items():
+        for lang, pools in languages.items():
+            for kind in generator.KINDS:
+                assert len(pools[kind]) >= 3, (queue, lang, kind)
+    rows = generator.make_set()
+    for queue in generator.QUEUES:
+        openings = {r["body"].split("\n")[0] for r in rows if r["clean_queue"] == queue}
+        assert len(openings) >= 10, queue

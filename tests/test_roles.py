@@ -79,3 +79,13 @@ def test_the_role_decorators_refuse_everyone_below_their_role(decorator, allowed
         else:
             with pytest.raises(PermissionDenied):
                 view(request)
+
+
+def test_being_an_agent_needs_no_group_query_and_a_deactivated_user_is_none(django_assert_num_queries):
+    """Every active signed-in user is at least an agent: agent_required (the new-ticket post and most
+    pages) decides without asking which groups the user is in."""
+    agent, manager, gone = UserFactory(), _manager(), UserFactory(is_active=False)
+    with django_assert_num_queries(0):
+        assert [user_is_agent(u) for u in (agent, manager, gone, AnonymousUser(), None)] == [
+            True, True, False, False, False,
+        ]  # fmt: skip

@@ -71,6 +71,8 @@ def user_role_remember(user: AnyUser, *, is_manager: bool | None) -> None:
 
 
 def user_has_role(user: AnyUser, role: Role) -> bool:
+    if role == Role.AGENT:  # every active signed-in user is at least an agent: no group query
+        return user is not None and user.is_authenticated and bool(getattr(user, "is_active", False))
     actual = user_role(user)
     return actual is not None and _RANK[actual] >= _RANK[role]
 

@@ -161,3 +161,23 @@ def test_the_queue_shows_at_least_12_tickets_above_the_fold_at_1440x900(live_ser
         " return Math.abs(h - w); })()"
     )
     assert top <= 2, f"the header scrolled away ({top}px from the table's top)"
+
+
+def test_only_the_queues_table_scrolls_in_a_box_of_its_own(live_server, page: Page):
+    """The queue keeps its header in sight by scrolling its rows inside a window-high box (the
+    test above); a long table elsewhere (here 40 accounts) grows with its page instead, so its last
+    row is reached by scrolling the page, not a second scroll box inside it."""
+    UserFactory(username="ada", is_superuser=True, is_staff=True)
+    for i in range(40):
+        UserFactory(username=f"user{i:02d}")
+    page.set_viewport_size({"width": 1440, "height": 600})
+    log_in(page, live_server.url, "ada")
+    page.goto(live_server.url + "/users/")
+    box = page.locator("#user-list")
+    assert box.evaluate("b => b.scrollHeight - b.clientHeight") <= 1, (
+        "the accounts table scrolls in its own box"
+    )
+    assert (
+        box.evaluate("b => b.getBoundingClientRect().height") > 600
+    )  # taller than the window: the page scrolls
+    assert page.evaluate("document.documentElement.scrollHeight") > 600

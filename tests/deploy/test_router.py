@@ -125,3 +125,29 @@ def test_both_backends_exist_and_send_the_client_address():
     for backend, server in (("pages", "web"), ("intake", "web-intake")):
         block = text.split(f"backend {backend}\n", 1)[1].split("\n\n", 1)[0]
         assert f"server {server} {server}:8000 send-proxy" in block, block
+
+
+def test_the_servers_are_resolved_through_dockers_dns_while_running():
+    """Without a resolvers section HAProxy resolves `web` once at start (a recreated container's new
+    address is never seen) and refuses to start while a name does not resolve.
+    test_router_live.py runs this against a DNS server that changes its answers."""
+    text = CONFIG.read_text()
+    resolvers = text.split("\nresolvers docker\n", 1)[1].split("\n\n", 1)[0]
+    assert "nameserver docker 127.0.0.11:53" in resolvers
+    servers = [line.split() for line in text.splitlines() if line.strip().startswith("server ")]
+    assert len(servers) == 2
+    for words in servers:
+        assert words[words.index("resolvers") + 1] == "docker", words
+        assert words[words.index("init-addr") + 1].split(",")[-1] == "none", words
+
+
+def test_the_router_sets_x_forwarded_proto_itself():
+    """Django's SECURE_PROXY_SSL_HEADER trusts the header's first value: the frontend must replace a
+    client's (set-header, from the connection), never pass or append to it."""
+    frontend = CONFIG.read_text().split("\nfrontend triage\n", 1)[1].split("\n\n", 1)[0]
+    rules = [line.split() for line in frontend.splitlines() if "X-Forwarded-Proto" in line]
+    assert {tuple(r[:4]) for r in rules} == {
+        ("http-request", "set-header", "X-Forwarded-Proto", "https"),
+        ("http-request", "set-header", "X-Forwarded-Proto", "http"),
+    }
+    assert {" ".join(r[4:]) for r in rules} == {"if { ssl_fc }", "if !{ ssl_fc }"}

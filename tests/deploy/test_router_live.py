@@ -9,6 +9,13 @@ in its query string (HAProxy's `path` ignores it). The client connects from 127.
 HAProxy connects to gunicorn from 127.0.0.1, so an access-log address or a login throttle that holds
 per address shows the client's address came through the PROXY protocol.
 
+Each pool's access log also records the X-Forwarded-Proto the app received (Django's
+SECURE_PROXY_SSL_HEADER reads it): the router sets it from its own connection, over plain HTTP and
+over TLS (the rendering adds one `ssl crt` bind with a throw-away certificate), whatever the client
+sent. A second HAProxy runs the same file with its server names kept and its `resolvers` pointed at a
+small local DNS server standing in for Docker's: it starts while a name does not resolve, and follows
+a name to its new address while running.
+
 Skipped only when haproxy is missing outside CI (.ci/run sets TRIAGE_TEST_SERVICES=require, CI
 services set CI): there it fails instead.
 """
@@ -20,8 +27,11 @@ import os
 import re
 import shutil
 import socket
+import ssl
+import struct
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -60,20 +70,57 @@ def _wait_listening(port: int, proc: subprocess.Popen, log: Path) -> None:
     raise AssertionError(f"nothing listens on {port}:\n{log.read_text()}")
 
 
-def render_config(*, bind: int, pages: int, intake: int) -> str:
-    """The committed config with only its three addresses replaced (each must be there once)."""
+def render_config(*, bind: int, pages: int, intake: int, tls: tuple[int, Path] | None = None,
+                  names: str = "", dns: int = 0) -> str:  # fmt: skip
+    """The committed config with only its addresses replaced (each must be there once): the servers'
+    names become 127.0.0.1, or `<name>.<names>` when `names` is given (resolved by the DNS server on
+    port `dns` instead of Docker's); `tls` adds a TLS bind (port, certificate)."""
     text = CONFIG.read_text()
-    for old, new in (("bind :8000\n", f"bind 127.0.0.1:{bind}\n"), (" web:8000 ", f" 127.0.0.1:{pages} "),
-                     (" web-intake:8000 ", f" 127.0.0.1:{intake} ")):  # fmt: skip
+    bind_lines = f"bind 127.0.0.1:{bind}\n"
+    if tls:
+        bind_lines += f"    bind 127.0.0.1:{tls[0]} ssl crt {tls[1]}\n"
+    pages_addr, intake_addr = (f"web.{names}", f"web-intake.{names}") if names else ("127.0.0.1", "127.0.0.1")
+    replacements = [("bind :8000\n", bind_lines), (" web:8000 ", f" {pages_addr}:{pages} "),
+                    (" web-intake:8000 ", f" {intake_addr}:{intake} ")]  # fmt: skip
+    if dns:
+        replacements.append((" 127.0.0.11:53\n", f" 127.0.0.1:{dns}\n"))
+    for old, new in replacements:
         assert text.count(old) == 1, f"{old!r} is not once in {CONFIG}: update the test's rendering"
         text = text.replace(old, new)
     return text
+
+
+def _self_signed(folder: Path) -> Path:
+    """A throw-away certificate and key in one PEM file, as HAProxy's `crt` takes them."""
+    key, cert = folder / "key.pem", folder / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+                    "/CN=localhost", "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)  # fmt: skip
+    pem = folder / "router.pem"
+    pem.write_bytes(cert.read_bytes() + key.read_bytes())
+    return pem
+
+
+def _start_haproxy(folder: Path, name: str, config: str, procs: list[subprocess.Popen], port: int) -> str:
+    """Checks and starts HAProxy on `config`; its check output (warnings included)."""
+    cfg = folder / f"{name}.cfg"
+    cfg.write_text(config)
+    check = subprocess.run([HAPROXY, "-c", "-f", str(cfg)], capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+    out = folder / f"{name}.log"
+    with out.open("wb") as sink:
+        procs.append(subprocess.Popen([HAPROXY, "-db", "-f", str(cfg)], stdout=sink, stderr=subprocess.STDOUT,
+                                      start_new_session=True))  # fmt: skip
+    _wait_listening(port, procs[-1], out)
+    return check.stdout + check.stderr
 
 
 @dataclass
 class Router:
     port: int
     logs: dict[str, Path]  # pool -> its gunicorn access log
+    tls_port: int = 0
+    backends: dict[str, int] | None = None  # pool -> its gunicorn port
+    folder: Path | None = None
 
     def request(self, method: str, path: str, *, source: str = CLIENT, body: bytes = b"",
                 headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], str]:  # fmt: skip
@@ -88,6 +135,12 @@ class Router:
             )
         finally:
             conn.close()
+
+    def forwarded_proto(self, marker: str) -> list[str]:
+        """The X-Forwarded-Proto the app received with the request carrying this marker."""
+        self.pool_of(marker)  # waits for the line
+        return [line.rsplit(" ", 1)[1] for log in self.logs.values() for line in log.read_text().splitlines()
+                if marker in line]  # fmt: skip
 
     def pool_of(self, marker: str) -> list[tuple[str, str]]:
         """(pool, client address) of every access-log line with this marker, once one is written."""
@@ -143,23 +196,19 @@ def router(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Router]:
             # the flags of docker-compose.yml's `web` / `web-intake` commands
             cmd = [sys.executable, "-m", "gunicorn", "triage.wsgi", "-c", f"python:{module}",
                    "--proxy-protocol", "v1", "--proxy-allow-from", "*",
-                   "--access-logfile", str(logs[pool]), "--access-logformat", '%(h)s "%(r)s" %(s)s',
+                   "--access-logfile", str(logs[pool]),
+                   "--access-logformat", '%(h)s "%(r)s" %(s)s %({x-forwarded-proto}i)s',
                    "--error-logfile", str(err)]  # fmt: skip
             procs.append(subprocess.Popen(cmd, cwd=ROOT, env={**env, "GUNICORN_BIND": f"127.0.0.1:{ports[pool]}"},
                                           start_new_session=True))  # fmt: skip
             _wait_listening(ports[pool], procs[-1], err)
-        port = _free_port()
-        cfg = folder / "haproxy.cfg"
-        cfg.write_text(render_config(bind=port, pages=ports["pages"], intake=ports["intake"]))
-        check = subprocess.run([HAPROXY, "-c", "-f", str(cfg)], capture_output=True, text=True)
-        assert check.returncode == 0, check.stdout + check.stderr
-        assert "[WARNING]" not in check.stdout + check.stderr, check.stdout + check.stderr
-        out = folder / "haproxy.log"
-        with out.open("wb") as sink:
-            procs.append(subprocess.Popen([HAPROXY, "-db", "-f", str(cfg)], stdout=sink, stderr=subprocess.STDOUT,
-                                          start_new_session=True))  # fmt: skip
-        _wait_listening(port, procs[-1], out)
-        yield Router(port=port, logs=logs)
+        port, tls_port = _free_port(), _free_port()
+        config = render_config(bind=port, pages=ports["pages"], intake=ports["intake"],
+                               tls=(tls_port, _self_signed(folder)))  # fmt: skip
+        checked = _start_haproxy(folder, "haproxy", config, procs, port)
+        assert "[WARNING]" not in checked, checked
+        _wait_listening(tls_port, procs[-1], folder / "haproxy.log")
+        yield Router(port=port, logs=logs, tls_port=tls_port, backends=ports, folder=folder)
     finally:
         for proc in procs:
             if proc.poll() is None:
@@ -265,3 +314,147 @@ def test_the_login_throttle_counts_by_the_real_clients_address(router):
     assert (status, "Too many" in page) == (429, True)  # a header naming another address changes nothing
     status, page = _login(router, source=OTHER_CLIENT, username=username)
     assert (status, "Too many" in page, "correct username and password" in page) == (200, False, True)
+
+
+@pytest.mark.parametrize("claimed", [None, "https", "https, https", "HTTPS"])
+def test_the_app_is_told_plain_http_whatever_the_client_claims(router, claimed):
+    """A client on plain HTTP that sends X-Forwarded-Proto: https must not make Django think the
+    request is secure (secure cookies, HSTS and the redirect would trust it). Django reads the first
+    comma-separated value, so an appended value would not do either: the app sees exactly `http`."""
+    marker = f"probe-{uuid.uuid4().hex}"
+    headers = {"X-Forwarded-Proto": claimed} if claimed else {}
+    status, _, _ = router.request("GET", f"{reverse('login')}?{marker}=1", headers=headers)
+    assert status == 200
+    assert router.forwarded_proto(marker) == ["http"]
+
+
+def test_the_app_is_told_https_when_the_router_terminates_tls(router):
+    """The same rule is not a constant: on the TLS bind the header says https, and a client's
+    `http` there changes nothing either."""
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    for claimed in (None, "http"):
+        marker = f"probe-{uuid.uuid4().hex}"
+        conn = http.client.HTTPSConnection("127.0.0.1", router.tls_port, timeout=30, context=context,
+                                           source_address=(CLIENT, 0))  # fmt: skip
+        try:
+            conn.request(
+                "GET",
+                f"{reverse('login')}?{marker}=1",
+                headers={"X-Forwarded-Proto": claimed} if claimed else {},
+            )
+            resp = conn.getresponse()
+            resp.read()
+            assert resp.status == 200
+        finally:
+            conn.close()
+        assert router.forwarded_proto(marker) == ["https"], claimed
+        assert router.pool_of(marker) == [("pages", CLIENT)]
+
+
+class FakeDns:
+    """A DNS server on a local UDP port answering A queries from `names` (a name mapped to None is
+    NXDOMAIN; other query types get an empty answer), as Docker's embedded DNS answers a container's
+    name with its current address."""
+
+    def __init__(self) -> None:
+        self.names: dict[str, str | None] = {}
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.asked: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self.sock.close()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                packet, peer = self.sock.recvfrom(4096)
+            except TimeoutError:
+                continue
+            self.sock.sendto(self.answer(packet), peer)
+
+    def answer(self, packet: bytes) -> bytes:
+        query_id, flags = struct.unpack("!HH", packet[:4])
+        labels, i = [], 12
+        while packet[i]:
+            labels.append(packet[i + 1 : i + 1 + packet[i]].decode())
+            i += 1 + packet[i]
+        qtype = struct.unpack("!H", packet[i + 1 : i + 3])[0]
+        question = packet[12 : i + 5]
+        name = ".".join(labels).lower()
+        self.asked.append(name)
+        address = self.names.get(name)
+        rcode = 3 if name not in self.names or address is None else 0
+        answers = b""
+        if rcode == 0 and qtype == 1:
+            answers = b"\xc0\x0c" + struct.pack("!HHIH", 1, 1, 1, 4) + socket.inet_aton(address)  # type: ignore[arg-type]
+        header = struct.pack(
+            "!HHHHHH", query_id, 0x8180 | (flags & 0x0100) | rcode, 1, 1 if answers else 0, 0, 0
+        )
+        return header + question + answers
+
+
+def _status(port: int, marker: str) -> int:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10, source_address=(CLIENT, 0))
+    try:
+        conn.request("GET", f"{reverse('login')}?{marker}=1")
+        resp = conn.getresponse()
+        resp.read()
+        return resp.status
+    finally:
+        conn.close()
+
+
+def _until(port: int, want: int, seconds: float = 30) -> str:
+    """Polls the router until a request gets `want`; the marker of that request."""
+    deadline = time.monotonic() + seconds
+    seen = []
+    while time.monotonic() < deadline:
+        marker = f"probe-{uuid.uuid4().hex}"
+        seen.append(_status(port, marker))
+        if seen[-1] == want:
+            return marker
+        time.sleep(0.25)
+    raise AssertionError(f"never {want} within {seconds}s: {sorted(set(seen))}")
+
+
+def test_the_router_starts_before_the_web_containers_and_follows_their_new_addresses(router):
+    """docker-compose may start the router before `web` exists, and recreates a container with a
+    new address: HAProxy must start anyway (init-addr ... none) and resolve the names again while
+    running (the `resolvers` section), not keep the address it found at start."""
+    dns = FakeDns()
+    procs: list[subprocess.Popen] = []
+    domain = "triage-test.invalid"  # never resolved by the system's own resolver (init-addr libc)
+    try:
+        dns.names = {f"web.{domain}": None, f"web-intake.{domain}": "127.0.0.1"}
+        port = _free_port()
+        config = render_config(bind=port, pages=router.backends["pages"], intake=router.backends["intake"],
+                               names=domain, dns=dns.port)  # fmt: skip
+        checked = _start_haproxy(router.folder, "haproxy-dns", config, procs, port)
+        assert f"could not resolve address 'web.{domain}'" in checked  # and it starts regardless
+        assert _status(port, "not-yet") == 503  # no `web` yet: the pages' server is down
+
+        dns.names[f"web.{domain}"] = "127.0.0.1"  # the container is up
+        marker = _until(port, 200)
+        assert router.pool_of(marker) == [("pages", CLIENT)]
+
+        dns.names[f"web.{domain}"] = "127.0.0.9"  # recreated elsewhere (nothing listens there)
+        _until(port, 503)
+        dns.names[f"web.{domain}"] = "127.0.0.1"  # and back
+        marker = _until(port, 200)
+        assert router.pool_of(marker) == [("pages", CLIENT)]
+        assert f"web.{domain}" in dns.asked
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, 15)
+            proc.wait(timeout=30)
+        dns.close()

@@ -436,3 +436,14 @@ def test_a_signed_empty_body_is_a_400(client, sent):
     response = post_raw(client, b"", headers=signed(b""))
     assert response.status_code == 400
     assert InboundEmail.objects.count() == 0
+
+
+def test_a_relay_post_is_one_insert_and_no_session(client, sent, django_assert_num_queries):
+    """A relay has no session: the webhook reads no session or user, and stores the message with one
+    INSERT (in a savepoint here, inside the test's transaction), its job published once stored."""
+    body = eml("plain_new.eml")
+    with django_assert_num_queries(3) as queries:  # SAVEPOINT, INSERT, RELEASE SAVEPOINT
+        response = post_raw(client, body, headers=signed(body))
+    assert response.status_code == 202
+    statements = [q["sql"].split()[0] for q in queries.captured_queries]
+    assert statements.count("INSERT") == 1 and "SELECT" not in statements

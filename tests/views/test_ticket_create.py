@@ -200,3 +200,26 @@ def test_an_oversize_text_body_is_a_bad_request_not_a_crash(agent, settings):
     response = agent.post(CREATE, form_data(description="x" * 5000))
     assert response.status_code == 400
     assert not Ticket.objects.exists()
+
+
+def test_a_form_post_with_three_screenshots_stays_within_its_query_budget_and_inserts_the_files_at_once(
+    agent, django_assert_max_num_queries, django_capture_on_commit_callbacks
+):
+    """The post answers once the ticket and its files are stored: the session and the agent (no
+    group query: any active user is an agent), one touch per file of a staged copy
+    (original_store), the ticket (its SLA policies read on save), one INSERT for every attachment
+    and the outbox's endpoint lookup, in a savepoint here. Everything else (the media jobs, triage,
+    the acknowledgement) runs after the commit, in the workers."""
+    files = [png_upload(f"s{n}.png", png_bytes(40 + n, 30)) for n in range(3)]
+    with (
+        django_capture_on_commit_callbacks() as callbacks,
+        django_assert_max_num_queries(11) as queries,
+    ):
+        response = agent.post(CREATE, form_data(*files))
+    assert response.status_code == 302
+    assert Attachment.objects.filter(ticket=Ticket.objects.get()).count() == 3
+    inserts = [
+        q["sql"] for q in queries.captured_queries if q["sql"].startswith('INSERT INTO "triage_attachment"')
+    ]
+    assert len(inserts) == 1
+    assert len(callbacks) == 4  # a media job per file, the acknowledgement
