@@ -191,10 +191,10 @@ SELECT a.id, k.kind, 0, 'renditions/' || a.id || k.kind, md5(a.id::text || k.kin
     5000, NULL, a.created_at
 FROM triage_attachment a, (VALUES ('IMAGE'), ('THUMB')) AS k(kind) WHERE a.status = 'DONE';
 -- OCR text on every normalized image; OCR_WORD in 1 ticket in 300 (not in the ticket's own text)
-INSERT INTO triage_renditiontext (rendition_id, text, lines, engine, elapsed_ms, created_at)
+INSERT INTO triage_renditiontext (rendition_id, text, lines, engine, mode, elapsed_ms, created_at)
 SELECT r.id, 'Acme Shop Checkout Order #' || a.ticket_id || ' Total 129.00 EUR '
     || CASE WHEN a.ticket_id % 300 = 11 THEN 'Kerberos ticket expired' ELSE 'Payment failed' END,
-    '[]'::jsonb, 'rapidocr', 300, r.created_at
+    '[]'::jsonb, 'rapidocr', 'FULL', 300, r.created_at
 FROM triage_rendition r JOIN triage_attachment a ON a.id = r.attachment_id WHERE r.kind = 'IMAGE';
 """
 

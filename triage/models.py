@@ -198,6 +198,33 @@ REVIEWED_STATES = (
 )
 
 
+class TicketStatusCount(models.Model):
+    """How many tickets are in each status, kept by database triggers on triage_ticket (migration
+    0028_h18counts), so the queue's status tabs read a few dozen small rows instead of counting
+    every ticket on every page.
+
+    Triggers, not signals or services: every path that writes a ticket's status (a save, a
+    queryset .update(), a bulk action, a delete or cascade, raw SQL, PostgreSQL's TRUNCATE) moves
+    the count in the same transaction, so the sum is exact at the reader's snapshot. Each status
+    has SLOTS rows and a ticket counts in slot id % SLOTS: concurrent writers (the intake's inserts,
+    the workers' status changes) lock different rows instead of queueing on one per status. A
+    reader sums the slots (selectors.ticket_status_counts)."""
+
+    SLOTS = 16  # also in the migration's trigger SQL
+
+    status = models.CharField(max_length=16)
+    slot = models.PositiveSmallIntegerField()
+    n = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["status", "slot"], name="ticketstatuscount_status_slot"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.status}[{self.slot}]: {self.n}"
+
+
 class Attachment(models.Model):
     class Kind(models.TextChoices):
         IMAGE = "IMAGE", "Screenshot"

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import gc
+import weakref
+
 import numpy as np
 import pytest
 
@@ -27,3 +30,21 @@ def test_the_fast_transform_equals_sklearns(texts):
     expected = union.transform(texts).toarray()
     assert np.allclose(union_transform(union, texts).toarray(), expected, atol=1e-12)
     assert np.allclose(union_transform(union, texts * 5).toarray(), np.vstack([expected] * 5), atol=1e-12)
+
+
+def test_a_retrained_vectorizer_is_not_kept_alive_by_the_fast_transforms_caches():
+    """A long-lived worker serves version after version: once a version's vectorizer is dropped,
+    the transform's caches must not keep it (and its vocabulary) in memory."""
+    texts = ["Save crashes the app again", "Rechnung doppelt abgebucht"]
+    dropped = []
+    for round_ in range(3):  # three retrains, each on slightly different texts
+        union = vectorizer_new().fit([*CORPUS, f"retrain number {round_}"])
+        expected = union.transform(texts[:1]).toarray()
+        assert np.allclose(union_transform(union, texts[:1]).toarray(), expected, atol=1e-12)
+        dropped.extend(weakref.ref(part) for _, part in union.transformer_list)
+        del union
+    gc.collect()
+    assert dropped and all(ref() is None for ref in dropped)
+    # and the next version, with the same settings, still reads texts as sklearn does
+    union = vectorizer_new().fit(CORPUS)
+    assert np.allclose(union_transform(union, texts).toarray(), union.transform(texts).toarray(), atol=1e-12)

@@ -20,6 +20,7 @@ from triage.selectors.queue import (
     review_queue_list,
     review_queue_new_count,
     review_queue_page,
+    review_queue_rows,
     ticket_newest_id,
 )
 from triage.selectors.queue_nav import Neighbours, review_queue_neighbours
@@ -45,6 +46,7 @@ __all__ = [
     "QUEUE_SORTS",
     "LOW_CONFIDENCE",
     "review_queue_list",
+    "review_queue_rows",
     "review_queue_filtered",
     "review_queue_page",
     "review_queue_new_count",

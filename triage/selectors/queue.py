@@ -12,18 +12,15 @@ from django.db.models import (
     Case,
     Count,
     F,
+    FilteredRelation,
     IntegerField,
-    OuterRef,
-    Prefetch,
     Q,
     QuerySet,
-    Subquery,
     Value,
     When,
     Window,
 )
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import Coalesce
 
 from triage.models import (
     REVIEWED_STATES,
@@ -68,38 +65,93 @@ QUEUE_SORTS = {
 def review_queue_list(
     *, statuses: Sequence[str] = (), filters: QueueFilters | None = None
 ) -> QuerySet[Ticket]:
-    """The queue's rows, in the order asked for, each with its file counts and first thumbnails.
-
-    The file counts are correlated subqueries, not a JOIN + GROUP BY over every matching ticket:
-    PostgreSQL evaluates them only for the rows it returns. The page itself is cut by
-    review_queue_page, which sorts ids only."""
+    """The queue's tickets, in the order asked for (bare: review_queue_rows reads what a row
+    shows). The page itself is cut by review_queue_page, which sorts ids only."""
     filters = filters or QueueFilters(statuses=tuple(statuses))
-    return _ordered(_with_files(review_queue_filtered(filters=filters)), filters.sort, urgent=filters.urgent)
+    return _ordered(review_queue_filtered(filters=filters), filters.sort, urgent=filters.urgent)
 
 
-def _with_files(qs: QuerySet[Ticket]) -> QuerySet[Ticket]:
-    """A queue row's extras: its latest run, file counts and first thumbnails."""
-    qs = qs.select_related("latest_run").annotate(
-        attachment_count=_attachment_count(),
-        rejected_count=_attachment_count(status__in=[Attachment.Status.REJECTED, Attachment.Status.FAILED]),
+# What a row shows (templatetags/queue_tags.queue_row, sla_tags.sla_cell, the LOW badge, the bulk
+# form's version, search snippets): a page reads only these columns. The rest (the description up
+# to 100,000 characters, the run's raw output and reasoning, a dozen timestamps) cost a page of 100
+# rows ~5 ms of decoding for nothing. Reading a column not listed here would cost a query per row:
+# tests/views/test_queue.py renders rows in every state with the query count of one plain row.
+_ROW_FIELDS = (
+    "subject",
+    "requester_email",
+    "channel",
+    "status",
+    "created_at",
+    "updated_at",
+    "reviewed_at",
+    "category",
+    "priority",
+    "queue",
+    "confidence",
+    "assignee",
+    "sla_first_due_at",
+    "sla_due_at",
+    "sla_paused_at",
+    "latest_run__model",
+    "latest_run__result",
+)
+_SNIPPET_FIELDS = ("summary", "description")  # searched text, shown around the match
+
+
+@dataclass(frozen=True)
+class Thumb:
+    id: int
+    width: int
+    height: int
+
+
+THUMBS_PER_ROW = 3  # the first three processed attachments' thumbnails
+
+
+def review_queue_rows(*, ids: Sequence[int], searching: bool = False) -> list[Ticket]:
+    """The tickets `ids` in that order, each with what its queue row shows: its columns, its latest
+    run's model and result, `attachment_count`, `rejected_count` and `thumbs` (Thumb, of its first
+    THUMBS_PER_ROW processed attachments). Two queries for any number of rows; `searching` adds the
+    text the search snippets are cut from."""
+    fields = (*_ROW_FIELDS, *_SNIPPET_FIELDS) if searching else _ROW_FIELDS
+    found = {
+        t.id: t for t in Ticket.objects.filter(id__in=list(ids)).select_related("latest_run").only(*fields)
+    }
+    tickets = [found[i] for i in ids if i in found]
+    _attach_files(tickets)
+    return tickets
+
+
+_UNUSABLE = (Attachment.Status.REJECTED, Attachment.Status.FAILED)
+
+
+def _attach_files(tickets: list[Ticket]) -> None:
+    """Every attachment of the tickets with its thumbnails, as bare tuples (no model instances):
+    one query, counted and cut in Python (a ticket holds a handful of files)."""
+    by_ticket: dict[int, tuple[list[int], set[int], dict[int, list[Thumb]]]] = {
+        t.id: ([], set(), {}) for t in tickets
+    }
+    rows = (
+        Attachment.objects.filter(ticket_id__in=list(by_ticket))
+        .annotate(thumb=FilteredRelation("renditions", condition=Q(renditions__kind=Rendition.Kind.THUMB)))
+        .order_by("ticket_id", "id", "thumb__index", "thumb__id")
+        .values_list("ticket_id", "id", "status", "thumb__id", "thumb__width", "thumb__height")
     )
-    # the first few attachments' thumbnails, for the list (two queries per page, not per row)
-    qs = qs.prefetch_related(
-        Prefetch(
-            "attachments",
-            queryset=Attachment.objects.filter(status=Attachment.Status.DONE)
-            .order_by("id")
-            .prefetch_related(
-                Prefetch(
-                    "renditions",
-                    queryset=Rendition.objects.filter(kind=Rendition.Kind.THUMB),
-                    to_attr="thumbs",
-                )
-            ),
-            to_attr="thumb_attachments",
-        )
-    )
-    return qs
+    for ticket_id, attachment_id, status, thumb_id, width, height in rows:
+        ids, unusable, thumbs = by_ticket[ticket_id]
+        if not ids or ids[-1] != attachment_id:
+            ids.append(attachment_id)
+            if status in _UNUSABLE:
+                unusable.add(attachment_id)
+            elif status == Attachment.Status.DONE and len(thumbs) < THUMBS_PER_ROW:
+                thumbs[attachment_id] = []
+        if thumb_id is not None and attachment_id in thumbs:
+            thumbs[attachment_id].append(Thumb(thumb_id, width, height))
+    for ticket in tickets:
+        ids, unusable, thumbs = by_ticket[ticket.id]
+        ticket.attachment_count = len(ids)  # type: ignore[attr-defined]
+        ticket.rejected_count = len(unusable)  # type: ignore[attr-defined]
+        ticket.thumbs = [thumb for shown in thumbs.values() for thumb in shown]  # type: ignore[attr-defined]
 
 
 def review_queue_filtered(*, filters: QueueFilters) -> QuerySet[Ticket]:
@@ -124,17 +176,6 @@ def review_queue_filtered(*, filters: QueueFilters) -> QuerySet[Ticket]:
     if filters.q.strip():
         qs = _search(qs, filters.q.strip())
     return qs
-
-
-def _attachment_count(**where: object) -> Coalesce:
-    counted = (
-        Attachment.objects.filter(ticket=OuterRef("pk"), **where)
-        .order_by()
-        .values("ticket")
-        .annotate(n=Count("id"))
-        .values("n")
-    )
-    return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
 
 
 # The stored search vectors: GIN indexes on these expressions (migration 0010_queue_search), so a
@@ -181,7 +222,7 @@ def review_queue_page(
     *, filters: QueueFilters, number: str | int | None, per_page: int, count: int | None = None
 ) -> Page:
     """One page of the queue, in two steps that stay fast at 100,000+ tickets (bench/queue.py):
-    the page's ids from bare, narrow rows, then those rows in full (file counts, thumbnails).
+    the page's ids from bare, narrow rows, then those rows (review_queue_rows).
 
     Sorting whole ticket rows to keep 25 spilled to disk (0.4 s at 100,000 tickets); the work
     order's CASE band cannot use an index, so it is read band by band, each band in created_at
@@ -213,8 +254,7 @@ def review_queue_page(
         ids = list(_ordered(bare, "work", urgent=filters.urgent).values_list("id", flat=True)[start:stop])
     else:
         ids = _work_order_ids(bare, filters=filters, start=start, stop=stop)
-    rows = {t.id: t for t in _with_files(Ticket.objects.filter(id__in=ids))}
-    page.object_list = [rows[i] for i in ids if i in rows]
+    page.object_list = review_queue_rows(ids=ids, searching=searching)
     return page
 
 

@@ -7,9 +7,9 @@ import re
 from collections.abc import Sequence
 
 from django.db.models import (
-    Count,
     Prefetch,
     QuerySet,
+    Sum,
 )
 
 from triage.models import (
@@ -18,6 +18,7 @@ from triage.models import (
     ReviewDecision,
     Ticket,
     TicketEvent,
+    TicketStatusCount,
 )
 
 
@@ -50,10 +51,11 @@ def ticket_get_for_decision(*, ticket_id: int) -> Ticket:
 
 
 def ticket_status_counts() -> dict[str, int]:
-    # COUNT(*), not COUNT(id): it can be answered from a (.., status) index alone, without reading
-    # the table (at 100,000 tickets ~6x faster; every queue page shows these counts)
-    rows = Ticket.objects.order_by().values("status").annotate(n=Count("*"))
-    return {row["status"]: row["n"] for row in rows}
+    """How many tickets are in each status (statuses with none left out): the slots of the counts
+    the database's triggers keep (models.TicketStatusCount), summed. Exact at this transaction's
+    snapshot like a COUNT, without reading every ticket (every queue page shows them)."""
+    rows = TicketStatusCount.objects.order_by().values("status").annotate(total=Sum("n"))
+    return {row["status"]: int(row["total"]) for row in rows if row["total"]}
 
 
 _WORD = re.compile(r"\w{3,}", re.UNICODE)

@@ -25,7 +25,8 @@ from triage.views.queue_view import view_filters, view_string
 
 def _row(request: AuthedRequest, row_id: str) -> HttpResponse:
     ticket_id = id_param(row_id)
-    ticket = selectors.review_queue_list().filter(id=ticket_id).first() if ticket_id is not None else None
+    rows = selectors.review_queue_rows(ids=[ticket_id]) if ticket_id is not None else []
+    ticket = rows[0] if rows else None
     if ticket is None:
         return HttpResponse("")  # deleted meanwhile: the swap removes the row, and its polling
     ticket.seen_version = ticket_version(ticket=ticket)  # type: ignore[attr-defined]

@@ -8,20 +8,15 @@ For one ticket this computes the same matrix (tests/adapters/test_llm_tfidf.py c
 
 from __future__ import annotations
 
-import functools
+import weakref
 from collections import Counter
 from collections.abc import Callable
 
 import numpy as np
 from scipy import sparse
+from sklearn.base import clone
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import FeatureUnion
-
-
-@functools.lru_cache(maxsize=64)
-def _analyzer(vectorizer: TfidfVectorizer) -> Callable[[str], list[str]]:
-    return vectorizer.build_analyzer()
-
 
 # The analysis settings that decide a text's n-grams: vectorizers fitted on different texts (the
 # day-one model's five fields, the trained model) but with equal settings give the same n-grams.
@@ -37,11 +32,32 @@ _ANALYSIS = (
 )
 _TOKENS_KEPT = 32
 _tokens_cache: dict[tuple, Counter] = {}
+# Nothing here holds a fitted vectorizer (its vocabulary is most of a model's memory): a long-lived
+# worker retrains and serves new versions, and a cache keyed by the vectorizer itself kept every
+# version it had served alive. The settings are remembered per vectorizer only while it lives
+# (weak keys; the value is a tuple of strings), and the analyzers are built from an unfitted copy
+# of the settings, one per distinct settings (a handful: the day-one and trained models share them).
+_settings_of: weakref.WeakKeyDictionary[TfidfVectorizer, tuple] = weakref.WeakKeyDictionary()
+_ANALYZERS_KEPT = 16
+_analyzers: dict[tuple, Callable[[str], list[str]]] = {}
 
 
-@functools.lru_cache(maxsize=64)
 def _settings(vectorizer: TfidfVectorizer) -> tuple:
-    return tuple(repr(getattr(vectorizer, name, None)) for name in _ANALYSIS)
+    settings = _settings_of.get(vectorizer)
+    if settings is None:
+        settings = tuple(repr(getattr(vectorizer, name, None)) for name in _ANALYSIS)
+        _settings_of[vectorizer] = settings
+    return settings
+
+
+def _analyzer(vectorizer: TfidfVectorizer) -> Callable[[str], list[str]]:
+    settings = _settings(vectorizer)
+    analyzer = _analyzers.get(settings)
+    if analyzer is None:
+        if len(_analyzers) >= _ANALYZERS_KEPT:  # a callable's repr names its address: bound them
+            _analyzers.clear()
+        analyzer = _analyzers[settings] = clone(vectorizer).build_analyzer()
+    return analyzer
 
 
 def _token_counts(vectorizer: TfidfVectorizer, text: str) -> Counter:
