@@ -206,3 +206,31 @@ def test_a_worker_in_its_own_session_lowers_its_group_to_the_smallest_share(star
         pytest.skip("the worker shares this test's session: its group is ours")
     assert {_group_nice_of(p) for p in (worker.proc.pid, *_children(worker.proc.pid))} == {19}
     assert _group_nice_of(os.getpid()) < 19
+
+
+_GROUP_HOOK = """
+import json, os, django
+django.setup()
+from triage.celery import _lower_group_priority
+def group_nice():
+    return int(open('/proc/self/autogroup').read().rsplit('nice', 1)[1])
+child = os.fork()
+if child == 0:  # in the session, not its leader: as a worker under `make run`
+    _lower_group_priority()
+    os._exit(0)
+os.waitpid(child, 0)
+as_member = group_nice()
+_lower_group_priority()  # the leader of its own session: as a worker the bench or a unit starts
+print(json.dumps([as_member, group_nice()]))
+"""
+
+
+@_AUTOGROUPS
+def test_a_worker_lowers_its_sessions_group_only_when_it_leads_the_session():
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "triage.settings", "TRIAGE_WORKER_SCHED": "idle"}
+    out = subprocess.run(
+        [sys.executable, "-c", _GROUP_HOOK], cwd=ROOT, env=env, capture_output=True, text=True,
+        start_new_session=True,  # its own group: ours is never at stake
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == [0, 19]

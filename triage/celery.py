@@ -76,17 +76,34 @@ def _lower_priority(**_: object) -> None:
     children inherit it) and again in each prefork child."""
     from django.conf import settings
 
-    from triage.priority import priority_group_lower, priority_idle, priority_lower
+    from triage.priority import priority_idle, priority_lower
 
     if settings.TRIAGE_WORKER_NICE > 0:
         priority_lower(nice=settings.TRIAGE_WORKER_NICE)
     if settings.TRIAGE_WORKER_SCHED == "idle" and not priority_idle():
         logger.warning("SCHED_IDLE refused: the workers run at nice %s only", settings.TRIAGE_WORKER_NICE)
-    # the session's group too: against the web pools' groups the threads' own priority counts for
-    # nothing (triage/priority.py); idle asks for the smallest share a group can have
+
+
+@signals.worker_ready.connect
+def _lower_group_priority(**_: object) -> None:
+    """The session's group too: against the web pools' groups the threads' own priority counts for
+    nothing (triage/priority.py); idle asks for the smallest share a group can have. Only once the
+    worker is ready (it starts at full speed however busy the machine) and only when the worker
+    leads its own session: under `make run` the session is the caller's terminal, shared with the
+    web server and whatever else it started, which must not be lowered with it."""
+    import os
+
+    from django.conf import settings
+
+    from triage.priority import priority_group_lower
+
     group_nice = 19 if settings.TRIAGE_WORKER_SCHED == "idle" else settings.TRIAGE_WORKER_NICE
-    if group_nice > 0:
-        priority_group_lower(nice=group_nice)
+    if group_nice <= 0:
+        return
+    if os.getsid(0) != os.getpid():
+        logger.info("the worker shares its session's group: its group priority is left as it is")
+        return
+    priority_group_lower(nice=group_nice)
 
 
 @signals.worker_ready.connect
