@@ -9,7 +9,7 @@ upload form /tickets/new/ (a small PNG, a logged-in agent session with CSRF). Ev
 before the clock starts; `--procs` poster processes of `--threads` threads, each thread one
 kept-alive connection, send each arrival when due (or late, when every thread still waits on an
 answer). `load_arrival_rate` is the rate the server was actually given (answered posts / first due
-to last answer), `load_arrival_lateness_p95` how late the sends were. A client GETs the queue page
+to last send plus one slot), `load_arrival_lateness_p95` how late the sends were. A client GETs the queue page
 every --queue-interval s; the app runs with TRIAGE_SERVER_TIMING=1 and the queue page's time inside
 Django (Server-Timing app, and its db and cpu parts) is reported apart from its round trip.
 Workers: `media` (prefork), `intake` (prefork), `llm` (threads) and `outbound` (threads, the
@@ -508,9 +508,20 @@ def main() -> None:  # noqa: PLR0915 - one linear script: set up, burst, drain, 
         lateness = [(sent_at - due) * 1000 for _, due, sent_at, _, _ in sent]
         post_ms = [(done_at - sent_at) * 1000 for _, _, sent_at, done_at, _ in sent]
         # the rate the server was actually given: posts answered / the time from the first due
-        # arrival to the last answer (the schedule's own rate when nothing was late or slow)
+        # arrival to the last send plus that post's own slot (1 / rate). Exactly the schedule's rate
+        # when every post was sent on time; a server that falls behind holds the posters' kept-alive
+        # connections, so the sends run late and the rate drops. (Counting to the last answer
+        # instead, the schedule's own rate is out of reach by construction: N posts due over
+        # (N - 1) / rate seconds, plus the last round trip, gave 44.96/s at 45/s for a server
+        # that answered every post on time; that figure is printed too, without a goal.)
+        last_send = max(send_times) if send_times else 0.0
+        given_s = last_send + 1 / args.rate
         emit(
-            "load_arrival_rate", accepted / posted_s if posted_s else 0, "tickets/s", goal=f">= {args.rate:g}",
+            "load_arrival_rate_to_last_answer", accepted / posted_s if posted_s else 0, "tickets/s",
+            seconds=round(posted_s, 2),
+        )  # fmt: skip
+        emit(
+            "load_arrival_rate", accepted / given_s if send_times else 0, "tickets/s", goal=f">= {args.rate:g}",
             target=args.rate, posts=len(sent), accepted=accepted, seconds=round(posted_s, 1),
             sending_span_s=round(send_times[-1] - send_times[0], 1) if send_times else 0,
             statuses={str(k): v for k, v in counts.items()}, procs=args.procs, threads=args.threads,
