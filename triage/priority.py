@@ -18,7 +18,8 @@ processes by session (sched_autogroup, the default of many distributions' kernel
 started in its own session is then a group of its own) or by cgroup (a container, a systemd unit),
 the groups share the cores fairly whatever their threads' nice values or policy: a worker alone in
 its group yields to nothing. So the worker also lowers its session group's weight
-(/proc/self/autogroup, unprivileged; priority_group_lower). Containers and systemd units need their
+(/proc/self/autogroup, unprivileged; priority_group_lower), once it is ready and only when it leads
+its session (triage/celery.py: under `make run` the session is the caller's terminal). Containers and systemd units need their
 own weight (docker's `cpu_shares`, systemd's `CPUWeight=`), which no process can lower from inside.
 
 Linux keeps both per thread and a new thread or child (a prefork child, ffmpeg, an OCR thread)
