@@ -289,3 +289,32 @@ def test_confidence_on_held_out_tickets_of_a_noisy_set_is_calibrated():
         confidence = [s.confidence for s in shown]
         assert abs(np.mean(confidence) - np.mean(hits)) <= 0.04, name
         assert learned.expected_calibration_error(confidence, hits) <= 0.05, name
+
+
+@pytest.mark.parametrize("rows", [1, 3, 20])  # one ticket and a few: gathered; a batch: scipy's product
+@pytest.mark.parametrize("values", [2, 4])  # a two-value field has one scorer
+def test_the_serving_decision_equals_the_decision_on_the_stacked_features(rows, values):
+    from scipy import sparse
+
+    rng = np.random.default_rng(rows)
+    tfidf = sparse.random(rows, 50, density=0.1, format="lil", random_state=rows)
+    tfidf[0] = 0.0  # a text with no known n-gram
+    tfidf = tfidf.tocsr()
+    prior = rng.dirichlet(np.ones(values), size=rows)
+    scorers = 1 if values == 2 else values
+    model = learned.NBLinear(
+        classes_=np.asarray([f"v{i}" for i in range(values)]),
+        coef_=rng.normal(size=(scorers, 50 + values)),
+        intercept_=rng.normal(size=scorers),
+    )
+    expected = learned._decision(model, learned._features(tfidf, prior))
+    assert np.allclose(learned._decision_of(model, tfidf, prior), expected, atol=1e-12)
+
+
+def test_the_serving_calibration_equals_the_isotonic_maps_predict():
+    rng = np.random.default_rng(0)
+    top = rng.random(200)
+    calibrator = learned._isotonic(top, rng.random(200) < top)
+    # inside the fitted range, at its thresholds, and outside it on both sides (clipped)
+    points = np.concatenate([rng.random(50), calibrator.X_thresholds_, [-0.5, 0.0, 1.0, 1.5]])
+    assert np.allclose(learned._isotonic_predict(calibrator, points), calibrator.predict(points), atol=1e-12)

@@ -104,6 +104,12 @@ class FieldClassifier:
         # decision_function's input checks cost ~1 ms per call, more than the arithmetic.
         return self.probabilities_from(_decision(self.classifier, features))
 
+    def probabilities_of(self, tfidf: sparse.csr_matrix, prior: np.ndarray) -> np.ndarray:
+        """`probabilities(_features(tfidf, prior))` without building the features: the TF-IDF and
+        the prior columns are scored apart (for one ticket, stacking them and scipy's product,
+        which copies the transposed coefficients on every call, cost more than the arithmetic)."""
+        return self.probabilities_from(_decision_of(self.classifier, tfidf, prior))
+
     def probabilities_from(self, decision: np.ndarray) -> np.ndarray:
         """Softmax of SVM scores (classes in sorted order), as (n, len(values)) in taxonomy order."""
         shifted = np.exp((decision - decision.max(axis=1, keepdims=True)) / TEMPERATURE)
@@ -118,7 +124,7 @@ class FieldClassifier:
             return np.minimum(top, MAX_CONFIDENCE)
         # Floor at chance: an isotonic step fitted on few wrong held-out points can say ~0, and
         # on tickets unlike the reviews the best of k values was still right about half the time.
-        return np.clip(self.calibrator.predict(top), 1.0 / len(self.values), MAX_CONFIDENCE)
+        return np.clip(_isotonic_predict(self.calibrator, top), 1.0 / len(self.values), MAX_CONFIDENCE)
 
 
 @dataclass
@@ -144,7 +150,7 @@ class TrainedModel:
         out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         for name in self.fields if fields is None else fields:
             model = self.fields[name]
-            probabilities = model.probabilities(_features(tfidf, prior[name]))
+            probabilities = model.probabilities_of(tfidf, prior[name])
             out[name] = (probabilities, model.calibrate(probabilities.max(axis=1)))
         return out
 
@@ -249,6 +255,46 @@ def _decision(classifier: NBLinear, features: sparse.csr_matrix) -> np.ndarray:
     if decision.shape[1] == 1:
         return np.column_stack([-decision[:, 0] / 2.0, decision[:, 0] / 2.0])
     return decision
+
+
+# Up to this many rows, a sparse matrix times dense weights is computed by gathering the weights
+# of each row's columns (scipy's product first copies the transposed weights: a ten-value field's
+# ~10 MB on every one-ticket call); larger batches use scipy's product.
+_GATHER_ROWS = 8
+
+
+def _times(matrix: sparse.csr_matrix, weights: np.ndarray) -> np.ndarray:
+    """(n, k) = matrix (n, d) @ weights.T, for weights (k, d)."""
+    if matrix.shape[0] > _GATHER_ROWS:
+        return np.asarray(matrix @ weights.T)
+    out = np.zeros((matrix.shape[0], weights.shape[0]))
+    indptr, indices, data = matrix.indptr, matrix.indices, matrix.data
+    for row in range(matrix.shape[0]):
+        start, end = indptr[row], indptr[row + 1]
+        if end > start:
+            out[row] = weights[:, indices[start:end]] @ data[start:end]
+    return out
+
+
+def _decision_of(classifier: NBLinear, tfidf: sparse.csr_matrix, prior: np.ndarray) -> np.ndarray:
+    """`_decision(classifier, _features(tfidf, prior))`, with the TF-IDF and prior columns apart."""
+    width = tfidf.shape[1]
+    coef = classifier.coef_
+    decision = (
+        _times(tfidf, coef[:, :width]) / np.sqrt(2.0)
+        + (PRIOR_SCALE * np.asarray(prior)) @ coef[:, width:].T
+        + classifier.intercept_
+    )
+    if decision.shape[1] == 1:
+        return np.column_stack([-decision[:, 0] / 2.0, decision[:, 0] / 2.0])
+    return decision
+
+
+def _isotonic_predict(calibrator: IsotonicRegression, top: np.ndarray) -> np.ndarray:
+    """`calibrator.predict(top)` (linear between its thresholds, clipped at both ends: how
+    `_isotonic` fits it) as one np.interp: its predict's input checks and scipy interpolator cost
+    more than the interpolation for one ticket."""
+    return np.interp(top, calibrator.X_thresholds_, calibrator.y_thresholds_)
 
 
 def _fold_of(n: int, folds: int, rng: np.random.Generator) -> np.ndarray:

@@ -186,6 +186,8 @@ class _FieldModel:
         self.doc_matrix = self.vectorizer.transform(docs)
         self.phrase_matrix = self.vectorizer.transform(phrases)
         self.phrase_owner = np.asarray(owners)
+        # n-gram -> (document, then phrase) weights: one ticket's scores are a gather of its n-grams' rows
+        self._by_ngram = sparse.vstack([self.doc_matrix, self.phrase_matrix], format="csr").T.tocsr()
 
     def transform(self, texts: list[str]) -> sparse.csr_matrix:
         return union_transform(self.vectorizer, [_clean(t) for t in texts])
@@ -193,8 +195,12 @@ class _FieldModel:
     def scores_for(self, vectors: sparse.csr_matrix) -> np.ndarray:
         """(n_texts, n_values) blended cosine scores. Each part of the union is L2-normalized, so
         a dot product divided by 2 is the mean of the word and the character cosine."""
-        doc = (vectors @ self.doc_matrix.T).toarray() / 2.0
-        per_phrase = (vectors @ self.phrase_matrix.T).toarray() / 2.0
+        if vectors.shape[0] <= _GATHER_ROWS:
+            both = _gather_products(vectors, self._by_ngram) / 2.0
+            doc, per_phrase = both[:, : len(self.values)], both[:, len(self.values) :]
+        else:
+            doc = (vectors @ self.doc_matrix.T).toarray() / 2.0
+            per_phrase = (vectors @ self.phrase_matrix.T).toarray() / 2.0
         best_phrase = np.zeros_like(doc)
         for index in range(len(self.values)):
             mask = self.phrase_owner == index
@@ -204,6 +210,31 @@ class _FieldModel:
 
     def scores(self, text: str) -> np.ndarray:
         return self.scores_for(self.transform([text]))[0]
+
+
+# Up to this many texts, scores_for multiplies without scipy (its per-product checks and format
+# conversions cost more than the arithmetic on one ticket's few hundred n-grams).
+_GATHER_ROWS = 8
+
+
+def _gather_products(vectors: sparse.csr_matrix, by_ngram: sparse.csr_matrix) -> np.ndarray:
+    """(n, m) = vectors (n, d) @ by_ngram (d, m), summing the rows of `by_ngram` that each text's
+    n-grams select, weighted by the text's values."""
+    out = np.zeros((vectors.shape[0], by_ngram.shape[1]))
+    indptr, columns = by_ngram.indptr, by_ngram.indices
+    for row in range(vectors.shape[0]):
+        start, end = vectors.indptr[row], vectors.indptr[row + 1]
+        ngrams, values = vectors.indices[start:end], vectors.data[start:end]
+        first = indptr[ngrams]
+        counts = indptr[ngrams + 1] - first
+        total = int(counts.sum())
+        if not total:
+            continue
+        # positions of every selected row's entries in by_ngram's arrays
+        position = np.repeat(first - np.cumsum(counts) + counts, counts) + np.arange(total)
+        weights = by_ngram.data[position] * np.repeat(values, counts)
+        out[row] = np.bincount(columns[position], weights=weights, minlength=by_ngram.shape[1])
+    return out
 
 
 def _confidence(scores: np.ndarray) -> float:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import weakref
 from collections import Counter
 from collections.abc import Callable
+from itertools import repeat
 
 import numpy as np
 from scipy import sparse
@@ -31,7 +32,7 @@ _ANALYSIS = (
     "stop_words",
 )
 _TOKENS_KEPT = 32
-_tokens_cache: dict[tuple, Counter] = {}
+_tokens_cache: dict[tuple, tuple[list[str], np.ndarray]] = {}
 # Nothing here holds a fitted vectorizer (its vocabulary is most of a model's memory): a long-lived
 # worker retrains and serves new versions, and a cache keyed by the vectorizer itself kept every
 # version it had served alive. The settings are remembered per vectorizer only while it lives
@@ -60,14 +61,15 @@ def _analyzer(vectorizer: TfidfVectorizer) -> Callable[[str], list[str]]:
     return analyzer
 
 
-def _token_counts(vectorizer: TfidfVectorizer, text: str) -> Counter:
-    """The n-gram counts of `text` under `vectorizer`'s settings, shared by every vectorizer with
-    the same settings: one ticket is read by seven vectorizers in two settings, and reading it (the
-    character n-grams above all) was most of a one-ticket triage."""
+def _token_counts(vectorizer: TfidfVectorizer, text: str) -> tuple[list[str], np.ndarray]:
+    """The distinct n-grams of `text` under `vectorizer`'s settings and their counts, shared by
+    every vectorizer with the same settings: one ticket is read by seven vectorizers in two
+    settings, and reading it (the character n-grams above all) was most of a one-ticket triage."""
     key = (_settings(vectorizer), text)
     counts = _tokens_cache.get(key)
     if counts is None:
-        counts = Counter(_analyzer(vectorizer)(text))
+        counted = Counter(_analyzer(vectorizer)(text))
+        counts = (list(counted), np.fromiter(counted.values(), dtype=np.float64, count=len(counted)))
         if len(_tokens_cache) >= _TOKENS_KEPT:
             _tokens_cache.clear()  # a few tickets' worth: the cache serves one triage, not a backlog
         _tokens_cache[key] = counts
@@ -81,17 +83,14 @@ def _rows(vectorizer: TfidfVectorizer, texts: list[str]) -> list[tuple[np.ndarra
     idf = vectorizer.idf_ if vectorizer.use_idf else None
     rows = []
     for text in texts:
-        columns: list[int] = []
-        counts: list[int] = []
-        for token, count in _token_counts(vectorizer, text).items():
-            column = vocabulary.get(token)
-            if column is not None:
-                columns.append(column)
-                counts.append(count)
-        index = np.asarray(columns, dtype=np.int32)
+        tokens, counts = _token_counts(vectorizer, text)
+        # the vocabulary look-ups in one C loop (-1: not in the vocabulary)
+        looked_up = np.fromiter(map(vocabulary.get, tokens, repeat(-1)), dtype=np.int64, count=len(tokens))
+        known = looked_up >= 0
+        index = looked_up[known].astype(np.int32)
         order = np.argsort(index, kind="stable")
         index = index[order]
-        value = np.asarray(counts, dtype=np.float64)[order]
+        value = counts[known][order]
         if vectorizer.sublinear_tf:
             value = np.log(value) + 1.0
         if idf is not None:
