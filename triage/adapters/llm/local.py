@@ -39,7 +39,7 @@ from triage.adapters.llm.learned import TrainedModel
 from triage.adapters.llm.schema import FieldGuess, TriageResult
 from triage.adapters.llm.summary import join_summary, summarize
 from triage.adapters.llm.text_budget import language_sample
-from triage.adapters.llm.tfidf import union_transform
+from triage.adapters.llm.tfidf import union_transform, unions_transform
 from triage.fields import TAXONOMY_FIELDS
 
 MODEL_NAME = "local-tfidf-2"
@@ -351,8 +351,17 @@ class LocalTriageModel:
         the per-ticket cost when each text was transformed on its own.
         """
         fields = models.fields
+        unlabelled = self.unlabelled
+        learned_queue_on = (
+            unlabelled is not None and unlabelled.taxonomy_key == models.key and "queue" in unlabelled.fields
+        )
+        read = [name for name in FIELDS if not (name == "queue" and learned_queue_on)]
+        cleaned = [_clean(t) for t in texts]
+        vectors = dict(
+            zip(read, unions_transform([fields[name].vectorizer for name in read], cleaned), strict=True)
+        )
         scores: dict[str, np.ndarray] = {}
-        scores["category"] = fields["category"].scores_for(fields["category"].transform(texts))
+        scores["category"] = fields["category"].scores_for(vectors["category"])
         category_index = scores["category"].argmax(axis=1)
         category_confidence = [_confidence(row) for row in scores["category"]]
 
@@ -361,31 +370,29 @@ class LocalTriageModel:
         # Spanish login ticket reaches the queue whose description mentions "account access".
         learned_queue: np.ndarray | None = None
         by_text: np.ndarray | None = None
-        unlabelled = self.unlabelled
-        if unlabelled is not None and unlabelled.taxonomy_key == models.key and "queue" in unlabelled.fields:
+        if unlabelled is not None and learned_queue_on:
             # Self-trained on unlabelled tickets: its probabilities replace the similarity (which
             # is then not computed), as scores whose softmax (temperature _TEMPERATURE) gives
             # those probabilities back.
             learned_queue = unlabelled.fields["queue"].probabilities(dayone_texts(texts))
             scores["queue"] = _TEMPERATURE * np.log(learned_queue)
         else:
-            queue = fields["queue"]
-            by_text = queue.scores_for(queue.transform(texts))
+            by_text = fields["queue"].scores_for(vectors["queue"])
             by_category = models.queue_by_category[category_index]
             scores["queue"] = by_text + np.asarray(category_confidence)[:, None] * by_category
 
-        priority = _CUE_FIELD_SIMILARITY * fields["priority"].scores_for(fields["priority"].transform(texts))
+        priority = _CUE_FIELD_SIMILARITY * fields["priority"].scores_for(vectors["priority"])
         scores["priority"] = np.vstack(
             [_priority_cues(t, row) for t, row in zip(texts, priority, strict=True)]
         )
         sentiment = fields["sentiment"]
-        similarity = _CUE_FIELD_SIMILARITY * sentiment.scores_for(sentiment.transform(texts))
+        similarity = _CUE_FIELD_SIMILARITY * sentiment.scores_for(vectors["sentiment"])
         scores["sentiment"] = np.vstack(
             [_sentiment_cues(t, sentiment.values, row) for t, row in zip(texts, similarity, strict=True)]
         )
         for name in FIELDS:  # any other field: its values' descriptions and examples alone
             if name not in scores:
-                scores[name] = fields[name].scores_for(fields[name].transform(texts))
+                scores[name] = fields[name].scores_for(vectors[name])
 
         confidences = []
         for i, text in enumerate(texts):
