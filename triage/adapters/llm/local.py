@@ -36,6 +36,7 @@ from sklearn.pipeline import FeatureUnion
 from triage.adapters.llm import dayone, language, learned
 from triage.adapters.llm.base import Taxonomy, TaxonomyEntry, TicketInput, TriageOutcome
 from triage.adapters.llm.learned import TrainedModel
+from triage.adapters.llm.normalize import classifier_body
 from triage.adapters.llm.schema import FieldGuess, TriageResult
 from triage.adapters.llm.summary import join_summary, summarize
 from triage.adapters.llm.text_budget import language_sample
@@ -267,9 +268,12 @@ def taxonomy_key(taxonomy: Taxonomy) -> str:
 
 
 def ticket_text(ticket: TicketInput) -> str:
-    """What the classifiers read. The subject is the requester's own one-line summary: weighted double.
-    Text read from screenshots and frames counts like the body (error dialogs name the problem)."""
-    return "\n".join([ticket.subject, ticket.subject, ticket.body, *ticket.notes, ticket.ocr_text])
+    """What the classifiers read (the day-one similarity, training and serving alike). The subject is
+    the requester's own one-line summary: weighted double. The body without quoted mail and its
+    sign-off (normalize.py). Text read from screenshots and frames counts like the body (error
+    dialogs name the problem)."""
+    body = classifier_body(ticket.body)
+    return "\n".join([ticket.subject, ticket.subject, body, *ticket.notes, ticket.ocr_text])
 
 
 def _softmax(scores: np.ndarray) -> np.ndarray:
