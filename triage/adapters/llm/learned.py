@@ -268,8 +268,8 @@ def _decision(classifier: NBLinear, features: sparse.csr_matrix) -> np.ndarray:
 
 
 # Up to this many rows, a sparse matrix times dense weights is computed by gathering the weights
-# of each row's columns (scipy's product first copies the transposed weights: a ten-value field's
-# ~10 MB on every one-ticket call); larger batches use scipy's product.
+# of each row's columns (scipy's product first copies the transposed weights: the independent set's
+# queue: 5 MB, on every one-ticket call); larger batches use scipy's product.
 _GATHER_ROWS = 8
 
 
