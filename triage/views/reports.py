@@ -103,19 +103,22 @@ def _charts(d: Dashboard, labels: dict[str, dict[str, str]]) -> dict[str, Any]:
     finals = sorted({f for row in d.category_matrix.values() for f in row})
     cell_max = max((n for row in d.category_matrix.values() for n in row.values()), default=1)
     return {
-        "volume_category": charts.stacked_bars_svg(
-            label="Tickets per day by category", x_labels=x, series=cat_series
+        "volume_category": charts.responsive(
+            charts.stacked_bars_svg, label="Tickets per day by category", x_labels=x, series=cat_series
         ),
         "category_legend": [(name, charts.color(i)) for i, (name, _) in enumerate(cat_series)],
-        "volume_channel": charts.stacked_bars_svg(
-            label="Tickets per day by channel", x_labels=x, series=chan_series
+        "volume_channel": charts.responsive(
+            charts.stacked_bars_svg, label="Tickets per day by channel", x_labels=x, series=chan_series
         ),
         "channel_legend": [(name, charts.color(i)) for i, (name, _) in enumerate(chan_series)],
-        "priority": charts.hbars_svg(
-            label="Priority mix", items=[(labels.get("priority", {}).get(p, p), n) for p, n in d.priority_mix]
+        "priority": charts.responsive(
+            charts.hbars_svg,
+            label="Priority mix",
+            items=[(labels.get("priority", {}).get(p, p), n) for p, n in d.priority_mix],
         ),
-        "timing": charts.hbars_svg(label="Minutes, median and p90", items=timing),
-        "review_fields": charts.stacked_bars_svg(
+        "timing": charts.responsive(charts.hbars_svg, label="Minutes, median and p90", items=timing),
+        "review_fields": charts.responsive(
+            charts.stacked_bars_svg,
             label="Accepted vs corrected per field",
             x_labels=fields,
             series=[
@@ -123,18 +126,24 @@ def _charts(d: Dashboard, labels: dict[str, dict[str, str]]) -> dict[str, Any]:
                 ("corrected", [d.review_by_field[f]["corrected"] for f in fields]),
             ],
             width=480,
+            names=True,
         ),
-        "review_rate": charts.lines_svg(
+        "review_rate": charts.responsive(
+            charts.lines_svg,
             label="Share of fields accepted as proposed, per day",
             x_labels=x,
             series=rate,
             y_max=100,
             suffix="%",
         ),
-        "cost": charts.stacked_bars_svg(label="Cost per day (USD)", x_labels=x, series=cost_series),
-        "tokens": charts.stacked_bars_svg(label="Tokens per day", x_labels=x, series=tokens_series),
-        "problems": charts.stacked_bars_svg(
-            label="Failures and manual triage per day", x_labels=x, series=problems
+        "cost": charts.responsive(
+            charts.stacked_bars_svg, label="Cost per day (USD)", x_labels=x, series=cost_series
+        ),
+        "tokens": charts.responsive(
+            charts.stacked_bars_svg, label="Tokens per day", x_labels=x, series=tokens_series
+        ),
+        "problems": charts.responsive(
+            charts.stacked_bars_svg, label="Failures and manual triage per day", x_labels=x, series=problems
         ),
         "matrix_finals": finals,
         "matrix_rows": [
