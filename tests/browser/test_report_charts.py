@@ -1,12 +1,13 @@
 """The reports page's SVG charts keep legible text at phone and desktop widths: every label that is
 shown renders at 10 CSS px or more, inside its chart's box, without overlapping a neighbour, and the
-page does not scroll sideways."""
+page does not scroll sideways; axe-core finds no violation there."""
 
 from __future__ import annotations
 
 import pytest
 from playwright.sync_api import Page
 
+from tests.browser.test_pages_a11y import _report, axe_violations
 from tests.browser.test_review_flow import log_in, shot
 from tests.report_fixture import build_week, manager_user
 
@@ -94,3 +95,5 @@ def test_chart_text_is_legible_and_whole(live_server, page: Page, width: str):
         doc_width = page.evaluate("document.documentElement.scrollWidth")
         assert doc_width <= WIDTHS[width]["width"], f"{name} at {width}: the page is {doc_width}px wide"
         shot(page, f"report-charts-{name}-{width}")
+        violations = axe_violations(page)  # with data in every chart, both renderings in the page
+        assert not violations, f"{name} at {width}:\n{_report(violations)}"
