@@ -72,6 +72,7 @@ def test_chart_text_is_legible_and_whole(live_server, page: Page, width: str):
     log_in(page, live_server.url, "manager")
     for name, path in PAGES.items():
         page.goto(live_server.url + path)
+        shot(page, f"report-charts-{name}-{width}")  # before the checks, so a failing run has its picture
         charts = page.evaluate(MEASURE)
         # every chart card shows its charts, each one an image with a name
         cards = {c["card"] for c in charts}
@@ -94,6 +95,5 @@ def test_chart_text_is_legible_and_whole(live_server, page: Page, width: str):
         assert not problems, f"{name} at {width}: {smallest}\n" + "\n".join(problems[:30])
         doc_width = page.evaluate("document.documentElement.scrollWidth")
         assert doc_width <= WIDTHS[width]["width"], f"{name} at {width}: the page is {doc_width}px wide"
-        shot(page, f"report-charts-{name}-{width}")
         violations = axe_violations(page)  # with data in every chart, both renderings in the page
         assert not violations, f"{name} at {width}:\n{_report(violations)}"
