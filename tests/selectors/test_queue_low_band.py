@@ -97,3 +97,15 @@ def test_the_work_order_follows_a_calibration_changed_after_its_sql_was_compiled
     assert order() == [older.id, newer.id]  # 65% < 70%: LOW too, and older
     ClassifierVersion.objects.filter(version="v-new").update(metrics={})
     assert order() == [newer.id, older.id]
+
+
+def test_filtered_to_an_urgent_priority_the_two_middle_bands_are_not_read():
+    from triage.selectors.queue import review_queue_bands
+
+    def bands(**filters) -> list[int]:
+        return [n for n, _ in review_queue_bands(QueueFilters(**filters), ("high", "urgent"))]
+
+    assert bands() == [0, 1, 2, 3]
+    assert bands(priority="urgent") == bands(priority="high") == [0, 3]
+    assert bands(priority="normal") == [0, 1, 2, 3]  # manual triage of a normal ticket is still first
+    assert bands(priority="urgent", statuses=(Ticket.Status.NEEDS_REVIEW,)) == [0]

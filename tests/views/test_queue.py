@@ -452,6 +452,13 @@ def test_assigned_to_me(agent):
         ({"status": "manual_triage"}, {"statuses": (Ticket.Status.MANUAL_TRIAGE,)}),
         ({"confidence_below": "0.5"}, {"confidence_below": 0.5}),
         ({"low": "on"}, {"low": True}),
+        # an urgent priority: the two middle bands are empty, not read
+        ({"priority": "urgent"}, {"priority": "urgent"}),
+        (
+            {"status": "needs_review", "priority": "high"},
+            {"statuses": (Ticket.Status.NEEDS_REVIEW,), "priority": "high"},
+        ),
+        ({"priority": "normal"}, {"priority": "normal"}),
     ],
 )
 def test_every_page_of_the_work_order_matches_the_full_sort(agent, settings, params, filters):

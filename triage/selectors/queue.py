@@ -322,10 +322,15 @@ def review_queue_bands(
     confident_only = (
         not calibrated and filters.confidence_below is not None and filters.confidence_below <= LOW_CONFIDENCE
     )
+    # filtered to an urgent priority, every ticket still to review is in the first band: the next two
+    # are empty (and an empty band walks the whole created_at index: ~40 ms at 100,000 tickets)
+    urgent_only = bool(filters.priority) and filters.priority in urgent
     return [
         (n, band)
         for n, band, statuses in bands
-        if (not filters.statuses or statuses & set(filters.statuses)) and not (n == 2 and confident_only)
+        if (not filters.statuses or statuses & set(filters.statuses))
+        and not (n == 2 and confident_only)
+        and not (n in (1, 2) and urgent_only)
     ]
 
 
