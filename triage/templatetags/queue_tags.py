@@ -16,9 +16,18 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import Truncator
+from django.utils.translation import get_language
 
 from triage.templatetags.sla_tags import sla_cell
-from triage.templatetags.triage_tags import IN_PROGRESS, ago, confidence_badge, label, status_badge
+from triage.templatetags.triage_tags import (
+    IN_PROGRESS,
+    ago,
+    confidence_badge,
+    label,
+    low_confidence,
+    pct,
+    status_badge,
+)
 
 register = template.Library()
 
@@ -87,6 +96,7 @@ class _Rows:
         self.names: Mapping[int, str] = context.get("assignee_names") or {}
         self.now = timezone.now()
         self.tz = timezone.get_current_timezone()
+        self.language = get_language()
         self.view_arg = f"?view={quote(self.view, safe='')}" if self.view else ""
         self.detail_url = _url_pattern("triage:ticket-detail")
         self.thumb_url = _url_pattern("triage:rendition-file")
@@ -162,9 +172,18 @@ class _Rows:
         )
         low = getattr(ticket, "low", None)
         low_fields = getattr(ticket, "low_fields", None)
+        value = ticket.confidence
+        # keyed by what the badge shows (its percentage, and the fixed level's flag when no
+        # calibrated one), not the raw float: a page's 100 confidences draw a few dozen badges
         confidence = cached(
-            ("confidence", ticket.confidence, low, tuple(low_fields) if low_fields is not None else None),
-            lambda: str(confidence_badge(ticket.confidence, low, low_fields, "Lowest field confidence")),
+            (
+                "confidence",
+                None if value is None else pct(value),
+                low if low is not None else low_confidence(value),
+                low is None,
+                tuple(low_fields) if low_fields is not None else None,
+            ),
+            lambda: str(confidence_badge(value, low, low_fields, "Lowest field confidence")),
         )
         created = ticket.created_at
         if created:
@@ -174,19 +193,20 @@ class _Rows:
         else:
             iso = exact = ""
         category, queue, channel = ticket.category, ticket.queue, ticket.channel
-        title = _e(subject) + (_e(f" · {email}") if email else "")
+        subject_html = _e(subject)
+        title = subject_html + (_e(f" · {email}") if email else "")
         email_html = f'<div class="sub">{_e(email)}</div>' if email else ""
         badge = cached(("status", status), lambda: str(status_badge(status, ticket.get_status_display())))
         category_html = cached(("category", category), lambda: _e(label(category, labels.get("category"))))
         queue_html = cached(("queue", queue), lambda: _e(label(queue, labels.get("queue"))))
         channel_html = cached(("channel", channel), lambda: _e(ticket.get_channel_display()))
         return (
-            f'<tr id="ticket-row-{tid}" class="status-{_e(str(status).lower())}" tabindex="-1" '
+            f'<tr id="ticket-row-{tid}" class="status-{cached(("class", status), lambda: _e(str(status).lower()))}" tabindex="-1" '
             f'data-ticket="{tid}"{poll}>\n'
             f'      <td class="pick">{pick}</td>\n'
             '      <td class="ticket-cell">\n'
             f'        <a href="{href}" title="{title}"><span class="ref">{ref}</span> '
-            f'<span class="subject">{_e(_subject(subject))}</span></a>\n'
+            f'<span class="subject">{subject_html if len(subject) <= 90 else _e(_subject(subject))}</span></a>\n'
             f"        {_presence(self.present.get(tid))}\n"
             f"        {email_html}\n"
             f"        {_snippet(self.snippets.get(tid))}\n"
@@ -199,7 +219,7 @@ class _Rows:
             f"      <td>{confidence}</td>\n"
             f"      {self._files(ticket)}\n"
             f'      <td class="nowrap"><time datetime="{iso}" title="{exact}">'
-            f"{_e(ago(created, now=self.now, tz=self.tz))}</time></td>\n"
+            f"{_e(ago(created, now=self.now, tz=self.tz, language=self.language))}</time></td>\n"
             f'      <td class="nowrap sla-cell">{_e(sla_cell(ticket, now=self.now, tz=self.tz))}</td>\n'
             f'      <td class="nowrap">{channel_html}</td>\n'
             "    </tr>"

@@ -22,9 +22,15 @@ LOW_CONFIDENCE = 0.6
 
 
 @register.filter
-def ago(value: datetime | None, *, now: datetime | None = None, tz: tzinfo | None = None) -> str:
+def ago(
+    value: datetime | None,
+    *,
+    now: datetime | None = None,
+    tz: tzinfo | None = None,
+    language: str | None = None,
+) -> str:
     """A compact relative age: 'just now', '3 min ago', '5 h ago', '2 d ago', then the date.
-    `now` and `tz` (the current time zone): a page of rows reads them once, not once per row."""
+    `now`, `tz` and `language` (the current ones): a page of rows reads them once, not per row."""
     if value is None:
         return ""
     seconds = int(((now or timezone.now()) - value).total_seconds())
@@ -36,7 +42,7 @@ def ago(value: datetime | None, *, now: datetime | None = None, tz: tzinfo | Non
         return f"{seconds // 3600} h ago"
     if seconds < 30 * 86400:
         return f"{seconds // 86400} d ago"
-    return _day(timezone.localtime(value, tz).date(), get_language())
+    return _day(timezone.localtime(value, tz).date(), language or get_language())
 
 
 @lru_cache(maxsize=512)
