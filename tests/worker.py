@@ -21,6 +21,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
+from triage.adapters import fsbroker
 from triage.celery import app as celery_app
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,6 +44,7 @@ def broker_use(*, url: str, transport_options: dict) -> None:
     """
     os.environ["CELERY_BROKER_URL"] = url
     celery_app.conf.broker_url = url
+    celery_app.conf.broker_transport = fsbroker.TRANSPORT if url.startswith("filesystem") else None
     celery_app.conf.broker_transport_options = transport_options
     celery_app._pool = None
     celery_app.amqp._producer_pool = None

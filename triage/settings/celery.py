@@ -16,6 +16,11 @@ from triage.settings.base import VAR_DIR, env
 # web process and a separate worker process on one machine. Production sets redis://.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 BROKER_DIR = Path(env.str("TRIAGE_BROKER_DIR", default=str(VAR_DIR / "broker")))
+# kombu's transport with each message written whole before a worker can take it: kombu's own
+# loses a message now and then when a worker polls mid-write (triage/adapters/fsbroker.py).
+CELERY_BROKER_TRANSPORT = (
+    "triage.adapters.fsbroker:Transport" if CELERY_BROKER_URL.startswith("filesystem") else None
+)
 if CELERY_BROKER_URL.startswith("filesystem"):
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR / "queue"),
