@@ -132,6 +132,29 @@ def test_outlook_original_message_block_is_quoted():
     assert parsed.quoted_text.startswith("-----Original Message-----")
 
 
+@pytest.mark.parametrize(
+    "attribution",
+    [
+        "Am Do., 3. Dez. 2026 um 10:14 Uhr schrieb Anna Schmidt <anna@example.com>:",  # Gmail, German
+        "Am 03.12.2026 um 10:14 schrieb Anna Schmidt:",  # Thunderbird, German
+        "Op do 3 dec. 2026 om 10:14 schreef Anna de Vries <anna@example.com>:",  # Gmail, Dutch
+        "Le jeu. 3 déc. 2026 à 10:14, Anna <anna@example.com> a écrit :",  # Gmail, French
+        "Am 03.12.2026 schrieb:",
+    ],
+)
+def test_a_reply_is_split_at_its_attribution_line_in_each_language(attribution):
+    text = f"Der Export bricht immer noch ab.\n\n{attribution}\n> Bitte senden Sie einen Screenshot.\n"
+    assert reply_split(text) == (
+        "Der Export bricht immer noch ab.",
+        f"{attribution}\n> Bitte senden Sie einen Screenshot.",
+    )
+
+
+def test_a_sentence_about_someone_writing_is_not_an_attribution():
+    text = "Am Montag schrieb mir Ihr Kollege, dass es behoben ist\nEs ist nicht behoben."
+    assert reply_split(text) == (text, "")
+
+
 def test_reply_split_of_text_that_is_all_quote_keeps_the_text():
     assert reply_split("> only a quote") == ("> only a quote", "")
 

@@ -289,3 +289,81 @@ def test_confidence_on_held_out_tickets_of_a_noisy_set_is_calibrated():
         confidence = [s.confidence for s in shown]
         assert abs(np.mean(confidence) - np.mean(hits)) <= 0.04, name
         assert learned.expected_calibration_error(confidence, hits) <= 0.05, name
+
+
+@pytest.mark.parametrize("rows", [1, 3, 20])  # one ticket and a few: gathered; a batch: scipy's product
+@pytest.mark.parametrize("values", [2, 4])  # a two-value field has one scorer
+def test_the_serving_decision_equals_the_decision_on_the_stacked_features(rows, values):
+    from scipy import sparse
+
+    rng = np.random.default_rng(rows)
+    tfidf = sparse.random(rows, 50, density=0.1, format="lil", random_state=rows)
+    tfidf[0] = 0.0  # a text with no known n-gram
+    tfidf = tfidf.tocsr()
+    prior = rng.dirichlet(np.ones(values), size=rows)
+    scorers = 1 if values == 2 else values
+    model = learned.NBLinear(
+        classes_=np.asarray([f"v{i}" for i in range(values)]),
+        coef_=rng.normal(size=(scorers, 50 + values)),
+        intercept_=rng.normal(size=scorers),
+    )
+    expected = learned._decision(model, learned._features(tfidf, prior))
+    assert np.allclose(learned._decision_of(model, tfidf, prior), expected, atol=1e-12)
+
+
+def test_the_serving_calibration_equals_the_isotonic_maps_predict():
+    rng = np.random.default_rng(0)
+    top = rng.random(200)
+    calibrator = learned._isotonic(top, rng.random(200) < top)
+    # inside the fitted range, at its thresholds, and outside it on both sides (clipped)
+    points = np.concatenate([rng.random(50), calibrator.X_thresholds_, [-0.5, 0.0, 1.0, 1.5]])
+    assert np.allclose(learned._isotonic_predict(calibrator, points), calibrator.predict(points), atol=1e-12)
+
+
+def test_merged_duplicate_columns_keep_every_rows_dot_products():
+    from scipy import sparse
+
+    rng = np.random.default_rng(5)
+    distinct = sparse.random(40, 6, density=0.4, format="csc", random_state=5)
+    # columns 0, 3 and 4 equal; 1 and 5 equal; 2 alone; 6 equal to 2 in its rows but not its values
+    tfidf = sparse.hstack([distinct[:, [0, 1, 2, 0, 0, 1]], 2 * distinct[:, [2]]], format="csr")
+    merged, group, scale = learned.merge_duplicate_columns(tfidf)
+    assert merged.shape == (40, 4)
+    assert list(group) == [0, 1, 2, 0, 0, 1, 3]
+    assert np.allclose((merged @ merged.T).toarray(), (tfidf @ tfidf.T).toarray(), atol=1e-12)
+    weights = rng.normal(size=(3, 4 + 2))  # two prior columns after the TF-IDF
+    model = learned.NBLinear(classes_=np.asarray(["a", "b", "c"]), coef_=weights, intercept_=np.zeros(3))
+    expanded = learned._expanded(model, group, scale)
+    assert expanded.coef_.shape == (3, 7 + 2)
+    assert np.allclose(expanded.coef_[:, 0], expanded.coef_[:, 3])  # equal columns, equal weight
+    prior = rng.random((40, 2))
+    stacked = sparse.hstack([merged, prior], format="csr")
+    assert np.allclose(
+        learned._decision(expanded, sparse.hstack([tfidf, prior], format="csr")),
+        learned._decision(model, stacked),
+        atol=1e-12,
+    )
+    assert np.linalg.norm(expanded.coef_) == pytest.approx(np.linalg.norm(model.coef_))
+
+
+def test_an_svm_fitted_on_merged_columns_is_the_one_fitted_on_all_columns():
+    from scipy import sparse
+
+    # many n-grams of rare words: columns equal to each other, as in real tickets
+    distinct = sparse.random(120, 30, density=0.15, format="csc", random_state=2)
+    tfidf = sparse.hstack([distinct[:, [j % 30 for j in range(75)]]], format="csr")
+    labels = [["a", "b", "c"][i % 3] for i in range(120)]
+    marks = sparse.csr_matrix(np.eye(3)[[i % 3 for i in range(120)]] * 0.3)  # the prior columns
+    plain = learned._fit(sparse.hstack([tfidf, marks], format="csr"), labels, np.ones(120), n_prior=3)
+    merged, group, scale = learned.merge_duplicate_columns(tfidf)
+    multiplicity = np.concatenate([np.bincount(group).astype(float), np.ones(3)])
+    fitted = learned._fit(
+        sparse.hstack([merged, marks], format="csr"),
+        labels,
+        np.ones(120),
+        n_prior=3,
+        multiplicity=multiplicity,
+    )
+    expanded = learned._expanded(fitted, group, scale)
+    assert np.allclose(expanded.coef_, plain.coef_, atol=1e-6)
+    assert np.allclose(expanded.intercept_, plain.intercept_, atol=1e-6)

@@ -48,3 +48,15 @@ def test_a_retrained_vectorizer_is_not_kept_alive_by_the_fast_transforms_caches(
     # and the next version, with the same settings, still reads texts as sklearn does
     union = vectorizer_new().fit(CORPUS)
     assert np.allclose(union_transform(union, texts).toarray(), union.transform(texts).toarray(), atol=1e-12)
+
+
+@pytest.mark.parametrize("copies", [1, 5])  # a few texts (the one-ticket path) and a batch
+def test_several_unions_read_the_same_texts_as_sklearn_each(copies):
+    from triage.adapters.llm.tfidf import unions_transform
+
+    unions = [vectorizer_new().fit(CORPUS), vectorizer_new().fit([*CORPUS[:2], "zzzz export csv"])]
+    texts = ["Save crashes the app again and again", "Rechnung doppelt", "", "zzzz qqqq", "ÉLÈVE Über"]
+    texts = texts * copies
+    for union, matrix in zip(unions, unions_transform(unions, texts), strict=True):
+        assert matrix.shape == (len(texts), sum(len(p.vocabulary_) for _, p in union.transformer_list))
+        assert np.allclose(matrix.toarray(), union.transform(texts).toarray(), atol=1e-12)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from triage.adapters.llm.base import ImagePart, Taxonomy, TaxonomyEntry, TicketInput, TriageClient
@@ -336,3 +337,13 @@ def test_the_summary_names_the_screenshots_error_without_overlays_or_the_subject
     assert error in outcome.result.summary
     assert subject not in sentences
     assert not any(":0" in s or "REC" in s or "frame 12" in s for s in sentences), sentences
+
+
+def test_one_tickets_similarity_equals_the_batch_product(taxonomy):
+    """scores_for gathers one ticket's n-grams instead of scipy's product: same scores."""
+    field = LocalTriageModel()._models(taxonomy).fields["queue"]
+    texts = ["I was charged twice for my invoice", "", "zzzz qqqq", "Login fails with 2FA"] * 3
+    batch = field.scores_for(field.transform(texts))  # 12 texts: scipy's product
+    for i, text in enumerate(texts[:4]):
+        assert np.allclose(field.scores_for(field.transform([text]))[0], batch[i], atol=1e-12)
+    assert np.allclose(field.scores_for(field.transform(texts[:3])), batch[:3], atol=1e-12)

@@ -33,7 +33,8 @@ def message_name(*, queue: str) -> str:
 
 
 class Channel(filesystem.Channel):
-    def _put(self, queue: str, payload: Any, **kwargs: Any) -> None:
+    # kombu names the parameter `message` in its base Channel and `payload` in this one
+    def _put(self, queue: Any, payload: Any, **kwargs: Any) -> None:  # type: ignore[override]
         name = message_name(queue=queue)
         part = os.path.join(self.data_folder_out, f".{name}.part")
         try:

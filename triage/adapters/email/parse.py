@@ -45,7 +45,9 @@ _FORWARD_SUBJECT = re.compile(r"^\s*(fwd?|fw|wg|tr|rv)\s*:", re.IGNORECASE)
 _QUOTE_START = re.compile(
     r"^(-{2,}\s*(original message|ursprüngliche nachricht|message d'origine|mensaje original)\s*-{2,}"
     r"|_{20,}"
-    r"|(le|am|el|il|op|em)\s.{4,200}\s(a écrit|schrieb|escribió|ha scritto|schreef|escreveu)\s?:)\s*$",
+    r"|(le|am|el|il|op|em)\s.{4,200}\s(a écrit|schrieb|escribió|ha scritto|schreef|escreveu)\s?:"
+    # German and Dutch clients name the sender after the verb: "Am …, 10:14 Uhr schrieb Anna <a@b>:"
+    r"|(am|op)\s.{4,200}\s(schrieb|schreef)\s.{1,200}:)\s*$",
     re.IGNORECASE | re.MULTILINE,
 )
 # RFC 3676 signature separator ("-- "), the bare "--" many clients write, and phone footers.

@@ -36,10 +36,11 @@ from sklearn.pipeline import FeatureUnion
 from triage.adapters.llm import dayone, language, learned
 from triage.adapters.llm.base import Taxonomy, TaxonomyEntry, TicketInput, TriageOutcome
 from triage.adapters.llm.learned import TrainedModel
+from triage.adapters.llm.normalize import classifier_body
 from triage.adapters.llm.schema import FieldGuess, TriageResult
 from triage.adapters.llm.summary import join_summary, summarize
 from triage.adapters.llm.text_budget import language_sample
-from triage.adapters.llm.tfidf import union_transform
+from triage.adapters.llm.tfidf import union_transform, unions_transform
 from triage.fields import TAXONOMY_FIELDS
 
 MODEL_NAME = "local-tfidf-2"
@@ -186,6 +187,8 @@ class _FieldModel:
         self.doc_matrix = self.vectorizer.transform(docs)
         self.phrase_matrix = self.vectorizer.transform(phrases)
         self.phrase_owner = np.asarray(owners)
+        # n-gram -> (document, then phrase) weights: one ticket's scores are a gather of its n-grams' rows
+        self._by_ngram = sparse.vstack([self.doc_matrix, self.phrase_matrix], format="csr").T.tocsr()
 
     def transform(self, texts: list[str]) -> sparse.csr_matrix:
         return union_transform(self.vectorizer, [_clean(t) for t in texts])
@@ -193,8 +196,12 @@ class _FieldModel:
     def scores_for(self, vectors: sparse.csr_matrix) -> np.ndarray:
         """(n_texts, n_values) blended cosine scores. Each part of the union is L2-normalized, so
         a dot product divided by 2 is the mean of the word and the character cosine."""
-        doc = (vectors @ self.doc_matrix.T).toarray() / 2.0
-        per_phrase = (vectors @ self.phrase_matrix.T).toarray() / 2.0
+        if vectors.shape[0] <= _GATHER_ROWS:
+            both = _gather_products(vectors, self._by_ngram) / 2.0
+            doc, per_phrase = both[:, : len(self.values)], both[:, len(self.values) :]
+        else:
+            doc = (vectors @ self.doc_matrix.T).toarray() / 2.0
+            per_phrase = (vectors @ self.phrase_matrix.T).toarray() / 2.0
         best_phrase = np.zeros_like(doc)
         for index in range(len(self.values)):
             mask = self.phrase_owner == index
@@ -204,6 +211,31 @@ class _FieldModel:
 
     def scores(self, text: str) -> np.ndarray:
         return self.scores_for(self.transform([text]))[0]
+
+
+# Up to this many texts, scores_for multiplies without scipy (its per-product checks and format
+# conversions cost more than the arithmetic on one ticket's few hundred n-grams).
+_GATHER_ROWS = 8
+
+
+def _gather_products(vectors: sparse.csr_matrix, by_ngram: sparse.csr_matrix) -> np.ndarray:
+    """(n, m) = vectors (n, d) @ by_ngram (d, m), summing the rows of `by_ngram` that each text's
+    n-grams select, weighted by the text's values."""
+    out = np.zeros((vectors.shape[0], by_ngram.shape[1]))
+    indptr, columns = by_ngram.indptr, by_ngram.indices
+    for row in range(vectors.shape[0]):
+        start, end = vectors.indptr[row], vectors.indptr[row + 1]
+        ngrams, values = vectors.indices[start:end], vectors.data[start:end]
+        first = indptr[ngrams]
+        counts = indptr[ngrams + 1] - first
+        total = int(counts.sum())
+        if not total:
+            continue
+        # positions of every selected row's entries in by_ngram's arrays
+        position = np.repeat(first - np.cumsum(counts) + counts, counts) + np.arange(total)
+        weights = by_ngram.data[position] * np.repeat(values, counts)
+        out[row] = np.bincount(columns[position], weights=weights, minlength=by_ngram.shape[1])
+    return out
 
 
 def _confidence(scores: np.ndarray) -> float:
@@ -236,9 +268,12 @@ def taxonomy_key(taxonomy: Taxonomy) -> str:
 
 
 def ticket_text(ticket: TicketInput) -> str:
-    """What the classifiers read. The subject is the requester's own one-line summary: weighted double.
-    Text read from screenshots and frames counts like the body (error dialogs name the problem)."""
-    return "\n".join([ticket.subject, ticket.subject, ticket.body, *ticket.notes, ticket.ocr_text])
+    """What the classifiers read (the day-one similarity, training and serving alike). The subject is
+    the requester's own one-line summary: weighted double. The body without quoted mail and its
+    sign-off (normalize.py). Text read from screenshots and frames counts like the body (error
+    dialogs name the problem)."""
+    body = classifier_body(ticket.body)
+    return "\n".join([ticket.subject, ticket.subject, body, *ticket.notes, ticket.ocr_text])
 
 
 def _softmax(scores: np.ndarray) -> np.ndarray:
@@ -320,8 +355,17 @@ class LocalTriageModel:
         the per-ticket cost when each text was transformed on its own.
         """
         fields = models.fields
+        unlabelled = self.unlabelled
+        learned_queue_on = (
+            unlabelled is not None and unlabelled.taxonomy_key == models.key and "queue" in unlabelled.fields
+        )
+        read = [name for name in FIELDS if not (name == "queue" and learned_queue_on)]
+        cleaned = [_clean(t) for t in texts]
+        vectors = dict(
+            zip(read, unions_transform([fields[name].vectorizer for name in read], cleaned), strict=True)
+        )
         scores: dict[str, np.ndarray] = {}
-        scores["category"] = fields["category"].scores_for(fields["category"].transform(texts))
+        scores["category"] = fields["category"].scores_for(vectors["category"])
         category_index = scores["category"].argmax(axis=1)
         category_confidence = [_confidence(row) for row in scores["category"]]
 
@@ -330,31 +374,29 @@ class LocalTriageModel:
         # Spanish login ticket reaches the queue whose description mentions "account access".
         learned_queue: np.ndarray | None = None
         by_text: np.ndarray | None = None
-        unlabelled = self.unlabelled
-        if unlabelled is not None and unlabelled.taxonomy_key == models.key and "queue" in unlabelled.fields:
+        if unlabelled is not None and learned_queue_on:
             # Self-trained on unlabelled tickets: its probabilities replace the similarity (which
             # is then not computed), as scores whose softmax (temperature _TEMPERATURE) gives
             # those probabilities back.
             learned_queue = unlabelled.fields["queue"].probabilities(dayone_texts(texts))
             scores["queue"] = _TEMPERATURE * np.log(learned_queue)
         else:
-            queue = fields["queue"]
-            by_text = queue.scores_for(queue.transform(texts))
+            by_text = fields["queue"].scores_for(vectors["queue"])
             by_category = models.queue_by_category[category_index]
             scores["queue"] = by_text + np.asarray(category_confidence)[:, None] * by_category
 
-        priority = _CUE_FIELD_SIMILARITY * fields["priority"].scores_for(fields["priority"].transform(texts))
+        priority = _CUE_FIELD_SIMILARITY * fields["priority"].scores_for(vectors["priority"])
         scores["priority"] = np.vstack(
             [_priority_cues(t, row) for t, row in zip(texts, priority, strict=True)]
         )
         sentiment = fields["sentiment"]
-        similarity = _CUE_FIELD_SIMILARITY * sentiment.scores_for(sentiment.transform(texts))
+        similarity = _CUE_FIELD_SIMILARITY * sentiment.scores_for(vectors["sentiment"])
         scores["sentiment"] = np.vstack(
             [_sentiment_cues(t, sentiment.values, row) for t, row in zip(texts, similarity, strict=True)]
         )
         for name in FIELDS:  # any other field: its values' descriptions and examples alone
             if name not in scores:
-                scores[name] = fields[name].scores_for(fields[name].transform(texts))
+                scores[name] = fields[name].scores_for(vectors[name])
 
         confidences = []
         for i, text in enumerate(texts):

@@ -1,0 +1,104 @@
+"""What the offline classifiers read of a body (triage/adapters/llm/normalize.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from triage.adapters.llm import learned, local
+from triage.adapters.llm.base import TicketInput
+from triage.adapters.llm.local import LocalTriageModel, local_model_train, ticket_text
+from triage.adapters.llm.normalize import classifier_body
+from triage.taxonomy_defaults import DEFAULT_TAXONOMY_ROWS, taxonomy_from_rows
+
+ASK = "The export to CSV fails with error 500 since this morning.\n\nKind regards,\nAnna"
+
+
+@pytest.mark.parametrize(
+    "quote",
+    [
+        "On 23.01.2026 Ledgerly Support wrote:\n> Your payroll question went to our specialists.",
+        "On Mon, 3 Jun 2024 at 10:15, Support <help@example.com> wrote:\n> About your invoice\n>\n> Thanks",
+        "Am 21.05.2025 schrieb Ledgerly Support:\n> Danke für Ihre Geduld.",
+        "Am 03.06.24 um 10:15 schrieb Max Mustermann <max@example.de>:\n> Rechnung anbei",
+        "Le lun. 3 juin 2024 à 10:15, Support <s@example.fr> a écrit :\n> Bonjour",
+        "> a quoted line without its attribution",
+        "-----Original Message-----\nFrom: Support\nSent: Monday\nSubject: Your invoice\n\nAbout your invoice",
+        "-----Ursprüngliche Nachricht-----\nVon: Support\nBetreff: Rechnung\n\nIhre Rechnung",
+        "_" * 32 + "\nFrom: Support\nAbout your invoice",
+    ],
+)
+def test_a_quoted_reply_is_removed(quote):
+    assert classifier_body(f"{ASK}\n\n{quote}") == ASK
+
+
+@pytest.mark.parametrize(
+    "signature",
+    [
+        "-- \nAnna Schmidt\nOffice Manager, Oakridge Ltd\n+44 20 7946 0000",
+        "--\nAnna Schmidt | Tel. 0170 1234567",
+    ],
+)
+def test_a_signature_block_is_removed(signature):
+    assert classifier_body(f"{ASK}\n{signature}") == ASK
+
+
+@pytest.mark.parametrize(
+    "footer", ["Sent from my iPhone", "Von meinem iPhone gesendet", "Get Outlook for iOS"]
+)
+def test_a_phone_footer_is_removed(footer):
+    assert classifier_body(f"{ASK}\n{footer}") == ASK
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        ASK,
+        "  Login fails.\r\nWith 2FA on.  \n",  # whitespace and line endings kept to the character
+        "On the invoice page, the total is wrong.",  # starts like an attribution, ends like no one
+        "Am Montag schrieb ich Ihnen wegen der Rechnung. Sie ist immer noch falsch.",
+        "a > b is what the filter says, and it is wrong",
+        "Steps:\n--\nclick export\nclick save\nline\nline\nline\nline\nline",  # a long block is text
+        "Thanks,\nAnna",  # closing formulas stay (see the module's docstring)
+        "",
+    ],
+)
+def test_text_without_quotes_or_signature_is_unchanged(text):
+    assert classifier_body(text) == text
+
+
+def test_a_body_that_is_only_a_quote_is_kept():
+    text = "On Mon, 3 Jun 2024, Support wrote:\n> only a quote"
+    assert classifier_body(text) == text
+
+
+def test_the_classifiers_read_the_body_without_the_quote():
+    ticket = TicketInput(ticket_id=1, subject="Export", body=f"{ASK}\n\nOn Monday Support wrote:\n> payroll")
+    assert "payroll" not in ticket_text(ticket)
+    assert ASK in ticket_text(ticket)
+
+
+def test_training_and_prediction_read_the_same_text(monkeypatch):
+    taxonomy = taxonomy_from_rows(DEFAULT_TAXONOMY_ROWS)
+    body = f"{ASK}\n-- \nAnna | Oakridge Ltd\nSent from my iPhone\n\nOn 3 June, Support wrote:\n> payroll"
+    ticket = TicketInput(ticket_id=1, subject="Export fails", body=body)
+    seen: dict[str, list[str]] = {}
+    real_train = learned.train
+
+    def recording_train(**kwargs):
+        seen["training"] = [s.text for s in kwargs["samples"]]
+        return real_train(**kwargs)
+
+    monkeypatch.setattr(learned, "train", recording_train)
+    labels = {"category": taxonomy.values("category")[0]}
+    trained = local_model_train(labeled=[(ticket, labels)], taxonomy=taxonomy, version="t")
+    real_predict = trained.predict
+
+    def recording_predict(texts, prior, **kwargs):
+        seen["prediction"] = list(texts)
+        return real_predict(texts, prior, **kwargs)
+
+    monkeypatch.setattr(trained, "predict", recording_predict)
+    LocalTriageModel(trained=trained).triage(ticket, taxonomy)
+    assert seen["training"] == seen["prediction"] == [ticket_text(ticket)]
+    assert "payroll" not in seen["training"][0] and "iPhone" not in seen["training"][0]
+    assert local.classifier_body is classifier_body  # the one normalization, not a copy
