@@ -143,9 +143,17 @@ class Ticket(models.Model):
             models.Index(fields=["status", "-created_at"], name="ticket_status_created"),
             # the queue's work order reads each band in this order (selectors.review_queue_page)
             models.Index(fields=["created_at", "id"], name="ticket_created_id"),
-            # the queue's commonest filters, counted on every page (a status tab narrows them further)
-            models.Index(fields=["category", "status"], name="ticket_category_status"),
-            models.Index(fields=["queue", "status"], name="ticket_queue_status"),
+            # the queue's commonest filters, counted on every page (a status tab narrows them
+            # further); with a status tab, each band of the work order reads them in created_at
+            # order and stops at the page's end (a sort of every match before: 13 -> 1.4 ms at
+            # 100,000 tickets, bench/queue.py's filtered page)
+            models.Index(
+                fields=["category", "status", "created_at", "id"], name="ticket_category_status_made"
+            ),
+            models.Index(fields=["queue", "status", "created_at", "id"], name="ticket_queue_status_made"),
+            models.Index(
+                fields=["priority", "status", "created_at", "id"], name="ticket_priority_status_made"
+            ),
         ]
         # reports: the dashboard and the exports filter by day; the included columns
         # let the dashboard's grouped counts read this index alone (an index-only scan)

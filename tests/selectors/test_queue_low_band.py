@@ -72,3 +72,40 @@ def test_a_confidence_filter_below_the_fixed_level_keeps_the_tickets_not_flagged
     plain = _decided("plain 50%", queue_confidence=0.5, version=None)
     page = review_queue_page(filters=QueueFilters(confidence_below=0.6), number=1, per_page=25)
     assert [t.id for t in page.object_list] == [plain.id, lenient.id]
+
+
+def test_the_work_order_follows_a_calibration_changed_after_its_sql_was_compiled():
+    """The work order's SQL is compiled once per key (selectors.queue._WORK_SQL); the calibrated
+    levels are in the key, so a version's new levels move its tickets between bands at once."""
+    from django.db import connection
+
+    from triage.selectors import queue as queue_selectors
+
+    older = _decided("older 65%", queue_confidence=0.65, version="v-new", level=0.7)
+    newer = _decided("newer 50%", queue_confidence=0.5, version=None)
+    ClassifierVersion.objects.filter(version="v-new").update(metrics={})  # no levels yet: the fixed 60%
+
+    def order() -> list[int]:
+        return [t.id for t in review_queue_page(filters=QueueFilters(), number=1, per_page=25).object_list]
+
+    queue_selectors._WORK_SQL.clear()
+    assert order() == [newer.id, older.id]  # only the 50% one is LOW
+    if connection.features.supports_slicing_ordering_in_compound:  # PostgreSQL: compiled and kept
+        assert len(queue_selectors._WORK_SQL) == 1
+        assert order() == [newer.id, older.id] and len(queue_selectors._WORK_SQL) == 1  # reused
+    ClassifierVersion.objects.filter(version="v-new").update(metrics={"low_below": {"queue": 0.7}})
+    assert order() == [older.id, newer.id]  # 65% < 70%: LOW too, and older
+    ClassifierVersion.objects.filter(version="v-new").update(metrics={})
+    assert order() == [newer.id, older.id]
+
+
+def test_filtered_to_an_urgent_priority_the_two_middle_bands_are_not_read():
+    from triage.selectors.queue import review_queue_bands
+
+    def bands(**filters) -> list[int]:
+        return [n for n, _ in review_queue_bands(QueueFilters(**filters), ("high", "urgent"))]
+
+    assert bands() == [0, 1, 2, 3]
+    assert bands(priority="urgent") == bands(priority="high") == [0, 3]
+    assert bands(priority="normal") == [0, 1, 2, 3]  # manual triage of a normal ticket is still first
+    assert bands(priority="urgent", statuses=(Ticket.Status.NEEDS_REVIEW,)) == [0]

@@ -200,6 +200,30 @@ def test_the_row_fragment_returns_only_the_row_and_stops_polling_once_triaged(ag
     assert "Needs review" in done and "80%" in done
 
 
+def test_a_polled_row_is_the_row_the_page_drew(agent):
+    """The page's rows are drawn in one call (queue_rows), the row a ticket polls for alone
+    (queue_row): the same HTML, in every state a row draws differently."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    now = timezone.now()
+    person = UserFactory(first_name="Ana")
+    processing = TicketFactory(status=Ticket.Status.PROCESSING, subject="x" * 120, assignee=person)
+    due = triaged_ticket(subject="due <soon>")
+    old = triaged_ticket(subject="old")
+    paused = triaged_ticket(subject="paused")
+    AttachmentFactory(ticket=due, status=Attachment.Status.REJECTED, reject_reason="not an image")
+    Ticket.objects.filter(id=due.id).update(sla_due_at=now + timedelta(hours=2, seconds=30))
+    Ticket.objects.filter(id=old.id).update(created_at=now - timedelta(days=40))  # shown as a date
+    Ticket.objects.filter(id=paused.id).update(sla_paused_at=now)
+    html = agent.get(QUEUE).content.decode()
+    assert "2h left" in html and "Paused" in html and "(1 rejected)" in html and "Ana" in html
+    for ticket in (processing, due, old, paused):
+        fragment = agent.get(QUEUE, {"row": ticket.id}, HTTP_HX_REQUEST="true").content.decode()
+        assert fragment.strip() == row_html(html, ticket)
+
+
 def test_the_row_of_a_deleted_ticket_is_removed(agent):
     response = agent.get(QUEUE, {"row": 9999}, HTTP_HX_REQUEST="true")
     assert response.status_code == 200 and response.content == b""
@@ -428,6 +452,13 @@ def test_assigned_to_me(agent):
         ({"status": "manual_triage"}, {"statuses": (Ticket.Status.MANUAL_TRIAGE,)}),
         ({"confidence_below": "0.5"}, {"confidence_below": 0.5}),
         ({"low": "on"}, {"low": True}),
+        # an urgent priority: the two middle bands are empty, not read
+        ({"priority": "urgent"}, {"priority": "urgent"}),
+        (
+            {"status": "needs_review", "priority": "high"},
+            {"statuses": (Ticket.Status.NEEDS_REVIEW,), "priority": "high"},
+        ),
+        ({"priority": "normal"}, {"priority": "normal"}),
     ],
 )
 def test_every_page_of_the_work_order_matches_the_full_sort(agent, settings, params, filters):

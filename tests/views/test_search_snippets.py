@@ -23,6 +23,16 @@ def test_a_snippet_escapes_and_marks_every_match():
     assert snippet_html("nothing here", ["refund"]) is None
 
 
+def test_a_whole_word_is_marked_before_a_match_inside_a_word():
+    # "refunds" comes first, but the whole word "refund" is the match shown (and the only one marked)
+    assert (
+        snippet_html("refunds pending; refund now", ["refund"]) == "refunds pending; <mark>refund</mark> now"
+    )
+    # with no whole word, the match inside a word is shown
+    assert snippet_html("two refunds pending", ["refund"]) == "two <mark>refund</mark>s pending"
+    assert snippet_html("two refunds pending", ["card", "refund"]) == "two <mark>refund</mark>s pending"
+
+
 def test_a_long_text_is_cut_around_the_first_match():
     text = ("lorem ipsum " * 40) + "the Kerberos ticket expired " + ("dolor sit " * 40)
     html = snippet_html(text, ["kerberos"])

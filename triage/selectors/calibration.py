@@ -149,15 +149,23 @@ def queue_mark_low(tickets: Iterable[Ticket]) -> None:
         ticket.low_fields = ticket_low_fields(ticket, levels) if ticket.low else []  # type: ignore[attr-defined]
 
 
-def low_flag() -> tuple[Q, bool]:
+def calibration_levels() -> list[tuple[str, object]]:
+    """(version, its stored low_below levels) of every trained version: what low_flag reads, in
+    one query."""
+    return list(ClassifierVersion.objects.values_list("version", "metrics__low_below"))
+
+
+def low_flag(levels_by_version: Sequence[tuple[str, object]] | None = None) -> tuple[Q, bool]:
     """The queue's "Flagged LOW" filter: the tickets ticket_is_low flags, as one filter (reads the
-    calibrated versions once). A run by a calibrated version is LOW where some field's confidence
-    in its result is below that field's level; any other ticket where its lowest confidence is
-    below the fixed level. Also whether any calibrated version has levels (without one, LOW is
-    exactly "lowest confidence below the fixed level")."""
+    calibrated versions once, or takes calibration_levels()). A run by a calibrated version is LOW
+    where some field's confidence in its result is below that field's level; any other ticket where
+    its lowest confidence is below the fixed level. Also whether any calibrated version has levels
+    (without one, LOW is exactly "lowest confidence below the fixed level")."""
+    if levels_by_version is None:
+        levels_by_version = calibration_levels()
     calibrated = Q(pk__in=[])
     by_version: list[Q] = []
-    for version, levels in ClassifierVersion.objects.values_list("version", "metrics__low_below"):
+    for version, levels in levels_by_version:
         if not isinstance(levels, dict) or not levels:
             continue
         run = Q(latest_run__model__endswith=f"+{version}")

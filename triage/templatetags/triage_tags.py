@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 from functools import lru_cache
 
 from django import template
@@ -22,11 +22,18 @@ LOW_CONFIDENCE = 0.6
 
 
 @register.filter
-def ago(value: datetime | None) -> str:
-    """A compact relative age: 'just now', '3 min ago', '5 h ago', '2 d ago', then the date."""
+def ago(
+    value: datetime | None,
+    *,
+    now: datetime | None = None,
+    tz: tzinfo | None = None,
+    language: str | None = None,
+) -> str:
+    """A compact relative age: 'just now', '3 min ago', '5 h ago', '2 d ago', then the date.
+    `now`, `tz` and `language` (the current ones): a page of rows reads them once, not per row."""
     if value is None:
         return ""
-    seconds = int((timezone.now() - value).total_seconds())
+    seconds = int(((now or timezone.now()) - value).total_seconds())
     if seconds < 45:
         return "just now"
     if seconds < 3600:
@@ -35,7 +42,7 @@ def ago(value: datetime | None) -> str:
         return f"{seconds // 3600} h ago"
     if seconds < 30 * 86400:
         return f"{seconds // 86400} d ago"
-    return _day(timezone.localtime(value).date(), get_language())
+    return _day(timezone.localtime(value, tz).date(), language or get_language())
 
 
 @lru_cache(maxsize=512)
