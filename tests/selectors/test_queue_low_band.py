@@ -75,7 +75,7 @@ def test_a_confidence_filter_below_the_fixed_level_keeps_the_tickets_not_flagged
 
 
 def test_the_work_order_follows_a_calibration_changed_after_its_sql_was_compiled():
-    """The work order's SQL is compiled once per key (selectors.queue._WORK_SQL); the calibrated
+    """The work order's SQL is compiled once per key (selectors.queue._work_order_sql); the calibrated
     levels are in the key, so a version's new levels move its tickets between bands at once."""
     from django.db import connection
 
@@ -88,11 +88,12 @@ def test_the_work_order_follows_a_calibration_changed_after_its_sql_was_compiled
     def order() -> list[int]:
         return [t.id for t in review_queue_page(filters=QueueFilters(), number=1, per_page=25).object_list]
 
-    queue_selectors._WORK_SQL.clear()
+    queue_selectors._work_order_sql.cache_clear()
     assert order() == [newer.id, older.id]  # only the 50% one is LOW
     if connection.features.supports_slicing_ordering_in_compound:  # PostgreSQL: compiled and kept
-        assert len(queue_selectors._WORK_SQL) == 1
-        assert order() == [newer.id, older.id] and len(queue_selectors._WORK_SQL) == 1  # reused
+        assert queue_selectors._work_order_sql.cache_info().currsize == 1
+        assert order() == [newer.id, older.id]
+        assert queue_selectors._work_order_sql.cache_info()[:2] == (1, 1)  # (hits, misses): reused
     ClassifierVersion.objects.filter(version="v-new").update(metrics={"low_below": {"queue": 0.7}})
     assert order() == [older.id, newer.id]  # 65% < 70%: LOW too, and older
     ClassifierVersion.objects.filter(version="v-new").update(metrics={})

@@ -6,9 +6,10 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 
 from django.core.paginator import Page, Paginator
-from django.db import connection, connections
+from django.db import connection, connections, router
 from django.db.models import (
     Case,
     Count,
@@ -334,47 +335,49 @@ def review_queue_bands(
     ]
 
 
-# The work order's SQL, compiled once per distinct key (_work_order_ids): building and compiling
-# the bands' UNION through the ORM costs a page ~3 ms of CPU, for the same few views asked again
-# and again. Bounded: cleared when full.
-_WORK_SQL: dict[tuple, tuple[str, tuple]] = {}
-_WORK_SQL_MAX = 512
-
-
 def _work_order_ids(*, filters: QueueFilters, start: int, stop: int) -> list[int]:
     """Ids [start:stop] of the tickets `filters` select, in the work order, read band by band (see
-    review_queue_page). The SQL depends only on the filters, the urgent priorities, the calibrated
-    levels and the slice: all in the key of its cache, so a change to any of them compiles anew."""
+    review_queue_page)."""
     if stop <= start:
         return []
-    qs = review_queue_filtered(filters=filters)
     if not connection.features.supports_slicing_ordering_in_compound:  # SQLite: one sort, small data
-        return list(_ordered(qs, "work", urgent=filters.urgent).values_list("id", flat=True)[start:stop])
+        qs = _ordered(review_queue_filtered(filters=filters), "work", urgent=filters.urgent)
+        return list(qs.values_list("id", flat=True)[start:stop])
     urgent = filters.urgent
     if urgent is None:
         urgent = tuple(e.value for e in taxonomy_get().priorities[-2:])
-    levels = calibration_levels()
-    key = (qs.db, filters, urgent, json.dumps(levels, sort_keys=True, default=str), start, stop)
-    compiled = _WORK_SQL.get(key)
-    if compiled is None:
-        parts = [
-            qs.filter(band)
-            .annotate(band=Value(n, output_field=IntegerField()))
-            .order_by("created_at", "id")
-            .values_list("id", "band", "created_at")[:stop]
-            for n, band in review_queue_bands(filters, urgent, levels_by_version=levels)
-        ]
-        if len(parts) == 1:
-            page = parts[0][start:stop]
-        else:
-            page = parts[0].union(*parts[1:], all=True).order_by("band", "created_at", "id")[start:stop]
-        sql, params = page.query.get_compiler(using=qs.db).as_sql()
-        if len(_WORK_SQL) >= _WORK_SQL_MAX:
-            _WORK_SQL.clear()
-        compiled = _WORK_SQL[key] = (sql, tuple(params))
-    with connections[qs.db].cursor() as cursor:
-        cursor.execute(*compiled)
+    db = router.db_for_read(Ticket)
+    levels = json.dumps(calibration_levels(), sort_keys=True, default=str)
+    sql, params = _work_order_sql(
+        db=db, filters=filters, urgent=urgent, levels=levels, start=start, stop=stop
+    )
+    with connections[db].cursor() as cursor:
+        cursor.execute(sql, params)
         return [row[0] for row in cursor.fetchall()]
+
+
+@lru_cache(maxsize=512)
+def _work_order_sql(
+    *, db: str, filters: QueueFilters, urgent: tuple[str, ...], levels: str, start: int, stop: int
+) -> tuple[str, tuple]:
+    """The work order's SQL for one page: building and compiling the bands' UNION through the ORM
+    costs a page ~3 ms of CPU, for the same few views asked again and again. It depends only on
+    its arguments (`levels`: calibration_levels() as JSON), so a change to any of them compiles
+    anew."""
+    qs = review_queue_filtered(filters=filters)
+    parts = [
+        qs.filter(band)
+        .annotate(band=Value(n, output_field=IntegerField()))
+        .order_by("created_at", "id")
+        .values_list("id", "band", "created_at")[:stop]
+        for n, band in review_queue_bands(filters, urgent, levels_by_version=json.loads(levels))
+    ]
+    if len(parts) == 1:
+        page = parts[0][start:stop]
+    else:
+        page = parts[0].union(*parts[1:], all=True).order_by("band", "created_at", "id")[start:stop]
+    sql, params = page.query.get_compiler(using=db).as_sql()
+    return sql, tuple(params)
 
 
 def _ordered(qs: QuerySet[Ticket], sort: str, *, urgent: tuple[str, ...] | None) -> QuerySet[Ticket]:

@@ -42,9 +42,9 @@ def _url_pattern(name: str) -> str:
     return reverse(name, args=[_MARK]).replace(str(_MARK), "{}")
 
 
-def _subject(text: str) -> str:
-    """truncatechars:90 without the Truncator for the (usual) subject that fits."""
-    return text if len(text) <= 90 else Truncator(text).chars(90)
+def _subject_html(text: str, escaped: str) -> str:
+    """truncatechars:90, escaped; `escaped` is `text` escaped already (the usual subject fits)."""
+    return escaped if len(text) <= 90 else _e(Truncator(text).chars(90))
 
 
 def _presence(people: list | None) -> SafeString:
@@ -206,7 +206,7 @@ class _Rows:
             f'      <td class="pick">{pick}</td>\n'
             '      <td class="ticket-cell">\n'
             f'        <a href="{href}" title="{title}"><span class="ref">{ref}</span> '
-            f'<span class="subject">{subject_html if len(subject) <= 90 else _e(_subject(subject))}</span></a>\n'
+            f'<span class="subject">{_subject_html(subject, subject_html)}</span></a>\n'
             f"        {_presence(self.present.get(tid))}\n"
             f"        {email_html}\n"
             f"        {_snippet(self.snippets.get(tid))}\n"
