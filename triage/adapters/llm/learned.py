@@ -41,7 +41,7 @@ from sklearn.pipeline import FeatureUnion
 from sklearn.svm import LinearSVC
 
 from triage.adapters.llm.base import Taxonomy, TaxonomyEntry
-from triage.adapters.llm.tfidf import union_transform
+from triage.adapters.llm.tfidf import SMALL_BATCH, union_transform
 from triage.fields import TAXONOMY_FIELDS as FIELDS
 
 # A reviewed ticket is real evidence about this desk; a taxonomy phrase is a hint.
@@ -267,15 +267,11 @@ def _decision(classifier: NBLinear, features: sparse.csr_matrix) -> np.ndarray:
     return decision
 
 
-# Up to this many rows, a sparse matrix times dense weights is computed by gathering the weights
-# of each row's columns (scipy's product first copies the transposed weights: the independent set's
-# queue: 5 MB, on every one-ticket call); larger batches use scipy's product.
-_GATHER_ROWS = 8
-
-
 def _times(matrix: sparse.csr_matrix, weights: np.ndarray) -> np.ndarray:
-    """(n, k) = matrix (n, d) @ weights.T, for weights (k, d)."""
-    if matrix.shape[0] > _GATHER_ROWS:
+    """(n, k) = matrix (n, d) @ weights.T, for weights (k, d). Up to SMALL_BATCH rows, by gathering
+    the weights of each row's columns: scipy's product first copies the transposed weights (the
+    independent set's queue: 5 MB) on every one-ticket call."""
+    if matrix.shape[0] > SMALL_BATCH:
         return np.asarray(matrix @ weights.T)
     out = np.zeros((matrix.shape[0], weights.shape[0]))
     indptr, indices, data = matrix.indptr, matrix.indices, matrix.data

@@ -40,7 +40,7 @@ from triage.adapters.llm.normalize import classifier_body
 from triage.adapters.llm.schema import FieldGuess, TriageResult
 from triage.adapters.llm.summary import join_summary, summarize
 from triage.adapters.llm.text_budget import language_sample
-from triage.adapters.llm.tfidf import union_transform, unions_transform
+from triage.adapters.llm.tfidf import SMALL_BATCH, union_transform, unions_transform
 from triage.fields import TAXONOMY_FIELDS
 
 MODEL_NAME = "local-tfidf-2"
@@ -196,7 +196,7 @@ class _FieldModel:
     def scores_for(self, vectors: sparse.csr_matrix) -> np.ndarray:
         """(n_texts, n_values) blended cosine scores. Each part of the union is L2-normalized, so
         a dot product divided by 2 is the mean of the word and the character cosine."""
-        if vectors.shape[0] <= _GATHER_ROWS:
+        if vectors.shape[0] <= SMALL_BATCH:  # scipy's checks and conversions cost more
             both = _gather_products(vectors, self._by_ngram) / 2.0
             doc, per_phrase = both[:, : len(self.values)], both[:, len(self.values) :]
         else:
@@ -211,11 +211,6 @@ class _FieldModel:
 
     def scores(self, text: str) -> np.ndarray:
         return self.scores_for(self.transform([text]))[0]
-
-
-# Up to this many texts, scores_for multiplies without scipy (its per-product checks and format
-# conversions cost more than the arithmetic on one ticket's few hundred n-grams).
-_GATHER_ROWS = 8
 
 
 def _gather_products(vectors: sparse.csr_matrix, by_ngram: sparse.csr_matrix) -> np.ndarray:

@@ -76,11 +76,20 @@ def _token_counts(vectorizer: TfidfVectorizer, text: str) -> tuple[list[str], np
     return counts
 
 
+def _weights(vectorizer: TfidfVectorizer, columns: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """The TF-IDF weights (before the norm) of n-grams in `columns` counted `counts` times."""
+    value = counts.astype(np.float64, copy=False)
+    if vectorizer.sublinear_tf:
+        value = np.log(value) + 1.0
+    if vectorizer.use_idf:
+        value = value * vectorizer.idf_[columns]
+    return value
+
+
 def _rows(vectorizer: TfidfVectorizer, texts: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
     """Per text: (sorted column indexes, TF-IDF values), computed on numpy arrays row by row (a
     sparse matrix per step cost more in scipy's checks than the arithmetic for one ticket)."""
     vocabulary = vectorizer.vocabulary_
-    idf = vectorizer.idf_ if vectorizer.use_idf else None
     rows = []
     for text in texts:
         tokens, counts = _token_counts(vectorizer, text)
@@ -90,11 +99,7 @@ def _rows(vectorizer: TfidfVectorizer, texts: list[str]) -> list[tuple[np.ndarra
         index = looked_up[known].astype(np.int32)
         order = np.argsort(index, kind="stable")
         index = index[order]
-        value = counts[known][order]
-        if vectorizer.sublinear_tf:
-            value = np.log(value) + 1.0
-        if idf is not None:
-            value = value * idf[index]
+        value = _weights(vectorizer, index, counts[known][order])
         norm = float(np.sqrt(value @ value))
         if norm > 0.0:
             value = value / norm
@@ -116,15 +121,18 @@ def tfidf_transform(vectorizer: TfidfVectorizer, texts: list[str]) -> sparse.csr
     return _matrix(_rows(vectorizer, texts), len(vectorizer.vocabulary_))
 
 
-# Measured (2 loaded cores): one text 3.8 ms here vs 10.6 ms through sklearn; in batches of 64
-# sklearn's vectorized counting wins (1.0 vs 1.3 ms per text), so batches go to sklearn.
-_SMALL_BATCH = 8
+# Up to this many texts, the offline model works row by row on numpy arrays instead of through
+# sklearn's and scipy's batch paths, whose per-call checks and copies cost more than the arithmetic
+# for one ticket (here: one text 3.8 ms vs 10.6 ms through sklearn; in batches of 64 sklearn's
+# vectorized counting wins, 1.0 vs 1.3 ms per text). learned.py and local.py use it for their
+# products too.
+SMALL_BATCH = 8
 
 
 def union_transform(union: FeatureUnion, texts: list[str]) -> sparse.csr_matrix:
     """FeatureUnion of TfidfVectorizers (no transformer weights): the parts side by side."""
     parts = [part for _, part in union.transformer_list]
-    if len(texts) > _SMALL_BATCH:
+    if len(texts) > SMALL_BATCH:
         return sparse.hstack([part.transform(texts) for part in parts], format="csr")
     if any(part.norm != "l2" for part in parts):
         return sparse.hstack([tfidf_transform(part, texts) for part in parts], format="csr")
@@ -147,7 +155,7 @@ def unions_transform(unions: list[FeatureUnion], texts: list[str]) -> list[spars
     for a batch, sklearn's transform of each read and counted every text again (training's
     day-one pass over the reviews was ~10% of training)."""
     parts = [part for union in unions for _, part in union.transformer_list]
-    if len(texts) <= _SMALL_BATCH or any(part.norm != "l2" for part in parts):
+    if len(texts) <= SMALL_BATCH or any(part.norm != "l2" for part in parts):
         return [union_transform(union, texts) for union in unions]
     by_settings: dict[tuple, list[TfidfVectorizer]] = {}
     for part in parts:
@@ -188,13 +196,10 @@ def _counts_matrix(
 ) -> sparse.csr_matrix:
     """TF-IDF rows (l2-normalized) from (row, column, count) triples; column -1: not in the vocabulary."""
     keep = columns >= 0
-    rows, columns, value = rows[keep], columns[keep], counts[keep].astype(np.float64)
+    rows, columns, counts = rows[keep], columns[keep], counts[keep]
     order = np.lexsort((columns, rows))
-    rows, columns, value = rows[order], columns[order], value[order]
-    if vectorizer.sublinear_tf:
-        value = np.log(value) + 1.0
-    if vectorizer.use_idf:
-        value = value * vectorizer.idf_[columns]
+    rows, columns = rows[order], columns[order]
+    value = _weights(vectorizer, columns, counts[order])
     norms = np.sqrt(np.bincount(rows, weights=value * value, minlength=n))
     value = value / np.where(norms > 0.0, norms, 1.0)[rows]
     indptr = np.zeros(n + 1, dtype=np.int64)
