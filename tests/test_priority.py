@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.worker import wait_for
-from triage.priority import priority_idle
+from triage.priority import priority_group_nice, priority_idle
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -34,7 +34,7 @@ hold.set()
 
 _IDLE_THREADS = """
 import json, os, threading
-from triage.priority import priority_idle
+from triage.priority import priority_group_nice, priority_idle
 before = threading.Event(); hold = threading.Event()
 early = threading.Thread(target=lambda: (before.set(), hold.wait())); early.start(); before.wait()
 done = priority_idle()
@@ -174,10 +174,7 @@ _AUTOGROUPS = pytest.mark.skipif(
 
 
 def _group_nice_of(pid: int) -> int | None:
-    """None for the root group: a process whose session began before any setsid (a CI runner's
-    children) has no autogroup, the file is empty, and the kernel refuses to reweight it."""
-    text = Path(f"/proc/{pid}/autogroup").read_text()
-    return int(text.rsplit("nice", 1)[1]) if text.strip() else None
+    return priority_group_nice(pid=pid)  # None: the root group (a CI runner's children)
 
 
 def _untouched(group_nice: int | None, *, below: int) -> bool:
@@ -219,8 +216,7 @@ _GROUP_HOOK = """
 import json, os, django
 django.setup()
 from triage.celery import _lower_group_priority
-def group_nice():
-    return int(open('/proc/self/autogroup').read().rsplit('nice', 1)[1])
+from triage.priority import priority_group_nice as group_nice
 child = os.fork()
 if child == 0:  # in the session, not its leader: as a worker under `make run`
     _lower_group_priority()

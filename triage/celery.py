@@ -91,8 +91,6 @@ def _lower_group_priority(**_: object) -> None:
     worker is ready (it starts at full speed however busy the machine) and only when the worker
     leads its own session: under `make run` the session is the caller's terminal, shared with the
     web server and whatever else it started, which must not be lowered with it."""
-    import os
-
     from django.conf import settings
 
     from triage.priority import priority_group_lower

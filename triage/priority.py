@@ -69,7 +69,12 @@ def priority_idle() -> bool:
     return os.sched_getscheduler(0) == os.SCHED_IDLE
 
 
-_AUTOGROUP = Path("/proc/self/autogroup")
+def priority_group_nice(*, pid: int | None = None) -> int | None:
+    """The nice value of a process's session group (sched_autogroup; this process's by default).
+    None where there is none to read: no autogroups, or the root group of processes that never
+    began a session (its file is empty, and the kernel refuses to reweight it)."""
+    text = Path(f"/proc/{pid or 'self'}/autogroup").read_text()
+    return int(text.rsplit("nice", 1)[1]) if text.strip() else None
 
 
 def priority_group_lower(*, nice: int) -> int | None:
@@ -78,10 +83,10 @@ def priority_group_lower(*, nice: int) -> int | None:
     change. Every process of the session shares it (a worker's prefork children, ffmpeg). Returns the
     group's nice value afterwards, None where the kernel has no autogroups (or has them off)."""
     try:
-        current = int(_AUTOGROUP.read_text().rsplit("nice", 1)[1])
-        if current < nice:
-            _AUTOGROUP.write_text(str(min(nice, 19)))
-            current = int(_AUTOGROUP.read_text().rsplit("nice", 1)[1])
+        current = priority_group_nice()
+        if current is not None and current < nice:
+            Path("/proc/self/autogroup").write_text(str(min(nice, 19)))
+            current = priority_group_nice()
     except (OSError, ValueError, IndexError):  # no such file, autogroups disabled, refused
         return None
     return current
