@@ -25,6 +25,7 @@ from triage.adapters.email import EmailPart, EmailUnparseable, ParsedEmail, nul_
 from triage.adapters.email.headers import header_decode
 from triage.adapters.email.html import html_to_text
 from triage.adapters.email.threading import message_id_normalize, message_ids_parse
+from triage.adapters.mail_quotes import ATTRIBUTION, ORIGINAL_MESSAGE
 
 # Labels seen in the wild that Python's codecs do not know, mapped to what senders meant.
 _CHARSET_ALIASES = {
@@ -41,15 +42,8 @@ _CHARSET_ALIASES = {
     "us-ascii": "utf-8",
 }
 _FORWARD_SUBJECT = re.compile(r"^\s*(fwd?|fw|wg|tr|rv)\s*:", re.IGNORECASE)
-# Reply separators that email-reply-parser does not know (Outlook, non-English clients).
-_QUOTE_START = re.compile(
-    r"^(-{2,}\s*(original message|ursprüngliche nachricht|message d'origine|mensaje original)\s*-{2,}"
-    r"|_{20,}"
-    r"|(le|am|el|il|op|em)\s.{4,200}\s(a écrit|schrieb|escribió|ha scritto|schreef|escreveu)\s?:"
-    # German and Dutch clients name the sender after the verb: "Am …, 10:14 Uhr schrieb Anna <a@b>:"
-    r"|(am|op)\s.{4,200}\s(schrieb|schreef)\s.{1,200}:)\s*$",
-    re.IGNORECASE | re.MULTILINE,
-)
+# Reply separators and attribution lines (mail_quotes.py), before email-reply-parser reads the rest.
+_QUOTE_START = re.compile(rf"^(?:{ORIGINAL_MESSAGE}|{ATTRIBUTION})\s*$", re.IGNORECASE | re.MULTILINE)
 # RFC 3676 signature separator ("-- "), the bare "--" many clients write, and phone footers.
 _SIGNATURE_START = re.compile(r"^(-- ?|Sent from my [\w ]{1,30}|Get Outlook for \w+)$", re.MULTILINE)
 _AUTO_PRECEDENCE = {"bulk", "junk", "list", "auto_reply", "auto-reply"}

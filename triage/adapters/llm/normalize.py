@@ -32,25 +32,16 @@ from __future__ import annotations
 
 import re
 
+from triage.adapters.mail_quotes import ATTRIBUTION, ORIGINAL_MESSAGE
+
 # Lines a signature block may have after its separator (name, title, company, phone, disclaimer).
 MAX_TRAILER_LINES = 6
 # A line longer than this after a separator is text, not a signature (disclaimers run to ~200).
 MAX_TRAILER_LINE_CHARS = 240
 
 _QUOTED_LINE = re.compile(r"^\s*>")
-# "On <date>, <name> wrote:" and its counterparts; German and Dutch put the verb before the name.
-_ATTRIBUTION = re.compile(
-    r"^\s*(?:"
-    r"(?:on|le|el|il|em)\s.{4,200}\s(?:wrote|a écrit|escribió|ha scritto|escreveu)\s?:"
-    r"|(?:am|op)\s.{4,200}\s(?:schrieb|schreef)(?:\s.{1,200})?:"
-    r")\s*$",
-    re.IGNORECASE,
-)
-_SEPARATOR = re.compile(
-    r"^\s*(?:-{2,}\s*(?:original message|ursprüngliche nachricht|message d'origine|mensaje original"
-    r"|mensagem original)\s*-{2,}|_{20,})\s*$",
-    re.IGNORECASE,
-)
+_ATTRIBUTION = re.compile(rf"^\s*{ATTRIBUTION}\s*$", re.IGNORECASE)
+_SEPARATOR = re.compile(rf"^\s*{ORIGINAL_MESSAGE}\s*$", re.IGNORECASE)
 _SIGNATURE_SEPARATOR = re.compile(r"^--\s?$")
 _PHONE_FOOTER = re.compile(
     r"^\s*(?:sent from my [\w ]{1,30}|get outlook for \w+|von meinem [\w ]{1,30} gesendet"
