@@ -108,3 +108,34 @@ def test_the_baseline_alone_is_scored_on_the_same_split():
 def test_the_baseline_needs_training_rows():
     with pytest.raises(CommandError, match="train-fraction"):
         _run("--provider", "baseline")
+
+
+def _baseline_lines(*args: str) -> list[dict]:
+    out = StringIO()
+    call_command(
+        "triage_eval",
+        "--taxonomy",
+        str(EVAL / "helpdesk_taxonomy.json"),
+        "--dataset",
+        str(EVAL / "helpdesk.csv"),
+        "--provider",
+        "baseline",
+        "--train-fraction",
+        "0.7",
+        "--limit",
+        "200",
+        *args,
+        stdout=out,
+    )
+    return [json.loads(line) for line in out.getvalue().splitlines()]
+
+
+def test_a_shuffle_seed_scores_another_split_and_says_which():
+    in_order = _baseline_lines()
+    shuffled = _baseline_lines("--shuffle-seed", "3")
+    assert {line["shuffle_seed"] for line in in_order} == {0}
+    assert {line["shuffle_seed"] for line in shuffled} == {3}
+    assert all(line["train_rows"] == 1680 and line["n"] == 200 for line in shuffled)
+    # other rows trained on and scored: the figures move (they would be equal if the seed were ignored)
+    assert [line["macro_f1"] for line in shuffled] != [line["macro_f1"] for line in in_order]
+    assert _baseline_lines("--shuffle-seed", "3") == shuffled  # and the same seed splits the same way

@@ -52,3 +52,13 @@ def test_an_overconfident_field_misses_the_goal():
     wrong = [line for line in lines.values() if line["accuracy"] < 0.95]
     assert wrong, "day one gets some field of 40 tickets wrong more than 5% of the time"
     assert all(line["ece"] > 0.05 for line in wrong)
+
+
+def test_shuffled_keeps_file_order_for_seed_zero_and_a_fixed_other_order_per_seed():
+    rows = evaluation.dataset_read(EVAL / "helpdesk.csv")
+    assert evaluation.shuffled(rows, seed=0) == rows
+    first, again, other = (evaluation.shuffled(rows, seed=s) for s in (1, 1, 2))
+    assert first == again  # the same seed, the same split: comparable across providers and runs
+    assert first != rows and first != other
+    key = lambda t: (t.subject, t.body)  # noqa: E731
+    assert sorted(first, key=key) == sorted(rows, key=key)  # a permutation: no row lost or repeated

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import json
+import random
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -127,6 +128,16 @@ def evaluate(*, client: TriageClient, taxonomy: Taxonomy, tickets: Sequence[Labe
         "failed": failed,
         "seconds": round(elapsed, 3),
     }
+
+
+def shuffled(tickets: Sequence[LabeledTicket], *, seed: int) -> list[LabeledTicket]:
+    """The rows in file order for seed 0, else in a fixed random order per seed: another
+    train/score split of the same set (one split's macro-F1 moves by a few hundredths with the
+    split alone, so a difference between two models is read over several)."""
+    rows = list(tickets)
+    if seed:
+        random.Random(seed).shuffle(rows)
+    return rows
 
 
 def split(
