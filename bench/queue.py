@@ -212,7 +212,8 @@ def prepare(rows: int, fresh: bool) -> None:
             conn.execute(f"CREATE DATABASE {name}")
     subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env(rows), check=True)
     with psycopg.connect(f"{PG}/{name}", autocommit=True) as conn:
-        have = conn.execute("SELECT count(*) FROM triage_ticket").fetchone()[0]
+        counted = conn.execute("SELECT count(*) FROM triage_ticket").fetchone()
+        have = counted[0] if counted else 0
         if have != rows:
             started = time.perf_counter()
             with conn.transaction():
