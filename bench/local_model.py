@@ -45,7 +45,6 @@ sys.path.insert(0, str(ROOT))
 from tests.screenshots import ERROR_LINES, error_dialog_png  # noqa: E402
 from triage.adapters.llm import evaluation  # noqa: E402
 from triage.adapters.llm.base import Taxonomy, TicketInput  # noqa: E402
-from triage.adapters.llm.baseline import baseline_predict  # noqa: E402
 from triage.adapters.llm.language import DEFAULT_ACCURACY, detect_language  # noqa: E402
 from triage.adapters.llm.learned import field_scores  # noqa: E402
 from triage.adapters.llm.local import LocalTriageModel, local_model_train  # noqa: E402
@@ -106,12 +105,7 @@ def _other_split(
         labeled=[(tickets[i], r.labels) for i, r in enumerate(train)], taxonomy=taxonomy, version="bench"
     )
     outcomes = LocalTriageModel(trained=trained).triage_many(tickets[len(train) :], taxonomy)
-    baseline = baseline_predict(
-        train_texts=[f"{r.subject}\n{r.body}" for r in train],
-        train_labels=[r.labels for r in train],
-        test_texts=[f"{r.subject}\n{r.body}" for r in test],
-        fields=SCORED,
-    )
+    baseline = evaluation.baseline_predictions(train=train, test=test, fields=SCORED)
     scores = {}
     for field in SCORED:
         truth = [r.labels[field] for r in test]
@@ -173,12 +167,7 @@ def labelled_sets(sets: tuple[str, ...] = SETS, splits: int = 1) -> None:
             ">= 100",
             set=name,
         )
-        baseline = baseline_predict(
-            train_texts=[f"{r.subject}\n{r.body}" for r in train],
-            train_labels=[r.labels for r in train],
-            test_texts=[f"{r.subject}\n{r.body}" for r in test],
-            fields=SCORED,
-        )
+        baseline = evaluation.baseline_predictions(train=train, test=test, fields=SCORED)
         for field in SCORED:
             truth = [r.labels[field] for r in test]
             ours = [getattr(o.result, field) for o in outcomes]

@@ -82,7 +82,7 @@ def _frame(
     font: float,
     pad_l: float,
     pad_b: float,
-    css: str,
+    narrow: bool,
 ) -> SafeString:
     plot_h = height - PAD_T - pad_b
     grid = []
@@ -92,7 +92,8 @@ def _frame(
             f'<line x1="{pad_l:.1f}" x2="{width - PAD_R}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>'
             f'<text x="{pad_l - 4:.1f}" y="{y + 0.3 * font:.1f}" class="tick" text-anchor="end">{escape(tick)}</text>'
         )
-    return _svg(f"chart {css}".strip(), width, height, font, label, "".join(grid) + "".join(body))
+    css = "chart chart-narrow" if narrow else "chart chart-wide"
+    return _svg(css, width, height, font, label, "".join(grid) + "".join(body))
 
 
 def _x_rows(labels: Sequence[str], slot: float, font: float, every: bool) -> int:
@@ -217,7 +218,7 @@ def stacked_bars_svg(
         font=font,
         pad_l=pad_l,
         pad_b=pad_b,
-        css="chart-narrow" if narrow else "chart-wide",
+        narrow=narrow,
     )
 
 
@@ -269,7 +270,7 @@ def lines_svg(
         font=font,
         pad_l=pad_l,
         pad_b=pad_b,
-        css="chart-narrow" if narrow else "chart-wide",
+        narrow=narrow,
     )
 
 

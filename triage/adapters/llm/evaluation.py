@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from triage.adapters.llm.base import Taxonomy, TaxonomyEntry, TicketInput, TriageClient, taxonomy_of
+from triage.adapters.llm.baseline import baseline_predict
 from triage.adapters.llm.learned import expected_calibration_error, field_scores, reliability_table
 from triage.fields import BY_NAME, TAXONOMY_FIELDS
 from triage.fields import CLASSIFIED_FIELDS as SCORED_FIELDS
@@ -138,6 +139,19 @@ def shuffled(tickets: Sequence[LabeledTicket], *, seed: int) -> list[LabeledTick
     if seed:
         random.Random(seed).shuffle(rows)
     return rows
+
+
+def baseline_predictions(
+    *, train: Sequence[LabeledTicket], test: Sequence[LabeledTicket], fields: Sequence[str]
+) -> dict[str, list[str]]:
+    """The textbook baseline fitted on `train`'s labels, its value per field for each `test` row
+    (subject and body read as one text, as the baseline is defined)."""
+    return baseline_predict(
+        train_texts=[f"{t.subject}\n{t.body}" for t in train],
+        train_labels=[t.labels for t in train],
+        test_texts=[f"{t.subject}\n{t.body}" for t in test],
+        fields=fields,
+    )
 
 
 def split(

@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from triage.adapters.llm import evaluation
 from triage.adapters.llm.base import TicketInput
-from triage.adapters.llm.baseline import NAME, baseline_predict
+from triage.adapters.llm.baseline import NAME
 from triage.adapters.llm.learned import field_scores
 from triage.fields import TAXONOMY_FIELDS as BASELINE_FIELDS  # language: a detector, not trained
 
@@ -59,7 +59,9 @@ class Command(BaseCommand):
             raise CommandError("nothing left to score")
         if options["provider"] == "baseline" and not train:
             raise CommandError("--provider baseline needs --train-fraction > 0 (it learns only from rows)")
-        baseline = self._baseline(train, test) if train else {}
+        baseline = (
+            evaluation.baseline_predictions(train=train, test=test, fields=BASELINE_FIELDS) if train else {}
+        )
         if options["provider"] == "baseline":
             for name, predicted in baseline.items():
                 truth = [t.labels[name] for t in test if name in t.labels]
@@ -113,12 +115,3 @@ class Command(BaseCommand):
                 "shuffle_seed": seed,
             }
             self.stdout.write(json.dumps(comparison, ensure_ascii=False))
-
-    @staticmethod
-    def _baseline(train: list, test: list) -> dict[str, list[str]]:
-        return baseline_predict(
-            train_texts=[f"{t.subject}\n{t.body}" for t in train],
-            train_labels=[t.labels for t in train],
-            test_texts=[f"{t.subject}\n{t.body}" for t in test],
-            fields=BASELINE_FIELDS,
-        )
