@@ -346,6 +346,37 @@ def test_merged_duplicate_columns_keep_every_rows_dot_products():
     assert np.linalg.norm(expanded.coef_) == pytest.approx(np.linalg.norm(model.coef_))
 
 
+def test_columns_are_merged_exactly_when_their_rows_and_values_are_equal():
+    from scipy import sparse
+
+    # many repeated columns (rare words' n-grams), and near misses: the same rows with the values
+    # swapped between them, the same values one row apart, one value off by a rounding step
+    distinct = sparse.random(60, 25, density=0.1, format="csc", random_state=7)
+    swapped = distinct[:, [3]].toarray()
+    rows = np.flatnonzero(swapped[:, 0])
+    swapped[rows, 0] = swapped[rows[::-1], 0]
+    shifted = np.roll(distinct[:, [4]].toarray(), 1, axis=0)
+    nudged = distinct[:, [5]].toarray()
+    nudged[np.flatnonzero(nudged[:, 0])[0], 0] += 1e-15
+    tfidf = sparse.hstack(
+        [distinct[:, [j % 25 for j in range(80)]], sparse.csc_matrix(np.hstack([swapped, shifted, nudged]))],
+        format="csr",
+    )
+    _, group, _ = learned.merge_duplicate_columns(tfidf)
+    columns = tfidf.tocsc()
+    columns.sort_indices()
+    expected: dict[tuple[bytes, bytes], int] = {}
+    for j in range(columns.shape[1]):
+        column = columns[:, [j]]
+        expected.setdefault((column.indices.tobytes(), column.data.tobytes()), len(expected))
+    reference = [
+        expected[(columns[:, [j]].indices.tobytes(), columns[:, [j]].data.tobytes())]
+        for j in range(columns.shape[1])
+    ]
+    assert list(group) == reference
+    assert len(set(group[80:])) == 3 and not set(group[80:]) & set(group[:80])
+
+
 def test_an_svm_fitted_on_merged_columns_is_the_one_fitted_on_all_columns():
     from scipy import sparse
 
