@@ -585,9 +585,11 @@ def train(
             multiplicity: np.ndarray = field_multiplicity,
         ) -> NBLinear:
             parts = [seed_x] + ([review_x[keep]] if review_x is not None and len(keep) else [])
+            features = sparse.vstack(parts, format="csr")
+            del parts  # the reviews' row copy: not alive while the SVMs are fitted (peak memory)
             labels = seed_y + [review_y[i] for i in keep]
             weights = np.concatenate([np.ones(len(seed_y)), np.full(len(keep), REVIEW_WEIGHT)])
-            return _fit(sparse.vstack(parts, format="csr"), labels, weights, n_prior, multiplicity)
+            return _fit(features, labels, weights, n_prior, multiplicity)
 
         folds = min(MAX_FOLDS, len(rows) // 10)
         if review_x is None or folds < 2:
