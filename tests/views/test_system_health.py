@@ -6,7 +6,7 @@ import pytest
 from django.contrib.auth.models import Group
 from django.urls import reverse
 
-from tests.adapters.test_kimi_account import BALANCE, _serve
+from tests.adapters.llm.test_kimi_account import BALANCE, _serve
 from tests.factories import UserFactory
 from triage.models import Ticket, TriageRun
 

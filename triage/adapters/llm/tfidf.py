@@ -2,7 +2,7 @@
 
 Why: sklearn's `transform` validates its input on every call (array checks, dataframe sniffing),
 ~0.5 ms per call; a one-ticket triage makes about a dozen such calls, which was half its time.
-For one ticket this computes the same matrix (tests/adapters/test_llm_tfidf.py compares the two) from
+For one ticket this computes the same matrix (tests/adapters/llm/test_tfidf.py compares the two) from
 `build_analyzer()`, `vocabulary_`, `idf_`, `sublinear_tf` and `norm`.
 """
 
