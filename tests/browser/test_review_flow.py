@@ -47,6 +47,7 @@ def log_in(page: Page, base: str, username: str, *, screenshot: str = "") -> Non
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
     expect(page).to_have_url(f"{base}/")
+    page.wait_for_load_state()  # the queue's scripts have run: keys are bound, the layout final
 
 
 def demo_ticket() -> Ticket:

@@ -14,8 +14,15 @@ from playwright.sync_api import Page, expect
 from tests.browser.test_review_flow import log_in
 from tests.factories import UserFactory, taxonomy_rows, triaged_ticket
 from triage.models import ReviewDecision, Ticket
+from triage.services.bulk import BULK_ACTIONS
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def _arrive(page: Page, url: str) -> None:
+    """At `url` with the page's scripts run: a key pressed before review.js has bound it is lost."""
+    expect(page).to_have_url(url)
+    page.wait_for_load_state()
 
 
 def tickets(n: int) -> list[Ticket]:
@@ -36,14 +43,10 @@ def test_accept_and_correct_from_the_keyboard_stay_in_the_view(live_server, page
     page.keyboard.press("j")
     expect(page.locator(f"#ticket-row-{first.id}")).to_be_focused()
     page.keyboard.press("o")
-    expect(page).to_have_url(
-        f"{live_server.url}/tickets/{first.id}/?view=status%3Dneeds_review%26sort%3Doldest"
-    )
+    _arrive(page, f"{live_server.url}/tickets/{first.id}/?view=status%3Dneeds_review%26sort%3Doldest")
 
     page.keyboard.press("a")  # accept as proposed, then the next ticket of this view
-    expect(page).to_have_url(
-        f"{live_server.url}/tickets/{second.id}/?view=status%3Dneeds_review%26sort%3Doldest"
-    )
+    _arrive(page, f"{live_server.url}/tickets/{second.id}/?view=status%3Dneeds_review%26sort%3Doldest")
     expect(page.locator(".flash-success")).to_contain_text(f"{first.reference} accepted as proposed")
 
     page.keyboard.press("e")
@@ -54,24 +57,16 @@ def test_accept_and_correct_from_the_keyboard_stay_in_the_view(live_server, page
     summary.focus()
     page.keyboard.type(" an")  # typing in a field: neither a nor n fires
     expect(summary).to_have_value(re.compile(r"^ an"))
-    expect(page).to_have_url(
-        f"{live_server.url}/tickets/{second.id}/?view=status%3Dneeds_review%26sort%3Doldest"
-    )
+    _arrive(page, f"{live_server.url}/tickets/{second.id}/?view=status%3Dneeds_review%26sort%3Doldest")
     page.keyboard.press("Control+Enter")  # Save & next
-    expect(page).to_have_url(
-        f"{live_server.url}/tickets/{third.id}/?view=status%3Dneeds_review%26sort%3Doldest"
-    )
+    _arrive(page, f"{live_server.url}/tickets/{third.id}/?view=status%3Dneeds_review%26sort%3Doldest")
     decision = ReviewDecision.objects.get(ticket=second)
     assert decision.action == ReviewDecision.Action.CORRECT and decision.after["category"] == "billing"
 
     page.keyboard.press("n")
-    expect(page).to_have_url(
-        f"{live_server.url}/tickets/{fourth.id}/?view=status%3Dneeds_review%26sort%3Doldest"
-    )
+    _arrive(page, f"{live_server.url}/tickets/{fourth.id}/?view=status%3Dneeds_review%26sort%3Doldest")
     page.keyboard.press("p")
-    expect(page).to_have_url(
-        f"{live_server.url}/tickets/{third.id}/?view=status%3Dneeds_review%26sort%3Doldest"
-    )
+    _arrive(page, f"{live_server.url}/tickets/{third.id}/?view=status%3Dneeds_review%26sort%3Doldest")
 
     page.keyboard.press("?")
     dialog = page.get_by_role("dialog", name="Keyboard shortcuts")
@@ -81,7 +76,7 @@ def test_accept_and_correct_from_the_keyboard_stay_in_the_view(live_server, page
     expect(dialog).to_be_hidden()
 
     page.keyboard.press("u")
-    expect(page).to_have_url(f"{live_server.url}/?status=needs_review&sort=oldest")
+    _arrive(page, f"{live_server.url}/?status=needs_review&sort=oldest")
     assert Ticket.objects.get(id=third.id).status == Ticket.Status.NEEDS_REVIEW
 
 
@@ -95,7 +90,7 @@ def test_the_focused_row_survives_back(live_server, page: Page):
     page.keyboard.press("j")
     expect(page.locator(f"#ticket-row-{made[1].id}")).to_be_focused()
     page.keyboard.press("o")
-    expect(page).to_have_url(f"{live_server.url}/tickets/{made[1].id}/?view=sort%3Doldest")
+    _arrive(page, f"{live_server.url}/tickets/{made[1].id}/?view=sort%3Doldest")
     page.go_back()
     expect(page.locator(f"#ticket-row-{made[1].id}")).to_be_focused()
     page.keyboard.press("j")
@@ -119,6 +114,33 @@ def test_select_all_matching_and_set_the_priority_in_bulk(live_server, page: Pag
     page.get_by_role("button", name="Apply to selected").click()
     expect(page.locator(".messages")).to_contain_text("Set priority: 3 tickets done.")
     assert {t.priority for t in Ticket.objects.filter(id__in=[t.id for t in made])} == {"low"}
+
+
+def _first_row_top(page: Page) -> float:
+    return page.eval_on_selector("#ticket-list tbody tr", "r => r.getBoundingClientRect().top")
+
+
+def test_only_the_chosen_bulk_actions_control_shows_from_the_first_paint(live_server, page: Page):
+    # Drawn by the stylesheet, not after the script: the queue must not jump when review.js runs.
+    taxonomy_rows()
+    UserFactory(username="kim")
+    tickets(3)
+    page.set_viewport_size({"width": 1440, "height": 900})
+    log_in(page, live_server.url, "kim")
+    expect(page.locator("#bulk-count")).to_have_count(1)
+    page.wait_for_load_state("load")
+    with_script = _first_row_top(page)
+    page.route("**/*.js", lambda route: route.abort())
+    page.reload()
+    assert _first_row_top(page) == with_script
+    change = page.get_by_label("Bulk action", exact=True)
+    controls = page.locator("#bulk .bulk-value")
+    names = [key for key in BULK_ACTIONS if key != "accept"]
+    assert sorted(controls.evaluate_all("cs => cs.map(c => c.dataset.for)")) == sorted(names)
+    for name in names:
+        change.select_option(name)
+        shown = controls.evaluate_all("cs => cs.filter(c => c.offsetParent !== null).map(c => c.dataset.for)")
+        assert shown == [name]
 
 
 def test_the_skip_links_jump_to_the_first_ticket_and_to_the_ticket(live_server, page: Page):
