@@ -3,21 +3,12 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth import get_user_model
 
-from tests.factories import TicketFactory
+from tests.factories import DATEV_TICKETS, TicketFactory
 from triage.fields import REVIEWED_FIELDS
 from triage.models import ClassifierVersion, Ticket, TriageRun
 from triage.services import offline_model, review, triage
 
 pytestmark = pytest.mark.django_db
-
-DATEV = [
-    ("DATEV export", "The nightly DATEV export to our accountant is empty again."),
-    ("DATEV Export leer", "Der nächtliche DATEV-Export an unseren Steuerberater ist wieder leer."),
-    ("DATEV export missing", "Our accountant did not get the DATEV export file this week."),
-    ("Exportación DATEV vacía", "La exportación DATEV para la gestoría llega vacía."),
-    ("DATEV export has no bookings", "The DATEV export contains no bookings since Monday."),
-    ("DATEV Datei fehlt", "Die DATEV-Datei für die Buchhaltung fehlt seit Montag."),
-]
 
 
 @pytest.fixture(autouse=True)
@@ -46,7 +37,7 @@ def _correct(ticket: Ticket, user, **values: str) -> None:
 
 
 def test_nothing_is_trained_before_any_review(taxonomy):
-    _triaged(*DATEV[0])
+    _triaged(*DATEV_TICKETS[0])
     assert offline_model.classifier_train() is None
     assert not ClassifierVersion.objects.exists()
 
@@ -58,10 +49,10 @@ def test_reviews_train_a_version_that_the_next_runs_use_and_record(taxonomy, rev
     first_run = neighbour.latest_run
     assert first_run.model == "local-tfidf-2" and neighbour.category != "integration"
 
-    for subject, body in DATEV:
+    for subject, body in DATEV_TICKETS:
         _correct(_triaged(subject, body), reviewer, category="integration", queue="tier2")
     version = offline_model.classifier_train()
-    assert version is not None and version.n_reviewed == len(DATEV)
+    assert version is not None and version.n_reviewed == len(DATEV_TICKETS)
     assert (offline_model.local_model_get().trained.version) == version.version
 
     again = TicketFactory(
@@ -77,7 +68,7 @@ def test_reviews_train_a_version_that_the_next_runs_use_and_record(taxonomy, rev
 
 
 def test_retraining_on_the_same_reviews_is_a_no_op(taxonomy, reviewer):
-    for subject, body in DATEV[:3]:
+    for subject, body in DATEV_TICKETS[:3]:
         _correct(_triaged(subject, body), reviewer, category="integration")
     assert offline_model.classifier_train() is not None
     assert offline_model.classifier_train() is None
@@ -86,18 +77,18 @@ def test_retraining_on_the_same_reviews_is_a_no_op(taxonomy, reviewer):
 
 
 def test_a_new_review_makes_a_new_version_and_workers_reload_it(taxonomy, reviewer):
-    _correct(_triaged(*DATEV[0]), reviewer, category="integration")
+    _correct(_triaged(*DATEV_TICKETS[0]), reviewer, category="integration")
     first = offline_model.classifier_train()
     served = offline_model.local_model_get()
     assert offline_model.local_model_get() is served  # cached while nothing changes
-    _correct(_triaged(*DATEV[1]), reviewer, category="integration")
+    _correct(_triaged(*DATEV_TICKETS[1]), reviewer, category="integration")
     second = offline_model.classifier_train()
     assert second is not None and second.version != first.version
     assert offline_model.local_model_get().trained.version == second.version
 
 
 def test_a_missing_model_file_falls_back_to_day_one(taxonomy, reviewer, settings):
-    _correct(_triaged(*DATEV[0]), reviewer, category="integration")
+    _correct(_triaged(*DATEV_TICKETS[0]), reviewer, category="integration")
     version = offline_model.classifier_train()
     (settings.TRIAGE_MODEL_DIR / version.path).unlink()
     offline_model.local_model_reset()
@@ -109,10 +100,10 @@ def test_the_train_task_and_command_train(taxonomy, reviewer, capsys):
 
     from triage.tasks import classifier_train_task
 
-    _correct(_triaged(*DATEV[0]), reviewer, category="integration")
+    _correct(_triaged(*DATEV_TICKETS[0]), reviewer, category="integration")
     classifier_train_task.run(force=False)
     assert ClassifierVersion.objects.count() == 1
-    _correct(_triaged(*DATEV[1]), reviewer, category="integration")
+    _correct(_triaged(*DATEV_TICKETS[1]), reviewer, category="integration")
     call_command("triage_train")
     assert ClassifierVersion.objects.count() == 2
     assert '"n_reviewed": 2' in capsys.readouterr().out
@@ -180,7 +171,7 @@ def test_a_trained_version_takes_precedence_and_stops_day_one(taxonomy, settings
     _stored_tickets(60)
     dayone = offline_model.dayone_fit()
     assert offline_model.local_model_get().unlabelled is not None
-    _correct(_triaged(*DATEV[0]), reviewer, category="integration")
+    _correct(_triaged(*DATEV_TICKETS[0]), reviewer, category="integration")
     trained = offline_model.offline_model_refresh()  # reviews exist: the scheduled job trains
     assert trained is not None and trained.kind == ClassifierVersion.Kind.TRAINED
     assert offline_model.classifier_active() == trained

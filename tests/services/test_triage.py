@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth import get_user_model
 
-from tests.factories import calibrated_version
+from tests.factories import calibrated_version, pasted_log
 from tests.kimi_fake import BILLING_REPLY
 from triage import selectors
 from triage.fields import CLASSIFIED_FIELDS, TAXONOMY_FIELDS
@@ -383,19 +383,9 @@ def test_an_unsure_offline_model_turns_thinking_on_only_when_asked_to(taxonomy, 
 # --- what the model reads of a long ticket ------------------------------------------------------
 
 
-def _pasted_log(n_chars: int) -> str:
-    lines, size, i = [], 0, 0
-    while size < n_chars:
-        line = f"line {i:08d} of the pasted log\n"
-        lines.append(line)
-        size += len(line)
-        i += 1
-    return "".join(lines)
-
-
 def test_an_8_mb_body_reaches_kimi_as_head_and_tail_and_stays_whole_on_the_ticket(taxonomy, kimi, settings):
     settings.TRIAGE_MODEL_TEXT_CHARS = 20_000
-    body = "Hello, checkout fails with HTTP 500.\n" + _pasted_log(8_000_000) + "Thanks, Maria"
+    body = "Hello, checkout fails with HTTP 500.\n" + pasted_log(8_000_000) + "Thanks, Maria"
     kimi.reply_json(GOOD_REPLY)
     ticket = _ticket(description=body)
     run = triage.ticket_triage(ticket_id=ticket.id)
@@ -411,7 +401,7 @@ def test_an_8_mb_body_reaches_kimi_as_head_and_tail_and_stays_whole_on_the_ticke
 
 def test_the_offline_model_reads_the_capped_text_too(taxonomy, settings):
     settings.TRIAGE_MODEL_TEXT_CHARS = 5_000
-    ticket = _ticket(description="Bitte erstatten, doppelt abgebucht.\n" + _pasted_log(3_000_000))
+    ticket = _ticket(description="Bitte erstatten, doppelt abgebucht.\n" + pasted_log(3_000_000))
     built = triage.ticket_input_build(ticket=ticket)
     assert len(built.body) <= 5_000
     run = triage.ticket_triage(ticket_id=ticket.id, provider="local")

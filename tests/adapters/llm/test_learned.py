@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.factories import DATEV_TICKETS
 from triage.adapters.llm import evaluation, learned
 from triage.adapters.llm.base import TicketInput
 from triage.adapters.llm.baseline import baseline_predict
@@ -91,14 +92,7 @@ def test_training_on_reviews_improves_the_fields_the_taxonomy_says_little_about(
 
 
 def test_corrections_change_how_the_corrected_tickets_neighbours_classify(taxonomy):
-    corrected = [
-        ("DATEV export", "The nightly DATEV export to our accountant is empty again."),
-        ("DATEV Export leer", "Der nächtliche DATEV-Export an unseren Steuerberater ist wieder leer."),
-        ("DATEV export missing", "Our accountant did not get the DATEV export file this week."),
-        ("Exportación DATEV vacía", "La exportación DATEV para la gestoría llega vacía."),
-        ("DATEV export has no bookings", "The DATEV export contains no bookings since Monday."),
-        ("DATEV Datei fehlt", "Die DATEV-Datei für die Buchhaltung fehlt seit Montag."),
-    ]
+    corrected = list(DATEV_TICKETS)
     neighbours = [
         TicketInput(
             ticket_id=100,

@@ -4,18 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.factories import pasted_log
 from triage.adapters.llm.text_budget import LANGUAGE_CHARS, head_tail, language_sample, model_text
-
-
-def _log(n_chars: int) -> str:
-    """A body whose every line says where it is: a leak from the middle is visible."""
-    lines, size, i = [], 0, 0
-    while size < n_chars:
-        line = f"line {i:08d} of the pasted log\n"
-        lines.append(line)
-        size += len(line)
-        i += 1
-    return "".join(lines)
 
 
 def test_a_short_text_is_passed_whole():
@@ -25,7 +15,7 @@ def test_a_short_text_is_passed_whole():
 
 
 def test_an_8_mb_body_gives_its_head_and_tail_within_the_cap_and_nothing_from_its_middle():
-    body = "Hello, the checkout fails. Log below.\n" + _log(8_000_000) + "Thanks, Maria"
+    body = "Hello, the checkout fails. Log below.\n" + pasted_log(8_000_000) + "Thanks, Maria"
     cap = 60_000
     chosen = model_text([body], max_chars=cap)
     assert len(chosen.text) <= cap
@@ -54,9 +44,9 @@ def test_the_cap_is_respected_for_any_size(cap):
 
 
 def test_the_newest_message_comes_first_and_the_opening_message_keeps_room():
-    opening = "OPENING: the invoice is wrong. " + _log(200_000)
-    newest = "NEWEST: and now the refund failed too. " + _log(200_000)
-    older = "OLDER: any news? " + _log(200_000)
+    opening = "OPENING: the invoice is wrong. " + pasted_log(200_000)
+    newest = "NEWEST: and now the refund failed too. " + pasted_log(200_000)
+    older = "OLDER: any news? " + pasted_log(200_000)
     chosen = model_text([newest, older, opening], max_chars=20_000)
     assert chosen.text.startswith("NEWEST:")
     assert chosen.text.index("NEWEST:") < chosen.text.index("OLDER:") < chosen.text.index("OPENING:")
