@@ -124,6 +124,44 @@ def test_a_killed_worker_frees_its_slot_when_the_lease_lapses(redis_client):
             proc.wait()
 
 
+def test_a_lapsed_lease_is_reported_once_and_the_live_ones_are_still_renewed(redis_client, caplog):
+    limiter = RedisLimiter(
+        client=redis_client, key_prefix=redis_client.prefix, max_concurrency=2, max_rpm=0, lease_s=0.3
+    )
+    lost = limiter.acquire(wait_s=1)
+    redis_client.zrem(limiter.slots_key, lost)  # Redis lost it (a failover), or a sweep took it
+    live = limiter.acquire(wait_s=1)
+    time.sleep(1.0)  # ten renewals
+    lapsed = [r for r in caplog.records if "lapsed while in use" in r.getMessage()]
+    assert len(lapsed) == 1 and "1 slot lease" in lapsed[0].getMessage()
+    # the live token's lease was pushed past its 0.3 s all along
+    assert redis_client.zscore(limiter.slots_key, live) > redis_client.time()[0]
+    limiter.release(live)
+    limiter.release(lost)  # releasing a lapsed slot is harmless
+
+
+def test_the_lease_renewer_ends_when_no_slot_is_held_and_comes_back_with_the_next(redis_client):
+    limiter = RedisLimiter(
+        client=redis_client, key_prefix=redis_client.prefix, max_concurrency=1, max_rpm=0, lease_s=0.3
+    )
+
+    def renewers() -> set[threading.Thread]:
+        return {t for t in threading.enumerate() if t.name == "kimi-slot-lease"}
+
+    before = renewers()
+    token = limiter.acquire(wait_s=1)
+    (first,) = renewers() - before
+    limiter.release(token)
+    first.join(timeout=2)
+    assert not first.is_alive()
+    token = limiter.acquire(wait_s=1)
+    (second,) = renewers() - before
+    assert second is not first
+    time.sleep(0.6)  # twice the lease: renewed, so still held
+    assert limiter.acquire(wait_s=0) is None
+    limiter.release(token)
+
+
 def test_requests_per_minute_are_shared(redis_client):
     make = lambda: RedisLimiter(  # noqa: E731 - two "processes" sharing one window
         client=redis_client, key_prefix=redis_client.prefix, max_concurrency=0, max_rpm=3

@@ -68,19 +68,21 @@ return {1, '0'}
 """
 
 # KEYS: slots. ARGV: lease_s, token... Pushes the lease of every token still held; a token already
-# swept (this process stalled past its lease) is not re-added: it would exceed the limit.
+# swept (this process stalled past its lease) is not re-added: it would exceed the limit. Returns
+# the tokens that were gone.
 _RENEW = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local lease = tonumber(ARGV[1])
-local renewed = 0
+local lapsed = {}
 for i = 2, #ARGV do
   if redis.call('ZSCORE', KEYS[1], ARGV[i]) then
     redis.call('ZADD', KEYS[1], 'XX', now + lease, ARGV[i])
-    renewed = renewed + 1
+  else
+    table.insert(lapsed, ARGV[i])
   end
 end
-return renewed
+return lapsed
 """
 
 
@@ -174,19 +176,25 @@ class RedisLimiter:
                 self._renewer.start()
 
     def _renew_loop(self) -> None:
+        """Renew the held leases every third of a lease; end when none is held (the next _hold
+        starts another). A lease found lapsed (Redis lost it, or this process stalled past it)
+        cannot be renewed: it is reported once and no longer renewed."""
         while True:
             time.sleep(self.lease_s / 3)
             with self._lock:
                 tokens = list(self._held)
-            if not tokens:
-                continue
+                if not tokens:
+                    self._renewer = None
+                    return
             try:
-                renewed = int(self._renew(keys=[self.slots_key], args=[self.lease_s, *tokens]))
+                lapsed = self._renew(keys=[self.slots_key], args=[self.lease_s, *tokens])
             except TRANSIENT_ERRORS as exc:
                 logger.warning("rate limiter: could not renew %d slot lease(s) (%s)", len(tokens), exc)
                 continue
-            if renewed < len(tokens):
-                logger.warning("rate limiter: %d slot lease(s) lapsed while in use", len(tokens) - renewed)
+            if lapsed:
+                with self._lock:
+                    self._held.difference_update(t.decode() if isinstance(t, bytes) else t for t in lapsed)
+                logger.warning("rate limiter: %d slot lease(s) lapsed while in use", len(lapsed))
 
 
 class LocalLimiter:
