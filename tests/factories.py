@@ -284,6 +284,20 @@ def eval_rows(name: str) -> tuple:
     return tuple(dataset_read(Path(__file__).resolve().parent / "fixtures" / "eval" / f"{name}.csv"))
 
 
+def eval_generator(name: str = "make_sets"):  # noqa: ANN201 - a module loaded from a file
+    """A generator of the labelled sets (tests/fixtures/eval/make_sets.py, or `name`.py there),
+    loaded afresh on each call."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location(
+        name, Path(__file__).resolve().parent / "fixtures" / "eval" / f"{name}.py"
+    )
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
 # Six tickets about one narrow problem in three languages, which no taxonomy phrase mentions: a
 # correction of them must move how their neighbours classify (learned model and training service).
 DATEV_TICKETS = (

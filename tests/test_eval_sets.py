@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
 import io
 import json
 from collections import Counter
@@ -11,19 +10,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.factories import eval_generator
+
 EVAL = Path(__file__).resolve().parent / "fixtures" / "eval"
-
-
-def _generator():  # noqa: ANN202 - a module loaded from a file
-    spec = importlib.util.spec_from_file_location("make_sets", EVAL / "make_sets.py")
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
 
 
 @pytest.mark.parametrize("name", ["helpdesk", "shop", "helpdesk_hard", "shop_hard"])
 def test_the_shipped_set_is_what_its_generator_writes(name):
-    generator = _generator()
+    generator = eval_generator()
     clean: list[dict[str, str]] = []
     rows = generator.make_set(clean=clean, **generator.SETS[name])
     out = io.StringIO(newline="")
@@ -47,7 +41,7 @@ def test_the_shipped_set_is_what_its_generator_writes(name):
 
 def test_the_hard_sets_differ_from_the_easy_ones_only_by_their_knobs():
     """The hard sets reuse the easy sets' phrase pools and taxonomies; only seed, size and HARD differ."""
-    generator = _generator()
+    generator = eval_generator()
     for name in ("helpdesk", "shop"):
         easy, hard = generator.SETS[name], generator.SETS[f"{name}_hard"]
         same = ("topics", "types", "langs", "lang_share", "type_weights", "high_bias")
@@ -58,15 +52,8 @@ def test_the_hard_sets_differ_from_the_easy_ones_only_by_their_knobs():
     assert generator.HARD["noise"] >= 0.10
 
 
-def _independent():  # noqa: ANN202 - a module loaded from a file
-    spec = importlib.util.spec_from_file_location("make_independent", EVAL / "make_independent.py")
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
-
-
 def test_the_independent_set_is_what_its_generator_writes_and_as_hard_as_it_claims():
-    generator = _independent()
+    generator = eval_generator("make_independent")
     rows = generator.make_set()
     out = io.StringIO(newline="")
     writer = csv.DictWriter(out, fieldnames=list(generator.COLUMNS))
@@ -87,7 +74,7 @@ def test_the_independent_set_is_what_its_generator_writes_and_as_hard_as_it_clai
         assert wrong >= 0.10, (field, wrong)
     assert len({r["body"] for r in rows}) >= 0.95 * len(rows)
     # another domain: none of its queues is a queue of the generator-written sets
-    other = _generator()
+    other = eval_generator()
     assert not set(queues) & {q for t in other.TAXONOMIES.values() for q in (e["value"] for e in t["queue"])}
     # the taxonomy the model reads names every class the rows use
     for field in ("category", "priority", "queue"):
@@ -95,7 +82,7 @@ def test_the_independent_set_is_what_its_generator_writes_and_as_hard_as_it_clai
 
 
 def test_the_independent_set_has_many_sentences_per_class_not_one_template():
-    generator = _independent()
+    generator = eval_generator("make_independent")
     for queue, languages in generator.POOLS.items():
         for lang, pools in languages.items():
             for kind in generator.KINDS:

@@ -7,14 +7,13 @@ so a real regression fails while run-to-run noise does not.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tests.factories import DATEV_TICKETS
+from tests.factories import DATEV_TICKETS, eval_generator
 from triage.adapters.llm import evaluation, learned
 from triage.adapters.llm.base import TicketInput
 from triage.adapters.llm.baseline import baseline_predict
@@ -473,17 +472,10 @@ def test_suspects_for_a_fold_are_decided_without_that_folds_labels():
         assert f not in used
 
 
-def _generator():
-    spec = importlib.util.spec_from_file_location("make_sets", EVAL / "make_sets.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_the_trained_model_beats_the_baseline_on_a_small_generated_set():
     # A shop-like set (bilingual, 12% wrong labels, 20:1 queues) from another seed than the shipped
     # one; measured ours - baseline: type +0.03, priority +0.07, queue +0.07.
-    generator = _generator()
+    generator = eval_generator()
     rows = generator.make_set(**{**generator.SETS["shop"], "seed": 5, "rows": 700})
     taxonomy = evaluation.taxonomy_load(EVAL / "shop_taxonomy.json")
     train, test = rows[:490], rows[490:]
