@@ -16,3 +16,6 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
+    # The report indexes' INCLUDE columns make PostgreSQL's dashboard counts index-only scans;
+    # SQLite keeps their key columns and ignores the rest, which is all W040 says.
+    SILENCED_SYSTEM_CHECKS = ["models.W040"]
