@@ -199,6 +199,16 @@ def test_assign_and_retriage_call_the_services(api_client, django_capture_on_com
     assert busy.status_code == 409
 
 
+def test_retriage_with_kimi_and_no_key_is_refused_and_starts_nothing(api_client, settings):
+    settings.KIMI_API_KEY = ""
+    client = api_client()
+    ticket = triaged_ticket()
+    response = client.api("post", f"/api/v1/tickets/{ticket.id}/retriage", {"provider": "kimi"})
+    assert response.status_code == 422, response.content
+    assert "KIMI_API_KEY" in _json(response)["detail"]
+    assert not TicketEvent.objects.filter(ticket=ticket).exists()
+
+
 def test_list_walks_every_ticket_once_even_with_inserts_between_pages(api_client):
     client = api_client()
     for n in range(7):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.urls import reverse
 
@@ -54,20 +56,57 @@ def test_mark_as_duplicate_links_the_original_and_refuses_loops(agent):
 
 
 def test_retriage_with_a_chosen_provider_and_thinking_queues_the_run(
-    agent, monkeypatch, django_capture_on_commit_callbacks
+    agent, monkeypatch, settings, django_capture_on_commit_callbacks
 ):
     from triage import tasks
 
+    settings.KIMI_API_KEY = "sk-test"
     sent: list[dict] = []
     monkeypatch.setattr(tasks.ticket_triage_task, "delay", lambda **kw: sent.append(kw))
     ticket = triaged_ticket()
     with django_capture_on_commit_callbacks(execute=True):
         html = act(agent, ticket, action="retriage", provider="kimi", thinking="on").content.decode()
-    assert "started again (kimi, thinking on)" in html
+    assert "started again (Kimi, thinking on)" in html
     assert sent == [{"ticket_id": ticket.id, "provider": "kimi", "thinking": "on", "rerun": False}]
     ticket.refresh_from_db()
     assert ticket.status == Ticket.Status.TRIAGING
     assert TicketEvent.objects.get(ticket=ticket).after == {"provider": "kimi", "thinking": "on"}
+
+
+def _provider_options(html: str) -> list[tuple[str, str]]:
+    select = re.search(r'<select name="provider">(.*?)</select>', html, re.S).group(1)
+    return re.findall(r'<option value="(\w+)"([^>]*)>', select)
+
+
+def test_without_a_kimi_key_the_rerun_offers_the_offline_model_and_refuses_kimi(
+    agent, settings, django_capture_on_commit_callbacks
+):
+    settings.TRIAGE_PROVIDER, settings.KIMI_API_KEY = "kimi", ""
+    ticket = triaged_ticket()
+    page = agent.get(reverse("triage:ticket-detail", args=[ticket.id])).content.decode()
+    options = dict(_provider_options(page))
+    assert "disabled" in options["kimi"] and "selected" not in options["kimi"]
+    assert "selected" in options["local"]
+    assert "Kimi (no API key configured)" in page
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        html = act(agent, ticket, action="retriage", provider="kimi", thinking="on").content.decode()
+    assert "Triage not started: Kimi has no API key here (KIMI_API_KEY)" in html
+    assert not callbacks and not TicketEvent.objects.filter(ticket=ticket).exists()
+    ticket.refresh_from_db()
+    assert ticket.status == Ticket.Status.NEEDS_REVIEW
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        html = act(agent, ticket, action="retriage", provider="local", thinking="auto").content.decode()
+    assert "started again (offline model)" in html and len(callbacks) == 1
+
+
+def test_the_rerun_preselects_the_configured_provider(agent, settings):
+    ticket = triaged_ticket()
+    settings.TRIAGE_PROVIDER, settings.KIMI_API_KEY = "kimi", "sk-test"
+    page = agent.get(reverse("triage:ticket-detail", args=[ticket.id])).content.decode()
+    assert _provider_options(page) == [("kimi", " selected"), ("local", "")]
+    settings.TRIAGE_PROVIDER = "local"
+    page = agent.get(reverse("triage:ticket-detail", args=[ticket.id])).content.decode()
+    assert _provider_options(page) == [("kimi", ""), ("local", " selected")]
 
 
 def test_retriage_of_a_reviewed_ticket_keeps_its_values(agent, taxonomy):

@@ -32,6 +32,7 @@ from triage.services.redaction import (
     redacts_for_user,
 )
 from triage.services.review import (
+    ProviderUnavailable,
     ReviewConflict,
     review_record,
     ticket_assign,
@@ -365,9 +366,13 @@ def ticket_retriage_op(request: ApiRequest, ticket_id: int, body: RetriageIn):
     role_check(request, Role.AGENT)
     ticket = _ticket(ticket_id)
     _version_check(ticket, body.version)
-    if not ticket_retriage(
-        ticket_id=ticket.id, user=request.user, provider=body.provider, thinking=body.thinking
-    ):
+    try:
+        started = ticket_retriage(
+            ticket_id=ticket.id, user=request.user, provider=body.provider, thinking=body.thinking
+        )
+    except ProviderUnavailable as exc:
+        raise invalid(f"{exc}.") from exc
+    if not started:
         raise conflict("The ticket is still being processed: try again when its status has moved on.")
     return Status(202, ticket_representation(_ticket(ticket.id)))
 

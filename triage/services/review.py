@@ -6,6 +6,7 @@ import re
 from collections.abc import Mapping
 from datetime import datetime
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
@@ -155,11 +156,20 @@ def ticket_mark_duplicate(*, ticket_id: int, user: User, original_reference: str
     )
 
 
+class ProviderUnavailable(Exception):
+    """A re-run asked for a provider this installation cannot call."""
+
+
 def ticket_retriage(*, ticket_id: int, user: User, provider: str, thinking: str) -> bool:
     """Run triage again with the provider and thinking mode chosen; reviewed values stay as they are
-    (a run never overwrites them). False when the ticket is still being processed."""
+    (a run never overwrites them). False when the ticket is still being processed.
+
+    Raises ProviderUnavailable for Kimi without an API key: the run would quietly be the offline
+    model's while the history said Kimi."""
     from triage.tasks import ticket_triage_task
 
+    if provider == "kimi" and not settings.KIMI_API_KEY:
+        raise ProviderUnavailable("Kimi has no API key here (KIMI_API_KEY); choose the offline model")
     with transaction.atomic():
         ticket = Ticket.objects.select_for_update(of=("self",)).get(id=ticket_id)
         if ticket.status in (Ticket.Status.PROCESSING, Ticket.Status.TRIAGING):

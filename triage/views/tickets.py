@@ -31,6 +31,7 @@ from triage.services.redaction import (
 )
 from triage.services.review import (
     InvalidDuplicate,
+    ProviderUnavailable,
     ReviewConflict,
     review_record,
     ticket_assign,
@@ -47,6 +48,23 @@ from triage.views.params import id_param
 from triage.views.queue_view import ViewLinks, view_links
 
 FIELD_TITLES = {**{f.name: f.title for f in CLASSIFIED}, "summary": "Summary"}
+PROVIDER_LABELS = {"kimi": "Kimi", "local": "Offline model"}
+
+
+def _retriage_providers() -> list[dict]:
+    """The re-run form's provider options: the configured provider chosen, Kimi offered only with
+    an API key (without one, a Kimi run would quietly be the offline model's)."""
+    kimi_ready = bool(settings.KIMI_API_KEY)
+    chosen = settings.TRIAGE_PROVIDER if (settings.TRIAGE_PROVIDER != "kimi" or kimi_ready) else "local"
+    return [
+        {
+            "value": value,
+            "label": label if value != "kimi" or kimi_ready else f"{label} (no API key configured)",
+            "selected": value == chosen,
+            "disabled": value == "kimi" and not kimi_ready,
+        }
+        for value, label in PROVIDER_LABELS.items()
+    ]
 
 
 def _classified_details(ticket: Ticket, labels: dict[str, dict[str, str]]) -> list[tuple[str, str]]:
@@ -412,6 +430,7 @@ def ticket_detail(request: AuthedRequest, ticket_id: int) -> HttpResponse:
             # what the form showed, sent back as orig_*: what this reviewer changed is what differs
             "orig_values": [(name, getattr(ticket, name)) for name in REVIEWED_FIELDS],
             "presence_poll_s": PRESENCE_POLL_S,
+            "retriage_providers": _retriage_providers(),
         }
     )
     context.update(conversation_context(request, ticket))
@@ -472,15 +491,23 @@ def ticket_action(request: AuthedRequest, ticket_id: int) -> HttpResponse:
                 messages.success(request, f"{ticket.reference} is now {label}.")
     elif action == "retriage":
         provider = request.POST.get("provider", "")
-        provider = provider if provider in ("kimi", "local") else "local"
+        provider = provider if provider in PROVIDER_LABELS else "local"
         thinking = request.POST.get("thinking", "")
         thinking = thinking if thinking in ("auto", "on", "off") else "auto"
-        if ticket_retriage(ticket_id=ticket.id, user=request.user, provider=provider, thinking=thinking):
-            messages.success(
-                request, f"Triage of {ticket.reference} started again ({provider}, thinking {thinking})."
+        try:
+            started = ticket_retriage(
+                ticket_id=ticket.id, user=request.user, provider=provider, thinking=thinking
             )
+        except ProviderUnavailable as exc:
+            messages.error(request, f"Triage not started: {exc}.")
         else:
-            messages.error(request, "The ticket is still being processed.")
+            if started:
+                how = (
+                    f"Kimi, thinking {thinking}" if provider == "kimi" else PROVIDER_LABELS[provider].lower()
+                )
+                messages.success(request, f"Triage of {ticket.reference} started again ({how}).")
+            else:
+                messages.error(request, "The ticket is still being processed.")
     else:
         messages.error(request, "Unknown action.")
     return redirect("triage:ticket-detail", ticket_id=ticket.id)
