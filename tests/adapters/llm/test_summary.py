@@ -86,7 +86,20 @@ def test_overlays_and_player_bars_are_removed_from_the_screen_error(ocr, expecte
 def test_the_subject_is_not_repeated_when_the_body_only_greets():
     lines = lines_for("Sync stopped", "Hi, the sync stopped this morning. Thanks", "Sync error E_TIMEOUT")
     assert "Sync stopped" not in lines
-    assert lines[0] == "the sync stopped this morning."
+    assert lines[0] == "The sync stopped this morning."
+
+
+@pytest.mark.parametrize(
+    ("body", "first"),
+    [
+        ("Hola, quisiera saber cómo puedo exportar la lista de clientes a un archivo CSV.", "Quisiera saber"),
+        ("Hallo zusammen, über Nacht ist der Export abgebrochen.", "Über Nacht"),
+        ("Hi team, iOS 17 users cannot log in since the update.", "iOS 17"),
+    ],
+)
+def test_a_problem_after_a_greeting_starts_as_a_sentence_does(body, first):
+    """Capitalized where the greeting lowered it; a name spelled in mixed case is left as it is."""
+    assert lines_for("Question", body)[0].startswith(first)
 
 
 @pytest.mark.parametrize(

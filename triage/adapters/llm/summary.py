@@ -225,13 +225,16 @@ _ADDRESSEE = re.compile(r"(\s+[\w'-]+){0,2}\s*[,!:]")
 
 def _without_greeting(sentence: str) -> str:
     """ "Hi, the sync stopped this morning." / "Hello team, the sync stopped this morning."
-    -> "the sync stopped this morning." """
+    -> "The sync stopped this morning." (a summary line starts as a sentence does)"""
     match = _GREETING.match(sentence)
     if not match:
         return sentence
     addressed = _ADDRESSEE.match(sentence, match.end())
     end = addressed.end() if addressed else match.end()
-    return sentence[end:].lstrip(" ,!:;-")
+    rest = sentence[end:].lstrip(" ,!:;-")
+    first_word = rest.split(maxsplit=1)[0] if rest.strip() else ""
+    # not "iOS" or "eBay": only a word in lower case throughout was a sentence's lowered start
+    return rest[:1].upper() + rest[1:] if first_word.islower() else rest
 
 
 def _is_filler(sentence: str) -> bool:
