@@ -239,7 +239,7 @@ def test_kimi_gets_a_short_recording_as_video_uploaded_through_the_files_api(
     page = http_login(live_server.url, "e2e-agent", "e2e-pass-123").get(
         f"{live_server.url}/tickets/{ticket_id}/", timeout=10
     )
-    assert "Sent to the model as the video itself" in page.text
+    assert "recording sent as the video itself (~" in page.text
 
 
 def test_a_broken_recording_is_rejected_with_a_reason_and_the_ticket_still_lands(

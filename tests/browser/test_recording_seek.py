@@ -51,7 +51,7 @@ def test_a_frame_or_a_line_plays_the_recording_from_its_moment(live_server, page
 
     strip = page.get_by_role("list", name="Frames sampled for the model")
     frame = strip.locator('[data-seek="4.000"]')  # the frame at 4.0 s
-    expect(frame).to_have_attribute("aria-label", "Play from 00:04")
+    expect(frame).to_have_attribute("aria-label", "Play from 00:04.0")
     frame.click()
     expect(player).to_be_focused()
     page.wait_for_function("Math.abs(document.querySelector('video.player').currentTime - 4.0) < 0.6")
@@ -59,7 +59,7 @@ def test_a_frame_or_a_line_plays_the_recording_from_its_moment(live_server, page
 
     page.get_by_text("Text read from the recording (1 line").click()  # unfold it
     line = page.locator(".ocr-lines li", has_text="Payment failed")  # read first at 1.5 s
-    line.get_by_role("link", name="Play from 00:01").click()
+    line.get_by_role("link", name="Play from 00:01.5").click()
     page.wait_for_function("Math.abs(document.querySelector('video.player').currentTime - 1.5) < 0.6")
     assert 1.5 <= position() < 2.1, position()
     assert page.url.endswith(f"/tickets/{ticket.id}/")  # the links seek; they do not navigate

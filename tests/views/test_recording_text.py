@@ -22,7 +22,7 @@ def test_a_recordings_text_is_one_section_each_line_once_with_its_first_moment(c
     page = client.get(reverse("triage:ticket-detail", args=[ticket.id])).content.decode()
     assert page.count("Text read from") == 1
     assert "Text read from the recording (3 lines" in page
-    assert 'data-seek="1.500" aria-label="Play from 00:01">00:01</a> Payment failed' in page
+    assert 'data-seek="1.500" aria-label="Play from 00:01.5">00:01.5</a> Payment failed' in page
     assert 'aria-label="Recording crash.webm"' in page
-    assert 'data-seek="0.000" aria-label="Play from 00:00"' in page  # the frame strip seeks too
+    assert 'data-seek="0.000" aria-label="Play from 00:00.0"' in page  # the frame strip seeks too
     assert 'class="skip-link" href="#main"' in page

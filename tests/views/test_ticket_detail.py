@@ -97,7 +97,7 @@ def test_attachments_show_status_images_frames_and_a_playable_video(agent):
     for frame in frames:
         assert reverse("triage:rendition-file", args=[frame.id]) in live
     stamps = re.findall(r'<span class="timestamp">([^<]+)</span>', live)
-    assert stamps == ["00:00", "00:03", "01:05"]
+    assert stamps == ["00:00.0", "00:03.5", "01:05.0"]
 
     assert "Rejected" in live and "no frame could be read from the recording" in live
     assert "hx-trigger" not in live  # triaged: no polling
@@ -192,7 +192,10 @@ def test_a_recording_shows_its_thumbnail_as_poster_its_storyboard_and_how_it_wen
         metadata={
             "representation": "storyboard",
             "token_estimate": 2691,
-            "why": "a 120.0 s recording sent as a storyboard: 4 of 8 frames would fit the budget.",
+            "why": (
+                "a 120.0 s recording sent as a storyboard (~2691 tokens; 16 frames sampled evenly): "
+                "4 of 8 frames would fit the budget."
+            ),
         },
     )
     thumb = RenditionFactory(attachment=video, kind=Rendition.Kind.THUMB, mime="image/jpeg", extension="jpg")
@@ -203,8 +206,12 @@ def test_a_recording_shows_its_thumbnail_as_poster_its_storyboard_and_how_it_wen
     assert f'poster="{reverse("triage:rendition-file", args=[thumb.id])}"' in live
     assert f'<img src="{reverse("triage:rendition-file", args=[sheet.id])}"' in live
     why = re.search(r'<p class="media-why[^>]*>(.*?)</p>', live, re.S).group(1)
-    assert "Sent to the model as a storyboard" in why and "~2691 tokens" in why
-    assert "4 of 8 frames would fit the budget" in why
+    # the stored explanation once, as a sentence: the line used to say the representation and
+    # the tokens twice ("Sent to the model as a storyboard, ~2691 tokens (estimate). a 120.0 s ...")
+    assert why == (
+        "<strong>To the model:</strong> A 120.0 s recording sent as a storyboard (~2691 tokens; "
+        "16 frames sampled evenly): 4 of 8 frames would fit the budget."
+    )
 
 
 def test_the_models_report_cites_its_sources_and_links_likely_duplicates(agent):

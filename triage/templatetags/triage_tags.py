@@ -64,11 +64,14 @@ def low_confidence(confidence: float | None) -> bool:
 
 
 @register.filter
-def mmss(milliseconds: int | None) -> str:
-    seconds = int(milliseconds or 0) // 1000
+def timecode(milliseconds: int | None) -> str:
+    """A moment of a recording to the tenth of a second ("00:01.5", "1:02:03.4"): frames sampled
+    from a short recording are under a second apart, and whole seconds named two of them alike."""
+    tenths = int(milliseconds or 0) // 100
+    seconds, tenth = divmod(tenths, 10)
     if seconds >= 3600:
-        return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
-    return f"{seconds // 60:02d}:{seconds % 60:02d}"
+        return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}.{tenth}"
+    return f"{seconds // 60:02d}:{seconds % 60:02d}.{tenth}"
 
 
 @register.filter
@@ -121,21 +124,6 @@ def latency(milliseconds: int | None) -> str:
     if milliseconds < 1000:
         return f"{milliseconds} ms"
     return f"{milliseconds / 1000:.1f} s"
-
-
-_REPRESENTATIONS = {
-    "image": "an image",
-    "frames": "separate frames",
-    "storyboard": "a storyboard",
-    "native-video": "the video itself",
-    "animation-frames": "frames of the animation",
-}
-
-
-@register.filter
-def representation_label(value: str) -> str:
-    """How an attachment went to the model (Attachment.metadata["representation"]), in words."""
-    return _REPRESENTATIONS.get(str(value), str(value))
 
 
 @register.filter

@@ -198,7 +198,7 @@ def _animation(path: Path, *, config: MediaConfig) -> MediaResult:
         source_height=first.height,
         representation="animation-frames",
         why=(
-            f"an animated image: {len(chosen)} still frame(s) instead of the animation, which the "
+            f"an animated image: {_frames(len(chosen), 'still frame')} instead of the animation, which the "
             f"model may bill as video, ~{tokens} tokens{note}."
         ),
         token_estimate=tokens,
@@ -317,7 +317,7 @@ def _video(path: Path, *, sniff: SniffResult, config: MediaConfig, partial: dict
         representation=representation,
         why=(
             f"a {probe.duration_s:.1f} s recording sent as {_REPRESENTATION_PHRASE[representation]} "
-            f"(~{tokens} tokens; {len(chosen)} frame(s) {_strategy_phrase(strategy)}): {why}."
+            f"(~{tokens} tokens; {_frames(len(chosen))} {_strategy_phrase(strategy)}): {why}."
         ),
         token_estimate=tokens,
         frames_chosen=len(chosen),
@@ -402,6 +402,10 @@ def _video_plan(probe: VideoProbe, *, config: MediaConfig) -> _VideoPlan:
             )
         ),
     )
+
+
+def _frames(count: int, noun: str = "frame") -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def _strategy_phrase(strategy: str) -> str:
