@@ -56,7 +56,7 @@ def test_dashboard_numbers_match_the_hand_worked_week(week):
         "EMAIL": {date(2026, 3, 2): 1, date(2026, 3, 3): 1},
         "WEB": {date(2026, 3, 2): 1, date(2026, 3, 3): 1},
     }
-    assert d.priority_mix == [("high", 2), ("(none)", 1), ("low", 1)]
+    assert d.priority_mix == [("high", 2), ("low", 1), ("(none)", 1)]  # most urgent first
     assert d.durations["arrival_to_triaged"] == {"n": 4, "median": 150, "p90": pytest.approx(222)}
     assert d.durations["triaged_to_reviewed"] == {"n": 2, "median": 900, "p90": pytest.approx(1140)}
     assert d.review_by_field == {
@@ -99,7 +99,7 @@ def test_dashboard_filters_by_channel_and_category(week):
     assert email.triaged_tickets == 2 and email.failures_by_kind == [("timeout", 1)]
     assert email.reviewed == 1 and email.manual_total == 1
     assert email.review_by_field["category"] == {"accepted": 0, "corrected": 1}
-    assert email.priority_mix == [("(none)", 1), ("high", 1)]
+    assert email.priority_mix == [("high", 1), ("(none)", 1)]
     assert email.durations["triaged_to_reviewed"] == {"n": 1, "median": 1200, "p90": 1200}
     bug = report_dashboard_get(filters=ReportFilters(category="bug"))
     assert bug.tickets == 2  # T1 and T5 (no date range); T2 was corrected to billing

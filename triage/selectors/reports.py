@@ -32,7 +32,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from triage.fields import CLASSIFIED_FIELDS
-from triage.models import REVIEWED_STATES, ReviewDecision, Ticket, TriageRun
+from triage.models import REVIEWED_STATES, ReviewDecision, TaxonomyValue, Ticket, TriageRun
 
 
 @dataclass(frozen=True)
@@ -276,7 +276,7 @@ def report_dashboard_get(*, filters: ReportFilters) -> Dashboard:
         d.tickets += n
     d.volume_by_category = dict(sorted(by_cat.items()))
     d.volume_by_channel = dict(sorted(by_chan.items()))
-    d.priority_mix = sorted(priorities.items(), key=lambda item: (-item[1], item[0]))
+    d.priority_mix = priority_ordered(priorities)
     d.manual_by_day = dict(sorted(d.manual_by_day.items()))
     d.manual_total = sum(d.manual_by_day.values())
     # durations
@@ -352,6 +352,17 @@ def report_dashboard_get(*, filters: ReportFilters) -> Dashboard:
     d.triaged_tickets = runs.values("ticket_id").distinct().count()
     d.days = _day_axis(days, filters)
     return d
+
+
+def priority_ordered(counts: Mapping[str, int]) -> list[tuple[str, int]]:
+    """(priority, tickets), most urgent first: the taxonomy's positions rank priority from the
+    lowest up. Values no longer in the taxonomy come after, then "(none)"."""
+    values = TaxonomyValue.objects.filter(field="priority").order_by("position", "value")
+    rank = {value: i for i, value in enumerate(values.values_list("value", flat=True))}
+    return sorted(
+        counts.items(),
+        key=lambda item: (item[0] == "(none)", item[0] not in rank, -rank.get(item[0], 0), item[0]),
+    )
 
 
 def _day_axis(days: set[date], filters: ReportFilters) -> list[date]:
