@@ -72,6 +72,16 @@ def test_the_reports_link_shows_for_managers_only(client, manager):
     assert f'href="{DASHBOARD}"' not in client.get(reverse("triage:review-queue")).content.decode()
 
 
+def test_an_interval_with_nothing_measured_has_no_bar(manager, week):
+    """A range whose tickets were never reviewed: no 'Triaged → reviewed' bar (a 0 would read as
+    instant), a dash in the table."""
+    html = manager.get(DASHBOARD, {**RANGE_QUERY, "channel": "WEB", "category": "how_to"}).content.decode()
+    timing = section(html, "chart-timing")
+    wide = timing.split('class="chart chart-h chart-wide"', 1)[1].split("</svg>", 1)[0]
+    assert "Arrival → triaged, median" in wide and "Triaged → reviewed" not in wide
+    assert cells(timing)[-4:] == ["Triaged → reviewed", "0", "—", "—"]
+
+
 def test_dashboard_tables_show_the_fixture_numbers(manager, week):
     html = manager.get(DASHBOARD, RANGE_QUERY).content.decode()
     headline = section(html, "headline")
@@ -89,6 +99,11 @@ def test_dashboard_tables_show_the_fixture_numbers(manager, week):
         "15m 00s",
         "19m 00s",
     ]
+    # the bars say the same durations with their unit (they said 2.5, 3.7, 15 and 19: minutes, unsaid)
+    wide = section(html, "chart-timing").split('class="chart chart-h chart-wide"', 1)[1].split("</svg>", 1)[0]
+    assert re.findall(r'class="tick">([^<]+)</text>', wide) == ["2m 30s", "3m 42s", "15m 00s", "19m 00s"]
+    priority = section(html, "chart-priority")
+    assert priority.index("High") < priority.index("Low") < priority.index("(none)")
     category = cells(section(html, "chart-volume-category"))
     assert category[:5] == ["Day", "(none)", "Billing &amp; payments", "Bug / error", "How-to question"]
     assert category[5:] == [

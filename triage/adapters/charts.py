@@ -281,17 +281,24 @@ def _fit(text: str, room: float, font: float) -> str:
 
 
 def hbars_svg(
-    *, label: str, items: Sequence[tuple[str, float]], width: int = 360, row_h: int = 22, narrow: bool = False
+    *,
+    label: str,
+    items: Sequence[tuple[str, float]],
+    width: int = 360,
+    row_h: int = 22,
+    narrow: bool = False,
+    value_text: Callable[[float], str] = _fmt,
 ) -> SafeString:
-    """Horizontal bars, one per item, the value written at the end of the bar. The name column and
-    the room after the longest bar are measured from the labels, so long names are not clipped.
-    Narrow, each name is written above its bar, which then has the chart's whole width."""
+    """Horizontal bars, one per item, the value written at the end of the bar (`value_text`: how,
+    e.g. a duration with its unit). The name column and the room after the longest bar are
+    measured from the labels, so long names are not clipped. Narrow, each name is written above
+    its bar, which then has the chart's whole width."""
     top = max((v for _, v in items), default=0) or 1
     if narrow:
-        return _hbars_stacked(label=label, items=items, top=top)
+        return _hbars_stacked(label=label, items=items, top=top, value_text=value_text)
     height = max(row_h * len(items), row_h) + 4
     name_w = max(60.0, max((_text_w(name) for name, _ in items), default=0) + 10)
-    value_w = max(30.0, max((_text_w(_fmt(v)) for _, v in items), default=0) + 8)
+    value_w = max(30.0, max((_text_w(value_text(v)) for _, v in items), default=0) + 8)
     width = max(width, int(name_w + value_w + 120))
     plot_w = width - name_w - value_w
     body = []
@@ -301,16 +308,18 @@ def hbars_svg(
         body.append(
             f'<text x="{name_w - 6:.1f}" y="{y + row_h * 0.65:.1f}" class="tick" text-anchor="end">{escape(name)}</text>'
             f'<rect x="{name_w:.1f}" y="{y + 3}" width="{w:.1f}" height="{row_h - 6}" fill="{color(i)}">'
-            f"<title>{escape(name)}: {_fmt(value)}</title></rect>"
-            f'<text x="{name_w + w + 4:.1f}" y="{y + row_h * 0.65:.1f}" class="tick">{_fmt(value)}</text>'
+            f"<title>{escape(name)}: {escape(value_text(value))}</title></rect>"
+            f'<text x="{name_w + w + 4:.1f}" y="{y + row_h * 0.65:.1f}" class="tick">{escape(value_text(value))}</text>'
         )
     return _svg("chart chart-h chart-wide", width, height, _font(width, False), label, "".join(body))
 
 
-def _hbars_stacked(*, label: str, items: Sequence[tuple[str, float]], top: float) -> SafeString:
+def _hbars_stacked(
+    *, label: str, items: Sequence[tuple[str, float]], top: float, value_text: Callable[[float], str]
+) -> SafeString:
     width, font, bar_h = NARROW_WIDTH, NARROW_FONT, 12.0
     row_h = 1.3 * font + bar_h + 8
-    value_w = max((_text_w(_fmt(v), font) for _, v in items), default=0) + 8
+    value_w = max((_text_w(value_text(v), font) for _, v in items), default=0) + 8
     plot_w = width - value_w - 2
     body = []
     for i, (name, value) in enumerate(items):
@@ -320,8 +329,8 @@ def _hbars_stacked(*, label: str, items: Sequence[tuple[str, float]], top: float
         body.append(
             f'<text x="2" y="{y + 0.95 * font:.1f}" class="tick">{escape(_fit(name, width - 4, font))}</text>'
             f'<rect x="0" y="{bar_y:.1f}" width="{w:.1f}" height="{bar_h:g}" fill="{color(i)}">'
-            f"<title>{escape(name)}: {_fmt(value)}</title></rect>"
-            f'<text x="{w + 4:.1f}" y="{bar_y + bar_h / 2 + 0.35 * font:.1f}" class="tick">{_fmt(value)}</text>'
+            f"<title>{escape(name)}: {escape(value_text(value))}</title></rect>"
+            f'<text x="{w + 4:.1f}" y="{bar_y + bar_h / 2 + 0.35 * font:.1f}" class="tick">{escape(value_text(value))}</text>'
         )
     height = max(row_h * len(items), row_h) + 4
     return _svg("chart chart-h chart-narrow", width, height, font, label, "".join(body))

@@ -26,6 +26,7 @@ from triage.selectors.reports import Dashboard, ReportFilters
 from triage.selectors.sla import sla_report
 from triage.services import reports
 from triage.services.report_rollups import report_dashboard_current
+from triage.templatetags.report_tags import duration
 from triage.views import AuthedRequest
 
 DEFAULT_DAYS = 28
@@ -92,13 +93,16 @@ def _charts(d: Dashboard, labels: dict[str, dict[str, str]]) -> dict[str, Any]:
         ("failed model runs", [d.failures_by_day.get(day, 0) for day in days]),
         ("manual triage", [d.manual_by_day.get(day, 0) for day in days]),
     ]
+    # seconds, written as the table writes them (14s, 1m 25s); an interval with nothing measured
+    # yet has no bar (a 0 would read as instant) and is a dash in the table below
     timing = [
-        (f"{name}, {stat}", round((d.durations[key][stat] or 0) / 60, 1))
+        (f"{name}, {stat}", float(seconds))
         for key, name in (
             ("arrival_to_triaged", "Arrival → triaged"),
             ("triaged_to_reviewed", "Triaged → reviewed"),
         )
         for stat in ("median", "p90")
+        if (seconds := d.durations[key][stat]) is not None
     ]
     finals = sorted({f for row in d.category_matrix.values() for f in row})
     cell_max = max((n for row in d.category_matrix.values() for n in row.values()), default=1)
@@ -116,7 +120,12 @@ def _charts(d: Dashboard, labels: dict[str, dict[str, str]]) -> dict[str, Any]:
             label="Priority mix",
             items=[(labels.get("priority", {}).get(p, p), n) for p, n in d.priority_mix],
         ),
-        "timing": charts.responsive(charts.hbars_svg, label="Minutes, median and p90", items=timing),
+        "timing": charts.responsive(
+            charts.hbars_svg,
+            label="Time to triage and to review, median and p90",
+            items=timing,
+            value_text=duration,
+        ),
         "review_fields": charts.responsive(
             charts.stacked_bars_svg,
             label="Accepted vs corrected per field",
