@@ -33,6 +33,7 @@ def test_an_admin_previews_and_erases_a_requester_and_sees_an_expired_ticket(pag
     expect(page.locator(".media-expired")).to_contain_text("The media has expired")
     shot(page, "ticket-media-expired")
 
+    page.locator("#settings-menu summary").click()
     page.get_by_role("link", name="Users").click()
     page.get_by_role("link", name="Privacy: retention").click()
     expect(page).to_have_url(f"{live_server.url}/privacy/")

@@ -37,6 +37,7 @@ def test_a_manager_renames_and_deactivates_a_value_without_csp_violations(page: 
     for path in ("/", f"/tickets/{ticket.id}/", "/tickets/new/", "/reports/", "/health/", "/health/model/"):
         page.goto(f"{live_server.url}{path}")
         page.wait_for_load_state("networkidle")
+    page.locator("#settings-menu summary").click()
     page.get_by_role("link", name="Taxonomy").click()
     expect(page).to_have_url(f"{live_server.url}/taxonomy/")
     row = TaxonomyValue.objects.get(field="queue", value="tier2")
@@ -56,6 +57,7 @@ def test_an_admin_creates_an_agent_who_then_sees_no_manager_links(page: Page, li
     UserFactory(username="root", is_superuser=True, is_staff=True)
     violations = _watch_csp(page)
     log_in(page, live_server.url, "root")
+    page.locator("#settings-menu summary").click()
     page.get_by_role("link", name="Users").click()
     form = page.locator("#user-create")
     form.get_by_label("Username").fill("newbie")

@@ -25,6 +25,7 @@ def test_a_manager_adds_a_policy_and_the_queue_shows_time_left_and_sorts_by_it(l
     fresh = triaged_ticket(subject="Just arrived")
     log_in(page, live_server.url, "mona")
 
+    page.locator("#settings-menu summary").click()
     page.get_by_role("link", name="SLAs").click()
     page.get_by_label("Priority").select_option(label="High")
     page.get_by_label("Time to first decision").fill("4h")

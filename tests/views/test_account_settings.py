@@ -21,7 +21,7 @@ ADMIN_MARKS = ("Django administration", "Django site admin", reverse("admin:inde
 
 def test_the_header_user_menu_offers_account_and_change_password(agent):
     html = agent.get(reverse("triage:review-queue")).content.decode()
-    menu = re.search(r'<details class="user-menu".*?</details>', html, re.S).group(0)
+    menu = re.search(r'<details class="menu user-menu".*?</details>', html, re.S).group(0)
     assert f'href="{reverse("triage:account")}"' in menu and f'href="{reverse("password_change")}"' in menu
     assert "Change password" in menu
 

@@ -59,6 +59,13 @@ def pct(confidence: float | None) -> str:
 
 
 @register.filter
+def one_of(value: str | None, names: str) -> bool:
+    """`url_name|one_of:"macros,sla"`: whether the value is one of the comma-separated names
+    (the template language's `in` on a string would also match a part of a name)."""
+    return value is not None and value in names.split(",")
+
+
+@register.filter
 def low_confidence(confidence: float | None) -> bool:
     return confidence is not None and float(confidence) < LOW_CONFIDENCE
 

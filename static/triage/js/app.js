@@ -44,18 +44,25 @@
   });
 })();
 
-// The header's user menu (a <details>): Escape or a click elsewhere closes it.
+// The header's menus (each a <details class="menu">: settings, the user's): Escape or a click
+// elsewhere closes an open one; opening one closes the other.
 (function () {
   "use strict";
+  function menus() {
+    return Array.prototype.slice.call(document.querySelectorAll("details.menu"));
+  }
   document.addEventListener("click", function (event) {
-    var menu = document.getElementById("user-menu");
-    if (menu && menu.open && !menu.contains(event.target)) menu.open = false;
+    menus().forEach(function (menu) {
+      if (menu.open && !menu.contains(event.target)) menu.open = false;
+    });
   });
   document.addEventListener("keydown", function (event) {
-    var menu = document.getElementById("user-menu");
-    if (event.key === "Escape" && menu && menu.open) {
-      menu.open = false;
-      menu.querySelector("summary").focus();
-    }
+    if (event.key !== "Escape") return;
+    menus().forEach(function (menu) {
+      if (menu.open) {
+        menu.open = false;
+        menu.querySelector("summary").focus();
+      }
+    });
   });
 })();
