@@ -56,6 +56,8 @@ def test_day_one_is_explained_before_any_training(client):
     client.force_login(_manager())
     page = client.get(reverse("triage:model-health")).content.decode()
     assert "Day one." in page
+    # the descriptions and phrases it reads are edited on our own Taxonomy page, not the admin
+    assert f'on the <a href="{reverse("triage:taxonomy")}">Taxonomy</a> page' in page
 
 
 def test_agents_and_staff_who_are_not_managers_cannot_see_it(agent, client):

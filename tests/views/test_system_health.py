@@ -47,7 +47,7 @@ def test_health_shows_the_offline_model_and_todays_runs(manager, settings):
     _spend("0.012345")
     html = manager.get(HEALTH).content.decode()
     assert "the offline model has no account" in html
-    assert "$0.0123 of no cap" in html
+    assert "$0.0123 (no daily cap set: KIMI_DAILY_SPEND_CAP_USD)" in html
     assert "2 (1 on Kimi)" in html
     assert f'href="{HEALTH}"' in manager.get(QUEUE).content.decode()
 
