@@ -104,6 +104,14 @@ def test_dashboard_tables_show_the_fixture_numbers(manager, week):
     assert re.findall(r'class="tick">([^<]+)</text>', wide) == ["2m 30s", "3m 42s", "15m 00s", "19m 00s"]
     priority = section(html, "chart-priority")
     assert priority.index("High") < priority.index("Low") < priority.index("(none)")
+    # coloured by rank in the taxonomy (urgent red ... low slate), not by position in the list:
+    # High was blue and Low orange, the palette's first two
+    wide = priority.split('class="chart chart-h chart-wide"', 1)[1].split("</svg>", 1)[0]
+    assert re.findall(r'fill="(#[0-9a-f]{6})"><title>([^<:]+):', wide) == [
+        ("#ea580c", "High"),
+        ("#64748b", "Low"),
+        ("#cbd5e1", "(none)"),
+    ]
     category = cells(section(html, "chart-volume-category"))
     assert category[:5] == ["Day", "(none)", "Billing &amp; payments", "Bug / error", "How-to question"]
     assert category[5:] == [

@@ -28,6 +28,10 @@ def color(index: int) -> str:
     return PALETTE[index % len(PALETTE)]
 
 
+def _fill(colors: Sequence[str] | None, index: int) -> str:
+    return colors[index] if colors is not None and index < len(colors) else color(index)
+
+
 def _nice_max(value: float) -> float:
     """The smallest 1/2/2.5/5 x 10^k at or above `value` (so 0.0158 gets an axis up to 0.02)."""
     if value <= 0:
@@ -288,14 +292,15 @@ def hbars_svg(
     row_h: int = 22,
     narrow: bool = False,
     value_text: Callable[[float], str] = _fmt,
+    colors: Sequence[str] | None = None,
 ) -> SafeString:
     """Horizontal bars, one per item, the value written at the end of the bar (`value_text`: how,
-    e.g. a duration with its unit). The name column and the room after the longest bar are
+    e.g. a duration with its unit; `colors`: one per item, else the palette's). The name column and the room after the longest bar are
     measured from the labels, so long names are not clipped. Narrow, each name is written above
     its bar, which then has the chart's whole width."""
     top = max((v for _, v in items), default=0) or 1
     if narrow:
-        return _hbars_stacked(label=label, items=items, top=top, value_text=value_text)
+        return _hbars_stacked(label=label, items=items, top=top, value_text=value_text, colors=colors)
     height = max(row_h * len(items), row_h) + 4
     name_w = max(60.0, max((_text_w(name) for name, _ in items), default=0) + 10)
     value_w = max(30.0, max((_text_w(value_text(v)) for _, v in items), default=0) + 8)
@@ -307,7 +312,7 @@ def hbars_svg(
         w = plot_w * value / top
         body.append(
             f'<text x="{name_w - 6:.1f}" y="{y + row_h * 0.65:.1f}" class="tick" text-anchor="end">{escape(name)}</text>'
-            f'<rect x="{name_w:.1f}" y="{y + 3}" width="{w:.1f}" height="{row_h - 6}" fill="{color(i)}">'
+            f'<rect x="{name_w:.1f}" y="{y + 3}" width="{w:.1f}" height="{row_h - 6}" fill="{_fill(colors, i)}">'
             f"<title>{escape(name)}: {escape(value_text(value))}</title></rect>"
             f'<text x="{name_w + w + 4:.1f}" y="{y + row_h * 0.65:.1f}" class="tick">{escape(value_text(value))}</text>'
         )
@@ -315,7 +320,12 @@ def hbars_svg(
 
 
 def _hbars_stacked(
-    *, label: str, items: Sequence[tuple[str, float]], top: float, value_text: Callable[[float], str]
+    *,
+    label: str,
+    items: Sequence[tuple[str, float]],
+    top: float,
+    value_text: Callable[[float], str],
+    colors: Sequence[str] | None,
 ) -> SafeString:
     width, font, bar_h = NARROW_WIDTH, NARROW_FONT, 12.0
     row_h = 1.3 * font + bar_h + 8
@@ -328,7 +338,7 @@ def _hbars_stacked(
         bar_y = y + 1.3 * font
         body.append(
             f'<text x="2" y="{y + 0.95 * font:.1f}" class="tick">{escape(_fit(name, width - 4, font))}</text>'
-            f'<rect x="0" y="{bar_y:.1f}" width="{w:.1f}" height="{bar_h:g}" fill="{color(i)}">'
+            f'<rect x="0" y="{bar_y:.1f}" width="{w:.1f}" height="{bar_h:g}" fill="{_fill(colors, i)}">'
             f"<title>{escape(name)}: {escape(value_text(value))}</title></rect>"
             f'<text x="{w + 4:.1f}" y="{bar_y + bar_h / 2 + 0.35 * font:.1f}" class="tick">{escape(value_text(value))}</text>'
         )
