@@ -50,7 +50,7 @@ def test_a_manager_edits_a_values_description_and_examples(page: Page, live_serv
     manager.groups.add(Group.objects.get_or_create(name="managers")[0])
     log_in(page, live_server.url, "mona")
     page.locator("#settings-menu summary").click()
-    page.get_by_role("link", name="Taxonomy").click()
+    page.locator("#settings-menu").get_by_role("link", name="Taxonomy").click()
     row = TaxonomyValue.objects.get(field="category", value="billing")
     details = page.locator(f"#describe-{row.id}")
     details.locator("summary").click()

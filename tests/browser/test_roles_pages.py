@@ -38,7 +38,7 @@ def test_a_manager_renames_and_deactivates_a_value_without_csp_violations(page: 
         page.goto(f"{live_server.url}{path}")
         page.wait_for_load_state("networkidle")
     page.locator("#settings-menu summary").click()
-    page.get_by_role("link", name="Taxonomy").click()
+    page.locator("#settings-menu").get_by_role("link", name="Taxonomy").click()
     expect(page).to_have_url(f"{live_server.url}/taxonomy/")
     row = TaxonomyValue.objects.get(field="queue", value="tier2")
     page.get_by_label("Label of tier2").fill("Second line")
