@@ -68,3 +68,20 @@ def test_a_colleague_mentioned_in_a_note_sees_the_badge(live_server, page: Page,
     page.get_by_role("link", name=ticket.reference).first.click()
     expect(page.locator(".tl-note")).to_contain_text("Can you check the refund")
     expect(page.locator("#mention-badge .badge-mention")).to_have_count(0)
+
+
+def test_the_composers_show_the_whole_address_and_the_note_hint_as_typed(live_server, page: Page):
+    """The To field cut a long address at 20 characters, and the note's formatting hint was set in
+    capitals with its heading ("**BOLD**, @USERNAME"), which is not what one types."""
+    UserFactory(username="ann")
+    ticket = TicketFactory(
+        status=Ticket.Status.REVIEWED, requester_email="buchhaltung.rechnungen@demo.example.com"
+    )
+    log_in(page, live_server.url, "ann")
+    page.goto(f"{live_server.url}/tickets/{ticket.id}/")
+    to = page.locator("#reply-to")
+    expect(to).to_have_value("buchhaltung.rechnungen@demo.example.com")
+    assert to.evaluate("e => e.scrollWidth <= e.clientWidth"), "the address is cut"
+    hint = page.locator("#note-form h3 .muted")
+    expect(hint).to_contain_text("**bold**")
+    assert hint.evaluate("e => getComputedStyle(e).textTransform") == "none"
