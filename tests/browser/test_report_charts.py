@@ -97,3 +97,21 @@ def test_chart_text_is_legible_and_whole(live_server, page: Page, width: str):
         assert doc_width <= WIDTHS[width]["width"], f"{name} at {width}: the page is {doc_width}px wide"
         violations = axe_violations(page)  # with data in every chart, both renderings in the page
         assert not violations, f"{name} at {width}:\n{_report(violations)}"
+
+
+def test_the_service_levels_card_is_padded_like_the_others(live_server, page: Page):
+    """It is a scrolling table card (.table-wrap, padding 0): its heading touched the card's edge
+    and the card touched the chart grid above."""
+    build_week()
+    manager_user(username="mona")
+    log_in(page, live_server.url, "mona")
+    page.goto(f"{live_server.url}{PAGES['week']}")
+    gaps = page.evaluate(
+        """() => {
+            const card = document.querySelector('#sla-met').getBoundingClientRect();
+            const title = document.querySelector('#sla-met-title').getBoundingClientRect();
+            const grid = document.querySelector('.report-grid').getBoundingClientRect();
+            return {left: title.left - card.left, top: title.top - card.top, above: card.top - grid.bottom};
+        }"""
+    )
+    assert gaps["left"] >= 16 and gaps["top"] >= 12 and gaps["above"] >= 12, gaps
