@@ -294,10 +294,10 @@ def hbars_svg(
     value_text: Callable[[float], str] = _fmt,
     colors: Sequence[str] | None = None,
 ) -> SafeString:
-    """Horizontal bars, one per item, the value written at the end of the bar (`value_text`: how,
-    e.g. a duration with its unit; `colors`: one per item, else the palette's). The name column and the room after the longest bar are
-    measured from the labels, so long names are not clipped. Narrow, each name is written above
-    its bar, which then has the chart's whole width."""
+    """Horizontal bars, one per item, the value written at the end of the bar. `value_text` writes
+    it (e.g. a duration with its unit); `colors` gives one per item, else the palette's. The name
+    column and the room after the longest bar are measured from the labels, so long names are not
+    clipped. Narrow, each name is written above its bar, which then has the chart's whole width."""
     top = max((v for _, v in items), default=0) or 1
     if narrow:
         return _hbars_stacked(label=label, items=items, top=top, value_text=value_text, colors=colors)

@@ -26,6 +26,7 @@ from triage.selectors.queue import (
 from triage.selectors.queue_nav import Neighbours, review_queue_neighbours
 from triage.selectors.taxonomy import (
     TaxonomySnapshot,
+    priority_ranks,
     taxonomy_choices,
     taxonomy_get,
     taxonomy_labels,
@@ -65,6 +66,7 @@ __all__ = [
     "taxonomy_labels",
     "taxonomy_snapshot",
     "TaxonomySnapshot",
+    "priority_ranks",
     "email_quarantine_list",
     "utc_day_bounds",
     "ticket_cost_usd",

@@ -32,7 +32,8 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from triage.fields import CLASSIFIED_FIELDS
-from triage.models import REVIEWED_STATES, ReviewDecision, TaxonomyValue, Ticket, TriageRun
+from triage.models import REVIEWED_STATES, ReviewDecision, Ticket, TriageRun
+from triage.selectors.taxonomy import priority_ranks
 
 
 @dataclass(frozen=True)
@@ -355,10 +356,9 @@ def report_dashboard_get(*, filters: ReportFilters) -> Dashboard:
 
 
 def priority_ordered(counts: Mapping[str, int]) -> list[tuple[str, int]]:
-    """(priority, tickets), most urgent first: the taxonomy's positions rank priority from the
-    lowest up. Values no longer in the taxonomy come after, then "(none)"."""
-    values = TaxonomyValue.objects.filter(field="priority").order_by("position", "value")
-    rank = {value: i for i, value in enumerate(values.values_list("value", flat=True))}
+    """(priority, tickets), most urgent first (priority_ranks). Values no longer in the taxonomy
+    come after, then "(none)"."""
+    rank = priority_ranks()
     return sorted(
         counts.items(),
         key=lambda item: (item[0] == "(none)", item[0] not in rank, -rank.get(item[0], 0), item[0]),

@@ -30,6 +30,13 @@ def _taxonomy(rows: Iterable[TaxonomyValue]) -> Taxonomy:
     return taxonomy_of(grouped)
 
 
+def priority_ranks() -> dict[str, int]:
+    """Each priority value's rank, 0 the lowest: the taxonomy's positions order priority from the
+    lowest up (inactive values keep theirs; tickets may still carry them)."""
+    values = TaxonomyValue.objects.filter(field="priority").order_by("position", "value")
+    return {value: rank for rank, value in enumerate(values.values_list("value", flat=True))}
+
+
 def taxonomy_choices(*, field: str) -> list[tuple[str, str]]:
     return list(
         TaxonomyValue.objects.filter(field=field, is_active=True)

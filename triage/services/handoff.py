@@ -64,10 +64,10 @@ from triage.models import (
     Rendition,
     RenditionText,
     RoutingRule,
-    TaxonomyValue,
     Ticket,
     TicketEvent,
 )
+from triage.selectors.taxonomy import priority_ranks
 from triage.services.redaction import TicketRedaction, redact_mode
 from triage.services.webhooks import webhook_event_record
 
@@ -167,11 +167,6 @@ def destination_save(
 
 
 # --- rules --------------------------------------------------------------------------------------
-def _priority_rank() -> dict[str, int]:
-    values = TaxonomyValue.objects.filter(field="priority").order_by("position", "value")
-    return {v: i for i, v in enumerate(values.values_list("value", flat=True))}
-
-
 def rule_matches(rule: RoutingRule, ticket: Ticket, *, auto: bool, ranks: Mapping[str, int]) -> bool:
     if auto and not rule.on_auto_accept:
         return False
@@ -195,7 +190,7 @@ def handoff_plan(*, ticket: Ticket, auto: bool) -> list[Handoff]:
     rules = list(RoutingRule.objects.filter(is_active=True).prefetch_related("destinations"))
     if not rules:
         return []
-    ranks = _priority_rank()
+    ranks = priority_ranks()
     planned: list[Handoff] = []
     for rule in rules:
         if not rule_matches(rule, ticket, auto=auto, ranks=ranks):

@@ -22,7 +22,7 @@ from triage.adapters import charts
 from triage.forms import ReportFilterForm
 from triage.models import ReportExport, Ticket
 from triage.roles import manager_required
-from triage.selectors.reports import Dashboard, ReportFilters, priority_ordered
+from triage.selectors.reports import Dashboard, ReportFilters
 from triage.selectors.sla import sla_report
 from triage.services import reports
 from triage.services.report_rollups import report_dashboard_current
@@ -66,14 +66,13 @@ SEVERITY = ("#dc2626", "#ea580c", "#2563eb", "#64748b")
 NO_PRIORITY = "#cbd5e1"
 
 
-def _priority_colors(ordered: list[str], *, known: Mapping[str, str]) -> list[str]:
+def _priority_colors(ordered: list[str], *, ranks: Mapping[str, int]) -> list[str]:
     """One colour per priority in the mix's order: each taxonomy value's by its rank among all
     of them (not among those in the range: a range with only Normal and Low tickets still shows
-    Normal calm), spread over SEVERITY from red to slate; "(none)" grey."""
-    ranked = [p for p, _ in priority_ordered(dict.fromkeys(known, 0))]
-    last = max(len(ranked) - 1, 1)
-    step = (len(SEVERITY) - 1) / last
-    shade = {p: SEVERITY[min(round(i * step), len(SEVERITY) - 1)] for i, p in enumerate(ranked)}
+    Normal calm), spread over SEVERITY from red (the highest rank) to slate; "(none)" grey."""
+    top = max(max(ranks.values(), default=0), 1)
+    step = (len(SEVERITY) - 1) / top
+    shade = {p: SEVERITY[min(round((top - rank) * step), len(SEVERITY) - 1)] for p, rank in ranks.items()}
     return [shade.get(p, NO_PRIORITY) for p in ordered]
 
 
@@ -135,7 +134,7 @@ def _charts(d: Dashboard, labels: dict[str, dict[str, str]]) -> dict[str, Any]:
             charts.hbars_svg,
             label="Priority mix",
             items=[(labels.get("priority", {}).get(p, p), n) for p, n in d.priority_mix],
-            colors=_priority_colors([p for p, _ in d.priority_mix], known=labels.get("priority", {})),
+            colors=_priority_colors([p for p, _ in d.priority_mix], ranks=selectors.priority_ranks()),
         ),
         "timing": charts.responsive(
             charts.hbars_svg,
