@@ -143,6 +143,15 @@ def test_priority_uses_documented_cues(model, taxonomy, subject, body, priority)
         ),
         ("Thank you", "Thanks a lot, I love the product and your support is great.", "positive"),
         ("Export format", "I would like to know which export formats are available.", "neutral"),
+        # a closing thanks is courtesy: these are a request and a problem report, not praise
+        (
+            "Rechnung doppelt abgebucht",
+            "Hallo, uns wurde die Rechnung zweimal abgebucht. Bitte erstatten Sie den Betrag. Vielen Dank.",
+            "neutral",
+        ),
+        ("Invoice question", "Hi, how do I download last month's invoice? Thanks in advance!", "neutral"),
+        ("Sync", "Everything works perfectly now. Thank you!", "positive"),
+        ("Sync", "It is still not resolved. Thanks.", "negative"),
     ],
 )
 def test_sentiment(model, taxonomy, subject, body, sentiment):
@@ -157,6 +166,22 @@ def test_text_with_no_overlap_gets_low_confidence(model, taxonomy, subject, body
     result = _triage(model, taxonomy, subject, body).result
     for guess in (result.category, result.priority, result.queue, result.sentiment):
         assert guess.confidence <= 0.35
+
+
+@pytest.mark.parametrize(
+    ("subject", "body"),
+    [
+        ("asdf qwerty", "lorem ipsum dolor sit amet"),
+        ("Rechnung", "Bitte erstatten Sie den Betrag."),
+        ("", ""),
+    ],
+)
+def test_day_one_confidence_is_never_below_chance(model, taxonomy, subject, body):
+    """Of k values the likeliest has at least 1/k; damping for weak evidence stops there."""
+    result = _triage(model, taxonomy, subject, body).result
+    for name in ("category", "priority", "queue", "sentiment"):
+        chance = 1 / len(taxonomy.values(name))
+        assert getattr(result, name).confidence >= round(chance, 3), (name, getattr(result, name))
 
 
 @pytest.mark.parametrize(

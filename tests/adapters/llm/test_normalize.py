@@ -7,7 +7,7 @@ import pytest
 from triage.adapters.llm import learned, local
 from triage.adapters.llm.base import TicketInput
 from triage.adapters.llm.local import LocalTriageModel, local_model_train, ticket_text
-from triage.adapters.llm.normalize import classifier_body
+from triage.adapters.llm.normalize import classifier_body, without_courtesy
 from triage.taxonomy_defaults import DEFAULT_TAXONOMY_ROWS, taxonomy_from_rows
 
 ASK = "The export to CSV fails with error 500 since this morning.\n\nKind regards,\nAnna"
@@ -102,3 +102,35 @@ def test_training_and_prediction_read_the_same_text(monkeypatch):
     assert seen["training"] == seen["prediction"] == [ticket_text(ticket)]
     assert "payroll" not in seen["training"][0] and "iPhone" not in seen["training"][0]
     assert local.classifier_body is classifier_body  # the one normalization, not a copy
+
+
+@pytest.mark.parametrize(
+    ("text", "left"),
+    [
+        (
+            "Uns wurde die Rechnung zweimal abgebucht. Bitte erstatten Sie den Betrag. Vielen Dank.",
+            "Uns wurde die Rechnung zweimal abgebucht.\nBitte erstatten Sie den Betrag.",
+        ),
+        ("The export is empty.\nThanks in advance,\nAnna\nERROR 42", "The export is empty.\nERROR 42"),
+        ("The export is empty.\nBest regards,\nAnna Berg", "The export is empty."),
+        ("Ça plante. Merci d'avance !", "Ça plante."),
+        ("El informe está vacío. Muchas gracias por su ayuda.", "El informe está vacío."),
+        ("Thanks. The export is empty.", "The export is empty."),
+    ],
+)
+def test_courtesy_is_removed_for_the_sentiment(text, left):
+    assert without_courtesy(text) == left
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Thank you!",  # a thank-you note is all thanks: kept
+        "Thanks, please fix it soon.",  # a thanks that says more
+        "Muchas gracias por la ayuda tan rápida, todo funciona perfecto.",
+        "The app crashes on save.\nUrgent Help",  # a capitalized last line after no closing
+        "",
+    ],
+)
+def test_text_that_is_not_only_courtesy_is_unchanged(text):
+    assert without_courtesy(text) == text

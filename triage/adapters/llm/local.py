@@ -36,7 +36,7 @@ from sklearn.pipeline import FeatureUnion
 from triage.adapters.llm import dayone, language, learned
 from triage.adapters.llm.base import Taxonomy, TaxonomyEntry, TicketInput, TriageOutcome
 from triage.adapters.llm.learned import TrainedModel
-from triage.adapters.llm.normalize import classifier_body
+from triage.adapters.llm.normalize import classifier_body, without_courtesy
 from triage.adapters.llm.schema import FieldGuess, TriageResult
 from triage.adapters.llm.summary import join_summary, summarize
 from triage.adapters.llm.text_budget import language_sample
@@ -94,9 +94,15 @@ _NEGATIVE = re.compile(
     r"inaceitável|irritado|decepcionado|absurdo|péssimo)\b",
     re.IGNORECASE,
 )
-_POSITIVE = re.compile(
-    r"\b(thanks|thank you|love|great|awesome|appreciate\w*|excellent|"
-    r"danke|gracias|genial|merci|génial|obrigad[oa]|ótimo)\b",
+# Courtesy ("Thanks in advance.", "Vielen Dank.") is removed before these are counted (normalize.py
+# without_courtesy). A thanks left within a sentence is weak evidence; praise and relief ("works
+# perfectly now", "resuelto") are strong, unless negated ("not resolved", "nicht gelöst").
+_NOT = r"(?<!not )(?<!n't )(?<!no )(?<!nicht )(?<!não )(?<!pas )"
+_THANKFUL = re.compile(r"\b(thanks|thank you|danke|gracias|merci|obrigad[oa])\b", re.IGNORECASE)
+_PRAISE = re.compile(
+    rf"\b{_NOT}(love|great|awesome|appreciate\w*|excellent|perfect\w*|resolved|solved|helpful|"
+    r"perfekt|gelöst|hilfreich|genial|perfect[oa]|resuelto|génial|parfait|résolu|ótimo|perfeit[oa]|"
+    r"resolvido)\b",
     re.IGNORECASE,
 )
 # Priority and sentiment similarity is scaled down: their documents ("Low", "Neutral") are
@@ -356,9 +362,15 @@ class LocalTriageModel:
         )
         read = [name for name in FIELDS if not (name == "queue" and learned_queue_on)]
         cleaned = [_clean(t) for t in texts]
+        # The sentiment reads the texts without their courtesy ("Vielen Dank." after a complaint).
+        felt = [without_courtesy(t) for t in texts]
+        same = "sentiment" in read and felt == texts
+        shared = [name for name in read if name != "sentiment" or same]
         vectors = dict(
-            zip(read, unions_transform([fields[name].vectorizer for name in read], cleaned), strict=True)
+            zip(shared, unions_transform([fields[name].vectorizer for name in shared], cleaned), strict=True)
         )
+        if "sentiment" not in vectors:
+            vectors["sentiment"] = union_transform(fields["sentiment"].vectorizer, [_clean(t) for t in felt])
         scores: dict[str, np.ndarray] = {}
         scores["category"] = fields["category"].scores_for(vectors["category"])
         category_index = scores["category"].argmax(axis=1)
@@ -387,12 +399,13 @@ class LocalTriageModel:
         sentiment = fields["sentiment"]
         similarity = _CUE_FIELD_SIMILARITY * sentiment.scores_for(vectors["sentiment"])
         scores["sentiment"] = np.vstack(
-            [_sentiment_cues(t, sentiment.values, row) for t, row in zip(texts, similarity, strict=True)]
+            [_sentiment_cues(t, sentiment.values, row) for t, row in zip(felt, similarity, strict=True)]
         )
         for name in FIELDS:  # any other field: its values' descriptions and examples alone
             if name not in scores:
                 scores[name] = fields[name].scores_for(vectors[name])
 
+        chance = {name: round(1 / len(fields[name].values), 3) for name in FIELDS}
         confidences = []
         for i, text in enumerate(texts):
             # Few content words are little evidence however well they match one example phrase
@@ -406,6 +419,10 @@ class LocalTriageModel:
                 confidence["queue"] = min(
                     confidence["queue"], max(_confidence(by_text[i]), category_confidence[i])
                 )
+            # Damped for weak evidence, but never below chance: of k values the likeliest has at
+            # least 1/k (a ticket with nothing to go on shows 25% on four priorities, not 16%).
+            for name in FIELDS:
+                confidence[name] = max(confidence[name], chance[name])
             confidences.append(confidence)
         return scores, confidences
 
@@ -509,14 +526,15 @@ def _priority_cues(text: str, scores: np.ndarray) -> np.ndarray:
 
 
 def _sentiment_cues(text: str, values: list[str], scores: np.ndarray) -> np.ndarray:
-    """Similarity plus a small multilingual lexicon; plain reports default to neutral. Negative
-    cues weigh more than positive ones: "thanks" closes many complaints."""
+    """Similarity plus a small multilingual lexicon; plain reports default to neutral. A thanks
+    weighs less than a complaint or praise word: "thanks, please fix it" is a request."""
     adjusted = scores.copy()
     if "negative" in values:
         hits = len(_NEGATIVE.findall(text)) + len(_SHOUTING.findall(text))
         adjusted[values.index("negative")] += 0.08 * min(hits, 3)
     if "positive" in values:
-        adjusted[values.index("positive")] += 0.04 * min(len(_POSITIVE.findall(text)), 2)
+        praise = 0.1 * min(len(_PRAISE.findall(text)), 2)
+        adjusted[values.index("positive")] += praise + 0.04 * min(len(_THANKFUL.findall(text)), 2)
     if "neutral" in values:
         adjusted[values.index("neutral")] += 0.05
     return adjusted
