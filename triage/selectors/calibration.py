@@ -56,7 +56,8 @@ def auto_accept_levels() -> dict[str, float]:
     """{field: the confidence from which a proposal is accepted with no person} for the fields whose
     level the newest trained version's calibration supports at TRIAGE_AUTO_ACCEPT_ACCURACY; empty
     when that setting is off or no version is trained yet. The language has no reviewed calibration
-    (its detector is not trained on reviews): its level is the target accuracy itself."""
+    (its detector is not trained on reviews), but its confidence is already the accuracy measured on
+    labelled tickets (language.CALIBRATION): its level is the target accuracy itself."""
     target = float(settings.TRIAGE_AUTO_ACCEPT_ACCURACY or 0)
     if target <= 0:
         return {}
