@@ -272,3 +272,15 @@ def test_the_dashboard_counts_the_lifecycle_statuses_as_reviewed(client):
 def test_no_template_comment_shows_raw_beside_the_export_buttons(manager, week):
     html = manager.get(DASHBOARD, RANGE_QUERY).content.decode()
     assert "{#" not in html and "#}" not in html and "a plain POST" not in html
+
+
+def test_the_dashboard_reads_the_priority_order_once(manager, week):
+    """The mix's order and its colours both follow the priority ranks: one query, not one each."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        html = manager.get(DASHBOARD, RANGE_QUERY).content.decode()
+    assert "Priority mix" in html
+    ranks = [q["sql"] for q in queries if "taxonomyvalue" in q["sql"] and "'priority'" in q["sql"]]
+    assert len(ranks) == 1, ranks
