@@ -45,6 +45,18 @@ def test_horizontal_bar_names_get_room_for_their_length():
     assert value_x + 6 * len("12.5") <= width
 
 
+def test_a_very_long_bar_name_is_cut_and_whole_in_its_tooltip_so_the_bars_keep_their_room():
+    long_name = "Enterprise customers in the DACH region – billing disputes and refunds (escalated)"
+    svg = charts.hbars_svg(label="t", items=[(long_name, 12.5), ("Tier 1 support", 3)])
+    name_w = float(re.search(r'<rect x="([\d.]+)"', svg).group(1))
+    width = float(re.search(r'viewBox="0 0 ([\d.]+)', svg).group(1))
+    assert width - name_w >= 0.45 * width  # the bars get at least ~half the chart
+    names = re.findall(r'text-anchor="end">([^<]*)<title>([^<]*)</title>', svg)
+    assert names[0][0].endswith("…") and len(names[0][0]) <= charts.HBAR_NAME_CHARS
+    assert names[0][1] == long_name  # whole in the tooltip
+    assert names[1] == ("Tier 1 support", "Tier 1 support")  # a short name is written whole
+
+
 def test_one_day_of_data_in_28_is_a_visible_bar_with_its_value_and_day():
     days = [f"11-{d:02d}" for d in range(1, 29)]
     values = [0] * 27 + [7]

@@ -90,6 +90,8 @@ def test_auto_sends_separate_frames_when_all_of_them_fit(tmp_path: Path):
     result = _run(samples.video_file(tmp_path, "mp4", seconds=2), _config(representation="auto"))
     assert result.accepted and result.representation == "frames" and result.frames_chosen == 6
     assert "the model provider takes no video" in result.why
+    # the slices are even, not the frames' moments (each is the keyframe inside its slice)
+    assert "6 frames, one from each 0.3 s of it" in result.why, result.why
     assert result.token_options["frames"] == result.token_estimate
     assert result.metadata()["token_options"] == result.token_options
 

@@ -272,3 +272,32 @@ def test_the_dashboard_counts_the_lifecycle_statuses_as_reviewed(client):
 def test_no_template_comment_shows_raw_beside_the_export_buttons(manager, week):
     html = manager.get(DASHBOARD, RANGE_QUERY).content.decode()
     assert "{#" not in html and "#}" not in html and "a plain POST" not in html
+
+
+def test_the_dashboard_reads_the_priority_order_once(manager, week):
+    """The mix's order and its colours both follow the priority ranks: one query, not one each."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        html = manager.get(DASHBOARD, RANGE_QUERY).content.decode()
+    assert "Priority mix" in html
+    ranks = [q["sql"] for q in queries if "taxonomyvalue" in q["sql"] and "'priority'" in q["sql"]]
+    assert len(ranks) == 1, ranks
+
+
+def test_charts_with_nothing_to_draw_say_so_instead_of_empty_axes(manager):
+    """The demo's first hour: tickets triaged by the offline model (no tokens), none reviewed, none
+    failed. Three cards said it with empty axes from 0 to 1; each now says what the empty means."""
+    from tests.factories import triaged_ticket
+
+    for _ in range(2):
+        ticket = triaged_ticket()
+        ticket.latest_run.prompt_tokens = ticket.latest_run.completion_tokens = 0
+        ticket.latest_run.save()
+    html = manager.get(DASHBOARD).content.decode()
+    review, cost, problems = (section(html, f"chart-{c}") for c in ("review", "cost", "problems"))
+    assert "No reviews in this range" in review and "<svg" not in review
+    assert "triaged by the offline model, which costs nothing" in cost and "<svg" not in cost
+    assert "every model run succeeded" in problems and "<svg" not in problems
+    assert "<svg" in section(html, "chart-priority")  # charts with something to draw are drawn

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -115,3 +116,6 @@ def test_health_shows_every_queue_with_its_depth_oldest_job_and_worker_liveness(
     row = lambda q: html.split(f'id="queue-{q}"')[1].split("</tr>")[0]  # noqa: E731
     assert "1 alive" in row("media") and "no live worker" in row("llm") and "never" in row("handoff")
     assert ">1<" in row("reports") and "2m 3" in row("reports")
+    # a beat is aged to the second under a minute (Django's timesince said "0 minutes ago")
+    assert re.search(r">\d{1,2} s ago</time>", row("media")), row("media")
+    assert "5 min ago</time>" in row("llm"), row("llm")

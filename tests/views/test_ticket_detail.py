@@ -308,6 +308,30 @@ def test_a_reviewed_ticket_shows_no_low_badge(agent):
     assert _low_rows(page(agent, ticket)) == []
 
 
+def _confidence_note(html: str) -> str:
+    from html import unescape
+
+    return unescape(re.search(r'<p class="small muted" id="confidence-note">(.*?)</p>', html, re.S).group(1))
+
+
+def test_the_proposal_says_what_its_confidences_are(agent):
+    """Day one's figures are the model's own estimate (measured on the labelled sets they were off
+    by 0.12-0.40 in expected calibration error); a trained version's are its held-out accuracy;
+    Kimi's are what it stated."""
+    day_one = triaged_ticket(subject="Card payments fail")
+    assert "Day one: these confidences are the offline model's own estimate" in _confidence_note(
+        page(agent, day_one)
+    )
+    trained = triaged_ticket(subject="Card payments fail")
+    _decided_by_trained_version(trained, {"queue": 0.8})
+    note = _confidence_note(page(agent, trained))
+    assert note.startswith("Confidence: how often this model version was right") and "under 70%" in note
+    kimi = triaged_ticket(subject="Card payments fail")
+    kimi.latest_run.provider, kimi.latest_run.model = "kimi", "kimi-k2.6"
+    kimi.latest_run.save(update_fields=["provider", "model"])
+    assert _confidence_note(page(agent, kimi)) == "Confidence as the model stated it; LOW below 60%."
+
+
 def _sla_line(html: str) -> str:
     match = re.search(r'<p class="ticket-sla" id="ticket-sla">(.*?)</p>', html, re.S)
     assert match, "no SLA line"

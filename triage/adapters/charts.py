@@ -21,6 +21,9 @@ PALETTE = ("#2563eb", "#f59e0b", "#10b981", "#ef4444", "#8b5cf6", "#06b6d4", "#8
 PAD_R, PAD_T = 8, 10
 WIDE_MIN = 520  # the narrowest card showing the wide rendering: reports.css's @container rule
 NARROW_WIDTH, NARROW_HEIGHT, NARROW_FONT = 300, 200, 11.0
+HBAR_NAME_CHARS = (
+    28  # the longest bar name written whole ("Triaged → reviewed, median", a queue or category label)
+)
 CHAR_EM = 0.65  # a generous width of one character in ems (DejaVu Sans digits are 0.636)
 
 
@@ -296,13 +299,17 @@ def hbars_svg(
 ) -> SafeString:
     """Horizontal bars, one per item, the value written at the end of the bar. `value_text` writes
     it (e.g. a duration with its unit); `colors` gives one per item, else the palette's. The name
-    column and the room after the longest bar are measured from the labels, so long names are not
-    clipped. Narrow, each name is written above its bar, which then has the chart's whole width."""
+    column (up to HBAR_NAME_CHARS; a longer name is cut with an ellipsis, whole in its tooltip) and
+    the room after the longest bar are measured from the labels, so names are not clipped. Narrow, each name is written above its bar, which then has the chart's whole width."""
     top = max((v for _, v in items), default=0) or 1
     if narrow:
         return _hbars_stacked(label=label, items=items, top=top, value_text=value_text, colors=colors)
     height = max(row_h * len(items), row_h) + 4
-    name_w = max(60.0, max((_text_w(name) for name, _ in items), default=0) + 10)
+    # Names are measured, up to HBAR_NAME_CHARS: a longer one is cut with an ellipsis (whole in its
+    # tooltip) rather than squeezing every bar into what is left of the card.
+    name_w = max(
+        60.0, min(max((_text_w(name) for name, _ in items), default=0), _text_w("x" * HBAR_NAME_CHARS)) + 10
+    )
     value_w = max(30.0, max((_text_w(value_text(v)) for _, v in items), default=0) + 8)
     width = max(width, int(name_w + value_w + 120))
     plot_w = width - name_w - value_w
@@ -311,7 +318,8 @@ def hbars_svg(
         y = 2 + i * row_h
         w = plot_w * value / top
         body.append(
-            f'<text x="{name_w - 6:.1f}" y="{y + row_h * 0.65:.1f}" class="tick" text-anchor="end">{escape(name)}</text>'
+            f'<text x="{name_w - 6:.1f}" y="{y + row_h * 0.65:.1f}" class="tick" text-anchor="end">'
+            f"{escape(_fit(name, name_w - 9, 10.0))}<title>{escape(name)}</title></text>"
             f'<rect x="{name_w:.1f}" y="{y + 3}" width="{w:.1f}" height="{row_h - 6}" fill="{_fill(colors, i)}">'
             f"<title>{escape(name)}: {escape(value_text(value))}</title></rect>"
             f'<text x="{name_w + w + 4:.1f}" y="{y + row_h * 0.65:.1f}" class="tick">{escape(value_text(value))}</text>'

@@ -147,6 +147,8 @@ class Dashboard:
     volume_by_category: dict[str, dict[date, int]] = field(default_factory=dict)
     volume_by_channel: dict[str, dict[date, int]] = field(default_factory=dict)
     priority_mix: list[tuple[str, int]] = field(default_factory=list)
+    # each priority value's rank (priority_ranks), read once: the mix's order and its colours
+    priority_ranks: dict[str, int] = field(default_factory=dict)
     durations: dict[str, dict[str, float | int | None]] = field(default_factory=dict)
     review_by_field: dict[str, dict[str, int]] = field(default_factory=dict)
     review_by_day: dict[date, dict[str, int]] = field(default_factory=dict)
@@ -277,7 +279,8 @@ def report_dashboard_get(*, filters: ReportFilters) -> Dashboard:
         d.tickets += n
     d.volume_by_category = dict(sorted(by_cat.items()))
     d.volume_by_channel = dict(sorted(by_chan.items()))
-    d.priority_mix = priority_ordered(priorities)
+    d.priority_ranks = priority_ranks()
+    d.priority_mix = priority_ordered(priorities, rank=d.priority_ranks)
     d.manual_by_day = dict(sorted(d.manual_by_day.items()))
     d.manual_total = sum(d.manual_by_day.values())
     # durations
@@ -355,10 +358,9 @@ def report_dashboard_get(*, filters: ReportFilters) -> Dashboard:
     return d
 
 
-def priority_ordered(counts: Mapping[str, int]) -> list[tuple[str, int]]:
-    """(priority, tickets), most urgent first (priority_ranks). Values no longer in the taxonomy
-    come after, then "(none)"."""
-    rank = priority_ranks()
+def priority_ordered(counts: Mapping[str, int], *, rank: Mapping[str, int]) -> list[tuple[str, int]]:
+    """(priority, tickets), most urgent first (`rank`: priority_ranks). Values no longer in the
+    taxonomy come after, then "(none)"."""
     return sorted(
         counts.items(),
         key=lambda item: (item[0] == "(none)", item[0] not in rank, -rank.get(item[0], 0), item[0]),

@@ -20,6 +20,7 @@ from triage.models import (
     TriageRun,
 )
 from triage.selectors.reports import Dashboard, ReportFilters, _day_axis, priority_ordered
+from triage.selectors.taxonomy import priority_ranks
 
 
 def _filtered(qs: QuerySet, filters: ReportFilters) -> QuerySet:
@@ -85,7 +86,8 @@ def report_dashboard_from_rollups(*, filters: ReportFilters) -> Dashboard:
         d.tickets += n
     d.volume_by_category = dict(sorted(by_cat.items()))
     d.volume_by_channel = dict(sorted(by_chan.items()))
-    d.priority_mix = priority_ordered(priorities)
+    d.priority_ranks = priority_ranks()
+    d.priority_mix = priority_ordered(priorities, rank=d.priority_ranks)
     d.manual_by_day = dict(sorted(d.manual_by_day.items()))
     d.manual_total = sum(d.manual_by_day.values())
     d.category_matrix = {k: dict(v) for k, v in sorted(matrix.items())}

@@ -134,7 +134,7 @@ def _charts(d: Dashboard, labels: dict[str, dict[str, str]]) -> dict[str, Any]:
             charts.hbars_svg,
             label="Priority mix",
             items=[(labels.get("priority", {}).get(p, p), n) for p, n in d.priority_mix],
-            colors=_priority_colors([p for p, _ in d.priority_mix], ranks=selectors.priority_ranks()),
+            colors=_priority_colors([p for p, _ in d.priority_mix], ranks=d.priority_ranks),
         ),
         "timing": charts.responsive(
             charts.hbars_svg,

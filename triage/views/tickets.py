@@ -15,6 +15,7 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_http_methods, require_POST
 
 from triage import selectors
+from triage.adapters.llm.learned import LOW_ACCURACY
 from triage.adapters.media import MediaRejected
 from triage.fields import CLASSIFIED, REVIEWED_FIELDS
 from triage.forms import ReviewForm, TicketCreateForm, UploadForm, intake_config
@@ -160,13 +161,12 @@ def _has_proposal(ticket: Ticket) -> bool:
     return _proposal(ticket) is not None
 
 
-def _proposal_rows(ticket: Ticket, labels: dict[str, dict[str, str]]) -> list[dict]:
-    """One row per classified field of the latest run: value, its label, confidence, current value."""
+def _proposal_rows(ticket: Ticket, labels: dict[str, dict[str, str]], levels: dict[str, float]) -> list[dict]:
+    """One row per classified field of the latest run: value, its label, confidence, current value.
+    `levels`: the run's calibrated LOW levels (low_levels)."""
     result = _proposal(ticket)
     if result is None:
         return []
-    run = ticket.latest_run
-    levels = low_levels(run.model) if run is not None else {}
     rows = []
     for name in REVIEWED_FIELDS:
         if name == "summary":
@@ -192,6 +192,24 @@ def _proposal_rows(ticket: Ticket, labels: dict[str, dict[str, str]]) -> list[di
             }
         )
     return rows
+
+
+def _confidence_note(run: TriageRun | None, levels: dict[str, float]) -> str:
+    """What the proposal's confidences are, so a reader knows how far to trust a figure."""
+    if run is None:
+        return ""
+    if levels:
+        return (
+            "Confidence: how often this model version was right at that confidence on reviews it was not "
+            f"trained on; LOW where that fell under {LOW_ACCURACY:.0%}."
+        )
+    if run.provider == "local":
+        return (
+            "Day one: these confidences are the offline model's own estimate from the taxonomy, not yet "
+            f"measured against reviews; LOW below {LOW_CONFIDENCE:.0%}. Once a version is trained on "
+            "reviewed tickets they say how often it was right."
+        )
+    return f"Confidence as the model stated it; LOW below {LOW_CONFIDENCE:.0%}."
 
 
 _REPORT = (
@@ -409,12 +427,15 @@ def ticket_detail(request: AuthedRequest, ticket_id: int) -> HttpResponse:
         current = {name: getattr(ticket, name) for name in REVIEWED_FIELDS}
         form = ReviewForm(initial=current, choices=choices, current=current, labels=labels)
 
-    proposal_rows = _proposal_rows(ticket, labels)
+    run = ticket.latest_run
+    levels = low_levels(run.model) if run is not None else {}
+    proposal_rows = _proposal_rows(ticket, labels, levels)
     context.update(
         {
             "form": form,
             "has_proposal": _has_proposal(ticket),
             "proposal_rows": proposal_rows,
+            "confidence_note": _confidence_note(run, levels),
             "proposal_by_field": {row["name"]: row for row in proposal_rows},
             "report": _report(ticket),
             "duplicates": _duplicates(ticket),

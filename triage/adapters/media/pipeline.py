@@ -317,7 +317,8 @@ def _video(path: Path, *, sniff: SniffResult, config: MediaConfig, partial: dict
         representation=representation,
         why=(
             f"a {probe.duration_s:.1f} s recording sent as {_REPRESENTATION_PHRASE[representation]} "
-            f"(~{tokens} tokens; {_frames(len(chosen))} {_strategy_phrase(strategy)}): {why}."
+            f"(~{tokens} tokens; "
+            f"{_sampled(strategy, chosen=len(chosen), slots=plan.frames, duration_s=probe.duration_s)}): {why}."
         ),
         token_estimate=tokens,
         frames_chosen=len(chosen),
@@ -408,8 +409,14 @@ def _frames(count: int, noun: str = "frame") -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
-def _strategy_phrase(strategy: str) -> str:
-    return {
+def _sampled(strategy: str, *, chosen: int, slots: int, duration_s: float) -> str:
+    """ "8 frames, one from each 0.8 s of it": how the frames were picked, as the agent can check it
+    against their moments. An evenly sampled frame is the keyframe (or the exact frame) inside its
+    equal slice of the recording, so the moments themselves are not evenly spaced ("00:00.0,
+    00:00.7, 00:02.0"): the slices are."""
+    if strategy == "even" and chosen == slots > 1 and duration_s > 0:
+        return f"{_frames(chosen)}, one from each {duration_s / slots:.1f} s of it"
+    return f"{_frames(chosen)} " + {
         "even": "sampled evenly",
         "scene": "sampled at scene changes",
         "dedup": "sampled with near-duplicates dropped",
