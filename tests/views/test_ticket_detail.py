@@ -326,6 +326,7 @@ def test_the_proposal_says_what_its_confidences_are(agent):
     _decided_by_trained_version(trained, {"queue": 0.8})
     note = _confidence_note(page(agent, trained))
     assert note.startswith("Confidence: how often this model version was right") and "under 70%" in note
+    assert "the language's: its detector's accuracy" in note
     kimi = triaged_ticket(subject="Card payments fail")
     kimi.latest_run.provider, kimi.latest_run.model = "kimi", "kimi-k2.6"
     kimi.latest_run.save(update_fields=["provider", "model"])

@@ -21,9 +21,8 @@ PALETTE = ("#2563eb", "#f59e0b", "#10b981", "#ef4444", "#8b5cf6", "#06b6d4", "#8
 PAD_R, PAD_T = 8, 10
 WIDE_MIN = 520  # the narrowest card showing the wide rendering: reports.css's @container rule
 NARROW_WIDTH, NARROW_HEIGHT, NARROW_FONT = 300, 200, 11.0
-HBAR_NAME_CHARS = (
-    28  # the longest bar name written whole ("Triaged → reviewed, median", a queue or category label)
-)
+# the longest bar name written whole ("Triaged → reviewed, median", a queue or category label)
+HBAR_NAME_CHARS = 28
 CHAR_EM = 0.65  # a generous width of one character in ems (DejaVu Sans digits are 0.636)
 
 
@@ -300,7 +299,8 @@ def hbars_svg(
     """Horizontal bars, one per item, the value written at the end of the bar. `value_text` writes
     it (e.g. a duration with its unit); `colors` gives one per item, else the palette's. The name
     column (up to HBAR_NAME_CHARS; a longer name is cut with an ellipsis, whole in its tooltip) and
-    the room after the longest bar are measured from the labels, so names are not clipped. Narrow, each name is written above its bar, which then has the chart's whole width."""
+    the room after the longest bar are measured from the labels, so names are not clipped. Narrow,
+    each name is written above its bar, which then has the chart's whole width."""
     top = max((v for _, v in items), default=0) or 1
     if narrow:
         return _hbars_stacked(label=label, items=items, top=top, value_text=value_text, colors=colors)

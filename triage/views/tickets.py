@@ -201,13 +201,15 @@ def _confidence_note(run: TriageRun | None, levels: dict[str, float]) -> str:
     if levels:
         return (
             "Confidence: how often this model version was right at that confidence on reviews it was not "
-            f"trained on; LOW where that fell under {LOW_ACCURACY:.0%}."
+            "trained on (the language's: its detector's accuracy on labelled tickets); LOW where that fell "
+            f"under {LOW_ACCURACY:.0%}."
         )
     if run.provider == "local":
         return (
             "Day one: these confidences are the offline model's own estimate from the taxonomy, not yet "
-            f"measured against reviews; LOW below {LOW_CONFIDENCE:.0%}. Once a version is trained on "
-            "reviewed tickets they say how often it was right."
+            "measured against reviews (the language's is its detector's accuracy on labelled tickets); "
+            f"LOW below {LOW_CONFIDENCE:.0%}. Once a version is trained on reviewed tickets they say how "
+            "often it was right."
         )
     return f"Confidence as the model stated it; LOW below {LOW_CONFIDENCE:.0%}."
 
