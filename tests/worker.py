@@ -164,7 +164,9 @@ def start_worker(request: pytest.FixtureRequest, broker: str, tmp_path: Path, tr
                 worker.proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 os.killpg(worker.proc.pid, signal.SIGKILL)
-                worker.proc.wait(timeout=5)
+                # a worker at the production default runs at idle priority: on a loaded machine even
+                # its exit after SIGKILL waits for CPU (5 s once timed out at a load average of 10)
+                worker.proc.wait(timeout=60)
 
 
 def wait_for(predicate, *, timeout: float = 90.0, interval: float = 0.2, message: str = "condition") -> None:
