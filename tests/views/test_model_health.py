@@ -11,7 +11,7 @@ from tests.factories import (
     TicketFactory,
     calibrated_version,
 )
-from triage.models import ClassifierVersion, RenditionText
+from triage.models import ClassifierVersion, RenditionText, Ticket
 
 pytestmark = pytest.mark.django_db
 
@@ -69,12 +69,35 @@ def test_agents_and_staff_who_are_not_managers_cannot_see_it(agent, client):
 def test_retrain_now_queues_the_training(client, django_capture_on_commit_callbacks, monkeypatch):
     from triage import tasks
 
+    TicketFactory(status=Ticket.Status.REVIEWED)
     queued = []
     monkeypatch.setattr(tasks.classifier_train_task, "delay", lambda **kw: queued.append(kw))
     client.force_login(_manager())
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(reverse("triage:model-health"))
     assert response.status_code == 302 and queued == [{"force": True}]
+
+
+def test_retrain_now_says_there_is_nothing_to_learn_from_instead_of_queueing_nothing(
+    client, django_capture_on_commit_callbacks, monkeypatch, settings
+):
+    """The demo's first hour: 5 tickets, none reviewed. Retraining would neither train (no review) nor
+    fit day one (under TRIAGE_DAYONE_MIN_TICKETS), while the page promised a new version."""
+    from triage import tasks
+
+    settings.TRIAGE_DAYONE_MIN_TICKETS = 50
+    for _ in range(5):
+        TicketFactory(status=Ticket.Status.NEEDS_REVIEW)
+    queued = []
+    monkeypatch.setattr(tasks.classifier_train_task, "delay", lambda **kw: queued.append(kw))
+    client.force_login(_manager())
+    page = client.get(reverse("triage:model-health")).content.decode()
+    assert 'disabled aria-describedby="retrain-refusal"' in page
+    assert "before any review the queue is learned from 50 stored tickets (5 so far)" in page
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("triage:model-health"), follow=True)
+    assert queued == []
+    assert "Nothing to learn from yet" in response.content.decode()
 
 
 def test_text_read_from_screenshots_is_searchable(agent):

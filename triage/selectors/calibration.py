@@ -52,6 +52,22 @@ def accept_level(
     return level
 
 
+def retrain_refusal() -> str:
+    """Why "Retrain now" would change nothing, or "" when it would train or fit: a version is trained
+    on reviewed tickets, and before any review day one learns from TRIAGE_DAYONE_MIN_TICKETS stored
+    tickets (services/offline_model.py offline_model_refresh)."""
+    if Ticket.objects.filter(status__in=REVIEWED_STATES).exists():
+        return ""
+    stored = Ticket.objects.count()
+    needed = settings.TRIAGE_DAYONE_MIN_TICKETS
+    if stored >= needed:
+        return ""
+    return (
+        "Nothing to learn from yet: a version is trained on reviewed tickets (none yet), and before any "
+        f"review the queue is learned from {needed} stored tickets ({stored} so far)."
+    )
+
+
 def auto_accept_levels() -> dict[str, float]:
     """{field: the confidence from which a proposal is accepted with no person} for the fields whose
     level the newest trained version's calibration supports at TRIAGE_AUTO_ACCEPT_ACCURACY; empty

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_http_methods
 from triage.fields import CLASSIFIED_FIELDS, TAXONOMY_FIELDS
 from triage.models import REVIEWED_STATES, ClassifierVersion, RenditionText, Ticket
 from triage.roles import manager_required
-from triage.selectors.calibration import auto_accept_levels, classifier_active
+from triage.selectors.calibration import auto_accept_levels, classifier_active, retrain_refusal
 
 # the calibrated confidence's goal: expected calibration error per field, on held-out reviews
 ECE_GOAL = 0.05
@@ -20,9 +20,13 @@ ECE_GOAL = 0.05
 @require_http_methods(["GET", "HEAD", "POST"])
 @manager_required
 def model_health(request: HttpRequest) -> HttpResponse:
+    refusal = retrain_refusal()
     if request.method == "POST":
         from triage.tasks import classifier_train_task
 
+        if refusal:  # queueing it would only promise a version that never comes
+            messages.info(request, refusal)
+            return redirect("triage:model-health")
         classifier_train_task.delay_on_commit(force=True)
         messages.success(request, "Retraining was queued; the new version appears here when it is done.")
         return redirect("triage:model-health")
@@ -56,5 +60,6 @@ def model_health(request: HttpRequest) -> HttpResponse:
         "fields": fields,
         "reviewed": Ticket.objects.filter(status__in=REVIEWED_STATES).count(),
         "ocr_count": RenditionText.objects.count(),
+        "retrain_refusal": refusal,
     }
     return render(request, "triage/model_health.html", context)
