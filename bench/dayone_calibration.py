@@ -14,7 +14,6 @@ held-out accuracy (ECE goal <= 0.05, bench/local_model.py).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -23,6 +22,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench._harness import emit  # noqa: E402
 from triage.adapters.llm import evaluation  # noqa: E402
 from triage.adapters.llm.base import TicketInput  # noqa: E402
 from triage.adapters.llm.learned import expected_calibration_error  # noqa: E402
@@ -31,13 +31,6 @@ from triage.adapters.llm.local import LocalTriageModel  # noqa: E402
 EVAL = ROOT / "tests" / "fixtures" / "eval"
 SETS = ("tickets", "helpdesk", "shop", "helpdesk_hard", "shop_hard", "independent")
 FIELDS = ("category", "priority", "queue", "sentiment")
-
-
-def emit(metric: str, value: float, unit: str, goal: str | None = None, **extra: object) -> None:
-    print(
-        json.dumps({"metric": metric, "value": round(value, 3), "unit": unit, "goal": goal, **extra}),
-        flush=True,
-    )
 
 
 def main() -> None:

@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench._harness import emit  # noqa: E402
 from tests.screenshots import error_dialog_png  # noqa: E402
 from triage.adapters.llm.base import TicketInput  # noqa: E402
 from triage.adapters.llm.local import LocalTriageModel  # noqa: E402
@@ -32,13 +32,6 @@ from triage.adapters.llm.summary import ENVIRONMENT_PREFIX  # noqa: E402
 from triage.taxonomy_defaults import DEFAULT_TAXONOMY_ROWS, taxonomy_from_rows  # noqa: E402
 
 SET = ROOT / "tests" / "fixtures" / "eval" / "summary.csv"
-
-
-def emit(metric: str, value: float, unit: str, goal: str | None = None, **extra: object) -> None:
-    print(
-        json.dumps({"metric": metric, "value": round(value, 3), "unit": unit, "goal": goal, **extra}),
-        flush=True,
-    )
 
 
 def main() -> None:

@@ -52,11 +52,11 @@ def accept_level(
     return level
 
 
-def retrain_refusal() -> str:
+def retrain_refusal(*, reviewed: int) -> str:
     """Why "Retrain now" would change nothing, or "" when it would train or fit: a version is trained
-    on reviewed tickets, and before any review day one learns from TRIAGE_DAYONE_MIN_TICKETS stored
-    tickets (services/offline_model.py offline_model_refresh)."""
-    if Ticket.objects.filter(status__in=REVIEWED_STATES).exists():
+    on reviewed tickets (`reviewed` of them), and before any review day one learns from
+    TRIAGE_DAYONE_MIN_TICKETS stored tickets (services/offline_model.py offline_model_refresh)."""
+    if reviewed:
         return ""
     stored = Ticket.objects.count()
     needed = settings.TRIAGE_DAYONE_MIN_TICKETS

@@ -20,7 +20,8 @@ ECE_GOAL = 0.05
 @require_http_methods(["GET", "HEAD", "POST"])
 @manager_required
 def model_health(request: HttpRequest) -> HttpResponse:
-    refusal = retrain_refusal()
+    reviewed = Ticket.objects.filter(status__in=REVIEWED_STATES).count()
+    refusal = retrain_refusal(reviewed=reviewed)
     if request.method == "POST":
         from triage.tasks import classifier_train_task
 
@@ -58,7 +59,7 @@ def model_health(request: HttpRequest) -> HttpResponse:
         "dayone_min_tickets": settings.TRIAGE_DAYONE_MIN_TICKETS,
         "versions": versions,
         "fields": fields,
-        "reviewed": Ticket.objects.filter(status__in=REVIEWED_STATES).count(),
+        "reviewed": reviewed,
         "ocr_count": RenditionText.objects.count(),
         "retrain_refusal": refusal,
     }

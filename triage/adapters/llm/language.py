@@ -89,11 +89,12 @@ FUNCTION_WORDS: dict[str, frozenset[str]] = {
 # differ only under a share of 0.613: 23 tickets, 22 right).
 CALIBRATION: tuple[tuple[float, float], ...] = ((0.143, 0.143), (0.367, 0.914), (0.612, 0.914), (0.613, 0.99))
 
+_SHARES, _ACCURACIES = (np.array(column) for column in zip(*CALIBRATION, strict=True))
+
 
 def calibrated_confidence(raw: float) -> float:
     """The confidence reported for lingua's raw share `raw` (CALIBRATION), at most the ceiling."""
-    shares, accuracies = zip(*CALIBRATION, strict=True)
-    return min(float(np.interp(raw, shares, accuracies)), _CEILING)
+    return min(float(np.interp(raw, _SHARES, _ACCURACIES)), _CEILING)
 
 
 @functools.cache

@@ -364,8 +364,7 @@ class LocalTriageModel:
         cleaned = [_clean(t) for t in texts]
         # The sentiment reads the texts without their courtesy ("Vielen Dank." after a complaint).
         felt = [without_courtesy(t) for t in texts]
-        same = "sentiment" in read and felt == texts
-        shared = [name for name in read if name != "sentiment" or same]
+        shared = read if felt == texts else [name for name in read if name != "sentiment"]
         vectors = dict(
             zip(shared, unions_transform([fields[name].vectorizer for name in shared], cleaned), strict=True)
         )
