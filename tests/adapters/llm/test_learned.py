@@ -119,6 +119,30 @@ def test_corrections_change_how_the_corrected_tickets_neighbours_classify(taxono
     assert after[0].model.endswith("+v-fix") and after[0].extra["decided_by"]["category"] == "v-fix"
 
 
+def test_the_classifiers_read_a_ticket_without_its_side_remarks(taxonomy):
+    from dataclasses import replace
+
+    labeled = [
+        (
+            TicketInput(ticket_id=i, subject=s, body=f"{b} By the way, the zebrafinch printer jams."),
+            {"category": "integration", "queue": "tier2"},
+        )
+        for i, (s, b) in enumerate(DATEV_TICKETS)
+    ]
+    trained = local_model_train(labeled=labeled, taxonomy=taxonomy, version="v-aside")
+    words = trained.vectorizer.transformer_list[0][1].vocabulary_
+    assert "datev" in words and "zebrafinch" not in words  # fitted without the side remarks
+
+    text = "DATEV export empty\nThe export for our tax advisor arrived without any data."
+    aside = f"{text} By the way, the DATEV export also fails for the payroll run."
+    prior = LocalTriageModel().prior_probabilities([text, text], taxonomy)  # the same prior for both
+    for name, (probabilities, _) in trained.predict([text, aside], prior).items():
+        np.testing.assert_allclose(probabilities[0], probabilities[1], err_msg=name)
+    # a version stored before this reads the whole text, as it was fitted on it
+    whole = replace(trained, drops_side_remarks=False).predict([text, aside], prior)
+    assert not np.allclose(whole["category"][0][0], whole["category"][0][1])
+
+
 def test_a_field_whose_taxonomy_changed_falls_back_to_day_one(taxonomy, trained):
     from dataclasses import replace
 

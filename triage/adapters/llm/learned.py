@@ -4,8 +4,9 @@ Pure: samples in, a `TrainedModel` value out; no ORM, no settings, no files (the
 
 Per field, one class-balanced linear SVM (C=REGULARIZATION_C) per value (one-vs-rest) reads two
 things about a ticket:
-- word 1-2-gram and character 2-5-gram TF-IDF of its text (subject, body, OCR text), each n-gram
-  scaled by how much likelier it is among that value's tickets than among the others' (NBSVM), and
+- word 1-2-gram and character 2-5-gram TF-IDF of its text (subject, body, OCR text; side remarks
+  left out, `classifier_texts`), each n-gram scaled by how much likelier it is among that value's
+  tickets than among the others' (NBSVM), and
 - the day-one model's probabilities for that field (the taxonomy similarity plus its documented
   cues), so what the taxonomy says keeps counting while reviewed tickets teach the rest.
 Its training set is the taxonomy itself (each description and example phrase is one labeled
@@ -41,6 +42,7 @@ from sklearn.pipeline import FeatureUnion
 from sklearn.svm import LinearSVC
 
 from triage.adapters.llm.base import Taxonomy, TaxonomyEntry
+from triage.adapters.llm.dayone import without_side_remarks
 from triage.adapters.llm.tfidf import SMALL_BATCH, union_transform
 from triage.fields import TAXONOMY_FIELDS as FIELDS
 
@@ -137,6 +139,9 @@ class TrainedModel:
     heldout: dict[str, dict] = field(default_factory=dict)  # per field: n, accuracy, macro_f1, ece
     # per field: the calibrated confidence below which held-out accuracy fell under LOW_ACCURACY
     low_below: dict[str, float] = field(default_factory=dict)
+    # The classifiers read the text without its side remarks (see `classifier_text`). False for
+    # versions stored before they did: those keep reading the whole text they were fitted on.
+    drops_side_remarks: bool = False
 
     def matches(self, taxonomy: Taxonomy, name: str) -> bool:
         """False when the taxonomy's values changed since training: that field falls back to day one."""
@@ -146,13 +151,23 @@ class TrainedModel:
         self, texts: list[str], prior: Mapping[str, np.ndarray], *, fields: Sequence[str] | None = None
     ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """Per field: (probabilities (n, k), calibrated confidence of the best value (n,))."""
-        tfidf = union_transform(self.vectorizer, texts)
+        tfidf = union_transform(
+            self.vectorizer, classifier_texts(texts) if self.drops_side_remarks else texts
+        )
         out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         for name in self.fields if fields is None else fields:
             model = self.fields[name]
             probabilities = model.probabilities_of(tfidf, prior[name])
             out[name] = (probabilities, model.calibrate(probabilities.max(axis=1)))
         return out
+
+
+def classifier_texts(texts: Sequence[str]) -> list[str]:
+    """What the classifiers' n-grams are read from: each text without its side-remark sentences
+    ("By the way, the printer also jams.", "Übrigens: ..."; dayone.without_side_remarks). A side
+    remark names another topic on purpose, and its words pulled the queue towards that topic's
+    queue. The day-one probabilities (the prior features) still read the whole text."""
+    return [without_side_remarks(text) for text in texts]
 
 
 def vectorizer_new() -> FeatureUnion:
@@ -536,11 +551,12 @@ def train(
     seeds = {name: seed_samples(_entries(taxonomy, name)) for name in FIELDS}
     seed_texts = [text for name in FIELDS for text, _ in seeds[name]]
     review_texts = [s.text for s in samples]
+    read_texts = classifier_texts(review_texts)
     vectorizer = vectorizer_new()
     # IDF and vocabulary see the held-out folds' texts too (never their labels): an unsupervised
     # statistic, and refitting it per fold would triple the training time.
     # One pass over the texts (fit, then slice the rows: transforming them again cost ~10% of training).
-    tfidf_all = sparse.csr_matrix(vectorizer.fit_transform(seed_texts + review_texts))
+    tfidf_all = sparse.csr_matrix(vectorizer.fit_transform(seed_texts + read_texts))
     # The SVMs are fitted on the distinct columns only (see merge_duplicate_columns): same models.
     tfidf_all, column_group, column_scale = merge_duplicate_columns(tfidf_all)
     # how many of the vectorizer's columns each fitted TF-IDF column stands for
@@ -657,6 +673,7 @@ def train(
         reliability=reliability,
         heldout=heldout,
         low_below=low_below,
+        drops_side_remarks=True,
     )
 
 
