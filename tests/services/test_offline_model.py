@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.urls import reverse
 
 from tests.factories import DATEV_TICKETS, TicketFactory
 from triage.fields import REVIEWED_FIELDS
@@ -65,6 +66,24 @@ def test_reviews_train_a_version_that_the_next_runs_use_and_record(taxonomy, rev
     assert run.model == f"local-tfidf-2+{version.version}"
     assert again.category == "integration" and again.queue == "tier2"
     assert TriageRun.objects.get(id=first_run.id).model == "local-tfidf-2"  # history keeps its version
+
+
+def test_a_trained_version_lists_the_side_remarks_it_left_out_on_the_ticket_page(taxonomy, reviewer, client):
+    aside = "By the way, the office printer also jams."
+    day_one = _triaged("DATEV export empty", f"The DATEV export arrived without any data. {aside}")
+    assert day_one.latest_run.details["side_remarks"] == []  # day one read the whole text
+    for subject, body in DATEV_TICKETS:
+        _correct(_triaged(subject, body), reviewer, category="integration", queue="tier2")
+    assert offline_model.classifier_train() is not None
+
+    ticket = _triaged("DATEV-Export ohne Daten", f"Der DATEV-Export kam ohne Daten an. {aside}")
+    assert ticket.latest_run.details["side_remarks"] == [aside]
+    assert ticket.queue == "tier2"  # routed on the DATEV export, not the printer
+    client.force_login(reviewer)
+    html = client.get(reverse("triage:ticket-detail", args=[ticket.id])).content.decode()
+    assert 'id="side-remarks"' in html and "the office printer also jams" in html
+    html = client.get(reverse("triage:ticket-detail", args=[day_one.id])).content.decode()
+    assert 'id="side-remarks"' not in html
 
 
 def test_retraining_on_the_same_reviews_is_a_no_op(taxonomy, reviewer):

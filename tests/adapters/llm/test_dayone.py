@@ -53,6 +53,13 @@ def test_another_taxonomy_is_not_served_by_a_model_fitted_for_this_one() -> None
     served = LocalTriageModel(unlabelled=model).triage(ticket, shop).result.queue
     assert (served.value, served.confidence) == (plain.value, plain.confidence)
 
+    # the day-one queue fitted for this taxonomy reads the ticket without its side remarks, and says so
+    aside = TicketInput(ticket_id=2, subject="VPN", body="The VPN drops. By the way, my mouse is broken.")
+    assert LocalTriageModel(unlabelled=model).triage(aside, helpdesk).extra["side_remarks"] == [
+        "By the way, my mouse is broken."
+    ]
+    assert LocalTriageModel(unlabelled=model).triage(aside, shop).extra["side_remarks"] == []
+
 
 def test_too_little_text_gives_no_model() -> None:
     taxonomy = evaluation.taxonomy_load(EVAL / "helpdesk_taxonomy.json")
@@ -70,6 +77,12 @@ def test_side_remarks_are_left_out_and_the_rest_is_kept() -> None:
     # "also" inside the ticket's own sentence is not a side remark
     assert "My laptop does not start." in kept and "It also shows a blue screen." in kept
     assert dayone.without_side_remarks("By the way, thanks!") == ""
+
+
+def test_the_side_remarks_left_out_are_listed_once_each() -> None:
+    text = "Printer jams.\nPrinter jams.\nBy the way, the WLAN is slow.\nÜbrigens: das WLAN auch.\nBy the way, the WLAN is slow."
+    assert dayone.side_remarks(text) == ["By the way, the WLAN is slow.", "Übrigens: das WLAN auch."]
+    assert dayone.side_remarks("The printer also jams, by the way.") == []  # not a sentence opening with it
 
 
 def test_the_taxonomy_phrases_weigh_a_fixed_share_of_the_seeds_whatever_their_number() -> None:

@@ -58,6 +58,12 @@ def without_side_remarks(text: str) -> str:
     return "\n".join(kept)
 
 
+def side_remarks(text: str) -> list[str]:
+    """The side-remark sentences of `text` that `without_side_remarks` leaves out, each once."""
+    found = (s.strip() for s in _SENTENCES.split(text) if s.strip() and _SIDE_REMARK.match(s))
+    return list(dict.fromkeys(found))
+
+
 def _vectorizer() -> TfidfVectorizer:
     # Character n-grams within words: German compounds, inflections, typos and accents still share
     # most of their n-grams, and a bilingual desk needs no word list per language.

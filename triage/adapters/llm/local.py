@@ -461,6 +461,14 @@ class LocalTriageModel:
                     for i, confidence in enumerate(confidences):
                         confidence[name] = round(max(0.01, float(calibrated[i])), 3)
                     decided_by[name] = trained.version
+            # The side remarks a deciding model left out (a trained version, or the day-one queue
+            # fitted on unreviewed tickets): shown beside the proposal, so a reviewer sees why a
+            # "By the way, ..." did not move the queue, and that it may need a ticket of its own.
+            left_out = (trained is not None and bool(learned_fields) and trained.drops_side_remarks) or (
+                unlabelled is not None
+                and unlabelled.taxonomy_key == models.key
+                and "queue" in unlabelled.fields
+            )
             summaries = summarize(tickets, fields["category"], chosen["category"])
         per_ticket_ms = int((time.monotonic() - started) * 1000 / max(1, len(tickets)))
         outcomes = []
@@ -488,6 +496,7 @@ class LocalTriageModel:
                         "ocr_chars": len(ticket.ocr_text),
                         "model_version": self.version,
                         "decided_by": decided_by,
+                        "side_remarks": dayone.side_remarks(texts[i]) if left_out else [],
                         "summary_sentences": summaries[i],
                         "scores": {
                             name: {
