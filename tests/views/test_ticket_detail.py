@@ -15,7 +15,7 @@ from tests.factories import (
     failed_ticket,
     triaged_ticket,
 )
-from triage.models import Attachment, Rendition, Ticket
+from triage.models import Attachment, ClassifierVersion, Rendition, Ticket
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("view_taxonomy")]
 
@@ -331,6 +331,21 @@ def test_the_proposal_says_what_its_confidences_are(agent):
     kimi.latest_run.provider, kimi.latest_run.model = "kimi", "kimi-k2.6"
     kimi.latest_run.save(update_fields=["provider", "model"])
     assert _confidence_note(page(agent, kimi)) == "Confidence as the model stated it; LOW below 60%."
+
+
+def test_a_version_trained_on_too_few_reviews_says_its_confidences_are_its_own_estimate(agent):
+    """Five reviews train a version but calibrate no field: its 97% is neither day one's nor measured."""
+    ticket = triaged_ticket(subject="Card payments fail")
+    _decided_by_trained_version(ticket, {})
+    ClassifierVersion.objects.filter(version="v-bands").update(n_reviewed=5)
+    note = _confidence_note(page(agent, ticket))
+    assert note.startswith(
+        "A version trained on 5 reviewed tickets: too few to measure how often it is right"
+    )
+    assert "that takes 30 reviews of a field" in note and note.endswith("LOW below 60%.")
+    # a day-one version fitted on unreviewed tickets is still day one
+    ClassifierVersion.objects.filter(version="v-bands").update(kind=ClassifierVersion.Kind.DAYONE)
+    assert _confidence_note(page(agent, ticket)).startswith("Day one: these confidences")
 
 
 def _sla_line(html: str) -> str:

@@ -109,6 +109,19 @@ def low_levels(run_model: str) -> dict[str, float]:
     return {str(name): float(level) for name, level in levels.items()}
 
 
+def trained_reviews(run_model: str) -> int | None:
+    """How many reviewed tickets the trained offline version that decided a run ("local-...+<version>")
+    was trained on; None for any other model (day one, its unlabelled fit, Kimi)."""
+    if "+" not in run_model:
+        return None
+    version = run_model.split("+", 1)[1]
+    return (
+        ClassifierVersion.objects.filter(version=version, kind=ClassifierVersion.Kind.TRAINED)
+        .values_list("n_reviewed", flat=True)
+        .first()
+    )
+
+
 def low_levels_by_model(run_models: Iterable[str]) -> dict[str, dict[str, float]]:
     """low_levels for many runs' models at once (one query for a whole queue page, none when no
     run was decided by a trained version): {run model: {field: level}}, calibrated models only."""

@@ -10,18 +10,19 @@ from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_http_methods, require_POST
 
 from triage import selectors
-from triage.adapters.llm.learned import LOW_ACCURACY
+from triage.adapters.llm.learned import LOW_ACCURACY, MIN_CALIBRATION_REVIEWS
 from triage.adapters.media import MediaRejected
 from triage.fields import CLASSIFIED, REVIEWED_FIELDS
 from triage.forms import ReviewForm, TicketCreateForm, UploadForm, intake_config
 from triage.models import ReviewDecision, Ticket, TriageRun
 from triage.roles import agent_required
-from triage.selectors.calibration import low_levels
+from triage.selectors.calibration import low_levels, trained_reviews
 from triage.selectors.redaction import ticket_redaction
 from triage.services.lifecycle import AGENT_STATUSES, StatusChangeRefused, ticket_status_set
 from triage.services.presence import PRESENCE_POLL_S, Presence, presence_list, presence_touch
@@ -203,6 +204,13 @@ def _confidence_note(run: TriageRun | None, levels: dict[str, float]) -> str:
             "Confidence: how often this model version was right at that confidence on reviews it was not "
             "trained on (the language's: its detector's accuracy on labelled tickets); LOW where that fell "
             f"under {LOW_ACCURACY:.0%}."
+        )
+    if run.provider == "local" and (reviewed := trained_reviews(run.model)) is not None:
+        # trained, but no field had enough reviews to measure its confidence against
+        return (
+            f"A version trained on {reviewed} reviewed ticket{pluralize(reviewed)}: too few to measure how "
+            f"often it is right (that takes {MIN_CALIBRATION_REVIEWS} reviews of a field), so these "
+            f"confidences are its own estimate; LOW below {LOW_CONFIDENCE:.0%}."
         )
     if run.provider == "local":
         return (
