@@ -96,12 +96,17 @@ def auto_accept_levels() -> dict[str, float]:
     return levels
 
 
+def _stored_version(run_model: str) -> str | None:
+    """The stored offline version a run's model names ("local-tfidf-2+<version>"), if any."""
+    return run_model.split("+", 1)[1] if "+" in run_model else None
+
+
 def low_levels(run_model: str) -> dict[str, float]:
     """{field: confidence below which held-out accuracy fell under 70%} for a run decided by a trained
     offline model version ("local-...+<version>"); empty for any other model (the fixed level applies)."""
-    if "+" not in run_model:
+    version = _stored_version(run_model)
+    if version is None:
         return {}
-    version = run_model.split("+", 1)[1]
     row = ClassifierVersion.objects.filter(version=version).only("metrics").first()
     if row is None:
         return {}
@@ -112,9 +117,9 @@ def low_levels(run_model: str) -> dict[str, float]:
 def trained_reviews(run_model: str) -> int | None:
     """How many reviewed tickets the trained offline version that decided a run ("local-...+<version>")
     was trained on; None for any other model (day one, its unlabelled fit, Kimi)."""
-    if "+" not in run_model:
+    version = _stored_version(run_model)
+    if version is None:
         return None
-    version = run_model.split("+", 1)[1]
     return (
         ClassifierVersion.objects.filter(version=version, kind=ClassifierVersion.Kind.TRAINED)
         .values_list("n_reviewed", flat=True)
@@ -125,7 +130,7 @@ def trained_reviews(run_model: str) -> int | None:
 def low_levels_by_model(run_models: Iterable[str]) -> dict[str, dict[str, float]]:
     """low_levels for many runs' models at once (one query for a whole queue page, none when no
     run was decided by a trained version): {run model: {field: level}}, calibrated models only."""
-    versions = {model: model.split("+", 1)[1] for model in set(run_models) if "+" in model}
+    versions = {model: v for model in set(run_models) if (v := _stored_version(model)) is not None}
     if not versions:
         return {}
     # only the levels, not the whole metrics document (reliability tables and all)

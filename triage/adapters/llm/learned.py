@@ -139,7 +139,7 @@ class TrainedModel:
     heldout: dict[str, dict] = field(default_factory=dict)  # per field: n, accuracy, macro_f1, ece
     # per field: the calibrated confidence below which held-out accuracy fell under LOW_ACCURACY
     low_below: dict[str, float] = field(default_factory=dict)
-    # The classifiers read the text without its side remarks (see `classifier_text`). False for
+    # The classifiers read the text without its side remarks (see `classifier_texts`). False for
     # versions stored before they did: those keep reading the whole text they were fitted on.
     drops_side_remarks: bool = False
 
@@ -551,12 +551,11 @@ def train(
     seeds = {name: seed_samples(_entries(taxonomy, name)) for name in FIELDS}
     seed_texts = [text for name in FIELDS for text, _ in seeds[name]]
     review_texts = [s.text for s in samples]
-    read_texts = classifier_texts(review_texts)
     vectorizer = vectorizer_new()
     # IDF and vocabulary see the held-out folds' texts too (never their labels): an unsupervised
     # statistic, and refitting it per fold would triple the training time.
     # One pass over the texts (fit, then slice the rows: transforming them again cost ~10% of training).
-    tfidf_all = sparse.csr_matrix(vectorizer.fit_transform(seed_texts + read_texts))
+    tfidf_all = sparse.csr_matrix(vectorizer.fit_transform(seed_texts + classifier_texts(review_texts)))
     # The SVMs are fitted on the distinct columns only (see merge_duplicate_columns): same models.
     tfidf_all, column_group, column_scale = merge_duplicate_columns(tfidf_all)
     # how many of the vectorizer's columns each fitted TF-IDF column stands for

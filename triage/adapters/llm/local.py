@@ -347,6 +347,13 @@ class LocalTriageModel:
                 self._cache.move_to_end(key)
             return models
 
+    def _unlabelled_queue_serves(self, models: _Models) -> bool:
+        """Whether the day-one queue fitted on unreviewed tickets is this taxonomy's (and so decides)."""
+        unlabelled = self.unlabelled
+        return (
+            unlabelled is not None and unlabelled.taxonomy_key == models.key and "queue" in unlabelled.fields
+        )
+
     def _prior(
         self, texts: list[str], models: _Models
     ) -> tuple[dict[str, np.ndarray], list[dict[str, float]]]:
@@ -357,9 +364,7 @@ class LocalTriageModel:
         """
         fields = models.fields
         unlabelled = self.unlabelled
-        learned_queue_on = (
-            unlabelled is not None and unlabelled.taxonomy_key == models.key and "queue" in unlabelled.fields
-        )
+        learned_queue_on = self._unlabelled_queue_serves(models)
         read = [name for name in FIELDS if not (name == "queue" and learned_queue_on)]
         cleaned = [_clean(t) for t in texts]
         # The sentiment reads the texts without their courtesy ("Vielen Dank." after a complaint).
@@ -464,11 +469,9 @@ class LocalTriageModel:
             # The side remarks a deciding model left out (a trained version, or the day-one queue
             # fitted on unreviewed tickets): shown beside the proposal, so a reviewer sees why a
             # "By the way, ..." did not move the queue, and that it may need a ticket of its own.
-            left_out = (trained is not None and bool(learned_fields) and trained.drops_side_remarks) or (
-                unlabelled is not None
-                and unlabelled.taxonomy_key == models.key
-                and "queue" in unlabelled.fields
-            )
+            left_out = (
+                trained is not None and bool(learned_fields) and trained.drops_side_remarks
+            ) or self._unlabelled_queue_serves(models)
             summaries = summarize(tickets, fields["category"], chosen["category"])
         per_ticket_ms = int((time.monotonic() - started) * 1000 / max(1, len(tickets)))
         outcomes = []
