@@ -62,6 +62,17 @@ def test_the_screenshots_error_wins_over_the_requesters_retelling_of_it():
     assert not any("some error message" in line for line in lines)
 
 
+def test_a_side_remark_is_neither_the_problem_nor_the_error():
+    lines = lines_for(
+        "Login",
+        "The portal rejects my password since this morning. "
+        "By the way, Excel also shows an error 0x80070005 on start. Übrigens: der Drucker fällt aus.",
+    )
+    assert lines == ["The portal rejects my password since this morning."]
+    # a ticket that is nothing but a side remark still gets a summary
+    assert lines_for("Printer", "By the way, the printer jams.") == ["By the way, the printer jams."]
+
+
 def test_a_written_exception_line_is_the_error_line_without_a_screenshot():
     lines = lines_for(
         "App crashes on save",

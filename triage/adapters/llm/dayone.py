@@ -54,14 +54,18 @@ _SENTENCES = re.compile(r"(?<=[.!?])\s+|\n+")
 
 def without_side_remarks(text: str) -> str:
     """`text` without its side-remark sentences (line breaks between the sentences kept)."""
-    kept = [s for s in _SENTENCES.split(text) if s.strip() and not _SIDE_REMARK.match(s)]
+    kept = [s for s in _SENTENCES.split(text) if s.strip() and not is_side_remark(s)]
     return "\n".join(kept)
 
 
 def side_remarks(text: str) -> list[str]:
     """The side-remark sentences of `text` that `without_side_remarks` leaves out, each once."""
-    found = (s.strip() for s in _SENTENCES.split(text) if s.strip() and _SIDE_REMARK.match(s))
+    found = (s.strip() for s in _SENTENCES.split(text) if s.strip() and is_side_remark(s))
     return list(dict.fromkeys(found))
+
+
+def is_side_remark(sentence: str) -> bool:
+    return _SIDE_REMARK.match(sentence) is not None
 
 
 def _vectorizer() -> TfidfVectorizer:

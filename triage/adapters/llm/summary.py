@@ -1,7 +1,7 @@
 """The offline summary: at most three short lines, each taken from the ticket, nothing invented.
 
 1. the problem: one sentence of the requester's own words (never the subject again, which the
-   reviewer already sees above the summary);
+   reviewer already sees above the summary, nor a side remark: "By the way, the printer jams.");
 2. the error as shown: an OCR line from the screenshots or frames, burned-in overlays (timestamps,
    timecodes, "REC") removed, prefixed "On screen:"; the screenshot's error wins over the
    requester's retelling of it; otherwise an exception or error line from the text;
@@ -23,6 +23,7 @@ import numpy as np
 from scipy import sparse
 
 from triage.adapters.llm.base import TicketInput
+from triage.adapters.llm.dayone import is_side_remark
 
 
 class SentenceScorer(Protocol):
@@ -172,6 +173,9 @@ def summarize(
         if len(candidates) > 1 and candidates[0] == subject:
             # The reviewer sees the subject above the summary: repeating it verbatim tells them nothing.
             candidates = candidates[1:]
+        # A side remark ("By the way, Excel also shows an error.") is neither the ticket's problem
+        # nor its error; it is listed apart on the ticket page. Kept only when nothing else is left.
+        candidates = [c for c in candidates if not is_side_remark(c)] or candidates
         body_count = len(candidates)
         candidates += _ocr_candidates(ticket, candidates)
         per_ticket.append((candidates, body_count))
