@@ -4,6 +4,7 @@ the LOW level per field for a run's confidences, and the auto-accept level per f
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db.models import Case, IntegerField, Q, Value, When
@@ -101,34 +102,41 @@ def _stored_version(run_model: str) -> str | None:
     return run_model.split("+", 1)[1] if "+" in run_model else None
 
 
-def low_levels(run_model: str) -> dict[str, float]:
-    """{field: confidence below which held-out accuracy fell under 70%} for a run decided by a trained
-    offline model version ("local-...+<version>"); empty for any other model (the fixed level applies)."""
-    version = _stored_version(run_model)
-    if version is None:
-        return {}
-    row = ClassifierVersion.objects.filter(version=version).only("metrics").first()
-    if row is None:
-        return {}
-    levels = row.metrics.get("low_below") or {}
-    return {str(name): float(level) for name, level in levels.items()}
+@dataclass(frozen=True)
+class RunVersion:
+    """The stored offline version that decided a run, as the ticket page reads it."""
+
+    # {field: calibrated confidence below which held-out accuracy fell under 70%}; empty when the
+    # version is not calibrated or no stored version decided (the fixed level applies)
+    low_below: dict[str, float] = field(default_factory=dict)
+    # reviewed tickets a trained version learned from; None when no trained version decided
+    trained_on: int | None = None
 
 
-def trained_reviews(run_model: str) -> int | None:
-    """How many reviewed tickets the trained offline version that decided a run ("local-...+<version>")
-    was trained on; None for any other model (day one, its unlabelled fit, Kimi)."""
+def run_version(run_model: str) -> RunVersion:
+    """What the stored version a run's model names ("local-...+<version>") says about its proposal,
+    in one query; an empty RunVersion for day one, Kimi or a version no longer stored."""
     version = _stored_version(run_model)
     if version is None:
-        return None
-    return (
-        ClassifierVersion.objects.filter(version=version, kind=ClassifierVersion.Kind.TRAINED)
-        .values_list("n_reviewed", flat=True)
+        return RunVersion()
+    row = (
+        ClassifierVersion.objects.filter(version=version)
+        .values_list("kind", "n_reviewed", "metrics__low_below")
         .first()
+    )
+    if row is None:
+        return RunVersion()
+    kind, n_reviewed, levels = row
+    return RunVersion(
+        low_below={str(name): float(level) for name, level in levels.items()}
+        if isinstance(levels, dict)
+        else {},
+        trained_on=n_reviewed if kind == ClassifierVersion.Kind.TRAINED else None,
     )
 
 
 def low_levels_by_model(run_models: Iterable[str]) -> dict[str, dict[str, float]]:
-    """low_levels for many runs' models at once (one query for a whole queue page, none when no
+    """run_version's LOW levels for many runs' models at once (one query for a whole queue page, none when no
     run was decided by a trained version): {run model: {field: level}}, calibrated models only."""
     versions = {model: v for model in set(run_models) if (v := _stored_version(model)) is not None}
     if not versions:

@@ -22,7 +22,7 @@ from triage.fields import CLASSIFIED, REVIEWED_FIELDS
 from triage.forms import ReviewForm, TicketCreateForm, UploadForm, intake_config
 from triage.models import ReviewDecision, Ticket, TriageRun
 from triage.roles import agent_required
-from triage.selectors.calibration import low_levels, trained_reviews
+from triage.selectors.calibration import RunVersion, run_version
 from triage.selectors.redaction import ticket_redaction
 from triage.services.lifecycle import AGENT_STATUSES, StatusChangeRefused, ticket_status_set
 from triage.services.presence import PRESENCE_POLL_S, Presence, presence_list, presence_touch
@@ -164,7 +164,7 @@ def _has_proposal(ticket: Ticket) -> bool:
 
 def _proposal_rows(ticket: Ticket, labels: dict[str, dict[str, str]], levels: dict[str, float]) -> list[dict]:
     """One row per classified field of the latest run: value, its label, confidence, current value.
-    `levels`: the run's calibrated LOW levels (low_levels)."""
+    `levels`: the run's calibrated LOW levels (run_version)."""
     result = _proposal(ticket)
     if result is None:
         return []
@@ -195,17 +195,17 @@ def _proposal_rows(ticket: Ticket, labels: dict[str, dict[str, str]], levels: di
     return rows
 
 
-def _confidence_note(run: TriageRun | None, levels: dict[str, float]) -> str:
+def _confidence_note(run: TriageRun | None, stored: RunVersion) -> str:
     """What the proposal's confidences are, so a reader knows how far to trust a figure."""
     if run is None:
         return ""
-    if levels:
+    if stored.low_below:
         return (
             "Confidence: how often this model version was right at that confidence on reviews it was not "
             "trained on (the language's: its detector's accuracy on labelled tickets); LOW where that fell "
             f"under {LOW_ACCURACY:.0%}."
         )
-    if run.provider == "local" and (reviewed := trained_reviews(run.model)) is not None:
+    if run.provider == "local" and (reviewed := stored.trained_on) is not None:
         # trained, but no field had enough reviews to measure its confidence against
         return (
             f"A version trained on {reviewed} reviewed ticket{pluralize(reviewed)}: too few to measure how "
@@ -438,14 +438,14 @@ def ticket_detail(request: AuthedRequest, ticket_id: int) -> HttpResponse:
         form = ReviewForm(initial=current, choices=choices, current=current, labels=labels)
 
     run = ticket.latest_run
-    levels = low_levels(run.model) if run is not None else {}
-    proposal_rows = _proposal_rows(ticket, labels, levels)
+    stored = run_version(run.model) if run is not None else RunVersion()
+    proposal_rows = _proposal_rows(ticket, labels, stored.low_below)
     context.update(
         {
             "form": form,
             "has_proposal": _has_proposal(ticket),
             "proposal_rows": proposal_rows,
-            "confidence_note": _confidence_note(run, levels),
+            "confidence_note": _confidence_note(run, stored),
             "proposal_by_field": {row["name"]: row for row in proposal_rows},
             "report": _report(ticket),
             "duplicates": _duplicates(ticket),

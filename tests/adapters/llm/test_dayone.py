@@ -66,25 +66,6 @@ def test_too_little_text_gives_no_model() -> None:
     assert local_model_fit_unlabelled([TicketInput(ticket_id=1, subject="x", body="")], taxonomy) is None
 
 
-def test_side_remarks_are_left_out_and_the_rest_is_kept() -> None:
-    text = (
-        "Hi,\nMy laptop does not start. By the way, the printer also jams.\n"
-        "Übrigens: das WLAN ist langsam auch. Por cierto, la factura también falla.\n"
-        "It also shows a blue screen."
-    )
-    kept = dayone.without_side_remarks(text)
-    assert "printer" not in kept and "WLAN" not in kept and "factura" not in kept
-    # "also" inside the ticket's own sentence is not a side remark
-    assert "My laptop does not start." in kept and "It also shows a blue screen." in kept
-    assert dayone.without_side_remarks("By the way, thanks!") == ""
-
-
-def test_the_side_remarks_left_out_are_listed_once_each() -> None:
-    text = "Printer jams.\nPrinter jams.\nBy the way, the WLAN is slow.\nÜbrigens: das WLAN auch.\nBy the way, the WLAN is slow."
-    assert dayone.side_remarks(text) == ["By the way, the WLAN is slow.", "Übrigens: das WLAN auch."]
-    assert dayone.side_remarks("The printer also jams, by the way.") == []  # not a sentence opening with it
-
-
 def test_the_taxonomy_phrases_weigh_a_fixed_share_of_the_seeds_whatever_their_number() -> None:
     for seeds, phrases in ((30, 56), (900, 56), (900, 12)):
         assert np.isclose(dayone.phrase_weight(seeds, phrases) * phrases, dayone.PHRASE_WEIGHT * seeds)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from triage.adapters.llm import learned, local
+from triage.adapters.llm import learned, local, normalize
 from triage.adapters.llm.base import TicketInput
 from triage.adapters.llm.local import LocalTriageModel, local_model_train, ticket_text
 from triage.adapters.llm.normalize import classifier_body, without_courtesy
@@ -134,3 +134,24 @@ def test_courtesy_is_removed_for_the_sentiment(text, left):
 )
 def test_text_that_is_not_only_courtesy_is_unchanged(text):
     assert without_courtesy(text) == text
+
+
+def test_side_remarks_are_left_out_and_the_rest_is_kept() -> None:
+    text = (
+        "Hi,\nMy laptop does not start. By the way, the printer also jams.\n"
+        "Übrigens: das WLAN ist langsam auch. Por cierto, la factura también falla.\n"
+        "It also shows a blue screen."
+    )
+    kept = normalize.without_side_remarks(text)
+    assert "printer" not in kept and "WLAN" not in kept and "factura" not in kept
+    # "also" inside the ticket's own sentence is not a side remark
+    assert "My laptop does not start." in kept and "It also shows a blue screen." in kept
+    assert normalize.without_side_remarks("By the way, thanks!") == ""
+
+
+def test_the_side_remarks_left_out_are_listed_once_each() -> None:
+    text = "Printer jams.\nPrinter jams.\nBy the way, the WLAN is slow.\nÜbrigens: das WLAN auch.\nBy the way, the WLAN is slow."
+    assert normalize.side_remarks(text) == ["By the way, the WLAN is slow.", "Übrigens: das WLAN auch."]
+    assert (
+        normalize.side_remarks("The printer also jams, by the way.") == []
+    )  # not a sentence opening with it

@@ -12,7 +12,7 @@ No review label is read.
 
 Side remarks ("By the way, the printer also jams.", "Übrigens: ...", "Por cierto, ...") name
 another topic on purpose: their sentences are left out of what the day-one queue reads, both the
-similarity that picks the pseudo-labels and the model fitted on them.
+similarity that picks the pseudo-labels and the model fitted on them (normalize.without_side_remarks).
 
 Settings are fixed by rules, the same for every desk, not tuned on a set (bench/RESULTS.md shows
 the neighbouring settings): half of each value's texts (`SEED_SHARE`), the usual smoothing
@@ -24,7 +24,6 @@ lives on cue words the text model cannot see).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -41,31 +40,6 @@ PHRASE_WEIGHT = 1 / 3
 MAX_TEXTS = 20_000  # the newest texts are enough; bounds fitting time and memory
 MAX_FEATURES = 100_000  # character n-grams kept (the most frequent): bounds the stored model
 FIELDS = ("queue",)
-
-# A sentence that opens with one of these is about something else than the ticket's own problem.
-_SIDE_REMARK = re.compile(
-    r"^\W*(by the way|btw|by the by|on an unrelated note|unrelated|p\.\s?s\.|ps:|"
-    r"übrigens|nebenbei( bemerkt)?|ganz nebenbei|"
-    r"por cierto|a propósito|au fait|d'ailleurs|aliás)\b",
-    re.IGNORECASE,
-)
-_SENTENCES = re.compile(r"(?<=[.!?])\s+|\n+")
-
-
-def without_side_remarks(text: str) -> str:
-    """`text` without its side-remark sentences (line breaks between the sentences kept)."""
-    kept = [s for s in _SENTENCES.split(text) if s.strip() and not is_side_remark(s)]
-    return "\n".join(kept)
-
-
-def side_remarks(text: str) -> list[str]:
-    """The side-remark sentences of `text` that `without_side_remarks` leaves out, each once."""
-    found = (s.strip() for s in _SENTENCES.split(text) if s.strip() and is_side_remark(s))
-    return list(dict.fromkeys(found))
-
-
-def is_side_remark(sentence: str) -> bool:
-    return _SIDE_REMARK.match(sentence) is not None
 
 
 def _vectorizer() -> TfidfVectorizer:

@@ -42,7 +42,7 @@ from sklearn.pipeline import FeatureUnion
 from sklearn.svm import LinearSVC
 
 from triage.adapters.llm.base import Taxonomy, TaxonomyEntry
-from triage.adapters.llm.dayone import without_side_remarks
+from triage.adapters.llm.normalize import without_side_remarks
 from triage.adapters.llm.tfidf import SMALL_BATCH, union_transform
 from triage.fields import TAXONOMY_FIELDS as FIELDS
 
@@ -164,7 +164,7 @@ class TrainedModel:
 
 def classifier_texts(texts: Sequence[str]) -> list[str]:
     """What the classifiers' n-grams are read from: each text without its side-remark sentences
-    ("By the way, the printer also jams.", "Übrigens: ..."; dayone.without_side_remarks). A side
+    ("By the way, the printer also jams.", "Übrigens: ..."; normalize.without_side_remarks). A side
     remark names another topic on purpose, and its words pulled the queue towards that topic's
     queue. The day-one probabilities (the prior features) still read the whole text."""
     return [without_side_remarks(text) for text in texts]

@@ -36,7 +36,12 @@ from sklearn.pipeline import FeatureUnion
 from triage.adapters.llm import dayone, language, learned
 from triage.adapters.llm.base import Taxonomy, TaxonomyEntry, TicketInput, TriageOutcome
 from triage.adapters.llm.learned import TrainedModel
-from triage.adapters.llm.normalize import classifier_body, without_courtesy
+from triage.adapters.llm.normalize import (
+    classifier_body,
+    side_remarks,
+    without_courtesy,
+    without_side_remarks,
+)
 from triage.adapters.llm.schema import FieldGuess, TriageResult
 from triage.adapters.llm.summary import join_summary, summarize
 from triage.adapters.llm.text_budget import language_sample
@@ -499,7 +504,7 @@ class LocalTriageModel:
                         "ocr_chars": len(ticket.ocr_text),
                         "model_version": self.version,
                         "decided_by": decided_by,
-                        "side_remarks": dayone.side_remarks(texts[i]) if left_out else [],
+                        "side_remarks": side_remarks(texts[i]) if left_out else [],
                         "summary_sentences": summaries[i],
                         "scores": {
                             name: {
@@ -577,7 +582,7 @@ def local_model_train(
 def dayone_texts(texts: Sequence[str]) -> list[str]:
     """What the day-one queue learned from unlabelled tickets reads: the text without side remarks
     and stop words."""
-    return [_clean(dayone.without_side_remarks(t)) for t in texts]
+    return [_clean(without_side_remarks(t)) for t in texts]
 
 
 def _dayone_phrases(entries: Sequence[TaxonomyEntry]) -> list[tuple[str, int]]:
@@ -593,7 +598,7 @@ def local_model_fit_unlabelled(
     tickets: Sequence[TicketInput], taxonomy: Taxonomy
 ) -> dayone.UnlabelledModel | None:
     """Day one from unreviewed tickets' texts (no labels read): see dayone.py."""
-    texts = [dayone.without_side_remarks(ticket_text(t)) for t in tickets]
+    texts = [without_side_remarks(ticket_text(t)) for t in tickets]
     day_one = LocalTriageModel()
     with _fast_sklearn():
         models = day_one._models(taxonomy)

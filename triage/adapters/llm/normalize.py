@@ -138,3 +138,31 @@ def without_courtesy(text: str) -> str:
 
 def _is_closing(part: str) -> bool:
     return bool(_CLOSING.fullmatch(part) or _CLOSING.fullmatch(_SIGNED.sub("", part)))
+
+
+# Side remarks: a sentence that opens with one of these names another topic than the ticket's own
+# problem ("By the way, the printer also jams."). The trained classifiers and the day-one queue
+# fitted on unreviewed tickets read the text without them, the summary takes neither its problem
+# nor its error from one, and the ticket page lists them apart.
+_SIDE_REMARK = re.compile(
+    r"^\W*(by the way|btw|by the by|on an unrelated note|unrelated|p\.\s?s\.|ps:|"
+    r"übrigens|nebenbei( bemerkt)?|ganz nebenbei|"
+    r"por cierto|a propósito|au fait|d'ailleurs|aliás)\b",
+    re.IGNORECASE,
+)
+
+
+def without_side_remarks(text: str) -> str:
+    """`text` without its side-remark sentences (line breaks between the sentences kept)."""
+    kept = [s for s in _SENTENCE_OR_LINE.split(text) if s.strip() and not is_side_remark(s)]
+    return "\n".join(kept)
+
+
+def side_remarks(text: str) -> list[str]:
+    """The side-remark sentences of `text` that `without_side_remarks` leaves out, each once."""
+    found = (s.strip() for s in _SENTENCE_OR_LINE.split(text) if s.strip() and is_side_remark(s))
+    return list(dict.fromkeys(found))
+
+
+def is_side_remark(sentence: str) -> bool:
+    return _SIDE_REMARK.match(sentence) is not None

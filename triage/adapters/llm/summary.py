@@ -23,7 +23,7 @@ import numpy as np
 from scipy import sparse
 
 from triage.adapters.llm.base import TicketInput
-from triage.adapters.llm.dayone import is_side_remark
+from triage.adapters.llm.normalize import is_side_remark
 
 
 class SentenceScorer(Protocol):
