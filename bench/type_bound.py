@@ -1,0 +1,116 @@
+"""How much of the ticket type any text model can get right on the hard labelled sets: an upper bound.
+
+    python bench/type_bound.py
+
+tests/fixtures/eval/make_sets.py frames 90% of a hard set's tickets with a sentence from their own
+type's pool ("How do I ...?", "Please set up ...", "... stopped working") and the other 10% with a
+neutral frame that holds a symptom or a request whatever the type is ("About the portal: ...");
+a subject names the type ("Portal (request)") on about 7% of the tickets. 15% of the labels are
+then replaced. A ticket with neither cue says nothing about its type, only what its queue and its
+urgency phrases say about it (priority depends on the type).
+
+This script fits a model that is *told* what a text model can only read: the clean type of every
+ticket whose text carries a type cue (recorded while the generator writes it), the clean queue,
+and how many phrases of each urgency pool the text holds. It is fitted on generated rows of the
+same set (other seeds), its per-value offsets chosen for macro-F1 as the offline model's are
+(learned.choose_offsets), and scored against the noisy labels of 20,000 other generated rows. It
+also prints the ceiling the local-model bench reports (the clean labels scored against the noisy
+ones), which credits the uncued tickets as well.
+
+Compare with `python bench/local_model.py --sets-only`'s type lines on helpdesk_hard and shop_hard:
+the distance between ours and this bound is the room left.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from sklearn.metrics import f1_score
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench._harness import emit  # noqa: E402
+from bench.priority_bound import SCORED_ROWS, SPLIT_ROWS, _generator, fitted_bound, urgency_counts  # noqa: E402
+
+HARD_SETS = ("helpdesk_hard", "shop_hard")
+
+
+class _Recorded(dict):
+    """The generator's type pools, noting whether a ticket's frame was read from them."""
+
+    used = False
+
+    def __getitem__(self, key: str) -> dict:
+        self.used = True
+        return super().__getitem__(key)
+
+
+def _recording(original: Callable[..., tuple[str, str]], cued: list[bool]) -> Callable[..., tuple[str, str]]:
+    """make_sets._ticket_hard, also appending to `cued` whether the ticket carries a type cue: its
+    frame from its type's pool, or its type word in the subject ("Portal (request)")."""
+
+    def ticket(rng, topics, types, queue, kind, lang, priority, hard):  # noqa: ANN001, ANN202, PLR0913
+        pools = _Recorded(types)
+        subject, body = original(rng, topics, pools, queue, kind, lang, priority, hard)
+        cued.append(pools.used or f"({kind})" in subject.lower())
+        return subject, body
+
+    return ticket
+
+
+def _rows(generator, name: str, seed: int, n: int) -> tuple[np.ndarray, np.ndarray, float]:  # noqa: ANN001
+    """(features, noisy type labels, the ceiling's macro-F1) of n generated rows."""
+    conf = {**generator.SETS[name], "seed": seed, "rows": n}
+    kinds, queues = list(conf["types"]), list(conf["topics"])
+    clean: list[dict[str, str]] = []
+    cued: list[bool] = []
+    original = generator._ticket_hard
+    generator._ticket_hard = _recording(original, cued)
+    try:
+        rows = generator.make_set(clean=clean, **conf)
+    finally:
+        generator._ticket_hard = original
+    out = np.zeros((n, len(kinds) + 1 + len(queues) + 3))
+    for i, (row, labels) in enumerate(zip(rows, clean, strict=True)):
+        if cued[i]:
+            out[i, kinds.index(labels["category"])] = 1.0
+        else:
+            out[i, len(kinds)] = 1.0
+        out[i, len(kinds) + 1 + queues.index(labels["queue"])] = 1.0
+        out[i, -3:] = urgency_counts(generator, row)
+    labels = np.asarray([r["category"] for r in rows])
+    ceiling = float(f1_score(labels, [c["category"] for c in clean], average="macro"))
+    return out, labels, ceiling
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.parse_args()
+    generator = _generator()
+    for name in HARD_SETS:
+        x_test, y_test, ceiling = _rows(generator, name, 1002, SCORED_ROWS)
+        large = _rows(generator, name, 1001, SCORED_ROWS)[:2]
+        small = _rows(generator, name, 1003, SPLIT_ROWS)[:2]
+        cued = 1.0 - float(x_test[:, len(generator.SETS[name]["types"])].mean())
+        emit("type_cued_share", cued, "fraction", None, set=name, scored_rows=SCORED_ROWS)
+        emit("type_macro_f1_ceiling", ceiling, "macro-F1", None, set=name, scored_rows=SCORED_ROWS)
+        for label, train in (("cue_queue_phrases", large), ("cue_queue_phrases_1540_rows", small)):
+            emit(
+                f"type_macro_f1_bound_{label}",
+                fitted_bound(train, (x_test, y_test), slice(None)),
+                "macro-F1",
+                None,
+                set=name,
+                scored_rows=SCORED_ROWS,
+            )
+
+
+if __name__ == "__main__":
+    main()
