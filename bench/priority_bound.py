@@ -53,17 +53,17 @@ def _features(generator, conf: dict, rows: list[dict], clean: list[dict]) -> np.
     kinds, queues = list(conf["types"]), list(conf["topics"])
     out = np.zeros((len(rows), len(kinds) + len(queues) + 3))
     for i, (row, labels) in enumerate(zip(rows, clean, strict=True)):
-        text, lang = f"{row['subject']}\n{row['body']}".lower(), row["language"]
         out[i, kinds.index(labels["category"])] = 1.0
         out[i, len(kinds) + queues.index(labels["queue"])] = 1.0
-        pools = (
-            generator.PRIORITY["high"][lang],
-            generator.PRIORITY["low"][lang],
-            generator.HIGH_CONTEXT[lang],
-        )
-        for j, pool in enumerate(pools):
-            out[i, -3 + j] = sum(phrase.lower() in text for phrase in pool)
+        out[i, -3:] = urgency_counts(generator, row)
     return out
+
+
+def urgency_counts(generator, row: dict) -> list[int]:  # noqa: ANN001
+    """How many phrases of each urgency pool (high, low, high context) a generated row's text holds."""
+    text, lang = f"{row['subject']}\n{row['body']}".lower(), row["language"]
+    pools = (generator.PRIORITY["high"][lang], generator.PRIORITY["low"][lang], generator.HIGH_CONTEXT[lang])
+    return [sum(phrase.lower() in text for phrase in pool) for pool in pools]
 
 
 def _rows(generator, name: str, seed: int, n: int) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
@@ -73,7 +73,7 @@ def _rows(generator, name: str, seed: int, n: int) -> tuple[np.ndarray, np.ndarr
     return _features(generator, conf, rows, clean), np.asarray([r["priority"] for r in rows])
 
 
-def _bound(
+def fitted_bound(
     train: tuple[np.ndarray, np.ndarray], test: tuple[np.ndarray, np.ndarray], columns: slice
 ) -> float:
     (x, y), (x_test, y_test) = train, test
@@ -105,7 +105,7 @@ def main() -> None:
                 json.dumps(
                     {
                         "metric": f"priority_macro_f1_bound_{label}",
-                        "value": round(_bound(train, test, columns), 4),
+                        "value": round(fitted_bound(train, test, columns), 4),
                         "unit": "macro-F1",
                         "goal": None,
                         "set": name,

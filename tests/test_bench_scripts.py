@@ -44,3 +44,26 @@ def test_the_review_flow_benchmark_reviews_a_view_from_the_keyboard_within_the_k
     assert figures["review_keystrokes_per_ticket_accepted"]["value"] <= 2
     assert figures["review_keystrokes_per_ticket_one_field_corrected"]["value"] <= 6
     assert figures["review_decision_to_next_shown_p95_ms"]["samples"] == 2
+
+
+def test_the_type_bound_reads_the_generators_own_rows_and_notes_which_carry_a_type_cue() -> None:
+    """bench/type_bound.py notes, while the generator writes a hard set, whether each ticket's frame
+    came from its type's pool. Noting it must not change the rows (the same random draws), and about
+    90% of the tickets carry a cue (make_sets.HARD's type_cue, plus a type word in some subjects)."""
+    sys.path.insert(0, str(BENCH.parent))
+    from bench import type_bound
+
+    generator = type_bound._generator()
+    original = generator._ticket_hard
+    plain = generator.make_set(**{**generator.SETS["shop_hard"], "seed": 7, "rows": 600})
+
+    features, labels, ceiling = type_bound._rows(generator, "shop_hard", 7, 600)
+
+    assert generator._ticket_hard is original
+    assert list(labels) == [row["category"] for row in plain]
+    kinds = len(generator.SETS["shop_hard"]["types"])
+    uncued = features[:, kinds]
+    assert 0.85 <= 1.0 - uncued.mean() <= 0.95
+    # an uncued row is told no type; a cued one exactly one
+    assert (features[:, :kinds].sum(axis=1) == 1.0 - uncued).all()
+    assert 0.7 < ceiling < 0.95
