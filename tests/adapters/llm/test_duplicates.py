@@ -62,6 +62,23 @@ def test_unrelated_tickets_are_not_proposed_and_the_ticket_itself_never():
     assert find_duplicates(new, [SYNC_TIMEOUT, EXPORT, new]) == []
 
 
+def test_a_side_remark_does_not_make_a_duplicate_of_the_ticket_about_it():
+    """ "By the way, ..." names another problem on purpose (the ticket page lists it as one that may
+    need a ticket of its own): its error code and words do not pair this ticket with that problem's."""
+    new = TicketText(
+        id=9,
+        subject="Invoice address",
+        body="Please change the address on my invoices. By the way, the CSV export fails: Error: disk "
+        "quota exceeded (Q-17)",
+    )
+    assert find_duplicates(new, [SYNC_TIMEOUT, EXPORT]) == []
+    # the same words as its main request still pair it
+    main_request = TicketText(
+        id=4, subject="Invoice address", body="Please change the address on my invoices."
+    )
+    assert [m.id for m in find_duplicates(new, [main_request, EXPORT])] == [main_request.id]
+
+
 def test_timestamps_and_version_numbers_are_not_error_codes():
     assert error_codes("Chrome 126.0.6478 on Windows 11, since 12:04") == []
     assert error_codes("Sync error E_TIMEOUT (E1042), HTTP 413, card_declined, SyncAbortedException") == [

@@ -1,8 +1,8 @@
 """Likely duplicates among recent tickets, from their text and the text read from their screenshots.
 
 Pure: values in, ranked matches out. Two signals:
-- the words: TF-IDF cosine over word 1-2 grams of subject, body and OCR text (overlays such as
-  timestamps removed), fitted on the ticket and its candidates, so words every ticket of the
+- the words: TF-IDF cosine over word 1-2 grams of subject, body (without its side remarks) and OCR
+  text (overlays such as timestamps removed), fitted on the ticket and its candidates, so words every ticket of the
   product area uses weigh little;
 - the error codes: tokens that name one error ("E_TIMEOUT", "E1042", "Q-17", "card_declined",
   "SyncAbortedException", an HTTP status, a 4+ digit reference), also weighted by how rare they
@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 
+from triage.adapters.llm.normalize import without_side_remarks
 from triage.adapters.llm.summary import strip_overlays
 
 # Error codes as dialogs and logs show them; the order is the preference for the reason shown.
@@ -80,7 +81,9 @@ def _ocr(text: str) -> str:
 
 
 def _document(ticket: TicketText) -> str:
-    return f"{ticket.subject}\n{ticket.body}\n{_ocr(ticket.ocr_text)}"
+    # Without side remarks ("By the way, the export fails too."): they name another problem on
+    # purpose, and their words and codes paired a ticket with that problem's tickets.
+    return f"{ticket.subject}\n{without_side_remarks(ticket.body)}\n{_ocr(ticket.ocr_text)}"
 
 
 def _subject_words(text: str) -> set[str]:
