@@ -105,6 +105,8 @@ def _other_split(
 ) -> dict[str, tuple[float, float, float]]:
     """Per field (our macro-F1, the baseline's, the ceiling's) on the rows shuffled with `seed`,
     split 70/30; `clean`: each row's labels before the noise, in file order."""
+    # the rows' positions in the order `shuffled` puts the rows in (it permutes by length and seed
+    # alone), so the clean labels follow their rows
     order = evaluation.shuffled(list(range(len(rows))), seed=seed)  # type: ignore[arg-type]
     train, test = evaluation.split([rows[i] for i in order], 0.7)
     clean_test = [clean[i] for i in order[len(train) :]]

@@ -3,8 +3,8 @@
     python bench/type_bound.py
 
 tests/fixtures/eval/make_sets.py frames 90% of a hard set's tickets with a sentence from their own
-type's pool ("How do I ...?", "Please set up ...", "... stopped working") and the other 10% with a
-neutral frame that holds a symptom or a request whatever the type is ("About the portal: ...");
+type's pool ("Since this morning {o} {b}." for an incident, "Could you please {a}?" for a request,
+"I want to complain, {o} {b}.") and the other 10% with a neutral frame that holds a symptom or a request whatever the type is ("About the portal: ...");
 a subject names the type ("Portal (request)") on about 7% of the tickets. 15% of the labels are
 then replaced. A ticket with neither cue says nothing about its type, only what its queue and its
 urgency phrases say about it (priority depends on the type).
@@ -112,14 +112,13 @@ def on_the_set(generator, name: str) -> None:  # noqa: ANN001
         raise SystemExit(f"{name}.csv is not what make_sets.py writes: run it again")
     train, test = evaluation.split(labelled, 0.7)
     tickets = [TicketInput(ticket_id=i, subject=r.subject, body=r.body) for i, r in enumerate(labelled)]
+    taxonomy = evaluation.taxonomy_load(EVAL / f"{name}_taxonomy.json")
     trained = local_model_train(
-        labeled=[(tickets[i], r.labels) for i, r in enumerate(train)],
-        taxonomy=_taxonomy(name),
-        version="bench",
+        labeled=[(tickets[i], r.labels) for i, r in enumerate(train)], taxonomy=taxonomy, version="bench"
     )
     ours = [
         o.result.category.value
-        for o in LocalTriageModel(trained=trained).triage_many(tickets[len(train) :], _taxonomy(name))
+        for o in LocalTriageModel(trained=trained).triage_many(tickets[len(train) :], taxonomy)
     ]
     baseline = evaluation.baseline_predictions(train=train, test=test, fields=("category",))["category"]
     truth = [c["category"] for c in clean[len(train) :]]
@@ -146,10 +145,6 @@ def on_the_set(generator, name: str) -> None:  # noqa: ANN001
                 set=name,
                 tickets=int(mask.sum()),
             )
-
-
-def _taxonomy(name: str):  # noqa: ANN202
-    return evaluation.taxonomy_load(EVAL / f"{name}_taxonomy.json")
 
 
 def main() -> None:

@@ -63,8 +63,9 @@ def test_unrelated_tickets_are_not_proposed_and_the_ticket_itself_never():
 
 
 def test_a_side_remark_does_not_make_a_duplicate_of_the_ticket_about_it():
-    """ "By the way, ..." names another problem on purpose (the ticket page lists it as one that may
-    need a ticket of its own): its error code and words do not pair this ticket with that problem's."""
+    """A side remark ("By the way, ...") names another problem on purpose (the ticket page lists it
+    as one that may need a ticket of its own): its error code and words do not pair this ticket
+    with that problem's."""
     new = TicketText(
         id=9,
         subject="Invoice address",

@@ -2,8 +2,8 @@
 
 Pure: values in, ranked matches out. Two signals:
 - the words: TF-IDF cosine over word 1-2 grams of subject, body (without its side remarks) and OCR
-  text (overlays such as timestamps removed), fitted on the ticket and its candidates, so words every ticket of the
-  product area uses weigh little;
+  text (overlays such as timestamps removed), fitted on the ticket and its candidates, so words
+  every ticket of the product area uses weigh little;
 - the error codes: tokens that name one error ("E_TIMEOUT", "E1042", "Q-17", "card_declined",
   "SyncAbortedException", an HTTP status, a 4+ digit reference), also weighted by how rare they
   are among the candidates. Two tickets about one incident show the same code while sharing few
