@@ -47,6 +47,18 @@ def test_an_earlier_ticket_showing_the_same_error_on_screen_is_proposed_with_the
     assert similar[0]["reason"] == "same error 'E_TIMEOUT' in screenshot"
 
 
+def test_a_ticket_is_not_proposed_for_what_a_newer_one_mentions_in_a_side_remark():
+    _ticket("Export broken", "The CSV export does nothing.", "Error: disk quota exceeded (Q-17)")
+    address = _ticket("Invoice address", "Please change the address on my invoices.", ago=timedelta(hours=2))
+    new = _ticket(
+        "Invoice address",
+        "Please change the address on my invoices.\nBy the way, the export shows disk quota exceeded (Q-17).",
+        ago=timedelta(0),
+    )
+    # the export ticket shows the remark's error, and only the invoice ticket is proposed
+    assert [s["id"] for s in ticket_similar_list(ticket=new)] == [address.id]
+
+
 def test_later_tickets_old_tickets_and_tickets_already_marked_duplicate_are_not_candidates():
     new = _ticket("Sync stopped", "Sync error E_TIMEOUT.", ago=timedelta(days=1))
     _ticket("Sync stopped", "Sync error E_TIMEOUT.", ago=timedelta(0))  # came in after it
