@@ -42,7 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench._harness import emit  # noqa: E402
-from bench.priority_bound import SCORED_ROWS, SPLIT_ROWS, _generator, fitted_bound, urgency_counts  # noqa: E402
+from bench.priority_bound import SCORED_ROWS, _generator, fitted_bound, generated_rows, urgency_counts  # noqa: E402
 from triage.adapters.llm import evaluation  # noqa: E402
 from triage.adapters.llm.base import TicketInput  # noqa: E402
 from triage.adapters.llm.local import LocalTriageModel, local_model_train  # noqa: E402
@@ -156,16 +156,14 @@ def main() -> None:
     parser.parse_args()
     generator = _generator()
     for name in HARD_SETS:
-        x_test, y_test, ceiling = _rows(generator, name, 1002, SCORED_ROWS)
-        large = _rows(generator, name, 1001, SCORED_ROWS)[:2]
-        small = _rows(generator, name, 1003, SPLIT_ROWS)[:2]
+        (x_test, y_test, ceiling), large, small = generated_rows(_rows, generator, name)
         cued = 1.0 - float(x_test[:, len(generator.SETS[name]["types"])].mean())
         emit("type_cued_share", cued, "fraction", None, set=name, scored_rows=SCORED_ROWS)
         emit("type_macro_f1_ceiling", ceiling, "macro-F1", None, set=name, scored_rows=SCORED_ROWS)
         for label, train in (("cue_queue_phrases", large), ("cue_queue_phrases_1540_rows", small)):
             emit(
                 f"type_macro_f1_bound_{label}",
-                fitted_bound(train, (x_test, y_test), slice(None)),
+                fitted_bound(train[:2], (x_test, y_test), slice(None)),
                 "macro-F1",
                 None,
                 set=name,

@@ -128,16 +128,19 @@ def run_version(run_model: str) -> RunVersion:
         return RunVersion()
     kind, n_reviewed, levels = row
     return RunVersion(
-        low_below={str(name): float(level) for name, level in levels.items()}
-        if isinstance(levels, dict)
-        else {},
-        trained_on=n_reviewed if kind == ClassifierVersion.Kind.TRAINED else None,
+        low_below=_levels(levels), trained_on=n_reviewed if kind == ClassifierVersion.Kind.TRAINED else None
     )
 
 
+def _levels(stored: object) -> dict[str, float]:
+    """A version's stored `metrics.low_below` as {field: level}; empty when it has none."""
+    return {str(name): float(level) for name, level in stored.items()} if isinstance(stored, dict) else {}
+
+
 def low_levels_by_model(run_models: Iterable[str]) -> dict[str, dict[str, float]]:
-    """run_version's LOW levels for many runs' models at once (one query for a whole queue page, none when no
-    run was decided by a trained version): {run model: {field: level}}, calibrated models only."""
+    """run_version's LOW levels for many runs' models at once (one query for a whole queue page,
+    none when no run was decided by a trained version): {run model: {field: level}}, calibrated
+    models only."""
     versions = {model: v for model in set(run_models) if (v := _stored_version(model)) is not None}
     if not versions:
         return {}
@@ -149,9 +152,8 @@ def low_levels_by_model(run_models: Iterable[str]) -> dict[str, dict[str, float]
     )
     levels: dict[str, dict[str, float]] = {}
     for model, version in versions.items():
-        found = stored.get(version)
-        if isinstance(found, dict) and found:
-            levels[model] = {str(name): float(level) for name, level in found.items()}
+        if found := _levels(stored.get(version)):
+            levels[model] = found
     return levels
 
 
