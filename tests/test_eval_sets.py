@@ -91,3 +91,54 @@ def test_the_independent_set_has_many_sentences_per_class_not_one_template():
     for queue in generator.QUEUES:
         openings = {r["body"].split("\n")[0] for r in rows if r["clean_queue"] == queue}
         assert len(openings) >= 10, queue
+
+
+def test_the_telecom_set_is_what_its_generator_writes_and_as_hard_as_it_claims():
+    """A second independently written set (tests/fixtures/eval/make_telecom.py): another domain, another
+    type scheme (incident / problem / request / change), none of its queues shared with another set."""
+    generator = eval_generator("make_telecom")
+    rows = generator.make_set()
+    out = io.StringIO(newline="")
+    writer = csv.DictWriter(out, fieldnames=list(generator.COLUMNS))
+    writer.writeheader()
+    writer.writerows(rows)
+    assert out.getvalue() == (EVAL / "telecom.csv").read_bytes().decode("utf-8")
+    taxonomy = json.loads((EVAL / "telecom_taxonomy.json").read_text(encoding="utf-8"))
+    assert taxonomy == generator.TAXONOMY
+    assert set(taxonomy) == {"category", "priority", "queue", "sentiment"}
+
+    queues = Counter(r["queue"] for r in rows)
+    assert len(queues) >= 10
+    assert max(queues.values()) >= 20 * min(queues.values())
+    assert {r["language"] for r in rows} == {"en", "de"}
+    assert (
+        {r["category"] for r in rows} == set(generator.KINDS) == {"incident", "problem", "request", "change"}
+    )
+    assert {r["priority"] for r in rows} == {"low", "medium", "high"}
+    for field in ("category", "priority", "queue"):
+        wrong = sum(r[field] != r[f"clean_{field}"] for r in rows) / len(rows)
+        assert wrong >= 0.10, (field, wrong)
+    assert len({r["body"] for r in rows}) >= 0.95 * len(rows)
+    # another domain: none of its queues is a queue of the generator-written sets or the independent set
+    other = eval_generator()
+    independent = json.loads((EVAL / "independent_taxonomy.json").read_text(encoding="utf-8"))
+    taken = {e["value"] for t in [*other.TAXONOMIES.values(), independent] for e in t["queue"]}
+    assert not set(queues) & taken
+    assert not set(generator.QUEUES) & taken
+    # the taxonomy the model reads names every class the rows use
+    for field in ("category", "priority", "queue"):
+        assert {r[field] for r in rows} == {e["value"] for e in taxonomy[field]}
+
+
+def test_the_telecom_set_has_many_sentences_per_class_not_one_template():
+    generator = eval_generator("make_telecom")
+    assert set(generator.POOLS) == set(generator.QUEUES)
+    for queue, languages in generator.POOLS.items():
+        assert set(languages) == {"en", "de"}, queue
+        for lang, pools in languages.items():
+            for kind in generator.KINDS:
+                assert len(set(pools[kind])) >= 4, (queue, lang, kind)
+    rows = generator.make_set()
+    for queue in generator.QUEUES:
+        openings = {r["body"].split("\n")[0] for r in rows if r["clean_queue"] == queue}
+        assert len(openings) >= 10, queue
