@@ -29,7 +29,7 @@ from triage.adapters.llm.learned import expected_calibration_error  # noqa: E402
 from triage.adapters.llm.local import LocalTriageModel  # noqa: E402
 
 EVAL = ROOT / "tests" / "fixtures" / "eval"
-SETS = ("tickets", "helpdesk", "shop", "helpdesk_hard", "shop_hard", "independent")
+SETS = ("tickets", "helpdesk", "shop", "helpdesk_hard", "shop_hard", "independent", "telecom")
 FIELDS = ("category", "priority", "queue", "sentiment")
 
 

@@ -26,7 +26,7 @@ from triage.adapters.llm.learned import field_scores  # noqa: E402
 from triage.adapters.llm.local import LocalTriageModel, local_model_fit_unlabelled  # noqa: E402
 
 EVAL = ROOT / "tests" / "fixtures" / "eval"
-SETS = ("helpdesk", "shop", "helpdesk_hard", "shop_hard", "independent")
+SETS = ("helpdesk", "shop", "helpdesk_hard", "shop_hard", "independent", "telecom")
 GOAL = 1.5
 
 

@@ -66,7 +66,7 @@ def emit(metric: str, value: float, unit: str, goal: str | None = None, **extra:
     )
 
 
-SETS = ("helpdesk", "shop", "helpdesk_hard", "shop_hard", "independent")
+SETS = ("helpdesk", "shop", "helpdesk_hard", "shop_hard", "independent", "telecom")
 SCORED = ("category", "priority", "queue")
 ECE_BINS = 10
 

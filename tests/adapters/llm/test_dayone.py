@@ -9,7 +9,7 @@ import numpy as np
 from triage.adapters.llm import dayone, evaluation
 from triage.adapters.llm.base import TicketInput
 from triage.adapters.llm.learned import field_scores
-from triage.adapters.llm.local import LocalTriageModel, local_model_fit_unlabelled
+from triage.adapters.llm.local import LocalTriageModel, dayone_texts, local_model_fit_unlabelled
 
 EVAL = Path(__file__).resolve().parents[2] / "fixtures" / "eval"
 
@@ -127,3 +127,11 @@ def test_a_side_remark_about_another_queue_does_not_move_the_fitted_queue() -> N
         noisy = served.triage(TicketInput(ticket_id=i, subject=row.subject, body=row.body + remark), taxonomy)
         moved += plain.result.queue.value != noisy.result.queue.value
     assert moved == 0
+
+
+def test_the_day_one_queue_reads_no_apology_for_writing() -> None:
+    """German mail about any topic opens with "Entschuldigen Sie die Störung", and "Störung" is also
+    what a line fault is called: read as content, it pulled invoices towards an outage queue."""
+    plain = "Die Rechnung ist doppelt.\nBitte korrigieren."
+    assert dayone_texts([f"Guten Tag, Entschuldigen Sie die Störung.\n{plain}"]) == dayone_texts([plain])
+    assert dayone_texts([f"Sorry to bother you. {plain}"]) == dayone_texts([plain])

@@ -155,3 +155,38 @@ def test_the_side_remarks_left_out_are_listed_once_each() -> None:
     assert (
         normalize.side_remarks("The printer also jams, by the way.") == []
     )  # not a sentence opening with it
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "P.S. How do I add a user?",
+        "PS: Gibt es einen Handytarif?",
+        "P. S. the fax too",
+        "PPS: one more",
+        "P.S.: x",
+        "ps the TV box",
+    ],
+)
+def test_a_postscript_is_a_side_remark_whatever_its_punctuation(sentence) -> None:
+    # a word boundary cannot follow "P.S." or "PS:": the pattern once ended in one, and no
+    # postscript was ever left out
+    assert normalize.is_side_remark(sentence)
+    assert normalize.side_remarks(f"The invoice is wrong.\n{sentence}") == [sentence]
+
+
+@pytest.mark.parametrize("sentence", ["PS4 controller does not pair.", "Please help.", "Psst, it is broken."])
+def test_words_that_start_like_a_postscript_are_not_one(sentence) -> None:
+    assert not normalize.is_side_remark(sentence)
+
+
+def test_an_apology_for_writing_is_an_aside_and_a_fault_named_like_it_is_not() -> None:
+    text = (
+        "Guten Tag, Entschuldigen Sie die Störung.\nDie Rechnung ist doppelt. Sorry to bother you again!\n"
+        "PS: Gibt es einen günstigeren Tarif?"
+    )
+    assert normalize.without_asides(text) == "Die Rechnung ist doppelt."
+    # the same word naming the problem stays, and so does an apology that goes on to the problem
+    for kept in ("Seit heute früh Störung im ganzen Ort.", "Sorry, the export fails again."):
+        assert normalize.without_asides(kept) == kept
+        assert not normalize.is_apology(kept)

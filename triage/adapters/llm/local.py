@@ -39,8 +39,8 @@ from triage.adapters.llm.learned import TrainedModel
 from triage.adapters.llm.normalize import (
     classifier_body,
     side_remarks,
+    without_asides,
     without_courtesy,
-    without_side_remarks,
 )
 from triage.adapters.llm.schema import FieldGuess, TriageResult
 from triage.adapters.llm.summary import join_summary, summarize
@@ -580,9 +580,9 @@ def local_model_train(
 
 
 def dayone_texts(texts: Sequence[str]) -> list[str]:
-    """What the day-one queue learned from unlabelled tickets reads: the text without side remarks
-    and stop words."""
-    return [_clean(without_side_remarks(t)) for t in texts]
+    """What the day-one queue learned from unlabelled tickets reads: the text without its asides
+    (side remarks, apologies for writing; normalize.without_asides) and stop words."""
+    return [_clean(without_asides(t)) for t in texts]
 
 
 def _dayone_phrases(entries: Sequence[TaxonomyEntry]) -> list[tuple[str, int]]:
@@ -598,7 +598,7 @@ def local_model_fit_unlabelled(
     tickets: Sequence[TicketInput], taxonomy: Taxonomy
 ) -> dayone.UnlabelledModel | None:
     """Day one from unreviewed tickets' texts (no labels read): see dayone.py."""
-    texts = [without_side_remarks(ticket_text(t)) for t in tickets]
+    texts = [without_asides(ticket_text(t)) for t in tickets]
     day_one = LocalTriageModel()
     with _fast_sklearn():
         models = day_one._models(taxonomy)

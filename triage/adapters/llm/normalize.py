@@ -110,7 +110,11 @@ _CLOSING = re.compile(
 )
 # a name after the closing: "Thanks, Anna" / "Best regards,\nAnna Berg" (case-sensitive: capitals)
 _SIGNED = re.compile(r"(?:[,\s]+[A-ZÄÖÜÁÉÍÓÚÇ][\w'.-]*){1,2}\s*$")
-_SENTENCE_OR_LINE = re.compile(r"(?<=[.!?])\s+|\s*\n\s*")
+# A sentence ends at . ! ? and a space, or at a line break; not inside "P.S." / "P. S." / "P.P.S.",
+# whose sentence goes on after it.
+_SENTENCE_OR_LINE = re.compile(
+    r"(?<=[.!?])(?<!\b[Pp]\.)(?<!\b[Pp]\.[Ss]\.)(?<!\b[Pp]\.\s[Ss]\.)(?<![Pp]\.[Pp]\.[Ss]\.)\s+|\s*\n\s*"
+)
 
 
 def without_courtesy(text: str) -> str:
@@ -145,9 +149,11 @@ def _is_closing(part: str) -> bool:
 # fitted on unreviewed tickets read the text without them, the summary takes neither its problem
 # nor its error from one, and the ticket page lists them apart.
 _SIDE_REMARK = re.compile(
-    r"^\W*(by the way|btw|by the by|on an unrelated note|unrelated|p\.\s?s\.|ps:|"
+    r"^\W*(?:(?:by the way|btw|by the by|on an unrelated note|unrelated|"
     r"übrigens|nebenbei( bemerkt)?|ganz nebenbei|"
-    r"por cierto|a propósito|au fait|d'ailleurs|aliás)\b",
+    r"por cierto|a propósito|au fait|d'ailleurs|aliás)\b"
+    # "P.S.", "P. S.", "PS:", "PPS": a word boundary cannot follow their closing dot or colon
+    r"|p\.\s?(?:p\.\s?)?s\.?|p?ps\b)",
     re.IGNORECASE,
 )
 
@@ -166,3 +172,31 @@ def side_remarks(text: str) -> list[str]:
 
 def is_side_remark(sentence: str) -> bool:
     return _SIDE_REMARK.match(sentence) is not None
+
+
+# An apology for writing ("Sorry to bother you.", "Entschuldigen Sie die Störung."), after a
+# greeting or on its own: courtesy that names no topic, and its words can be a topic's own
+# ("Störung" is also a line fault). Side remarks and these are the asides of a ticket.
+_APOLOGY = re.compile(
+    r"^\W*(?:[^\W\d][\w ]{0,30},\s*)?(?:"
+    r"(?:so\s+)?sorry\s+(?:to\s+(?:bother|trouble|disturb)\s+you|for\s+(?:the\s+)?"
+    r"(?:trouble|bother|disturbance|inconvenience))(?:\s+again)?"
+    r"|(?:entschuldigen|verzeihen)\s+sie\s+(?:bitte\s+)?(?:die|meine)\s+störung"
+    r"|entschuldigung\s+für\s+die\s+störung"
+    r"|(?:perdone|disculpe)\s+(?:la|las)\s+molestias?|désolée?\s+de\s+vous\s+déranger"
+    r"|excusez-moi\s+de\s+vous\s+déranger)\W*$",
+    re.IGNORECASE,
+)
+
+
+def is_apology(sentence: str) -> bool:
+    return _APOLOGY.match(sentence.strip()) is not None
+
+
+def without_asides(text: str) -> str:
+    """`text` without its side remarks and its apologies for writing (line breaks between the
+    sentences kept): what the day-one queue fitted on unreviewed tickets reads."""
+    kept = [
+        s for s in _SENTENCE_OR_LINE.split(text) if s.strip() and not is_side_remark(s) and not is_apology(s)
+    ]
+    return "\n".join(kept)
