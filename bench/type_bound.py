@@ -6,8 +6,9 @@ tests/fixtures/eval/make_sets.py frames 90% of a hard set's tickets with a sente
 type's pool ("Since this morning {o} {b}." for an incident, "Could you please {a}?" for a request,
 "I want to complain, {o} {b}.") and the other 10% with a neutral frame that holds a symptom or a
 request whatever the type is ("About the portal: ..."); a subject names the type ("Portal
-(request)") on about 7% of the tickets. 15% of the labels are then replaced. A ticket with neither cue says nothing about its type, only what its queue and its
-urgency phrases say about it (priority depends on the type).
+(request)") on about 7% of the tickets. 15% of the labels are then replaced. A ticket with neither
+cue says nothing about its type, only what its queue and its urgency phrases say about it
+(priority depends on the type).
 
 This script fits a model that is *told* what a text model can only read: the clean type of every
 ticket whose text carries a type cue (recorded while the generator writes it), the clean queue,
@@ -42,7 +43,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench._harness import emit  # noqa: E402
-from bench.priority_bound import SCORED_ROWS, _generator, fitted_bound, generated_rows, urgency_counts  # noqa: E402
+from bench.priority_bound import (  # noqa: E402
+    SCORED_ROWS,
+    _generator,
+    fitted_bound,
+    generated_rows,
+    urgency_counts,
+)
 from triage.adapters.llm import evaluation  # noqa: E402
 from triage.adapters.llm.base import TicketInput  # noqa: E402
 from triage.adapters.llm.local import LocalTriageModel, local_model_train  # noqa: E402

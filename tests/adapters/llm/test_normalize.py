@@ -165,6 +165,7 @@ def test_the_side_remarks_left_out_are_listed_once_each() -> None:
         "P. S. the fax too",
         "PPS: one more",
         "P.S.: x",
+        "P.P.S. one more",
         "ps the TV box",
     ],
 )

@@ -32,6 +32,7 @@ Pure: a string in, a string out; a few regular expressions over the lines.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from triage.adapters.mail_quotes import ATTRIBUTION, ORIGINAL_MESSAGE
 
@@ -110,11 +111,9 @@ _CLOSING = re.compile(
 )
 # a name after the closing: "Thanks, Anna" / "Best regards,\nAnna Berg" (case-sensitive: capitals)
 _SIGNED = re.compile(r"(?:[,\s]+[A-ZÄÖÜÁÉÍÓÚÇ][\w'.-]*){1,2}\s*$")
-# A sentence ends at . ! ? and a space, or at a line break; not inside "P.S." / "P. S." / "P.P.S.",
-# whose sentence goes on after it.
-_SENTENCE_OR_LINE = re.compile(
-    r"(?<=[.!?])(?<!\b[Pp]\.)(?<!\b[Pp]\.[Ss]\.)(?<!\b[Pp]\.\s[Ss]\.)(?<![Pp]\.[Pp]\.[Ss]\.)\s+|\s*\n\s*"
-)
+# A sentence ends at . ! ? and a space, or at a line break; not inside "P.S." / "P. S." / "P.P.S."
+# (its last "P.S."), whose sentence goes on after it.
+_SENTENCE_OR_LINE = re.compile(r"(?<=[.!?])(?<!\b[Pp]\.)(?<!\b[Pp]\.[Ss]\.)(?<!\b[Pp]\.\s[Ss]\.)\s+|\s*\n\s*")
 
 
 def without_courtesy(text: str) -> str:
@@ -160,8 +159,12 @@ _SIDE_REMARK = re.compile(
 
 def without_side_remarks(text: str) -> str:
     """`text` without its side-remark sentences (line breaks between the sentences kept)."""
-    kept = [s for s in _SENTENCE_OR_LINE.split(text) if s.strip() and not is_side_remark(s)]
-    return "\n".join(kept)
+    return _sentences_without(text, is_side_remark)
+
+
+def _sentences_without(text: str, *drop: Callable[[str], bool]) -> str:
+    """The sentences of `text` that none of `drop` matches, one per line."""
+    return "\n".join(s for s in _SENTENCE_OR_LINE.split(text) if s.strip() and not any(d(s) for d in drop))
 
 
 def side_remarks(text: str) -> list[str]:
@@ -196,7 +199,4 @@ def is_apology(sentence: str) -> bool:
 def without_asides(text: str) -> str:
     """`text` without its side remarks and its apologies for writing (line breaks between the
     sentences kept): what the day-one queue fitted on unreviewed tickets reads."""
-    kept = [
-        s for s in _SENTENCE_OR_LINE.split(text) if s.strip() and not is_side_remark(s) and not is_apology(s)
-    ]
-    return "\n".join(kept)
+    return _sentences_without(text, is_side_remark, is_apology)
